@@ -1,0 +1,184 @@
+//! `probe`, `render` and `new`.
+
+use super::CliError;
+use crate::jobs::Job;
+use crate::media::{self, MediaInfo};
+use crate::model::project::project_dir;
+use crate::model::{MediaKind, Preset, Project, Time};
+use crate::render::{RenderOptions, render_project};
+use std::io::IsTerminal;
+use std::path::Path;
+
+pub(super) fn probe(file: &Path, json: bool) -> Result<(), CliError> {
+    let info = media::probe(file)?;
+    if json {
+        let text =
+            serde_json::to_string_pretty(&info).map_err(|e| CliError::Internal(e.to_string()))?;
+        println!("{text}");
+    } else {
+        print!("{}", describe(&info));
+    }
+    Ok(())
+}
+
+fn describe(info: &MediaInfo) -> String {
+    let mut s = format!("{}\n  duration   {}\n", info.path.display(), info.duration);
+    if let Some(c) = &info.container {
+        s += &format!("  container  {c}\n");
+    }
+    if let Some(v) = &info.video {
+        s += &format!(
+            "  video      {} {}x{} @ {} fps{} ({} frames)\n",
+            v.codec,
+            v.width,
+            v.height,
+            v.frame_rate,
+            if v.variable_frame_rate { " (variable)" } else { "" },
+            v.frame_count
+        );
+    }
+    if let Some(a) = &info.audio {
+        let depth = if a.depth > 0 { format!(", {}-bit", a.depth) } else { String::new() };
+        s += &format!("  audio      {} {} Hz, {} ch{depth}\n", a.codec, a.sample_rate, a.channels);
+    }
+    s
+}
+
+fn parse_range(text: &str) -> Result<(Time, Time), CliError> {
+    let bad = || CliError::User(format!("--range {text:?}: expected START..END, e.g. 2.5..7"));
+    let (a, b) = text.split_once("..").ok_or_else(bad)?;
+    let a: Time = a.trim().parse().map_err(|_| bad())?;
+    let b: Time = b.trim().parse().map_err(|_| bad())?;
+    if b <= a {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+pub(super) fn render(
+    project_path: &Path,
+    output: &Path,
+    preset: Option<&str>,
+    range: Option<&str>,
+    json: bool,
+) -> Result<(), CliError> {
+    let project = Project::load(project_path)?;
+    let preset = match preset {
+        Some(p) => Preset::from_name(p).ok_or_else(|| {
+            CliError::User(format!("unknown preset {p:?}; choose mp4, webm, mov or wav"))
+        })?,
+        None => output
+            .extension()
+            .and_then(|e| Preset::from_name(&e.to_string_lossy()))
+            .unwrap_or(project.export.preset),
+    };
+    let range = range.map(parse_range).transpose()?;
+    let opts = RenderOptions { preset, output: output.to_path_buf(), range };
+    let job = Job::new();
+    let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} frames, ETA {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut last_percent = -1i64;
+    let report = render_project(&project, &project_dir(project_path), &opts, &job, |p| {
+        if let Some(bar) = &bar {
+            bar.set_length(p.total as u64);
+            bar.set_position(p.done as u64);
+        }
+        let percent = p.done * 100 / p.total.max(1);
+        if json && percent != last_percent {
+            last_percent = percent;
+            println!(
+                "{{\"event\":\"progress\",\"done\":{},\"total\":{},\"fraction\":{:.4}}}",
+                p.done,
+                p.total,
+                p.done as f64 / p.total.max(1) as f64
+            );
+        }
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if json {
+        let outputs: Vec<String> = report.outputs.iter().map(|p| p.display().to_string()).collect();
+        let line = serde_json::json!({
+            "event": "done",
+            "outputs": outputs,
+            "frames": report.frames,
+            "seconds": report.duration.as_seconds_f64(),
+        });
+        println!("{line}");
+    } else {
+        for o in &report.outputs {
+            println!("wrote {}", o.display());
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn new(
+    video: &Path,
+    dubs: &[String],
+    name: Option<&str>,
+    output: &Path,
+    force: bool,
+) -> Result<(), CliError> {
+    if output.exists() && !force {
+        return Err(CliError::User(format!(
+            "{}: already exists; pass --force to overwrite",
+            output.display()
+        )));
+    }
+    let info = media::probe(video)?;
+    let v = info
+        .video
+        .as_ref()
+        .ok_or_else(|| CliError::User(format!("{}: has no video stream", video.display())))?;
+    let title = name.map(str::to_string).unwrap_or_else(|| {
+        video.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    });
+    let mut project = Project::new(title, v.frame_rate);
+    let vid = project.add_media(video, MediaKind::Video, info.duration)?;
+    project.timeline.video.media = Some(vid);
+    if info.audio.is_some() {
+        project.timeline.original_audio.media = Some(vid);
+    }
+    project.timeline.duration = v.frame_rate.frame_to_time(v.frame_count);
+    for spec in dubs {
+        let (file, at) = spec.rsplit_once('@').ok_or_else(|| {
+            CliError::User(format!("--dub {spec:?}: expected FILE@TIME, e.g. line.wav@2.5"))
+        })?;
+        let at: Time = at.parse().map_err(|_| {
+            CliError::User(format!("--dub {spec:?}: {at:?} is not a time (seconds or mm:ss.fff)"))
+        })?;
+        let path = Path::new(file);
+        let ainfo = media::probe(path)?;
+        if ainfo.audio.is_none() {
+            return Err(CliError::User(format!("{file}: has no audio stream")));
+        }
+        let media_id = project.add_media(path, MediaKind::Audio, ainfo.duration)?;
+        // First dub track where the clip does not overlap another; a new one otherwise.
+        let end = at + ainfo.duration;
+        let free = project
+            .timeline
+            .dub_tracks
+            .iter()
+            .find(|t| t.clips.iter().all(|c| c.end() <= at || c.position >= end))
+            .map(|t| t.id);
+        let track = match free {
+            Some(t) => t,
+            None => {
+                let n = project.timeline.dub_tracks.len() + 1;
+                project.add_dub_track(format!("Dub {n}"))
+            }
+        };
+        project.add_clip(track, media_id, at)?;
+    }
+    project.save(output)?;
+    println!("wrote {}", output.display());
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The `redub` command line. Exit codes: 0 ok, 1 user error (one line on stderr), 2 internal error.
+
+mod bench;
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A failed command: the user's to fix (exit 1) or ours (exit 2).
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad input, missing file, missing package, unwritable output.
+    User(String),
+    /// A bug or an environment failure.
+    Internal(String),
+}
+
+impl From<crate::model::ProjectError> for CliError {
+    fn from(e: crate::model::ProjectError) -> Self {
+        CliError::User(e.to_string())
+    }
+}
+
+impl From<crate::media::MediaError> for CliError {
+    fn from(e: crate::media::MediaError) -> Self {
+        if e.is_user_error() {
+            CliError::User(e.to_string())
+        } else {
+            CliError::Internal(e.to_string())
+        }
+    }
+}
+
+impl From<crate::render::RenderError> for CliError {
+    fn from(e: crate::render::RenderError) -> Self {
+        if e.is_user_error() {
+            CliError::User(e.to_string())
+        } else {
+            CliError::Internal(e.to_string())
+        }
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "redub",
+    version,
+    about = "Local visual-dubbing editor: replace dialogue, match the mouths"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show streams, duration, frame rate and audio format of a media file.
+    Probe {
+        /// The media file.
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Render a project to a file.
+    Render {
+        /// The project file (.redub).
+        project: PathBuf,
+        /// Output file. For the wav preset, the mix; `_dialogue` and `_background` stems go beside it.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// mp4, webm, mov or wav (default: from the output's extension, else the project's).
+        #[arg(long)]
+        preset: Option<String>,
+        /// Timeline range `a..b` in seconds or h:mm:ss.fff (e.g. `2.5..7`).
+        #[arg(long)]
+        range: Option<String>,
+        /// Print progress as JSON lines on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a project from a video and dub clips, without the GUI.
+    New {
+        /// The shot.
+        #[arg(long)]
+        video: PathBuf,
+        /// A dub clip as `FILE@TIME` (time in seconds or mm:ss.fff); repeatable.
+        #[arg(long = "dub", value_name = "FILE@TIME")]
+        dubs: Vec<String>,
+        /// Project title (default: the video's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Where to write the project.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Overwrite an existing project file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Benchmarks: export time vs a gst-launch transcode of the same input.
+    Bench {
+        /// One short run instead of several.
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
+    };
+    let result = match cli.command {
+        Command::Probe { file, json } => commands::probe(&file, json),
+        Command::Render { project, output, preset, range, json } => {
+            commands::render(&project, &output, preset.as_deref(), range.as_deref(), json)
+        }
+        Command::New { video, dubs, name, output, force } => {
+            commands::new(&video, &dubs, name.as_deref(), &output, force)
+        }
+        Command::Bench { quick } => bench::run(quick),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::User(msg)) => {
+            eprintln!("redub: {}", one_line(&msg));
+            ExitCode::from(1)
+        }
+        Err(CliError::Internal(msg)) => {
+            eprintln!("redub: internal error: {}", one_line(&msg));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn one_line(msg: &str) -> String {
+    msg.split_whitespace().collect::<Vec<_>>().join(" ")
+}

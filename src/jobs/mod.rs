@@ -1,0 +1,59 @@
+//! Long work reports progress and honours cancellation through one shared [`Job`] struct.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Progress (0..=1) and a cancel flag shared between a worker and whoever watches it.
+#[derive(Debug, Default)]
+pub struct Job {
+    /// Fraction done, stored as `f64` bits so it can be read without a lock.
+    fraction_bits: AtomicU64,
+    cancelled: AtomicBool,
+}
+
+impl Job {
+    /// A fresh job at 0 % and not cancelled, ready to share.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Records progress; values are clamped to 0..=1.
+    pub fn set_progress(&self, fraction: f64) {
+        let f = if fraction.is_finite() { fraction.clamp(0.0, 1.0) } else { 0.0 };
+        self.fraction_bits.store(f.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The last recorded progress, 0..=1.
+    pub fn progress(&self) -> f64 {
+        f64::from_bits(self.fraction_bits.load(Ordering::Relaxed))
+    }
+
+    /// Asks the worker to stop at its next check.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether cancellation was asked for.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_is_clamped_and_cancel_sticks() {
+        let job = Job::new();
+        job.set_progress(1.7);
+        assert_eq!(job.progress(), 1.0);
+        job.set_progress(f64::NAN);
+        assert_eq!(job.progress(), 0.0);
+        job.set_progress(0.25);
+        assert_eq!(job.progress(), 0.25);
+        assert!(!job.is_cancelled());
+        job.cancel();
+        assert!(job.is_cancelled());
+    }
+}

@@ -1,0 +1,229 @@
+//! Video decode to RGBA frames with frame-accurate seek and a byte-bounded frame cache.
+//!
+//! The pipeline stays in PLAYING with an unsynchronised appsink: sequential reads pull the next
+//! sample, anything else is a flushing accurate seek to the middle of the wanted frame, so the
+//! decoder clips everything before it whatever the container's timestamp rounding.
+
+use super::cache::FrameCache;
+use super::{MediaError, bus_error, check_input, clock, link_decoded_pads, make, probe};
+use crate::model::{FrameRate, Time};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use gstreamer_video::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One decoded picture, tightly packed RGBA.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    /// Frame index at the stream's frame rate.
+    pub index: i64,
+    /// Presentation time.
+    pub pts: Time,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width * height * 4` bytes, rows top to bottom.
+    pub data: Vec<u8>,
+}
+
+/// Default frame cache budget: 256 MiB (about 70 frames of 720p).
+pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
+
+/// How far ahead a request may be before a seek is cheaper than decoding through.
+const READ_THROUGH: i64 = 12;
+
+/// A video file opened for random access.
+pub struct VideoDecoder {
+    path: PathBuf,
+    pipeline: gst::Pipeline,
+    sink: gst_app::AppSink,
+    rate: FrameRate,
+    width: u32,
+    height: u32,
+    frame_count: i64,
+    /// Index of the next sample the pipeline will deliver, when known.
+    next: Option<i64>,
+    last: Option<Arc<Frame>>,
+    cache: FrameCache,
+}
+
+impl VideoDecoder {
+    /// Opens the first video stream of a file.
+    pub fn open(path: &Path) -> Result<Self, MediaError> {
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens with a frame cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, MediaError> {
+        check_input(path)?;
+        let info = probe(path)?;
+        let v = info
+            .video
+            .ok_or_else(|| MediaError::NoStream { path: path.to_path_buf(), what: "video" })?;
+        let pipeline = gst::Pipeline::new();
+        let src = make("filesrc")?;
+        src.set_property("location", path);
+        let decode = make("decodebin")?;
+        let convert = make("videoconvert")?;
+        let caps = gst::Caps::builder("video/x-raw").field("format", "RGBA").build();
+        let sink = gst_app::AppSink::builder().caps(&caps).sync(false).max_buffers(4).build();
+        let internal = |e: gst::glib::BoolError| MediaError::Internal(e.to_string());
+        pipeline.add_many([&src, &decode, &convert, sink.upcast_ref()]).map_err(internal)?;
+        src.link(&decode).map_err(internal)?;
+        convert.link(&sink).map_err(internal)?;
+        let convert_sink = convert
+            .static_pad("sink")
+            .ok_or_else(|| MediaError::Internal("videoconvert has no sink pad".into()))?;
+        link_decoded_pads(&decode, &convert_sink, "video/");
+        let dec = Self {
+            path: path.to_path_buf(),
+            pipeline,
+            sink,
+            rate: v.frame_rate,
+            width: v.width,
+            height: v.height,
+            frame_count: v.frame_count,
+            next: Some(0),
+            last: None,
+            cache: FrameCache::new(cache_bytes),
+        };
+        let bus = dec.bus()?;
+        if dec.pipeline.set_state(gst::State::Playing).is_err() {
+            return Err(dec.decode_error(bus_error(&bus).unwrap_or_else(|| "cannot start".into())));
+        }
+        let (res, _, _) = dec.pipeline.state(gst::ClockTime::from_seconds(20));
+        if res.is_err() {
+            return Err(dec.decode_error(bus_error(&bus).unwrap_or_else(|| "cannot start".into())));
+        }
+        Ok(dec)
+    }
+
+    /// Frame rate of the stream.
+    pub fn frame_rate(&self) -> FrameRate {
+        self.rate
+    }
+
+    /// Picture size.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// Number of frames (from the probed duration).
+    pub fn frame_count(&self) -> i64 {
+        self.frame_count
+    }
+
+    /// The frame cache (for statistics).
+    pub fn cache(&self) -> &FrameCache {
+        &self.cache
+    }
+
+    fn bus(&self) -> Result<gst::Bus, MediaError> {
+        self.pipeline.bus().ok_or_else(|| MediaError::Internal("pipeline without bus".into()))
+    }
+
+    fn decode_error(&self, reason: String) -> MediaError {
+        MediaError::Decode { path: self.path.clone(), reason }
+    }
+
+    /// The frame shown at time `t`.
+    pub fn frame_at_time(&mut self, t: Time) -> Result<Arc<Frame>, MediaError> {
+        self.frame(self.rate.time_to_frame(t))
+    }
+
+    /// Frame `index` (0-based). Past the end of the stream this is the last frame, so a
+    /// timeline slightly longer than the probed stream still renders every frame.
+    pub fn frame(&mut self, index: i64) -> Result<Arc<Frame>, MediaError> {
+        let index = index.max(0);
+        if let Some(f) = self.cache.get(index) {
+            return Ok(f);
+        }
+        let sequential = self.next.is_some_and(|n| index >= n && index - n <= READ_THROUGH);
+        if !sequential {
+            self.seek(index)?;
+        }
+        loop {
+            match self.pull()? {
+                Some(frame) => {
+                    let got = frame.index;
+                    self.next = Some(got + 1);
+                    self.last = Some(frame.clone());
+                    self.cache.insert(frame.clone());
+                    if got >= index {
+                        return Ok(frame);
+                    }
+                }
+                None => {
+                    // End of stream: hold the last frame.
+                    self.next = None;
+                    return self
+                        .last
+                        .clone()
+                        .filter(|l| l.index < index)
+                        .ok_or_else(|| self.decode_error(format!("no frame {index}")));
+                }
+            }
+        }
+    }
+
+    fn seek(&mut self, index: i64) -> Result<(), MediaError> {
+        let target = self.rate.frame_to_time(index)
+            + Time::from_ticks(self.rate.frame_duration().ticks() / 2);
+        self.pipeline
+            .seek(
+                1.0,
+                gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+                gst::SeekType::Set,
+                clock(target),
+                gst::SeekType::None,
+                gst::ClockTime::NONE,
+            )
+            .map_err(|_| self.decode_error(format!("cannot seek to frame {index}")))?;
+        self.next = None;
+        Ok(())
+    }
+
+    /// The next decoded frame, or `None` at end of stream.
+    fn pull(&mut self) -> Result<Option<Arc<Frame>>, MediaError> {
+        let Some(sample) = self.sink.try_pull_sample(gst::ClockTime::from_seconds(20)) else {
+            if self.sink.is_eos() {
+                return Ok(None);
+            }
+            let bus = self.bus()?;
+            return Err(
+                self.decode_error(bus_error(&bus).unwrap_or_else(|| "decoder stalled".into()))
+            );
+        };
+        let caps =
+            sample.caps().ok_or_else(|| MediaError::Internal("sample without caps".into()))?;
+        let info = gst_video::VideoInfo::from_caps(caps)
+            .map_err(|e| MediaError::Internal(e.to_string()))?;
+        let buffer = sample
+            .buffer_owned()
+            .ok_or_else(|| MediaError::Internal("sample without buffer".into()))?;
+        let pts = buffer.pts().map_or(Time::ZERO, |p| Time::from_nanos(p.nseconds() as i64));
+        let vframe = gst_video::VideoFrame::from_buffer_readable(buffer, &info)
+            .map_err(|_| MediaError::Internal("cannot map video frame".into()))?;
+        let (w, h) = (info.width() as usize, info.height() as usize);
+        let stride = vframe.plane_stride()[0] as usize;
+        let plane = vframe.plane_data(0).map_err(|e| MediaError::Internal(e.to_string()))?;
+        let mut data = Vec::with_capacity(w * h * 4);
+        for row in 0..h {
+            data.extend_from_slice(&plane[row * stride..row * stride + w * 4]);
+        }
+        // Round to the nearest frame: container timestamps may be a tick off the rational grid.
+        let half = Time::from_ticks(self.rate.frame_duration().ticks() / 2);
+        let index = self.rate.time_to_frame(pts + half);
+        Ok(Some(Arc::new(Frame { index, pts, width: w as u32, height: h as u32, data })))
+    }
+}
+
+impl Drop for VideoDecoder {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}

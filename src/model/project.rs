@@ -1,0 +1,625 @@
+//! Project file v1: media pool, timeline (video, original audio, dub tracks, markers), export
+//! settings. Saved as JSON with a `schema_version`; saves are atomic.
+
+use crate::model::hash::content_hash;
+use crate::model::time::{FrameRate, Time};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+/// The schema version this build writes and the newest it reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// File extension of project files.
+pub const PROJECT_EXTENSION: &str = "redub";
+
+/// Errors loading or saving a project; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The project file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid project JSON.
+    #[error("{path}: not a valid Redub project (line {line}, column {column}: {message})")]
+    Malformed {
+        /// The project file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// Written by a newer Redub.
+    #[error(
+        "{path}: project schema version {found} is newer than this Redub supports ({supported}); \
+         open it with a newer Redub (the file was not changed)"
+    )]
+    NewerSchema {
+        /// The project file.
+        path: PathBuf,
+        /// Version in the file.
+        found: u64,
+        /// Newest version this build reads.
+        supported: u32,
+    },
+    /// The file is JSON but has no usable `schema_version`.
+    #[error("{path}: missing or invalid \"schema_version\"; not a Redub project")]
+    NoSchema {
+        /// The project file.
+        path: PathBuf,
+    },
+    /// The project refers to something that does not exist.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Identifies a media file in the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MediaId(pub u32);
+
+/// Identifies a dub track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TrackId(pub u32);
+
+/// Identifies a clip on a dub track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClipId(pub u32);
+
+/// What a media file holds, as far as the timeline cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    /// Has a video stream (and maybe audio).
+    Video,
+    /// Audio only.
+    Audio,
+}
+
+/// A media file in the pool.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MediaRef {
+    /// Pool id.
+    pub id: MediaId,
+    /// Video or audio.
+    pub kind: MediaKind,
+    /// Path relative to the project file's folder where possible (the portable form).
+    pub path: PathBuf,
+    /// Absolute path at the last save: the fallback when the relative one does not resolve.
+    pub absolute_path: PathBuf,
+    /// `sha256:` content hash (size + first/last MiB), for relinking.
+    pub content_hash: String,
+    /// File size in bytes at import.
+    pub size: u64,
+    /// Duration at import.
+    pub duration: Time,
+}
+
+/// The picture of the shot.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VideoTrack {
+    /// The shot's media; `None` in a project that only mixes audio.
+    pub media: Option<MediaId>,
+}
+
+/// The shot's own audio (original dialogue, or full mix).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OriginalAudioTrack {
+    /// Media whose audio is used; normally the shot itself.
+    pub media: Option<MediaId>,
+    /// Gain in dB.
+    pub gain_db: f32,
+    /// Muted tracks are not mixed.
+    pub mute: bool,
+}
+
+impl Default for OriginalAudioTrack {
+    fn default() -> Self {
+        Self { media: None, gain_db: 0.0, mute: false }
+    }
+}
+
+/// A piece of a media file placed on a dub track.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Clip {
+    /// Clip id, unique in the project.
+    pub id: ClipId,
+    /// Display name.
+    pub name: String,
+    /// Source media.
+    pub media: MediaId,
+    /// First source time used.
+    pub source_in: Time,
+    /// End of the used source range (exclusive).
+    pub source_out: Time,
+    /// Timeline time where `source_in` plays.
+    pub position: Time,
+    /// Clip gain in dB.
+    pub gain_db: f32,
+    /// Fade-in length.
+    pub fade_in: Time,
+    /// Fade-out length.
+    pub fade_out: Time,
+}
+
+impl Clip {
+    /// Length on the timeline.
+    pub fn duration(&self) -> Time {
+        self.source_out - self.source_in
+    }
+
+    /// Timeline time where the clip ends (exclusive).
+    pub fn end(&self) -> Time {
+        self.position + self.duration()
+    }
+}
+
+/// A track of replacement speech.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DubTrack {
+    /// Track id.
+    pub id: TrackId,
+    /// Display name (often the speaker).
+    pub name: String,
+    /// Clips, sorted by position.
+    pub clips: Vec<Clip>,
+    /// Track gain in dB.
+    pub gain_db: f32,
+    /// Muted tracks are not mixed and do not duck.
+    pub mute: bool,
+    /// When any track is soloed, only soloed dub tracks play.
+    pub solo: bool,
+    /// Locked tracks refuse edits in the editor.
+    pub locked: bool,
+}
+
+/// A named point on the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    /// Where.
+    pub time: Time,
+    /// Label.
+    pub name: String,
+}
+
+/// How the original dialogue is lowered under dub speech.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ducking {
+    /// Attenuation in dB (positive number: 12 means −12 dB).
+    pub depth_db: f32,
+    /// Ramp-down length in ms; the ramp ends where the dub clip starts.
+    pub attack_ms: f32,
+    /// Ramp-up length in ms after the dub clip ends.
+    pub release_ms: f32,
+}
+
+impl Default for Ducking {
+    fn default() -> Self {
+        Self { depth_db: 12.0, attack_ms: 80.0, release_ms: 250.0 }
+    }
+}
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// MP4: H.264 High + AAC-LC 48 kHz, faststart.
+    Mp4,
+    /// WebM: VP9 + Opus.
+    Webm,
+    /// MOV: ProRes 422 HQ + PCM.
+    Mov,
+    /// WAV stems: dialogue, background, mix.
+    WavStems,
+}
+
+impl Preset {
+    /// All presets, in menu order.
+    pub const ALL: [Preset; 4] = [Preset::Mp4, Preset::Webm, Preset::Mov, Preset::WavStems];
+
+    /// Command-line / file name of the preset.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Mp4 => "mp4",
+            Preset::Webm => "webm",
+            Preset::Mov => "mov",
+            Preset::WavStems => "wav",
+        }
+    }
+
+    /// Parses a preset name as printed by [`Preset::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(name))
+    }
+
+    /// File extension of the output.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Preset::WavStems => "wav",
+            other => other.name(),
+        }
+    }
+}
+
+/// Export settings kept with the project.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportSettings {
+    /// Format.
+    pub preset: Preset,
+    /// Optional in/out range of the timeline.
+    pub range: Option<(Time, Time)>,
+    /// Last output path.
+    pub output: Option<PathBuf>,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        Self { preset: Preset::Mp4, range: None, output: None }
+    }
+}
+
+/// The timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Frame rate of the timeline (the shot's).
+    pub frame_rate: FrameRate,
+    /// Length of the timeline.
+    pub duration: Time,
+    /// The shot.
+    pub video: VideoTrack,
+    /// The shot's audio.
+    pub original_audio: OriginalAudioTrack,
+    /// Replacement speech.
+    pub dub_tracks: Vec<DubTrack>,
+    /// Markers, sorted by time.
+    pub markers: Vec<Marker>,
+    /// Ducking of the original under dub clips.
+    pub ducking: Ducking,
+}
+
+/// A Redub project.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    /// File format version; see [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Title (used in output tags).
+    pub name: String,
+    /// Media pool.
+    pub media: Vec<MediaRef>,
+    /// Timeline.
+    pub timeline: Timeline,
+    /// Export settings.
+    pub export: ExportSettings,
+}
+
+impl Project {
+    /// An empty project at the given frame rate.
+    pub fn new(name: impl Into<String>, frame_rate: FrameRate) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            name: name.into(),
+            media: Vec::new(),
+            timeline: Timeline {
+                frame_rate,
+                duration: Time::ZERO,
+                video: VideoTrack::default(),
+                original_audio: OriginalAudioTrack::default(),
+                dub_tracks: Vec::new(),
+                markers: Vec::new(),
+                ducking: Ducking::default(),
+            },
+            export: ExportSettings::default(),
+        }
+    }
+
+    /// Adds a file to the media pool (hashing it) and returns its id.
+    pub fn add_media(
+        &mut self,
+        path: &Path,
+        kind: MediaKind,
+        duration: Time,
+    ) -> Result<MediaId, ProjectError> {
+        let io = |source| ProjectError::Io { path: path.to_path_buf(), source };
+        let absolute = std::path::absolute(path).map_err(io)?;
+        if let Some(existing) = self.media.iter().find(|m| m.absolute_path == absolute) {
+            return Ok(existing.id);
+        }
+        let size = std::fs::metadata(&absolute).map_err(io)?.len();
+        let hash = content_hash(&absolute).map_err(io)?;
+        let id = MediaId(self.media.iter().map(|m| m.id.0 + 1).max().unwrap_or(1));
+        self.media.push(MediaRef {
+            id,
+            kind,
+            path: absolute.clone(),
+            absolute_path: absolute,
+            content_hash: hash,
+            size,
+            duration,
+        });
+        Ok(id)
+    }
+
+    /// Looks up a media file by id.
+    pub fn media(&self, id: MediaId) -> Option<&MediaRef> {
+        self.media.iter().find(|m| m.id == id)
+    }
+
+    /// Adds a dub track and returns its id.
+    pub fn add_dub_track(&mut self, name: impl Into<String>) -> TrackId {
+        let id = TrackId(self.timeline.dub_tracks.iter().map(|t| t.id.0 + 1).max().unwrap_or(1));
+        self.timeline.dub_tracks.push(DubTrack {
+            id,
+            name: name.into(),
+            clips: Vec::new(),
+            gain_db: 0.0,
+            mute: false,
+            solo: false,
+            locked: false,
+        });
+        id
+    }
+
+    /// A clip id not used yet.
+    pub fn next_clip_id(&self) -> ClipId {
+        let max = self.timeline.dub_tracks.iter().flat_map(|t| &t.clips).map(|c| c.id.0).max();
+        ClipId(max.map_or(1, |m| m + 1))
+    }
+
+    /// Places the whole of a media file on a dub track at `position`.
+    pub fn add_clip(
+        &mut self,
+        track: TrackId,
+        media: MediaId,
+        position: Time,
+    ) -> Result<ClipId, ProjectError> {
+        let m = self
+            .media(media)
+            .ok_or_else(|| ProjectError::Invalid(format!("no media with id {}", media.0)))?;
+        let name = m.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let duration = m.duration;
+        let id = self.next_clip_id();
+        let t =
+            self.timeline.dub_tracks.iter_mut().find(|t| t.id == track).ok_or_else(|| {
+                ProjectError::Invalid(format!("no dub track with id {}", track.0))
+            })?;
+        t.clips.push(Clip {
+            id,
+            name,
+            media,
+            source_in: Time::ZERO,
+            source_out: duration,
+            position,
+            gain_db: 0.0,
+            fade_in: Time::from_millis(10),
+            fade_out: Time::from_millis(10),
+        });
+        t.clips.sort_by_key(|c| c.position);
+        Ok(id)
+    }
+
+    /// Whether a dub track is heard, given mute and solo states of all tracks.
+    pub fn is_audible(&self, track: &DubTrack) -> bool {
+        let any_solo = self.timeline.dub_tracks.iter().any(|t| t.solo);
+        !track.mute && (!any_solo || track.solo)
+    }
+
+    /// Loads a project. A newer schema, a malformed file or a missing file is a clear error;
+    /// nothing is written. Media paths are resolved to absolute paths against the file's folder.
+    pub fn load(path: &Path) -> Result<Self, ProjectError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ProjectError::Io { path: path.to_path_buf(), source })?;
+        let malformed = |e: serde_json::Error| ProjectError::Malformed {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string().split(" at line").next().unwrap_or_default().to_string(),
+        };
+        // Read the version first so that a newer file says "newer" rather than "malformed".
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(malformed)?;
+        let version = value
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| ProjectError::NoSchema { path: path.to_path_buf() })?;
+        if version > u64::from(SCHEMA_VERSION) {
+            return Err(ProjectError::NewerSchema {
+                path: path.to_path_buf(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version == 0 {
+            return Err(ProjectError::NoSchema { path: path.to_path_buf() });
+        }
+        let mut project: Project = serde_json::from_str(&text).map_err(malformed)?;
+        let dir = project_dir(path);
+        for m in &mut project.media {
+            if let Some(found) = resolve_media_path(m, &dir) {
+                m.path = found;
+            }
+        }
+        Ok(project)
+    }
+
+    /// Saves atomically: a temp file in the same folder, fsync, rename. Media paths are written
+    /// relative to the project's folder, with the absolute path kept as fallback.
+    pub fn save(&self, path: &Path) -> Result<(), ProjectError> {
+        let io = |source| ProjectError::Io { path: path.to_path_buf(), source };
+        let dir = project_dir(path);
+        let mut out = self.clone();
+        out.schema_version = SCHEMA_VERSION;
+        for m in &mut out.media {
+            let abs = if m.path.is_absolute() { m.path.clone() } else { dir.join(&m.path) };
+            let abs = std::path::absolute(&abs).map_err(io)?;
+            m.path = relative_path(&abs, &dir).unwrap_or_else(|| abs.clone());
+            m.absolute_path = abs;
+        }
+        let json = serde_json::to_string_pretty(&out)
+            .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".redub-save-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(io)?;
+        tmp.write_all(json.as_bytes()).map_err(io)?;
+        tmp.write_all(b"\n").map_err(io)?;
+        set_document_permissions(tmp.as_file(), path).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(path).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+}
+
+/// Temp files are private (0600); a project is an ordinary document, so it keeps the old file's
+/// permissions or gets 0644.
+#[cfg(unix)]
+fn set_document_permissions(file: &std::fs::File, existing: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let perms = std::fs::metadata(existing)
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| std::fs::Permissions::from_mode(0o644));
+    file.set_permissions(perms)
+}
+
+#[cfg(not(unix))]
+fn set_document_permissions(_: &std::fs::File, _: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Where a media file is now: the relative path (against `project_dir`), else the absolute one.
+pub fn resolve_media_path(media: &MediaRef, project_dir: &Path) -> Option<PathBuf> {
+    let rel =
+        if media.path.is_absolute() { media.path.clone() } else { project_dir.join(&media.path) };
+    [rel, media.absolute_path.clone()].into_iter().find(|p| p.is_file())
+}
+
+/// The folder a project file lives in, absolute.
+pub fn project_dir(path: &Path) -> PathBuf {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf())
+}
+
+/// `target` relative to `base` (both absolute), with `..` where needed; `None` across roots.
+pub fn relative_path(target: &Path, base: &Path) -> Option<PathBuf> {
+    let t: Vec<Component> = target.components().collect();
+    let b: Vec<Component> = base.components().collect();
+    if t.first() != b.first() {
+        return None;
+    }
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &t[common..] {
+        out.push(c.as_os_str());
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(dir: &Path) -> Project {
+        let media = dir.join("media");
+        std::fs::create_dir_all(&media).unwrap();
+        std::fs::write(media.join("shot.mp4"), b"video bytes").unwrap();
+        std::fs::write(media.join("line.wav"), b"audio bytes").unwrap();
+        let mut p = Project::new("Test", FrameRate::FPS_25);
+        let v = p
+            .add_media(&media.join("shot.mp4"), MediaKind::Video, Time::from_millis(10_000))
+            .unwrap();
+        let a = p
+            .add_media(&media.join("line.wav"), MediaKind::Audio, Time::from_millis(1_500))
+            .unwrap();
+        p.timeline.video.media = Some(v);
+        p.timeline.original_audio.media = Some(v);
+        p.timeline.duration = Time::from_millis(10_000);
+        let t = p.add_dub_track("Dub 1");
+        p.add_clip(t, a, Time::from_millis(2_000)).unwrap();
+        p.timeline.markers.push(Marker { time: Time::from_millis(500), name: "start".into() });
+        p
+    }
+
+    #[test]
+    fn save_and_load_round_trip_with_relative_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = sample(dir.path());
+        let file = dir.path().join("proj.redub");
+        p.save(&file).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains("\"schema_version\": 1"));
+        assert!(text.contains("\"path\": \"media/shot.mp4\""), "{text}");
+        let back = Project::load(&file).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn moved_project_folder_still_finds_media_by_relative_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::create_dir_all(&a).unwrap();
+        let p = sample(&a);
+        p.save(&a.join("p.redub")).unwrap();
+        let b = dir.path().join("b");
+        std::fs::rename(&a, &b).unwrap();
+        let back = Project::load(&b.join("p.redub")).unwrap();
+        assert_eq!(back.media[0].path, b.join("media/shot.mp4"));
+    }
+
+    #[test]
+    fn newer_schema_and_malformed_files_are_clear_errors_and_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("future.redub");
+        let future = r#"{"schema_version": 99, "whatever": true}"#;
+        std::fs::write(&f, future).unwrap();
+        let e = Project::load(&f).unwrap_err();
+        assert!(matches!(e, ProjectError::NewerSchema { found: 99, .. }), "{e}");
+        assert!(e.to_string().contains("future.redub"));
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), future);
+
+        let g = dir.path().join("bad.redub");
+        std::fs::write(&g, "{\n  \"schema_version\": 1,\n  oops\n}").unwrap();
+        let e = Project::load(&g).unwrap_err();
+        match &e {
+            ProjectError::Malformed { line, .. } => assert_eq!(*line, 3),
+            other => panic!("unexpected {other}"),
+        }
+        assert!(e.to_string().contains("bad.redub"));
+
+        let h = dir.path().join("noschema.redub");
+        std::fs::write(&h, "{}").unwrap();
+        assert!(matches!(Project::load(&h).unwrap_err(), ProjectError::NoSchema { .. }));
+        let missing = dir.path().join("missing.redub");
+        assert!(matches!(Project::load(&missing).unwrap_err(), ProjectError::Io { .. }));
+    }
+
+    #[test]
+    fn relative_path_walks_up() {
+        let r = relative_path(Path::new("/a/b/c.mp4"), Path::new("/a/d/e")).unwrap();
+        assert_eq!(r, PathBuf::from("../../b/c.mp4"));
+    }
+
+    #[test]
+    fn solo_and_mute_decide_audibility() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = sample(dir.path());
+        let t2 = p.add_dub_track("Dub 2");
+        assert!(p.is_audible(&p.timeline.dub_tracks[0]));
+        p.timeline.dub_tracks[1].solo = true;
+        assert!(!p.is_audible(&p.timeline.dub_tracks[0]));
+        assert!(p.is_audible(&p.timeline.dub_tracks[1]));
+        p.timeline.dub_tracks[1].mute = true;
+        assert!(!p.is_audible(&p.timeline.dub_tracks[1]));
+        assert_eq!(t2, TrackId(2));
+    }
+}
