@@ -147,7 +147,8 @@ pub(super) fn new(
     if info.audio.is_some() {
         project.timeline.original_audio.media = Some(vid);
     }
-    project.timeline.duration = v.frame_rate.frame_to_time(v.frame_count);
+    let frames = media::VideoDecoder::open(video)?.frame_count();
+    project.timeline.duration = v.frame_rate.frame_to_time(frames);
     for spec in dubs {
         let (file, at) = spec.rsplit_once('@').ok_or_else(|| {
             CliError::User(format!("--dub {spec:?}: expected FILE@TIME, e.g. line.wav@2.5"))

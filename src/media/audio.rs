@@ -76,6 +76,13 @@ pub fn decode_audio(path: &Path, channels: Option<u16>) -> Result<AudioBuffer, M
         match sink.try_pull_sample(gst::ClockTime::from_seconds(30)) {
             Some(sample) => {
                 let Some(buffer) = sample.buffer() else { continue };
+                if samples.is_empty() {
+                    // A stream that starts after time zero (edit list, late audio) keeps its
+                    // place on the timeline: pad the start with silence.
+                    let start = super::stream_time(&sample).unwrap_or_default();
+                    let lead = start.to_samples(SAMPLE_RATE).max(0) as usize;
+                    samples.resize(lead * usize::from(channels), 0.0);
+                }
                 let map = buffer.map_readable().map_err(|e| MediaError::Internal(e.to_string()))?;
                 samples.extend(
                     map.as_slice()

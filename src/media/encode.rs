@@ -13,6 +13,15 @@ use std::path::{Path, PathBuf};
 pub const X264_PROPS: &[(&str, &str)] =
     &[("speed-preset", "faster"), ("pass", "qual"), ("quantizer", "21")];
 
+/// Samples of silence the AAC encoder puts before the first input sample. GStreamer's MP4
+/// muxer writes no edit list for it, so without compensation every decoder (GStreamer's,
+/// FFmpeg's) plays the audio 21 ms late; the writer drops this many input samples instead.
+pub const AAC_PRIMING: usize = 1024;
+
+fn priming(preset: Preset) -> usize {
+    if preset == Preset::Mp4 { AAC_PRIMING } else { 0 }
+}
+
 /// Text written into output tags.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tags {
@@ -47,6 +56,10 @@ pub struct Writer {
     rate: Option<FrameRate>,
     frames: i64,
     samples: i64,
+    /// Input samples still to drop to cancel the encoder's priming delay (see [`AAC_PRIMING`]).
+    skip: usize,
+    /// Zero samples to append at the end so the stream keeps its length after the skip.
+    pad: usize,
     tmp: PathBuf,
     target: PathBuf,
     finished: bool,
@@ -273,6 +286,8 @@ impl Writer {
             rate,
             frames: 0,
             samples: 0,
+            skip: priming(cfg.preset),
+            pad: priming(cfg.preset),
             tmp,
             target: target.to_path_buf(),
             finished: false,
@@ -310,6 +325,12 @@ impl Writer {
 
     /// Appends interleaved stereo f32 samples at 48 kHz.
     pub fn push_audio(&mut self, interleaved: &[f32]) -> Result<(), MediaError> {
+        let skip = (self.skip * WRITER_CHANNELS).min(interleaved.len() / WRITER_CHANNELS * WRITER_CHANNELS);
+        self.skip -= skip / WRITER_CHANNELS;
+        self.push_audio_now(&interleaved[skip..])
+    }
+
+    fn push_audio_now(&mut self, interleaved: &[f32]) -> Result<(), MediaError> {
         let n = (interleaved.len() / WRITER_CHANNELS) as i64;
         if n == 0 {
             return Ok(());
@@ -338,6 +359,10 @@ impl Writer {
     pub fn finish(mut self) -> Result<PathBuf, MediaError> {
         if let Some(v) = &self.video_src {
             let _ = v.end_of_stream();
+        }
+        if self.pad > 0 {
+            let pad = vec![0.0; self.pad * WRITER_CHANNELS];
+            self.push_audio_now(&pad)?;
         }
         let _ = self.audio_src.end_of_stream();
         let bus = self

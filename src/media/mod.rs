@@ -159,3 +159,15 @@ pub(crate) fn bus_error(bus: &gst::Bus) -> Option<String> {
 pub(crate) fn clock(t: crate::model::Time) -> gst::ClockTime {
     gst::ClockTime::from_nseconds(t.to_nanos().max(0) as u64)
 }
+
+/// Stream time of a sample's buffer: `pts − segment.start + segment.time`. Unlike
+/// `to_stream_time` this stays defined for buffers before the segment start (the part of a
+/// frame before an accurate seek point), and it applies the container's edit list, which
+/// moves the segment start (B-frame delay, AAC priming).
+pub(crate) fn stream_time(sample: &gst::Sample) -> Option<crate::model::Time> {
+    let pts = sample.buffer()?.pts()?.nseconds() as i64;
+    let seg = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
+    let start = seg.start().map_or(0, |s| s.nseconds() as i64);
+    let time = seg.time().map_or(0, |t| t.nseconds() as i64);
+    Some(crate::model::Time::from_nanos(pts - start + time))
+}

@@ -38,7 +38,8 @@ pub struct VideoStreamInfo {
     pub variable_frame_rate: bool,
     /// Codec description.
     pub codec: String,
-    /// Frame count estimated from duration and rate.
+    /// Frame count estimated from the container duration and rate (may be one off when audio
+    /// runs past the last picture; `VideoDecoder::frame_count` is exact).
     pub frame_count: i64,
 }
 

@@ -12,7 +12,8 @@ use std::path::Path;
 /// Bits of the frame index encoded per frame.
 const INDEX_BITS: u32 = 16;
 
-/// Writes an H.264 + AAC MP4 from `videotestsrc` (SMPTE bars + time overlay) and a sine tone.
+/// Writes an H.264 + AAC MP4 from `videotestsrc` (SMPTE bars + time overlay) and a sine tone at
+/// amplitude 0.1 (about −23 dBFS RMS, a typical dialogue level).
 pub fn write_bars_clip(
     path: &Path,
     frames: u32,
@@ -30,7 +31,7 @@ pub fn write_bars_clip(
         "videotestsrc num-buffers={frames} pattern=smpte ! video/x-raw,width={width},height={height},framerate={}/{} \
          ! timeoverlay ! videoconvert ! x264enc speed-preset=ultrafast key-int-max=50 ! h264parse ! mp4mux name=m \
          ! filesink location=\"{}\" \
-         audiotestsrc num-buffers={audio_buffers} samplesperbuffer={samples_per_frame} wave=sine freq={tone_hz} volume=0.3 \
+         audiotestsrc num-buffers={audio_buffers} samplesperbuffer={samples_per_frame} wave=sine freq={tone_hz} volume=0.1 \
          ! audio/x-raw,rate={SAMPLE_RATE},channels=2 ! audioconvert ! avenc_aac bitrate=192000 ! m.",
         rate.num,
         rate.den,

@@ -99,7 +99,37 @@ impl VideoDecoder {
         if res.is_err() {
             return Err(dec.decode_error(bus_error(&bus).unwrap_or_else(|| "cannot start".into())));
         }
+        let mut dec = dec;
+        dec.frame_count = dec.exact_frame_count()?;
         Ok(dec)
+    }
+
+    /// Counts frames by decoding the tail of the stream: the container's duration covers every
+    /// stream (audio often runs past the last picture), so it cannot give the frame count.
+    ///
+    /// Pictures that stop far before the stated duration (over a second and 2 % of it) mean a
+    /// truncated or damaged file, which is an error rather than a silently shorter shot.
+    fn exact_frame_count(&mut self) -> Result<i64, MediaError> {
+        let estimate = self.frame_count;
+        let one_second = i64::from(self.rate.nominal_fps().max(1));
+        let allowed_gap = one_second + estimate / 50;
+        for back in [3, one_second, allowed_gap + 1] {
+            self.seek((estimate - back).max(0))?;
+            let mut last = None;
+            while let Some(f) = self.pull()? {
+                last = Some(f.index);
+            }
+            self.next = None;
+            if let Some(l) = last {
+                return Ok(l + 1);
+            }
+            if estimate - back <= 0 {
+                break;
+            }
+        }
+        Err(self.decode_error(format!(
+            "pictures stop long before the stated end (frame {estimate}); the file is truncated or damaged"
+        )))
     }
 
     /// Frame rate of the stream.
@@ -135,8 +165,9 @@ impl VideoDecoder {
         self.frame(self.rate.time_to_frame(t))
     }
 
-    /// Frame `index` (0-based). Past the end of the stream this is the last frame, so a
-    /// timeline slightly longer than the probed stream still renders every frame.
+    /// Frame `index` (0-based). Past [`Self::frame_count`] this is the last frame, so a
+    /// timeline slightly longer than the stream still renders every frame; a stream that ends
+    /// before its frame count (a damaged file) is an error.
     pub fn frame(&mut self, index: i64) -> Result<Arc<Frame>, MediaError> {
         let index = index.max(0);
         if let Some(f) = self.cache.get(index) {
@@ -157,8 +188,15 @@ impl VideoDecoder {
                         return Ok(frame);
                     }
                 }
+                None if index < self.frame_count => {
+                    self.next = None;
+                    return Err(self.decode_error(format!(
+                        "the stream ends before frame {index} of {}; the file is truncated or damaged",
+                        self.frame_count
+                    )));
+                }
                 None => {
-                    // End of stream: hold the last frame.
+                    // Past the end: hold the last frame.
                     self.next = None;
                     return self
                         .last
@@ -202,10 +240,10 @@ impl VideoDecoder {
             sample.caps().ok_or_else(|| MediaError::Internal("sample without caps".into()))?;
         let info = gst_video::VideoInfo::from_caps(caps)
             .map_err(|e| MediaError::Internal(e.to_string()))?;
+        let pts = super::stream_time(&sample).unwrap_or(Time::ZERO);
         let buffer = sample
             .buffer_owned()
             .ok_or_else(|| MediaError::Internal("sample without buffer".into()))?;
-        let pts = buffer.pts().map_or(Time::ZERO, |p| Time::from_nanos(p.nseconds() as i64));
         let vframe = gst_video::VideoFrame::from_buffer_readable(buffer, &info)
             .map_err(|_| MediaError::Internal("cannot map video frame".into()))?;
         let (w, h) = (info.width() as usize, info.height() as usize);
@@ -215,9 +253,11 @@ impl VideoDecoder {
         for row in 0..h {
             data.extend_from_slice(&plane[row * stride..row * stride + w * 4]);
         }
-        // Round to the nearest frame: container timestamps may be a tick off the rational grid.
-        let half = Time::from_ticks(self.rate.frame_duration().ticks() / 2);
-        let index = self.rate.time_to_frame(pts + half);
+        // A quarter frame of slack: container timestamps may land a hair before the frame's
+        // rational start, while the first frame after an accurate seek carries the clipped
+        // (mid-frame) seek position as its time.
+        let slack = Time::from_ticks(self.rate.frame_duration().ticks() / 4);
+        let index = self.rate.time_to_frame(pts + slack);
         Ok(Some(Arc::new(Frame { index, pts, width: w as u32, height: h as u32, data })))
     }
 }

@@ -183,8 +183,10 @@ pub fn render_project(
         return Err(RenderError::Invalid(format!("empty or negative range {start}..{end}")));
     }
     let end = end.min(tl.duration.max(start));
-    let first = rate.time_to_frame(start);
-    let last = rate.time_to_frame(end - Time::from_ticks(1)) + 1;
+    // In/out points snap to the nearest frame boundary, as in any editor.
+    let half = Time::from_ticks(rate.frame_duration().ticks() / 2);
+    let first = rate.time_to_frame(start + half);
+    let last = rate.time_to_frame(end + half).max(first + 1);
     let need_video = opts.preset != Preset::WavStems;
     let sources = load_sources(project, project_dir, need_video)?;
     let input = mix_input(project, &sources);
