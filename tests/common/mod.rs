@@ -60,6 +60,10 @@ pub fn stdout(o: &Output) -> String {
 
 /// Mean luma of an RGBA frame.
 pub fn mean_luma(f: &media::Frame) -> f64 {
-    let sum: u64 = f.data.chunks_exact(4).map(|p| (u64::from(p[0]) + u64::from(p[1]) + u64::from(p[2])) / 3).sum();
+    let sum: u64 = f
+        .data
+        .chunks_exact(4)
+        .map(|p| (u64::from(p[0]) + u64::from(p[1]) + u64::from(p[2])) / 3)
+        .sum();
     sum as f64 / (f.width as f64 * f.height as f64)
 }
