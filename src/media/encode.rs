@@ -120,7 +120,7 @@ fn video_chain(preset: Preset, keyint: Option<u32>) -> Result<Vec<gst::Element>,
             }
             let profile =
                 caps_filter(gst::Caps::builder("video/x-h264").field("profile", "high").build())?;
-            vec![make("videoconvert")?, raw("I420")?, enc, profile, make("h264parse")?]
+            vec![super::video_converter()?, raw("I420")?, enc, profile, make("h264parse")?]
         }
         Preset::Webm => {
             let enc = make("vp9enc")?;
@@ -139,13 +139,13 @@ fn video_chain(preset: Preset, keyint: Option<u32>) -> Result<Vec<gst::Element>,
             if let Some(k) = keyint {
                 enc.set_property("keyframe-max-dist", k as i32);
             }
-            vec![make("videoconvert")?, raw("I420")?, enc]
+            vec![super::video_converter()?, raw("I420")?, enc]
         }
         Preset::Mov => {
             let enc = make("avenc_prores_ks")?;
             enc.set_property_from_str("profile", "hq");
             enc.set_property_from_str("threads", "0");
-            vec![make("videoconvert")?, raw("I422_10LE")?, enc]
+            vec![super::video_converter()?, raw("I422_10LE")?, enc]
         }
         Preset::WavStems => Vec::new(),
     })
@@ -311,7 +311,7 @@ impl Writer {
         };
         let pts = rate.frame_to_time(self.frames);
         let next = rate.frame_to_time(self.frames + 1);
-        let mut buffer = gst::Buffer::from_slice(rgba.to_vec());
+        let mut buffer = gst::Buffer::from_mut_slice(rgba.to_vec());
         if let Some(b) = buffer.get_mut() {
             b.set_pts(super::clock(pts));
             b.set_duration(super::clock(next - pts));

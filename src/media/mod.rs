@@ -119,6 +119,14 @@ pub fn make(factory: &str) -> Result<gst::Element, MediaError> {
     })
 }
 
+/// A `videoconvert` using every core: single-threaded conversion of RGBA frames is the slowest
+/// step of decode and export at HD sizes.
+pub fn video_converter() -> Result<gst::Element, MediaError> {
+    let c = make("videoconvert")?;
+    c.set_property("n-threads", 0u32);
+    Ok(c)
+}
+
 /// Whether an element factory is installed.
 pub fn has_element(factory: &str) -> bool {
     init().is_ok() && gst::ElementFactory::find(factory).is_some()

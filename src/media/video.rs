@@ -68,7 +68,7 @@ impl VideoDecoder {
         let src = make("filesrc")?;
         src.set_property("location", path);
         let decode = make("decodebin")?;
-        let convert = make("videoconvert")?;
+        let convert = super::video_converter()?;
         let caps = gst::Caps::builder("video/x-raw").field("format", "RGBA").build();
         let sink = gst_app::AppSink::builder().caps(&caps).sync(false).max_buffers(4).build();
         let internal = |e: gst::glib::BoolError| MediaError::Internal(e.to_string());
