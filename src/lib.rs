@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod dsp;
 pub mod jobs;
+pub mod lipsync;
 pub mod media;
 pub mod model;
 pub mod render;

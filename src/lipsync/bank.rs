@@ -1,0 +1,264 @@
+//! The mouth bank: the actor's own mouths (canonical patches) indexed by the audio heard when
+//! they were filmed, and the selection of a mouth sequence for new audio (k nearest by audio,
+//! then Viterbi with a cost for visual jumps; natural successors are free).
+
+use super::geometry::{PATCH_H, PATCH_W, Patch};
+
+/// Side of the small grey descriptor used to price visual jumps.
+const DESC_W: usize = 16;
+const DESC_H: usize = 12;
+
+/// One usable frame of the bound face.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BankEntry {
+    /// Source frame index.
+    pub frame: i64,
+    /// Canonical patch, RGB bytes.
+    pub patch: Vec<[u8; 3]>,
+    /// Downsampled grey patch, zero mean, for visual distances.
+    pub descriptor: Vec<f32>,
+    /// Audio features of the original around this frame (normalised per track).
+    pub features: Vec<f32>,
+    /// Mouth-opening estimate (0 closed .. 1 wide open).
+    pub opening: f32,
+}
+
+impl BankEntry {
+    /// Builds an entry from a patch and its audio features.
+    pub fn new(frame: i64, patch: &Patch, features: Vec<f32>) -> Self {
+        Self {
+            frame,
+            patch: patch.rgb.iter().map(|p| p.map(|v| v.round().clamp(0.0, 255.0) as u8)).collect(),
+            descriptor: descriptor(patch),
+            features,
+            opening: mouth_opening(patch),
+        }
+    }
+
+    /// The patch as floats.
+    pub fn to_patch(&self) -> Patch {
+        Patch { rgb: self.patch.iter().map(|p| p.map(f32::from)).collect() }
+    }
+}
+
+fn luma(p: [f32; 3]) -> f32 {
+    0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]
+}
+
+/// Grey 16×12 box-filtered patch with the mean removed (lighting-independent appearance).
+pub fn descriptor(patch: &Patch) -> Vec<f32> {
+    let (bx, by) = (PATCH_W / DESC_W, PATCH_H / DESC_H);
+    let mut d = vec![0.0f32; DESC_W * DESC_H];
+    for (i, p) in patch.rgb.iter().enumerate() {
+        let (u, v) = (i % PATCH_W, i / PATCH_W);
+        d[(v / by).min(DESC_H - 1) * DESC_W + (u / bx).min(DESC_W - 1)] +=
+            luma(*p) / (bx * by) as f32;
+    }
+    let mean = d.iter().sum::<f32>() / d.len() as f32;
+    d.iter_mut().for_each(|v| *v -= mean);
+    d
+}
+
+/// Mouth opening from the canonical patch: the share of dark pixels (the mouth interior) in an
+/// ellipse between the mouth corners, relative to the skin brightness around it.
+pub fn mouth_opening(patch: &Patch) -> f32 {
+    // Mouth centre in patch pixels: canonical (64, 106) → ((64−16)/0.75, (106−72)/0.75).
+    let (cu, cv) = (64.0f32, 45.3f32);
+    let (ru, rv) = (24.0f32, 16.0f32);
+    let mut inner = Vec::new();
+    let mut outer = Vec::new();
+    for (i, p) in patch.rgb.iter().enumerate() {
+        let (u, v) = ((i % PATCH_W) as f32, (i / PATCH_W) as f32);
+        let r = ((u - cu) / ru).powi(2) + ((v - cv) / rv).powi(2);
+        if r <= 1.0 {
+            inner.push(luma(*p));
+        } else if r <= 2.5 {
+            outer.push(luma(*p));
+        }
+    }
+    if inner.is_empty() || outer.is_empty() {
+        return 0.0;
+    }
+    outer.sort_by(f32::total_cmp);
+    let skin = outer[outer.len() / 2];
+    let dark = inner.iter().filter(|&&l| l < 0.45 * skin).count();
+    dark as f32 / inner.len() as f32
+}
+
+/// Squared Euclidean distance per dimension.
+fn dist(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len()).max(1);
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>() / n as f32
+}
+
+/// Selection settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SelectParams {
+    /// Candidates per frame.
+    pub k: usize,
+    /// Weight of the visual jump cost against the audio distance.
+    pub lambda: f32,
+}
+
+impl Default for SelectParams {
+    fn default() -> Self {
+        Self { k: 12, lambda: 0.02 }
+    }
+}
+
+/// The bank of one face track.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bank {
+    /// Entries in frame order.
+    pub entries: Vec<BankEntry>,
+}
+
+impl Bank {
+    /// The `k` entries nearest to `features` by audio distance (brute force: banks hold a few
+    /// thousand entries, where a linear scan beats building a tree).
+    pub fn nearest(&self, features: &[f32], k: usize) -> Vec<(usize, f32)> {
+        let mut all: Vec<(usize, f32)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i, dist(features, &e.features)))
+            .collect();
+        let k = k.min(all.len());
+        if k == 0 {
+            return Vec::new();
+        }
+        all.select_nth_unstable_by(k - 1, |a, b| a.1.total_cmp(&b.1));
+        all.truncate(k);
+        all.sort_by(|a, b| a.1.total_cmp(&b.1));
+        all
+    }
+
+    fn transition(&self, from: usize, to: usize, lambda: f32) -> f32 {
+        let (a, b) = (&self.entries[from], &self.entries[to]);
+        if b.frame == a.frame + 1 {
+            return 0.0; // the filmed continuation: always natural
+        }
+        if from == to {
+            return lambda * 0.5; // holding a mouth is cheap but not free, to avoid freezes
+        }
+        lambda * (dist(&a.descriptor, &b.descriptor) / 100.0 + 1.0)
+    }
+
+    /// Chooses one entry per target frame. `None` targets (no dub speech) get `None` (keep the
+    /// original mouth); each run of `Some` targets is solved by Viterbi.
+    pub fn select(&self, targets: &[Option<Vec<f32>>], params: SelectParams) -> Vec<Option<usize>> {
+        let mut out = vec![None; targets.len()];
+        if self.entries.is_empty() {
+            return out;
+        }
+        let mut t = 0;
+        while t < targets.len() {
+            if targets[t].is_none() {
+                t += 1;
+                continue;
+            }
+            let start = t;
+            while t < targets.len() && targets[t].is_some() {
+                t += 1;
+            }
+            let run: Vec<&Vec<f32>> = targets[start..t].iter().flatten().collect();
+            for (i, choice) in self.viterbi(&run, params).into_iter().enumerate() {
+                out[start + i] = Some(choice);
+            }
+        }
+        out
+    }
+
+    fn viterbi(&self, run: &[&Vec<f32>], params: SelectParams) -> Vec<usize> {
+        // Candidates: the k nearest, plus the natural successor of each previous candidate, so
+        // that continuous stretches of the original footage stay reachable.
+        let mut cands: Vec<Vec<(usize, f32)>> = Vec::with_capacity(run.len());
+        for (i, f) in run.iter().enumerate() {
+            let mut c = self.nearest(f, params.k);
+            if i > 0 {
+                let succ: Vec<usize> = cands[i - 1]
+                    .iter()
+                    .map(|&(e, _)| e + 1)
+                    .filter(|&e| e < self.entries.len() && !c.iter().any(|&(x, _)| x == e))
+                    .collect();
+                c.extend(succ.into_iter().map(|e| (e, dist(f, &self.entries[e].features))));
+            }
+            cands.push(c);
+        }
+        let mut cost: Vec<f32> = cands[0].iter().map(|&(_, d)| d).collect();
+        let mut back: Vec<Vec<usize>> = vec![Vec::new()];
+        for i in 1..run.len() {
+            let mut next_cost = Vec::with_capacity(cands[i].len());
+            let mut next_back = Vec::with_capacity(cands[i].len());
+            for &(e, d) in &cands[i] {
+                let (best, arg) = cands[i - 1]
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &(p, _))| (cost[j] + self.transition(p, e, params.lambda), j))
+                    .fold((f32::MAX, 0), |acc, x| if x.0 < acc.0 { x } else { acc });
+                next_cost.push(best + d);
+                next_back.push(arg);
+            }
+            cost = next_cost;
+            back.push(next_back);
+        }
+        let mut j = cost
+            .iter()
+            .enumerate()
+            .fold((0, f32::MAX), |acc, (i, &c)| if c < acc.1 { (i, c) } else { acc })
+            .0;
+        let mut path = vec![0; run.len()];
+        for i in (0..run.len()).rev() {
+            path[i] = cands[i][j].0;
+            if i > 0 {
+                j = back[i][j];
+            }
+        }
+        path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(frame: i64, feature: f32, shade: f32) -> BankEntry {
+        let patch = Patch { rgb: vec![[shade; 3]; PATCH_W * PATCH_H] };
+        BankEntry::new(frame, &patch, vec![feature, 0.0])
+    }
+
+    #[test]
+    fn nearest_and_viterbi_prefer_natural_runs() {
+        let bank = Bank { entries: (0..20).map(|i| entry(i, i as f32, 100.0)).collect() };
+        let near = bank.nearest(&[5.2, 0.0], 3);
+        assert_eq!(near.iter().map(|n| n.0).collect::<Vec<_>>(), vec![5, 6, 4]);
+        // Audio that walks 3,4,5,6: the natural run is chosen.
+        let targets: Vec<Option<Vec<f32>>> = (3..7).map(|i| Some(vec![i as f32, 0.0])).collect();
+        let sel = bank.select(&targets, SelectParams::default());
+        assert_eq!(sel, vec![Some(3), Some(4), Some(5), Some(6)]);
+        // Silence stays None.
+        let sel = bank.select(&[None, Some(vec![2.0, 0.0]), None], SelectParams::default());
+        assert_eq!(sel, vec![None, Some(2), None]);
+        // With a huge jump cost, a slightly worse natural successor wins over a jump.
+        let targets = vec![Some(vec![3.0, 0.0]), Some(vec![9.0, 0.0])];
+        let sel = bank.select(&targets, SelectParams { k: 3, lambda: 1000.0 });
+        // The cheapest natural pair (4, 5) costs 0.5 + 8 against 12.5 for (3, 4).
+        assert_eq!(sel, vec![Some(4), Some(5)]);
+        let sel = bank.select(&targets, SelectParams { k: 3, lambda: 0.0 });
+        assert_eq!(sel, vec![Some(3), Some(9)]);
+    }
+
+    #[test]
+    fn mouth_opening_sees_a_dark_interior() {
+        let mut patch = Patch { rgb: vec![[180.0, 140.0, 120.0]; PATCH_W * PATCH_H] };
+        assert_eq!(mouth_opening(&patch), 0.0);
+        for (i, p) in patch.rgb.iter_mut().enumerate() {
+            let (u, v) = ((i % PATCH_W) as f32, (i / PATCH_W) as f32);
+            if ((u - 64.0) / 18.0).powi(2) + ((v - 45.0) / 8.0).powi(2) <= 1.0 {
+                *p = [30.0, 10.0, 10.0];
+            }
+        }
+        let open = mouth_opening(&patch);
+        assert!(open > 0.2 && open < 0.6, "{open}");
+    }
+}

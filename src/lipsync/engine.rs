@@ -1,0 +1,219 @@
+//! The bank lip engine end to end: build the bank from a face track, plan a mouth per frame for
+//! the dub audio, and render a planned frame on the CPU (the reference path).
+
+use super::bank::{Bank, BankEntry, SelectParams};
+use super::geometry::{
+    Landmarks5, PATCH_H, PATCH_W, Patch, Region, extract_patch, patch_to_image, region_mask,
+};
+use super::occlusion::{FaceModel, PaintedMask, combine, occlusion_masks};
+use super::render::{colour_stats, composite, ring_weights, transfer_colour};
+use serde::{Deserialize, Serialize};
+
+/// One frame of a face track as the engine needs it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrackFrame {
+    /// Smoothed landmarks in frame pixels.
+    pub landmarks: Landmarks5,
+    /// Detection confidence 0..1.
+    pub score: f32,
+}
+
+/// Per-segment settings of a lip edit (saved in the project).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LipSettings {
+    /// What is replaced.
+    pub region: Region,
+    /// 0..1: how far the edit goes from the original mouth toward the bank's.
+    pub intensity: f32,
+    /// Feather width in canonical units (the face is 128 units wide).
+    pub feather: f32,
+    /// Use the automatic occlusion mask.
+    pub auto_occlusion: bool,
+}
+
+impl Default for LipSettings {
+    fn default() -> Self {
+        Self { region: Region::LipsJaw, intensity: 1.0, feather: 6.0, auto_occlusion: true }
+    }
+}
+
+/// Frames with a detection score below this do not enter the bank.
+pub const MIN_BANK_SCORE: f32 = 0.9;
+
+/// Frames over which an edit fades in and out at the edges of dub speech.
+pub const RAMP_FRAMES: usize = 3;
+
+/// A mouth chosen for one output frame.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Planned {
+    /// Bank entry.
+    pub entry: usize,
+    /// 0..1 blend weight (ramps at segment edges).
+    pub weight: f32,
+}
+
+/// Builds the bank from the clean frames of a face track. `frame_rgba(i)` returns the decoded
+/// frame `i` (RGBA, `width × height`); `features[i]` are the original audio's features there.
+pub fn build_bank(
+    track: &[Option<TrackFrame>],
+    features: &[Vec<f32>],
+    width: usize,
+    height: usize,
+    mut frame_rgba: impl FnMut(usize) -> Option<Vec<u8>>,
+    mut cancelled: impl FnMut(usize) -> bool,
+) -> (Bank, Option<FaceModel>) {
+    let mut patches: Vec<(usize, Patch)> = Vec::new();
+    for (i, tf) in track.iter().enumerate() {
+        if cancelled(i) {
+            break;
+        }
+        let Some(tf) = tf.filter(|t| t.score >= MIN_BANK_SCORE) else { continue };
+        let Some(rgba) = frame_rgba(i) else { continue };
+        if let Some(p) = extract_patch(&rgba, width, height, &tf.landmarks) {
+            patches.push((i, p));
+        }
+    }
+    let model = FaceModel::learn(&patches.iter().map(|(_, p)| p).collect::<Vec<_>>());
+    // Frames where something covers the mouth would teach the bank a wrong mouth.
+    let occluded: Vec<bool> = match &model {
+        Some(m) => {
+            let ps: Vec<Patch> = patches.iter().map(|(_, p)| p.clone()).collect();
+            occlusion_masks(m, &ps).iter().map(|o| o.iter().any(|&v| v > 0.5)).collect()
+        }
+        None => vec![false; patches.len()],
+    };
+    let entries = patches
+        .iter()
+        .zip(occluded)
+        .filter(|(_, occ)| !occ)
+        .filter_map(|((i, p), _)| features.get(*i).map(|f| BankEntry::new(*i as i64, p, f.clone())))
+        .collect();
+    (Bank { entries }, model)
+}
+
+/// Plans a mouth for each frame. `dub[i]` is `None` where the dub track is silent (the original
+/// mouth stays); edit weights ramp over [`RAMP_FRAMES`] at the edges of speech.
+pub fn plan(bank: &Bank, dub: &[Option<Vec<f32>>], params: SelectParams) -> Vec<Option<Planned>> {
+    let chosen = bank.select(dub, params);
+    let n = chosen.len();
+    let active: Vec<bool> = chosen.iter().map(Option::is_some).collect();
+    let edge_distance = |i: usize| -> usize {
+        let before = (0..=i).rev().take_while(|&j| active[j]).count();
+        let after = (i..n).take_while(|&j| active[j]).count();
+        before.min(after)
+    };
+    chosen
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            c.map(|entry| Planned {
+                entry,
+                weight: (edge_distance(i) as f32 / (RAMP_FRAMES + 1) as f32).min(1.0),
+            })
+        })
+        .collect()
+}
+
+/// Renders one planned frame onto `frame` in place. `neighbours` are the face patches of the
+/// previous and next frames (for the temporal occlusion test); `painted` is the user's mask.
+#[allow(clippy::too_many_arguments)]
+pub fn render_frame(
+    frame: &mut [u8],
+    width: usize,
+    height: usize,
+    target: &TrackFrame,
+    bank: &Bank,
+    planned: Planned,
+    settings: &LipSettings,
+    model: Option<&FaceModel>,
+    neighbours: [Option<&Patch>; 2],
+    painted: Option<&PaintedMask>,
+) {
+    let Some(entry) = bank.entries.get(planned.entry) else { return };
+    let Some(to_image) = patch_to_image(&target.landmarks) else { return };
+    let Some(own) = extract_patch(frame, width, height, &target.landmarks) else { return };
+    let mask = region_mask(settings.region, settings.feather);
+    let ring = ring_weights(&mask);
+    let source = entry.to_patch();
+    let matched =
+        transfer_colour(&source, &colour_stats(&source, &ring), &colour_stats(&own, &ring));
+    let auto = match (settings.auto_occlusion, model) {
+        (true, Some(m)) => {
+            let window: Vec<Patch> =
+                [neighbours[0], Some(&own), neighbours[1]].into_iter().flatten().cloned().collect();
+            let centre = usize::from(neighbours[0].is_some());
+            occlusion_masks(m, &window).swap_remove(centre)
+        }
+        _ => vec![0.0; PATCH_W * PATCH_H],
+    };
+    let occlusion = combine(&auto, painted);
+    let strength = (settings.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
+    let alpha: Vec<f32> =
+        mask.iter().zip(&occlusion).map(|(m, o)| m * strength * (1.0 - o)).collect();
+    composite(frame, width, height, &matched, &alpha, &to_image);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lipsync::geometry::CANONICAL;
+
+    #[test]
+    fn plan_ramps_at_speech_edges_and_keeps_silence() {
+        let patch = Patch { rgb: vec![[120.0; 3]; PATCH_W * PATCH_H] };
+        let bank =
+            Bank { entries: (0..30).map(|i| BankEntry::new(i, &patch, vec![i as f32])).collect() };
+        let mut dub: Vec<Option<Vec<f32>>> = vec![None; 20];
+        for (i, d) in dub.iter_mut().enumerate().take(16).skip(4) {
+            *d = Some(vec![i as f32]);
+        }
+        let p = plan(&bank, &dub, SelectParams::default());
+        assert!(p[..4].iter().all(Option::is_none) && p[16..].iter().all(Option::is_none));
+        let w: Vec<f32> = p[4..16].iter().map(|x| x.unwrap().weight).collect();
+        assert_eq!(w[0], 0.25);
+        assert_eq!(w[3], 1.0);
+        assert_eq!(w[11], 0.25);
+    }
+
+    #[test]
+    fn zero_intensity_and_full_occlusion_leave_the_frame_identical() {
+        let (w, h) = (160usize, 160usize);
+        let frame: Vec<u8> = (0..w * h * 4).map(|i| (i * 7 % 256) as u8).collect();
+        let target =
+            TrackFrame { landmarks: CANONICAL.map(|p| [p[0] + 10.0, p[1] - 10.0]), score: 1.0 };
+        let patch = Patch { rgb: vec![[250.0, 10.0, 10.0]; PATCH_W * PATCH_H] };
+        let bank = Bank { entries: vec![BankEntry::new(0, &patch, vec![0.0])] };
+        let planned = Planned { entry: 0, weight: 1.0 };
+        let mut f = frame.clone();
+        let s = LipSettings { intensity: 0.0, ..LipSettings::default() };
+        render_frame(&mut f, w, h, &target, &bank, planned, &s, None, [None, None], None);
+        assert_eq!(f, frame);
+        let painted = PaintedMask { keyframe: 0, values: vec![1.0; PATCH_W * PATCH_H] };
+        render_frame(
+            &mut f,
+            w,
+            h,
+            &target,
+            &bank,
+            planned,
+            &LipSettings::default(),
+            None,
+            [None, None],
+            Some(&painted),
+        );
+        assert_eq!(f, frame);
+        render_frame(
+            &mut f,
+            w,
+            h,
+            &target,
+            &bank,
+            planned,
+            &LipSettings::default(),
+            None,
+            [None, None],
+            None,
+        );
+        assert_ne!(f, frame);
+    }
+}

@@ -1,0 +1,9 @@
+//! Lip engines and their parts: mouth geometry, the mouth bank, occlusion, the CPU compositor
+//! and sync measurement. The bank engine (DESIGN §7.1) needs no downloaded weights.
+
+pub mod bank;
+pub mod engine;
+pub mod geometry;
+pub mod occlusion;
+pub mod render;
+pub mod sync;

@@ -1,0 +1,208 @@
+//! Model-free occlusion: learn what the lower face looks like over the track's clean frames
+//! (per-pixel colour statistics in the canonical patch), then call pixels occluders when they
+//! are unlikely under that model in this frame and a neighbouring one (a hand or a microphone
+//! persists; noise and a single odd frame do not). The user can add a painted mask, which
+//! lives in canonical coordinates and so follows the face.
+
+use super::geometry::{PATCH_H, PATCH_W, Patch};
+
+/// Per-pixel colour model of the canonical lower face.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaceModel {
+    mean: Vec<[f32; 3]>,
+    std: Vec<[f32; 3]>,
+}
+
+/// Smallest standard deviation per channel, so a pixel that never changed is not flagged for
+/// compression noise.
+const STD_FLOOR: [f32; 3] = [10.0, 6.0, 6.0];
+/// Distance (in standard deviations, chroma weighted) past which a pixel is unlikely.
+const UNLIKELY: f32 = 4.0;
+
+fn ycc(p: [f32; 3]) -> [f32; 3] {
+    let y = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+    [y, 0.564 * (p[2] - y), 0.713 * (p[0] - y)]
+}
+
+impl FaceModel {
+    /// Learns the model from clean patches of the face.
+    pub fn learn(patches: &[&Patch]) -> Option<Self> {
+        let n = patches.len();
+        if n == 0 {
+            return None;
+        }
+        let mut mean = vec![[0.0f32; 3]; PATCH_W * PATCH_H];
+        let mut sq = vec![[0.0f32; 3]; PATCH_W * PATCH_H];
+        for p in patches {
+            for (i, px) in p.rgb.iter().enumerate() {
+                let q = ycc(*px);
+                for c in 0..3 {
+                    mean[i][c] += q[c] / n as f32;
+                    sq[i][c] += q[c] * q[c] / n as f32;
+                }
+            }
+        }
+        let std = mean
+            .iter()
+            .zip(&sq)
+            .map(|(m, s)| {
+                std::array::from_fn(|c| (s[c] - m[c] * m[c]).max(0.0).sqrt().max(STD_FLOOR[c]))
+            })
+            .collect();
+        Some(Self { mean, std })
+    }
+
+    /// Per-pixel unlikeliness: 1 where the pixel is far from the face model, 0 where typical.
+    pub fn unlikely(&self, patch: &Patch) -> Vec<bool> {
+        patch
+            .rgb
+            .iter()
+            .enumerate()
+            .map(|(i, px)| {
+                let q = ycc(*px);
+                let d: f32 = (0..3)
+                    .map(|c| {
+                        let z = (q[c] - self.mean[i][c]) / self.std[i][c];
+                        // Chroma is the stronger cue: skin and lips share a narrow hue band.
+                        if c == 0 { 0.5 * z * z } else { z * z }
+                    })
+                    .sum();
+                d.sqrt() > UNLIKELY
+            })
+            .collect()
+    }
+}
+
+fn dilate_and_soften(hard: &[bool], radius: isize) -> Vec<f32> {
+    let (w, h) = (PATCH_W as isize, PATCH_H as isize);
+    let mut grown = vec![0.0f32; hard.len()];
+    for v in 0..h {
+        for u in 0..w {
+            let near = (-radius..=radius).any(|dv| {
+                (-radius..=radius).any(|du| {
+                    let (x, y) = (u + du, v + dv);
+                    x >= 0 && y >= 0 && x < w && y < h && hard[(y * w + x) as usize]
+                })
+            });
+            if near {
+                grown[(v * w + u) as usize] = 1.0;
+            }
+        }
+    }
+    // A 3×3 box blur: soft edges without shrinking the covered area below the dilation.
+    let mut soft = grown.clone();
+    for v in 0..h {
+        for u in 0..w {
+            let (mut s, mut n) = (0.0, 0.0);
+            for dv in -1..=1 {
+                for du in -1..=1 {
+                    let (x, y) = (u + du, v + dv);
+                    if x >= 0 && y >= 0 && x < w && y < h {
+                        s += grown[(y * w + x) as usize];
+                        n += 1.0;
+                    }
+                }
+            }
+            let i = (v * w + u) as usize;
+            soft[i] = grown[i].max(s / n);
+        }
+    }
+    soft
+}
+
+/// Occlusion masks (1 = occluder, keep the source) for a run of consecutive frames' patches.
+/// A pixel counts when it is unlikely in its frame and in a neighbouring frame; small isolated
+/// detections are dropped, the rest are dilated by a few pixels to cover the occluder's edge.
+pub fn occlusion_masks(model: &FaceModel, patches: &[Patch]) -> Vec<Vec<f32>> {
+    let unlikely: Vec<Vec<bool>> = patches.iter().map(|p| model.unlikely(p)).collect();
+    (0..patches.len())
+        .map(|t| {
+            let stable: Vec<bool> = (0..PATCH_W * PATCH_H)
+                .map(|i| {
+                    let now = unlikely[t][i];
+                    let prev = t > 0 && unlikely[t - 1][i];
+                    let next = t + 1 < unlikely.len() && unlikely[t + 1][i];
+                    now && (prev || next || unlikely.len() == 1)
+                })
+                .collect();
+            let count = stable.iter().filter(|&&b| b).count();
+            // Fewer than ~0.5 % of the patch: noise, not an object in front of the mouth.
+            if count * 200 < PATCH_W * PATCH_H {
+                vec![0.0; PATCH_W * PATCH_H]
+            } else {
+                dilate_and_soften(&stable, 3)
+            }
+        })
+        .collect()
+}
+
+/// A user-painted occlusion mask in canonical patch coordinates (it moves with the face).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PaintedMask {
+    /// Frame it was painted on.
+    pub keyframe: i64,
+    /// `PATCH_W × PATCH_H` values, 1 = keep the source.
+    pub values: Vec<f32>,
+}
+
+/// Combines automatic and painted occlusion: the larger wins.
+pub fn combine(auto: &[f32], painted: Option<&PaintedMask>) -> Vec<f32> {
+    match painted {
+        Some(p) if p.values.len() == auto.len() => {
+            auto.iter().zip(&p.values).map(|(a, b)| a.max(*b)).collect()
+        }
+        _ => auto.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(seed: u32) -> Patch {
+        // Skin with a slight per-frame variation and a darker lip band.
+        Patch {
+            rgb: (0..PATCH_W * PATCH_H)
+                .map(|i| {
+                    let v = i / PATCH_W;
+                    let jitter =
+                        ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed * 97) % 7) as f32;
+                    if (40..52).contains(&v) {
+                        [150.0 + jitter, 70.0, 70.0]
+                    } else {
+                        [200.0 + jitter, 160.0, 140.0]
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_blue_object_is_an_occluder_and_a_single_odd_frame_is_not() {
+        let train: Vec<Patch> = (0..20).map(face).collect();
+        let model = FaceModel::learn(&train.iter().collect::<Vec<_>>()).unwrap();
+        let mut frames: Vec<Patch> = (0..5).map(|s| face(100 + s)).collect();
+        for f in &mut frames[1..4] {
+            for v in 30..60 {
+                for u in 50..80 {
+                    f.rgb[v * PATCH_W + u] = [30.0, 60.0, 200.0];
+                }
+            }
+        }
+        // A one-frame blip elsewhere in frame 0 only.
+        for v in 5..15 {
+            for u in 5..15 {
+                frames[0].rgb[v * PATCH_W + u] = [30.0, 200.0, 30.0];
+            }
+        }
+        let masks = occlusion_masks(&model, &frames);
+        assert_eq!(masks[2][45 * PATCH_W + 65], 1.0, "object centre");
+        assert_eq!(masks[2][45 * PATCH_W + 48], 1.0, "dilated edge");
+        assert_eq!(masks[2][10 * PATCH_W + 100], 0.0, "clean skin");
+        assert_eq!(masks[0][10 * PATCH_W + 10], 0.0, "single-frame blip ignored");
+        assert!(masks[4].iter().all(|&v| v == 0.0), "clean frame after the object");
+        let painted = PaintedMask { keyframe: 0, values: vec![0.5; PATCH_W * PATCH_H] };
+        let c = combine(&masks[4], Some(&painted));
+        assert!(c.iter().all(|&v| v == 0.5));
+    }
+}

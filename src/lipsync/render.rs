@@ -1,0 +1,243 @@
+//! CPU reference compositor: warp a canonical patch onto the frame, match its colour to the
+//! target face, blend through a soft alpha. Pixels where alpha is 0 are never written, so
+//! everything outside the mask stays bit-identical to the source.
+
+use super::geometry::{PATCH_H, PATCH_W, Patch, Similarity};
+
+/// Mean and standard deviation per channel, in YCbCr.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ColourStats {
+    /// Mean of Y, Cb, Cr.
+    pub mean: [f32; 3],
+    /// Standard deviation of Y, Cb, Cr.
+    pub std: [f32; 3],
+}
+
+fn to_ycc(p: [f32; 3]) -> [f32; 3] {
+    let y = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+    [y, 0.564 * (p[2] - y), 0.713 * (p[0] - y)]
+}
+
+fn from_ycc(q: [f32; 3]) -> [f32; 3] {
+    let r = q[0] + q[2] / 0.713;
+    let b = q[0] + q[1] / 0.564;
+    let g = (q[0] - 0.299 * r - 0.114 * b) / 0.587;
+    [r, g, b]
+}
+
+/// Colour statistics of a patch over the pixels where `weight > 0` (weighted).
+pub fn colour_stats(patch: &Patch, weight: &[f32]) -> ColourStats {
+    let mut sum = [0.0f64; 3];
+    let mut sq = [0.0f64; 3];
+    let mut total = 0.0f64;
+    for (p, &w) in patch.rgb.iter().zip(weight) {
+        if w <= 0.0 {
+            continue;
+        }
+        let q = to_ycc(*p);
+        for c in 0..3 {
+            sum[c] += f64::from(w * q[c]);
+            sq[c] += f64::from(w * q[c] * q[c]);
+        }
+        total += f64::from(w);
+    }
+    let mut mean = [0.0; 3];
+    let mut std = [1.0; 3];
+    if total > 0.0 {
+        for c in 0..3 {
+            let m = sum[c] / total;
+            mean[c] = m as f32;
+            std[c] = ((sq[c] / total - m * m).max(0.0)).sqrt() as f32;
+        }
+    }
+    ColourStats { mean, std }
+}
+
+/// The ring around the mouth used for colour matching: just outside the edit region, inside the
+/// patch. `mask` is the region mask of [`super::geometry::region_mask`].
+pub fn ring_weights(mask: &[f32]) -> Vec<f32> {
+    // Pixels outside the region but within a few pixels of it: dilate by a box search.
+    let r = 6isize;
+    let mut ring = vec![0.0; mask.len()];
+    for v in 0..PATCH_H as isize {
+        for u in 0..PATCH_W as isize {
+            let i = (v * PATCH_W as isize + u) as usize;
+            if mask[i] > 0.02
+                || u < 2
+                || v < 2
+                || u >= PATCH_W as isize - 2
+                || v >= PATCH_H as isize - 2
+            {
+                continue;
+            }
+            let near = (-r..=r).any(|dv| {
+                (-r..=r).any(|du| {
+                    let (uu, vv) = (u + du, v + dv);
+                    uu >= 0
+                        && vv >= 0
+                        && uu < PATCH_W as isize
+                        && vv < PATCH_H as isize
+                        && mask[(vv * PATCH_W as isize + uu) as usize] > 0.5
+                })
+            });
+            if near {
+                ring[i] = 1.0;
+            }
+        }
+    }
+    ring
+}
+
+/// Maps patch colours so that the statistics `from` become `to` (Reinhard-style transfer; the
+/// contrast ratio is bounded so a dark or flat ring cannot blow the patch up).
+pub fn transfer_colour(patch: &Patch, from: &ColourStats, to: &ColourStats) -> Patch {
+    let gain: [f32; 3] =
+        std::array::from_fn(|c| (to.std[c] / from.std[c].max(1e-3)).clamp(0.5, 2.0));
+    Patch {
+        rgb: patch
+            .rgb
+            .iter()
+            .map(|p| {
+                let q = to_ycc(*p);
+                let q: [f32; 3] =
+                    std::array::from_fn(|c| (q[c] - from.mean[c]) * gain[c] + to.mean[c]);
+                from_ycc(q).map(|v| v.clamp(0.0, 255.0))
+            })
+            .collect(),
+    }
+}
+
+fn sample_patch(values: &[[f32; 3]], alpha: &[f32], u: f32, v: f32) -> ([f32; 3], f32) {
+    let (u0, v0) = (u.floor(), v.floor());
+    let (fu, fv) = (u - u0, v - v0);
+    let (u0, v0) = (u0 as isize, v0 as isize);
+    let mut rgb = [0.0f32; 3];
+    let mut a = 0.0f32;
+    for (du, dv, w) in [
+        (0, 0, (1.0 - fu) * (1.0 - fv)),
+        (1, 0, fu * (1.0 - fv)),
+        (0, 1, (1.0 - fu) * fv),
+        (1, 1, fu * fv),
+    ] {
+        let (uu, vv) = (u0 + du, v0 + dv);
+        if uu < 0 || vv < 0 || uu >= PATCH_W as isize || vv >= PATCH_H as isize || w == 0.0 {
+            continue;
+        }
+        let i = vv as usize * PATCH_W + uu as usize;
+        a += w * alpha[i];
+        for c in 0..3 {
+            rgb[c] += w * alpha[i] * values[i][c];
+        }
+    }
+    if a > 0.0 {
+        for c in &mut rgb {
+            *c /= a;
+        }
+    }
+    (rgb, a)
+}
+
+/// Blends `patch` (in patch pixels) onto an RGBA frame through `alpha` (patch pixels, 0..1),
+/// with `to_image` mapping patch pixels to frame pixels.
+pub fn composite(
+    frame: &mut [u8],
+    width: usize,
+    height: usize,
+    patch: &Patch,
+    alpha: &[f32],
+    to_image: &Similarity,
+) {
+    let corners = [
+        [0.0, 0.0],
+        [PATCH_W as f32, 0.0],
+        [0.0, PATCH_H as f32],
+        [PATCH_W as f32, PATCH_H as f32],
+    ]
+    .map(|p| to_image.apply(p));
+    let x0 = corners.iter().map(|p| p[0]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
+    let y0 = corners.iter().map(|p| p[1]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
+    let x1 = (corners.iter().map(|p| p[0]).fold(f32::MIN, f32::max).ceil() as usize).min(width);
+    let y1 = (corners.iter().map(|p| p[1]).fold(f32::MIN, f32::max).ceil() as usize).min(height);
+    let to_patch = to_image.inverse();
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let p = to_patch.apply([x as f32, y as f32]);
+            let (rgb, a) = sample_patch(&patch.rgb, alpha, p[0], p[1]);
+            if a <= 0.0 {
+                continue;
+            }
+            let a = a.min(1.0);
+            let o = (y * width + x) * 4;
+            for c in 0..3 {
+                let src = f32::from(frame[o + c]);
+                frame[o + c] = (src + (rgb[c] - src) * a).round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lipsync::geometry::{CANONICAL, Region, extract_patch, patch_to_image, region_mask};
+
+    #[test]
+    fn colour_transfer_matches_target_statistics() {
+        let patch = Patch {
+            rgb: (0..PATCH_W * PATCH_H).map(|i| [(i % 50) as f32 + 100.0, 80.0, 60.0]).collect(),
+        };
+        let w = vec![1.0; patch.rgb.len()];
+        let from = colour_stats(&patch, &w);
+        let to = ColourStats {
+            mean: [from.mean[0] + 20.0, from.mean[1], from.mean[2] + 5.0],
+            std: [from.std[0] * 1.5, from.std[1], from.std[2]],
+        };
+        let out = transfer_colour(&patch, &from, &to);
+        let got = colour_stats(&out, &w);
+        assert!((got.mean[0] - to.mean[0]).abs() < 0.5, "{got:?} vs {to:?}");
+        assert!((got.std[0] - to.std[0]).abs() < 0.5);
+        let back = from_ycc(to_ycc([10.0, 200.0, 30.0]));
+        assert!((back[1] - 200.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn composite_touches_only_masked_pixels_and_round_trips_the_face() {
+        let (w, h) = (200usize, 200usize);
+        let mut frame = vec![0u8; w * h * 4];
+        for (i, px) in frame.chunks_exact_mut(4).enumerate() {
+            px.copy_from_slice(&[(i % 251) as u8, (i % 13 * 19) as u8, (i / w) as u8, 255]);
+        }
+        let original = frame.clone();
+        let lm = CANONICAL.map(|p| [p[0] * 1.2 + 10.0, p[1] * 1.2 - 30.0]);
+        let mask = region_mask(Region::LipsJaw, 6.0);
+        // Pasting the frame's own patch back changes (almost) nothing.
+        let own = extract_patch(&frame, w, h, &lm).unwrap();
+        let to_image = patch_to_image(&lm).unwrap();
+        composite(&mut frame, w, h, &own, &mask, &to_image);
+        let changed = frame.iter().zip(&original).filter(|(a, b)| a != b).count();
+        assert!(changed > 0);
+        // A flat white patch: pixels with zero alpha are identical.
+        let white = Patch { rgb: vec![[255.0; 3]; PATCH_W * PATCH_H] };
+        let mut f2 = original.clone();
+        composite(&mut f2, w, h, &white, &mask, &to_image);
+        let to_patch = to_image.inverse();
+        for y in 0..h {
+            for x in 0..w {
+                let p = to_patch.apply([x as f32, y as f32]);
+                let inside =
+                    p[0] > -1.0 && p[1] > -1.0 && p[0] < PATCH_W as f32 && p[1] < PATCH_H as f32;
+                let o = (y * w + x) * 4;
+                if !inside {
+                    assert_eq!(
+                        &f2[o..o + 4],
+                        &original[o..o + 4],
+                        "({x},{y}) outside the patch changed"
+                    );
+                }
+            }
+        }
+        let centre = to_image.apply([64.0, 45.0]);
+        let o = (centre[1] as usize * w + centre[0] as usize) * 4;
+        assert_eq!(&f2[o..o + 3], &[255, 255, 255]);
+    }
+}
