@@ -7,7 +7,6 @@ use super::geometry::{
 };
 use super::occlusion::{FaceModel, PaintedMask, combine, occlusion_masks};
 use super::render::{colour_stats, composite, ring_weights, transfer_colour};
-use serde::{Deserialize, Serialize};
 
 /// One frame of a face track as the engine needs it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -18,24 +17,7 @@ pub struct TrackFrame {
     pub score: f32,
 }
 
-/// Per-segment settings of a lip edit (saved in the project).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LipSettings {
-    /// What is replaced.
-    pub region: Region,
-    /// 0..1: how far the edit goes from the original mouth toward the bank's.
-    pub intensity: f32,
-    /// Feather width in canonical units (the face is 128 units wide).
-    pub feather: f32,
-    /// Use the automatic occlusion mask.
-    pub auto_occlusion: bool,
-}
-
-impl Default for LipSettings {
-    fn default() -> Self {
-        Self { region: Region::LipsJaw, intensity: 1.0, feather: 6.0, auto_occlusion: true }
-    }
-}
+pub use crate::model::lip::LipSettings;
 
 /// Frames with a detection score below this do not enter the bank.
 pub const MIN_BANK_SCORE: f32 = 0.9;

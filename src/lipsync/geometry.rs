@@ -158,15 +158,7 @@ pub fn extract_patch(
     Some(Patch { rgb })
 }
 
-/// Which part of the lower face an edit replaces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Region {
-    /// The lips and the mouth opening only.
-    Lips,
-    /// Lips, chin and jaw line.
-    LipsJaw,
-}
+pub use crate::model::lip::Region;
 
 /// The feathered edit mask in patch pixels (1 inside the region, 0 outside, a smooth ramp of
 /// `feather` canonical units between). It is exactly 0 on the patch border, so nothing outside

@@ -1,6 +1,7 @@
 //! The project model: rational time, the project file and its timeline. No GStreamer, no UI.
 
 pub mod hash;
+pub mod lip;
 pub mod project;
 pub mod time;
 

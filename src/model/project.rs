@@ -180,6 +180,12 @@ pub struct DubTrack {
     pub solo: bool,
     /// Locked tracks refuse edits in the editor.
     pub locked: bool,
+    /// The face this track's speech drives; unbound tracks edit no mouth.
+    #[serde(default)]
+    pub face: Option<crate::model::lip::FaceId>,
+    /// How the bound face's mouth is edited.
+    #[serde(default)]
+    pub lip: crate::model::lip::LipSettings,
 }
 
 /// A named point on the timeline.
@@ -364,6 +370,8 @@ impl Project {
             mute: false,
             solo: false,
             locked: false,
+            face: None,
+            lip: Default::default(),
         });
         id
     }
