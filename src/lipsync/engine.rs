@@ -3,7 +3,7 @@
 
 use super::bank::{Bank, BankEntry, SelectParams};
 use super::geometry::{
-    Landmarks5, PATCH_H, PATCH_W, Patch, Region, extract_patch, patch_to_image, region_mask,
+    Landmarks5, PATCH_H, PATCH_W, Patch, extract_patch, patch_to_image, region_mask,
 };
 use super::occlusion::{FaceModel, PaintedMask, combine, occlusion_masks};
 use super::render::{colour_stats, composite, ring_weights, transfer_colour};
