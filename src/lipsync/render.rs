@@ -147,17 +147,15 @@ pub fn composite(
     alpha: &[f32],
     to_image: &Similarity,
 ) {
-    let corners = [
-        [0.0, 0.0],
-        [PATCH_W as f32, 0.0],
-        [0.0, PATCH_H as f32],
-        [PATCH_W as f32, PATCH_H as f32],
-    ]
-    .map(|p| to_image.apply(p));
+    // Bilinear taps reach one pixel past the patch edge, so the footprint spans −1..=W, −1..=H.
+    let (pw, ph) = (PATCH_W as f32, PATCH_H as f32);
+    let corners = [[-1.0, -1.0], [pw, -1.0], [-1.0, ph], [pw, ph]].map(|p| to_image.apply(p));
     let x0 = corners.iter().map(|p| p[0]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
     let y0 = corners.iter().map(|p| p[1]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
-    let x1 = (corners.iter().map(|p| p[0]).fold(f32::MIN, f32::max).ceil() as usize).min(width);
-    let y1 = (corners.iter().map(|p| p[1]).fold(f32::MIN, f32::max).ceil() as usize).min(height);
+    let x1 = (corners.iter().map(|p| p[0]).fold(f32::MIN, f32::max).ceil().max(0.0) as usize + 1)
+        .min(width);
+    let y1 = (corners.iter().map(|p| p[1]).fold(f32::MIN, f32::max).ceil().max(0.0) as usize + 1)
+        .min(height);
     let to_patch = to_image.inverse();
     for y in y0..y1 {
         for x in x0..x1 {

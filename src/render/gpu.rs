@@ -1,0 +1,376 @@
+//! GPU compositor (wgpu): one render pass per patch layer does the affine warp and the masked
+//! blend of a lip patch into the frame; the result is read back for export, and the editor can
+//! show the same texture. The CPU reference (`lipsync::render::composite`) is used when no
+//! adapter exists or `REDUB_FORCE_CPU=1`; [`Backend`] says which one ran.
+
+use crate::lipsync::geometry::{PATCH_H, PATCH_W, Patch, Similarity};
+use wgpu::util::DeviceExt;
+
+/// Errors of the GPU path (the caller falls back to the CPU).
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    /// `REDUB_FORCE_CPU=1` is set.
+    #[error("GPU disabled by REDUB_FORCE_CPU")]
+    Disabled,
+    /// No adapter or device.
+    #[error("no GPU adapter: {0}")]
+    NoAdapter(String),
+    /// A GPU operation failed.
+    #[error("GPU: {0}")]
+    Failed(String),
+}
+
+/// Which compositor ran.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The wgpu path on this adapter.
+    Gpu(String),
+    /// The CPU reference.
+    Cpu,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Gpu(name) => write!(f, "GPU ({name})"),
+            Backend::Cpu => write!(f, "CPU"),
+        }
+    }
+}
+
+/// One patch to blend: colours and alpha in patch pixels, and the patch → frame transform.
+#[derive(Clone, Copy, Debug)]
+pub struct PatchLayer<'a> {
+    /// `PATCH_W × PATCH_H` colours, 0..255.
+    pub patch: &'a Patch,
+    /// `PATCH_W × PATCH_H` alpha, 0..1 (mask × intensity × (1 − occlusion)).
+    pub alpha: &'a [f32],
+    /// Patch pixels → frame pixels.
+    pub to_image: Similarity,
+}
+
+/// Applies layers on the CPU (the reference).
+pub fn composite_cpu(frame: &mut [u8], width: usize, height: usize, layers: &[PatchLayer<'_>]) {
+    for l in layers {
+        crate::lipsync::render::composite(frame, width, height, l.patch, l.alpha, &l.to_image);
+    }
+}
+
+/// A wgpu device with the compositor pipeline.
+pub struct GpuCompositor {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    pipeline: wgpu::RenderPipeline,
+    layout: wgpu::BindGroupLayout,
+    adapter: String,
+}
+
+const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+
+impl GpuCompositor {
+    /// Opens the first adapter (any backend, software ones included).
+    pub fn new() -> Result<Self, GpuError> {
+        if std::env::var("REDUB_FORCE_CPU").is_ok_and(|v| v == "1") {
+            return Err(GpuError::Disabled);
+        }
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            force_fallback_adapter: false,
+            compatible_surface: None,
+            ..Default::default()
+        }))
+        .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        let info = adapter.get_info();
+        let adapter_name = format!("{} ({:?})", info.name, info.backend);
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("redub compositor"),
+            ..Default::default()
+        }))
+        .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        // Validation errors must become a CPU fallback, not wgpu's default panic.
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("compositor"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("shader.wgsl").into()),
+        });
+        let texture_entry = |binding| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::FRAGMENT,
+            ty: wgpu::BindingType::Texture {
+                sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                view_dimension: wgpu::TextureViewDimension::D2,
+                multisampled: false,
+            },
+            count: None,
+        };
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("compositor"),
+            entries: &[
+                texture_entry(0),
+                texture_entry(1),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 2,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                },
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("compositor"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("compositor"),
+            layout: Some(&pipeline_layout),
+            vertex: wgpu::VertexState {
+                module: &shader,
+                entry_point: Some("vs_main"),
+                buffers: &[],
+                compilation_options: Default::default(),
+            },
+            fragment: Some(wgpu::FragmentState {
+                module: &shader,
+                entry_point: Some("fs_main"),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format: FORMAT,
+                    blend: None,
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+                compilation_options: Default::default(),
+            }),
+            primitive: wgpu::PrimitiveState::default(),
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            multiview_mask: None,
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(GpuError::Failed(e.to_string()));
+        }
+        Ok(Self { device, queue, pipeline, layout, adapter: adapter_name })
+    }
+
+    /// The adapter's name and API.
+    pub fn adapter_name(&self) -> &str {
+        &self.adapter
+    }
+
+    fn frame_texture(&self, width: u32, height: u32, label: &str) -> wgpu::Texture {
+        self.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some(label),
+            size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: FORMAT,
+            usage: wgpu::TextureUsages::TEXTURE_BINDING
+                | wgpu::TextureUsages::RENDER_ATTACHMENT
+                | wgpu::TextureUsages::COPY_DST
+                | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        })
+    }
+
+    /// Blends the layers into `frame` (RGBA, `width × height`) in place.
+    pub fn composite(
+        &self,
+        frame: &mut [u8],
+        width: usize,
+        height: usize,
+        layers: &[PatchLayer<'_>],
+    ) -> Result<(), GpuError> {
+        if layers.is_empty() {
+            return Ok(());
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let result = self.composite_scoped(frame, width, height, layers);
+        match pollster::block_on(scope.pop()) {
+            Some(e) => Err(GpuError::Failed(e.to_string())),
+            None => result,
+        }
+    }
+
+    fn composite_scoped(
+        &self,
+        frame: &mut [u8],
+        width: usize,
+        height: usize,
+        layers: &[PatchLayer<'_>],
+    ) -> Result<(), GpuError> {
+        let (w, h) = (width as u32, height as u32);
+        let mut textures =
+            [self.frame_texture(w, h, "frame a"), self.frame_texture(w, h, "frame b")];
+        let extent = wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 };
+        self.queue.write_texture(
+            textures[0].as_image_copy(),
+            frame,
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(4 * w),
+                rows_per_image: Some(h),
+            },
+            extent,
+        );
+        let patch_extent = wgpu::Extent3d {
+            width: PATCH_W as u32,
+            height: PATCH_H as u32,
+            depth_or_array_layers: 1,
+        };
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("composite") });
+        let mut keep = Vec::new();
+        for layer in layers {
+            // Premultiplied, 0..1: colour × alpha in rgb, alpha in a.
+            let texels: Vec<f32> = layer
+                .patch
+                .rgb
+                .iter()
+                .zip(layer.alpha)
+                .flat_map(|(c, &a)| [c[0] / 255.0 * a, c[1] / 255.0 * a, c[2] / 255.0 * a, a])
+                .collect();
+            let patch = self.device.create_texture_with_data(
+                &self.queue,
+                &wgpu::TextureDescriptor {
+                    label: Some("patch"),
+                    size: patch_extent,
+                    mip_level_count: 1,
+                    sample_count: 1,
+                    dimension: wgpu::TextureDimension::D2,
+                    format: wgpu::TextureFormat::Rgba32Float,
+                    usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                    view_formats: &[],
+                },
+                wgpu::util::TextureDataOrder::LayerMajor,
+                bytemuck_f32(&texels),
+            );
+            let inv = layer.to_image.inverse();
+            let mut params = Vec::with_capacity(32);
+            for v in [inv.a, inv.b, inv.tx, inv.ty] {
+                params.extend_from_slice(&v.to_le_bytes());
+            }
+            for v in [PATCH_W as i32, PATCH_H as i32, 0, 0] {
+                params.extend_from_slice(&v.to_le_bytes());
+            }
+            let uniform = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("params"),
+                contents: &params,
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+            let src_view = textures[0].create_view(&Default::default());
+            let patch_view = patch.create_view(&Default::default());
+            let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("compositor"),
+                layout: &self.layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: wgpu::BindingResource::TextureView(&src_view),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: wgpu::BindingResource::TextureView(&patch_view),
+                    },
+                    wgpu::BindGroupEntry { binding: 2, resource: uniform.as_entire_binding() },
+                ],
+            });
+            let dst_view = textures[1].create_view(&Default::default());
+            {
+                let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                    label: Some("composite"),
+                    color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                        view: &dst_view,
+                        depth_slice: None,
+                        resolve_target: None,
+                        ops: wgpu::Operations {
+                            load: wgpu::LoadOp::Load,
+                            store: wgpu::StoreOp::Store,
+                        },
+                    })],
+                    depth_stencil_attachment: None,
+                    timestamp_writes: None,
+                    occlusion_query_set: None,
+                    multiview_mask: None,
+                });
+                pass.set_pipeline(&self.pipeline);
+                pass.set_bind_group(0, &bind, &[]);
+                pass.draw(0..3, 0..1);
+            }
+            textures.swap(0, 1);
+            keep.push((patch, uniform));
+        }
+        // Read back the last result (now in textures[0]); rows are padded to 256 bytes.
+        let padded = (4 * w).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
+            * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+        let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: u64::from(padded) * u64::from(h),
+            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+            mapped_at_creation: false,
+        });
+        encoder.copy_texture_to_buffer(
+            textures[0].as_image_copy(),
+            wgpu::TexelCopyBufferInfo {
+                buffer: &readback,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(padded),
+                    rows_per_image: Some(h),
+                },
+            },
+            extent,
+        );
+        self.queue.submit([encoder.finish()]);
+        let slice = readback.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Failed(e.to_string()))?;
+        rx.recv()
+            .map_err(|e| GpuError::Failed(e.to_string()))?
+            .map_err(|e| GpuError::Failed(e.to_string()))?;
+        {
+            let data = slice.get_mapped_range().map_err(|e| GpuError::Failed(format!("{e:?}")))?;
+            for (row, out) in frame.chunks_exact_mut(4 * width).enumerate().take(height) {
+                let start = row * padded as usize;
+                out.copy_from_slice(&data[start..start + 4 * width]);
+            }
+        }
+        readback.unmap();
+        Ok(())
+    }
+}
+
+fn bytemuck_f32(v: &[f32]) -> &[u8] {
+    // f32 has no padding and any bit pattern is a valid u8 sequence.
+    // SAFETY: the slice covers exactly `len * 4` initialised bytes of the same allocation.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
+}
+
+/// Blends layers on the GPU when `gpu` is given and works, else on the CPU; says which ran.
+pub fn composite(
+    gpu: Option<&GpuCompositor>,
+    frame: &mut [u8],
+    width: usize,
+    height: usize,
+    layers: &[PatchLayer<'_>],
+) -> Backend {
+    if let Some(g) = gpu
+        && g.composite(frame, width, height, layers).is_ok()
+    {
+        return Backend::Gpu(g.adapter_name().to_string());
+    }
+    composite_cpu(frame, width, height, layers);
+    Backend::Cpu
+}
