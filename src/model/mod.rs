@@ -1,11 +1,17 @@
 //! The project model: rational time, the project file and its timeline. No GStreamer, no UI.
 
 pub mod hash;
+pub mod loudness;
 pub mod project;
+pub mod subtitles;
 pub mod time;
+pub mod warp;
 
+pub use loudness::LoudnessTarget;
+pub use project::ClipCue;
 pub use project::{
     Clip, ClipId, DubTrack, Ducking, ExportSettings, Marker, MediaId, MediaKind, MediaRef, Preset,
     Project, ProjectError, SCHEMA_VERSION, TrackId,
 };
 pub use time::{FrameRate, Time, Timecode};
+pub use warp::{AlignMode, Warp, WarpPoint};

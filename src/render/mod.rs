@@ -2,5 +2,6 @@
 //! dialogue mix. Export drives it frame by frame and never drops frames.
 
 pub mod export;
+pub mod warp_cache;
 
 pub use export::{RenderError, RenderOptions, RenderProgress, RenderReport, render_project};

@@ -1,0 +1,104 @@
+//! Isochrony: one stretch factor that fits a translated line into its slot, within limits.
+
+use crate::model::Time;
+
+/// Allowed stretch factors (output length / line length).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StretchRange {
+    /// Shortest allowed (e.g. 0.85 = 15 % faster).
+    pub min: f64,
+    /// Longest allowed (e.g. 1.20 = 20 % slower).
+    pub max: f64,
+}
+
+impl Default for StretchRange {
+    fn default() -> Self {
+        Self { min: 0.85, max: 1.20 }
+    }
+}
+
+impl StretchRange {
+    /// Parses `0.85..1.20`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (a, b) = text.split_once("..")?;
+        let (min, max): (f64, f64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        (min.is_finite() && max.is_finite() && min > 0.0 && min <= max).then_some(Self { min, max })
+    }
+}
+
+/// How a line fits its slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fit {
+    /// Fits exactly within the allowed range (green).
+    Fits,
+    /// Even at the longest stretch the line ends early by this much (amber: a gap, not a clash).
+    Short(Time),
+    /// Even at the shortest stretch the line runs over the slot by this much (red).
+    Overflow(Time),
+}
+
+/// The factor chosen for a line and whether it fits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IsochronyFit {
+    /// Stretch factor to apply (within the range).
+    pub factor: f64,
+    /// Length of the stretched line.
+    pub length: Time,
+    /// Verdict.
+    pub fit: Fit,
+}
+
+impl IsochronyFit {
+    /// Traffic-light colour name for the timing budget: green, amber or red.
+    pub fn colour(&self) -> &'static str {
+        match self.fit {
+            Fit::Fits => "green",
+            Fit::Short(_) => "amber",
+            Fit::Overflow(_) => "red",
+        }
+    }
+}
+
+/// The factor that makes `line` last `slot`, clamped to `range`.
+pub fn fit(line: Time, slot: Time, range: StretchRange) -> IsochronyFit {
+    if line <= Time::ZERO {
+        return IsochronyFit {
+            factor: 1.0,
+            length: Time::ZERO,
+            fit: Fit::Short(slot.max(Time::ZERO)),
+        };
+    }
+    let ideal = slot.ticks() as f64 / line.ticks() as f64;
+    let factor = ideal.clamp(range.min, range.max);
+    let length = Time::from_ticks((line.ticks() as f64 * factor).round() as i64);
+    let fit = if ideal < range.min {
+        Fit::Overflow(length - slot)
+    } else if ideal > range.max {
+        Fit::Short(slot - length)
+    } else {
+        Fit::Fits
+    };
+    IsochronyFit { factor, length, fit }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_examples() {
+        let r = StretchRange::default();
+        let f = fit(Time::from_millis(2300), Time::from_millis(2000), r);
+        assert!((f.factor - 0.8696).abs() < 1e-4);
+        assert_eq!(f.fit, Fit::Fits);
+        assert_eq!(f.colour(), "green");
+        let f = fit(Time::from_millis(2300), Time::from_millis(1500), r);
+        assert_eq!(f.factor, 0.85);
+        assert_eq!(f.fit, Fit::Overflow(Time::from_millis(455)));
+        assert_eq!(f.colour(), "red");
+        let f = fit(Time::from_millis(1000), Time::from_millis(2000), r);
+        assert_eq!(f.fit, Fit::Short(Time::from_millis(800)));
+        assert_eq!(StretchRange::parse("0.9..1.1"), Some(StretchRange { min: 0.9, max: 1.1 }));
+        assert_eq!(StretchRange::parse("1.2..0.9"), None);
+    }
+}
