@@ -187,10 +187,11 @@ pub fn normalise(
         let loud_err = target_lufs - after.integrated_lufs;
         let peak_over = after.true_peak_dbtp - ceiling_dbtp;
         result = Some(NormaliseReport { before, after, gain_db, limiter_reduction_db: reduction });
-        if loud_err.abs() <= 0.05 && peak_over <= 0.0 {
+        // A hair under the ceiling, so 24-bit rounding in the file cannot push it over.
+        if loud_err.abs() <= 0.05 && peak_over <= -0.02 {
             break;
         }
-        if peak_over > 0.0 {
+        if peak_over > -0.02 {
             limit_dbfs -= peak_over + 0.05;
         }
         gain_db += loud_err;
