@@ -132,7 +132,7 @@ pub(super) fn align(args: &AlignArgs<'_>) -> Result<(), CliError> {
             let a = isochrony_align(dub, SAMPLE_RATE, slot_to - slot_from, range);
             let verdict = match a.fit.fit {
                 Fit::Fits => "fits".to_string(),
-                Fit::Short(t) => format!("short by {} ms", t.as_seconds_f64() * 1000.0),
+                Fit::Short(t) => format!("short by {:.0} ms", t.as_seconds_f64() * 1000.0),
                 Fit::Overflow(t) => format!("overflow {:.0} ms", t.as_seconds_f64() * 1000.0),
             };
             let summary = serde_json::json!({

@@ -285,8 +285,30 @@ fn split_voice(payload: &str) -> (Option<String>, String) {
         return (None, payload.to_string());
     };
     let name = annotation.split_once([' ', '\t']).map_or("", |(_, n)| n.trim());
-    let text = text.replace("</v>", "");
-    ((!name.is_empty()).then(|| name.to_string()), text)
+    // Lines left blank by removing the closing tag would end the cue when written back.
+    let lines: Vec<String> = text
+        .split('\n')
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let mut cleaned = l.replace("</v>", "");
+            // Removing one tag can join the halves of another ("</v</v>>").
+            while cleaned.contains("</v>") {
+                cleaned = cleaned.replace("</v>", "");
+            }
+            (i == 0 || cleaned == l || !cleaned.trim().is_empty()).then_some(cleaned)
+        })
+        .collect();
+    let text = lines.join("\n");
+    if name.is_empty() {
+        // An empty voice tag alone on its line leaves a blank first line with no speaker to
+        // carry it; written back it would end the cue.
+        let text = match text.split_once('\n') {
+            Some((first, rest)) if first.trim().is_empty() => rest.to_string(),
+            _ => text,
+        };
+        return (None, text);
+    }
+    (Some(name.to_string()), text)
 }
 
 fn unescape_vtt(s: &str) -> String {
@@ -300,6 +322,8 @@ fn escape_vtt(s: &str) -> String {
     for (i, &c) in chars.iter().enumerate() {
         match c {
             '&' => out.push_str("&amp;"),
+            // Written raw it would make the line look blank and end the cue.
+            '\u{a0}' => out.push_str("&nbsp;"),
             '<' if !chars.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic() || *n == '/') => {
                 out.push_str("&lt;")
             }
@@ -337,12 +361,19 @@ pub fn write_srt(cues: &[Cue]) -> String {
     out
 }
 
+/// An identifier line that reads back as an identifier (not a timing line or a block keyword).
+fn is_writable_vtt_id(id: &str) -> bool {
+    let keyword = ["NOTE", "STYLE", "REGION"]
+        .iter()
+        .any(|k| id.strip_prefix(k).is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t'])));
+    !id.contains("-->") && !id.trim().is_empty() && !id.contains(['\n', '\r']) && !keyword
+}
+
 /// Writes WebVTT text; a speaker becomes a `<v Name>` span.
 pub fn write_vtt(cues: &[Cue]) -> String {
     let mut out = String::from("WEBVTT\n\n");
     for c in cues {
-        if let Some(id) = c.id.as_deref().filter(|id| !id.contains("-->") && !id.trim().is_empty())
-        {
+        if let Some(id) = c.id.as_deref().filter(|id| is_writable_vtt_id(id)) {
             out += id;
             out += "\n";
         }
