@@ -463,12 +463,14 @@ fn fifty_srt_cues_with_espeak_lines_import_and_export_round_trip() {
         .arg(&srt)
         .arg("--folder")
         .arg(&lines)
-        .args(["--match", "name"])
+        .args(["--match", "name", "--markers"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     print!("{}", String::from_utf8_lossy(&out.stdout));
     let p = Project::load(&project_file).unwrap();
+    assert_eq!(p.timeline.markers.len(), 50);
+    assert_eq!(p.timeline.markers[0].time, cues[0].start);
     let names: Vec<&str> = p.timeline.dub_tracks.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["BOB", "ALICE"]);
     let clips: Vec<_> = p.timeline.dub_tracks.iter().flat_map(|t| &t.clips).collect();

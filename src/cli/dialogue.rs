@@ -10,7 +10,9 @@ use crate::dsp::vad::{VadConfig, detect_speech};
 use crate::media::{self, decode_audio};
 use crate::model::project::{project_dir, resolve_media_path};
 use crate::model::subtitles::{self, Cue, SubtitleFormat};
-use crate::model::{AlignMode, ClipCue, ClipId, MediaId, MediaKind, Project, Time, TrackId};
+use crate::model::{
+    AlignMode, ClipCue, ClipId, Marker, MediaId, MediaKind, Project, Time, TrackId,
+};
 use std::path::{Path, PathBuf};
 
 fn internal(e: impl std::fmt::Display) -> CliError {
@@ -252,13 +254,18 @@ fn is_default_track_name(name: &str) -> bool {
     name.strip_prefix("Dub").is_some_and(|r| r.is_empty() || r.trim().parse::<u32>().is_ok())
 }
 
-pub(super) fn lines_import(
-    project_path: &Path,
-    srt: &Path,
-    folder: &Path,
-    by_name: bool,
-    output: Option<&Path>,
-) -> Result<(), CliError> {
+/// Options of `redub lines import`.
+pub(super) struct ImportArgs<'a> {
+    pub project: &'a Path,
+    pub srt: &'a Path,
+    pub folder: &'a Path,
+    pub by_name: bool,
+    pub markers: bool,
+    pub output: Option<&'a Path>,
+}
+
+pub(super) fn lines_import(args: &ImportArgs<'_>) -> Result<(), CliError> {
+    let (project_path, srt, folder, by_name) = (args.project, args.srt, args.folder, args.by_name);
     let mut project = Project::load(project_path)?;
     let cues = read_cues(srt)?;
     let entries = std::fs::read_dir(folder)
@@ -333,7 +340,17 @@ pub(super) fn lines_import(
         let end = clip.end().max(cue.end);
         project.timeline.duration = project.timeline.duration.max(end);
     }
-    let out = output.unwrap_or(project_path);
+    if args.markers {
+        for (k, cue) in cues.iter().enumerate() {
+            let first = cue.text.lines().next().unwrap_or_default();
+            project
+                .timeline
+                .markers
+                .push(Marker { time: cue.start, name: format!("{}: {first}", k + 1) });
+        }
+        project.timeline.markers.sort_by_key(|m| m.time);
+    }
+    let out = args.output.unwrap_or(project_path);
     project.save(out)?;
     println!(
         "imported {} lines onto {} dub track(s); wrote {}",

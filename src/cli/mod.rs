@@ -163,6 +163,9 @@ enum LinesCommand {
         /// Match files to cues by sorted order (index) or by the first number in the name.
         #[arg(long = "match", default_value = "index", value_parser = ["index", "name"])]
         by: String,
+        /// Also put a marker at each cue's start, named after the cue.
+        #[arg(long)]
+        markers: bool,
         /// Write the project here instead of over the input.
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -211,9 +214,16 @@ pub fn main() -> ExitCode {
                 json,
             })
         }
-        Command::Lines { command: LinesCommand::Import { project, srt, folder, by, output } } => {
-            dialogue::lines_import(&project, &srt, &folder, by == "name", output.as_deref())
-        }
+        Command::Lines {
+            command: LinesCommand::Import { project, srt, folder, by, markers, output },
+        } => dialogue::lines_import(&dialogue::ImportArgs {
+            project: &project,
+            srt: &srt,
+            folder: &folder,
+            by_name: by == "name",
+            markers,
+            output: output.as_deref(),
+        }),
         Command::Lines { command: LinesCommand::Export { project, output } } => {
             dialogue::lines_export(&project, &output)
         }
