@@ -82,7 +82,7 @@ enum Command {
         json: bool,
         /// Normalise the mix: ebu (−23), atsc (−24), web (−16), streaming (−14) or the LUFS
         /// number; overrides the project's setting.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         loudness: Option<String>,
     },
     /// Make a project from a video and dub clips, without the GUI.
