@@ -153,6 +153,17 @@ pub fn detect_speech(mono: &[f32], sample_rate: u32, cfg: &VadConfig) -> Vec<Spe
     merged
 }
 
+/// Speech segments as timeline-style times from the start of `mono` (for drawing on the
+/// original audio track and as snap targets).
+pub fn speech_times(
+    mono: &[f32],
+    sample_rate: u32,
+    cfg: &VadConfig,
+) -> Vec<(crate::model::Time, crate::model::Time)> {
+    let t = |n: usize| crate::model::Time::from_samples(n as i64, sample_rate);
+    detect_speech(mono, sample_rate, cfg).into_iter().map(|s| (t(s.start), t(s.end))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +198,8 @@ mod tests {
             x[(3.2 * rate as f32) as usize + k] += v;
         }
         let segs = detect_speech(&x, rate, &VadConfig::default());
+        let times = speech_times(&x, rate, &VadConfig::default());
+        assert_eq!(times[0].0, crate::model::Time::from_samples(segs[0].start as i64, rate));
         let secs: Vec<(f32, f32)> = segs
             .iter()
             .map(|s| (s.start as f32 / rate as f32, s.end as f32 / rate as f32))
