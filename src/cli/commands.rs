@@ -61,8 +61,17 @@ pub(super) fn render(
     preset: Option<&str>,
     range: Option<&str>,
     json: bool,
+    loudness: Option<&str>,
 ) -> Result<(), CliError> {
-    let project = Project::load(project_path)?;
+    let mut project = Project::load(project_path)?;
+    if let Some(l) = loudness {
+        project.export.loudness =
+            Some(crate::model::LoudnessTarget::parse(l).ok_or_else(|| {
+                CliError::User(format!(
+                    "--loudness {l:?}: choose ebu, atsc, web, streaming or -23, -24, -16, -14"
+                ))
+            })?);
+    }
     let preset = match preset {
         Some(p) => Preset::from_name(p).ok_or_else(|| {
             CliError::User(format!("unknown preset {p:?}; choose mp4, webm, mov or wav"))

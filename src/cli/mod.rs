@@ -2,6 +2,7 @@
 
 mod bench;
 mod commands;
+mod dialogue;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -79,6 +80,10 @@ enum Command {
         /// Print progress as JSON lines on stdout.
         #[arg(long)]
         json: bool,
+        /// Normalise the mix: ebu (−23), atsc (−24), web (−16), streaming (−14) or the LUFS
+        /// number; overrides the project's setting.
+        #[arg(long, allow_hyphen_values = true)]
+        loudness: Option<String>,
     },
     /// Make a project from a video and dub clips, without the GUI.
     New {
@@ -98,11 +103,80 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Measure EBU R128 loudness: integrated, range, true peak, momentary and short-term maxima.
+    Loudness {
+        /// The media file.
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Auto-align a dub clip to the original dialogue and write its warp into the project.
+    Align {
+        /// The project file (.redub).
+        project: PathBuf,
+        /// Id of the clip to align.
+        #[arg(long)]
+        clip: u32,
+        /// adr (same words: DTW time map) or isochrony (one factor into the slot).
+        #[arg(long, default_value = "adr")]
+        mode: String,
+        /// Allowed isochrony factors `MIN..MAX`.
+        #[arg(long, default_value = "0.85..1.20")]
+        range: String,
+        /// ADR smoothing: 0 = loose (follows the original closely), 1 = tight (nearly one factor).
+        #[arg(long, default_value_t = 0.5)]
+        tightness: f32,
+        /// Write the project here instead of over the input.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dub lines from and to subtitles.
+    Lines {
+        #[command(subcommand)]
+        command: LinesCommand,
+    },
     /// Benchmarks: export time vs a gst-launch transcode of the same input.
     Bench {
         /// One short run instead of several.
         #[arg(long)]
         quick: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum LinesCommand {
+    /// One clip per cue from an SRT/VTT and a folder of audio files, on the dub track named by
+    /// the cue's speaker.
+    Import {
+        /// The project file (.redub).
+        project: PathBuf,
+        /// The cues (.srt or .vtt).
+        #[arg(long)]
+        srt: PathBuf,
+        /// Folder of line audio files.
+        #[arg(long)]
+        folder: PathBuf,
+        /// Match files to cues by sorted order (index) or by the first number in the name.
+        #[arg(long = "match", default_value = "index", value_parser = ["index", "name"])]
+        by: String,
+        /// Also put a marker at each cue's start, named after the cue.
+        #[arg(long)]
+        markers: bool,
+        /// Write the project here instead of over the input.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Write the dub lines as SRT or VTT (by the output's extension).
+    Export {
+        /// The project file (.redub).
+        project: PathBuf,
+        /// Output .srt or .vtt.
+        #[arg(short, long)]
+        output: PathBuf,
     },
 }
 
@@ -117,11 +191,41 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Probe { file, json } => commands::probe(&file, json),
-        Command::Render { project, output, preset, range, json } => {
-            commands::render(&project, &output, preset.as_deref(), range.as_deref(), json)
-        }
+        Command::Render { project, output, preset, range, json, loudness } => commands::render(
+            &project,
+            &output,
+            preset.as_deref(),
+            range.as_deref(),
+            json,
+            loudness.as_deref(),
+        ),
         Command::New { video, dubs, name, output, force } => {
             commands::new(&video, &dubs, name.as_deref(), &output, force)
+        }
+        Command::Loudness { file, json } => dialogue::loudness(&file, json),
+        Command::Align { project, clip, mode, range, tightness, output, json } => {
+            dialogue::align(&dialogue::AlignArgs {
+                project: &project,
+                clip,
+                mode: &mode,
+                range: Some(&range),
+                tightness,
+                output: output.as_deref(),
+                json,
+            })
+        }
+        Command::Lines {
+            command: LinesCommand::Import { project, srt, folder, by, markers, output },
+        } => dialogue::lines_import(&dialogue::ImportArgs {
+            project: &project,
+            srt: &srt,
+            folder: &folder,
+            by_name: by == "name",
+            markers,
+            output: output.as_deref(),
+        }),
+        Command::Lines { command: LinesCommand::Export { project, output } } => {
+            dialogue::lines_export(&project, &output)
         }
         Command::Bench { quick } => bench::run(quick),
     };

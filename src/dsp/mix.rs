@@ -22,6 +22,8 @@ pub struct ClipSignal<'a> {
     pub fade_in: usize,
     /// Fade-out length in samples.
     pub fade_out: usize,
+    /// This clip's own ducking of the original, instead of [`MixInput::ducking`].
+    pub duck: Option<DuckParams>,
 }
 
 impl ClipSignal<'_> {
@@ -91,21 +93,35 @@ pub struct Stems {
 }
 
 /// How much the original is ducked at timeline sample `t`: 0 = not at all, 1 = full depth.
+/// Uses `duck` for every clip (see [`duck_gain`] for per-clip settings).
 pub fn duck_amount(clips: &[ClipSignal<'_>], duck: DuckParams, t: i64) -> f32 {
-    let mut amount = 0.0f32;
-    for c in clips.iter().filter(|c| !c.is_empty()) {
-        let a = if t >= c.position && t < c.end() {
-            1.0
-        } else if t < c.position && duck.attack > 0 && c.position - t <= duck.attack as i64 {
-            1.0 - (c.position - t) as f32 / duck.attack as f32
-        } else if t >= c.end() && duck.release > 0 && t - c.end() < duck.release as i64 {
-            1.0 - (t - c.end() + 1) as f32 / duck.release as f32
-        } else {
-            0.0
-        };
-        amount = amount.max(a);
+    clips.iter().filter(|c| !c.is_empty()).map(|c| clip_duck_amount(c, duck, t)).fold(0.0, f32::max)
+}
+
+/// Linear gain of the original at timeline sample `t`: the deepest ducking of any clip there,
+/// each clip using its own [`ClipSignal::duck`] or else `default`.
+pub fn duck_gain(clips: &[ClipSignal<'_>], default: DuckParams, t: i64) -> f32 {
+    clips
+        .iter()
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            let d = c.duck.unwrap_or(default);
+            let floor = db_to_gain(-d.depth_db.abs());
+            1.0 - clip_duck_amount(c, d, t) * (1.0 - floor)
+        })
+        .fold(1.0, f32::min)
+}
+
+fn clip_duck_amount(c: &ClipSignal<'_>, duck: DuckParams, t: i64) -> f32 {
+    if t >= c.position && t < c.end() {
+        1.0
+    } else if t < c.position && duck.attack > 0 && c.position - t <= duck.attack as i64 {
+        1.0 - (c.position - t) as f32 / duck.attack as f32
+    } else if t >= c.end() && duck.release > 0 && t - c.end() < duck.release as i64 {
+        1.0 - (t - c.end() + 1) as f32 / duck.release as f32
+    } else {
+        0.0
     }
-    amount
 }
 
 /// Mixes `len` sample frames of the timeline starting at sample `start`.
@@ -126,20 +142,18 @@ pub fn mix_range(input: &MixInput<'_>, start: i64, len: usize) -> Stems {
         }
     }
     if let Some(orig) = input.original {
-        let floor = db_to_gain(-input.ducking.depth_db.abs());
         let relevant: Vec<ClipSignal<'_>> = input
             .clips
             .iter()
             .copied()
             .filter(|c| {
-                c.end() + input.ducking.release as i64 > start
-                    && c.position - (input.ducking.attack as i64) < end
+                let d = c.duck.unwrap_or(input.ducking);
+                c.end() + d.release as i64 > start && c.position - (d.attack as i64) < end
             })
             .collect();
         let orig_frames = (orig.len() / CHANNELS) as i64;
         for t in start.max(0)..end.min(orig_frames) {
-            let d = duck_amount(&relevant, input.ducking, t);
-            let g = input.original_gain * (1.0 - d * (1.0 - floor));
+            let g = input.original_gain * duck_gain(&relevant, input.ducking, t);
             let o = (t - start) as usize * CHANNELS;
             let s = t as usize * CHANNELS;
             for ch in 0..CHANNELS {
@@ -171,6 +185,7 @@ mod tests {
                 gain: 0.5,
                 fade_in: 10,
                 fade_out: 10,
+                duck: None,
             }],
             ducking: DuckParams { depth_db: 12.0, attack: 0, release: 0 },
         };
@@ -200,6 +215,7 @@ mod tests {
                 gain: 1.0,
                 fade_in: 0,
                 fade_out: 0,
+                duck: None,
             }],
             ducking: DuckParams { depth_db: 20.0, attack: 100, release: 100 },
         };
@@ -212,5 +228,32 @@ mod tests {
         assert!((s.background[700 * 2] - 1.0).abs() < 1e-6);
         let mid_release = s.background[650 * 2];
         assert!(mid_release > 0.1 && mid_release < 1.0);
+    }
+
+    #[test]
+    fn a_clip_can_override_the_ducking() {
+        let orig = ones(1000);
+        let clip = vec![0.0f32; 100 * CHANNELS];
+        let signal = |position, duck| ClipSignal {
+            samples: &clip,
+            position,
+            gain: 1.0,
+            fade_in: 0,
+            fade_out: 0,
+            duck,
+        };
+        let input = MixInput {
+            original: Some(&orig),
+            original_gain: 1.0,
+            clips: vec![
+                signal(100, None),
+                signal(500, Some(DuckParams { depth_db: 6.0, attack: 0, release: 0 })),
+            ],
+            ducking: DuckParams { depth_db: 20.0, attack: 0, release: 0 },
+        };
+        let s = mix_range(&input, 0, 1000);
+        assert!((s.background[150 * 2] - 0.1).abs() < 1e-6);
+        assert!((s.background[550 * 2] - db_to_gain(-6.0)).abs() < 1e-6);
+        assert_eq!(s.background[700 * 2], 1.0);
     }
 }

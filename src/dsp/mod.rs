@@ -1,8 +1,18 @@
-//! Pure sample maths on `&[f32]`: mixing with ducking and fades, waveform peaks, measurements.
+//! Pure sample maths on `&[f32]`: mixing with ducking and fades, waveform peaks, measurements,
+//! MFCC, VAD, DTW, time-stretch, isochrony and loudness.
 
+pub mod align;
+pub mod dtw;
+pub mod isochrony;
+pub mod loudness;
 pub mod measure;
+pub mod mfcc;
 pub mod mix;
 pub mod peaks;
+pub mod pitch;
+pub mod spectrum;
+pub mod stretch;
+pub mod vad;
 
 /// Sample rate of every internal audio buffer.
 pub const SAMPLE_RATE: u32 = 48_000;

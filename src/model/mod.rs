@@ -2,11 +2,17 @@
 
 pub mod hash;
 pub mod lip;
+pub mod loudness;
 pub mod project;
+pub mod subtitles;
 pub mod time;
+pub mod warp;
 
+pub use loudness::LoudnessTarget;
+pub use project::ClipCue;
 pub use project::{
     Clip, ClipId, DubTrack, Ducking, ExportSettings, Marker, MediaId, MediaKind, MediaRef, Preset,
     Project, ProjectError, SCHEMA_VERSION, TrackId,
 };
 pub use time::{FrameRate, Time, Timecode};
+pub use warp::{AlignMode, Warp, WarpPoint};

@@ -2,7 +2,9 @@
 //! settings. Saved as JSON with a `schema_version`; saves are atomic.
 
 use crate::model::hash::content_hash;
+use crate::model::loudness::LoudnessTarget;
 use crate::model::time::{FrameRate, Time};
+use crate::model::warp::Warp;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -149,12 +151,36 @@ pub struct Clip {
     pub fade_in: Time,
     /// Fade-out length.
     pub fade_out: Time,
+    /// Time warp from auto-align (or by hand); `None` plays the source at its own speed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warp: Option<Warp>,
+    /// Ducking of the original under this clip instead of the timeline's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ducking: Option<Ducking>,
+    /// The subtitle cue this line was imported from: its slot on the timeline (absolute times)
+    /// and text, used by isochrony alignment and written back by SRT/VTT export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cue: Option<ClipCue>,
+}
+
+/// A clip's subtitle cue: the slot the line should fill and its text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClipCue {
+    /// Cue start on the timeline.
+    pub start: Time,
+    /// Cue end on the timeline.
+    pub end: Time,
+    /// Cue text (without the speaker).
+    pub text: String,
 }
 
 impl Clip {
-    /// Length on the timeline.
+    /// Length on the timeline (the warped length when the clip has a warp).
     pub fn duration(&self) -> Time {
-        self.source_out - self.source_in
+        match &self.warp {
+            Some(w) => w.output_len(),
+            None => self.source_out - self.source_in,
+        }
     }
 
     /// Timeline time where the clip ends (exclusive).
@@ -265,11 +291,14 @@ pub struct ExportSettings {
     pub range: Option<(Time, Time)>,
     /// Last output path.
     pub output: Option<PathBuf>,
+    /// Normalise the mix to this loudness (with a true-peak ceiling); `None` leaves levels alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loudness: Option<LoudnessTarget>,
 }
 
 impl Default for ExportSettings {
     fn default() -> Self {
-        Self { preset: Preset::Mp4, range: None, output: None }
+        Self { preset: Preset::Mp4, range: None, output: None, loudness: None }
     }
 }
 
@@ -290,6 +319,10 @@ pub struct Timeline {
     pub markers: Vec<Marker>,
     /// Ducking of the original under dub clips.
     pub ducking: Ducking,
+    /// Music-and-effects stem: when set, it replaces the original audio entirely in the mix (and
+    /// is not ducked, having no dialogue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub me_track: Option<MediaId>,
 }
 
 /// A Redub project.
@@ -322,6 +355,7 @@ impl Project {
                 dub_tracks: Vec::new(),
                 markers: Vec::new(),
                 ducking: Ducking::default(),
+                me_track: None,
             },
             export: ExportSettings::default(),
         }
@@ -409,6 +443,9 @@ impl Project {
             gain_db: 0.0,
             fade_in: Time::from_millis(10),
             fade_out: Time::from_millis(10),
+            warp: None,
+            ducking: None,
+            cue: None,
         });
         t.clips.sort_by_key(|c| c.position);
         Ok(id)

@@ -6,9 +6,11 @@ use crate::jobs::Job;
 use crate::media::encode::{Tags, Writer, WriterConfig, check_preset, check_writable};
 use crate::media::{AudioBuffer, MediaError, VideoDecoder, decode_audio, probe};
 use crate::model::project::resolve_media_path;
-use crate::model::{MediaId, Preset, Project, Time};
+use crate::model::{ClipId, MediaId, Preset, Project, Time};
+use crate::render::warp_cache::WarpCache;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Render failures.
 #[derive(Debug, thiserror::Error)]
@@ -77,8 +79,13 @@ pub fn stem_paths(target: &Path) -> [PathBuf; 3] {
 
 struct Sources {
     video: Option<PathBuf>,
+    /// The original audio, or the M&E stem that replaces it.
     original: Option<AudioBuffer>,
+    /// Whether `original` is an M&E stem (never ducked: it has no dialogue).
+    is_me: bool,
     clips: HashMap<MediaId, AudioBuffer>,
+    /// Stretched samples of warped clips.
+    warped: HashMap<ClipId, Arc<Vec<f32>>>,
 }
 
 fn media_path(project: &Project, dir: &Path, id: MediaId) -> Result<PathBuf, RenderError> {
@@ -98,8 +105,11 @@ fn load_sources(project: &Project, dir: &Path, need_video: bool) -> Result<Sourc
         }
         _ => None,
     };
-    let original = match project.timeline.original_audio.media {
-        Some(id) if !project.timeline.original_audio.mute => {
+    let is_me = project.timeline.me_track.is_some();
+    let original = match (project.timeline.me_track, project.timeline.original_audio.media) {
+        // The M&E stem replaces the original entirely.
+        (Some(me), _) => Some(decode_audio(&media_path(project, dir, me)?, Some(2))?),
+        (None, Some(id)) if !project.timeline.original_audio.mute => {
             let path = media_path(project, dir, id)?;
             if probe(&path)?.audio.is_some() { Some(decode_audio(&path, Some(2))?) } else { None }
         }
@@ -113,7 +123,26 @@ fn load_sources(project: &Project, dir: &Path, need_video: bool) -> Result<Sourc
             }
         }
     }
-    Ok(Sources { video, original, clips })
+    let mut cache = WarpCache::new();
+    let mut warped = HashMap::new();
+    for track in project.timeline.dub_tracks.iter().filter(|t| project.is_audible(t)) {
+        for clip in track.clips.iter().filter(|c| c.warp.is_some()) {
+            let Some(buf) = clips.get(&clip.media) else { continue };
+            if let Some(w) = cache.get(clip, used_range(buf, clip), SAMPLE_RATE) {
+                warped.insert(clip.id, w);
+            }
+        }
+    }
+    Ok(Sources { video, original, is_me, clips, warped })
+}
+
+/// The part of a decoded source a clip uses (`source_in..source_out`), interleaved stereo.
+fn used_range<'a>(buf: &'a AudioBuffer, clip: &crate::model::Clip) -> &'a [f32] {
+    let samples = |t: Time| t.to_samples(SAMPLE_RATE).max(0) as usize;
+    let total = buf.frames();
+    let from = samples(clip.source_in).min(total);
+    let to = samples(clip.source_out).clamp(from, total);
+    &buf.samples[from * mix::CHANNELS..to * mix::CHANNELS]
 }
 
 /// Builds the mixer input for a project from decoded sources.
@@ -124,29 +153,74 @@ fn mix_input<'a>(project: &Project, sources: &'a Sources) -> MixInput<'a> {
     for track in project.timeline.dub_tracks.iter().filter(|t| project.is_audible(t)) {
         for c in &track.clips {
             let Some(buf) = sources.clips.get(&c.media) else { continue };
-            let total = buf.frames();
-            let from = samples(c.source_in).min(total);
-            let to = samples(c.source_out).clamp(from, total);
+            let used = match sources.warped.get(&c.id) {
+                Some(w) => w.as_slice(),
+                None => used_range(buf, c),
+            };
+            let duck = |d: crate::model::Ducking| DuckParams {
+                depth_db: d.depth_db,
+                attack: ms(d.attack_ms),
+                release: ms(d.release_ms),
+            };
             clips.push(ClipSignal {
-                samples: &buf.samples[from * mix::CHANNELS..to * mix::CHANNELS],
+                samples: used,
                 position: c.position.to_samples(SAMPLE_RATE),
                 gain: db_to_gain(c.gain_db + track.gain_db),
                 fade_in: samples(c.fade_in),
                 fade_out: samples(c.fade_out),
+                // An M&E stem has no dialogue to duck.
+                duck: if sources.is_me { None } else { c.ducking.map(duck) },
             });
         }
     }
     let d = project.timeline.ducking;
     MixInput {
         original: sources.original.as_ref().map(|b| b.samples.as_slice()),
-        original_gain: db_to_gain(project.timeline.original_audio.gain_db),
+        // The M&E stem plays at unity: the original track's gain is for the original.
+        original_gain: if sources.is_me {
+            1.0
+        } else {
+            db_to_gain(project.timeline.original_audio.gain_db)
+        },
         clips,
         ducking: DuckParams {
-            depth_db: d.depth_db,
+            depth_db: if sources.is_me { 0.0 } else { d.depth_db },
             attack: ms(d.attack_ms),
             release: ms(d.release_ms),
         },
     }
+}
+
+/// The three stems of `start..end` (timeline samples), brought to the project's loudness target
+/// when it has one: the mix is normalised (gain, then the limiter where peaks need it); the
+/// dialogue and background stems get the same gain so they still add up to the mix before
+/// limiting. `None` when the project has no loudness target, so audio streams in chunks.
+fn normalised_stems(
+    project: &Project,
+    preset: Preset,
+    input: &MixInput<'_>,
+    start: i64,
+    end: i64,
+) -> Result<Option<mix::Stems>, RenderError> {
+    let Some(target) = project.export.loudness else { return Ok(None) };
+    let mut stems = mix::mix_range(input, start, (end - start).max(0) as usize);
+    // Lossy encoders (AAC, Opus) rebuild peaks with overshoot; after heavy limiting AAC at
+    // 192 kb/s was measured up to 1.35 dB over, so lossy presets limit 2 dB lower.
+    let margin = match preset {
+        Preset::Mp4 | Preset::Webm => 2.0,
+        Preset::Mov | Preset::WavStems => 0.0,
+    };
+    let report = crate::dsp::loudness::normalise(
+        &mut stems.mix,
+        mix::CHANNELS,
+        SAMPLE_RATE,
+        target.lufs(),
+        crate::model::loudness::TRUE_PEAK_CEILING_DBTP - margin,
+    )
+    .map_err(|e| RenderError::Invalid(e.to_string()))?;
+    let g = 10f32.powf((report.gain_db / 20.0) as f32);
+    stems.dialogue.iter_mut().chain(stems.background.iter_mut()).for_each(|v| *v *= g);
+    Ok(Some(stems))
 }
 
 fn tags(project: &Project) -> Tags {
@@ -192,6 +266,23 @@ pub fn render_project(
     let input = mix_input(project, &sources);
     let tags = tags(project);
     let sample_at = |frame: i64| rate.frame_to_time(frame).to_samples(SAMPLE_RATE);
+    let (s_first, s_last) = (sample_at(first), sample_at(last));
+    let normalised = normalised_stems(project, opts.preset, &input, s_first, s_last)?;
+    let stems_at = |s0: i64, n: usize| -> mix::Stems {
+        match &normalised {
+            Some(all) => {
+                let a = (s0 - s_first).max(0) as usize * mix::CHANNELS;
+                let b = (a + n * mix::CHANNELS).min(all.mix.len());
+                let a = a.min(b);
+                mix::Stems {
+                    dialogue: all.dialogue[a..b].to_vec(),
+                    background: all.background[a..b].to_vec(),
+                    mix: all.mix[a..b].to_vec(),
+                }
+            }
+            None => mix::mix_range(&input, s0, n),
+        }
+    };
 
     if let Some(video_path) = &sources.video {
         let mut decoder = VideoDecoder::open(video_path)?;
@@ -211,7 +302,7 @@ pub fn render_project(
             let frame = decoder.frame(i)?;
             writer.push_frame(&frame.data)?;
             let (s0, s1) = (sample_at(i), sample_at(i + 1));
-            writer.push_audio(&mix::mix_range(&input, s0, (s1 - s0) as usize).mix)?;
+            writer.push_audio(&stems_at(s0, (s1 - s0) as usize).mix)?;
             let done = i - first + 1;
             job.set_progress(done as f64 / total as f64);
             on_progress(RenderProgress { done, total });
@@ -231,7 +322,7 @@ pub fn render_project(
         };
         writers.push(Writer::create(o, &cfg)?);
     }
-    let (s_start, s_end) = (sample_at(first), sample_at(last));
+    let (s_start, s_end) = (s_first, s_last);
     let chunk = i64::from(SAMPLE_RATE);
     let total = (s_end - s_start + chunk - 1) / chunk;
     let mut s = s_start;
@@ -240,7 +331,7 @@ pub fn render_project(
             return Err(MediaError::Cancelled.into());
         }
         let n = (s_end - s).min(chunk);
-        let stems = mix::mix_range(&input, s, n as usize);
+        let stems = stems_at(s, n as usize);
         for (w, data) in writers.iter_mut().zip([&stems.dialogue, &stems.background, &stems.mix]) {
             w.push_audio(data)?;
         }

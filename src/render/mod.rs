@@ -3,5 +3,6 @@
 
 pub mod export;
 pub mod gpu;
+pub mod warp_cache;
 
 pub use export::{RenderError, RenderOptions, RenderProgress, RenderReport, render_project};

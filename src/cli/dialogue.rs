@@ -1,0 +1,391 @@
+//! Dialogue commands: `loudness`, `align`, `lines import`, `lines export`.
+
+use super::CliError;
+use crate::dsp::SAMPLE_RATE;
+use crate::dsp::align::{adr_align, isochrony_align};
+use crate::dsp::dtw::MapConfig;
+use crate::dsp::isochrony::{Fit, StretchRange};
+use crate::dsp::loudness::measure;
+use crate::dsp::vad::{VadConfig, detect_speech};
+use crate::media::{self, decode_audio};
+use crate::model::project::{project_dir, resolve_media_path};
+use crate::model::subtitles::{self, Cue, SubtitleFormat};
+use crate::model::{
+    AlignMode, ClipCue, ClipId, Marker, MediaId, MediaKind, Project, Time, TrackId,
+};
+use std::path::{Path, PathBuf};
+
+fn internal(e: impl std::fmt::Display) -> CliError {
+    CliError::Internal(e.to_string())
+}
+
+pub(super) fn loudness(file: &Path, json: bool) -> Result<(), CliError> {
+    let audio = decode_audio(file, None)?;
+    let r = measure(&audio.samples, usize::from(audio.channels), audio.rate).map_err(internal)?;
+    if json {
+        let mut v = serde_json::to_value(r).map_err(internal)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("file".into(), file.display().to_string().into());
+        }
+        println!("{v}");
+    } else {
+        println!("{}", file.display());
+        println!("  integrated      {:7.1} LUFS", r.integrated_lufs);
+        println!("  loudness range  {:7.1} LU", r.loudness_range_lu);
+        println!("  true peak       {:7.1} dBTP", r.true_peak_dbtp);
+        println!("  sample peak     {:7.1} dBFS", r.sample_peak_dbfs);
+        println!("  momentary max   {:7.1} LUFS", r.momentary_max_lufs);
+        println!("  short-term max  {:7.1} LUFS", r.short_term_max_lufs);
+        println!("  duration        {:7.2} s", r.duration_s);
+    }
+    Ok(())
+}
+
+fn decode_mono(project: &Project, dir: &Path, id: MediaId) -> Result<Vec<f32>, CliError> {
+    let m = project
+        .media(id)
+        .ok_or_else(|| CliError::User(format!("project refers to unknown media id {}", id.0)))?;
+    let path = resolve_media_path(m, dir)
+        .ok_or_else(|| CliError::User(format!("media file missing: {}", m.path.display())))?;
+    Ok(decode_audio(&path, Some(1))?.samples)
+}
+
+/// Timeline span of the original speech that overlaps `from..to` (VAD over a wider window).
+fn original_speech(orig: &[f32], from: Time, to: Time) -> Option<(Time, Time)> {
+    let margin = Time::from_millis(3000);
+    let w0 = (from - margin).max(Time::ZERO).to_samples(SAMPLE_RATE).max(0) as usize;
+    let w1 = ((to + margin).to_samples(SAMPLE_RATE).max(0) as usize).min(orig.len());
+    if w0 >= w1 {
+        return None;
+    }
+    let (a, b) = (from.to_samples(SAMPLE_RATE) as usize, to.to_samples(SAMPLE_RATE) as usize);
+    let segs: Vec<_> = detect_speech(&orig[w0..w1], SAMPLE_RATE, &VadConfig::default())
+        .into_iter()
+        .map(|s| (s.start + w0, s.end + w0))
+        .filter(|&(s, e)| s < b && e > a)
+        .collect();
+    let first = segs.first()?.0;
+    let last = segs.last()?.1;
+    Some((
+        Time::from_samples(first as i64, SAMPLE_RATE),
+        Time::from_samples(last as i64, SAMPLE_RATE),
+    ))
+}
+
+/// Options of `redub align`.
+pub(super) struct AlignArgs<'a> {
+    pub project: &'a Path,
+    pub clip: u32,
+    pub mode: &'a str,
+    pub range: Option<&'a str>,
+    pub tightness: f32,
+    pub output: Option<&'a Path>,
+    pub json: bool,
+}
+
+pub(super) fn align(args: &AlignArgs<'_>) -> Result<(), CliError> {
+    let mode =
+        AlignMode::from_name(args.mode).filter(|m| *m != AlignMode::Manual).ok_or_else(|| {
+            CliError::User(format!("--mode {:?}: choose adr or isochrony", args.mode))
+        })?;
+    let range = match args.range {
+        Some(r) => StretchRange::parse(r).ok_or_else(|| {
+            CliError::User(format!("--range {r:?}: expected MIN..MAX, e.g. 0.85..1.20"))
+        })?,
+        None => StretchRange::default(),
+    };
+    if !(0.0..=1.0).contains(&args.tightness) {
+        return Err(CliError::User("--tightness must be between 0 and 1".into()));
+    }
+    let mut project = Project::load(args.project)?;
+    let dir = project_dir(args.project);
+    let id = ClipId(args.clip);
+    let clip = project
+        .timeline
+        .dub_tracks
+        .iter()
+        .flat_map(|t| &t.clips)
+        .find(|c| c.id == id)
+        .cloned()
+        .ok_or_else(|| CliError::User(format!("no clip with id {} in the project", id.0)))?;
+    let dub = decode_mono(&project, &dir, clip.media)?;
+    let from = (clip.source_in.to_samples(SAMPLE_RATE).max(0) as usize).min(dub.len());
+    let to = (clip.source_out.to_samples(SAMPLE_RATE).max(0) as usize).clamp(from, dub.len());
+    let dub = &dub[from..to];
+    let original = match project.timeline.original_audio.media {
+        Some(m) => Some(decode_mono(&project, &dir, m)?),
+        None => None,
+    };
+    // The clip's current span on the timeline, unwarped, is where its original line is.
+    let (span_from, span_to) = (clip.position, clip.position + (clip.source_out - clip.source_in));
+    let speech = original.as_deref().and_then(|o| original_speech(o, span_from, span_to));
+    let (warp, position, summary) = match mode {
+        AlignMode::Isochrony => {
+            let (slot_from, slot_to) = match (&clip.cue, speech) {
+                (Some(c), _) => (c.start, c.end),
+                (None, Some(s)) => s,
+                (None, None) => {
+                    return Err(CliError::User(format!(
+                        "clip {}: no cue and no original speech under it to fit to",
+                        id.0
+                    )));
+                }
+            };
+            let a = isochrony_align(dub, SAMPLE_RATE, slot_to - slot_from, range);
+            let verdict = match a.fit.fit {
+                Fit::Fits => "fits".to_string(),
+                Fit::Short(t) => format!("short by {:.0} ms", t.as_seconds_f64() * 1000.0),
+                Fit::Overflow(t) => format!("overflow {:.0} ms", t.as_seconds_f64() * 1000.0),
+            };
+            let summary = serde_json::json!({
+                "clip": id.0, "mode": "isochrony", "factor": a.fit.factor,
+                "colour": a.fit.colour(), "verdict": verdict,
+                "slot_s": (slot_to - slot_from).as_seconds_f64(),
+                "line_s": (a.fit.length.as_seconds_f64() / a.fit.factor),
+            });
+            (a.warp, slot_from + a.position, summary)
+        }
+        _ => {
+            let orig = original.as_deref().ok_or_else(|| {
+                CliError::User("the project has no original audio to align to".into())
+            })?;
+            let (s0, s1) = speech.ok_or_else(|| {
+                CliError::User(format!("clip {}: no original speech under it", id.0))
+            })?;
+            // A little room either side so the VAD sees the onsets whole.
+            let pad = Time::from_millis(150);
+            let r0 = (s0 - pad).max(Time::ZERO);
+            let a0 = r0.to_samples(SAMPLE_RATE) as usize;
+            let a1 = ((s1 + pad).to_samples(SAMPLE_RATE) as usize).min(orig.len());
+            let cfg = MapConfig { tightness: args.tightness, ..MapConfig::default() };
+            let a = adr_align(dub, &orig[a0..a1], SAMPLE_RATE, &cfg)
+                .map_err(|e| CliError::User(format!("clip {}: {e}", id.0)))?;
+            let position = r0 + Time::from_samples(a.position, SAMPLE_RATE);
+            let summary = serde_json::json!({
+                "clip": id.0, "mode": "adr", "points": a.warp.points.len(),
+                "factor": a.warp.factor, "tightness": args.tightness,
+            });
+            (a.warp, position, summary)
+        }
+    };
+    warp.validate().map_err(internal)?;
+    let new_position = position.max(Time::ZERO);
+    for t in &mut project.timeline.dub_tracks {
+        if let Some(c) = t.clips.iter_mut().find(|c| c.id == id) {
+            c.warp = Some(warp.clone());
+            c.position = new_position;
+        }
+        t.clips.sort_by_key(|c| c.position);
+    }
+    let out = args.output.unwrap_or(args.project);
+    project.save(out)?;
+    let mut summary = summary;
+    if let Some(o) = summary.as_object_mut() {
+        o.insert("position_s".into(), new_position.as_seconds_f64().into());
+        o.insert("length_s".into(), warp.output_len().as_seconds_f64().into());
+        o.insert("project".into(), out.display().to_string().into());
+    }
+    if args.json {
+        println!("{summary}");
+    } else {
+        let f = warp.factor;
+        match warp.mode {
+            AlignMode::Isochrony => println!(
+                "clip {}: isochrony factor {f:.3} ({}, {}) at {}; wrote {}",
+                id.0,
+                summary["colour"].as_str().unwrap_or_default(),
+                summary["verdict"].as_str().unwrap_or_default(),
+                new_position,
+                out.display()
+            ),
+            _ => println!(
+                "clip {}: ADR warp with {} points, overall factor {f:.3}, at {}; wrote {}",
+                id.0,
+                warp.points.len(),
+                new_position,
+                out.display()
+            ),
+        }
+    }
+    Ok(())
+}
+
+const AUDIO_EXTENSIONS: [&str; 8] = ["wav", "flac", "mp3", "ogg", "opus", "m4a", "aac", "aiff"];
+
+/// Sort key that orders `line2` before `line10`.
+fn natural_key(name: &str) -> Vec<(u8, u64, String)> {
+    let mut out = Vec::new();
+    let mut chars = name.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        let digit = c.is_ascii_digit();
+        let mut run = String::new();
+        while let Some(&d) = chars.peek() {
+            if d.is_ascii_digit() != digit {
+                break;
+            }
+            run.push(d);
+            chars.next();
+        }
+        if digit {
+            out.push((0, run.parse().unwrap_or(u64::MAX), String::new()));
+        } else {
+            out.push((1, 0, run.to_lowercase()));
+        }
+    }
+    out
+}
+
+fn first_number(stem: &str) -> Option<u64> {
+    let digits: String =
+        stem.chars().skip_while(|c| !c.is_ascii_digit()).take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn read_cues(path: &Path) -> Result<Vec<Cue>, CliError> {
+    let format = SubtitleFormat::from_path(path)
+        .ok_or_else(|| CliError::User(format!("{}: not a .srt or .vtt file", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::User(format!("{}: {e}", path.display())))?;
+    subtitles::parse(&text, format).map_err(|e| CliError::User(format!("{}: {e}", path.display())))
+}
+
+/// Dub tracks the app names by default; their clips export without a speaker.
+fn is_default_track_name(name: &str) -> bool {
+    name.strip_prefix("Dub").is_some_and(|r| r.is_empty() || r.trim().parse::<u32>().is_ok())
+}
+
+/// Options of `redub lines import`.
+pub(super) struct ImportArgs<'a> {
+    pub project: &'a Path,
+    pub srt: &'a Path,
+    pub folder: &'a Path,
+    pub by_name: bool,
+    pub markers: bool,
+    pub output: Option<&'a Path>,
+}
+
+pub(super) fn lines_import(args: &ImportArgs<'_>) -> Result<(), CliError> {
+    let (project_path, srt, folder, by_name) = (args.project, args.srt, args.folder, args.by_name);
+    let mut project = Project::load(project_path)?;
+    let cues = read_cues(srt)?;
+    let entries = std::fs::read_dir(folder)
+        .map_err(|e| CliError::User(format!("{}: {e}", folder.display())))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension().is_some_and(|x| {
+                    AUDIO_EXTENSIONS.contains(&x.to_string_lossy().to_ascii_lowercase().as_str())
+                })
+        })
+        .collect();
+    files.sort_by_key(|p| natural_key(&p.file_name().unwrap_or_default().to_string_lossy()));
+    let matched: Vec<(&Cue, PathBuf)> = if by_name {
+        let mut out = Vec::new();
+        for (k, cue) in cues.iter().enumerate() {
+            let number =
+                cue.id.as_deref().and_then(|i| i.trim().parse().ok()).unwrap_or(k as u64 + 1);
+            let file = files
+                .iter()
+                .find(|f| {
+                    first_number(&f.file_stem().unwrap_or_default().to_string_lossy())
+                        == Some(number)
+                })
+                .ok_or_else(|| {
+                    CliError::User(format!(
+                        "{}: no audio file numbered {number} for cue {number}",
+                        folder.display()
+                    ))
+                })?;
+            out.push((cue, file.clone()));
+        }
+        out
+    } else {
+        if files.len() != cues.len() {
+            return Err(CliError::User(format!(
+                "{} has {} cues but {} has {} audio files; use --match name or fix the folder",
+                srt.display(),
+                cues.len(),
+                folder.display(),
+                files.len()
+            )));
+        }
+        cues.iter().zip(files).collect()
+    };
+    let mut tracks_used: Vec<TrackId> = Vec::new();
+    for (cue, file) in matched {
+        let info = media::probe(&file)?;
+        if info.audio.is_none() {
+            return Err(CliError::User(format!("{}: has no audio stream", file.display())));
+        }
+        let media = project.add_media(&file, MediaKind::Audio, info.duration)?;
+        let name = cue.speaker.clone().unwrap_or_else(|| "Dub 1".to_string());
+        let track = match project.timeline.dub_tracks.iter().find(|t| t.name == name) {
+            Some(t) => t.id,
+            None => project.add_dub_track(name),
+        };
+        if !tracks_used.contains(&track) {
+            tracks_used.push(track);
+        }
+        let id = project.add_clip(track, media, cue.start)?;
+        let clip = project
+            .timeline
+            .dub_tracks
+            .iter_mut()
+            .flat_map(|t| t.clips.iter_mut())
+            .find(|c| c.id == id)
+            .ok_or_else(|| internal("imported clip vanished"))?;
+        clip.name = cue.text.lines().next().unwrap_or_default().to_string();
+        clip.cue = Some(ClipCue { start: cue.start, end: cue.end, text: cue.text.clone() });
+        let end = clip.end().max(cue.end);
+        project.timeline.duration = project.timeline.duration.max(end);
+    }
+    if args.markers {
+        for (k, cue) in cues.iter().enumerate() {
+            let first = cue.text.lines().next().unwrap_or_default();
+            project
+                .timeline
+                .markers
+                .push(Marker { time: cue.start, name: format!("{}: {first}", k + 1) });
+        }
+        project.timeline.markers.sort_by_key(|m| m.time);
+    }
+    let out = args.output.unwrap_or(project_path);
+    project.save(out)?;
+    println!(
+        "imported {} lines onto {} dub track(s); wrote {}",
+        cues.len(),
+        tracks_used.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// The dub lines of a project as cues: a clip's own cue when it has one, else its span and name.
+pub fn project_cues(project: &Project) -> Vec<Cue> {
+    let mut cues: Vec<(Time, usize, Cue)> = Vec::new();
+    for (order, track) in project.timeline.dub_tracks.iter().enumerate() {
+        let speaker = (!is_default_track_name(&track.name)).then(|| track.name.clone());
+        for c in &track.clips {
+            let (start, end, text) = match &c.cue {
+                Some(q) => (q.start, q.end, q.text.clone()),
+                None => (c.position, c.end(), c.name.clone()),
+            };
+            cues.push((start, order, Cue { id: None, start, end, speaker: speaker.clone(), text }));
+        }
+    }
+    cues.sort_by_key(|(t, o, _)| (*t, *o));
+    cues.into_iter().map(|(_, _, c)| c).collect()
+}
+
+pub(super) fn lines_export(project_path: &Path, output: &Path) -> Result<(), CliError> {
+    let format = SubtitleFormat::from_path(output).ok_or_else(|| {
+        CliError::User(format!("{}: output must end in .srt or .vtt", output.display()))
+    })?;
+    let project = Project::load(project_path)?;
+    let cues = project_cues(&project);
+    std::fs::write(output, subtitles::write(&cues, format))
+        .map_err(|e| CliError::User(format!("{}: cannot write: {e}", output.display())))?;
+    println!("wrote {} cues to {}", cues.len(), output.display());
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! A clip's time warp as editable data: a monotone piecewise-linear map from source time (offset
+//! from the clip's `source_in`) to output time (offset from the clip's `position`). The map is
+//! what auto-align writes and what undo restores; the stretched samples are derived from it.
+
+use crate::model::time::Time;
+use serde::{Deserialize, Serialize};
+
+/// How a clip's warp was made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlignMode {
+    /// Same words as the original: a time map from DTW on MFCC frames.
+    #[default]
+    Adr,
+    /// A translation: one stretch factor so the line fits its slot.
+    Isochrony,
+    /// Set by hand in the editor.
+    Manual,
+}
+
+impl AlignMode {
+    /// Command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlignMode::Adr => "adr",
+            AlignMode::Isochrony => "isochrony",
+            AlignMode::Manual => "manual",
+        }
+    }
+
+    /// Parses a name printed by [`AlignMode::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        [AlignMode::Adr, AlignMode::Isochrony, AlignMode::Manual]
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// One breakpoint of a time map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WarpPoint {
+    /// Offset into the clip's source range (0 = `source_in`).
+    pub source: Time,
+    /// Where that source instant plays, as an offset from the clip's `position`.
+    pub output: Time,
+}
+
+/// A clip's warp: the time map plus the settings that made it, so the editor can show and redo
+/// it ("tighter/looser" re-runs the alignment with another tightness).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Warp {
+    /// How it was made.
+    pub mode: AlignMode,
+    /// Breakpoints, strictly increasing in both source and output; the first is at source 0 and
+    /// the last at the clip's source length.
+    pub points: Vec<WarpPoint>,
+    /// Overall output length / source length (the single factor in isochrony mode).
+    pub factor: f64,
+    /// ADR smoothing, 0 = loose (follows the DTW path closely) to 1 = tight (nearly one factor).
+    #[serde(default = "default_tightness")]
+    pub tightness: f32,
+}
+
+fn default_tightness() -> f32 {
+    0.5
+}
+
+/// Why a time map is unusable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WarpError {
+    /// Fewer than two points.
+    #[error("a time map needs at least two points")]
+    TooFewPoints,
+    /// The first point is not at source 0 / output 0.
+    #[error("a time map must start at 0 → 0")]
+    BadStart,
+    /// Source or output times do not increase.
+    #[error("time map point {0} does not move forward in both source and output time")]
+    NotMonotone(usize),
+}
+
+impl Warp {
+    /// One factor over a source length: output = source × `factor`.
+    pub fn uniform(mode: AlignMode, source_len: Time, factor: f64) -> Self {
+        let out = Time::from_ticks((source_len.ticks() as f64 * factor).round() as i64);
+        Self {
+            mode,
+            points: vec![
+                WarpPoint { source: Time::ZERO, output: Time::ZERO },
+                WarpPoint { source: source_len, output: out },
+            ],
+            factor,
+            tightness: default_tightness(),
+        }
+    }
+
+    /// Checks the map is usable: ≥ 2 points, starts at 0 → 0, strictly increasing.
+    pub fn validate(&self) -> Result<(), WarpError> {
+        if self.points.len() < 2 {
+            return Err(WarpError::TooFewPoints);
+        }
+        if self.points[0].source != Time::ZERO || self.points[0].output != Time::ZERO {
+            return Err(WarpError::BadStart);
+        }
+        for (i, w) in self.points.windows(2).enumerate() {
+            if w[1].source <= w[0].source || w[1].output <= w[0].output {
+                return Err(WarpError::NotMonotone(i + 1));
+            }
+        }
+        Ok(())
+    }
+
+    /// Source length covered by the map.
+    pub fn source_len(&self) -> Time {
+        self.points.last().map_or(Time::ZERO, |p| p.source)
+    }
+
+    /// Output length of the warped clip.
+    pub fn output_len(&self) -> Time {
+        self.points.last().map_or(Time::ZERO, |p| p.output)
+    }
+
+    /// Output offset of a source offset (linear between points, and beyond the ends along the
+    /// first/last segment's slope).
+    pub fn source_to_output(&self, source: Time) -> Time {
+        interpolate(&self.points, source, |p| (p.source, p.output))
+    }
+
+    /// Source offset played at an output offset.
+    pub fn output_to_source(&self, output: Time) -> Time {
+        interpolate(&self.points, output, |p| (p.output, p.source))
+    }
+}
+
+fn interpolate(points: &[WarpPoint], x: Time, key: impl Fn(&WarpPoint) -> (Time, Time)) -> Time {
+    if points.len() < 2 {
+        return x;
+    }
+    let i = points.partition_point(|p| key(p).0 <= x).clamp(1, points.len() - 1);
+    let (x0, y0) = key(&points[i - 1]);
+    let (x1, y1) = key(&points[i]);
+    let dx = i128::from((x1 - x0).ticks());
+    if dx == 0 {
+        return y0;
+    }
+    // i128 so that long clips at fine ticks cannot overflow the product.
+    let num = i128::from((x - x0).ticks()) * i128::from((y1 - y0).ticks());
+    Time::from_ticks(y0.ticks() + (num / dx) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_map_scales_and_inverts() {
+        let w = Warp::uniform(AlignMode::Isochrony, Time::from_millis(2300), 2.0 / 2.3);
+        w.validate().unwrap();
+        assert_eq!(w.output_len(), Time::from_millis(2000));
+        assert_eq!(w.source_to_output(Time::from_millis(1150)), Time::from_millis(1000));
+        assert_eq!(w.output_to_source(Time::from_millis(1000)), Time::from_millis(1150));
+    }
+
+    #[test]
+    fn validate_rejects_bad_maps() {
+        let p = |s, o| WarpPoint { source: Time::from_millis(s), output: Time::from_millis(o) };
+        let mut w = Warp::uniform(AlignMode::Adr, Time::from_millis(100), 1.0);
+        w.points = vec![p(0, 0)];
+        assert_eq!(w.validate(), Err(WarpError::TooFewPoints));
+        w.points = vec![p(1, 0), p(5, 5)];
+        assert_eq!(w.validate(), Err(WarpError::BadStart));
+        w.points = vec![p(0, 0), p(5, 5), p(5, 9)];
+        assert_eq!(w.validate(), Err(WarpError::NotMonotone(2)));
+        assert_eq!(AlignMode::from_name("ISOCHRONY"), Some(AlignMode::Isochrony));
+    }
+}
