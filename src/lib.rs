@@ -1,11 +1,14 @@
 //! Redub: a local visual-dubbing editor.
 //!
 //! Layers, from the bottom (a module imports only from layers below it): `model` (time, project),
-//! `dsp` (pure sample maths), `jobs` (progress + cancel), `media` (GStreamer), `cli`.
+//! `dsp` (pure sample maths), `jobs` (progress + cancel), `media` (GStreamer), `inference`
+//! (ONNX Runtime), `analysis` (faces), `cli`.
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod analysis;
 pub mod dsp;
+pub mod inference;
 pub mod jobs;
 pub mod media;
 pub mod model;

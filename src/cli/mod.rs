@@ -1,5 +1,6 @@
 //! The `redub` command line. Exit codes: 0 ok, 1 user error (one line on stderr), 2 internal error.
 
+mod analyze;
 mod bench;
 mod commands;
 
@@ -98,6 +99,20 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Detect and track faces in a video; print the tracks and speaking segments.
+    Analyze {
+        /// The video file.
+        file: PathBuf,
+        /// Print the whole analysis as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Full face detection every K frames (1 = every frame); O-Net tracking in between.
+        #[arg(long, value_name = "K")]
+        every: Option<u32>,
+        /// Ignore and do not write the analysis cache.
+        #[arg(long)]
+        no_cache: bool,
+    },
     /// Benchmarks: export time vs a gst-launch transcode of the same input.
     Bench {
         /// One short run instead of several.
@@ -124,6 +139,9 @@ pub fn main() -> ExitCode {
             commands::new(&video, &dubs, name.as_deref(), &output, force)
         }
         Command::Bench { quick } => bench::run(quick),
+        Command::Analyze { file, json, every, no_cache } => {
+            analyze::run(&file, json, every, no_cache)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
