@@ -5,8 +5,8 @@
 //! (ONNX Runtime), `analysis` (faces), `cli`.
 #![warn(missing_docs)]
 
-pub mod cli;
 pub mod analysis;
+pub mod cli;
 pub mod dsp;
 pub mod inference;
 pub mod jobs;

@@ -78,7 +78,12 @@ impl BBox {
     /// Linear blend towards `o` by `t` (0 = self).
     pub fn lerp(&self, o: &BBox, t: f32) -> BBox {
         let l = |a: f32, b: f32| a + (b - a) * t;
-        BBox { x1: l(self.x1, o.x1), y1: l(self.y1, o.y1), x2: l(self.x2, o.x2), y2: l(self.y2, o.y2) }
+        BBox {
+            x1: l(self.x1, o.x1),
+            y1: l(self.y1, o.y1),
+            x2: l(self.x2, o.x2),
+            y2: l(self.y2, o.y2),
+        }
     }
 }
 
@@ -156,7 +161,12 @@ impl Similarity {
             return None;
         }
         let (a, b) = (num_a / den, num_b / den);
-        Some(Self { a, b, tx: mt[0] - (a * mf[0] - b * mf[1]), ty: mt[1] - (b * mf[0] + a * mf[1]) })
+        Some(Self {
+            a,
+            b,
+            tx: mt[0] - (a * mf[0] - b * mf[1]),
+            ty: mt[1] - (b * mf[0] + a * mf[1]),
+        })
     }
 
     /// Applies the transform to a point.

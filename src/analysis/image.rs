@@ -49,13 +49,20 @@ fn area_taps(start: f32, len: f32, n: usize, size: usize) -> Vec<Taps> {
 impl RgbImage {
     /// Drops the alpha of a tightly packed RGBA picture.
     pub fn from_rgba(width: usize, height: usize, rgba: &[u8]) -> Self {
-        let data = rgba.chunks_exact(4).take(width * height).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        let data =
+            rgba.chunks_exact(4).take(width * height).flat_map(|p| [p[0], p[1], p[2]]).collect();
         Self { width, height, data }
     }
 
     /// Area-averaged downscale of a tightly packed RGBA picture straight to RGB, so a full-size
     /// decoded frame is read only once.
-    pub fn from_rgba_resized(width: usize, height: usize, rgba: &[u8], out_w: usize, out_h: usize) -> Self {
+    pub fn from_rgba_resized(
+        width: usize,
+        height: usize,
+        rgba: &[u8],
+        out_w: usize,
+        out_h: usize,
+    ) -> Self {
         let xt = area_taps(0.0, width as f32, out_w, width);
         let yt = area_taps(0.0, height as f32, out_h, height);
         let mut rows = vec![0f32; out_w * 3];
@@ -85,7 +92,13 @@ impl RgbImage {
 
     /// Resamples the region `[x, x + w) × [y, y + h)` (which may extend past the picture) to
     /// `out_w × out_h` float RGB samples, row-major, appended to `out`.
-    pub fn crop_resize_into(&self, region: [f32; 4], out_w: usize, out_h: usize, out: &mut Vec<f32>) {
+    pub fn crop_resize_into(
+        &self,
+        region: [f32; 4],
+        out_w: usize,
+        out_h: usize,
+        out: &mut Vec<f32>,
+    ) {
         let [x, y, w, h] = region;
         let xt = area_taps(x, w, out_w, self.width);
         let yt = area_taps(y, h, out_h, self.height);

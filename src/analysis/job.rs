@@ -62,7 +62,10 @@ pub fn analyze_file(
         job.set_progress((i + 1) as f64 / total as f64);
     }
     let analysis = analyzer.finish(hash);
-    if use_cache && let Some(d) = dir.as_deref() && let Err(e) = cache::store(d, &analysis) {
+    if use_cache
+        && let Some(d) = dir.as_deref()
+        && let Err(e) = cache::store(d, &analysis)
+    {
         eprintln!("redub: analysis cache not written: {e}");
     }
     job.set_progress(1.0);

@@ -32,8 +32,12 @@ pub fn canonical_to_image(landmarks: &[[f32; 2]; 5]) -> Option<Similarity> {
 }
 
 /// The mouth crop of a face: `CROP_W × CROP_H` luma samples, normalised to zero mean and unit
-/// variance so lighting changes do not read as motion. `landmarks` are in `img`'s coordinates.
-pub fn mouth_crop(img: &RgbImage, landmarks: &[[f32; 2]; 5]) -> Option<Vec<f32>> {
+/// variance so lighting changes do not read as motion. `luma(x, y)` reads the picture at a
+/// point in the landmarks' coordinates.
+pub fn mouth_crop_with(
+    landmarks: &[[f32; 2]; 5],
+    luma: impl Fn(f32, f32) -> f32,
+) -> Option<Vec<f32>> {
     let t = canonical_to_image(landmarks)?;
     let [x0, y0, w, h] = MOUTH_REGION;
     let (sx, sy) = (w / CROP_W as f32, h / CROP_H as f32);
@@ -41,7 +45,7 @@ pub fn mouth_crop(img: &RgbImage, landmarks: &[[f32; 2]; 5]) -> Option<Vec<f32>>
     for j in 0..CROP_H {
         for i in 0..CROP_W {
             let [x, y] = t.apply([x0 + (i as f32 + 0.5) * sx, y0 + (j as f32 + 0.5) * sy]);
-            crop.push(img.luma_at(x - 0.5, y - 0.5));
+            crop.push(luma(x, y));
         }
     }
     let n = crop.len() as f32;
@@ -50,6 +54,58 @@ pub fn mouth_crop(img: &RgbImage, landmarks: &[[f32; 2]; 5]) -> Option<Vec<f32>>
     let sd = var.sqrt().max(1.0);
     crop.iter_mut().for_each(|v| *v = (*v - mean) / sd);
     Some(crop)
+}
+
+/// [`mouth_crop_with`] on a whole picture whose pixel coordinates are the landmarks'.
+pub fn mouth_crop(img: &RgbImage, landmarks: &[[f32; 2]; 5]) -> Option<Vec<f32>> {
+    mouth_crop_with(landmarks, |x, y| img.luma_at(x - 0.5, y - 0.5))
+}
+
+/// Side of a [`LowerFacePatch`] in samples.
+pub const PATCH_SIZE: usize = 96;
+
+/// A square luma patch around a face's mouth, kept per tracked frame so the canonical crop can
+/// be taken later, once the landmarks have been smoothed over the whole track (smoothing needs
+/// future frames; keeping whole pictures until then would cost far more memory).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LowerFacePatch {
+    /// Top-left corner in full-resolution pixels.
+    origin: [f32; 2],
+    /// Full-resolution pixels per patch sample.
+    step: f32,
+    data: Vec<f32>,
+}
+
+impl LowerFacePatch {
+    /// Samples the square of side `side` (full-resolution pixels) centred on `center` from the
+    /// working picture `work`, which is the full picture scaled by `work_scale`.
+    pub fn capture(work: &RgbImage, work_scale: f32, center: [f32; 2], side: f32) -> Self {
+        let step = side / PATCH_SIZE as f32;
+        let origin = [center[0] - 0.5 * side, center[1] - 0.5 * side];
+        let mut data = Vec::with_capacity(PATCH_SIZE * PATCH_SIZE);
+        for j in 0..PATCH_SIZE {
+            for i in 0..PATCH_SIZE {
+                let x = (origin[0] + i as f32 * step) * work_scale;
+                let y = (origin[1] + j as f32 * step) * work_scale;
+                data.push(work.luma_at(x - 0.5, y - 0.5));
+            }
+        }
+        Self { origin, step, data }
+    }
+
+    /// Luma at a full-resolution point, bilinear; the nearest edge sample outside the patch.
+    pub fn luma_at(&self, x: f32, y: f32) -> f32 {
+        let max = (PATCH_SIZE - 1) as f32;
+        let u = ((x - self.origin[0]) / self.step).clamp(0.0, max);
+        let v = ((y - self.origin[1]) / self.step).clamp(0.0, max);
+        let (u0, v0) = (u.floor() as usize, v.floor() as usize);
+        let (u1, v1) = ((u0 + 1).min(PATCH_SIZE - 1), (v0 + 1).min(PATCH_SIZE - 1));
+        let (fu, fv) = (u - u0 as f32, v - v0 as f32);
+        let p = |a: usize, b: usize| self.data[b * PATCH_SIZE + a];
+        let top = p(u0, v0) * (1.0 - fu) + p(u1, v0) * fu;
+        let bottom = p(u0, v1) * (1.0 - fu) + p(u1, v1) * fu;
+        top * (1.0 - fv) + bottom * fv
+    }
 }
 
 /// Motion energy between two consecutive crops: mean absolute difference.

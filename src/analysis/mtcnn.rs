@@ -122,11 +122,15 @@ impl Mtcnn {
 
     /// O-Net alone on boxes known from a previous frame: the cheap path used between full
     /// detections. Boxes whose face score falls below the O-Net threshold are dropped.
-    pub fn refine(&mut self, img: &RgbImage, boxes: &[BBox]) -> Result<Vec<Option<Detection>>, AnalysisError> {
+    pub fn refine(
+        &mut self,
+        img: &RgbImage,
+        boxes: &[BBox],
+    ) -> Result<Vec<Option<Detection>>, AnalysisError> {
         if boxes.is_empty() {
             return Ok(Vec::new());
         }
-        let squares: Vec<BBox> = boxes.iter().map(BBox::squared).collect();
+        let squares: Vec<BBox> = boxes.iter().map(|b| whole_pixels(&cascade_square(b))).collect();
         let (scores, regs, marks) = self.run_onet(img, &squares)?;
         Ok((0..squares.len())
             .map(|i| {
@@ -136,7 +140,7 @@ impl Mtcnn {
             .collect())
     }
 
-    pub(crate) fn stage_p(&mut self, img: &RgbImage) -> Result<Vec<BBox>, AnalysisError> {
+    fn stage_p(&mut self, img: &RgbImage) -> Result<Vec<BBox>, AnalysisError> {
         let mut boxes = Vec::new();
         let mut scores = Vec::new();
         let mut regs = Vec::new();
@@ -167,9 +171,14 @@ impl Mtcnn {
                     if p < threshold {
                         continue;
                     }
-                    let x1 = STRIDE * gx as f32 / s;
-                    let y1 = STRIDE * gy as f32 / s;
-                    level_boxes.push(BBox { x1, y1, x2: x1 + CELL / s, y2: y1 + CELL / s });
+                    // The window in whole source pixels, as the cascade was trained.
+                    let edge = |g: usize, off: f32| ((STRIDE * g as f32 + off) / s).trunc();
+                    level_boxes.push(BBox {
+                        x1: edge(gx, 1.0) - 1.0,
+                        y1: edge(gy, 1.0) - 1.0,
+                        x2: edge(gx, CELL),
+                        y2: edge(gy, CELL),
+                    });
                     level_scores.push(p);
                     level_regs.push([
                         reg[[0, gx, gy, 0]],
@@ -187,29 +196,47 @@ impl Mtcnn {
         }
         Ok(nms(&boxes, &scores, 0.7, Overlap::Union)
             .into_iter()
-            .map(|i| boxes[i].regressed(regs[i]).squared())
+            .map(|i| {
+                // P-Net's offsets are relative to the window size minus one pixel.
+                let b = boxes[i];
+                let d = regs[i];
+                let (w, h) = (b.width() - 1.0, b.height() - 1.0);
+                let moved = BBox {
+                    x1: b.x1 + d[0] * w,
+                    y1: b.y1 + d[1] * h,
+                    x2: b.x2 + d[2] * w,
+                    y2: b.y2 + d[3] * h,
+                };
+                whole_pixels(&cascade_square(&moved))
+            })
             .collect())
     }
 
-    pub(crate) fn stage_r(&mut self, img: &RgbImage, boxes: &[BBox]) -> Result<Vec<BBox>, AnalysisError> {
+    fn stage_r(&mut self, img: &RgbImage, boxes: &[BBox]) -> Result<Vec<BBox>, AnalysisError> {
         let batch = crops(img, boxes, 24)?;
         let out = self.rnet.run(&[("input_2", batch.view())])?;
         let prob = output(&out, "softmax_1", "rnet.onnx")?;
         let reg = output(&out, "dense_2", "rnet.onnx")?;
         let mut kept = Vec::new();
         let mut scores = Vec::new();
+        let mut regs = Vec::new();
         for (i, b) in boxes.iter().enumerate() {
             let p = prob[[i, 1]];
             if p > self.params.thresholds[1] {
-                kept.push(b.regressed([reg[[i, 0]], reg[[i, 1]], reg[[i, 2]], reg[[i, 3]]]));
+                kept.push(*b);
                 scores.push(p);
+                regs.push([reg[[i, 0]], reg[[i, 1]], reg[[i, 2]], reg[[i, 3]]]);
             }
         }
-        // Suppression runs on the regressed boxes: they are where the faces are.
-        Ok(nms(&kept, &scores, 0.7, Overlap::Union).into_iter().map(|i| kept[i].squared()).collect())
+        // As in the original cascade, suppression compares the boxes R-Net was shown; each
+        // survivor is then moved by its own regression.
+        Ok(nms(&kept, &scores, 0.7, Overlap::Union)
+            .into_iter()
+            .map(|i| whole_pixels(&cascade_square(&kept[i].regressed(regs[i]))))
+            .collect())
     }
 
-    pub(crate) fn stage_o(&mut self, img: &RgbImage, boxes: &[BBox]) -> Result<Vec<Detection>, AnalysisError> {
+    fn stage_o(&mut self, img: &RgbImage, boxes: &[BBox]) -> Result<Vec<Detection>, AnalysisError> {
         let (scores, regs, marks) = self.run_onet(img, boxes)?;
         Ok((0..boxes.len())
             .filter(|&i| scores[i] > self.params.thresholds[2])
@@ -233,6 +260,29 @@ impl Mtcnn {
         let regs = (0..n).map(|i| [reg[[i, 0]], reg[[i, 1]], reg[[i, 2]], reg[[i, 3]]]).collect();
         let marks = (0..n).map(|i| std::array::from_fn(|k| pts[[i, k]])).collect();
         Ok((scores, regs, marks))
+    }
+}
+
+/// The square each stage hands to the next: same top-left-anchored centre as the original
+/// cascade (which measures sizes one pixel short, in inclusive pixel coordinates), side = the
+/// longer side. Matching those pixel conventions keeps borderline candidates scoring as the
+/// networks were calibrated.
+fn cascade_square(b: &BBox) -> BBox {
+    let (w, h) = (b.width() - 1.0, b.height() - 1.0);
+    let l = w.max(h);
+    let x1 = b.x1 + 0.5 * (w - l);
+    let y1 = b.y1 + 0.5 * (h - l);
+    BBox { x1, y1, x2: x1 + l + 1.0, y2: y1 + l + 1.0 }
+}
+
+/// Truncates a box to whole pixels the way the cascade does (toward zero in one-based
+/// inclusive coordinates), so crops start and end on pixel edges.
+fn whole_pixels(b: &BBox) -> BBox {
+    BBox {
+        x1: (b.x1 + 1.0).trunc() - 1.0,
+        y1: (b.y1 + 1.0).trunc() - 1.0,
+        x2: b.x2.trunc(),
+        y2: b.y2.trunc(),
     }
 }
 
@@ -261,7 +311,12 @@ fn crops(img: &RgbImage, boxes: &[BBox], size: usize) -> Result<ArrayD<f32>, Ana
 }
 
 /// Row-major RGB pictures (`n` of `w`×`h`) to the normalised, width-major tensor the graphs take.
-fn transposed_batch(rgb: &[f32], n: usize, w: usize, h: usize) -> Result<ArrayD<f32>, AnalysisError> {
+fn transposed_batch(
+    rgb: &[f32],
+    n: usize,
+    w: usize,
+    h: usize,
+) -> Result<ArrayD<f32>, AnalysisError> {
     let mut data = vec![0f32; n * w * h * 3];
     for k in 0..n {
         let src = &rgb[k * w * h * 3..(k + 1) * w * h * 3];

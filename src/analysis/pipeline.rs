@@ -2,12 +2,12 @@
 //! refinement of the open tracks), tracking, and the final [`Analysis`].
 
 use super::AnalysisError;
+use super::geometry::{BBox, Overlap, nms};
 use super::image::RgbImage;
 use super::mtcnn::{Detection, Mtcnn};
 use super::shotcut::{DEFAULT_CUT_THRESHOLD, ShotCutDetector};
 use super::speech::{ActivityParams, speaking_segments};
 use super::track::{FaceTrack, Tracker};
-use super::geometry::{BBox, Overlap, nms};
 use crate::model::FrameRate;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
@@ -125,7 +125,13 @@ impl Analyzer {
     }
 
     /// Analyses frame `index` (tightly packed RGBA).
-    pub fn push_frame(&mut self, index: i64, width: u32, height: u32, rgba: &[u8]) -> Result<(), AnalysisError> {
+    pub fn push_frame(
+        &mut self,
+        index: i64,
+        width: u32,
+        height: u32,
+        rgba: &[u8],
+    ) -> Result<(), AnalysisError> {
         self.size = (width, height);
         let s = self.work_scale(width, height);
         let ww = ((width as f32 * s).round() as usize).max(1);

@@ -134,25 +134,47 @@ pub struct SpeakerProposal {
     pub correlation: f32,
 }
 
+/// Largest audio-video lag (frames, either way) searched when correlating mouth activity with
+/// the dialogue: mouths lead or trail the sound by a few tens of milliseconds.
+const MAX_LAG: i64 = 3;
+
 /// Which face track most likely speaks `segment` of the original dialogue: the one whose
-/// mouth-motion energy correlates best with the audio envelope (one value per video frame, see
-/// [`audio_envelope`]) over the frames it is on screen. `None` when no track covers a quarter
-/// of the segment.
-pub fn propose_speaker(tracks: &[FaceTrack], segment: Segment, envelope: &[f32]) -> Option<SpeakerProposal> {
+/// mouth activity correlates best with the audio envelope (one value per video frame, see
+/// [`audio_envelope`]) over the frames it is on screen. Both signals are compared as syllable-rate
+/// trends (moving averages of the mouth energy and of the level in dB), at the best lag within
+/// ±3 frames. `None` when no track covers a quarter of the segment.
+pub fn propose_speaker(
+    tracks: &[FaceTrack],
+    segment: Segment,
+    envelope: &[f32],
+) -> Option<SpeakerProposal> {
+    let db: Vec<f32> = envelope.iter().map(|&v| 20.0 * v.max(1e-5).log10()).collect();
+    let db = moving_average(&db, 5);
     let mut best: Option<SpeakerProposal> = None;
     for t in tracks {
-        let (mut e, mut a) = (Vec::new(), Vec::new());
-        for f in segment.start.max(0)..segment.end {
-            if let (Some(tf), Some(&env)) = (t.at(f), envelope.get(f as usize)) {
-                e.push(tf.mouth_energy);
-                a.push(env);
+        let energy: Vec<f32> = t.frames.iter().map(|f| f.mouth_energy).collect();
+        let energy = moving_average(&energy, 5);
+        let mut track_best: Option<f32> = None;
+        for lag in -MAX_LAG..=MAX_LAG {
+            let (mut e, mut a) = (Vec::new(), Vec::new());
+            for f in segment.start.max(0)..segment.end {
+                let i = f - t.start() + lag;
+                if let (Ok(i), Some(&env)) = (usize::try_from(i), db.get(f as usize))
+                    && let Some(&v) = energy.get(i)
+                {
+                    e.push(v);
+                    a.push(env);
+                }
             }
+            if (e.len() as i64) * 4 < segment.len() {
+                continue;
+            }
+            let r = crate::dsp::measure::correlation(&e, &a);
+            track_best = Some(track_best.map_or(r, |b: f32| b.max(r)));
         }
-        if (e.len() as i64) * 4 < segment.len() {
-            continue;
-        }
-        let correlation = crate::dsp::measure::correlation(&e, &a);
-        if best.is_none_or(|b| correlation > b.correlation) {
+        if let Some(correlation) = track_best
+            && best.is_none_or(|b| correlation > b.correlation)
+        {
             best = Some(SpeakerProposal { track_id: t.id, correlation });
         }
     }

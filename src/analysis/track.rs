@@ -3,9 +3,9 @@
 
 use super::geometry::BBox;
 use super::image::RgbImage;
-use super::mouth::{motion_energy, mouth_crop};
+use super::mouth::{LowerFacePatch, motion_energy, mouth_crop_with};
 use super::mtcnn::Detection;
-use super::oneeuro::{OneEuro, OneEuroParams, smooth_zero_lag};
+use super::oneeuro::{OneEuroParams, smooth_zero_lag};
 use serde::{Deserialize, Serialize};
 
 /// Longest run of missed frames bridged inside one track (filled by interpolation).
@@ -98,7 +98,7 @@ impl FaceTrack {
 #[derive(Clone, Debug)]
 struct Obs {
     det: Detection,
-    crop: Option<Vec<f32>>,
+    patch: LowerFacePatch,
 }
 
 #[derive(Clone, Debug)]
@@ -108,8 +108,6 @@ struct Live {
     obs: Vec<Option<Obs>>,
     last_seen: i64,
     last_box: BBox,
-    /// Causal landmark filters (10 coordinates) used only to align mouth crops while streaming.
-    filters: Vec<OneEuro>,
 }
 
 impl Live {
@@ -174,12 +172,11 @@ impl Tracker {
             }
             track_used[ti] = true;
             det_used[di] = true;
-            let dt = self.dt;
             let t = &mut self.live[ti];
-            let crop = aligned_crop(&mut t.filters, &dets[di], work, work_scale, dt);
+            let patch = capture(&dets[di], work, work_scale);
             let slot = usize::try_from(frame - t.start).unwrap_or(0);
             t.obs.resize(slot, None);
-            t.obs.push(Some(Obs { det: dets[di], crop }));
+            t.obs.push(Some(Obs { det: dets[di], patch }));
             t.last_seen = frame;
             t.last_box = dets[di].bbox;
         }
@@ -187,15 +184,12 @@ impl Tracker {
             if det_used[di] {
                 continue;
             }
-            let mut filters = vec![OneEuro::new(OneEuroParams::default()); 10];
-            let crop = aligned_crop(&mut filters, d, work, work_scale, self.dt);
             self.live.push(Live {
                 id: self.next_id,
                 start: frame,
-                obs: vec![Some(Obs { det: *d, crop })],
+                obs: vec![Some(Obs { det: *d, patch: capture(d, work, work_scale) })],
                 last_seen: frame,
                 last_box: d.bbox,
-                filters,
             });
             self.next_id += 1;
         }
@@ -213,24 +207,11 @@ impl Tracker {
     }
 }
 
-/// Mouth crop aligned with causally smoothed landmarks; the filters are in face widths so one
-/// setting fits every face size.
-fn aligned_crop(
-    filters: &mut [OneEuro],
-    d: &Detection,
-    work: &RgbImage,
-    work_scale: f32,
-    dt: f32,
-) -> Option<Vec<f32>> {
-    let unit = d.bbox.width().max(1.0);
-    let mut marks = [[0f32; 2]; 5];
-    for k in 0..5 {
-        for c in 0..2 {
-            let v = filters[k * 2 + c].filter(d.landmarks[k][c] / unit, dt);
-            marks[k][c] = v * unit * work_scale;
-        }
-    }
-    mouth_crop(work, &marks)
+/// The lower-face patch of a detection: a square one face-box wide around the mouth.
+fn capture(d: &Detection, work: &RgbImage, work_scale: f32) -> LowerFacePatch {
+    let [l, r] = [d.landmarks[3], d.landmarks[4]];
+    let center = [0.5 * (l[0] + r[0]), 0.5 * (l[1] + r[1])];
+    LowerFacePatch::capture(work, work_scale, center, d.bbox.width().max(4.0))
 }
 
 fn build_track(id: u32, live: Live, dt: f32) -> FaceTrack {
@@ -257,7 +238,8 @@ fn build_track(id: u32, live: Live, dt: f32) -> FaceTrack {
             continue;
         }
         let next = (i..n).find(|&j| obs[j].is_some()).unwrap_or(n);
-        let (Some(Some(a)), Some(Some(b))) = (i.checked_sub(1).map(|p| &obs[p]), obs.get(next)) else {
+        let (Some(Some(a)), Some(Some(b))) = (i.checked_sub(1).map(|p| &obs[p]), obs.get(next))
+        else {
             i = next;
             continue;
         };
@@ -288,7 +270,8 @@ fn build_track(id: u32, live: Live, dt: f32) -> FaceTrack {
     let unit = track.median_width().max(1.0);
     for k in 0..5 {
         for c in 0..2 {
-            let series: Vec<f32> = track.frames.iter().map(|f| f.raw_landmarks[k][c] / unit).collect();
+            let series: Vec<f32> =
+                track.frames.iter().map(|f| f.raw_landmarks[k][c] / unit).collect();
             let smooth = smooth_zero_lag(&series, dt, OneEuroParams::default());
             for (f, v) in track.frames.iter_mut().zip(smooth) {
                 f.landmarks[k][c] = v * unit;
@@ -297,15 +280,22 @@ fn build_track(id: u32, live: Live, dt: f32) -> FaceTrack {
     }
 
     // Mouth energy between consecutive detected frames; filled frames take the neighbours' mean.
-    let crops: Vec<Option<&Vec<f32>>> =
-        obs.iter().map(|o| o.as_ref().and_then(|o| o.crop.as_ref())).collect();
+    // Canonical mouth crops from the smoothed landmarks, read from each frame's own patch.
+    let crops: Vec<Option<Vec<f32>>> = obs
+        .iter()
+        .zip(&track.frames)
+        .map(|(o, f)| {
+            o.as_ref().and_then(|o| mouth_crop_with(&f.landmarks, |x, y| o.patch.luma_at(x, y)))
+        })
+        .collect();
     let mut energy: Vec<Option<f32>> = vec![None; track.frames.len()];
     for j in 1..track.frames.len().min(crops.len()) {
-        if let (Some(a), Some(b)) = (crops[j - 1], crops[j]) {
+        if let (Some(a), Some(b)) = (&crops[j - 1], &crops[j]) {
             energy[j] = Some(motion_energy(a, b));
         }
     }
-    let known: Vec<(usize, f32)> = energy.iter().enumerate().filter_map(|(i, e)| e.map(|e| (i, e))).collect();
+    let known: Vec<(usize, f32)> =
+        energy.iter().enumerate().filter_map(|(i, e)| e.map(|e| (i, e))).collect();
     for (j, f) in track.frames.iter_mut().enumerate() {
         f.mouth_energy = match energy[j] {
             Some(e) => e,
@@ -329,7 +319,13 @@ mod tests {
 
     fn det(x: f32, score: f32) -> Detection {
         let bbox = BBox { x1: x, y1: 10.0, x2: x + 40.0, y2: 50.0 };
-        let landmarks = [[x + 12.0, 25.0], [x + 28.0, 25.0], [x + 20.0, 33.0], [x + 14.0, 42.0], [x + 26.0, 42.0]];
+        let landmarks = [
+            [x + 12.0, 25.0],
+            [x + 28.0, 25.0],
+            [x + 20.0, 33.0],
+            [x + 14.0, 42.0],
+            [x + 26.0, 42.0],
+        ];
         Detection { bbox, score, landmarks }
     }
 
@@ -356,7 +352,8 @@ mod tests {
             assert_eq!(tr.frames.len(), 20);
             assert!(tr.frames.iter().all(|f| f.frame >= 0 && f.frame < 20));
         }
-        let filled: usize = tracks.iter().map(|t| t.frames.iter().filter(|f| f.filled).count()).sum();
+        let filled: usize =
+            tracks.iter().map(|t| t.frames.iter().filter(|f| f.filled).count()).sum();
         assert_eq!(filled, 3);
     }
 }

@@ -17,7 +17,12 @@ impl From<AnalysisError> for CliError {
     }
 }
 
-pub(super) fn run(file: &Path, json: bool, every: Option<u32>, no_cache: bool) -> Result<(), CliError> {
+pub(super) fn run(
+    file: &Path,
+    json: bool,
+    every: Option<u32>,
+    no_cache: bool,
+) -> Result<(), CliError> {
     let mut opts = AnalysisOptions::default();
     if let Some(k) = every {
         opts.detect_every = k.max(1);
@@ -42,7 +47,8 @@ pub(super) fn run(file: &Path, json: bool, every: Option<u32>, no_cache: bool) -
     }
     let (a, source) = result?;
     if json {
-        let text = serde_json::to_string_pretty(&a).map_err(|e| CliError::Internal(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&a).map_err(|e| CliError::Internal(e.to_string()))?;
         println!("{text}");
         return Ok(());
     }
@@ -85,7 +91,10 @@ pub(super) fn run(file: &Path, json: bool, every: Option<u32>, no_cache: bool) -
         );
         let segs: Vec<String> =
             t.speaking.iter().map(|s| format!("{:.2}-{:.2}", secs(s.start), secs(s.end))).collect();
-        println!("    speaking (s): {}", if segs.is_empty() { "none".into() } else { segs.join(", ") });
+        println!(
+            "    speaking (s): {}",
+            if segs.is_empty() { "none".into() } else { segs.join(", ") }
+        );
     }
     Ok(())
 }

@@ -16,7 +16,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum InferenceError {
     /// No ONNX Runtime library in any of the searched places.
-    #[error("ONNX Runtime library not found (searched: {searched}); run packaging/setup.sh deps or set ORT_DYLIB_PATH")]
+    #[error(
+        "ONNX Runtime library not found (searched: {searched}); run packaging/setup.sh deps or set ORT_DYLIB_PATH"
+    )]
     LibraryNotFound {
         /// The places looked at, in order.
         searched: String,
@@ -52,7 +54,9 @@ pub enum InferenceError {
         path: PathBuf,
     },
     /// The model file's hash differs from its manifest (truncated, corrupt or replaced).
-    #[error("{path}: sha256 {actual} does not match the manifest's {expected}; delete it and run packaging/setup.sh deps")]
+    #[error(
+        "{path}: sha256 {actual} does not match the manifest's {expected}; delete it and run packaging/setup.sh deps"
+    )]
     HashMismatch {
         /// The model file.
         path: PathBuf,

@@ -93,8 +93,11 @@ fn parse_manifest(path: &Path) -> Result<Vec<ModelEntry>, InferenceError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| InferenceError::Io { path: path.to_path_buf(), source })?;
     let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| bad(e.to_string()))?;
-    let source_licence =
-        doc.get("source").and_then(|s| s.get("licence")).and_then(|l| l.as_str()).map(str::to_string);
+    let source_licence = doc
+        .get("source")
+        .and_then(|s| s.get("licence"))
+        .and_then(|l| l.as_str())
+        .map(str::to_string);
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let dir = path.parent().unwrap_or(Path::new(".")).join(stem);
     let Some(files) = doc.get("file") else { return Ok(Vec::new()) };
@@ -113,8 +116,11 @@ fn parse_manifest(path: &Path) -> Result<Vec<ModelEntry>, InferenceError> {
             .and_then(|v| v.as_str())
             .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
             .ok_or_else(|| bad(format!("{name}: 'sha256' must be 64 hex digits")))?;
-        let licence =
-            f.get("licence").and_then(|l| l.as_str()).map(str::to_string).or(source_licence.clone());
+        let licence = f
+            .get("licence")
+            .and_then(|l| l.as_str())
+            .map(str::to_string)
+            .or(source_licence.clone());
         out.push(ModelEntry {
             name: name.to_string(),
             path: dir.join(name),
@@ -167,14 +173,23 @@ fn check_signature(entry: &ModelEntry, session: &Session) -> Result<(), Inferenc
             .iter()
             .map(|o| TensorSig {
                 name: o.name().to_string(),
-                shape: o.dtype().tensor_shape().map(|s| s.iter().copied().collect()).unwrap_or_default(),
+                shape: o
+                    .dtype()
+                    .tensor_shape()
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default(),
             })
             .collect()
     };
     let compare = |kind: &str, want: &[TensorSig], got: &[TensorSig]| -> Result<(), String> {
-        let names = |s: &[TensorSig]| s.iter().map(|t| t.name.clone()).collect::<Vec<_>>().join(", ");
+        let names =
+            |s: &[TensorSig]| s.iter().map(|t| t.name.clone()).collect::<Vec<_>>().join(", ");
         if want.len() != got.len() {
-            return Err(format!("{kind}: manifest declares [{}], file has [{}]", names(want), names(got)));
+            return Err(format!(
+                "{kind}: manifest declares [{}], file has [{}]",
+                names(want),
+                names(got)
+            ));
         }
         for w in want {
             let g = got.iter().find(|g| g.name == w.name).ok_or_else(|| {
@@ -205,7 +220,10 @@ pub struct Model {
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Model").field("name", &self.entry.name).field("provider", &self.provider).finish()
+        f.debug_struct("Model")
+            .field("name", &self.entry.name)
+            .field("provider", &self.provider)
+            .finish()
     }
 }
 
@@ -245,7 +263,8 @@ impl Model {
         inputs: &[(&str, ArrayViewD<'_, f32>)],
     ) -> Result<HashMap<String, ArrayD<f32>>, InferenceError> {
         let name = self.entry.name.clone();
-        let fail = |e: ort::Error| InferenceError::Run { model: name.clone(), reason: e.to_string() };
+        let fail =
+            |e: ort::Error| InferenceError::Run { model: name.clone(), reason: e.to_string() };
         let mut values: Vec<(String, SessionInputValue<'_>)> = Vec::with_capacity(inputs.len());
         for (n, view) in inputs {
             let tensor = TensorRef::from_array_view(view.view()).map_err(fail)?;

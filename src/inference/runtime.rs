@@ -38,10 +38,9 @@ pub fn runtime() -> Result<&'static Runtime, InferenceError> {
         Err(InferenceError::LibraryLoad { path, reason }) => {
             Err(InferenceError::LibraryLoad { path: path.clone(), reason: reason.clone() })
         }
-        Err(other) => Err(InferenceError::LibraryLoad {
-            path: PathBuf::new(),
-            reason: other.to_string(),
-        }),
+        Err(other) => {
+            Err(InferenceError::LibraryLoad { path: PathBuf::new(), reason: other.to_string() })
+        }
     }
 }
 
@@ -123,8 +122,7 @@ impl Runtime {
         let load_err =
             |reason: String| InferenceError::LibraryLoad { path: path.to_path_buf(), reason };
         let builder = ort::init_from(path).map_err(|e| load_err(e.to_string()))?;
-        let env =
-            builder.with_name("redub").build().map_err(|e| load_err(e.to_string()))?;
+        let env = builder.with_name("redub").build().map_err(|e| load_err(e.to_string()))?;
         // Which accelerated providers this build of the runtime contains; the CPU wheel has none.
         let mut accelerators = Vec::new();
         let probes: [(&'static str, ort::Result<bool>); 4] = [
@@ -173,7 +171,10 @@ impl Runtime {
             match attempt {
                 Ok(session) => return Ok((session, name)),
                 Err(reason) => {
-                    eprintln!("redub: {}: {name} unavailable ({reason}); trying the next provider", path.display());
+                    eprintln!(
+                        "redub: {}: {name} unavailable ({reason}); trying the next provider",
+                        path.display()
+                    );
                 }
             }
         }
