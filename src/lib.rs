@@ -1,8 +1,7 @@
 //! Redub: a local visual-dubbing editor.
 //!
 //! Layers, from the bottom (a module imports only from layers below it): `model` (time, project),
-//! `dsp` (pure sample maths), `jobs` (progress + cancel), `media` (GStreamer), `inference`
-//! (ONNX Runtime), `analysis` (faces), `cli`.
+//! `dsp` (pure sample maths), `jobs` (progress + cancel), `media` (GStreamer), `cli`.
 #![warn(missing_docs)]
 
 pub mod analysis;

@@ -39,7 +39,7 @@ fn area_taps(start: f32, len: f32, n: usize, size: usize) -> Vec<Taps> {
                 .filter_map(|k| {
                     let lo = a.max(k as f32);
                     let hi = b.min(k as f32 + 1.0);
-                    (hi > lo).then(|| (k as usize, (hi - lo) * norm))
+                    (hi > lo).then_some((k as usize, (hi - lo) * norm))
                 })
                 .collect()
         })

@@ -49,19 +49,19 @@ pub fn analyze_file(
     let mut decoder = VideoDecoder::open(path)?;
     let mut analyzer = Analyzer::new(load_detector()?, *opts, decoder.frame_rate());
     let total = decoder.frame_count().max(1);
-    for i in 0..total {
+    let mut decode_time = std::time::Duration::ZERO;
+    let mut t0 = std::time::Instant::now();
+    for_each_frame(&mut decoder, |frame| {
+        decode_time += t0.elapsed();
         if job.is_cancelled() {
             return Err(AnalysisError::Cancelled);
         }
-        let frame = decoder.frame(i)?;
-        // Past the real end the decoder repeats the last frame; the probed count can overshoot.
-        if frame.index < i {
-            break;
-        }
-        analyzer.push_frame(i, frame.width, frame.height, &frame.data)?;
-        job.set_progress((i + 1) as f64 / total as f64);
-    }
-    let analysis = analyzer.finish(hash);
+        analyzer.push_frame(frame.index, frame.width, frame.height, &frame.data)?;
+        job.set_progress((frame.index + 1) as f64 / total as f64);
+        t0 = std::time::Instant::now();
+        Ok(())
+    })?;
+    let analysis = analyzer.finish_with_decode_time(hash, decode_time);
     if use_cache
         && let Some(d) = dir.as_deref()
         && let Err(e) = cache::store(d, &analysis)
@@ -72,12 +72,42 @@ pub fn analyze_file(
     Ok((analysis, Source::Computed))
 }
 
+/// The worker thread of [`spawn_analysis`]; joining it yields what [`analyze_file`] returned.
+pub type AnalysisWorker = JoinHandle<Result<(Analysis, Source), AnalysisError>>;
+
+/// Calls `f` on every frame of the stream in order, numbered as the decoder numbers them (by
+/// presentation time, so a stream whose first picture is at 80 ms starts at frame 2).
+///
+/// Each request is for the frame after the one just received, which the decoder serves without
+/// seeking; asking for `0, 1, 2, …` instead would seek whenever the stream's numbering skips.
+pub(crate) fn for_each_frame(
+    decoder: &mut VideoDecoder,
+    mut f: impl FnMut(&crate::media::Frame) -> Result<(), AnalysisError>,
+) -> Result<(), AnalysisError> {
+    let mut want = 0;
+    loop {
+        let frame = match decoder.frame(want) {
+            Ok(frame) => frame,
+            // Past the end the decoder may fail instead of repeating the last frame.
+            Err(_) if want > 0 => break,
+            Err(e) => return Err(e.into()),
+        };
+        // At the end the decoder repeats the last frame.
+        if frame.index < want {
+            break;
+        }
+        f(&frame)?;
+        want = frame.index + 1;
+    }
+    Ok(())
+}
+
 /// Starts [`analyze_file`] on a named worker thread; watch or cancel it through the returned job.
 pub fn spawn_analysis(
     path: PathBuf,
     opts: AnalysisOptions,
     use_cache: bool,
-) -> std::io::Result<(Arc<Job>, JoinHandle<Result<(Analysis, Source), AnalysisError>>)> {
+) -> std::io::Result<(Arc<Job>, AnalysisWorker)> {
     let job = Job::new();
     let worker_job = Arc::clone(&job);
     let handle = std::thread::Builder::new()

@@ -15,7 +15,7 @@ pub mod track;
 
 pub use geometry::BBox;
 pub use image::RgbImage;
-pub use job::{Source, analyze_file, load_detector, spawn_analysis};
+pub use job::{AnalysisWorker, Source, analyze_file, load_detector, spawn_analysis};
 pub use mtcnn::{Detection, Mtcnn, MtcnnParams};
 pub use pipeline::{ANALYSIS_VERSION, Analysis, AnalysisOptions, AnalysisStats, Analyzer};
 pub use speech::{SpeakerProposal, propose_speaker};

@@ -17,9 +17,10 @@ pub const CANONICAL_LANDMARKS: [[f32; 2]; 5] = [
     [70.7299, 92.2041],
 ];
 
-/// Mouth region in canonical coordinates: `[x, y, width, height]`, from under the nose to above
-/// the chin and a little wider than the mouth corners.
-pub const MOUTH_REGION: [f32; 4] = [28.0, 76.0, 56.0, 32.0];
+/// Mouth region in canonical coordinates: `[x, y, width, height]`, a little wider than the mouth
+/// corners, from just under the nostrils (which move with head pitch, not speech) to where the
+/// lower lip reaches when the jaw drops.
+pub const MOUTH_REGION: [f32; 4] = [28.0, 80.0, 56.0, 32.0];
 
 /// Crop size in samples (one sample per canonical unit).
 pub const CROP_W: usize = 56;

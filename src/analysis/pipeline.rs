@@ -49,6 +49,10 @@ pub struct AnalysisStats {
     pub full_detections: u64,
     /// Frames where open tracks were only refined by O-Net.
     pub refinements: u64,
+    /// Seconds spent decoding video frames (measured by the caller that decodes).
+    pub decode_seconds: f64,
+    /// Seconds spent downscaling frames to the working size and checking for shot cuts.
+    pub prepare_seconds: f64,
     /// Seconds spent in detection (preprocessing + inference + decoding of outputs).
     pub detect_seconds: f64,
     /// Seconds spent in the whole loop including decode, downscale and tracking.
@@ -96,6 +100,7 @@ pub struct Analyzer {
     shot_cuts: Vec<i64>,
     stats: AnalysisStats,
     detect_time: Duration,
+    prepare_time: Duration,
     started: Instant,
 }
 
@@ -115,6 +120,7 @@ impl Analyzer {
             shot_cuts: Vec::new(),
             stats: AnalysisStats::default(),
             detect_time: Duration::ZERO,
+            prepare_time: Duration::ZERO,
             started: Instant::now(),
         }
     }
@@ -133,6 +139,7 @@ impl Analyzer {
         rgba: &[u8],
     ) -> Result<(), AnalysisError> {
         self.size = (width, height);
+        let t_prepare = Instant::now();
         let s = self.work_scale(width, height);
         let ww = ((width as f32 * s).round() as usize).max(1);
         let wh = ((height as f32 * s).round() as usize).max(1);
@@ -142,6 +149,7 @@ impl Analyzer {
             self.shot_cuts.push(index);
             self.need_full = true;
         }
+        self.prepare_time += t_prepare.elapsed();
         let live = self.tracker.live_boxes();
         let k = i64::from(self.opts.detect_every.max(1));
         let due = self.last_full.is_none_or(|l| index - l >= k);
@@ -176,6 +184,11 @@ impl Analyzer {
 
     /// Closes the tracks, derives speaking segments and returns the analysis.
     pub fn finish(self, media_hash: String) -> Analysis {
+        self.finish_with_decode_time(media_hash, Duration::ZERO)
+    }
+
+    /// [`Analyzer::finish`], recording how long the caller spent decoding the frames.
+    pub fn finish_with_decode_time(self, media_hash: String, decode: Duration) -> Analysis {
         let fps = self.rate.as_f64() as f32;
         let provider = self.mtcnn.provider().to_string();
         let mut tracks: Vec<FaceTrack> = self.tracker.finish();
@@ -185,6 +198,8 @@ impl Analyzer {
         }
         let mut stats = self.stats;
         stats.detect_seconds = self.detect_time.as_secs_f64();
+        stats.prepare_seconds = self.prepare_time.as_secs_f64();
+        stats.decode_seconds = decode.as_secs_f64();
         stats.total_seconds = self.started.elapsed().as_secs_f64();
         Analysis {
             version: ANALYSIS_VERSION,

@@ -52,7 +52,10 @@ pub(super) fn out_dir() -> PathBuf {
 }
 
 /// Draws boxes and landmarks onto a copy of the picture and writes it as PNG.
-pub(super) fn save_overlay(img: &RgbImage, dets: &[(BBox, [[f32; 2]; 5], [u8; 3])], path: &Path) {
+/// A box, its landmarks and the colour to draw them in.
+pub(super) type Mark = (BBox, [[f32; 2]; 5], [u8; 3]);
+
+pub(super) fn save_overlay(img: &RgbImage, dets: &[Mark], path: &Path) {
     let mut out =
         ::image::RgbImage::from_raw(img.width as u32, img.height as u32, img.data.clone()).unwrap();
     let mut put = |x: i64, y: i64, c: [u8; 3]| {
@@ -297,15 +300,13 @@ fn face_clips_speaking_iou_target() {
 fn frames_resized(path: &Path, size: usize) -> (crate::model::FrameRate, Vec<Vec<u8>>) {
     let mut dec = crate::media::VideoDecoder::open(path).unwrap();
     let mut out = Vec::new();
-    for i in 0..dec.frame_count() {
-        let f = dec.frame(i).unwrap();
-        if f.index < i {
-            break;
-        }
+    job::for_each_frame(&mut dec, |f| {
         let small =
             RgbImage::from_rgba_resized(f.width as usize, f.height as usize, &f.data, size, size);
         out.push(small.data.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect());
-    }
+        Ok(())
+    })
+    .unwrap();
     (dec.frame_rate(), out)
 }
 

@@ -66,10 +66,15 @@ pub(super) fn run(
         match source {
             Source::Cache => "cached".to_string(),
             Source::Computed => format!(
-                "{:.1} fps on {}, full detection every {} frame(s)",
+                "{:.1} fps on {}, full detection every {} frame(s); seconds: decode {:.2}, \
+                 downscale {:.2}, detect {:.2}, total {:.2}",
                 a.stats.frames as f64 / a.stats.total_seconds.max(1e-9),
                 a.provider,
-                a.options.detect_every
+                a.options.detect_every,
+                a.stats.decode_seconds,
+                a.stats.prepare_seconds,
+                a.stats.detect_seconds,
+                a.stats.total_seconds
             ),
         }
     );

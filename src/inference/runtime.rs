@@ -23,6 +23,22 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+/// CPU session settings. Redub runs its networks next to video decoding on the same cores, so
+/// ONNX Runtime's worker threads must not spin while idle (spinning starves the decoder); one
+/// intra-op thread unless `REDUB_ORT_THREADS` asks for more, since the small detector networks
+/// gain little from splitting a single run across threads.
+fn cpu_options(b: ort::session::builder::SessionBuilder) -> ort::session::builder::BuilderResult {
+    let threads = std::env::var("REDUB_ORT_THREADS")
+        .ok()
+        .and_then(|t| t.parse::<usize>().ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(1);
+    b.with_intra_threads(threads)?
+        .with_inter_threads(1)?
+        .with_config_entry("session.intra_op.allow_spinning", "0")?
+        .with_config_entry("session.inter_op.allow_spinning", "0")
+}
+
 /// Name reported when a session runs on ONNX Runtime's default CPU provider.
 pub const CPU_PROVIDER: &str = "CPUExecutionProvider";
 
@@ -179,11 +195,10 @@ impl Runtime {
             }
         }
         let session = Session::builder(&self.env)
-            .and_then(|mut b| b.commit_from_file(path))
-            .map_err(|e| InferenceError::SessionCreate {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| e.to_string())
+            .and_then(|b| cpu_options(b).map_err(|e| e.to_string()))
+            .and_then(|mut b| b.commit_from_file(path).map_err(|e| e.to_string()))
+            .map_err(|reason| InferenceError::SessionCreate { path: path.to_path_buf(), reason })?;
         Ok((session, CPU_PROVIDER))
     }
 }
