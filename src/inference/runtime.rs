@@ -27,16 +27,23 @@ impl std::fmt::Debug for Runtime {
 /// ONNX Runtime's worker threads must not spin while idle (spinning starves the decoder); one
 /// intra-op thread unless `REDUB_ORT_THREADS` asks for more, since the small detector networks
 /// gain little from splitting a single run across threads.
-fn cpu_options(b: ort::session::builder::SessionBuilder) -> ort::session::builder::BuilderResult {
+fn cpu_options(
+    b: ort::session::builder::SessionBuilder,
+) -> Result<ort::session::builder::SessionBuilder, String> {
     let threads = std::env::var("REDUB_ORT_THREADS")
         .ok()
         .and_then(|t| t.parse::<usize>().ok())
         .filter(|&t| t > 0)
         .unwrap_or(1);
-    b.with_intra_threads(threads)?
-        .with_inter_threads(1)?
-        .with_config_entry("session.intra_op.allow_spinning", "0")?
+    let err = |e: ort::Error<ort::session::builder::SessionBuilder>| e.to_string();
+    b.with_intra_threads(threads)
+        .map_err(err)?
+        .with_inter_threads(1)
+        .map_err(err)?
+        .with_config_entry("session.intra_op.allow_spinning", "0")
+        .map_err(err)?
         .with_config_entry("session.inter_op.allow_spinning", "0")
+        .map_err(err)
 }
 
 /// Name reported when a session runs on ONNX Runtime's default CPU provider.
@@ -179,6 +186,7 @@ impl Runtime {
             };
             let attempt = Session::builder(&self.env)
                 .map_err(|e| e.to_string())
+                .and_then(cpu_options)
                 .and_then(|b| {
                     b.with_execution_providers([dispatch.error_on_failure()])
                         .map_err(|e| e.to_string())
@@ -196,7 +204,7 @@ impl Runtime {
         }
         let session = Session::builder(&self.env)
             .map_err(|e| e.to_string())
-            .and_then(|b| cpu_options(b).map_err(|e| e.to_string()))
+            .and_then(cpu_options)
             .and_then(|mut b| b.commit_from_file(path).map_err(|e| e.to_string()))
             .map_err(|reason| InferenceError::SessionCreate { path: path.to_path_buf(), reason })?;
         Ok((session, CPU_PROVIDER))
