@@ -90,6 +90,35 @@ impl RgbImage {
         Self { width: out_w, height: out_h, data }
     }
 
+    fn from_rgba_block_average(
+        width: usize,
+        rgba: &[u8],
+        out_w: usize,
+        out_h: usize,
+        f: usize,
+    ) -> Self {
+        let mut data = Vec::with_capacity(out_w * out_h * 3);
+        let mut sums = vec![0u32; out_w * 3];
+        let half = (f * f / 2) as u32;
+        let div = (f * f) as u32;
+        for oy in 0..out_h {
+            sums.iter_mut().for_each(|v| *v = 0);
+            for sy in oy * f..(oy + 1) * f {
+                let row = &rgba[sy * width * 4..(sy * width + out_w * f) * 4];
+                for (ox, block) in row.chunks_exact(4 * f).enumerate() {
+                    let acc = &mut sums[ox * 3..ox * 3 + 3];
+                    for p in block.chunks_exact(4) {
+                        acc[0] += u32::from(p[0]);
+                        acc[1] += u32::from(p[1]);
+                        acc[2] += u32::from(p[2]);
+                    }
+                }
+            }
+            data.extend(sums.iter().map(|&v| ((v + half) / div) as u8));
+        }
+        Self { width: out_w, height: out_h, data }
+    }
+
     /// Resamples the region `[x, x + w) × [y, y + h)` (which may extend past the picture) to
     /// `out_w × out_h` float RGB samples, row-major, appended to `out`.
     pub fn crop_resize_into(
@@ -158,6 +187,23 @@ mod tests {
         }
         let small = RgbImage::from_rgba_resized(4, 2, &rgba, 2, 1);
         assert_eq!(small.data, vec![200, 200, 200, 100, 100, 100]);
+        // The whole-number fast path agrees with the general resampler.
+        let noise: Vec<u8> = (0..12 * 6 * 4).map(|i| (i * 37 % 251) as u8).collect();
+        let fast = RgbImage::from_rgba_resized(12, 6, &noise, 4, 2);
+        let xt = area_taps(0.0, 12.0, 4, 12);
+        let yt = area_taps(0.0, 6.0, 2, 6);
+        for (oy, ty) in yt.iter().enumerate() {
+            for (ox, tx) in xt.iter().enumerate() {
+                let mut v = 0f32;
+                for &(sy, wy) in ty {
+                    for &(sx, wx) in tx {
+                        v += wx * wy * f32::from(noise[(sy * 12 + sx) * 4]);
+                    }
+                }
+                let got = f32::from(fast.data[(oy * 4 + ox) * 3]);
+                assert!((got - v).abs() <= 0.51, "{got} vs {v}");
+            }
+        }
         let full = RgbImage::from_rgba(4, 2, &rgba);
         let mut out = Vec::new();
         // A 2x2 region half outside on the left: one black column, one 200 column.

@@ -279,3 +279,34 @@ impl Model {
         Ok(result)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_declare_the_three_mtcnn_stages_only() {
+        // Reads the committed manifests; needs neither the runtime nor the fetched files.
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models"));
+        let reg = Registry::load(dir).unwrap();
+        let names: Vec<&str> = reg.entries().iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["pnet.onnx", "rnet.onnx", "onet.onnx"]);
+        let pnet = reg.entry("pnet.onnx").unwrap();
+        assert_eq!(pnet.path, dir.join("mtcnn/pnet.onnx"));
+        assert_eq!(pnet.licence.as_deref(), Some("MIT"));
+        assert!(
+            pnet.inputs.contains(&TensorSig { name: "input_1".into(), shape: vec![-1, -1, -1, 3] })
+        );
+        assert_eq!(pnet.outputs.len(), 2);
+        assert!(matches!(reg.entry("nope.onnx"), Err(InferenceError::UnknownModel { .. })));
+    }
+
+    #[test]
+    fn a_broken_manifest_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bad.toml"), "[[file]]\nname = \"x.onnx\"\nsha256 = \"12\"\n[file.inputs]\na = [1]\n[file.outputs]\nb = [1]\n").unwrap();
+        let e = Registry::load(dir.path()).unwrap_err();
+        assert!(matches!(e, InferenceError::Manifest { .. }));
+        assert!(e.to_string().contains("bad.toml"), "{e}");
+    }
+}

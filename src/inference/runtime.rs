@@ -210,3 +210,28 @@ impl Runtime {
         Ok((session, CPU_PROVIDER))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_search_skips_the_provider_helpers() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(library_in(dir.path()), None);
+        let helper = format!(
+            "{}onnxruntime_providers_shared{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        );
+        std::fs::write(dir.path().join(&helper), b"").unwrap();
+        assert_eq!(library_in(dir.path()), None);
+        let versioned = format!(
+            "{}onnxruntime{}.1.32.0",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        );
+        std::fs::write(dir.path().join(&versioned), b"").unwrap();
+        assert_eq!(library_in(dir.path()), Some(dir.path().join(versioned)));
+    }
+}
