@@ -3,6 +3,7 @@
 use super::CliError;
 use crate::analysis::{AnalysisError, AnalysisOptions, Source, analyze_file};
 use crate::jobs::Job;
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
@@ -49,12 +50,14 @@ pub(super) fn run(
     if json {
         let text =
             serde_json::to_string_pretty(&a).map_err(|e| CliError::Internal(e.to_string()))?;
-        println!("{text}");
+        emit(&format!("{text}\n"));
         return Ok(());
     }
     let fps = a.frame_rate.as_f64();
     let secs = |f: i64| f as f64 / fps;
-    println!(
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "{}: {} frames {}x{} @ {} fps, {} face track(s), {} shot cut(s) [{}]",
         file.display(),
         a.frame_count,
@@ -82,7 +85,8 @@ pub(super) fn run(
         let detected = t.frames.iter().filter(|f| !f.filled).count();
         let score = t.frames.iter().filter(|f| !f.filled).map(|f| f.confidence).sum::<f32>()
             / detected.max(1) as f32;
-        println!(
+        let _ = writeln!(
+            out,
             "  face {}: frames {}..{} ({:.2}-{:.2} s), {} detected + {} filled, mean score {:.3}, median width {:.0} px",
             t.id,
             t.start(),
@@ -96,10 +100,15 @@ pub(super) fn run(
         );
         let segs: Vec<String> =
             t.speaking.iter().map(|s| format!("{:.2}-{:.2}", secs(s.start), secs(s.end))).collect();
-        println!(
-            "    speaking (s): {}",
-            if segs.is_empty() { "none".into() } else { segs.join(", ") }
-        );
+        let speaking = if segs.is_empty() { "none".into() } else { segs.join(", ") };
+        let _ = writeln!(out, "    speaking (s): {speaking}");
     }
+    emit(&out);
     Ok(())
+}
+
+/// Writes to stdout, ignoring a closed pipe (`redub analyze FILE | head` must not panic).
+fn emit(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
