@@ -569,3 +569,36 @@ fn face_bench_every_frame_vs_every_k() {
         }
     }
 }
+
+#[test]
+fn face_shot_cut_between_two_real_clips_splits_the_tracks() {
+    let Some(reg) = registry_or_skip("face_shot_cut") else { return };
+    let Some(dir) = media_dir_or_skip("face_shot_cut") else { return };
+    let (first, second) =
+        (dir.join("v3_retalking_face5.mp4"), dir.join("v4_sadtalker_WDA_KatieHill_000.mp4"));
+    if !first.is_file() || !second.is_file() {
+        eprintln!("skipping face_shot_cut: v3/v4 clips absent");
+        return;
+    }
+    let size = 360;
+    let (rate, a) = frames_resized(&first, size);
+    let (_, b) = frames_resized(&second, size);
+    let b = &b[..b.len().min(60)];
+    let mut analyzer = Analyzer::new(Mtcnn::load(&reg).unwrap(), AnalysisOptions::default(), rate);
+    for (i, f) in a.iter().chain(b).enumerate() {
+        analyzer.push_frame(i as i64, size as u32, size as u32, f).unwrap();
+    }
+    let r = analyzer.finish(String::new());
+    eprintln!(
+        "cuts {:?}; tracks {:?}",
+        r.shot_cuts,
+        r.tracks.iter().map(|t| (t.id, t.start(), t.end())).collect::<Vec<_>>()
+    );
+    assert_eq!(r.shot_cuts, vec![a.len() as i64]);
+    assert_eq!(r.tracks.len(), 2);
+    assert_eq!((r.tracks[0].start(), r.tracks[0].end()), (0, a.len() as i64));
+    assert_eq!(
+        (r.tracks[1].start(), r.tracks[1].end()),
+        (a.len() as i64, (a.len() + b.len()) as i64)
+    );
+}
