@@ -4,8 +4,10 @@
 //! `dsp` (pure sample maths), `jobs` (progress + cancel), `media` (GStreamer), `cli`.
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod cli;
 pub mod dsp;
+pub mod inference;
 pub mod jobs;
 pub mod lipsync;
 pub mod media;

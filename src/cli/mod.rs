@@ -1,5 +1,6 @@
 //! The `redub` command line. Exit codes: 0 ok, 1 user error (one line on stderr), 2 internal error.
 
+mod analyze;
 mod bench;
 mod commands;
 mod dialogue;
@@ -139,6 +140,20 @@ enum Command {
         #[command(subcommand)]
         command: LinesCommand,
     },
+    /// Detect and track faces in a video; print the tracks and speaking segments.
+    Analyze {
+        /// The video file.
+        file: PathBuf,
+        /// Print the whole analysis as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Full face detection every K frames (1 = every frame); O-Net tracking in between.
+        #[arg(long, value_name = "K")]
+        every: Option<u32>,
+        /// Ignore and do not write the analysis cache.
+        #[arg(long)]
+        no_cache: bool,
+    },
     /// Benchmarks: export time vs a gst-launch transcode of the same input.
     Bench {
         /// One short run instead of several.
@@ -228,6 +243,9 @@ pub fn main() -> ExitCode {
             dialogue::lines_export(&project, &output)
         }
         Command::Bench { quick } => bench::run(quick),
+        Command::Analyze { file, json, every, no_cache } => {
+            analyze::run(&file, json, every, no_cache)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,148 @@
+//! The canonical mouth crop and the per-frame mouth-motion energy derived from it.
+//!
+//! Each face is brought to a canonical pose by the similarity transform that best maps a
+//! reference 5-point layout onto its landmarks; the mouth region is then sampled on a fixed grid,
+//! so what changes between two crops is the mouth itself, not the head's position, size or roll.
+
+use super::geometry::Similarity;
+use super::image::RgbImage;
+
+/// Reference landmark layout in a 112×112 canonical face (the widely used ArcFace alignment
+/// points): eyes, nose tip, mouth corners.
+pub const CANONICAL_LANDMARKS: [[f32; 2]; 5] = [
+    [38.2946, 51.6963],
+    [73.5318, 51.5014],
+    [56.0252, 71.7366],
+    [41.5493, 92.3655],
+    [70.7299, 92.2041],
+];
+
+/// Mouth region in canonical coordinates: `[x, y, width, height]`, a little wider than the mouth
+/// corners, from just under the nostrils (which move with head pitch, not speech) to where the
+/// lower lip reaches when the jaw drops.
+pub const MOUTH_REGION: [f32; 4] = [28.0, 80.0, 56.0, 32.0];
+
+/// Crop size in samples (one sample per canonical unit).
+pub const CROP_W: usize = 56;
+/// Crop height in samples.
+pub const CROP_H: usize = 32;
+
+/// The canonical → picture transform for a face's landmarks.
+pub fn canonical_to_image(landmarks: &[[f32; 2]; 5]) -> Option<Similarity> {
+    Similarity::fit(&CANONICAL_LANDMARKS, landmarks)
+}
+
+/// The mouth crop of a face: `CROP_W × CROP_H` luma samples, normalised to zero mean and unit
+/// variance so lighting changes do not read as motion. `luma(x, y)` reads the picture at a
+/// point in the landmarks' coordinates.
+pub fn mouth_crop_with(
+    landmarks: &[[f32; 2]; 5],
+    luma: impl Fn(f32, f32) -> f32,
+) -> Option<Vec<f32>> {
+    let t = canonical_to_image(landmarks)?;
+    let [x0, y0, w, h] = MOUTH_REGION;
+    let (sx, sy) = (w / CROP_W as f32, h / CROP_H as f32);
+    let mut crop = Vec::with_capacity(CROP_W * CROP_H);
+    for j in 0..CROP_H {
+        for i in 0..CROP_W {
+            let [x, y] = t.apply([x0 + (i as f32 + 0.5) * sx, y0 + (j as f32 + 0.5) * sy]);
+            crop.push(luma(x, y));
+        }
+    }
+    let n = crop.len() as f32;
+    let mean = crop.iter().sum::<f32>() / n;
+    let var = crop.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let sd = var.sqrt().max(1.0);
+    crop.iter_mut().for_each(|v| *v = (*v - mean) / sd);
+    Some(crop)
+}
+
+/// [`mouth_crop_with`] on a whole picture whose pixel coordinates are the landmarks'.
+pub fn mouth_crop(img: &RgbImage, landmarks: &[[f32; 2]; 5]) -> Option<Vec<f32>> {
+    mouth_crop_with(landmarks, |x, y| img.luma_at(x - 0.5, y - 0.5))
+}
+
+/// Side of a [`LowerFacePatch`] in samples.
+pub const PATCH_SIZE: usize = 96;
+
+/// A square luma patch around a face's mouth, kept per tracked frame so the canonical crop can
+/// be taken later, once the landmarks have been smoothed over the whole track (smoothing needs
+/// future frames; keeping whole pictures until then would cost far more memory).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LowerFacePatch {
+    /// Top-left corner in full-resolution pixels.
+    origin: [f32; 2],
+    /// Full-resolution pixels per patch sample.
+    step: f32,
+    data: Vec<f32>,
+}
+
+impl LowerFacePatch {
+    /// Samples the square of side `side` (full-resolution pixels) centred on `center` from the
+    /// working picture `work`, which is the full picture scaled by `work_scale`.
+    pub fn capture(work: &RgbImage, work_scale: f32, center: [f32; 2], side: f32) -> Self {
+        let step = side / PATCH_SIZE as f32;
+        let origin = [center[0] - 0.5 * side, center[1] - 0.5 * side];
+        let mut data = Vec::with_capacity(PATCH_SIZE * PATCH_SIZE);
+        for j in 0..PATCH_SIZE {
+            for i in 0..PATCH_SIZE {
+                let x = (origin[0] + i as f32 * step) * work_scale;
+                let y = (origin[1] + j as f32 * step) * work_scale;
+                data.push(work.luma_at(x - 0.5, y - 0.5));
+            }
+        }
+        Self { origin, step, data }
+    }
+
+    /// Luma at a full-resolution point, bilinear; the nearest edge sample outside the patch.
+    pub fn luma_at(&self, x: f32, y: f32) -> f32 {
+        let max = (PATCH_SIZE - 1) as f32;
+        let u = ((x - self.origin[0]) / self.step).clamp(0.0, max);
+        let v = ((y - self.origin[1]) / self.step).clamp(0.0, max);
+        let (u0, v0) = (u.floor() as usize, v.floor() as usize);
+        let (u1, v1) = ((u0 + 1).min(PATCH_SIZE - 1), (v0 + 1).min(PATCH_SIZE - 1));
+        let (fu, fv) = (u - u0 as f32, v - v0 as f32);
+        let p = |a: usize, b: usize| self.data[b * PATCH_SIZE + a];
+        let top = p(u0, v0) * (1.0 - fu) + p(u1, v0) * fu;
+        let bottom = p(u0, v1) * (1.0 - fu) + p(u1, v1) * fu;
+        top * (1.0 - fv) + bottom * fv
+    }
+}
+
+/// Motion energy between two consecutive crops: mean absolute difference.
+pub fn motion_energy(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len()).max(1) as f32;
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_follows_the_face_not_the_frame() {
+        // A picture with a dark bar between the canonical mouth corners, then the same picture
+        // shifted and scaled: the crops must agree.
+        let draw = |scale: f32, dx: f32| {
+            let (w, h) = (240, 240);
+            let mut data = vec![200u8; w * h * 3];
+            for y in 0..h {
+                for x in 0..w {
+                    let cx = (x as f32 - dx) / scale;
+                    let cy = y as f32 / scale;
+                    if (44.0..68.0).contains(&cx) && (90.0..95.0).contains(&cy) {
+                        data[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&[20, 20, 20]);
+                    }
+                }
+            }
+            let img = RgbImage { width: w, height: h, data };
+            let marks = CANONICAL_LANDMARKS.map(|[x, y]| [x * scale + dx, y * scale]);
+            mouth_crop(&img, &marks).unwrap()
+        };
+        let a = draw(1.5, 0.0);
+        let b = draw(1.5, 30.0);
+        let c = draw(2.0, 10.0);
+        assert!(motion_energy(&a, &b) < 0.05, "{}", motion_energy(&a, &b));
+        assert!(motion_energy(&a, &c) < 0.25, "{}", motion_energy(&a, &c));
+    }
+}

@@ -1,0 +1,218 @@
+//! The per-frame analysis loop: downscale, shot-cut check, detection (full MTCNN or O-Net-only
+//! refinement of the open tracks), tracking, and the final [`Analysis`].
+
+use super::AnalysisError;
+use super::geometry::{BBox, Overlap, nms};
+use super::image::RgbImage;
+use super::mtcnn::{Detection, Mtcnn};
+use super::shotcut::{DEFAULT_CUT_THRESHOLD, ShotCutDetector};
+use super::speech::{ActivityParams, speaking_segments};
+use super::track::{FaceTrack, Tracker};
+use crate::model::FrameRate;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+/// Bumped whenever the analysis output changes meaning, so stale cache entries are ignored.
+pub const ANALYSIS_VERSION: u32 = 1;
+
+/// What the analysis does per frame.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisOptions {
+    /// Frames are downscaled so their shorter side is at most this many pixels before detection.
+    pub work_size: u32,
+    /// A full MTCNN detection every this many frames (1 = every frame); in between, each open
+    /// track is refined by O-Net alone on its last box.
+    pub detect_every: u32,
+    /// Smallest face searched for, in working-resolution pixels.
+    pub min_face: f32,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        Self { work_size: 360, detect_every: 5, min_face: 20.0 }
+    }
+}
+
+impl AnalysisOptions {
+    /// A short tag naming these options in cache file names.
+    pub fn fingerprint(&self) -> String {
+        format!("w{}-k{}-m{}", self.work_size, self.detect_every, self.min_face)
+    }
+}
+
+/// Counters and timings of one run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisStats {
+    /// Frames analysed.
+    pub frames: u64,
+    /// Frames that ran the full three-stage detector.
+    pub full_detections: u64,
+    /// Frames where open tracks were only refined by O-Net.
+    pub refinements: u64,
+    /// Seconds spent decoding video frames (measured by the caller that decodes).
+    pub decode_seconds: f64,
+    /// Seconds spent downscaling frames to the working size and checking for shot cuts.
+    pub prepare_seconds: f64,
+    /// Seconds spent in detection (preprocessing + inference + decoding of outputs).
+    pub detect_seconds: f64,
+    /// Seconds spent in the whole loop including decode, downscale and tracking.
+    pub total_seconds: f64,
+}
+
+/// The result of analysing one media file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// [`ANALYSIS_VERSION`] that produced it.
+    pub version: u32,
+    /// `crate::model::hash::content_hash` of the media (empty for in-memory frame sources).
+    pub media_hash: String,
+    /// Frame rate of the video.
+    pub frame_rate: FrameRate,
+    /// Frames analysed.
+    pub frame_count: i64,
+    /// Full-resolution width.
+    pub width: u32,
+    /// Full-resolution height.
+    pub height: u32,
+    /// Options used.
+    pub options: AnalysisOptions,
+    /// Execution provider the detector ran on.
+    pub provider: String,
+    /// First frames of new shots.
+    pub shot_cuts: Vec<i64>,
+    /// Face tracks, ids in order of first appearance.
+    pub tracks: Vec<FaceTrack>,
+    /// Counters and timings.
+    pub stats: AnalysisStats,
+}
+
+/// Streaming analyser: push decoded frames in order, then [`Analyzer::finish`].
+#[derive(Debug)]
+pub struct Analyzer {
+    mtcnn: Mtcnn,
+    opts: AnalysisOptions,
+    rate: FrameRate,
+    tracker: Tracker,
+    cuts: ShotCutDetector,
+    size: (u32, u32),
+    last_full: Option<i64>,
+    need_full: bool,
+    shot_cuts: Vec<i64>,
+    stats: AnalysisStats,
+    detect_time: Duration,
+    prepare_time: Duration,
+    started: Instant,
+}
+
+impl Analyzer {
+    /// An analyser using `mtcnn` for footage at `rate`.
+    pub fn new(mut mtcnn: Mtcnn, opts: AnalysisOptions, rate: FrameRate) -> Self {
+        mtcnn.params.min_face = opts.min_face;
+        Self {
+            mtcnn,
+            opts,
+            rate,
+            tracker: Tracker::new(rate.as_f64() as f32),
+            cuts: ShotCutDetector::new(DEFAULT_CUT_THRESHOLD),
+            size: (0, 0),
+            last_full: None,
+            need_full: true,
+            shot_cuts: Vec::new(),
+            stats: AnalysisStats::default(),
+            detect_time: Duration::ZERO,
+            prepare_time: Duration::ZERO,
+            started: Instant::now(),
+        }
+    }
+
+    /// The working-resolution scale for a frame size.
+    pub fn work_scale(&self, width: u32, height: u32) -> f32 {
+        (self.opts.work_size as f32 / width.min(height).max(1) as f32).min(1.0)
+    }
+
+    /// Analyses frame `index` (tightly packed RGBA).
+    pub fn push_frame(
+        &mut self,
+        index: i64,
+        width: u32,
+        height: u32,
+        rgba: &[u8],
+    ) -> Result<(), AnalysisError> {
+        self.size = (width, height);
+        let t_prepare = Instant::now();
+        let s = self.work_scale(width, height);
+        let ww = ((width as f32 * s).round() as usize).max(1);
+        let wh = ((height as f32 * s).round() as usize).max(1);
+        let work = RgbImage::from_rgba_resized(width as usize, height as usize, rgba, ww, wh);
+        if self.cuts.push(&work) {
+            self.tracker.cut();
+            self.shot_cuts.push(index);
+            self.need_full = true;
+        }
+        self.prepare_time += t_prepare.elapsed();
+        let live = self.tracker.live_boxes();
+        let k = i64::from(self.opts.detect_every.max(1));
+        let due = self.last_full.is_none_or(|l| index - l >= k);
+        let t0 = Instant::now();
+        let dets: Vec<Detection> = if due || self.need_full {
+            self.last_full = Some(index);
+            self.need_full = false;
+            self.stats.full_detections += 1;
+            self.mtcnn.detect(&work)?
+        } else if live.is_empty() {
+            Vec::new()
+        } else {
+            self.stats.refinements += 1;
+            let boxes: Vec<BBox> = live.iter().map(|(_, b)| b.scaled(s)).collect();
+            let refined = self.mtcnn.refine(&work, &boxes)?;
+            if refined.iter().any(Option::is_none) {
+                // A face was lost: look for it (and any newcomer) with the full detector next.
+                self.need_full = true;
+            }
+            let found: Vec<Detection> = refined.into_iter().flatten().collect();
+            let b: Vec<BBox> = found.iter().map(|d| d.bbox).collect();
+            let sc: Vec<f32> = found.iter().map(|d| d.score).collect();
+            // Two tracks drifting onto one face must not both survive.
+            nms(&b, &sc, 0.5, Overlap::Min).into_iter().map(|i| found[i]).collect()
+        };
+        self.detect_time += t0.elapsed();
+        let full: Vec<Detection> = dets.iter().map(|d| d.scaled(1.0 / s)).collect();
+        self.tracker.update(index, &full, &work, s);
+        self.stats.frames += 1;
+        Ok(())
+    }
+
+    /// Closes the tracks, derives speaking segments and returns the analysis.
+    pub fn finish(self, media_hash: String) -> Analysis {
+        self.finish_with_decode_time(media_hash, Duration::ZERO)
+    }
+
+    /// [`Analyzer::finish`], recording how long the caller spent decoding the frames.
+    pub fn finish_with_decode_time(self, media_hash: String, decode: Duration) -> Analysis {
+        let fps = self.rate.as_f64() as f32;
+        let provider = self.mtcnn.provider().to_string();
+        let mut tracks: Vec<FaceTrack> = self.tracker.finish();
+        let params = ActivityParams::default();
+        for t in &mut tracks {
+            t.speaking = speaking_segments(t, fps, &params);
+        }
+        let mut stats = self.stats;
+        stats.detect_seconds = self.detect_time.as_secs_f64();
+        stats.prepare_seconds = self.prepare_time.as_secs_f64();
+        stats.decode_seconds = decode.as_secs_f64();
+        stats.total_seconds = self.started.elapsed().as_secs_f64();
+        Analysis {
+            version: ANALYSIS_VERSION,
+            media_hash,
+            frame_rate: self.rate,
+            frame_count: stats.frames as i64,
+            width: self.size.0,
+            height: self.size.1,
+            options: self.opts,
+            provider,
+            shot_cuts: self.shot_cuts,
+            tracks,
+            stats,
+        }
+    }
+}

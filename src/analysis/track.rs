@@ -1,0 +1,359 @@
+//! Face tracks: detections linked across frames by overlap and position, closed at shot cuts or
+//! after more than [`MAX_GAP`] missed frames, short gaps filled, landmarks smoothed.
+
+use super::geometry::BBox;
+use super::image::RgbImage;
+use super::mouth::{LowerFacePatch, motion_energy, mouth_crop_with};
+use super::mtcnn::Detection;
+use super::oneeuro::{OneEuroParams, smooth_zero_lag};
+use serde::{Deserialize, Serialize};
+
+/// Longest run of missed frames bridged inside one track (filled by interpolation).
+pub const MAX_GAP: i64 = 5;
+
+/// Fewest detected frames a track needs to be kept; shorter ones are stray false positives.
+pub const MIN_DETECTIONS: usize = 5;
+
+/// A detection counts as the same face when it overlaps the track's box this much...
+const MIN_IOU: f32 = 0.3;
+/// ...or its centre lies within this fraction of the track's box width.
+const MAX_CENTER_SHIFT: f32 = 0.5;
+
+/// A frame range `[start, end)` in frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    /// First frame.
+    pub start: i64,
+    /// One past the last frame.
+    pub end: i64,
+}
+
+impl Segment {
+    /// Number of frames.
+    pub fn len(&self) -> i64 {
+        (self.end - self.start).max(0)
+    }
+
+    /// Whether the segment has no frames.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One face in one frame of a track.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrackFrame {
+    /// Frame index in the media.
+    pub frame: i64,
+    /// Face box (full-resolution pixels).
+    pub bbox: BBox,
+    /// Smoothed landmarks: eyes, nose tip, mouth corners (full-resolution pixels).
+    pub landmarks: [[f32; 2]; 5],
+    /// Landmarks as detected (interpolated in filled frames).
+    pub raw_landmarks: [[f32; 2]; 5],
+    /// Detector confidence, 0..1; 0 in filled frames.
+    pub confidence: f32,
+    /// Whether the face was not detected here and the frame was filled by interpolation.
+    pub filled: bool,
+    /// Mouth-motion energy between this frame and the previous one (0 when unknown).
+    pub mouth_energy: f32,
+}
+
+/// One person's face through one shot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaceTrack {
+    /// Stable id within the analysis, in order of first appearance.
+    pub id: u32,
+    /// Consecutive frames, one per frame index from the first to the last.
+    pub frames: Vec<TrackFrame>,
+    /// Where the mouth moves like speech.
+    pub speaking: Vec<Segment>,
+}
+
+impl FaceTrack {
+    /// First frame index.
+    pub fn start(&self) -> i64 {
+        self.frames.first().map_or(0, |f| f.frame)
+    }
+
+    /// One past the last frame index.
+    pub fn end(&self) -> i64 {
+        self.frames.last().map_or(0, |f| f.frame + 1)
+    }
+
+    /// The track's frame at a media frame index.
+    pub fn at(&self, frame: i64) -> Option<&TrackFrame> {
+        let i = usize::try_from(frame - self.start()).ok()?;
+        self.frames.get(i)
+    }
+
+    /// Median face-box width, the track's natural length unit.
+    pub fn median_width(&self) -> f32 {
+        let mut w: Vec<f32> = self.frames.iter().map(|f| f.bbox.width()).collect();
+        w.sort_by(f32::total_cmp);
+        w.get(w.len() / 2).copied().unwrap_or(1.0)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Obs {
+    det: Detection,
+    patch: LowerFacePatch,
+}
+
+#[derive(Clone, Debug)]
+struct Live {
+    id: u32,
+    start: i64,
+    obs: Vec<Option<Obs>>,
+    last_seen: i64,
+    last_box: BBox,
+}
+
+impl Live {
+    fn detections(&self) -> usize {
+        self.obs.iter().filter(|o| o.is_some()).count()
+    }
+}
+
+/// Streaming tracker: feed each frame's detections in order, then [`Tracker::finish`].
+#[derive(Debug)]
+pub struct Tracker {
+    live: Vec<Live>,
+    done: Vec<Live>,
+    next_id: u32,
+    dt: f32,
+}
+
+impl Tracker {
+    /// A tracker for footage at `fps` frames per second.
+    pub fn new(fps: f32) -> Self {
+        Self { live: Vec::new(), done: Vec::new(), next_id: 0, dt: 1.0 / fps.max(1.0) }
+    }
+
+    /// Boxes of the tracks still open, with their ids (for the O-Net-only refinement path).
+    pub fn live_boxes(&self) -> Vec<(u32, BBox)> {
+        self.live.iter().map(|l| (l.id, l.last_box)).collect()
+    }
+
+    /// Closes every open track (at a shot cut).
+    pub fn cut(&mut self) {
+        self.done.append(&mut self.live);
+    }
+
+    /// Adds one frame's detections (full-resolution coordinates). `work` is the working picture
+    /// and `work_scale` maps full-resolution coordinates into it, for the mouth crops.
+    pub fn update(&mut self, frame: i64, dets: &[Detection], work: &RgbImage, work_scale: f32) {
+        // Close tracks that have been missing too long.
+        let (keep, gone): (Vec<Live>, Vec<Live>) =
+            self.live.drain(..).partition(|l| frame - l.last_seen <= MAX_GAP);
+        self.live = keep;
+        self.done.extend(gone);
+
+        // Greedy association, best overlap first.
+        let mut pairs = Vec::new();
+        for (ti, t) in self.live.iter().enumerate() {
+            for (di, d) in dets.iter().enumerate() {
+                let iou = t.last_box.iou(&d.bbox);
+                let [tx, ty] = t.last_box.center();
+                let [dx, dy] = d.bbox.center();
+                let shift = (tx - dx).hypot(ty - dy) / t.last_box.width().max(1.0);
+                if iou >= MIN_IOU || shift <= MAX_CENTER_SHIFT {
+                    pairs.push((iou - shift, ti, di));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut track_used = vec![false; self.live.len()];
+        let mut det_used = vec![false; dets.len()];
+        for (_, ti, di) in pairs {
+            if track_used[ti] || det_used[di] {
+                continue;
+            }
+            track_used[ti] = true;
+            det_used[di] = true;
+            let t = &mut self.live[ti];
+            let patch = capture(&dets[di], work, work_scale);
+            let slot = usize::try_from(frame - t.start).unwrap_or(0);
+            t.obs.resize(slot, None);
+            t.obs.push(Some(Obs { det: dets[di], patch }));
+            t.last_seen = frame;
+            t.last_box = dets[di].bbox;
+        }
+        for (di, d) in dets.iter().enumerate() {
+            if det_used[di] {
+                continue;
+            }
+            self.live.push(Live {
+                id: self.next_id,
+                start: frame,
+                obs: vec![Some(Obs { det: *d, patch: capture(d, work, work_scale) })],
+                last_seen: frame,
+                last_box: d.bbox,
+            });
+            self.next_id += 1;
+        }
+    }
+
+    /// Closes all tracks and returns the kept ones, gap-filled and smoothed, renumbered in order
+    /// of first appearance.
+    pub fn finish(mut self) -> Vec<FaceTrack> {
+        self.cut();
+        let dt = self.dt;
+        let mut lives: Vec<Live> =
+            self.done.into_iter().filter(|l| l.detections() >= MIN_DETECTIONS).collect();
+        lives.sort_by_key(|l| (l.start, l.id));
+        lives.into_iter().enumerate().map(|(i, l)| build_track(i as u32, l, dt)).collect()
+    }
+}
+
+/// The lower-face patch of a detection: a square one face-box wide around the mouth.
+fn capture(d: &Detection, work: &RgbImage, work_scale: f32) -> LowerFacePatch {
+    let [l, r] = [d.landmarks[3], d.landmarks[4]];
+    let center = [0.5 * (l[0] + r[0]), 0.5 * (l[1] + r[1])];
+    LowerFacePatch::capture(work, work_scale, center, d.bbox.width().max(4.0))
+}
+
+fn build_track(id: u32, live: Live, dt: f32) -> FaceTrack {
+    let mut obs = live.obs;
+    while matches!(obs.last(), Some(None)) {
+        obs.pop();
+    }
+    let n = obs.len();
+    // Fill gaps by linear interpolation between the detections on either side.
+    let mut frames: Vec<TrackFrame> = Vec::with_capacity(n);
+    let mut i = 0;
+    while i < n {
+        if let Some(o) = &obs[i] {
+            frames.push(TrackFrame {
+                frame: live.start + i as i64,
+                bbox: o.det.bbox,
+                landmarks: o.det.landmarks,
+                raw_landmarks: o.det.landmarks,
+                confidence: o.det.score,
+                filled: false,
+                mouth_energy: 0.0,
+            });
+            i += 1;
+            continue;
+        }
+        let next = (i..n).find(|&j| obs[j].is_some()).unwrap_or(n);
+        let (Some(Some(a)), Some(Some(b))) = (i.checked_sub(1).map(|p| &obs[p]), obs.get(next))
+        else {
+            i = next;
+            continue;
+        };
+        let span = (next - i + 1) as f32;
+        for j in i..next {
+            let t = (j - i + 1) as f32 / span;
+            let lm = std::array::from_fn(|k| {
+                [
+                    a.det.landmarks[k][0] + (b.det.landmarks[k][0] - a.det.landmarks[k][0]) * t,
+                    a.det.landmarks[k][1] + (b.det.landmarks[k][1] - a.det.landmarks[k][1]) * t,
+                ]
+            });
+            frames.push(TrackFrame {
+                frame: live.start + j as i64,
+                bbox: a.det.bbox.lerp(&b.det.bbox, t),
+                landmarks: lm,
+                raw_landmarks: lm,
+                confidence: 0.0,
+                filled: true,
+                mouth_energy: 0.0,
+            });
+        }
+        i = next;
+    }
+
+    // Zero-lag One Euro smoothing of every landmark coordinate, in face widths.
+    let mut track = FaceTrack { id, frames, speaking: Vec::new() };
+    let unit = track.median_width().max(1.0);
+    for k in 0..5 {
+        for c in 0..2 {
+            let series: Vec<f32> =
+                track.frames.iter().map(|f| f.raw_landmarks[k][c] / unit).collect();
+            let smooth = smooth_zero_lag(&series, dt, OneEuroParams::default());
+            for (f, v) in track.frames.iter_mut().zip(smooth) {
+                f.landmarks[k][c] = v * unit;
+            }
+        }
+    }
+
+    // Mouth energy between consecutive detected frames; filled frames take the neighbours' mean.
+    // Canonical mouth crops from the smoothed landmarks, read from each frame's own patch.
+    let crops: Vec<Option<Vec<f32>>> = obs
+        .iter()
+        .zip(&track.frames)
+        .map(|(o, f)| {
+            o.as_ref().and_then(|o| mouth_crop_with(&f.landmarks, |x, y| o.patch.luma_at(x, y)))
+        })
+        .collect();
+    let mut energy: Vec<Option<f32>> = vec![None; track.frames.len()];
+    for j in 1..track.frames.len().min(crops.len()) {
+        if let (Some(a), Some(b)) = (&crops[j - 1], &crops[j]) {
+            energy[j] = Some(motion_energy(a, b));
+        }
+    }
+    let known: Vec<(usize, f32)> =
+        energy.iter().enumerate().filter_map(|(i, e)| e.map(|e| (i, e))).collect();
+    for (j, f) in track.frames.iter_mut().enumerate() {
+        f.mouth_energy = match energy[j] {
+            Some(e) => e,
+            None => {
+                let before = known.iter().rev().find(|(i, _)| *i < j).map(|p| p.1);
+                let after = known.iter().find(|(i, _)| *i > j).map(|p| p.1);
+                match (before, after) {
+                    (Some(a), Some(b)) => 0.5 * (a + b),
+                    (Some(a), None) | (None, Some(a)) => a,
+                    (None, None) => 0.0,
+                }
+            }
+        };
+    }
+    track
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(x: f32, score: f32) -> Detection {
+        let bbox = BBox { x1: x, y1: 10.0, x2: x + 40.0, y2: 50.0 };
+        let landmarks = [
+            [x + 12.0, 25.0],
+            [x + 28.0, 25.0],
+            [x + 20.0, 33.0],
+            [x + 14.0, 42.0],
+            [x + 26.0, 42.0],
+        ];
+        Detection { bbox, score, landmarks }
+    }
+
+    #[test]
+    fn tracks_keep_ids_fill_short_gaps_and_split_at_cuts() {
+        let work = RgbImage { width: 200, height: 100, data: vec![128; 200 * 100 * 3] };
+        let mut t = Tracker::new(25.0);
+        for f in 0..30 {
+            let mut dets = vec![det(100.0 - f as f32, 0.99)];
+            // The left face misses frames 10..13 (a 3-frame gap).
+            if !(10..13).contains(&f) {
+                dets.push(det(5.0 + f as f32 * 0.5, 0.95));
+            }
+            if f == 20 {
+                t.cut();
+            }
+            t.update(f, &dets, &work, 1.0);
+        }
+        let tracks = t.finish();
+        assert_eq!(tracks.len(), 4, "two faces, each split at the cut");
+        let first: Vec<_> = tracks.iter().filter(|t| t.start() == 0).collect();
+        assert_eq!(first.len(), 2);
+        for tr in first {
+            assert_eq!(tr.frames.len(), 20);
+            assert!(tr.frames.iter().all(|f| f.frame >= 0 && f.frame < 20));
+        }
+        let filled: usize =
+            tracks.iter().map(|t| t.frames.iter().filter(|f| f.filled).count()).sum();
+        assert_eq!(filled, 3);
+    }
+}

@@ -1,0 +1,114 @@
+//! `redub analyze FILE [--json]`: face tracks and speaking segments of a video.
+
+use super::CliError;
+use crate::analysis::{AnalysisError, AnalysisOptions, Source, analyze_file};
+use crate::jobs::Job;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+impl From<AnalysisError> for CliError {
+    fn from(e: AnalysisError) -> Self {
+        match &e {
+            AnalysisError::Media(m) if !m.is_user_error() => CliError::Internal(e.to_string()),
+            AnalysisError::Model(_) => CliError::Internal(e.to_string()),
+            _ => CliError::User(e.to_string()),
+        }
+    }
+}
+
+pub(super) fn run(
+    file: &Path,
+    json: bool,
+    every: Option<u32>,
+    no_cache: bool,
+) -> Result<(), CliError> {
+    let mut opts = AnalysisOptions::default();
+    if let Some(k) = every {
+        opts.detect_every = k.max(1);
+    }
+    let job = Job::new();
+    // A progress bar on a terminal only; the work runs here, the bar on a small watcher thread.
+    let watcher = (!json && std::io::stderr().is_terminal()).then(|| {
+        let job = Arc::clone(&job);
+        std::thread::spawn(move || {
+            let bar = indicatif::ProgressBar::new(1000);
+            while job.progress() < 1.0 && !job.is_cancelled() {
+                bar.set_position((job.progress() * 1000.0) as u64);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        })
+    });
+    let result = analyze_file(file, &opts, &job, !no_cache);
+    job.set_progress(1.0);
+    if let Some(w) = watcher {
+        let _ = w.join();
+    }
+    let (a, source) = result?;
+    if json {
+        let text =
+            serde_json::to_string_pretty(&a).map_err(|e| CliError::Internal(e.to_string()))?;
+        emit(&format!("{text}\n"));
+        return Ok(());
+    }
+    let fps = a.frame_rate.as_f64();
+    let secs = |f: i64| f as f64 / fps;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: {} frames {}x{} @ {} fps, {} face track(s), {} shot cut(s) [{}]",
+        file.display(),
+        a.frame_count,
+        a.width,
+        a.height,
+        a.frame_rate,
+        a.tracks.len(),
+        a.shot_cuts.len(),
+        match source {
+            Source::Cache => "cached".to_string(),
+            Source::Computed => format!(
+                "{:.1} fps on {}, full detection every {} frame(s); seconds: decode {:.2}, \
+                 downscale {:.2}, detect {:.2}, total {:.2}",
+                a.stats.frames as f64 / a.stats.total_seconds.max(1e-9),
+                a.provider,
+                a.options.detect_every,
+                a.stats.decode_seconds,
+                a.stats.prepare_seconds,
+                a.stats.detect_seconds,
+                a.stats.total_seconds
+            ),
+        }
+    );
+    for t in &a.tracks {
+        let detected = t.frames.iter().filter(|f| !f.filled).count();
+        let score = t.frames.iter().filter(|f| !f.filled).map(|f| f.confidence).sum::<f32>()
+            / detected.max(1) as f32;
+        let _ = writeln!(
+            out,
+            "  face {}: frames {}..{} ({:.2}-{:.2} s), {} detected + {} filled, mean score {:.3}, median width {:.0} px",
+            t.id,
+            t.start(),
+            t.end(),
+            secs(t.start()),
+            secs(t.end()),
+            detected,
+            t.frames.len() - detected,
+            score,
+            t.median_width()
+        );
+        let segs: Vec<String> =
+            t.speaking.iter().map(|s| format!("{:.2}-{:.2}", secs(s.start), secs(s.end))).collect();
+        let speaking = if segs.is_empty() { "none".into() } else { segs.join(", ") };
+        let _ = writeln!(out, "    speaking (s): {speaking}");
+    }
+    emit(&out);
+    Ok(())
+}
+
+/// Writes to stdout, ignoring a closed pipe (`redub analyze FILE | head` must not panic).
+fn emit(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
