@@ -178,6 +178,23 @@ impl Similarity {
     pub fn scale(&self) -> f32 {
         self.a.hypot(self.b)
     }
+
+    /// The inverse transform.
+    pub fn inverse(&self) -> Self {
+        let d = self.a * self.a + self.b * self.b;
+        let (a, b) = (self.a / d, -self.b / d);
+        Self { a, b, tx: -(a * self.tx - b * self.ty), ty: -(b * self.tx + a * self.ty) }
+    }
+
+    /// `self ∘ other`: applies `other` first, then `self`.
+    pub fn then_after(&self, other: &Self) -> Self {
+        Self {
+            a: self.a * other.a - self.b * other.b,
+            b: self.b * other.a + self.a * other.b,
+            tx: self.a * other.tx - self.b * other.ty + self.tx,
+            ty: self.b * other.tx + self.a * other.ty + self.ty,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ mod analyze;
 mod bench;
 mod commands;
 mod dialogue;
+mod lips;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -154,6 +155,28 @@ enum Command {
         #[arg(long)]
         no_cache: bool,
     },
+    /// Bind a dub track to a face of the shot (ids from `redub analyze`).
+    Bind {
+        /// The project file (.redub).
+        project: PathBuf,
+        /// Dub track id.
+        #[arg(long)]
+        track: u32,
+        /// Face track id.
+        #[arg(long)]
+        face: u32,
+    },
+    /// Measure lip sync: A/V offset and confidence from mouth opening vs the audio envelope.
+    SyncCheck {
+        /// The video.
+        file: PathBuf,
+        /// Audio to check against (default: the video's own).
+        #[arg(long)]
+        audio: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks: export time vs a gst-launch transcode of the same input.
     Bench {
         /// One short run instead of several.
@@ -243,6 +266,8 @@ pub fn main() -> ExitCode {
             dialogue::lines_export(&project, &output)
         }
         Command::Bench { quick } => bench::run(quick),
+        Command::Bind { project, track, face } => lips::bind(&project, track, face),
+        Command::SyncCheck { file, audio, json } => lips::sync_check(&file, audio.as_deref(), json),
         Command::Analyze { file, json, every, no_cache } => {
             analyze::run(&file, json, every, no_cache)
         }

@@ -81,8 +81,11 @@ pub fn mouth_opening(patch: &Patch) -> f32 {
     }
     outer.sort_by(f32::total_cmp);
     let skin = outer[outer.len() / 2];
-    let dark = inner.iter().filter(|&&l| l < 0.45 * skin).count();
-    dark as f32 / inner.len() as f32
+    // Continuous darkness rather than a threshold count: a half-open mouth reads half-way, and
+    // the measure does not jump when one pixel crosses a line.
+    let skin = skin.max(1.0);
+    inner.iter().map(|&l| ((0.8 * skin - l) / (0.8 * skin)).clamp(0.0, 1.0)).sum::<f32>()
+        / inner.len() as f32
 }
 
 /// Squared Euclidean distance per dimension.

@@ -3,7 +3,7 @@
 
 use super::bank::{Bank, BankEntry, SelectParams};
 use super::geometry::{
-    Landmarks5, PATCH_H, PATCH_W, Patch, extract_patch, patch_to_image, region_mask,
+    Landmarks5, PATCH_H, PATCH_W, Patch, Similarity, extract_patch, patch_to_image, region_mask,
 };
 use super::occlusion::{FaceModel, PaintedMask, combine, occlusion_masks};
 use super::render::{colour_stats, composite, ring_weights, transfer_colour};
@@ -96,8 +96,46 @@ pub fn plan(bank: &Bank, dub: &[Option<Vec<f32>>], params: SelectParams) -> Vec<
         .collect()
 }
 
-/// Renders one planned frame onto `frame` in place. `neighbours` are the face patches of the
-/// previous and next frames (for the temporal occlusion test); `painted` is the user's mask.
+/// Prepares one planned frame's layer for the compositor: the bank mouth colour-matched to the
+/// target face, its alpha (region mask × intensity × ramp × (1 − occlusion)) and the patch →
+/// frame transform. `own` is the target frame's own canonical patch; `neighbours` are the
+/// previous and next frames' patches (for the temporal occlusion test); `painted` is the user's
+/// mask. `None` when the face geometry is degenerate.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare_layer(
+    own: &Patch,
+    target: &TrackFrame,
+    bank: &Bank,
+    planned: Planned,
+    settings: &LipSettings,
+    model: Option<&FaceModel>,
+    neighbours: [Option<&Patch>; 2],
+    painted: Option<&PaintedMask>,
+) -> Option<(Patch, Vec<f32>, Similarity)> {
+    let entry = bank.entries.get(planned.entry)?;
+    let to_image = patch_to_image(&target.landmarks)?;
+    let mask = region_mask(settings.region, settings.feather);
+    let ring = ring_weights(&mask);
+    let source = entry.to_patch();
+    let matched =
+        transfer_colour(&source, &colour_stats(&source, &ring), &colour_stats(own, &ring));
+    let auto = match (settings.auto_occlusion, model) {
+        (true, Some(m)) => {
+            let window: Vec<Patch> =
+                [neighbours[0], Some(own), neighbours[1]].into_iter().flatten().cloned().collect();
+            let centre = usize::from(neighbours[0].is_some());
+            occlusion_masks(m, &window).swap_remove(centre)
+        }
+        _ => vec![0.0; PATCH_W * PATCH_H],
+    };
+    let occlusion = combine(&auto, painted);
+    let strength = (settings.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
+    let alpha: Vec<f32> =
+        mask.iter().zip(&occlusion).map(|(m, o)| m * strength * (1.0 - o)).collect();
+    Some((matched, alpha, to_image))
+}
+
+/// Renders one planned frame onto `frame` in place on the CPU (see [`prepare_layer`]).
 #[allow(clippy::too_many_arguments)]
 pub fn render_frame(
     frame: &mut [u8],
@@ -111,34 +149,18 @@ pub fn render_frame(
     neighbours: [Option<&Patch>; 2],
     painted: Option<&PaintedMask>,
 ) {
-    let Some(entry) = bank.entries.get(planned.entry) else { return };
-    let Some(to_image) = patch_to_image(&target.landmarks) else { return };
     let Some(own) = extract_patch(frame, width, height, &target.landmarks) else { return };
-    let mask = region_mask(settings.region, settings.feather);
-    let ring = ring_weights(&mask);
-    let source = entry.to_patch();
-    let matched =
-        transfer_colour(&source, &colour_stats(&source, &ring), &colour_stats(&own, &ring));
-    let auto = match (settings.auto_occlusion, model) {
-        (true, Some(m)) => {
-            let window: Vec<Patch> =
-                [neighbours[0], Some(&own), neighbours[1]].into_iter().flatten().cloned().collect();
-            let centre = usize::from(neighbours[0].is_some());
-            occlusion_masks(m, &window).swap_remove(centre)
-        }
-        _ => vec![0.0; PATCH_W * PATCH_H],
-    };
-    let occlusion = combine(&auto, painted);
-    let strength = (settings.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
-    let alpha: Vec<f32> =
-        mask.iter().zip(&occlusion).map(|(m, o)| m * strength * (1.0 - o)).collect();
-    composite(frame, width, height, &matched, &alpha, &to_image);
+    if let Some((patch, alpha, to_image)) =
+        prepare_layer(&own, target, bank, planned, settings, model, neighbours, painted)
+    {
+        composite(frame, width, height, &patch, &alpha, &to_image);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lipsync::geometry::CANONICAL;
+    use crate::lipsync::geometry::canonical;
 
     #[test]
     fn plan_ramps_at_speech_edges_and_keeps_silence() {
@@ -162,7 +184,7 @@ mod tests {
         let (w, h) = (160usize, 160usize);
         let frame: Vec<u8> = (0..w * h * 4).map(|i| (i * 7 % 256) as u8).collect();
         let target =
-            TrackFrame { landmarks: CANONICAL.map(|p| [p[0] + 10.0, p[1] - 10.0]), score: 1.0 };
+            TrackFrame { landmarks: canonical().map(|p| [p[0] + 10.0, p[1] - 10.0]), score: 1.0 };
         let patch = Patch { rgb: vec![[250.0, 10.0, 10.0]; PATCH_W * PATCH_H] };
         let bank = Bank { entries: vec![BankEntry::new(0, &patch, vec![0.0])] };
         let planned = Planned { entry: 0, weight: 1.0 };

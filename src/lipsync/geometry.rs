@@ -5,10 +5,14 @@
 /// corners (the MTCNN order).
 pub type Landmarks5 = [[f32; 2]; 5];
 
-/// The canonical face the landmarks are mapped to: a 128-unit face box with the eyes level.
-/// Values are the usual 112-px alignment template scaled by 8/7.
-pub const CANONICAL: Landmarks5 =
-    [[43.77, 59.08], [84.04, 58.86], [64.03, 81.98], [47.49, 105.56], [80.83, 105.38]];
+/// Canonical units per unit of the analysis template: the lip engine works in a 128-unit face.
+const CANONICAL_SCALE: f32 = 128.0 / 112.0;
+
+/// The canonical face the landmarks are mapped to: the analysis's 112-unit alignment template
+/// (`analysis::mouth::CANONICAL_LANDMARKS`) scaled to a 128-unit face.
+pub fn canonical() -> Landmarks5 {
+    CANONICAL_LANDMARKS.map(|p| [p[0] * CANONICAL_SCALE, p[1] * CANONICAL_SCALE])
+}
 
 /// Patch width in pixels.
 pub const PATCH_W: usize = 128;
@@ -20,90 +24,12 @@ pub const PATCH_SCALE: f32 = 0.75;
 /// y 72..144 (from just under the nose to below the chin).
 pub const PATCH_ORIGIN: [f32; 2] = [16.0, 72.0];
 
-/// A 2-D similarity transform `p' = [a -b; b a] p + t` (rotation, uniform scale, shift).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Similarity {
-    /// scale·cos θ
-    pub a: f32,
-    /// scale·sin θ
-    pub b: f32,
-    /// x shift
-    pub tx: f32,
-    /// y shift
-    pub ty: f32,
-}
-
-impl Similarity {
-    /// The identity.
-    pub const IDENTITY: Similarity = Similarity { a: 1.0, b: 0.0, tx: 0.0, ty: 0.0 };
-
-    /// Least-squares similarity taking `from[i]` to `to[i]` (closed form). `None` when the
-    /// source points coincide.
-    pub fn fit(from: &[[f32; 2]], to: &[[f32; 2]]) -> Option<Self> {
-        let n = from.len().min(to.len());
-        if n < 2 {
-            return None;
-        }
-        let mean = |p: &[[f32; 2]]| {
-            let (sx, sy) = p[..n]
-                .iter()
-                .fold((0.0f64, 0.0f64), |(x, y), q| (x + f64::from(q[0]), y + f64::from(q[1])));
-            (sx / n as f64, sy / n as f64)
-        };
-        let (fx, fy) = mean(from);
-        let (tx, ty) = mean(to);
-        let (mut sxx, mut sab, mut sba) = (0.0f64, 0.0f64, 0.0f64);
-        for i in 0..n {
-            let (x, y) = (f64::from(from[i][0]) - fx, f64::from(from[i][1]) - fy);
-            let (u, v) = (f64::from(to[i][0]) - tx, f64::from(to[i][1]) - ty);
-            sxx += x * x + y * y;
-            sab += x * u + y * v;
-            sba += x * v - y * u;
-        }
-        if sxx <= 1e-9 {
-            return None;
-        }
-        let a = sab / sxx;
-        let b = sba / sxx;
-        Some(Similarity {
-            a: a as f32,
-            b: b as f32,
-            tx: (tx - (a * fx - b * fy)) as f32,
-            ty: (ty - (b * fx + a * fy)) as f32,
-        })
-    }
-
-    /// Maps a point.
-    pub fn apply(&self, p: [f32; 2]) -> [f32; 2] {
-        [self.a * p[0] - self.b * p[1] + self.tx, self.b * p[0] + self.a * p[1] + self.ty]
-    }
-
-    /// The inverse transform.
-    pub fn inverse(&self) -> Self {
-        let d = self.a * self.a + self.b * self.b;
-        let (a, b) = (self.a / d, -self.b / d);
-        Similarity { a, b, tx: -(a * self.tx - b * self.ty), ty: -(b * self.tx + a * self.ty) }
-    }
-
-    /// Scale factor.
-    pub fn scale(&self) -> f32 {
-        (self.a * self.a + self.b * self.b).sqrt()
-    }
-
-    /// `self ∘ other`: apply `other` first.
-    pub fn then_after(&self, other: &Similarity) -> Similarity {
-        Similarity {
-            a: self.a * other.a - self.b * other.b,
-            b: self.b * other.a + self.a * other.b,
-            tx: self.a * other.tx - self.b * other.ty + self.tx,
-            ty: self.b * other.tx + self.a * other.ty + self.ty,
-        }
-    }
-}
+pub use crate::analysis::geometry::Similarity;
+use crate::analysis::mouth::CANONICAL_LANDMARKS;
 
 /// Transform from image pixels to the canonical face frame for these landmarks.
 pub fn image_to_canonical(landmarks: &Landmarks5) -> Option<Similarity> {
-    Similarity::fit(landmarks, &CANONICAL)
+    Similarity::fit(landmarks, &canonical())
 }
 
 /// Transform from patch pixel coordinates to canonical coordinates.
@@ -196,8 +122,9 @@ mod tests {
     #[test]
     fn fit_recovers_a_known_similarity() {
         let s = Similarity { a: 1.3 * 0.3f32.cos(), b: 1.3 * 0.3f32.sin(), tx: 40.0, ty: -7.0 };
-        let to: Vec<[f32; 2]> = CANONICAL.iter().map(|&p| s.apply(p)).collect();
-        let fit = Similarity::fit(&CANONICAL, &to).unwrap();
+        let canon = canonical();
+        let to: Vec<[f32; 2]> = canon.iter().map(|&p| s.apply(p)).collect();
+        let fit = Similarity::fit(&canon, &to).unwrap();
         assert!((fit.a - s.a).abs() < 1e-4 && (fit.b - s.b).abs() < 1e-4);
         assert!((fit.tx - s.tx).abs() < 1e-2 && (fit.ty - s.ty).abs() < 1e-2);
         let back = fit.inverse().apply(fit.apply([10.0, 20.0]));
@@ -211,7 +138,7 @@ mod tests {
     fn patch_covers_the_mouth_and_mask_is_zero_on_border() {
         let to_canon = patch_to_canonical();
         let far = to_canon.apply([(PATCH_W - 1) as f32, (PATCH_H - 1) as f32]);
-        assert!(far[0] > CANONICAL[4][0] && far[1] > CANONICAL[4][1] + 20.0);
+        assert!(far[0] > canonical()[4][0] && far[1] > canonical()[4][1] + 20.0);
         for region in [Region::Lips, Region::LipsJaw] {
             let m = region_mask(region, 6.0);
             assert!(m.iter().all(|&v| (0.0..=1.0).contains(&v)));
@@ -239,7 +166,7 @@ mod tests {
                 rgba[(y * w + x) * 4 + 1] = y as u8;
             }
         }
-        let lm: Landmarks5 = CANONICAL.map(|p| [p[0] + 50.0, p[1] + 20.0]);
+        let lm: Landmarks5 = canonical().map(|p| [p[0] + 50.0, p[1] + 20.0]);
         let patch = extract_patch(&rgba, w, h, &lm).unwrap();
         let p = patch.rgb[10 * PATCH_W + 20];
         let expect = patch_to_image(&lm).unwrap().apply([20.0, 10.0]);

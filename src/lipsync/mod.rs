@@ -4,6 +4,7 @@
 pub mod bank;
 pub mod engine;
 pub mod geometry;
+pub mod measure;
 pub mod occlusion;
 pub mod render;
 pub mod sync;

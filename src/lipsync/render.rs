@@ -177,7 +177,7 @@ pub fn composite(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lipsync::geometry::{CANONICAL, Region, extract_patch, patch_to_image, region_mask};
+    use crate::lipsync::geometry::{Region, canonical, extract_patch, patch_to_image, region_mask};
 
     #[test]
     fn colour_transfer_matches_target_statistics() {
@@ -206,7 +206,7 @@ mod tests {
             px.copy_from_slice(&[(i % 251) as u8, (i % 13 * 19) as u8, (i / w) as u8, 255]);
         }
         let original = frame.clone();
-        let lm = CANONICAL.map(|p| [p[0] * 1.2 + 10.0, p[1] * 1.2 - 30.0]);
+        let lm = canonical().map(|p| [p[0] * 1.2 + 10.0, p[1] * 1.2 - 30.0]);
         let mask = region_mask(Region::LipsJaw, 6.0);
         // Pasting the frame's own patch back changes (almost) nothing.
         let own = extract_patch(&frame, w, h, &lm).unwrap();

@@ -7,6 +7,8 @@ use crate::media::encode::{Tags, Writer, WriterConfig, check_preset, check_writa
 use crate::media::{AudioBuffer, MediaError, VideoDecoder, decode_audio, probe};
 use crate::model::project::resolve_media_path;
 use crate::model::{ClipId, MediaId, Preset, Project, Time};
+use crate::render::gpu::Backend;
+use crate::render::lips::{LipRenderer, plan_lips};
 use crate::render::warp_cache::WarpCache;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -68,6 +70,8 @@ pub struct RenderReport {
     pub frames: i64,
     /// Rendered duration.
     pub duration: Time,
+    /// Which compositor drew lip edits ("GPU (…)" or "CPU"); `None` when no frame was edited.
+    pub compositor: Option<String>,
 }
 
 /// The three WAV stem paths for a target: mix at `target`, the others beside it.
@@ -285,8 +289,9 @@ pub fn render_project(
     };
 
     if let Some(video_path) = &sources.video {
-        let mut decoder = VideoDecoder::open(video_path)?;
-        let (w, h) = decoder.size();
+        let mut frames =
+            FrameRenderer::open(video_path, lips_for(project, &sources, video_path, job)?)?;
+        let (w, h) = frames.size();
         let cfg = WriterConfig {
             preset: opts.preset,
             video: Some((w, h, rate)),
@@ -295,12 +300,14 @@ pub fn render_project(
         };
         let mut writer = Writer::create(&opts.output, &cfg)?;
         let total = last - first;
+        let mut compositor = None;
         for i in first..last {
             if job.is_cancelled() {
                 return Err(MediaError::Cancelled.into());
             }
-            let frame = decoder.frame(i)?;
-            writer.push_frame(&frame.data)?;
+            let (frame, backend) = frames.render(i)?;
+            compositor = compositor.or(backend);
+            writer.push_frame(&frame)?;
             let (s0, s1) = (sample_at(i), sample_at(i + 1));
             writer.push_audio(&stems_at(s0, (s1 - s0) as usize).mix)?;
             let done = i - first + 1;
@@ -308,7 +315,12 @@ pub fn render_project(
             on_progress(RenderProgress { done, total });
         }
         let out = writer.finish()?;
-        return Ok(RenderReport { outputs: vec![out], frames: total, duration: end - start });
+        return Ok(RenderReport {
+            outputs: vec![out],
+            frames: total,
+            duration: end - start,
+            compositor: compositor.map(|b| b.to_string()),
+        });
     }
 
     // WAV stems: three writers fed one second at a time; all or nothing.
@@ -344,5 +356,69 @@ pub fn render_project(
     for w in writers {
         written.push(w.finish()?);
     }
-    Ok(RenderReport { outputs: written, frames: 0, duration: end - start })
+    Ok(RenderReport { outputs: written, frames: 0, duration: end - start, compositor: None })
+}
+
+/// Plans the lip edits of a project's bound dub tracks from already-loaded sources.
+fn lips_for(
+    project: &Project,
+    sources: &Sources,
+    video: &Path,
+    job: &Job,
+) -> Result<LipRenderer, RenderError> {
+    let rate = project.timeline.frame_rate;
+    let frames = rate.time_to_frame(project.timeline.duration - Time::from_ticks(1)) + 1;
+    let len = rate.frame_to_time(frames).to_samples(SAMPLE_RATE).max(0) as usize;
+    let dialogue_of = |p: &Project| mix::mix_range(&mix_input(p, sources), 0, len).dialogue;
+    let tracks = plan_lips(project, video, rate, frames, dialogue_of, job)?;
+    Ok(LipRenderer::new(tracks))
+}
+
+/// Plans a project's lip edits (loading its audio): what the viewer and the export draw.
+pub fn plan_project_lips(
+    project: &Project,
+    project_dir: &Path,
+    job: &Job,
+) -> Result<LipRenderer, RenderError> {
+    let sources = load_sources(project, project_dir, true)?;
+    let video = sources
+        .video
+        .clone()
+        .ok_or_else(|| RenderError::Invalid("the project has no video".into()))?;
+    lips_for(project, &sources, &video, job)
+}
+
+/// The picture path of the render graph: decoded frame → lip edits → output frame. The viewer
+/// and the export both use it, so what is previewed is what is written.
+pub struct FrameRenderer {
+    decoder: VideoDecoder,
+    lips: LipRenderer,
+}
+
+impl FrameRenderer {
+    /// Opens the shot with planned lip edits.
+    pub fn open(video: &Path, lips: LipRenderer) -> Result<Self, RenderError> {
+        Ok(Self { decoder: VideoDecoder::open(video)?, lips })
+    }
+
+    /// Picture size.
+    pub fn size(&self) -> (u32, u32) {
+        self.decoder.size()
+    }
+
+    /// The lip edits.
+    pub fn lips(&self) -> &LipRenderer {
+        &self.lips
+    }
+
+    /// The output frame `i` (RGBA) and which compositor edited it, if any.
+    pub fn render(&mut self, i: i64) -> Result<(Vec<u8>, Option<Backend>), RenderError> {
+        let frame = self.decoder.frame(i)?;
+        let mut data = frame.data.clone();
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let decoder = &mut self.decoder;
+        let backend =
+            self.lips.apply(i, &mut data, w, h, |j| decoder.frame(j).ok().map(|f| f.data.clone()));
+        Ok((data, backend))
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod export;
 pub mod gpu;
+pub mod lips;
 pub mod warp_cache;
 
 pub use export::{RenderError, RenderOptions, RenderProgress, RenderReport, render_project};

@@ -1,0 +1,91 @@
+//! `redub bind` (dub track ↔ face) and `redub sync-check` (A/V offset from the mouth).
+
+use super::CliError;
+use crate::analysis::{AnalysisOptions, analyze_file};
+use crate::dsp::SAMPLE_RATE;
+use crate::jobs::Job;
+use crate::lipsync::measure::MouthSeries;
+use crate::lipsync::sync::{SyncReport, audio_envelope, sync_offset};
+use crate::media::{VideoDecoder, decode_audio};
+use crate::model::Project;
+use crate::model::lip::FaceId;
+use serde::Serialize;
+use std::path::Path;
+
+pub(super) fn bind(project_path: &Path, track: u32, face: u32) -> Result<(), CliError> {
+    let mut project = Project::load(project_path)?;
+    let ids: Vec<u32> = project.timeline.dub_tracks.iter().map(|t| t.id.0).collect();
+    let t = project.timeline.dub_tracks.iter_mut().find(|t| t.id.0 == track).ok_or_else(|| {
+        CliError::User(format!(
+            "{}: no dub track {track} (tracks: {ids:?})",
+            project_path.display()
+        ))
+    })?;
+    t.face = Some(FaceId(face));
+    let name = t.name.clone();
+    project.save(project_path)?;
+    println!("bound dub track {track} ({name}) to face {face}");
+    Ok(())
+}
+
+/// What `sync-check` reports.
+#[derive(Serialize)]
+struct SyncCheck {
+    file: String,
+    audio: String,
+    face: u32,
+    frames: usize,
+    #[serde(flatten)]
+    sync: SyncReport,
+    /// Mean absolute luma change of the lips region between frames.
+    flicker: f32,
+}
+
+/// Measures the mouth of the largest face track of `file` against `audio` (default: the file's
+/// own audio).
+pub(super) fn sync_check(file: &Path, audio: Option<&Path>, json: bool) -> Result<(), CliError> {
+    let (analysis, _) = analyze_file(file, &AnalysisOptions::default(), &Job::new(), true)?;
+    let track = analysis
+        .tracks
+        .iter()
+        .max_by_key(|t| t.frames.len())
+        .ok_or_else(|| CliError::User(format!("{}: no face found", file.display())))?;
+    let mut decoder = VideoDecoder::open_with_cache(file, 0)?;
+    let (w, h) = decoder.size();
+    let rate = decoder.frame_rate();
+    let frames = decoder.frame_count().max(0) as usize;
+    let mut series = MouthSeries::default();
+    for i in 0..frames {
+        let f = decoder.frame(i as i64)?;
+        series.push(&f.data, w as usize, h as usize, track.at(i as i64).map(|t| &t.landmarks));
+    }
+    let audio_path = audio.unwrap_or(file);
+    let sound = decode_audio(audio_path, Some(1))?;
+    let envelope = audio_envelope(&sound.samples, SAMPLE_RATE, rate.as_f64(), frames);
+    let report = SyncCheck {
+        file: file.display().to_string(),
+        audio: audio_path.display().to_string(),
+        face: track.id,
+        frames,
+        sync: sync_offset(&series.opening, &envelope, rate.as_f64(), 15),
+        flicker: series.flicker(),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| CliError::Internal(e.to_string()))?
+        );
+    } else {
+        println!(
+            "{}: face {} vs {}: offset {:+} frames ({:+.0} ms), confidence {:.3}, mouth flicker {:.2}",
+            report.file,
+            report.face,
+            report.audio,
+            report.sync.offset_frames,
+            report.sync.offset_ms,
+            report.sync.confidence,
+            report.flicker
+        );
+    }
+    Ok(())
+}
