@@ -9,3 +9,8 @@ pub use project::{
     Project, ProjectError, SCHEMA_VERSION, TrackId,
 };
 pub use time::{FrameRate, Time, Timecode};
+
+pub mod edit;
+pub mod history;
+pub use edit::{Edit, EditError};
+pub use history::History;

@@ -75,10 +75,15 @@ pub fn stem_paths(target: &Path) -> [PathBuf; 3] {
     [with("dialogue"), with("background"), target.to_path_buf()]
 }
 
-struct Sources {
-    video: Option<PathBuf>,
-    original: Option<AudioBuffer>,
-    clips: HashMap<MediaId, AudioBuffer>,
+/// Decoded inputs of a render; the editor's playback mixes from the same struct so that what
+/// it plays is what export writes.
+pub struct Sources {
+    /// The shot's path, when video is rendered.
+    pub video: Option<PathBuf>,
+    /// The original audio, stereo 48 kHz.
+    pub original: Option<AudioBuffer>,
+    /// Every audible dub clip's media, stereo 48 kHz.
+    pub clips: HashMap<MediaId, AudioBuffer>,
 }
 
 fn media_path(project: &Project, dir: &Path, id: MediaId) -> Result<PathBuf, RenderError> {
@@ -88,7 +93,12 @@ fn media_path(project: &Project, dir: &Path, id: MediaId) -> Result<PathBuf, Ren
     resolve_media_path(m, dir).ok_or_else(|| RenderError::MissingMedia { path: m.path.clone() })
 }
 
-fn load_sources(project: &Project, dir: &Path, need_video: bool) -> Result<Sources, RenderError> {
+/// Decodes what a render of `project` needs (relative media paths resolve against `dir`).
+pub fn load_sources(
+    project: &Project,
+    dir: &Path,
+    need_video: bool,
+) -> Result<Sources, RenderError> {
     let video = match project.timeline.video.media {
         Some(id) if need_video => Some(media_path(project, dir, id)?),
         None if need_video => {
@@ -117,7 +127,7 @@ fn load_sources(project: &Project, dir: &Path, need_video: bool) -> Result<Sourc
 }
 
 /// Builds the mixer input for a project from decoded sources.
-fn mix_input<'a>(project: &Project, sources: &'a Sources) -> MixInput<'a> {
+pub fn mix_input<'a>(project: &Project, sources: &'a Sources) -> MixInput<'a> {
     let ms = |v: f32| (v.max(0.0) * SAMPLE_RATE as f32 / 1000.0) as usize;
     let samples = |t: Time| t.to_samples(SAMPLE_RATE).max(0) as usize;
     let mut clips = Vec::new();

@@ -1,0 +1,259 @@
+//! The media bin: the pool's files with probe facts, missing files in red with Relink, and the
+//! import worker (probe + content hash off the UI thread).
+
+use super::command::AppCommand;
+use crate::media::{MediaInfo, probe};
+use crate::model::edit::{Edit, new_clip};
+use crate::model::hash::content_hash;
+use crate::model::project::{MediaId, MediaKind, MediaRef, resolve_media_path};
+use crate::model::{FrameRate, Project, Time, TrackId};
+use egui::Color32;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, channel};
+
+/// One imported file, ready to enter the pool.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    /// The pool entry (its id is fixed when it is added).
+    pub media: MediaRef,
+    /// Probe facts.
+    pub info: MediaInfo,
+}
+
+/// The result of one import request.
+#[derive(Debug, Default)]
+pub struct ImportBatch {
+    /// Files that probed fine.
+    pub files: Vec<Imported>,
+    /// Files that did not, with the reason.
+    pub errors: Vec<String>,
+    /// Where dropped audio should land.
+    pub target: Option<(TrackId, Time)>,
+}
+
+/// Runs imports on a named thread, one batch at a time.
+#[derive(Default)]
+pub struct Importer {
+    running: Vec<Receiver<ImportBatch>>,
+}
+
+impl Importer {
+    /// Starts probing and hashing `paths`.
+    pub fn start(
+        &mut self,
+        paths: Vec<PathBuf>,
+        target: Option<(TrackId, Time)>,
+        ctx: egui::Context,
+    ) -> std::io::Result<()> {
+        let (tx, rx) = channel();
+        std::thread::Builder::new().name("import".into()).spawn(move || {
+            let mut batch = ImportBatch { target, ..ImportBatch::default() };
+            for p in paths {
+                match import_one(&p) {
+                    Ok(i) => batch.files.push(i),
+                    Err(e) => batch.errors.push(e),
+                }
+            }
+            let _ = tx.send(batch);
+            ctx.request_repaint();
+        })?;
+        self.running.push(rx);
+        Ok(())
+    }
+
+    /// Batches that finished since the last call.
+    pub fn poll(&mut self) -> Vec<ImportBatch> {
+        let mut done = Vec::new();
+        self.running.retain(|rx| match rx.try_recv() {
+            Ok(b) => {
+                done.push(b);
+                false
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => true,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => false,
+        });
+        done
+    }
+
+    /// Whether an import is still running.
+    pub fn busy(&self) -> bool {
+        !self.running.is_empty()
+    }
+}
+
+fn import_one(path: &Path) -> Result<Imported, String> {
+    let info = probe(path).map_err(|e| e.to_string())?;
+    let kind = if info.video.is_some() {
+        MediaKind::Video
+    } else if info.audio.is_some() {
+        MediaKind::Audio
+    } else {
+        return Err(format!("{}: no audio or video stream", path.display()));
+    };
+    // The pool entry is built by the model's own constructor (hashing included) on a scratch
+    // project, so the editor never duplicates how a MediaRef is made.
+    let mut scratch = Project::new("import", FrameRate::FPS_25);
+    let id = scratch.add_media(path, kind, info.duration).map_err(|e| e.to_string())?;
+    let media =
+        scratch.media(id).cloned().ok_or_else(|| format!("{}: not added", path.display()))?;
+    Ok(Imported { media, info })
+}
+
+/// The edit that adds an import batch to the project: every file enters the pool; the first
+/// video becomes the shot (and its audio the original) when the project has none, or replaces
+/// it; audio with a drop target becomes a dub clip there.
+pub fn import_edit(project: &Project, batch: &ImportBatch) -> Option<Edit> {
+    let mut scratch = project.clone();
+    let mut edits = Vec::new();
+    let mut next_id = project.media.iter().map(|m| m.id.0 + 1).max().unwrap_or(1);
+    let mut at = batch.target.map(|(_, t)| t);
+    for f in &batch.files {
+        let existing =
+            project.media.iter().find(|m| m.absolute_path == f.media.absolute_path).map(|m| m.id);
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let mut m = f.media.clone();
+                m.id = MediaId(next_id);
+                next_id += 1;
+                edits.push(Edit::InsertMedia { index: usize::MAX, media: m });
+                MediaId(next_id - 1)
+            }
+        };
+        // Keep the scratch project in step so new_clip sees the media and fresh clip ids.
+        if let Some(Edit::InsertMedia { media, .. }) = edits.last()
+            && scratch.media(media.id).is_none()
+        {
+            scratch.media.push(media.clone());
+        }
+        match f.media.kind {
+            MediaKind::Video => {
+                edits.push(Edit::SetVideo(Some(id)));
+                let mut o = project.timeline.original_audio.clone();
+                o.media = f.info.audio.as_ref().map(|_| id);
+                edits.push(Edit::SetOriginalAudio(o));
+                edits.push(Edit::SetDuration(f.media.duration.max(project.timeline.duration)));
+            }
+            MediaKind::Audio => {
+                if let (Some((track, _)), Some(t)) = (batch.target, at)
+                    && let Ok(clip) = new_clip(&scratch, id, t)
+                {
+                    at = Some(clip.end());
+                    let add = Edit::AddClip { track, clip };
+                    if add.apply(&mut scratch).is_ok() {
+                        edits.push(add);
+                    }
+                }
+            }
+        }
+    }
+    (!edits.is_empty()).then_some(Edit::Batch(edits))
+}
+
+/// Relinks missing media from a folder (searched recursively): a file matches when its name
+/// matches, or failing that its size, and its content hash equals the recorded one.
+pub fn relink_edit(project: &Project, project_dir: &Path, folder: &Path) -> (Option<Edit>, usize) {
+    let missing: Vec<&MediaRef> =
+        project.media.iter().filter(|m| resolve_media_path(m, project_dir).is_none()).collect();
+    if missing.is_empty() {
+        return (None, 0);
+    }
+    let mut files = Vec::new();
+    collect_files(folder, 4, &mut files);
+    let mut edits = Vec::new();
+    for m in &missing {
+        let name = m.path.file_name();
+        let by_name = files.iter().filter(|f| f.file_name() == name);
+        let by_size =
+            files.iter().filter(|f| std::fs::metadata(f).is_ok_and(|md| md.len() == m.size));
+        let found =
+            by_name.chain(by_size).find(|f| content_hash(f).is_ok_and(|h| h == m.content_hash));
+        if let Some(f) = found {
+            let abs = std::path::absolute(f).unwrap_or_else(|_| f.clone());
+            let mut n = (*m).clone();
+            n.path = abs.clone();
+            n.absolute_path = abs;
+            edits.push(Edit::SetMedia(n));
+        }
+    }
+    let n = edits.len();
+    ((n > 0).then_some(Edit::Batch(edits)), missing.len() - n)
+}
+
+fn collect_files(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if depth > 0 {
+                collect_files(&p, depth - 1, out);
+            }
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Draws the bin. `missing` says which media cannot be found; `info` has probe facts.
+pub fn media_bin_ui(
+    ui: &mut egui::Ui,
+    project: &Project,
+    missing: &HashMap<MediaId, bool>,
+    shot_thumb: Option<(egui::TextureId, egui::Vec2)>,
+    busy: bool,
+    out: &mut Vec<AppCommand>,
+) {
+    ui.horizontal(|ui| {
+        ui.heading("Media");
+        if ui.button("Import…").on_hover_text("Import media files").clicked() {
+            out.push(AppCommand::Import { paths: None, target: None });
+        }
+        if busy {
+            ui.spinner();
+        }
+    });
+    let any_missing = missing.values().any(|m| *m);
+    if any_missing
+        && ui.button("Relink…").on_hover_text("Relink missing media from a folder").clicked()
+    {
+        out.push(AppCommand::RelinkFolder(None));
+    }
+    ui.separator();
+    if project.media.is_empty() {
+        ui.label("Drop video or audio files here.");
+    }
+    egui::ScrollArea::vertical().id_salt("media-bin-scroll").show(ui, |ui| {
+        for m in &project.media {
+            let name =
+                m.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let is_missing = missing.get(&m.id).copied().unwrap_or(false);
+            let role = match m.kind {
+                MediaKind::Video if project.timeline.video.media == Some(m.id) => "shot",
+                MediaKind::Video => "video",
+                MediaKind::Audio => "audio",
+            };
+            let color =
+                if is_missing { Color32::from_rgb(240, 90, 80) } else { ui.visuals().text_color() };
+            let dur =
+                crate::model::time::format_timecode(m.duration, project.timeline.frame_rate, false);
+            if role == "shot"
+                && let Some((tex, size)) = shot_thumb
+            {
+                ui.add(egui::Image::new((tex, size)).alt_text(format!("Thumbnail of {name}")));
+            }
+            let text = egui::RichText::new(format!("{name}\n{role} · {dur}")).color(color);
+            let resp =
+                ui.add(egui::Button::new(text).min_size(egui::vec2(ui.available_width(), 0.0)));
+            let tip = if is_missing {
+                format!("Missing: {}", m.absolute_path.display())
+            } else {
+                m.path.display().to_string()
+            };
+            let resp = resp.on_hover_text(tip);
+            resp.widget_info(|| {
+                egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Media {name}"))
+            });
+        }
+    });
+}
