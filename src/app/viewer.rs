@@ -183,7 +183,7 @@ pub fn viewer_ui(ui: &mut egui::Ui, viewer: &Viewer, has_video: bool, out: &mut 
         let msg = match (&viewer.error, has_video) {
             (Some(e), _) => format!("Cannot show the shot: {e}"),
             (None, true) => "Decoding…".to_string(),
-            (None, false) => "Drop a video here or use File ▸ Import".to_string(),
+            (None, false) => "Drop a video here or use File > Import".to_string(),
         };
         painter.text(
             rect.center(),
