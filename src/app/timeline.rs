@@ -529,7 +529,8 @@ fn draw_waveform(
 /// y of a clip gain within its rect: 0 dB at 35 % from the top, ±24 dB spans the rect.
 fn gain_y(rect: Rect, gain_db: f32) -> f32 {
     let zero = rect.top() + rect.height() * 0.35;
-    (zero - gain_db / 24.0 * rect.height() * 0.6).clamp(rect.top() + 2.0, rect.bottom() - 2.0)
+    // max/min rather than clamp: a clip cut by the panel edge can be thinner than the margins.
+    (zero - gain_db / 24.0 * rect.height() * 0.6).min(rect.bottom() - 2.0).max(rect.top() + 2.0)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -871,11 +872,11 @@ fn drag_update(
             }
             DragKind::FadeIn => {
                 c.fade_in =
-                    (orig.fade_in + delta).clamp(Time::ZERO, orig.duration() - orig.fade_out);
+                    (orig.fade_in + delta).min(orig.duration() - orig.fade_out).max(Time::ZERO);
             }
             DragKind::FadeOut => {
                 c.fade_out =
-                    (orig.fade_out - delta).clamp(Time::ZERO, orig.duration() - orig.fade_in);
+                    (orig.fade_out - delta).min(orig.duration() - orig.fade_in).max(Time::ZERO);
             }
             DragKind::Gain => {
                 let h = DUB_H - 6.0;
