@@ -287,17 +287,11 @@ fn snapshots_of_main_window_timeline_and_export_dialog() {
     let mut h = harness(&dir.path().join("appdata"), Some(file));
     h.state_mut().queue(AppCommand::Seek(Time::from_millis(1000)));
     step_until(&mut h, "the frame at the playhead", |a| {
-        a.viewer.shown.is_some() && a.playhead > Time::ZERO
+        a.viewer.shown.as_ref().is_some_and(|f| f.index >= 25)
     });
-    // Waveform loading finishes in the background; give it a moment.
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        h.step();
-        std::thread::sleep(Duration::from_millis(50));
-        if !h.state().log.iter().any(|l| l.error) && start.elapsed() > Duration::from_secs(2) {
-            break;
-        }
-    }
+    // Waveforms, thumbnails and probe facts arrive in the background: wait for all of them so
+    // the snapshot is the same every run.
+    step_until(&mut h, "background work", |a| a.background_idle() && a.thumbnails.items.len() == 4);
     h.run_ok();
     let opts = snapshot_options();
     h.snapshot_options("main_window", &opts);

@@ -68,7 +68,7 @@ pub fn time_timeline(project: &Project, px_per_sec: f32, frames: usize) -> Frame
                 in_point: None,
                 out_point: None,
                 snap: true,
-                original_peaks: None,
+                waveforms: None,
                 thumbnails: &[],
             };
             let mut cmds = Vec::new();

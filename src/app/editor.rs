@@ -5,16 +5,16 @@ use super::command::{AppCommand, ExportRange, SelectMode, UnsavedChoice, ViewerZ
 use super::export_dialog::{ExportDialog, export_dialog_ui};
 use super::inspector::{InspectorState, inspector_ui};
 use super::keys::{KeyPreset, Shuttle, command_for_key};
-use super::media_bin::{Importer, import_edit, media_bin_ui, relink_edit};
+use super::media_bin::{Importer, ProbeFacts, import_edit, media_bin_ui, relink_edit};
 use super::playback::{AudioOut, Clock, MixFeed, frame_at, open_output};
 use super::script::ScriptRunner;
 use super::storage::{AutosaveSlot, Dirs, Settings};
 use super::thumbs::Thumbnails;
-use super::timeline::{PEAK_BUCKET, TimelineInput, TimelineView, timeline_ui};
+use super::timeline::{PEAK_BUCKET, TimelineInput, TimelineView, Waveforms, timeline_ui};
 use super::viewer::{Viewer, viewer_ui};
 use super::worker::LatestWorker;
 use crate::dsp::SAMPLE_RATE;
-use crate::dsp::peaks::{Peak, peaks};
+use crate::dsp::peaks::peaks;
 use crate::model::edit::{Edit, TrackProps, clip, ripple_delete, split_clip};
 use crate::model::project::{MediaId, project_dir, resolve_media_path};
 use crate::model::time::format_timecode;
@@ -69,7 +69,7 @@ struct PlayState {
     _out: Option<AudioOut>,
 }
 
-type SourcesResult = Result<(Arc<Sources>, Arc<Vec<Peak>>), String>;
+type SourcesResult = Result<(Arc<Sources>, Arc<Waveforms>), String>;
 /// The media an audio load covers: its identity for "did it change?".
 type SourcesKey = Vec<(MediaId, PathBuf)>;
 
@@ -77,7 +77,7 @@ type SourcesKey = Vec<(MediaId, PathBuf)>;
 struct AudioSources {
     key: Option<SourcesKey>,
     sources: Option<Arc<Sources>>,
-    peaks: Option<Arc<Vec<Peak>>>,
+    peaks: Option<Arc<Waveforms>>,
     loading: Option<(SourcesKey, Receiver<SourcesResult>)>,
 }
 
@@ -139,6 +139,7 @@ pub struct RedubApp {
     title: String,
     audio_enabled: bool,
     missing: HashMap<MediaId, bool>,
+    facts: ProbeFacts,
     missing_checked: Option<Instant>,
     ctx: egui::Context,
     script: ScriptRunner,
@@ -194,6 +195,7 @@ impl RedubApp {
             title: String::new(),
             audio_enabled: options.audio,
             missing: HashMap::new(),
+            facts: ProbeFacts::default(),
             missing_checked: None,
             ctx,
             script: ScriptRunner::new(options.script.as_deref().unwrap_or("")),
@@ -845,12 +847,14 @@ impl RedubApp {
         let ctx = self.ctx.clone();
         let spawned = std::thread::Builder::new().name("audio-load".into()).spawn(move || {
             let r = load_sources(&project, &dir, false).map_err(|e| e.to_string()).map(|s| {
-                let p = s
-                    .original
-                    .as_ref()
-                    .map(|b| peaks(&b.samples, usize::from(b.channels), PEAK_BUCKET))
-                    .unwrap_or_default();
-                (Arc::new(s), Arc::new(p))
+                let of = |b: &crate::media::AudioBuffer| {
+                    peaks(&b.samples, usize::from(b.channels), PEAK_BUCKET)
+                };
+                let w = Waveforms {
+                    original: s.original.as_ref().map(of).unwrap_or_default(),
+                    clips: s.clips.iter().map(|(id, b)| (*id, of(b))).collect(),
+                };
+                (Arc::new(s), Arc::new(w))
             });
             let _ = tx.send(r);
             ctx.request_repaint();
@@ -911,6 +915,17 @@ impl RedubApp {
             }
         }
         self.update_audio_sources();
+        self.facts.poll();
+    }
+
+    /// Whether every background job (import, audio and waveform loading, probing, thumbnails,
+    /// export) is done: tests wait for this before taking snapshots.
+    pub fn background_idle(&self) -> bool {
+        !self.importer.busy()
+            && self.audio.loading.is_none()
+            && !self.facts.busy()
+            && !self.thumbnails.busy()
+            && self.export.running.is_none()
     }
 
     fn autosave_tick(&mut self) {
@@ -946,6 +961,13 @@ impl RedubApp {
             return;
         }
         let dir = self.project_dir();
+        let files: Vec<(MediaId, PathBuf)> = self
+            .project
+            .media
+            .iter()
+            .filter_map(|m| resolve_media_path(m, &dir).map(|p| (m.id, p)))
+            .collect();
+        self.facts.update(files, &self.ctx.clone());
         self.missing = self
             .project
             .media
@@ -1306,7 +1328,7 @@ impl RedubApp {
                     in_point: self.in_point,
                     out_point: self.out_point,
                     snap: self.snap,
-                    original_peaks: self.audio.peaks.as_deref().map(Vec::as_slice),
+                    waveforms: self.audio.peaks.as_deref(),
                     thumbnails: &thumbs,
                 };
                 timeline_ui(ui, &input, &mut self.timeline, &mut self.pending);
@@ -1318,6 +1340,7 @@ impl RedubApp {
                 ui,
                 &self.project,
                 &self.missing,
+                &self.facts.facts,
                 thumb,
                 self.importer.busy(),
                 &mut self.pending,
@@ -1353,7 +1376,7 @@ impl RedubApp {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.title = title;
         }
-        if self.importer.busy() || self.export.running.is_some() || self.audio.loading.is_some() {
+        if !self.background_idle() {
             ctx.request_repaint_after(Duration::from_millis(100));
         }
         if let Some(wait) = self.script.next_wait() {

@@ -200,6 +200,7 @@ pub fn media_bin_ui(
     ui: &mut egui::Ui,
     project: &Project,
     missing: &HashMap<MediaId, bool>,
+    facts: &HashMap<MediaId, String>,
     shot_thumb: Option<(egui::TextureId, egui::Vec2)>,
     busy: bool,
     out: &mut Vec<AppCommand>,
@@ -251,9 +252,81 @@ pub fn media_bin_ui(
                 m.path.display().to_string()
             };
             let resp = resp.on_hover_text(tip);
+            if let Some(f) = facts.get(&m.id) {
+                ui.label(egui::RichText::new(f).small().weak());
+            }
             resp.widget_info(|| {
                 egui::WidgetInfo::labeled(egui::Role::Button, true, format!("Media {name}"))
             });
         }
     });
+}
+
+/// One line of probe facts for the bin, e.g. "640×360 · 25.00 fps · H.264 · 48 kHz 2 ch".
+pub fn describe(info: &MediaInfo) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = &info.video {
+        parts.push(format!("{}×{}", v.width, v.height));
+        let vfr = if v.variable_frame_rate { " VFR" } else { "" };
+        parts.push(format!("{:.2} fps{vfr}", v.frame_rate.as_f64()));
+        parts.push(v.codec.clone());
+    }
+    if let Some(a) = &info.audio {
+        parts.push(format!("{} kHz {} ch {}", a.sample_rate / 1000, a.channels, a.codec));
+    }
+    parts.join(" · ")
+}
+
+/// Probe facts of the pool's files, gathered on a worker thread as files appear.
+#[derive(Default)]
+pub struct ProbeFacts {
+    /// Media id → description.
+    pub facts: HashMap<MediaId, String>,
+    asked: std::collections::HashSet<PathBuf>,
+    running: Vec<Receiver<(MediaId, PathBuf, String)>>,
+}
+
+impl ProbeFacts {
+    /// Probes files not seen yet (`files`: id and resolved path) and collects finished probes.
+    pub fn update(&mut self, files: Vec<(MediaId, PathBuf)>, ctx: &egui::Context) {
+        self.poll();
+        let new: Vec<(MediaId, PathBuf)> =
+            files.into_iter().filter(|(_, p)| !self.asked.contains(p)).collect();
+        if new.is_empty() {
+            return;
+        }
+        self.asked.extend(new.iter().map(|(_, p)| p.clone()));
+        let (tx, rx) = channel();
+        let ctx = ctx.clone();
+        let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
+            for (id, p) in new {
+                let text = probe(&p).map_or_else(|e| e.to_string(), |i| describe(&i));
+                let _ = tx.send((id, p, text));
+            }
+            ctx.request_repaint();
+        });
+        if spawned.is_ok() {
+            self.running.push(rx);
+        }
+    }
+
+    /// Whether probes are still running.
+    pub fn busy(&self) -> bool {
+        !self.running.is_empty()
+    }
+
+    /// Collects finished probes.
+    pub fn poll(&mut self) {
+        self.running.retain(|rx| {
+            loop {
+                match rx.try_recv() {
+                    Ok((id, _, text)) => {
+                        self.facts.insert(id, text);
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Empty) => break true,
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break false,
+                }
+            }
+        });
+    }
 }

@@ -75,11 +75,27 @@ impl Thumbnails {
         }
     }
 
+    /// Whether the thumbnail thread is still working.
+    pub fn busy(&self) -> bool {
+        self.rx.is_some()
+    }
+
     /// Turns arrived images into textures.
     pub fn poll(&mut self, ctx: &egui::Context) {
         let Some(rx) = &self.rx else { return };
         let mut added = false;
-        for (t, img) in rx.try_iter() {
+        let mut arrived = Vec::new();
+        loop {
+            match rx.try_recv() {
+                Ok(x) => arrived.push(x),
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    self.rx = None;
+                    break;
+                }
+            }
+        }
+        for (t, img) in arrived {
             let size = Vec2::new(img.size[0] as f32, img.size[1] as f32);
             let tex = ctx.load_texture(format!("thumb-{}", t.ticks()), img, TextureOptions::LINEAR);
             self.items.push((t, tex, size));

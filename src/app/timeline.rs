@@ -111,10 +111,19 @@ pub struct TimelineInput<'a> {
     pub out_point: Option<Time>,
     /// Snapping on.
     pub snap: bool,
-    /// Waveform of the original audio: one peak per [`PEAK_BUCKET`] samples at 48 kHz.
-    pub original_peaks: Option<&'a [Peak]>,
+    /// Waveforms of the original and of the clips' media.
+    pub waveforms: Option<&'a Waveforms>,
     /// Thumbnails of the shot: (time, texture), sorted by time.
     pub thumbnails: &'a [(Time, egui::TextureId, Vec2)],
+}
+
+/// Waveform peaks, one per [`PEAK_BUCKET`] samples at 48 kHz.
+#[derive(Clone, Debug, Default)]
+pub struct Waveforms {
+    /// The original audio.
+    pub original: Vec<Peak>,
+    /// Each dub clip's media, from its start.
+    pub clips: std::collections::HashMap<crate::model::MediaId, Vec<Peak>>,
 }
 
 /// Samples per waveform peak (10 ms at 48 kHz).
@@ -319,6 +328,7 @@ pub fn timeline_ui(
             );
             view.clip_rects.push((clip.id, rect));
             let selected = input.selection.contains(&clip.id);
+            let wave = input.waveforms.and_then(|w| w.clips.get(&clip.media)).map(Vec::as_slice);
             draw_clip(
                 &area_painter,
                 rect,
@@ -329,6 +339,7 @@ pub fn timeline_ui(
                 !project.is_audible(track),
                 rate,
                 view,
+                wave,
             );
             if clip_interact_ui(
                 ui,
@@ -469,7 +480,7 @@ fn video_and_original_ui(painter: &egui::Painter, input: &TimelineInput<'_>, vie
                     Color32::from_rgb(45, 70, 60)
                 };
                 painter.rect_filled(clip, 2.0, fill);
-                if let Some(peaks) = input.original_peaks {
+                if let Some(peaks) = input.waveforms.map(|w| w.original.as_slice()) {
                     draw_waveform(
                         painter,
                         clip.intersect(view.clip_area),
@@ -544,12 +555,21 @@ fn draw_clip(
     silent: bool,
     rate: FrameRate,
     view: &TimelineView,
+    wave: Option<&[Peak]>,
 ) {
     let mut fill = clip_color(ti, selected, locked);
     if silent {
         fill = fill.gamma_multiply(0.5);
     }
     painter.rect_filled(rect, 3.0, fill);
+    if let Some(peaks) = wave {
+        // Peaks start at the media's start; the clip shows them from its source in.
+        let skip =
+            (clip.source_in.to_samples(crate::dsp::SAMPLE_RATE).max(0) as usize) / PEAK_BUCKET;
+        let area = rect.shrink2(Vec2::new(0.0, 4.0)).intersect(view.clip_area);
+        let color = Color32::from_black_alpha(90);
+        draw_waveform(painter, area, view, peaks.get(skip..).unwrap_or(&[]), clip.position, color);
+    }
     if selected {
         painter.rect_stroke(rect, 3.0, Stroke::new(2.0, Color32::WHITE), egui::StrokeKind::Inside);
     }
