@@ -317,3 +317,65 @@ fn snapshots_of_main_window_timeline_and_export_dialog() {
     h.run_ok();
     h.snapshot_options("export_dialog", &opts);
 }
+
+/// A project with the shot, two dub tracks and one 2 s line on the first at 0.5 s.
+fn two_track_project(dir: &Path) -> PathBuf {
+    let (video, line) = media(dir);
+    let mut p = Project::new("two", FrameRate::FPS_25);
+    let v = p.add_media(&video, redub::model::MediaKind::Video, Time::from_millis(4000)).unwrap();
+    p.timeline.video.media = Some(v);
+    p.timeline.original_audio.media = Some(v);
+    p.timeline.duration = Time::from_millis(4000);
+    let l = p.add_media(&line, redub::model::MediaKind::Audio, Time::from_millis(2000)).unwrap();
+    let t1 = p.add_dub_track("Alice");
+    p.add_dub_track("Bob");
+    p.add_clip(t1, l, Time::from_millis(500)).unwrap();
+    let file = dir.join("two.redub");
+    p.save(&file).unwrap();
+    file
+}
+
+#[test]
+fn drag_moves_a_clip_to_another_dub_track_and_box_select_picks_clips() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    h.run_ok();
+    let body = h.get_by_role_and_label(Role::Button, "Clip line").rect();
+    let down = dub_lane(&h, 1).center().y - dub_lane(&h, 0).center().y;
+    drag(&mut h, body.center(), body.center() + egui::vec2(0.0, down));
+    let tracks = &h.state().project.timeline.dub_tracks;
+    assert!(tracks[0].clips.is_empty(), "left Alice");
+    assert_eq!(tracks[1].clips.len(), 1, "landed on Bob");
+    assert_eq!(tracks[1].clips[0].position, Time::from_millis(500), "same time");
+
+    // Box-select from empty space across the clip.
+    h.state_mut().queue(AppCommand::Select(Vec::new(), redub::app::command::SelectMode::Replace));
+    h.run_ok();
+    let lane = dub_lane(&h, 1);
+    let x0 = h.state().timeline.x_of(Time::from_millis(3000));
+    let x1 = h.state().timeline.x_of(Time::from_millis(1000));
+    drag(&mut h, Pos2::new(x0, lane.top() + 2.0), Pos2::new(x1, lane.bottom() - 2.0));
+    assert_eq!(h.state().selection.len(), 1, "box selected the clip");
+}
+
+#[test]
+fn export_dialog_renders_on_a_worker_with_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    h.run_ok();
+    h.state_mut().queue(AppCommand::ShowExport);
+    h.run_ok();
+    let out = dir.path().join("stems.wav");
+    h.state_mut().export.preset = redub::model::Preset::WavStems;
+    h.state_mut().export.output = out.display().to_string();
+    h.run_ok();
+    h.get_by_role_and_label(Role::Button, "Export").click();
+    h.run_ok();
+    step_until(&mut h, "the export", |a| !a.exporting() && a.export.finished.is_some());
+    let done = h.state().export.finished.clone().unwrap();
+    assert!(done.is_ok(), "{done:?}");
+    assert!(out.is_file());
+    assert!(h.get_by_label("Show in folder").rect().width() > 0.0);
+}

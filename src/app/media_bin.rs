@@ -330,3 +330,27 @@ impl ProbeFacts {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relink_finds_a_moved_file_by_name_and_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("a").join("line.wav");
+        std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+        std::fs::write(&old, b"some audio bytes").unwrap();
+        let mut p = Project::new("r", FrameRate::FPS_25);
+        let id = p.add_media(&old, MediaKind::Audio, Time::from_millis(1000)).unwrap();
+        let moved = dir.path().join("b").join("deeper");
+        std::fs::create_dir_all(&moved).unwrap();
+        std::fs::rename(&old, moved.join("line.wav")).unwrap();
+        // A same-named impostor with other content must not be taken.
+        std::fs::write(dir.path().join("b").join("line.wav"), b"other bytes").unwrap();
+        let (edit, left) = relink_edit(&p, dir.path(), &dir.path().join("b"));
+        assert_eq!(left, 0);
+        edit.unwrap().apply(&mut p).unwrap();
+        assert_eq!(p.media(id).unwrap().path, moved.join("line.wav"));
+    }
+}
