@@ -7,12 +7,18 @@ use crate::media::{Frame, VideoDecoder};
 use egui::{Color32, Rect, Stroke, TextureHandle, TextureOptions, Vec2};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, channel};
+
+/// Frames decoded ahead of the playhead during playback.
+const READ_AHEAD: i64 = 3;
 
 /// Decodes frames of one file on a named thread, newest request first.
 pub struct FrameFetcher {
     path: PathBuf,
-    worker: LatestWorker<i64>,
+    worker: LatestWorker<(i64, u64, bool)>,
+    /// Bumped by every request, so read-ahead stops as soon as a newer request exists.
+    generation: Arc<AtomicU64>,
     rx: Receiver<Result<Arc<Frame>, String>>,
 }
 
@@ -22,25 +28,40 @@ impl FrameFetcher {
         let (tx, rx) = channel();
         let p = path.to_path_buf();
         let mut decoder: Option<VideoDecoder> = None;
-        let worker = LatestWorker::spawn("viewer-decode", move |index: i64| {
-            if decoder.is_none() {
-                match VideoDecoder::open(&p) {
-                    Ok(d) => decoder = Some(d),
-                    Err(e) => {
-                        let _ = tx.send(Err(e.to_string()));
-                        ctx.request_repaint();
-                        return;
+        let generation = Arc::new(AtomicU64::new(0));
+        let gen_seen = Arc::clone(&generation);
+        let worker = LatestWorker::spawn(
+            "viewer-decode",
+            move |(index, want_gen, playing): (i64, u64, bool)| {
+                if decoder.is_none() {
+                    match VideoDecoder::open(&p) {
+                        Ok(d) => decoder = Some(d),
+                        Err(e) => {
+                            let _ = tx.send(Err(e.to_string()));
+                            ctx.request_repaint();
+                            return;
+                        }
                     }
                 }
-            }
-            if let Some(d) = decoder.as_mut() {
-                let last = d.frame_count().max(1) - 1;
-                let r = d.frame(index.clamp(0, last)).map_err(|e| e.to_string());
-                let _ = tx.send(r);
-                ctx.request_repaint();
-            }
-        })?;
-        Ok(Self { path: path.to_path_buf(), worker, rx })
+                if let Some(d) = decoder.as_mut() {
+                    let last = d.frame_count().max(1) - 1;
+                    let r = d.frame(index.clamp(0, last)).map_err(|e| e.to_string());
+                    let _ = tx.send(r);
+                    ctx.request_repaint();
+                    // While playing, decode the next frames into the decoder's cache so the next
+                    // requests are answered at once; stop when the UI has asked for something else.
+                    if playing {
+                        for k in 1..=READ_AHEAD {
+                            if gen_seen.load(Ordering::Relaxed) != want_gen || index + k > last {
+                                break;
+                            }
+                            let _ = d.frame(index + k);
+                        }
+                    }
+                }
+            },
+        )?;
+        Ok(Self { path: path.to_path_buf(), worker, generation, rx })
     }
 
     /// The file this fetcher decodes.
@@ -48,9 +69,10 @@ impl FrameFetcher {
         &self.path
     }
 
-    /// Asks for a frame (replacing any request not yet started).
-    pub fn request(&self, index: i64) {
-        self.worker.send(index);
+    /// Asks for a frame (replacing any request not yet started); `playing` enables read-ahead.
+    pub fn request(&self, index: i64, playing: bool) {
+        let next_gen = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        self.worker.send((index, next_gen, playing));
     }
 
     /// Frames (or errors) decoded since the last call.
@@ -116,7 +138,7 @@ impl Viewer {
     pub fn update(&mut self, ctx: &egui::Context, index: i64, playing: bool) -> u64 {
         let Some(f) = &self.fetcher else { return 0 };
         if self.requested != Some(index) {
-            f.request(index);
+            f.request(index, playing);
             self.requested = Some(index);
         }
         let mut dropped = 0;
