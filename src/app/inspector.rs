@@ -49,7 +49,7 @@ fn timecode_field_ui(
     let resp = ui
         .add(
             egui::TextEdit::singleline(&mut text)
-                .desired_width(96.0)
+                .desired_width(118.0)
                 .font(egui::TextStyle::Monospace),
         )
         .labelled_by(label.id);

@@ -1088,6 +1088,16 @@ fn ruler_ui(
         }
         k += 1;
     }
+    // In and out points as brackets, also when only one of them is set.
+    let bracket = Color32::from_rgb(140, 140, 255);
+    for (t, dir) in [(input.in_point, 1.0f32), (input.out_point, -1.0)] {
+        if let Some(t) = t {
+            let x = view.x_of(t);
+            rp.vline(x, ruler.y_range(), Stroke::new(2.0, bracket));
+            rp.hline(x..=x + 6.0 * dir, ruler.top() + 1.0, Stroke::new(2.0, bracket));
+            rp.hline(x..=x + 6.0 * dir, ruler.bottom() - 1.0, Stroke::new(2.0, bracket));
+        }
+    }
     for m in &input.project.timeline.markers {
         let x = view.x_of(m.time);
         let tri = vec![
