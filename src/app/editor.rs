@@ -65,6 +65,8 @@ pub enum AfterPrompt {
 
 struct PlayState {
     clock: Clock,
+    /// The edit count the mixer was started with: the mix is restarted after later edits.
+    mixed_changes: Option<u64>,
     _feed: Option<MixFeed>,
     _out: Option<AudioOut>,
 }
@@ -762,8 +764,12 @@ impl RedubApp {
                         match open_output(pull) {
                             Ok(out) => {
                                 self.audio_notice = None;
-                                self.play =
-                                    Some(PlayState { clock, _feed: Some(feed), _out: Some(out) });
+                                self.play = Some(PlayState {
+                                    clock,
+                                    mixed_changes: Some(self.changes),
+                                    _feed: Some(feed),
+                                    _out: Some(out),
+                                });
                                 return;
                             }
                             Err(e) => {
@@ -787,6 +793,7 @@ impl RedubApp {
         }
         self.play = Some(PlayState {
             clock: Clock::Wall { since: Instant::now(), start, speed: f64::from(speed) },
+            mixed_changes: None,
             _feed: None,
             _out: None,
         });
@@ -1273,6 +1280,19 @@ impl RedubApp {
             self.pending.push(cmd);
         }
 
+        // An edit during playback: restart the mixer from here so what is heard stays the
+        // project as it is now (not during a drag, which would stutter; at its end instead).
+        let stale = self
+            .play
+            .as_ref()
+            .and_then(|p| p.mixed_changes)
+            .is_some_and(|c| c != self.changes && !self.history.in_gesture());
+        if stale {
+            let t = self.play.as_ref().map_or(self.playhead, |p| p.clock.now());
+            self.stop();
+            self.playhead = t;
+            self.start_play(1);
+        }
         // Playback clock drives the playhead.
         if let Some(p) = &self.play {
             let t = p.clock.now();
