@@ -97,6 +97,8 @@ pub struct Viewer {
     pub safe_areas: bool,
     /// Last decode error.
     pub error: Option<String>,
+    /// Index of the last frame shown while playing (the baseline for dropped frames).
+    played: Option<i64>,
 }
 
 impl Default for Viewer {
@@ -109,6 +111,7 @@ impl Default for Viewer {
             zoom: ViewerZoom::Fit,
             safe_areas: false,
             error: None,
+            played: None,
         }
     }
 }
@@ -136,6 +139,9 @@ impl Viewer {
     /// newer than the clock is held back (never shown early). Returns how many frames were
     /// skipped between the last shown frame and the new one (dropped frames while playing).
     pub fn update(&mut self, ctx: &egui::Context, index: i64, playing: bool) -> u64 {
+        if !playing {
+            self.played = None;
+        }
         let Some(f) = &self.fetcher else { return 0 };
         if self.requested != Some(index) {
             f.request(index, playing);
@@ -145,11 +151,16 @@ impl Viewer {
         for r in f.poll() {
             match r {
                 Ok(frame) if frame.index <= index || !playing => {
-                    if let Some(prev) = &self.shown
+                    // Only gaps between frames shown during this playback count: the jump from a
+                    // parked frame to where playback starts is a seek, not a drop.
+                    if let Some(prev) = self.played
                         && playing
-                        && frame.index > prev.index + 1
+                        && frame.index > prev + 1
                     {
-                        dropped += (frame.index - prev.index - 1) as u64;
+                        dropped += (frame.index - prev - 1) as u64;
+                    }
+                    if playing {
+                        self.played = Some(frame.index);
                     }
                     let image = egui::ColorImage::from_rgba_unmultiplied(
                         [frame.width as usize, frame.height as usize],
