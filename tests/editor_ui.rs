@@ -379,3 +379,69 @@ fn export_dialog_renders_on_a_worker_with_progress() {
     assert!(out.is_file());
     assert!(h.get_by_label("Show in folder").rect().width() > 0.0);
 }
+
+#[test]
+fn keys_mark_step_and_ripple_delete_and_alt_drag_slips() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    h.run_ok();
+    // Arrows step frames, I/O set in and out, M adds a marker.
+    for _ in 0..5 {
+        h.key_press(egui::Key::ArrowRight);
+    }
+    h.run_ok();
+    assert_eq!(h.state().playhead, FrameRate::FPS_25.frame_to_time(5));
+    h.key_press(egui::Key::I);
+    h.key_press_modifiers(Modifiers::SHIFT, egui::Key::ArrowRight);
+    h.key_press(egui::Key::O);
+    h.key_press(egui::Key::M);
+    h.run_ok();
+    assert_eq!(h.state().in_point, Some(FrameRate::FPS_25.frame_to_time(5)));
+    assert_eq!(h.state().out_point, Some(FrameRate::FPS_25.frame_to_time(15)));
+    assert_eq!(h.state().project.timeline.markers.len(), 1);
+    // Up jumps to the previous edit point (the clip start at 0.5 s).
+    h.key_press(egui::Key::ArrowUp);
+    h.run_ok();
+    assert_eq!(h.state().playhead, Time::from_millis(500));
+
+    // Trim the clip's start so there is source to slip, then Alt+drag slips it.
+    let edge = h.get_by_role_and_label(Role::Button, "Trim start of line").rect();
+    drag(&mut h, edge.center(), edge.center() + egui::vec2(40.0, 0.0));
+    let before = h.state().project.timeline.dub_tracks[0].clips[0].clone();
+    assert!(before.source_in > Time::ZERO);
+    let body = h.get_by_role_and_label(Role::Button, "Clip line").rect();
+    let from = body.center();
+    h.event(Event::PointerMoved(from));
+    h.event(Event::ModifiersChanged(Modifiers::ALT));
+    h.step();
+    h.event(Event::PointerButton {
+        pos: from,
+        button: PointerButton::Primary,
+        pressed: true,
+        modifiers: Modifiers::ALT,
+    });
+    h.step();
+    for k in 1..=4 {
+        h.event(Event::PointerMoved(from + egui::vec2(5.0 * k as f32, 0.0)));
+        h.step();
+    }
+    h.event(Event::PointerButton {
+        pos: from + egui::vec2(20.0, 0.0),
+        button: PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::ALT,
+    });
+    h.step();
+    h.event(Event::ModifiersChanged(Modifiers::NONE));
+    h.run_ok();
+    let after = h.state().project.timeline.dub_tracks[0].clips[0].clone();
+    assert_eq!(after.position, before.position, "slip keeps the clip in place");
+    assert!(after.source_in < before.source_in, "and shows earlier source");
+    assert_eq!(after.duration(), before.duration());
+
+    // Shift+Delete ripple-deletes the selected clip.
+    h.key_press_modifiers(Modifiers::SHIFT, egui::Key::Delete);
+    h.run_ok();
+    assert!(h.state().project.timeline.dub_tracks[0].clips.is_empty());
+}
