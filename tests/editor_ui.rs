@@ -2,9 +2,10 @@
 //! found by role and label; drops and drags are real pointer events.
 //!
 //! Snapshots live in tests/snapshots. `UPDATE_SNAPSHOTS=1 cargo test --test editor_ui` rewrites
-//! them. The diff threshold is kittest.toml's (per-pixel YIQ distance 0.6, with up to 0.5 % of
-//! the pixels allowed to differ): software rasterisers differ by a few anti-aliased edge pixels
-//! between Mesa versions, and that allowance absorbs them while any layout change still fails.
+//! them. Diff threshold: egui_kittest's default per-pixel threshold (weighted YIQ distance 0.6)
+//! and at most 6 500 differing pixels (0.5 % of the 1440×900 window, `snapshot_options`):
+//! software rasterisers differ in a few anti-aliased edge pixels between Mesa versions, which
+//! that allowance absorbs, while any layout or colour change still fails.
 
 use egui::{Event, Modifiers, PointerButton, Pos2, Rect, accesskit::Role};
 use egui_kittest::kittest::Queryable;
