@@ -377,12 +377,10 @@ cmd_demo() {
 
 # ---------------------------------------------------------------- run / test
 
-# Starts the editor on the demo project. Until the GUI exists this renders
-# the project to a file instead.
+# Starts the editor on the demo project.
 run_editor() {
     local bin="$1"
-    "$bin" render assets/demo/generated/demo.redub -o assets/demo/generated/demo_render.mp4
-    log "rendered: $ROOT/assets/demo/generated/demo_render.mp4"
+    "$bin" edit assets/demo/generated/demo.redub
 }
 
 cmd_run() {
@@ -415,6 +413,7 @@ cmd_test() {
     # Tests run in release so they share the build above and run media work at full speed.
     step cargo test --release --all-targets
     step "$RELEASE_BIN" bench --quick
+    step "$RELEASE_BIN" bench-timeline --frames 50
     log "all steps passed"
 }
 

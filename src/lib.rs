@@ -1,10 +1,12 @@
 //! Redub: a local visual-dubbing editor.
 //!
 //! Layers, from the bottom (a module imports only from layers below it): `model` (time, project),
-//! `dsp` (pure sample maths), `jobs` (progress + cancel), `media` (GStreamer), `cli`.
+//! `dsp` (pure sample maths), `jobs` (progress + cancel), `media` (GStreamer), `cli`, and the editor `app` on top
+//! (which nothing else imports).
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod app;
 pub mod cli;
 pub mod dsp;
 pub mod inference;

@@ -17,7 +17,10 @@ fn models_or_skip(test: &str) -> bool {
     let dir = redub::inference::models_dir();
     let ok = dir.join("mtcnn/pnet.onnx").is_file() && redub::inference::find_library().is_ok();
     if !ok {
-        println!("SKIP {test}: models or ONNX Runtime absent under {} (run packaging/setup.sh deps)", dir.display());
+        println!(
+            "SKIP {test}: models or ONNX Runtime absent under {} (run packaging/setup.sh deps)",
+            dir.display()
+        );
     }
     ok
 }
@@ -57,7 +60,11 @@ fn project_for(video: &Path, dub: &Path) -> Project {
 
 #[test]
 fn edits_stay_in_the_mouth_and_silence_keeps_the_original() {
-    let Some(media) = common::shared_media("edits_stay_in_the_mouth_and_silence_keeps_the_original") else { return };
+    let Some(media) =
+        common::shared_media("edits_stay_in_the_mouth_and_silence_keeps_the_original")
+    else {
+        return;
+    };
     if !models_or_skip("edits_stay_in_the_mouth_and_silence_keeps_the_original") {
         return;
     }
@@ -68,8 +75,14 @@ fn edits_stay_in_the_mouth_and_silence_keeps_the_original() {
     let lips = plan_project_lips(&project, dir.path(), &Job::new()).unwrap();
     assert_eq!(lips.tracks().len(), 1);
     let lt = &lips.tracks()[0];
-    let edited: Vec<i64> = (0..lt.plan.len() as i64).filter(|&i| lt.plan[i as usize].is_some()).collect();
-    println!("bank entries {}, edited frames {} of {}", lt.bank.entries.len(), edited.len(), lt.plan.len());
+    let edited: Vec<i64> =
+        (0..lt.plan.len() as i64).filter(|&i| lt.plan[i as usize].is_some()).collect();
+    println!(
+        "bank entries {}, edited frames {} of {}",
+        lt.bank.entries.len(),
+        edited.len(),
+        lt.plan.len()
+    );
     assert!(lt.bank.entries.len() > 50, "a bank from a 5 s clip");
     assert!(edited.len() > 20, "speech frames are edited");
     let face = lt.face.clone();
@@ -100,10 +113,17 @@ fn edits_stay_in_the_mouth_and_silence_keeps_the_original() {
         for y in 0..h {
             for x in 0..w {
                 let p = to_patch.apply([x as f32, y as f32]);
-                let outside = p[0] < -1.5 || p[1] < -1.5 || p[0] > PATCH_W as f32 + 0.5 || p[1] > PATCH_H as f32 + 0.5;
+                let outside = p[0] < -1.5
+                    || p[1] < -1.5
+                    || p[0] > PATCH_W as f32 + 0.5
+                    || p[1] > PATCH_H as f32 + 0.5;
                 let o = (y * w + x) * 4;
                 if outside {
-                    assert_eq!(out[o..o + 4], src.data[o..o + 4], "frame {i} pixel ({x},{y}) outside the mouth patch");
+                    assert_eq!(
+                        out[o..o + 4],
+                        src.data[o..o + 4],
+                        "frame {i} pixel ({x},{y}) outside the mouth patch"
+                    );
                 }
             }
         }
@@ -114,7 +134,9 @@ fn edits_stay_in_the_mouth_and_silence_keeps_the_original() {
 
 #[test]
 fn an_object_in_front_of_the_mouth_is_kept() {
-    let Some(media) = common::shared_media("an_object_in_front_of_the_mouth_is_kept") else { return };
+    let Some(media) = common::shared_media("an_object_in_front_of_the_mouth_is_kept") else {
+        return;
+    };
     if !models_or_skip("an_object_in_front_of_the_mouth_is_kept") {
         return;
     }
@@ -127,7 +149,12 @@ fn an_object_in_front_of_the_mouth_is_kept() {
     let rate = dec.frame_rate();
     let n = dec.frame_count();
     let occluded = dir.path().join("occluded.mov");
-    let cfg = encode::WriterConfig { preset: Preset::Mov, video: Some((w, h, rate)), tags: Default::default(), keyframe_interval: None };
+    let cfg = encode::WriterConfig {
+        preset: Preset::Mov,
+        video: Some((w, h, rate)),
+        tags: Default::default(),
+        keyframe_interval: None,
+    };
     let mut writer = encode::Writer::create(&occluded, &cfg).unwrap();
     let audio = decode_audio(&src_path, Some(2)).unwrap();
     let bar = |i: i64| -> (usize, usize, usize, usize) {
@@ -144,7 +171,10 @@ fn an_object_in_front_of_the_mouth_is_kept() {
             }
         }
         writer.push_frame(&f).unwrap();
-        let (s0, s1) = (rate.frame_to_time(i).to_samples(48_000) as usize, rate.frame_to_time(i + 1).to_samples(48_000) as usize);
+        let (s0, s1) = (
+            rate.frame_to_time(i).to_samples(48_000) as usize,
+            rate.frame_to_time(i + 1).to_samples(48_000) as usize,
+        );
         let s1 = s1.min(audio.frames());
         writer.push_audio(&audio.samples[s0.min(s1) * 2..s1 * 2]).unwrap();
     }

@@ -16,3 +16,8 @@ pub use project::{
 };
 pub use time::{FrameRate, Time, Timecode};
 pub use warp::{AlignMode, Warp, WarpPoint};
+
+pub mod edit;
+pub mod history;
+pub use edit::{Edit, EditError};
+pub use history::History;

@@ -81,15 +81,19 @@ pub fn stem_paths(target: &Path) -> [PathBuf; 3] {
     [with("dialogue"), with("background"), target.to_path_buf()]
 }
 
-struct Sources {
-    video: Option<PathBuf>,
-    /// The original audio, or the M&E stem that replaces it.
-    original: Option<AudioBuffer>,
+/// Decoded inputs of a render; the editor's playback mixes from the same struct so that what
+/// it plays is what export writes.
+pub struct Sources {
+    /// The shot's path, when video is rendered.
+    pub video: Option<PathBuf>,
+    /// The original audio, or the M&E stem that replaces it (stereo 48 kHz).
+    pub original: Option<AudioBuffer>,
     /// Whether `original` is an M&E stem (never ducked: it has no dialogue).
-    is_me: bool,
-    clips: HashMap<MediaId, AudioBuffer>,
+    pub is_me: bool,
+    /// Every audible dub clip's media, stereo 48 kHz.
+    pub clips: HashMap<MediaId, AudioBuffer>,
     /// Stretched samples of warped clips.
-    warped: HashMap<ClipId, Arc<Vec<f32>>>,
+    pub warped: HashMap<ClipId, Arc<Vec<f32>>>,
 }
 
 fn media_path(project: &Project, dir: &Path, id: MediaId) -> Result<PathBuf, RenderError> {
@@ -99,7 +103,12 @@ fn media_path(project: &Project, dir: &Path, id: MediaId) -> Result<PathBuf, Ren
     resolve_media_path(m, dir).ok_or_else(|| RenderError::MissingMedia { path: m.path.clone() })
 }
 
-fn load_sources(project: &Project, dir: &Path, need_video: bool) -> Result<Sources, RenderError> {
+/// Decodes what a render of `project` needs (relative media paths resolve against `dir`).
+pub fn load_sources(
+    project: &Project,
+    dir: &Path,
+    need_video: bool,
+) -> Result<Sources, RenderError> {
     let video = match project.timeline.video.media {
         Some(id) if need_video => Some(media_path(project, dir, id)?),
         None if need_video => {
@@ -150,7 +159,7 @@ fn used_range<'a>(buf: &'a AudioBuffer, clip: &crate::model::Clip) -> &'a [f32] 
 }
 
 /// Builds the mixer input for a project from decoded sources.
-fn mix_input<'a>(project: &Project, sources: &'a Sources) -> MixInput<'a> {
+pub fn mix_input<'a>(project: &Project, sources: &'a Sources) -> MixInput<'a> {
     let ms = |v: f32| (v.max(0.0) * SAMPLE_RATE as f32 / 1000.0) as usize;
     let samples = |t: Time| t.to_samples(SAMPLE_RATE).max(0) as usize;
     let mut clips = Vec::new();

@@ -1,0 +1,155 @@
+//! Everything the user can ask for is an [`AppCommand`]. Panels and key bindings only emit
+//! commands; the app applies them once per frame, so tests can drive the editor without a mouse.
+
+use crate::model::{ClipId, Edit, Preset, Time, TrackId};
+use std::path::PathBuf;
+
+/// How a click changes the selection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SelectMode {
+    /// Select only these.
+    Replace,
+    /// Add to the selection (Shift).
+    Add,
+    /// Toggle each (Ctrl).
+    Toggle,
+}
+
+/// What to do with unsaved changes when closing or opening another project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnsavedChoice {
+    /// Save, then go on.
+    Save,
+    /// Go on without saving.
+    Discard,
+    /// Stay.
+    Cancel,
+}
+
+/// Viewer scale.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ViewerZoom {
+    /// Fit the frame into the panel.
+    Fit,
+    /// A fixed scale (1.0 = 100 %).
+    Scale(f32),
+}
+
+/// Which range the export covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportRange {
+    /// The whole timeline.
+    Whole,
+    /// The in–out range.
+    InOut,
+}
+
+/// A request from the UI, a key binding or a test.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AppCommand {
+    /// Start an empty project (asks about unsaved changes first).
+    NewProject,
+    /// Open a project; `None` shows a file dialog.
+    Open(Option<PathBuf>),
+    /// Save to the current file (asks for a path when there is none).
+    Save,
+    /// Save to a new file; `None` shows a file dialog.
+    SaveAs(Option<PathBuf>),
+    /// Import media files; `None` shows a file dialog. With a target, audio files become dub
+    /// clips on that track at that time.
+    Import {
+        /// Files.
+        paths: Option<Vec<PathBuf>>,
+        /// Where dropped audio lands.
+        target: Option<(TrackId, Time)>,
+    },
+    /// Apply an edit as one undo step.
+    Edit {
+        /// The edit.
+        edit: Edit,
+        /// Undo label.
+        label: String,
+    },
+    /// Start collecting edits into one undo step (drag start).
+    BeginGesture(String),
+    /// Close the open gesture (drag end).
+    EndGesture,
+    /// Revert the open gesture.
+    CancelGesture,
+    /// Undo the last step.
+    Undo,
+    /// Redo the last undone step.
+    Redo,
+    /// Play or pause.
+    TogglePlay,
+    /// J/K/L shuttle: negative = reverse, 0 = stop; repeated presses go faster.
+    Shuttle(i32),
+    /// Move the playhead by frames.
+    StepFrames(i64),
+    /// Put the playhead at a time.
+    Seek(Time),
+    /// Jump to the previous clip edge or marker.
+    PrevEdit,
+    /// Jump to the next clip edge or marker.
+    NextEdit,
+    /// Set the in point at the playhead.
+    SetIn,
+    /// Set the out point at the playhead.
+    SetOut,
+    /// Add a marker at the playhead.
+    AddMarker,
+    /// Split the selected clips (or the clips under the playhead) at the playhead.
+    Split,
+    /// Delete the selection.
+    Delete,
+    /// Delete the selection and close the gaps.
+    RippleDelete,
+    /// Turn snapping on or off.
+    ToggleSnap,
+    /// Change the clip selection.
+    Select(Vec<ClipId>, SelectMode),
+    /// Add a dub track.
+    AddTrack,
+    /// Remove a dub track.
+    RemoveTrack(TrackId),
+    /// Multiply the timeline zoom around a time.
+    ZoomTimeline {
+        /// Zoom factor (> 1 zooms in).
+        factor: f32,
+        /// Time kept under the pointer.
+        around: Time,
+    },
+    /// Set the viewer scale.
+    ViewerZoom(ViewerZoom),
+    /// Show or hide the title/action safe areas.
+    ToggleSafeAreas,
+    /// Open the export dialog.
+    ShowExport,
+    /// Close the export dialog.
+    HideExport,
+    /// Start exporting.
+    StartExport {
+        /// Format.
+        preset: Preset,
+        /// Range.
+        range: ExportRange,
+        /// Target file.
+        output: PathBuf,
+    },
+    /// Cancel the running export.
+    CancelExport,
+    /// Open the file manager at a folder.
+    ShowInFolder(PathBuf),
+    /// Relink missing media from a folder; `None` shows a folder dialog.
+    RelinkFolder(Option<PathBuf>),
+    /// Load the autosave found at start.
+    RecoverAutosave,
+    /// Throw away the autosave found at start.
+    DiscardAutosave,
+    /// Close the window (asks about unsaved changes).
+    Quit,
+    /// The answer to "save changes?".
+    Unsaved(UnsavedChoice),
+    /// Switch the key preset.
+    SetKeyPreset(super::keys::KeyPreset),
+}

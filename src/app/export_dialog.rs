@@ -1,0 +1,255 @@
+//! The export dialog: preset, range, output path; the render runs on a worker thread with
+//! `render_project` + `Job`, shown as a progress bar with ETA and Cancel.
+
+use super::command::{AppCommand, ExportRange};
+use crate::jobs::Job;
+use crate::model::Preset;
+use crate::model::project::project_dir;
+use crate::model::{Project, Time};
+use crate::render::{RenderOptions, render_project};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Instant;
+
+/// A render in progress.
+pub struct RunningExport {
+    /// Progress and cancel.
+    pub job: Arc<Job>,
+    /// When it started (for the ETA).
+    pub started: Instant,
+    /// The outcome, when done.
+    rx: Receiver<Result<Vec<PathBuf>, String>>,
+}
+
+/// Dialog state.
+pub struct ExportDialog {
+    /// Shown.
+    pub open: bool,
+    /// Format.
+    pub preset: Preset,
+    /// Range.
+    pub range: ExportRange,
+    /// Output path as typed.
+    pub output: String,
+    /// The running export.
+    pub running: Option<RunningExport>,
+    /// The last outcome: files written, or the error.
+    pub finished: Option<Result<Vec<PathBuf>, String>>,
+}
+
+impl Default for ExportDialog {
+    fn default() -> Self {
+        Self {
+            open: false,
+            preset: Preset::Mp4,
+            range: ExportRange::Whole,
+            output: String::new(),
+            running: None,
+            finished: None,
+        }
+    }
+}
+
+impl ExportDialog {
+    /// Opens the dialog with the project's saved settings.
+    pub fn show(&mut self, project: &Project, project_path: Option<&Path>) {
+        self.open = true;
+        self.preset = project.export.preset;
+        if self.output.is_empty() {
+            self.output = match &project.export.output {
+                Some(p) => p.display().to_string(),
+                None => {
+                    let dir = project_path
+                        .map(project_dir)
+                        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+                    let stem = if project.name.is_empty() { "export" } else { &project.name };
+                    dir.join(format!("{stem}.{}", self.preset.extension())).display().to_string()
+                }
+            };
+        }
+    }
+
+    /// Starts rendering `project` on a worker thread.
+    pub fn start(
+        &mut self,
+        project: Project,
+        project_path: Option<&Path>,
+        opts: RenderOptions,
+        ctx: egui::Context,
+    ) -> std::io::Result<()> {
+        let job = Job::new();
+        let (tx, rx) = channel();
+        let dir = project_path
+            .map(project_dir)
+            .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+        let j = Arc::clone(&job);
+        std::thread::Builder::new().name("export".into()).spawn(move || {
+            let mut last = Instant::now();
+            let r = render_project(&project, &dir, &opts, &j, |_| {
+                // The UI polls the job; wake it a few times a second.
+                if last.elapsed().as_millis() > 200 {
+                    ctx.request_repaint();
+                    last = Instant::now();
+                }
+            });
+            let _ = tx.send(r.map(|rep| rep.outputs).map_err(|e| e.to_string()));
+            ctx.request_repaint();
+        })?;
+        self.finished = None;
+        self.running = Some(RunningExport { job, started: Instant::now(), rx });
+        Ok(())
+    }
+
+    /// Collects the outcome of a finished render.
+    pub fn poll(&mut self) -> Option<&Result<Vec<PathBuf>, String>> {
+        let done = self.running.as_ref().and_then(|r| r.rx.try_recv().ok());
+        if let Some(d) = done {
+            self.running = None;
+            self.finished = Some(d);
+            return self.finished.as_ref();
+        }
+        None
+    }
+}
+
+/// Seconds left, from the elapsed time and the fraction done.
+pub fn eta_seconds(elapsed: f64, fraction: f64) -> Option<f64> {
+    (fraction > 0.01).then(|| elapsed * (1.0 - fraction) / fraction)
+}
+
+/// Draws the export dialog (a window) when open.
+pub fn export_dialog_ui(
+    ctx: &egui::Context,
+    d: &mut ExportDialog,
+    in_out: Option<(Time, Time)>,
+    out: &mut Vec<AppCommand>,
+) {
+    if !d.open {
+        return;
+    }
+    let mut open = true;
+    egui::Window::new("Export")
+        .id(egui::Id::unique("export-dialog"))
+        .collapsible(false)
+        .resizable(false)
+        .open(&mut open)
+        .show(ctx, |ui| {
+            let busy = d.running.is_some();
+            ui.add_enabled_ui(!busy, |ui| {
+                egui::Grid::new("export-grid").num_columns(2).show(ui, |ui| {
+                    let l = ui.label("Preset");
+                    let _ = egui::ComboBox::from_id_salt("export-preset")
+                        .selected_text(preset_label(d.preset))
+                        .show_ui(ui, |ui| {
+                            for p in Preset::ALL {
+                                if ui.selectable_value(&mut d.preset, p, preset_label(p)).changed()
+                                {
+                                    let path = PathBuf::from(&d.output);
+                                    d.output =
+                                        path.with_extension(p.extension()).display().to_string();
+                                }
+                            }
+                        })
+                        .response
+                        .labelled_by(l.id);
+                    ui.end_row();
+                    ui.label("Range");
+                    ui.horizontal(|ui| {
+                        ui.radio_value(&mut d.range, ExportRange::Whole, "Whole timeline");
+                        ui.add_enabled_ui(in_out.is_some(), |ui| {
+                            ui.radio_value(&mut d.range, ExportRange::InOut, "In to out");
+                        });
+                    });
+                    ui.end_row();
+                    let l = ui.label("Output");
+                    ui.horizontal(|ui| {
+                        ui.add(egui::TextEdit::singleline(&mut d.output).desired_width(320.0))
+                            .labelled_by(l.id);
+                        if ui.button("Browse…").on_hover_text("Choose the output file").clicked()
+                            && let Some(p) = rfd::FileDialog::new()
+                                .set_file_name(
+                                    PathBuf::from(&d.output)
+                                        .file_name()
+                                        .map(|n| n.to_string_lossy().into_owned())
+                                        .unwrap_or_default(),
+                                )
+                                .save_file()
+                        {
+                            d.output = p.display().to_string();
+                        }
+                    });
+                    ui.end_row();
+                });
+            });
+            ui.separator();
+            if let Some(r) = &d.running {
+                let f = r.job.progress();
+                let elapsed = r.started.elapsed().as_secs_f64();
+                let eta = eta_seconds(elapsed, f)
+                    .map_or("estimating…".to_string(), |s| format!("{s:.0} s left"));
+                ui.add(
+                    egui::ProgressBar::new(f as f32)
+                        .show_percentage()
+                        .text(format!("{:.0} % · {eta}", f * 100.0)),
+                );
+                if ui.button("Cancel").on_hover_text("Cancel the export").clicked() {
+                    out.push(AppCommand::CancelExport);
+                }
+            } else {
+                match &d.finished {
+                    Some(Ok(files)) => {
+                        ui.label(format!("Exported {} file(s).", files.len()));
+                        for f in files {
+                            ui.monospace(f.display().to_string());
+                        }
+                        if let Some(dir) = files.first().and_then(|f| f.parent())
+                            && ui.button("Show in folder").clicked()
+                        {
+                            out.push(AppCommand::ShowInFolder(dir.to_path_buf()));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        ui.colored_label(egui::Color32::from_rgb(240, 90, 80), e);
+                    }
+                    None => {}
+                }
+                ui.horizontal(|ui| {
+                    if ui.button("Export").on_hover_text("Start the export").clicked() {
+                        out.push(AppCommand::StartExport {
+                            preset: d.preset,
+                            range: d.range,
+                            output: PathBuf::from(d.output.trim()),
+                        });
+                    }
+                    if ui.button("Close").clicked() {
+                        out.push(AppCommand::HideExport);
+                    }
+                });
+            }
+        });
+    if !open {
+        out.push(AppCommand::HideExport);
+    }
+}
+
+fn preset_label(p: Preset) -> &'static str {
+    match p {
+        Preset::Mp4 => "MP4 (H.264 + AAC)",
+        Preset::Webm => "WebM (VP9 + Opus)",
+        Preset::Mov => "MOV (ProRes 422 HQ + PCM)",
+        Preset::WavStems => "WAV stems (dialogue, background, mix)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eta_shrinks_as_work_is_done() {
+        assert_eq!(eta_seconds(10.0, 0.0), None);
+        assert_eq!(eta_seconds(10.0, 0.5), Some(10.0));
+        assert_eq!(eta_seconds(30.0, 0.75), Some(10.0));
+    }
+}

@@ -1,0 +1,128 @@
+//! Keyboard bindings (DESIGN §10) with a Premiere and a Resolve preset: they differ in the split
+//! key. Keys become [`AppCommand`]s; nothing here edits state.
+
+use super::command::AppCommand;
+use egui::{Key, Modifiers};
+
+/// Which editor's habits the keys follow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum KeyPreset {
+    /// Ctrl+K splits.
+    #[default]
+    Premiere,
+    /// Ctrl+B splits.
+    Resolve,
+}
+
+impl KeyPreset {
+    /// Menu name.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyPreset::Premiere => "Premiere",
+            KeyPreset::Resolve => "Resolve",
+        }
+    }
+
+    /// The split key of this preset.
+    pub fn split_key(self) -> Key {
+        match self {
+            KeyPreset::Premiere => Key::K,
+            KeyPreset::Resolve => Key::B,
+        }
+    }
+}
+
+/// A shuttle press: repeated presses of the same direction speed up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shuttle {
+    /// Current speed multiplier, negative for reverse.
+    pub speed: i32,
+}
+
+impl Shuttle {
+    /// Applies a J (−1), K (0) or L (+1) press and returns the new speed.
+    pub fn press(&mut self, dir: i32) -> i32 {
+        self.speed = match dir {
+            0 => 0,
+            d if d.signum() == self.speed.signum() && self.speed != 0 => {
+                (self.speed * 2).clamp(-8, 8)
+            }
+            d => d.signum(),
+        };
+        self.speed
+    }
+}
+
+/// Maps one key press to a command. `k_held` makes J/L step one frame (K+J / K+L).
+pub fn command_for_key(
+    preset: KeyPreset,
+    key: Key,
+    m: Modifiers,
+    k_held: bool,
+) -> Option<AppCommand> {
+    use AppCommand as C;
+    let cmd = m.command || m.ctrl;
+    Some(match key {
+        Key::Z if cmd && m.shift => C::Redo,
+        Key::Z if cmd => C::Undo,
+        Key::Y if cmd => C::Redo,
+        Key::S if cmd && m.shift => C::SaveAs(None),
+        Key::S if cmd => C::Save,
+        Key::O if cmd => C::Open(None),
+        Key::I if cmd => C::Import { paths: None, target: None },
+        Key::E if cmd => C::ShowExport,
+        Key::N if cmd => C::NewProject,
+        k if cmd && k == preset.split_key() => C::Split,
+        _ if cmd => return None,
+        Key::Space => C::TogglePlay,
+        Key::J if k_held => C::StepFrames(-1),
+        Key::L if k_held => C::StepFrames(1),
+        Key::J => C::Shuttle(-1),
+        Key::K => C::Shuttle(0),
+        Key::L => C::Shuttle(1),
+        Key::ArrowLeft => C::StepFrames(if m.shift { -10 } else { -1 }),
+        Key::ArrowRight => C::StepFrames(if m.shift { 10 } else { 1 }),
+        Key::ArrowUp => C::PrevEdit,
+        Key::ArrowDown => C::NextEdit,
+        Key::I => C::SetIn,
+        Key::O => C::SetOut,
+        Key::M => C::AddMarker,
+        Key::S => C::ToggleSnap,
+        Key::Delete | Key::Backspace if m.shift => C::RippleDelete,
+        Key::Delete | Key::Backspace => C::Delete,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_key_follows_the_preset() {
+        let ctrl = Modifiers::CTRL;
+        assert_eq!(
+            command_for_key(KeyPreset::Premiere, Key::K, ctrl, false),
+            Some(AppCommand::Split)
+        );
+        assert_eq!(command_for_key(KeyPreset::Premiere, Key::B, ctrl, false), None);
+        assert_eq!(
+            command_for_key(KeyPreset::Resolve, Key::B, ctrl, false),
+            Some(AppCommand::Split)
+        );
+        assert_eq!(
+            command_for_key(KeyPreset::Resolve, Key::Z, Modifiers::CTRL | Modifiers::SHIFT, false),
+            Some(AppCommand::Redo)
+        );
+    }
+
+    #[test]
+    fn shuttle_speeds_up_and_reverses() {
+        let mut s = Shuttle::default();
+        assert_eq!(s.press(1), 1);
+        assert_eq!(s.press(1), 2);
+        assert_eq!(s.press(1), 4);
+        assert_eq!(s.press(-1), -1);
+        assert_eq!(s.press(0), 0);
+    }
+}

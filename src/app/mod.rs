@@ -1,0 +1,78 @@
+//! The desktop editor (eframe on wgpu): viewer, timeline, media bin, inspector, export dialog.
+//! Panels read the state and emit [`command::AppCommand`]s; [`RedubApp`] applies them once per
+//! frame. Nothing else in the crate imports this module.
+
+pub mod bench;
+pub mod command;
+mod editor;
+pub mod export_dialog;
+pub mod inspector;
+pub mod keys;
+pub mod media_bin;
+pub mod playback;
+pub mod script;
+pub mod storage;
+pub mod thumbs;
+pub mod timeline;
+pub mod viewer;
+pub mod worker;
+
+pub use editor::{AfterPrompt, AppOptions, LogEntry, RedubApp};
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Usage of `redub edit`.
+const USAGE: &str = "usage: redub edit [PROJECT] [--script STEPS]\n       redub bench-timeline [--clips N] [--tracks N] [--frames N]";
+
+/// Runs `redub` with no subcommand, `redub edit [PROJECT]`, or `redub bench-timeline`.
+/// `args` are the process arguments after the program name.
+pub fn main(args: &[String]) -> ExitCode {
+    let mut args: &[String] = args;
+    if args.first().map(String::as_str) == Some("bench-timeline") {
+        return bench::main(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("edit") {
+        args = &args[1..];
+    }
+    let mut options = AppOptions { audio: true, ..AppOptions::default() };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--script" => options.script = it.next().cloned(),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            s if s.starts_with('-') => {
+                eprintln!("redub: unknown option {s}\n{USAGE}");
+                return ExitCode::from(1);
+            }
+            s => options.project = Some(PathBuf::from(s)),
+        }
+    }
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("redub: cannot start the editor: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Opens the editor window and runs until it closes.
+pub fn run(options: AppOptions) -> Result<(), eframe::Error> {
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_inner_size([1440.0, 900.0])
+            .with_min_inner_size([900.0, 600.0])
+            .with_title("Redub")
+            .with_app_id("redub"),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Redub",
+        native,
+        Box::new(move |cc| Ok(Box::new(RedubApp::new(cc.egui_ctx.clone(), options)))),
+    )
+}
