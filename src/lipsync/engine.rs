@@ -3,7 +3,8 @@
 
 use super::bank::{Bank, BankEntry, SelectParams};
 use super::geometry::{
-    Landmarks5, PATCH_H, PATCH_W, Patch, Similarity, extract_patch, patch_to_image, region_mask,
+    Landmarks5, PATCH_H, PATCH_W, Patch, Region, Similarity, extract_patch, patch_to_image,
+    region_mask,
 };
 use super::occlusion::{FaceModel, PaintedMask, combine, occlusion_masks};
 use super::render::{colour_stats, composite, ring_weights, transfer_colour};
@@ -60,7 +61,17 @@ pub fn build_bank(
     let occluded: Vec<bool> = match &model {
         Some(m) => {
             let ps: Vec<Patch> = patches.iter().map(|(_, p)| p.clone()).collect();
-            occlusion_masks(m, &ps).iter().map(|o| o.iter().any(|&v| v > 0.5)).collect()
+            // Only what covers the mouth region matters; a hand on the cheek leaves the mouth usable.
+            let region = region_mask(Region::LipsJaw, 6.0);
+            let area = region.iter().filter(|&&r| r > 0.5).count().max(1);
+            occlusion_masks(m, &ps)
+                .iter()
+                .map(|o| {
+                    let covered =
+                        o.iter().zip(&region).filter(|(v, r)| **v > 0.5 && **r > 0.5).count();
+                    covered * 50 > area
+                })
+                .collect()
         }
         None => vec![false; patches.len()],
     };

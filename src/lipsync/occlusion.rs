@@ -16,6 +16,15 @@ pub struct FaceModel {
 /// Smallest standard deviation per channel, so a pixel that never changed is not flagged for
 /// compression noise.
 const STD_FLOOR: [f32; 3] = [10.0, 6.0, 6.0];
+/// Most frames the model is learned from.
+const MAX_MODEL_FRAMES: usize = 160;
+
+fn median(v: &mut [f32]) -> f32 {
+    let mid = v.len() / 2;
+    let (_, m, _) = v.select_nth_unstable_by(mid, f32::total_cmp);
+    *m
+}
+
 /// Distance (in standard deviations, chroma weighted) past which a pixel is unlikely.
 const UNLIKELY: f32 = 4.0;
 
@@ -25,30 +34,40 @@ fn ycc(p: [f32; 3]) -> [f32; 3] {
 }
 
 impl FaceModel {
-    /// Learns the model from clean patches of the face.
+    /// Learns the model from patches of the face. Median and median absolute deviation rather
+    /// than mean and variance: an object that covers a pixel in up to half of the frames (a
+    /// hand passing, a microphone) does not become part of "the face".
     pub fn learn(patches: &[&Patch]) -> Option<Self> {
-        let n = patches.len();
-        if n == 0 {
+        if patches.is_empty() {
             return None;
         }
-        let mut mean = vec![[0.0f32; 3]; PATCH_W * PATCH_H];
-        let mut sq = vec![[0.0f32; 3]; PATCH_W * PATCH_H];
-        for p in patches {
-            for (i, px) in p.rgb.iter().enumerate() {
-                let q = ycc(*px);
-                for c in 0..3 {
-                    mean[i][c] += q[c] / n as f32;
-                    sq[i][c] += q[c] * q[c] / n as f32;
+        // An even subsample keeps the cost bounded on long shots.
+        let step = patches.len().div_ceil(MAX_MODEL_FRAMES).max(1);
+        let used: Vec<&Patch> = patches.iter().step_by(step).copied().collect();
+        let ycc_patches: Vec<Vec<[f32; 3]>> =
+            used.iter().map(|p| p.rgb.iter().map(|&c| ycc(c)).collect()).collect();
+        let n = PATCH_W * PATCH_H;
+        let mut mean = Vec::with_capacity(n);
+        let mut std = Vec::with_capacity(n);
+        let mut column = vec![0.0f32; used.len()];
+        for i in 0..n {
+            let mut m = [0.0f32; 3];
+            let mut d = [0.0f32; 3];
+            for c in 0..3 {
+                for (k, p) in ycc_patches.iter().enumerate() {
+                    column[k] = p[i][c];
                 }
+                let med = median(&mut column);
+                for (k, p) in ycc_patches.iter().enumerate() {
+                    column[k] = (p[i][c] - med).abs();
+                }
+                m[c] = med;
+                // 1.4826 × MAD estimates the standard deviation of a normal distribution.
+                d[c] = (1.4826 * median(&mut column)).max(STD_FLOOR[c]);
             }
+            mean.push(m);
+            std.push(d);
         }
-        let std = mean
-            .iter()
-            .zip(&sq)
-            .map(|(m, s)| {
-                std::array::from_fn(|c| (s[c] - m[c] * m[c]).max(0.0).sqrt().max(STD_FLOOR[c]))
-            })
-            .collect();
         Some(Self { mean, std })
     }
 
