@@ -93,8 +93,40 @@ pub fn read_index(rgba: &[u8], width: u32, height: u32) -> u32 {
     })
 }
 
-/// Writes a clip whose frames carry their index (see [`paint_index`]) with a quiet tone, through
-/// the given preset's encoder.
+/// Encodes a generated clip: `picture(i, rgba)` paints frame `i`, `sample(s)` gives the mono
+/// value of audio sample `s` (written to both channels), frame by frame so A/V stay interleaved.
+#[allow(clippy::too_many_arguments)]
+fn write_generated(
+    path: &Path,
+    preset: Preset,
+    frames: u32,
+    (width, height, rate): (u32, u32, FrameRate),
+    keyframe_interval: Option<u32>,
+    mut picture: impl FnMut(u32, &mut [u8]),
+    sample: impl Fn(i64) -> f32,
+) -> Result<(), MediaError> {
+    let cfg = WriterConfig {
+        preset,
+        video: Some((width, height, rate)),
+        tags: Tags::default(),
+        keyframe_interval,
+    };
+    let mut w = Writer::create(path, &cfg)?;
+    let mut rgba = vec![0u8; (width * height * 4) as usize];
+    let mut next = 0i64;
+    for i in 0..frames {
+        picture(i, &mut rgba);
+        w.push_frame(&rgba)?;
+        let end = rate.frame_to_time(i64::from(i) + 1).to_samples(SAMPLE_RATE);
+        let audio: Vec<f32> = (next..end).flat_map(|s| [sample(s); 2]).collect();
+        w.push_audio(&audio)?;
+        next = end;
+    }
+    w.finish().map(drop)
+}
+
+/// Writes a clip whose frames carry their index (see [`paint_index`]) with a quiet 440 Hz
+/// tone, through the given preset's encoder.
 pub fn write_numbered_clip(
     path: &Path,
     preset: Preset,
@@ -104,29 +136,17 @@ pub fn write_numbered_clip(
     rate: FrameRate,
     keyframe_interval: u32,
 ) -> Result<(), MediaError> {
-    let cfg = WriterConfig {
+    let tone = |s: i64| 0.1 * (std::f32::consts::TAU * 440.0 * s as f32 / SAMPLE_RATE as f32).sin();
+    let paint = |i: u32, rgba: &mut [u8]| paint_index(rgba, width, height, i);
+    write_generated(
+        path,
         preset,
-        video: Some((width, height, rate)),
-        tags: Tags::default(),
-        keyframe_interval: Some(keyframe_interval),
-    };
-    let mut w = Writer::create(path, &cfg)?;
-    let mut rgba = vec![0u8; (width * height * 4) as usize];
-    let mut sample = 0i64;
-    for i in 0..frames {
-        paint_index(&mut rgba, width, height, i);
-        w.push_frame(&rgba)?;
-        let end = rate.frame_to_time(i64::from(i) + 1).to_samples(SAMPLE_RATE);
-        let audio: Vec<f32> = (sample..end)
-            .flat_map(|s| {
-                let v = 0.1 * (std::f32::consts::TAU * 440.0 * s as f32 / SAMPLE_RATE as f32).sin();
-                [v, v]
-            })
-            .collect();
-        w.push_audio(&audio)?;
-        sample = end;
-    }
-    w.finish().map(drop)
+        frames,
+        (width, height, rate),
+        Some(keyframe_interval),
+        paint,
+        tone,
+    )
 }
 
 /// Writes a dark clip with a white flash on frame `flash_frame` and a 1 kHz beep starting at the
@@ -140,38 +160,18 @@ pub fn write_flash_beep_clip(
     rate: FrameRate,
     flash_frame: u32,
 ) -> Result<(), MediaError> {
-    let cfg = WriterConfig {
-        preset,
-        video: Some((width, height, rate)),
-        tags: Tags::default(),
-        keyframe_interval: None,
-    };
-    let mut w = Writer::create(path, &cfg)?;
-    let dark = vec![16u8; (width * height * 4) as usize];
-    let white = vec![235u8; (width * height * 4) as usize];
     let beep_start = rate.frame_to_time(i64::from(flash_frame)).to_samples(SAMPLE_RATE);
     let beep_end = rate.frame_to_time(i64::from(flash_frame) + 1).to_samples(SAMPLE_RATE);
-    let mut sample = 0i64;
-    for i in 0..frames {
-        w.push_frame(if i == flash_frame { &white } else { &dark })?;
-        let end = rate.frame_to_time(i64::from(i) + 1).to_samples(SAMPLE_RATE);
-        let audio: Vec<f32> = (sample..end)
-            .flat_map(|s| {
-                let on = s >= beep_start && s < beep_end;
-                let v = if on {
-                    0.5 * (std::f32::consts::TAU * 1000.0 * (s - beep_start) as f32
-                        / SAMPLE_RATE as f32)
-                        .sin()
-                } else {
-                    0.0
-                };
-                [v, v]
-            })
-            .collect();
-        w.push_audio(&audio)?;
-        sample = end;
-    }
-    w.finish().map(drop)
+    let beep = |s: i64| {
+        if s >= beep_start && s < beep_end {
+            0.5 * (std::f32::consts::TAU * 1000.0 * (s - beep_start) as f32 / SAMPLE_RATE as f32)
+                .sin()
+        } else {
+            0.0
+        }
+    };
+    let flash = |i: u32, rgba: &mut [u8]| rgba.fill(if i == flash_frame { 235 } else { 16 });
+    write_generated(path, preset, frames, (width, height, rate), None, flash, beep)
 }
 
 /// Writes a WAV of interleaved stereo f32 samples at 48 kHz (24-bit PCM).

@@ -308,20 +308,8 @@ pub fn new_clip(project: &Project, media: MediaId, position: Time) -> Result<Cli
     if m.duration <= Time::ZERO {
         return Err(EditError::Invalid(format!("{} has no duration", m.path.display())));
     }
-    Ok(Clip {
-        id: project.next_clip_id(),
-        name: m.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-        media,
-        source_in: Time::ZERO,
-        source_out: m.duration,
-        position,
-        gain_db: 0.0,
-        fade_in: Time::from_millis(10),
-        fade_out: Time::from_millis(10),
-        warp: None,
-        ducking: None,
-        cue: None,
-    })
+    let name = m.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(Clip::whole(project.next_clip_id(), name, media, m.duration, position))
 }
 
 /// The edit that splits a clip at timeline time `at`, or `None` when `at` is not strictly

@@ -175,6 +175,25 @@ pub struct ClipCue {
 }
 
 impl Clip {
+    /// A clip playing the whole of a media file of `duration` at `position`, with the default
+    /// 10 ms fades (clicks at cut points are never wanted) and no warp or override.
+    pub fn whole(id: ClipId, name: String, media: MediaId, duration: Time, position: Time) -> Self {
+        Self {
+            id,
+            name,
+            media,
+            source_in: Time::ZERO,
+            source_out: duration,
+            position,
+            gain_db: 0.0,
+            fade_in: Time::from_millis(10),
+            fade_out: Time::from_millis(10),
+            warp: None,
+            ducking: None,
+            cue: None,
+        }
+    }
+
     /// Length on the timeline (the warped length when the clip has a warp).
     pub fn duration(&self) -> Time {
         match &self.warp {
@@ -433,20 +452,7 @@ impl Project {
             self.timeline.dub_tracks.iter_mut().find(|t| t.id == track).ok_or_else(|| {
                 ProjectError::Invalid(format!("no dub track with id {}", track.0))
             })?;
-        t.clips.push(Clip {
-            id,
-            name,
-            media,
-            source_in: Time::ZERO,
-            source_out: duration,
-            position,
-            gain_db: 0.0,
-            fade_in: Time::from_millis(10),
-            fade_out: Time::from_millis(10),
-            warp: None,
-            ducking: None,
-            cue: None,
-        });
+        t.clips.push(Clip::whole(id, name, media, duration, position));
         t.clips.sort_by_key(|c| c.position);
         Ok(id)
     }
