@@ -9,6 +9,9 @@
 use super::command::{AppCommand, SelectMode};
 use crate::dsp::peaks::Peak;
 use crate::model::edit::{Edit, TrackProps};
+
+/// Flips one of a track's on/off flags (mute, solo, lock).
+type FlipFlag = fn(&mut TrackProps);
 use crate::model::time::format_timecode;
 use crate::model::{Clip, ClipId, FrameRate, Project, Time, TrackId};
 use egui::{Align2, Color32, FontId, Id, Pos2, Rect, Sense, Stroke, Vec2};
@@ -996,30 +999,18 @@ fn headers_ui(
                     }
                 }
                 child.horizontal(|ui| {
-                    let mut p = props.clone();
-                    if ui
-                        .selectable_label(t.mute, "M")
-                        .on_hover_text(format!("Mute {}", t.name))
-                        .clicked()
-                    {
-                        p.mute = !p.mute;
-                        set(p.clone(), "Mute track", out);
-                    }
-                    if ui
-                        .selectable_label(t.solo, "S")
-                        .on_hover_text(format!("Solo {}", t.name))
-                        .clicked()
-                    {
-                        p.solo = !p.solo;
-                        set(p.clone(), "Solo track", out);
-                    }
-                    if ui
-                        .selectable_label(t.locked, "L")
-                        .on_hover_text(format!("Lock {}", t.name))
-                        .clicked()
-                    {
-                        p.locked = !p.locked;
-                        set(p.clone(), "Lock track", out);
+                    let toggles: [(bool, &str, &str, FlipFlag); 3] = [
+                        (t.mute, "M", "Mute", |p| p.mute = !p.mute),
+                        (t.solo, "S", "Solo", |p| p.solo = !p.solo),
+                        (t.locked, "L", "Lock", |p| p.locked = !p.locked),
+                    ];
+                    for (on, key, verb, flip) in toggles {
+                        let hover = format!("{verb} {}", t.name);
+                        if ui.selectable_label(on, key).on_hover_text(hover).clicked() {
+                            let mut p = props.clone();
+                            flip(&mut p);
+                            set(p, &format!("{verb} track"), out);
+                        }
                     }
                     if ui.button("Rename").on_hover_text(format!("Rename {}", t.name)).clicked() {
                         view.renaming = Some((id, t.name.clone()));
