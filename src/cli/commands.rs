@@ -119,11 +119,15 @@ pub(super) fn render(
             "outputs": outputs,
             "frames": report.frames,
             "seconds": report.duration.as_seconds_f64(),
+            "compositor": report.compositor,
         });
         println!("{line}");
     } else {
         for o in &report.outputs {
             println!("wrote {}", o.display());
+        }
+        if let Some(c) = &report.compositor {
+            println!("lip edits composited on the {c}");
         }
     }
     Ok(())
