@@ -857,9 +857,19 @@ impl RedubApp {
                 let of = |b: &crate::media::AudioBuffer| {
                     peaks(&b.samples, usize::from(b.channels), PEAK_BUCKET)
                 };
+                // Speech of the original dialogue (not of an M&E stem, which has none).
+                let speech = match (&s.original, s.is_me) {
+                    (Some(b), false) => crate::dsp::vad::speech_times(
+                        &b.mono(),
+                        b.rate,
+                        &crate::dsp::vad::VadConfig::default(),
+                    ),
+                    _ => Vec::new(),
+                };
                 let w = Waveforms {
                     original: s.original.as_ref().map(of).unwrap_or_default(),
                     clips: s.clips.iter().map(|(id, b)| (*id, of(b))).collect(),
+                    speech,
                 };
                 (Arc::new(s), Arc::new(w))
             });

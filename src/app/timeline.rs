@@ -127,6 +127,9 @@ pub struct Waveforms {
     pub original: Vec<Peak>,
     /// Each dub clip's media, from its start.
     pub clips: std::collections::HashMap<crate::model::MediaId, Vec<Peak>>,
+    /// Speech segments of the original dialogue (VAD), drawn under its waveform and used as snap
+    /// targets.
+    pub speech: Vec<(Time, Time)>,
 }
 
 /// Samples per waveform peak (10 ms at 48 kHz).
@@ -493,6 +496,18 @@ fn video_and_original_ui(painter: &egui::Painter, input: &TimelineInput<'_>, vie
                         Color32::from_rgb(120, 200, 160),
                     );
                 }
+                // Speech segments: a bar along the bottom of the lane.
+                let area = clip.intersect(view.clip_area);
+                for &(a, b) in input.waveforms.map(|w| w.speech.as_slice()).unwrap_or(&[]) {
+                    let (x0, x1) = (view.x_of(a).max(area.left()), view.x_of(b).min(area.right()));
+                    if x1 > x0 {
+                        let bar = Rect::from_min_max(
+                            egui::pos2(x0, area.bottom() - 4.0),
+                            egui::pos2(x1, area.bottom() - 1.0),
+                        );
+                        painter.rect_filled(bar, 1.0, Color32::from_rgb(230, 200, 90));
+                    }
+                }
             }
             Lane::Dub(_) => {}
         }
@@ -775,6 +790,9 @@ fn start_drag(
     snap_points.extend(project.timeline.markers.iter().map(|m| m.time));
     snap_points.extend(input.in_point);
     snap_points.extend(input.out_point);
+    for &(a, b) in input.waveforms.map(|w| w.speech.as_slice()).unwrap_or(&[]) {
+        snap_points.extend([a, b]);
+    }
     for t in &project.timeline.dub_tracks {
         for c in t.clips.iter().filter(|c| !ids.contains(&c.id)) {
             snap_points.push(c.position);
