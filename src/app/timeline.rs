@@ -387,14 +387,7 @@ pub fn timeline_ui(
                 .filter(|(_, cr)| cr.intersects(r))
                 .map(|(id, _)| *id)
                 .collect();
-            let m = ui.input(|i| i.modifiers);
-            let mode = if m.shift {
-                SelectMode::Add
-            } else if m.command || m.ctrl {
-                SelectMode::Toggle
-            } else {
-                SelectMode::Replace
-            };
+            let mode = select_mode(ui.input(|i| i.modifiers));
             out.push(AppCommand::Select(ids, mode));
             view.box_start = None;
         }
@@ -718,14 +711,7 @@ fn clip_interact_ui(
             on_clip = true;
         }
         if resp.clicked() {
-            let m = ui.input(|i| i.modifiers);
-            let mode = if m.shift {
-                SelectMode::Add
-            } else if m.command || m.ctrl {
-                SelectMode::Toggle
-            } else {
-                SelectMode::Replace
-            };
+            let mode = select_mode(ui.input(|i| i.modifiers));
             out.push(AppCommand::Select(vec![clip.id], mode));
         }
         if locked {
@@ -1133,6 +1119,17 @@ fn ruler_ui(
 
 fn quantize_floor(t: Time, rate: FrameRate) -> Time {
     rate.frame_to_time(rate.time_to_frame(t))
+}
+
+/// Shift adds to the selection, Ctrl/Cmd toggles, a plain click replaces it.
+fn select_mode(m: egui::Modifiers) -> SelectMode {
+    if m.shift {
+        SelectMode::Add
+    } else if m.command || m.ctrl {
+        SelectMode::Toggle
+    } else {
+        SelectMode::Replace
+    }
 }
 
 #[cfg(test)]

@@ -107,6 +107,25 @@ pub fn plan(bank: &Bank, dub: &[Option<Vec<f32>>], params: SelectParams) -> Vec<
         .collect()
 }
 
+/// The edit region and the colour-matching ring for one set of lip settings: fixed per track,
+/// so they are built once, not per frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EditMasks {
+    /// Region mask in patch pixels (see [`region_mask`]).
+    pub region: Vec<f32>,
+    /// Ring just outside the region (see [`ring_weights`]).
+    pub ring: Vec<f32>,
+}
+
+impl EditMasks {
+    /// Masks for a region and feather.
+    pub fn new(settings: &LipSettings) -> Self {
+        let region = region_mask(settings.region, settings.feather);
+        let ring = ring_weights(&region);
+        Self { region, ring }
+    }
+}
+
 /// Prepares one planned frame's layer for the compositor: the bank mouth colour-matched to the
 /// target face, its alpha (region mask × intensity × ramp × (1 − occlusion)) and the patch →
 /// frame transform. `own` is the target frame's own canonical patch; `neighbours` are the
@@ -119,17 +138,16 @@ pub fn prepare_layer(
     bank: &Bank,
     planned: Planned,
     settings: &LipSettings,
+    masks: &EditMasks,
     model: Option<&FaceModel>,
     neighbours: [Option<&Patch>; 2],
     painted: Option<&PaintedMask>,
 ) -> Option<(Patch, Vec<f32>, Similarity)> {
     let entry = bank.entries.get(planned.entry)?;
     let to_image = patch_to_image(&target.landmarks)?;
-    let mask = region_mask(settings.region, settings.feather);
-    let ring = ring_weights(&mask);
     let source = entry.to_patch();
-    let matched =
-        transfer_colour(&source, &colour_stats(&source, &ring), &colour_stats(own, &ring));
+    let ring = &masks.ring;
+    let matched = transfer_colour(&source, &colour_stats(&source, ring), &colour_stats(own, ring));
     let auto = match (settings.auto_occlusion, model) {
         (true, Some(m)) => {
             let window: Vec<Patch> =
@@ -142,7 +160,7 @@ pub fn prepare_layer(
     let occlusion = combine(&auto, painted);
     let strength = (settings.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
     let alpha: Vec<f32> =
-        mask.iter().zip(&occlusion).map(|(m, o)| m * strength * (1.0 - o)).collect();
+        masks.region.iter().zip(&occlusion).map(|(m, o)| m * strength * (1.0 - o)).collect();
     Some((matched, alpha, to_image))
 }
 
@@ -161,9 +179,17 @@ pub fn render_frame(
     painted: Option<&PaintedMask>,
 ) {
     let Some(own) = extract_patch(frame, width, height, &target.landmarks) else { return };
-    if let Some((patch, alpha, to_image)) =
-        prepare_layer(&own, target, bank, planned, settings, model, neighbours, painted)
-    {
+    if let Some((patch, alpha, to_image)) = prepare_layer(
+        &own,
+        target,
+        bank,
+        planned,
+        settings,
+        &EditMasks::new(settings),
+        model,
+        neighbours,
+        painted,
+    ) {
         composite(frame, width, height, &patch, &alpha, &to_image);
     }
 }

@@ -4,6 +4,12 @@
 use super::bank::mouth_opening;
 use super::geometry::{Landmarks5, Region, extract_patch, region_mask};
 
+/// The lips region with a hard edge, built once for every frame measured.
+fn lips_mask() -> &'static [f32] {
+    static MASK: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    MASK.get_or_init(|| region_mask(Region::Lips, 1.0))
+}
+
 /// Per-frame mouth measurements of one face.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MouthSeries {
@@ -26,11 +32,10 @@ impl MouthSeries {
         match patch {
             Some(p) => {
                 self.opening.push(mouth_opening(&p));
-                let mask = region_mask(Region::Lips, 1.0);
                 self.region.push(
                     p.rgb
                         .iter()
-                        .zip(&mask)
+                        .zip(lips_mask())
                         .filter(|(_, m)| **m >= 1.0)
                         .map(|(c, _)| 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2])
                         .collect(),
@@ -46,14 +51,6 @@ impl MouthSeries {
     /// Flicker of the lips region: mean absolute luma change between consecutive frames where
     /// the face is present in both.
     pub fn flicker(&self) -> f32 {
-        let diffs: Vec<f32> = self
-            .region
-            .windows(2)
-            .filter(|w| !w[0].is_empty() && w[0].len() == w[1].len())
-            .map(|w| {
-                w[0].iter().zip(&w[1]).map(|(a, b)| (a - b).abs()).sum::<f32>() / w[0].len() as f32
-            })
-            .collect();
-        if diffs.is_empty() { 0.0 } else { diffs.iter().sum::<f32>() / diffs.len() as f32 }
+        super::sync::flicker(&self.region)
     }
 }

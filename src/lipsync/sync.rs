@@ -67,13 +67,14 @@ pub fn sync_offset(opening: &[f32], envelope: &[f32], fps: f64, max_lag: i32) ->
 }
 
 /// Flicker: mean absolute difference between consecutive frames' values (e.g. mouth-region
-/// pixels), averaged over frames.
+/// pixels), averaged over the pairs of frames that both have values of the same length (an
+/// empty entry marks a frame without the face).
 pub fn flicker(regions: &[Vec<f32>]) -> f32 {
     let diffs: Vec<f32> = regions
         .windows(2)
+        .filter(|w| !w[0].is_empty() && w[0].len() == w[1].len())
         .map(|w| {
-            let n = w[0].len().min(w[1].len()).max(1);
-            w[0].iter().zip(&w[1]).map(|(a, b)| (a - b).abs()).sum::<f32>() / n as f32
+            w[0].iter().zip(&w[1]).map(|(a, b)| (a - b).abs()).sum::<f32>() / w[0].len() as f32
         })
         .collect();
     if diffs.is_empty() { 0.0 } else { diffs.iter().sum::<f32>() / diffs.len() as f32 }

@@ -12,7 +12,7 @@ use crate::dsp::vad::{VadConfig, detect_speech};
 use crate::dsp::{SAMPLE_RATE, measure::to_mono, mix};
 use crate::jobs::Job;
 use crate::lipsync::bank::{Bank, SelectParams};
-use crate::lipsync::engine::{self, LipSettings, Planned, TrackFrame};
+use crate::lipsync::engine::{self, EditMasks, LipSettings, Planned, TrackFrame};
 use crate::lipsync::geometry::{Patch, extract_patch};
 use crate::lipsync::occlusion::FaceModel;
 use crate::media::{MediaError, VideoDecoder, decode_audio};
@@ -40,6 +40,8 @@ pub struct LipTrack {
     pub plan: Vec<Option<Planned>>,
     /// Region, intensity, feather, occlusion.
     pub settings: LipSettings,
+    /// The region and ring masks of `settings`.
+    pub masks: EditMasks,
 }
 
 fn track_frame(face: &FaceTrack, i: i64) -> Option<TrackFrame> {
@@ -135,7 +137,8 @@ pub fn plan_lips(
             })
             .collect();
         let plan = engine::plan(&bank, &targets, SelectParams::default());
-        out.push(LipTrack { dub_track: track_id, face, bank, model, plan, settings });
+        let masks = EditMasks::new(&settings);
+        out.push(LipTrack { dub_track: track_id, face, bank, model, plan, settings, masks });
     }
     Ok(out)
 }
@@ -202,6 +205,7 @@ impl LipRenderer {
                 &lt.bank,
                 *planned,
                 &lt.settings,
+                &lt.masks,
                 lt.model.as_ref(),
                 [prev.as_ref(), next.as_ref()],
                 None,
