@@ -104,6 +104,13 @@ pub enum Edit {
         /// New properties.
         props: TrackProps,
     },
+    /// Binds a dub track to a face of the shot (or unbinds it with `None`).
+    SetTrackFace {
+        /// The track.
+        track: TrackId,
+        /// The face its speech drives.
+        face: Option<crate::model::lip::FaceId>,
+    },
     /// Replaces the marker list (kept sorted by time).
     SetMarkers(Vec<Marker>),
     /// Sets the ducking of the original.
@@ -214,6 +221,11 @@ impl Edit {
                 let old = TrackProps::of(t);
                 props.store(t);
                 Edit::SetTrackProps { track: *track, props: old }
+            }
+            Edit::SetTrackFace { track, face } => {
+                let i = track_index(project, *track)?;
+                let old = std::mem::replace(&mut project.timeline.dub_tracks[i].face, *face);
+                Edit::SetTrackFace { track: *track, face: old }
             }
             Edit::SetMarkers(markers) => {
                 let mut m = markers.clone();
@@ -437,7 +449,7 @@ mod tests {
         let any_clip = || clips.get(a as usize % clips.len().max(1)).cloned();
         let any_track = || tracks.get(a as usize % tracks.len().max(1)).copied();
         let t = Time::from_millis(b.rem_euclid(10_000));
-        Some(match k % 10 {
+        Some(match k % 11 {
             0 => Edit::AddClip {
                 track: any_track()?,
                 clip: new_clip(p, MediaId(1 + a % 2), t).ok()?,
@@ -479,6 +491,10 @@ mod tests {
                 m.push(Marker { time: t, name: format!("m{a}") });
                 Edit::SetMarkers(m)
             }
+            10 => Edit::SetTrackFace {
+                track: any_track()?,
+                face: (b % 3 != 0).then_some(crate::model::lip::FaceId(a % 4)),
+            },
             _ => ripple_delete(p, &[any_clip()?.1.id]),
         })
     }
