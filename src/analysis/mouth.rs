@@ -115,6 +115,66 @@ pub fn motion_energy(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / n
 }
 
+/// A face region that does not move with speech, in canonical coordinates `[x, y, w, h]`: the
+/// nose bridge and the cheeks beside it, below the eyes (blinks) and above the nostrils and the
+/// upper lip. What it "moves" after alignment is the face's own non-speech motion: residual head
+/// motion the 5-point alignment does not remove, landmark noise, compression noise and lighting
+/// flicker, the yardstick mouth motion is measured against.
+pub const REFERENCE_REGION: [f32; 4] = [40.0, 56.0, 32.0, 20.0];
+
+/// The raw luma samples (one per canonical unit) of `region` of a face; the crop's width is
+/// `region[2]` samples. `luma(x, y)` reads the picture at a point in the landmarks' coordinates.
+pub fn region_crop_with(
+    landmarks: &[[f32; 2]; 5],
+    region: [f32; 4],
+    luma: impl Fn(f32, f32) -> f32,
+) -> Option<Vec<f32>> {
+    let t = canonical_to_image(landmarks)?;
+    let (w, h) = (region[2].round().max(1.0) as usize, region[3].round().max(1.0) as usize);
+    let mut crop = Vec::with_capacity(w * h);
+    for j in 0..h {
+        for i in 0..w {
+            crop.push(luma_at_canonical(&t, region, i, j, &luma));
+        }
+    }
+    Some(crop)
+}
+
+fn luma_at_canonical(
+    t: &Similarity,
+    region: [f32; 4],
+    i: usize,
+    j: usize,
+    luma: &impl Fn(f32, f32) -> f32,
+) -> f32 {
+    let [x, y] = t.apply([region[0] + i as f32 + 0.5, region[1] + j as f32 + 0.5]);
+    luma(x, y)
+}
+
+/// How far the picture content moved between two crops of the same region (row width `w`), in
+/// canonical units: the normal-flow estimate Σ|ΔI| / Σ|∇I| (brightness constancy: a pattern
+/// shifted by d changes each sample by about |∇I|·d). Unlike a plain frame difference it does not
+/// grow with the region's contrast, so lips, teeth and a smooth cheek are measured on one scale.
+pub fn normal_flow(a: &[f32], b: &[f32], w: usize) -> f32 {
+    if w < 3 || a.len() != b.len() || a.len() < 3 * w {
+        return 0.0;
+    }
+    let h = a.len() / w;
+    let (mut diff, mut grad) = (0.0f32, 0.0f32);
+    let g = |p: &[f32], i: usize| (0.5 * (p[i + 1] - p[i - 1])).hypot(0.5 * (p[i + w] - p[i - w]));
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let i = y * w + x;
+            diff += (a[i] - b[i]).abs();
+            grad += 0.5 * (g(a, i) + g(b, i));
+        }
+    }
+    // A flat region has no measurable motion; one grey level of gradient per sample keeps the
+    // ratio finite there.
+    let n = ((w - 2) * (h - 2)) as f32;
+    diff / grad.max(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +204,27 @@ mod tests {
         let c = draw(2.0, 10.0);
         assert!(motion_energy(&a, &b) < 0.05, "{}", motion_energy(&a, &b));
         assert!(motion_energy(&a, &c) < 0.25, "{}", motion_energy(&a, &c));
+    }
+
+    #[test]
+    fn normal_flow_reads_a_shift_in_samples_whatever_the_contrast() {
+        // A smooth ramp pattern shifted by 0.5 sample reads about 0.5, at low and high contrast.
+        let w = 20;
+        let pattern = |shift: f32, amp: f32| -> Vec<f32> {
+            (0..w * 10)
+                .map(|k| {
+                    let x = (k % w) as f32 - shift;
+                    let y = (k / w) as f32;
+                    amp * ((x * 0.3).sin() + (y * 0.2).cos())
+                })
+                .collect()
+        };
+        for amp in [20.0, 80.0] {
+            let f = normal_flow(&pattern(0.0, amp), &pattern(0.5, amp), w);
+            assert!((0.3..0.7).contains(&f), "amp {amp}: {f}");
+            assert!(normal_flow(&pattern(0.0, amp), &pattern(0.0, amp), w) < 1e-6);
+        }
+        // A flat patch does not divide by zero.
+        assert_eq!(normal_flow(&vec![5.0; 60], &vec![5.0; 60], w), 0.0);
     }
 }

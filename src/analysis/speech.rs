@@ -3,22 +3,37 @@
 
 use super::track::{FaceTrack, Segment};
 
-/// Settings for turning mouth-motion energy into speaking segments.
+/// Settings for turning mouth motion into speaking segments.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ActivityParams {
-    /// Length of the centred moving average over the energy, seconds (about a syllable).
+    /// Length of the centred moving average over the motion, seconds (about a syllable).
     pub smooth_s: f32,
-    /// Speaking when the smoothed energy exceeds the track's resting level times this.
-    pub rest_ratio: f32,
+    /// A segment starts where the smoothed mouth motion exceeds the face's own non-speech
+    /// motion (the track's median reference-region motion) this many times…
+    pub enter_ratio: f32,
+    /// …and lasts while it stays above this many times (hysteresis: the dips between syllables
+    /// of running speech do not split it).
+    pub stay_ratio: f32,
     /// Pauses shorter than this (seconds) are bridged: breaths between words, stop closures.
     pub bridge_s: f32,
     /// Segments shorter than this (seconds) are dropped.
     pub min_segment_s: f32,
+    /// The mouth starts to move this long (seconds) before the sound it makes (the lips and jaw
+    /// take their position before the voice starts); segment starts are moved this much later so
+    /// the segments describe when the face is heard speaking.
+    pub visual_lead_s: f32,
 }
 
 impl Default for ActivityParams {
     fn default() -> Self {
-        Self { smooth_s: 0.2, rest_ratio: 1.6, bridge_s: 0.4, min_segment_s: 0.2 }
+        Self {
+            smooth_s: 0.28,
+            enter_ratio: 1.6,
+            stay_ratio: 1.2,
+            bridge_s: 0.4,
+            min_segment_s: 0.2,
+            visual_lead_s: 0.08,
+        }
     }
 }
 
@@ -74,26 +89,39 @@ pub fn segments_from_mask(active: &[bool], first: i64, bridge: i64, min_len: i64
     merged
 }
 
-/// Speaking segments of a track from its mouth-motion energy.
+/// Speaking segments of a track from its mouth motion.
 ///
-/// The resting level is the track's quietest sustained mouth motion (the 10th percentile of the
-/// smoothed energy): landmark noise and small expression changes, measured on the same face and
-/// footage, so the ratio above it does not depend on resolution, contrast or compression.
+/// Mouth motion is measured in canonical face units against the same measure on a part of the
+/// face that does not move with speech ([`super::mouth::REFERENCE_REGION`]): alignment residue,
+/// landmark noise, compression noise and lighting flicker move both, so their ratio does not
+/// depend on resolution, contrast, compression or how steady the camera is. The yardstick is
+/// the track's median reference motion (robust: it does not assume the face is ever silent, and
+/// it does not swing with each head turn), and the decision has hysteresis (start above
+/// [`ActivityParams::enter_ratio`], continue above [`ActivityParams::stay_ratio`]), bridged pauses,
+/// a minimum length and the visual lead removed from each start.
 pub fn speaking_segments(track: &FaceTrack, fps: f32, p: &ActivityParams) -> Vec<Segment> {
-    let energy: Vec<f32> = track.frames.iter().map(|f| f.mouth_energy).collect();
-    if energy.is_empty() {
-        return Vec::new();
+    let mouth: Vec<f32> = track.frames.iter().map(|f| f.mouth_energy).collect();
+    let face: Vec<f32> = track.frames.iter().map(|f| f.face_motion).collect();
+    let frames = |s: f32| (s * fps).round() as i64;
+    let window = (frames(p.smooth_s).max(1) as usize) | 1;
+    let unit = quantile(&face, 0.5).max(1e-3);
+    let smooth = moving_average(&mouth, window);
+    let mut on = false;
+    let active: Vec<bool> = smooth
+        .iter()
+        .map(|&m| {
+            let r = m / unit;
+            on = if on { r > p.stay_ratio } else { r > p.enter_ratio };
+            on
+        })
+        .collect();
+    let mut segs = segments_from_mask(&active, track.start(), frames(p.bridge_s), 1);
+    let lead = frames(p.visual_lead_s);
+    for s in &mut segs {
+        s.start = (s.start + lead).min(s.end);
     }
-    let window = ((p.smooth_s * fps).round() as usize).max(1) | 1;
-    let smooth = moving_average(&energy, window);
-    let rest = quantile(&smooth, 0.1).max(1e-3);
-    let active: Vec<bool> = smooth.iter().map(|&e| e > rest * p.rest_ratio).collect();
-    segments_from_mask(
-        &active,
-        track.start(),
-        (p.bridge_s * fps).round() as i64,
-        (p.min_segment_s * fps).round() as i64,
-    )
+    segs.retain(|s| s.len() >= frames(p.min_segment_s).max(1));
+    segs
 }
 
 /// Overlap of two segment sets over time: |A ∩ B| / |A ∪ B| in frames (1 when both are empty).
@@ -181,21 +209,20 @@ pub fn propose_speaker(
     best
 }
 
-/// A plain energy speech detector for the original audio, used by the analysis tests to check
-/// mouth activity against the soundtrack. It stands in until the dialogue tools' `dsp::vad`
-/// exists and should then be replaced by it.
-///
-/// Speech where the per-frame level is within 30 dB of the loud frames (95th percentile) and at
-/// least 10 dB over the noise floor (10th percentile); gaps under 0.3 s bridged, blips under
-/// 0.1 s dropped.
-pub fn energy_speech_segments(mono: &[f32], rate: u32, fps: f32, frames: usize) -> Vec<Segment> {
-    let env = audio_envelope(mono, rate, fps, frames);
-    let db: Vec<f32> = env.iter().map(|&v| 20.0 * v.max(1e-6).log10()).collect();
-    let floor = quantile(&db, 0.1);
-    let loud = quantile(&db, 0.95);
-    let threshold = (floor + 10.0).max(loud - 30.0);
-    let active: Vec<bool> = db.iter().map(|&d| d > threshold).collect();
-    segments_from_mask(&active, 0, (0.3 * fps).round() as i64, (0.1 * fps).round() as i64)
+/// Speech segments of the original audio in video frames: the dialogue tools' voice-activity
+/// detector ([`crate::dsp::vad`], default settings), each sample range mapped to the frames it
+/// overlaps. The reference that visual speech activity is checked against.
+pub fn audio_speech_segments(mono: &[f32], rate: u32, fps: f32, frames: usize) -> Vec<Segment> {
+    let cfg = crate::dsp::vad::VadConfig::default();
+    let per = f64::from(rate) / f64::from(fps.max(1.0));
+    crate::dsp::vad::detect_speech(mono, rate, &cfg)
+        .into_iter()
+        .map(|s| Segment {
+            start: ((s.start as f64 / per).floor() as i64).min(frames as i64),
+            end: ((s.end as f64 / per).ceil() as i64).min(frames as i64),
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -214,13 +241,24 @@ mod tests {
     }
 
     #[test]
-    fn energy_vad_finds_a_tone_burst() {
-        let rate = 16_000;
-        let mut x = vec![0.001f32; rate as usize * 2];
+    fn audio_speech_segments_are_in_frames() {
+        // A harmonic burst (voiced-like) at 0.5..1.5 s in faint noise, 16 kHz, 25 fps.
+        let rate = 16_000u32;
+        let mut seed = 1u64;
+        let mut x: Vec<f32> = (0..rate as usize * 2)
+            .map(|_| {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                0.002 * (((seed >> 33) as f32 / (1u64 << 31) as f32) - 1.0)
+            })
+            .collect();
         for (i, v) in x.iter_mut().enumerate().skip(8_000).take(16_000) {
-            *v = 0.3 * (i as f32 * 0.1).sin();
+            let t = i as f32 / rate as f32;
+            *v += (1..6)
+                .map(|h| 0.1 / h as f32 * (std::f32::consts::TAU * 140.0 * h as f32 * t).sin())
+                .sum::<f32>();
         }
-        let s = energy_speech_segments(&x, rate, 25.0, 50);
-        assert_eq!(s, vec![Segment { start: 12, end: 38 }]);
+        let s = audio_speech_segments(&x, rate, 25.0, 50);
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert!((11..=13).contains(&s[0].start) && (37..=41).contains(&s[0].end), "{s:?}");
     }
 }

@@ -209,7 +209,7 @@ fn clip_report(clip: &Path) -> (usize, f32, f32) {
     let (rm, r95) = mouth_jitter(best, false);
     let audio = crate::media::decode_audio(clip, Some(1)).unwrap();
     let speech =
-        speech::energy_speech_segments(&audio.samples, audio.rate, fps, a.frame_count as usize);
+        speech::audio_speech_segments(&audio.samples, audio.rate, fps, a.frame_count as usize);
     let iou = speech::segments_iou(&best.speaking, &speech);
     eprintln!(
         "{name}: {} frames {}x{}, {} track(s), coverage {:.1} %, {:.1} fps ({} full + {} refine)",
@@ -380,7 +380,7 @@ fn face_two_clips_side_by_side_give_two_stable_tracks_and_the_right_speaker() {
     for (clip, want) in [(&left_clip, left_id), (&right_clip, right_id)] {
         let audio = crate::media::decode_audio(clip, Some(1)).unwrap();
         let env = speech::audio_envelope(&audio.samples, audio.rate, fps, n);
-        let segs = speech::energy_speech_segments(&audio.samples, audio.rate, fps, n);
+        let segs = speech::audio_speech_segments(&audio.samples, audio.rate, fps, n);
         let mut right_calls = 0;
         for s in &segs {
             let p = propose_speaker(&a.tracks, *s, &env).unwrap();
@@ -601,4 +601,70 @@ fn face_shot_cut_between_two_real_clips_splits_the_tracks() {
         (r.tracks[1].start(), r.tracks[1].end()),
         (a.len() as i64, (a.len() + b.len()) as i64)
     );
+}
+
+/// Diagnostics for the speaking-segment method: per clip, a PNG of every frame's canonical
+/// mouth crop (green strip = audio speech, bar = mouth energy) and the per-frame figures on
+/// stderr. `cargo test --release --lib face_speech_debug -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn face_speech_debug() {
+    let Some(_reg) = registry_or_skip("face_speech_debug") else { return };
+    let Some(dir) = media_dir_or_skip("face_speech_debug") else { return };
+    for clip in clips(&dir) {
+        let name = clip.file_name().unwrap().to_string_lossy().into_owned();
+        let a = run_clip(&clip, &AnalysisOptions::default());
+        let fps = a.frame_rate.as_f64() as f32;
+        let best = a.tracks.iter().max_by_key(|t| t.frames.len()).unwrap();
+        let audio = crate::media::decode_audio(&clip, Some(1)).unwrap();
+        let n = a.frame_count as usize;
+        let segs = speech::audio_speech_segments(&audio.samples, audio.rate, fps, n);
+        let vad: Vec<bool> =
+            (0..n as i64).map(|i| segs.iter().any(|s| (s.start..s.end).contains(&i))).collect();
+        let mut dec = crate::media::VideoDecoder::open(&clip).unwrap();
+        let mut crops = Vec::new();
+        job::for_each_frame(&mut dec, |f| {
+            let img = RgbImage::from_rgba(f.width as usize, f.height as usize, &f.data);
+            crops.push(best.at(f.index).and_then(|t| mouth::mouth_crop(&img, &t.landmarks)));
+            Ok(())
+        })
+        .unwrap();
+        let (cw, ch) = (mouth::CROP_W as u32 * 2, mouth::CROP_H as u32 * 2 + 14);
+        let cols = 10u32;
+        let rows = (crops.len() as u32).div_ceil(cols);
+        let mut out = ::image::RgbImage::new(cols * cw, rows * ch);
+        let emax =
+            speech::quantile(&best.frames.iter().map(|f| f.mouth_energy).collect::<Vec<_>>(), 0.98)
+                .max(1e-3);
+        for (i, c) in crops.iter().enumerate() {
+            let (ox, oy) = ((i as u32 % cols) * cw, (i as u32 / cols) * ch);
+            if let Some(c) = c {
+                for y in 0..ch - 14 {
+                    for x in 0..cw {
+                        let v = c[(y / 2) as usize * mouth::CROP_W + (x / 2) as usize];
+                        let g = (128.0 + 40.0 * v).clamp(0.0, 255.0) as u8;
+                        out.put_pixel(ox + x, oy + y, ::image::Rgb([g, g, g]));
+                    }
+                }
+            }
+            let sp = vad.get(i).copied().unwrap_or(false);
+            for y in ch - 14..ch - 10 {
+                for x in 0..cw {
+                    let col = if sp { [0, 200, 0] } else { [60, 0, 0] };
+                    out.put_pixel(ox + x, oy + y, ::image::Rgb(col));
+                }
+            }
+            let e = best.at(i as i64).map_or(0.0, |f| f.mouth_energy);
+            let speaking = best.speaking.iter().any(|s| (s.start..s.end).contains(&(i as i64)));
+            let len = ((e / emax).min(1.0) * cw as f32) as u32;
+            for y in ch - 9..ch - 2 {
+                for x in 0..len {
+                    let col = if speaking { [255, 200, 0] } else { [0, 120, 255] };
+                    out.put_pixel(ox + x, oy + y, ::image::Rgb(col));
+                }
+            }
+            eprintln!("{name} {i:4} e {e:.3} vad {} speak {}", u8::from(sp), u8::from(speaking));
+        }
+        out.save(out_dir().join(format!("{name}.mouths.png"))).unwrap();
+    }
 }

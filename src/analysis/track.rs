@@ -3,7 +3,7 @@
 
 use super::geometry::BBox;
 use super::image::RgbImage;
-use super::mouth::{LowerFacePatch, motion_energy, mouth_crop_with};
+use super::mouth::{LowerFacePatch, MOUTH_REGION, REFERENCE_REGION, normal_flow, region_crop_with};
 use super::mtcnn::Detection;
 use super::oneeuro::{OneEuroParams, smooth_zero_lag};
 use serde::{Deserialize, Serialize};
@@ -55,8 +55,14 @@ pub struct TrackFrame {
     pub confidence: f32,
     /// Whether the face was not detected here and the frame was filled by interpolation.
     pub filled: bool,
-    /// Mouth-motion energy between this frame and the previous one (0 when unknown).
+    /// Mouth motion since the previous frame, in canonical face units (a 112-unit face; see
+    /// [`super::mouth::normal_flow`]) measured on the aligned mouth region; filled frames take
+    /// their neighbours' mean.
     pub mouth_energy: f32,
+    /// The same measure on a face region that does not move with speech
+    /// ([`super::mouth::REFERENCE_REGION`]): the face's own non-speech motion and noise.
+    #[serde(default)]
+    pub face_motion: f32,
 }
 
 /// One person's face through one shot.
@@ -233,6 +239,7 @@ fn build_track(id: u32, live: Live, dt: f32) -> FaceTrack {
                 confidence: o.det.score,
                 filled: false,
                 mouth_energy: 0.0,
+                face_motion: 0.0,
             });
             i += 1;
             continue;
@@ -260,6 +267,7 @@ fn build_track(id: u32, live: Live, dt: f32) -> FaceTrack {
                 confidence: 0.0,
                 filled: true,
                 mouth_energy: 0.0,
+                face_motion: 0.0,
             });
         }
         i = next;
@@ -279,25 +287,41 @@ fn build_track(id: u32, live: Live, dt: f32) -> FaceTrack {
         }
     }
 
-    // Mouth energy between consecutive detected frames; filled frames take the neighbours' mean.
-    // Canonical mouth crops from the smoothed landmarks, read from each frame's own patch.
-    let crops: Vec<Option<Vec<f32>>> = obs
-        .iter()
-        .zip(&track.frames)
-        .map(|(o, f)| {
-            o.as_ref().and_then(|o| mouth_crop_with(&f.landmarks, |x, y| o.patch.luma_at(x, y)))
-        })
-        .collect();
-    let mut energy: Vec<Option<f32>> = vec![None; track.frames.len()];
-    for j in 1..track.frames.len().min(crops.len()) {
+    // Mouth and reference-region motion between consecutive detected frames, from crops of the
+    // aligned face (smoothed landmarks) read from each frame's own patch; filled frames take the
+    // neighbours' mean.
+    let crops = |region: [f32; 4]| -> Vec<Option<Vec<f32>>> {
+        obs.iter()
+            .zip(&track.frames)
+            .map(|(o, f)| {
+                o.as_ref().and_then(|o| {
+                    region_crop_with(&f.landmarks, region, |x, y| o.patch.luma_at(x, y))
+                })
+            })
+            .collect()
+    };
+    let mouth = motion_series(&crops(MOUTH_REGION), MOUTH_REGION[2] as usize);
+    let face = motion_series(&crops(REFERENCE_REGION), REFERENCE_REGION[2] as usize);
+    for ((f, m), r) in track.frames.iter_mut().zip(mouth).zip(face) {
+        f.mouth_energy = m;
+        f.face_motion = r;
+    }
+    track
+}
+
+/// Normal flow between consecutive crops (row width `w`); frames without a pair of crops take the
+/// mean of the nearest known values on either side.
+fn motion_series(crops: &[Option<Vec<f32>>], w: usize) -> Vec<f32> {
+    let mut energy: Vec<Option<f32>> = vec![None; crops.len()];
+    for j in 1..crops.len() {
         if let (Some(a), Some(b)) = (&crops[j - 1], &crops[j]) {
-            energy[j] = Some(motion_energy(a, b));
+            energy[j] = Some(normal_flow(a, b, w));
         }
     }
     let known: Vec<(usize, f32)> =
         energy.iter().enumerate().filter_map(|(i, e)| e.map(|e| (i, e))).collect();
-    for (j, f) in track.frames.iter_mut().enumerate() {
-        f.mouth_energy = match energy[j] {
+    (0..crops.len())
+        .map(|j| match energy[j] {
             Some(e) => e,
             None => {
                 let before = known.iter().rev().find(|(i, _)| *i < j).map(|p| p.1);
@@ -308,9 +332,8 @@ fn build_track(id: u32, live: Live, dt: f32) -> FaceTrack {
                     (None, None) => 0.0,
                 }
             }
-        };
-    }
-    track
+        })
+        .collect()
 }
 
 #[cfg(test)]
