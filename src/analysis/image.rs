@@ -144,18 +144,35 @@ impl RgbImage {
         let start = out.len();
         out.resize(start + out_w * out_h * 3, 0.0);
         let dst = &mut out[start..];
-        for (oy, ty) in yt.iter().enumerate() {
+        // Separable: each source row the output touches is resampled horizontally once, then
+        // the output rows are weighted sums of those (cost per output sample grows with the
+        // footprint's width plus its height, not their product).
+        let (Some(lo), Some(hi)) = (
+            yt.iter().flat_map(|t| t.iter().map(|p| p.0)).min(),
+            yt.iter().flat_map(|t| t.iter().map(|p| p.0)).max(),
+        ) else {
+            return;
+        };
+        let row_len = out_w * 3;
+        let mut rows = vec![0f32; (hi - lo + 1) * row_len];
+        for (sy, hrow) in (lo..=hi).zip(rows.chunks_exact_mut(row_len)) {
+            let row = &self.data[sy * self.width * 3..(sy + 1) * self.width * 3];
+            for (o, tx) in hrow.chunks_exact_mut(3).zip(&xt) {
+                let (mut r, mut g, mut b) = (0f32, 0f32, 0f32);
+                for &(sx, wx) in tx {
+                    let p = &row[sx * 3..sx * 3 + 3];
+                    r += wx * f32::from(p[0]);
+                    g += wx * f32::from(p[1]);
+                    b += wx * f32::from(p[2]);
+                }
+                o.copy_from_slice(&[r, g, b]);
+            }
+        }
+        for (orow, ty) in dst.chunks_exact_mut(row_len).zip(&yt) {
             for &(sy, wy) in ty {
-                let row = &self.data[sy * self.width * 3..(sy + 1) * self.width * 3];
-                for (ox, tx) in xt.iter().enumerate() {
-                    let o = &mut dst[(oy * out_w + ox) * 3..(oy * out_w + ox) * 3 + 3];
-                    for &(sx, wx) in tx {
-                        let p = &row[sx * 3..sx * 3 + 3];
-                        let k = wx * wy;
-                        o[0] += k * f32::from(p[0]);
-                        o[1] += k * f32::from(p[1]);
-                        o[2] += k * f32::from(p[2]);
-                    }
+                let hrow = &rows[(sy - lo) * row_len..(sy - lo + 1) * row_len];
+                for (o, v) in orow.iter_mut().zip(hrow) {
+                    *o += wy * v;
                 }
             }
         }

@@ -34,6 +34,17 @@ impl Default for AnalysisOptions {
 }
 
 impl AnalysisOptions {
+    /// The working-resolution scale for a frame size (never above 1).
+    pub fn work_scale(&self, width: u32, height: u32) -> f32 {
+        (self.work_size as f32 / width.min(height).max(1) as f32).min(1.0)
+    }
+
+    /// The working-resolution picture size for a frame size.
+    pub fn work_picture_size(&self, width: u32, height: u32) -> (u32, u32) {
+        let s = self.work_scale(width, height);
+        (((width as f32 * s).round() as u32).max(1), ((height as f32 * s).round() as u32).max(1))
+    }
+
     /// A short tag naming these options in cache file names.
     pub fn fingerprint(&self) -> String {
         format!("w{}-k{}-m{}", self.work_size, self.detect_every, self.min_face)
@@ -127,10 +138,16 @@ impl Analyzer {
 
     /// The working-resolution scale for a frame size.
     pub fn work_scale(&self, width: u32, height: u32) -> f32 {
-        (self.opts.work_size as f32 / width.min(height).max(1) as f32).min(1.0)
+        self.opts.work_scale(width, height)
     }
 
-    /// Analyses frame `index` (tightly packed RGBA).
+    /// The working-resolution picture size for a frame size: what [`Analyzer::push_work_frame`]
+    /// wants (a decoder can scale to it while decoding).
+    pub fn work_size(&self, width: u32, height: u32) -> (u32, u32) {
+        self.opts.work_picture_size(width, height)
+    }
+
+    /// Analyses frame `index` (tightly packed RGBA at full size `width` × `height`).
     pub fn push_frame(
         &mut self,
         index: i64,
@@ -138,12 +155,32 @@ impl Analyzer {
         height: u32,
         rgba: &[u8],
     ) -> Result<(), AnalysisError> {
-        self.size = (width, height);
+        self.push_work_frame(index, (width, height), (width, height), rgba)
+    }
+
+    /// Analyses frame `index` of a stream whose pictures are `full` (width, height) pixels, given
+    /// as tightly packed RGBA of size `got`: either the full size or already scaled, e.g. to
+    /// [`Analyzer::work_size`] by the decoder (cheapest: then nothing is resized here).
+    /// Coordinates in the result are full-size pixels either way.
+    pub fn push_work_frame(
+        &mut self,
+        index: i64,
+        full: (u32, u32),
+        got: (u32, u32),
+        rgba: &[u8],
+    ) -> Result<(), AnalysisError> {
+        let (width, height) = full;
+        self.size = full;
         let t_prepare = Instant::now();
-        let s = self.work_scale(width, height);
-        let ww = ((width as f32 * s).round() as usize).max(1);
-        let wh = ((height as f32 * s).round() as usize).max(1);
-        let work = RgbImage::from_rgba_resized(width as usize, height as usize, rgba, ww, wh);
+        let (ww, wh) = self.work_size(width, height);
+        // The working picture's own scale (its rounded size), so coordinates map back exactly.
+        let s = ww as f32 / width.max(1) as f32;
+        let (ww, wh) = (ww as usize, wh as usize);
+        let work = if got == (ww as u32, wh as u32) {
+            RgbImage::from_rgba(ww, wh, rgba)
+        } else {
+            RgbImage::from_rgba_resized(got.0 as usize, got.1 as usize, rgba, ww, wh)
+        };
         if self.cuts.push(&work) {
             self.tracker.cut();
             self.shot_cuts.push(index);

@@ -11,16 +11,15 @@ pub const DEFAULT_CUT_THRESHOLD: f32 = 0.5;
 
 /// Normalised joint RGB histogram.
 pub fn histogram(img: &RgbImage) -> Vec<f32> {
-    let mut h = vec![0f32; BINS * BINS * BINS];
+    let mut counts = vec![0u32; BINS * BINS * BINS];
     let shift = 8 - BINS.trailing_zeros();
     for p in img.data.chunks_exact(3) {
         let i = (usize::from(p[0] >> shift) * BINS + usize::from(p[1] >> shift)) * BINS
             + usize::from(p[2] >> shift);
-        h[i] += 1.0;
+        counts[i] += 1;
     }
     let n = (img.data.len() / 3).max(1) as f32;
-    h.iter_mut().for_each(|v| *v /= n);
-    h
+    counts.into_iter().map(|c| c as f32 / n).collect()
 }
 
 /// Half the L1 distance between two normalised histograms (0..=1).

@@ -107,6 +107,83 @@ pub(super) fn run(
     Ok(())
 }
 
+/// CPU time (user + system) this process has used so far, seconds; `None` where the platform
+/// does not say (read from /proc on Linux).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // Linux reports in clock ticks of 1/100 s (USER_HZ) on every common configuration.
+    Some(ticks / 100.0)
+}
+
+/// `redub analyze FILE --bench N`: `runs` uncached analyses; per run the analysis speed (frames
+/// per second of the analysis loop: decode + downscale + detection + tracking) and the wall time
+/// including opening the file and loading the detector, then the best and the median.
+pub(super) fn bench(file: &Path, runs: u32, every: Option<u32>) -> Result<(), CliError> {
+    let mut opts = AnalysisOptions::default();
+    if let Some(k) = every {
+        opts.detect_every = k.max(1);
+    }
+    let mut fps = Vec::new();
+    let mut out = String::new();
+    let mut header = None;
+    let mut rate = 25.0;
+    for run in 1..=runs.max(1) {
+        let (cpu0, t0) = (cpu_seconds(), std::time::Instant::now());
+        let (a, _) = analyze_file(file, &opts, &Job::new(), false)?;
+        let wall = t0.elapsed().as_secs_f64();
+        let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
+        rate = a.frame_rate.as_f64();
+        let f = a.stats.frames as f64 / a.stats.total_seconds.max(1e-9);
+        fps.push(f);
+        header.get_or_insert_with(|| {
+            format!(
+                "analysis bench {}: {} frames {}x{} @ {} fps, {}, full detection every {} frame(s), {} track(s)",
+                file.display(),
+                a.frame_count,
+                a.width,
+                a.height,
+                a.frame_rate,
+                a.provider,
+                a.options.detect_every,
+                a.tracks.len()
+            )
+        });
+        let _ = writeln!(
+            out,
+            "  run {run}: {f:.1} fps ({:.2}x real time); loop {:.2} s = decode {:.2} + downscale {:.2} + detect {:.2} + other {:.2}; wall with open {wall:.2} s{}",
+            f / rate,
+            a.stats.total_seconds,
+            a.stats.decode_seconds,
+            a.stats.prepare_seconds,
+            a.stats.detect_seconds,
+            (a.stats.total_seconds
+                - a.stats.decode_seconds
+                - a.stats.prepare_seconds
+                - a.stats.detect_seconds)
+                .max(0.0),
+            cpu.map_or(String::new(), |c| format!(
+                ", CPU {c:.2} s ({:.1} ms/frame)",
+                1000.0 * c / a.stats.frames.max(1) as f64
+            ))
+        );
+    }
+    let mut sorted = fps.clone();
+    sorted.sort_by(f64::total_cmp);
+    let best = sorted.last().copied().unwrap_or(0.0);
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    emit(&format!(
+        "{}\n{out}  best {best:.1} fps ({:.2}x real time), median {median:.1} fps ({:.2}x)\n",
+        header.unwrap_or_default(),
+        best / rate,
+        median / rate
+    ));
+    Ok(())
+}
+
 /// Writes to stdout, ignoring a closed pipe (`redub analyze FILE | head` must not panic).
 fn emit(text: &str) {
     use std::io::Write;

@@ -154,6 +154,10 @@ enum Command {
         /// Ignore and do not write the analysis cache.
         #[arg(long)]
         no_cache: bool,
+        /// Benchmark: analyse N times without the cache and print frames per second, the
+        /// real-time factor and where the time went (decode, downscale, detection).
+        #[arg(long, value_name = "N")]
+        bench: Option<u32>,
     },
     /// Bind a dub track to a face of the shot (ids from `redub analyze`).
     Bind {
@@ -268,7 +272,10 @@ pub fn main() -> ExitCode {
         Command::Bench { quick } => bench::run(quick),
         Command::Bind { project, track, face } => lips::bind(&project, track, face),
         Command::SyncCheck { file, audio, json } => lips::sync_check(&file, audio.as_deref(), json),
-        Command::Analyze { file, json, every, no_cache } => {
+        Command::Analyze { file, bench: Some(runs), every, .. } => {
+            analyze::bench(&file, runs, every)
+        }
+        Command::Analyze { file, json, every, no_cache, bench: None } => {
             analyze::run(&file, json, every, no_cache)
         }
     };

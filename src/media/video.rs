@@ -59,6 +59,24 @@ impl VideoDecoder {
 
     /// Opens with a frame cache of `cache_bytes`.
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, MediaError> {
+        Self::open_inner(path, cache_bytes, None)
+    }
+
+    /// Opens the stream for pictures scaled to `size` (width, height; the caller keeps the
+    /// aspect ratio; `None` or the stream's own size: no scaling). The scaling happens in the
+    /// decoding pipeline before the conversion to RGBA, so a large stream is never converted or
+    /// copied at full size: for analysis that only looks at a reduced picture.
+    /// [`VideoDecoder::size`] stays the stream's own size; each [`Frame`] has the scaled size.
+    /// No frame cache (each picture is read once).
+    pub fn open_scaled(path: &Path, size: Option<(u32, u32)>) -> Result<Self, MediaError> {
+        Self::open_inner(path, 0, size.map(|(w, h)| (w.max(1), h.max(1))))
+    }
+
+    fn open_inner(
+        path: &Path,
+        cache_bytes: usize,
+        size: Option<(u32, u32)>,
+    ) -> Result<Self, MediaError> {
         check_input(path)?;
         let info = probe(path)?;
         let v = info
@@ -69,16 +87,43 @@ impl VideoDecoder {
         src.set_property("location", path);
         let decode = make("decodebin")?;
         let convert = super::video_converter()?;
-        let caps = gst::Caps::builder("video/x-raw").field("format", "RGBA").build();
+        let mut caps = gst::Caps::builder("video/x-raw").field("format", "RGBA");
+        let scale = match size {
+            Some((w, h)) if (w, h) != (v.width, v.height) => {
+                let (w, h) =
+                    (i32::try_from(w).unwrap_or(i32::MAX), i32::try_from(h).unwrap_or(i32::MAX));
+                caps = caps
+                    .field("width", w)
+                    .field("height", h)
+                    .field("pixel-aspect-ratio", gst::Fraction::new(1, 1));
+                let scale = make("videoscale")?;
+                // A filter whose support grows with the scale factor (2-tap bilinear skips
+                // source pixels when shrinking by more than 2).
+                scale.set_property_from_str("method", "bilinear2");
+                scale.set_property("n-threads", 0u32);
+                Some(scale)
+            }
+            _ => None,
+        };
+        let caps = caps.build();
         let sink = gst_app::AppSink::builder().caps(&caps).sync(false).max_buffers(4).build();
         let internal = |e: gst::glib::BoolError| MediaError::Internal(e.to_string());
         pipeline.add_many([&src, &decode, &convert, sink.upcast_ref()]).map_err(internal)?;
         src.link(&decode).map_err(internal)?;
+        // Scale first (in the decoder's own format, a quarter of the bytes of RGBA), then convert.
+        let first = match &scale {
+            Some(scale) => {
+                pipeline.add(scale).map_err(internal)?;
+                scale.link(&convert).map_err(internal)?;
+                scale
+            }
+            None => &convert,
+        };
         convert.link(&sink).map_err(internal)?;
-        let convert_sink = convert
+        let first_sink = first
             .static_pad("sink")
-            .ok_or_else(|| MediaError::Internal("videoconvert has no sink pad".into()))?;
-        link_decoded_pads(&decode, &convert_sink, "video/");
+            .ok_or_else(|| MediaError::Internal("video converter has no sink pad".into()))?;
+        link_decoded_pads(&decode, &first_sink, "video/");
         let dec = Self {
             path: path.to_path_buf(),
             pipeline,
