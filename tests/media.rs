@@ -214,3 +214,25 @@ fn probe_errors_name_the_file() {
     let e = probe(&missing).unwrap_err();
     assert!(e.to_string().contains("missing.mp4") && e.to_string().contains("not found"), "{e}");
 }
+
+#[test]
+fn scaled_decode_gives_every_frame_at_the_asked_size() {
+    // The analysis decodes straight to its working size; frames must stay complete, in order
+    // and correctly numbered, and the decoder still reports the stream's own size.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("numbered.mp4");
+    write_numbered_clip(&path, Preset::Mp4, 30, 640, 480, FrameRate::FPS_25, 10).unwrap();
+    let mut dec = VideoDecoder::open_scaled(&path, Some((320, 240))).expect("open");
+    assert_eq!(dec.size(), (640, 480));
+    assert_eq!(dec.frame_count(), 30);
+    for n in 0..30 {
+        let f = dec.frame(n).expect("frame");
+        assert_eq!((f.index, f.width, f.height), (n, 320, 240));
+        assert_eq!(f.data.len(), 320 * 240 * 4);
+        assert_eq!(read_index(&f.data, 320, 240), n as u32, "pixels of frame {n}");
+    }
+    // No size (or the stream's own) decodes at full size.
+    let mut full = VideoDecoder::open_scaled(&path, None).expect("open");
+    let f = full.frame(3).expect("frame");
+    assert_eq!((f.width, f.height, read_index(&f.data, 640, 480)), (640, 480, 3));
+}
