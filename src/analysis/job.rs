@@ -46,18 +46,10 @@ pub fn analyze_file(
         job.set_progress(1.0);
         return Ok((a, Source::Cache));
     }
-    let (rate, full) = {
-        let info = crate::media::probe(path)?;
-        let v = info.video.ok_or_else(|| crate::media::MediaError::NoStream {
-            path: path.to_path_buf(),
-            what: "video",
-        })?;
-        (v.frame_rate, (v.width, v.height))
-    };
     // Decode straight to the working size: the analysis never looks at the full-size picture.
-    let mut decoder =
-        VideoDecoder::open_scaled(path, Some(opts.work_picture_size(full.0, full.1)))?;
-    let mut analyzer = Analyzer::new(load_detector()?, *opts, rate);
+    let mut decoder = VideoDecoder::open_scaled(path, |w, h| Some(opts.work_picture_size(w, h)))?;
+    let full = decoder.size();
+    let mut analyzer = Analyzer::new(load_detector()?, *opts, decoder.frame_rate());
     let total = decoder.frame_count().max(1);
     let mut decode_time = std::time::Duration::ZERO;
     let mut t0 = std::time::Instant::now();

@@ -59,29 +59,33 @@ impl VideoDecoder {
 
     /// Opens with a frame cache of `cache_bytes`.
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, MediaError> {
-        Self::open_inner(path, cache_bytes, None)
+        Self::open_inner(path, cache_bytes, |_, _| None)
     }
 
-    /// Opens the stream for pictures scaled to `size` (width, height; the caller keeps the
-    /// aspect ratio; `None` or the stream's own size: no scaling). The scaling happens in the
-    /// decoding pipeline before the conversion to RGBA, so a large stream is never converted or
-    /// copied at full size: for analysis that only looks at a reduced picture.
-    /// [`VideoDecoder::size`] stays the stream's own size; each [`Frame`] has the scaled size.
-    /// No frame cache (each picture is read once).
-    pub fn open_scaled(path: &Path, size: Option<(u32, u32)>) -> Result<Self, MediaError> {
-        Self::open_inner(path, 0, size.map(|(w, h)| (w.max(1), h.max(1))))
+    /// Opens the stream for pictures scaled to the size `size_for(width, height)` picks for the
+    /// stream's own size (the caller keeps the aspect ratio; `None` or the stream's own size: no
+    /// scaling). The scaling happens in the decoding pipeline before the conversion to RGBA, so a
+    /// large stream is never converted or copied at full size: for analysis that only looks at a
+    /// reduced picture. [`VideoDecoder::size`] stays the stream's own size; each [`Frame`] has the
+    /// scaled size. No frame cache (each picture is read once).
+    pub fn open_scaled(
+        path: &Path,
+        size_for: impl FnOnce(u32, u32) -> Option<(u32, u32)>,
+    ) -> Result<Self, MediaError> {
+        Self::open_inner(path, 0, size_for)
     }
 
     fn open_inner(
         path: &Path,
         cache_bytes: usize,
-        size: Option<(u32, u32)>,
+        size_for: impl FnOnce(u32, u32) -> Option<(u32, u32)>,
     ) -> Result<Self, MediaError> {
         check_input(path)?;
         let info = probe(path)?;
         let v = info
             .video
             .ok_or_else(|| MediaError::NoStream { path: path.to_path_buf(), what: "video" })?;
+        let size = size_for(v.width, v.height).map(|(w, h)| (w.max(1), h.max(1)));
         let pipeline = gst::Pipeline::new();
         let src = make("filesrc")?;
         src.set_property("location", path);
