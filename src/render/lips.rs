@@ -328,3 +328,82 @@ impl LipRenderer {
         Some(gpu::composite(self.gpu.as_ref(), frame, width, height, &layers))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::geometry::BBox;
+    use crate::analysis::track::TrackFrame as FaceFrame;
+    use crate::lipsync::bank::BankEntry;
+    use crate::lipsync::geometry::{PATCH_H, PATCH_W, canonical};
+    use crate::model::lip::OcclusionMode;
+
+    /// One face track, a bank of one red mouth, every frame planned: the renderer of a single
+    /// segment with `settings` and `mask`.
+    fn renderer(settings: LipSettings, mask: Option<PaintedMask>) -> LipRenderer {
+        let landmarks = canonical().map(|p| [p[0] + 20.0, p[1] + 10.0]);
+        let frames = (0..4)
+            .map(|i| FaceFrame {
+                frame: i,
+                bbox: BBox { x1: 0.0, y1: 0.0, x2: 150.0, y2: 150.0 },
+                landmarks,
+                raw_landmarks: landmarks,
+                confidence: 1.0,
+                filled: false,
+                mouth_energy: 0.0,
+            })
+            .collect();
+        let face = FaceTrack { id: 0, frames, speaking: Vec::new() };
+        let red = Patch { rgb: vec![[250.0, 10.0, 10.0]; PATCH_W * PATCH_H] };
+        let bank = Bank { entries: vec![BankEntry::new(0, &red, vec![0.0])] };
+        let rate = FrameRate::FPS_25;
+        let segment = LipSegmentPlan {
+            start: Time::ZERO,
+            end: rate.frame_to_time(4),
+            settings,
+            mask,
+            overridden: true,
+        };
+        let track = LipTrack {
+            dub_track: TrackId(1),
+            face,
+            bank,
+            model: None,
+            plan: vec![Some(Planned { entry: 0, weight: 1.0 }); 4],
+            segments: vec![SegmentDraw { masks: EditMasks::new(&segment.settings), segment }],
+            rate,
+        };
+        LipRenderer::new(vec![track])
+    }
+
+    fn render(r: &LipRenderer) -> (Vec<u8>, Vec<u8>) {
+        let (w, h) = (200usize, 200usize);
+        let frame: Vec<u8> =
+            (0..w * h * 4).map(|i| if i % 4 == 3 { 255 } else { (i * 7 % 200) as u8 }).collect();
+        let mut out = frame.clone();
+        r.apply(1, &mut out, w, h, |_| None);
+        (frame, out)
+    }
+
+    #[test]
+    fn a_segments_painted_mask_and_occlusion_mode_reach_the_render() {
+        let full = PaintedMask { keyframe: 1, values: vec![1.0; PATCH_W * PATCH_H] };
+        let painted =
+            LipSettings { occlusion: OcclusionMode::AutoPainted, ..LipSettings::default() };
+        // A mask over the whole patch keeps the source everywhere.
+        let (src, out) = render(&renderer(painted, Some(full.clone())));
+        assert_eq!(src, out, "painted mask honoured");
+        // The same mask with the occlusion mode "auto" (painted not used): the mouth is edited.
+        let auto = LipSettings { occlusion: OcclusionMode::Auto, ..LipSettings::default() };
+        let (src, out) = render(&renderer(auto, Some(full)));
+        assert_ne!(src, out, "occlusion mode honoured");
+        // Intensity 0 and "off" leave the frame as it is.
+        for s in [
+            LipSettings { intensity: 0.0, ..LipSettings::default() },
+            LipSettings { enabled: false, ..LipSettings::default() },
+        ] {
+            let (src, out) = render(&renderer(s, None));
+            assert_eq!(src, out);
+        }
+    }
+}
