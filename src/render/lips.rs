@@ -302,8 +302,12 @@ impl LipRenderer {
                 let tf = track_frame(&lt.face, j)?;
                 extract_patch(&data?, width, height, &tf.landmarks)
             };
-            let prev = patch_of(i - 1, neighbour(i - 1));
-            let next = patch_of(i + 1, neighbour(i + 1));
+            // The neighbours only feed the automatic occlusion test: no decode when it is off.
+            let (prev, next) = if st.occlusion.uses_auto() && lt.model.is_some() {
+                (patch_of(i - 1, neighbour(i - 1)), patch_of(i + 1, neighbour(i + 1)))
+            } else {
+                (None, None)
+            };
             if let Some(layer) = engine::prepare_layer(
                 &own,
                 &target,
