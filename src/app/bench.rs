@@ -70,6 +70,8 @@ pub fn time_timeline(project: &Project, px_per_sec: f32, frames: usize) -> Frame
                 snap: true,
                 waveforms: None,
                 thumbnails: &[],
+                lip_segments: &[],
+                lip_selected: None,
             };
             let mut cmds = Vec::new();
             timeline_ui(ui, &ti, &mut view, &mut cmds);

@@ -152,4 +152,8 @@ pub enum AppCommand {
     Unsaved(UnsavedChoice),
     /// Switch the key preset.
     SetKeyPreset(super::keys::KeyPreset),
+    /// Selects a lip segment (or clears the lip selection) for the inspector.
+    SelectLipSegment(Option<super::lip_lane::LipSegmentRef>),
+    /// Opens the painted-mask panel for a lip segment.
+    PaintLipMask(super::lip_lane::LipSegmentRef),
 }

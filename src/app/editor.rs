@@ -123,6 +123,8 @@ pub struct RedubApp {
     pub show_log: bool,
     /// Thumbnails of the shot.
     pub thumbnails: Thumbnails,
+    /// Lip lanes, the lip section of the inspector, the faces list and the mask painter.
+    pub lip_ui: super::lip_ui::LipUi,
     importer: Importer,
     inspector: InspectorState,
     settings: Settings,
@@ -179,6 +181,7 @@ impl RedubApp {
             key_preset: settings.key_preset,
             show_log: false,
             thumbnails: Thumbnails::default(),
+            lip_ui: Default::default(),
             importer: Importer::default(),
             inspector: InspectorState::default(),
             slot: AutosaveSlot::for_project(&dirs, None),
@@ -293,6 +296,9 @@ impl RedubApp {
     /// Applies one command.
     pub fn apply(&mut self, cmd: AppCommand) {
         use AppCommand as C;
+        if let Err(e) = self.lip_ui.apply(&cmd, &self.project) {
+            self.error(format!("lip edit: {e}"));
+        }
         match cmd {
             C::NewProject => self.guard_unsaved(AfterPrompt::New),
             C::Open(Some(p)) => self.guard_unsaved(AfterPrompt::Open(p)),
@@ -539,6 +545,8 @@ impl RedubApp {
                     }
                 }
             }
+            // Handled by the lip panels above.
+            C::SelectLipSegment(_) | C::PaintLipMask(_) => {}
             C::SetKeyPreset(p) => {
                 self.key_preset = p;
                 self.settings.key_preset = p;
@@ -942,6 +950,7 @@ impl RedubApp {
             && self.audio.loading.is_none()
             && !self.facts.busy()
             && !self.thumbnails.busy()
+            && !self.lip_ui.busy()
             && self.export.running.is_none()
     }
 
@@ -1334,6 +1343,9 @@ impl RedubApp {
             .map_or(Time::ZERO, |m| m.duration);
         self.thumbnails.set_source(video_path.as_deref(), shot_len, &ctx);
         self.thumbnails.poll(&ctx);
+        let shot = self.project.timeline.video.media.and_then(|id| self.project.media(id));
+        let shot = video_path.as_deref().zip(shot.map(|m| m.content_hash.as_str()));
+        self.lip_ui.update(&self.project, self.audio.sources.as_ref(), shot, &ctx);
         let index = frame_at(self.project.timeline.frame_rate, self.playhead);
         self.dropped_frames += self.viewer.update(&ctx, index, self.play.is_some());
 
@@ -1360,6 +1372,8 @@ impl RedubApp {
                     snap: self.snap,
                     waveforms: self.audio.peaks.as_deref(),
                     thumbnails: &thumbs,
+                    lip_segments: &self.lip_ui.segments,
+                    lip_selected: self.lip_ui.selected,
                 };
                 timeline_ui(ui, &input, &mut self.timeline, &mut self.pending);
             },
@@ -1375,9 +1389,12 @@ impl RedubApp {
                 self.importer.busy(),
                 &mut self.pending,
             );
+            ui.separator();
+            self.lip_ui.faces_ui(ui, &self.project, &self.selection, &mut self.pending);
         });
         egui::Panel::right("inspector").resizable(true).default_size(270.0).show(ui, |ui| {
             egui::ScrollArea::vertical().id_salt("inspector-scroll").show(ui, |ui| {
+                self.lip_ui.inspector_ui(ui, &self.project, &mut self.pending);
                 inspector_ui(
                     ui,
                     &self.project,
@@ -1393,6 +1410,7 @@ impl RedubApp {
             viewer_ui(ui, &self.viewer, has_video, &mut self.pending);
         });
         self.dialogs_ui(&ctx);
+        self.lip_ui.windows_ui(&ctx, &self.project, &mut self.pending);
 
         if !self.pending.is_empty() {
             // Commands change what the panels show: draw once more with the new state.

@@ -3,6 +3,9 @@
 
 use super::command::AppCommand;
 use crate::model::edit::{Edit, clip};
+use crate::model::lip::{
+    FEATHER_RANGE, LipEngine, LipSegment, OcclusionMode, Region, segment_override,
+};
 use crate::model::time::format_timecode;
 use crate::model::{ClipId, FrameRate, Project, Time, Timecode};
 
@@ -219,6 +222,183 @@ pub fn inspector_ui(
         "Duration: {}",
         format_timecode(project.timeline.duration, rate, rate.is_drop_frame_rate())
     ));
+}
+
+/// The edit that changes the settings of one lip segment: its override is updated, or created
+/// from the segment's detected span and current settings.
+pub fn lip_segment_edit(
+    project: &Project,
+    seg: &super::lip_lane::LipSegmentRef,
+    current: &crate::render::lips::LipSegmentPlan,
+    change: impl FnOnce(&mut LipSegment),
+) -> Option<Edit> {
+    let track = project.timeline.dub_tracks.iter().find(|t| t.id == seg.track)?;
+    let mut segments = track.lip_segments.clone();
+    let found = segment_override(&track.lip_segments, seg.start, seg.end)
+        .and_then(|o| track.lip_segments.iter().position(|x| std::ptr::eq(x, o)));
+    let i = match found {
+        Some(i) => i,
+        None => {
+            segments.push(LipSegment {
+                start: seg.start,
+                end: seg.end,
+                settings: current.settings,
+                mask: current.mask.clone(),
+            });
+            segments.len() - 1
+        }
+    };
+    change(&mut segments[i]);
+    Some(Edit::SetLipSegments { track: seg.track, segments })
+}
+
+/// The inspector's lip section: the settings of the selected lip segment (engine, region,
+/// intensity, feather, occlusion, painted mask, on/off). Every change is an undoable edit; a
+/// slider drag is one undo step.
+pub fn lip_segment_ui(
+    ui: &mut egui::Ui,
+    project: &Project,
+    seg: &super::lip_lane::LipSegmentRef,
+    current: &crate::render::lips::LipSegmentPlan,
+    out: &mut Vec<AppCommand>,
+) {
+    let Some(track) = project.timeline.dub_tracks.iter().find(|t| t.id == seg.track) else {
+        return;
+    };
+    ui.label(egui::RichText::new("Lip segment").strong());
+    ui.label(format!(
+        "{} · {:.2}–{:.2} s{}",
+        track.name,
+        seg.start.as_seconds_f64(),
+        seg.end.as_seconds_f64(),
+        if current.overridden { " · own settings" } else { " · track settings" }
+    ));
+    if track.face.is_none() {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            "The track is bound to no face: nothing is edited.",
+        );
+    }
+    let s = current.settings;
+    let edit = |change: &dyn Fn(&mut LipSegment)| lip_segment_edit(project, seg, current, change);
+    let push = |e: Option<Edit>, label: &str, out: &mut Vec<AppCommand>| {
+        if let Some(edit) = e {
+            out.push(AppCommand::Edit { edit, label: label.into() });
+        }
+    };
+    egui::Grid::new("lip-segment").num_columns(2).show(ui, |ui| {
+        ui.label("Edit");
+        let mut on = s.enabled;
+        if ui.checkbox(&mut on, "Lip edit on").changed() {
+            push(edit(&|l| l.settings.enabled = on), "Lip segment on/off", out);
+        }
+        ui.end_row();
+        let label = ui.label("Engine");
+        egui::ComboBox::from_id_salt("lip-engine")
+            .selected_text(s.engine.label())
+            .show_ui(ui, |ui| {
+                for e in LipEngine::ALL {
+                    if ui.selectable_label(s.engine == e, e.label()).clicked() && e != s.engine {
+                        push(edit(&|l| l.settings.engine = e), "Lip engine", out);
+                    }
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        ui.end_row();
+        let label = ui.label("Region");
+        let region_label = |r: Region| match r {
+            Region::Lips => "Lips",
+            Region::LipsJaw => "Lips + jaw",
+        };
+        egui::ComboBox::from_id_salt("lip-region")
+            .selected_text(region_label(s.region))
+            .show_ui(ui, |ui| {
+                for r in [Region::Lips, Region::LipsJaw] {
+                    if ui.selectable_label(s.region == r, region_label(r)).clicked()
+                        && r != s.region
+                    {
+                        push(edit(&|l| l.settings.region = r), "Lip region", out);
+                    }
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        ui.end_row();
+        let label = ui.label("Intensity");
+        let mut pct = (s.intensity * 100.0).round();
+        let r = ui
+            .add(
+                egui::Slider::new(&mut pct, 0.0..=100.0)
+                    .suffix(" %")
+                    .step_by(1.0)
+                    .fixed_decimals(0),
+            )
+            .on_hover_text("How far the mouth moves from the original toward the new one")
+            .labelled_by(label.id);
+        let new = pct / 100.0;
+        drag_edit(
+            &r,
+            out,
+            "Lip intensity",
+            || edit(&|l| l.settings.intensity = new).unwrap_or(Edit::Batch(Vec::new())),
+            (new - s.intensity).abs() > 1e-4,
+        );
+        ui.end_row();
+        let label = ui.label("Feather");
+        let mut f = s.feather;
+        let r = ui
+            .add(egui::Slider::new(&mut f, FEATHER_RANGE).step_by(0.5))
+            .on_hover_text("Width of the soft edge of the edit (canonical units)")
+            .labelled_by(label.id);
+        drag_edit(
+            &r,
+            out,
+            "Lip feather",
+            || edit(&|l| l.settings.feather = f).unwrap_or(Edit::Batch(Vec::new())),
+            f != s.feather,
+        );
+        ui.end_row();
+        let label = ui.label("Occlusion");
+        egui::ComboBox::from_id_salt("lip-occlusion")
+            .selected_text(s.occlusion.label())
+            .show_ui(ui, |ui| {
+                for m in OcclusionMode::ALL {
+                    if ui.selectable_label(s.occlusion == m, m.label()).clicked()
+                        && m != s.occlusion
+                    {
+                        push(edit(&|l| l.settings.occlusion = m), "Lip occlusion", out);
+                    }
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        ui.end_row();
+        ui.label("Mask");
+        ui.horizontal(|ui| {
+            let painted = current.mask.as_ref().is_some_and(|m| m.values.iter().any(|&v| v > 0.0));
+            if ui
+                .button("Paint mask…")
+                .on_hover_text("Paint what stays in front of the mouth")
+                .clicked()
+            {
+                out.push(AppCommand::PaintLipMask(*seg));
+            }
+            ui.label(if painted { "painted" } else { "none" });
+        });
+        ui.end_row();
+    });
+    if current.overridden && ui.button("Use track settings").clicked() {
+        let mut segments = track.lip_segments.clone();
+        if let Some(o) = segment_override(&track.lip_segments, seg.start, seg.end) {
+            segments.retain(|x| x != o);
+        }
+        push(
+            Some(Edit::SetLipSegments { track: seg.track, segments }),
+            "Lip segment: track settings",
+            out,
+        );
+    }
 }
 
 /// A drag on a value is one undo step (gesture); a typed value is a plain edit.

@@ -40,6 +40,8 @@ pub enum Lane {
     Original,
     /// A dub track.
     Dub(TrackId),
+    /// The lip segments of a dub track (see [`super::lip_lane`]).
+    Lips(TrackId),
 }
 
 /// What a drag does.
@@ -79,6 +81,8 @@ pub struct TimelineView {
     pub clip_area: Rect,
     /// Screen rects of the visible clips in the last frame, for tests and the benchmark.
     pub clip_rects: Vec<(ClipId, Rect)>,
+    /// Screen rects of the visible lip segments in the last frame, for tests.
+    pub lip_rects: Vec<(super::lip_lane::LipSegmentRef, Rect)>,
     drag: Option<ClipDrag>,
     box_start: Option<Pos2>,
     renaming: Option<(TrackId, String)>,
@@ -93,6 +97,7 @@ impl Default for TimelineView {
             lanes: Vec::new(),
             clip_area: Rect::NOTHING,
             clip_rects: Vec::new(),
+            lip_rects: Vec::new(),
             drag: None,
             box_start: None,
             renaming: None,
@@ -118,6 +123,10 @@ pub struct TimelineInput<'a> {
     pub waveforms: Option<&'a Waveforms>,
     /// Thumbnails of the shot: (time, texture), sorted by time.
     pub thumbnails: &'a [(Time, egui::TextureId, Vec2)],
+    /// Lip segments of the dub tracks, drawn in the lane under each.
+    pub lip_segments: &'a [(TrackId, Vec<crate::render::lips::LipSegmentPlan>)],
+    /// The selected lip segment.
+    pub lip_selected: Option<super::lip_lane::LipSegmentRef>,
 }
 
 /// Waveform peaks, one per [`PEAK_BUCKET`] samples at 48 kHz.
@@ -274,6 +283,7 @@ pub fn timeline_ui(
     lane(Lane::Original, ORIGINAL_H, &mut view.lanes);
     for t in &project.timeline.dub_tracks {
         lane(Lane::Dub(t.id), DUB_H, &mut view.lanes);
+        lane(Lane::Lips(t.id), super::lip_lane::LANE_H, &mut view.lanes);
     }
     let content_h = y + view.scroll_y - view.clip_area.top();
     view.scroll_y = view.scroll_y.clamp(0.0, (content_h - view.clip_area.height()).max(0.0));
@@ -361,6 +371,9 @@ pub fn timeline_ui(
             }
         }
     }
+
+    let lips = (input.lip_segments, input.lip_selected);
+    super::lip_lane::lip_lanes_ui(ui, &area_painter, project, lips.0, lips.1, view, out);
 
     // Background: click to clear selection, drag to box-select.
     if !hovered_any_clip {
@@ -502,7 +515,7 @@ fn video_and_original_ui(painter: &egui::Painter, input: &TimelineInput<'_>, vie
                     }
                 }
             }
-            Lane::Dub(_) => {}
+            Lane::Dub(_) | Lane::Lips(_) => {}
         }
     }
 }
@@ -1024,6 +1037,7 @@ fn headers_ui(
                     }
                 });
             }
+            Lane::Lips(_) => {}
         }
     }
 }

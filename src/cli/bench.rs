@@ -14,6 +14,32 @@ fn internal(e: impl std::fmt::Display) -> CliError {
     CliError::Internal(e.to_string())
 }
 
+/// Seconds a `gst-launch-1.0` transcode of `input` to MP4 takes, with the encoder settings of
+/// redub's MP4 preset.
+pub(super) fn gst_transcode(
+    input: &std::path::Path,
+    output: &std::path::Path,
+) -> Result<f64, CliError> {
+    let x264: Vec<String> = X264_PROPS.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let desc = format!(
+        "filesrc location={} ! decodebin name=d d. ! queue ! videoconvert ! video/x-raw,format=I420 ! x264enc {} \
+         ! video/x-h264,profile=high ! h264parse ! queue ! mp4mux faststart=true name=m ! filesink location={} \
+         d. ! queue ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 ! avenc_aac bitrate=192000 ! queue ! m.",
+        input.display(),
+        x264.join(" "),
+        output.display()
+    );
+    let t0 = Instant::now();
+    let status =
+        Command::new("gst-launch-1.0").arg("-q").args(desc.split_whitespace()).status().map_err(
+            |e| CliError::User(format!("gst-launch-1.0: {e} (install gstreamer1.0-tools)")),
+        )?;
+    if !status.success() {
+        return Err(internal(format!("gst-launch-1.0 failed: {status}")));
+    }
+    Ok(t0.elapsed().as_secs_f64())
+}
+
 pub(super) fn run(quick: bool) -> Result<(), CliError> {
     let dir = tempfile::tempdir().map_err(internal)?;
     let shot = dir.path().join("shot.mp4");
@@ -46,27 +72,7 @@ pub(super) fn run(quick: bool) -> Result<(), CliError> {
         render_project(&project, dir.path(), &opts, &Job::new(), |_| {})?;
         export_s = export_s.min(t0.elapsed().as_secs_f64());
 
-        let x264: Vec<String> = X264_PROPS.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let desc = format!(
-            "filesrc location={} ! decodebin name=d d. ! queue ! videoconvert ! video/x-raw,format=I420 ! x264enc {} \
-             ! video/x-h264,profile=high ! h264parse ! queue ! mp4mux faststart=true name=m ! filesink location={} \
-             d. ! queue ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 ! avenc_aac bitrate=192000 ! queue ! m.",
-            shot.display(),
-            x264.join(" "),
-            dir.path().join("launch.mp4").display()
-        );
-        let t0 = Instant::now();
-        let status = Command::new("gst-launch-1.0")
-            .arg("-q")
-            .args(desc.split_whitespace())
-            .status()
-            .map_err(|e| {
-                CliError::User(format!("gst-launch-1.0: {e} (install gstreamer1.0-tools)"))
-            })?;
-        if !status.success() {
-            return Err(internal(format!("gst-launch-1.0 failed: {status}")));
-        }
-        launch_s = launch_s.min(t0.elapsed().as_secs_f64());
+        launch_s = launch_s.min(gst_transcode(&shot, &dir.path().join("launch.mp4"))?);
     }
     println!("bench export 10 s 1280x720 25 fps MP4 (H.264 High + AAC), best of {runs}:");
     println!("  redub render      {export_s:.2} s");

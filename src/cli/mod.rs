@@ -2,6 +2,7 @@
 
 mod analyze;
 mod bench;
+mod bench_lips;
 mod commands;
 mod dialogue;
 mod lips;
@@ -186,6 +187,16 @@ enum Command {
         /// One short run instead of several.
         #[arg(long)]
         quick: bool,
+        /// Lip-edit composite time per frame, CPU vs GPU, at 720p and 1080p.
+        #[arg(long)]
+        composite: bool,
+        /// Export time with a lip edit of this shot (bound to its first face) vs a gst-launch
+        /// transcode of the same input; needs `--dub`.
+        #[arg(long, requires = "dub")]
+        lips: Option<PathBuf>,
+        /// The dub speech for `--lips`.
+        #[arg(long)]
+        dub: Option<PathBuf>,
     },
 }
 
@@ -269,7 +280,14 @@ pub fn main() -> ExitCode {
         Command::Lines { command: LinesCommand::Export { project, output } } => {
             dialogue::lines_export(&project, &output)
         }
-        Command::Bench { quick } => bench::run(quick),
+        Command::Bench { quick, composite, lips, dub } => {
+            let runs = if quick { 1 } else { 3 };
+            match (composite, lips, dub) {
+                (true, _, _) => bench_lips::composite(if quick { 10 } else { 40 }),
+                (false, Some(video), Some(dub)) => bench_lips::lips_export(&video, &dub, runs),
+                _ => bench::run(quick),
+            }
+        }
         Command::Bind { project, track, face } => lips::bind(&project, track, face),
         Command::SyncCheck { file, audio, json } => lips::sync_check(&file, audio.as_deref(), json),
         Command::Analyze { file, bench: Some(runs), every, .. } => {

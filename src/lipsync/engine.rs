@@ -130,7 +130,8 @@ impl EditMasks {
 /// target face, its alpha (region mask × intensity × ramp × (1 − occlusion)) and the patch →
 /// frame transform. `own` is the target frame's own canonical patch; `neighbours` are the
 /// previous and next frames' patches (for the temporal occlusion test); `painted` is the user's
-/// mask. `None` when the face geometry is degenerate.
+/// mask (used when the settings' occlusion mode says so). `None` when the face geometry is
+/// degenerate or there is nothing to draw (edit off, zero strength).
 #[allow(clippy::too_many_arguments)]
 pub fn prepare_layer(
     own: &Patch,
@@ -148,7 +149,12 @@ pub fn prepare_layer(
     let source = entry.to_patch();
     let ring = &masks.ring;
     let matched = transfer_colour(&source, &colour_stats(&source, ring), &colour_stats(own, ring));
-    let auto = match (settings.auto_occlusion, model) {
+    let strength = (settings.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
+    if !settings.enabled || strength <= 0.0 {
+        // Nothing to draw: the frame stays the source, bit for bit, on every compositor.
+        return None;
+    }
+    let auto = match (settings.occlusion.uses_auto(), model) {
         (true, Some(m)) => {
             let window: Vec<Patch> =
                 [neighbours[0], Some(own), neighbours[1]].into_iter().flatten().cloned().collect();
@@ -157,8 +163,7 @@ pub fn prepare_layer(
         }
         _ => vec![0.0; PATCH_W * PATCH_H],
     };
-    let occlusion = combine(&auto, painted);
-    let strength = (settings.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
+    let occlusion = combine(&auto, painted.filter(|_| settings.occlusion.uses_painted()));
     let alpha: Vec<f32> =
         masks.region.iter().zip(&occlusion).map(|(m, o)| m * strength * (1.0 - o)).collect();
     Some((matched, alpha, to_image))

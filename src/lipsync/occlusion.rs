@@ -160,7 +160,8 @@ pub fn occlusion_masks(model: &FaceModel, patches: &[Patch]) -> Vec<Vec<f32>> {
 pub struct PaintedMask {
     /// Frame it was painted on.
     pub keyframe: i64,
-    /// `PATCH_W × PATCH_H` values, 1 = keep the source.
+    /// `PATCH_W × PATCH_H` values, 1 = keep the source (run-length encoded in files).
+    #[serde(with = "crate::model::lip::rle_mask")]
     pub values: Vec<f32>,
 }
 

@@ -111,6 +111,13 @@ pub enum Edit {
         /// The face its speech drives.
         face: Option<crate::model::lip::FaceId>,
     },
+    /// Replaces a dub track's per-segment lip settings (the overrides of its lip segments).
+    SetLipSegments {
+        /// The track.
+        track: TrackId,
+        /// The overrides, in any order (stored sorted by start).
+        segments: Vec<crate::model::lip::LipSegment>,
+    },
     /// Replaces the marker list (kept sorted by time).
     SetMarkers(Vec<Marker>),
     /// Sets the ducking of the original.
@@ -226,6 +233,13 @@ impl Edit {
                 let i = track_index(project, *track)?;
                 let old = std::mem::replace(&mut project.timeline.dub_tracks[i].face, *face);
                 Edit::SetTrackFace { track: *track, face: old }
+            }
+            Edit::SetLipSegments { track, segments } => {
+                let i = track_index(project, *track)?;
+                let mut v = segments.clone();
+                v.sort_by_key(|s| (s.start, s.end));
+                let old = std::mem::replace(&mut project.timeline.dub_tracks[i].lip_segments, v);
+                Edit::SetLipSegments { track: *track, segments: old }
             }
             Edit::SetMarkers(markers) => {
                 let mut m = markers.clone();
@@ -449,7 +463,7 @@ mod tests {
         let any_clip = || clips.get(a as usize % clips.len().max(1)).cloned();
         let any_track = || tracks.get(a as usize % tracks.len().max(1)).copied();
         let t = Time::from_millis(b.rem_euclid(10_000));
-        Some(match k % 11 {
+        Some(match k % 12 {
             0 => Edit::AddClip {
                 track: any_track()?,
                 clip: new_clip(p, MediaId(1 + a % 2), t).ok()?,
@@ -495,6 +509,27 @@ mod tests {
                 track: any_track()?,
                 face: (b % 3 != 0).then_some(crate::model::lip::FaceId(a % 4)),
             },
+            9 => {
+                let track = any_track()?;
+                let mut segments = p
+                    .timeline
+                    .dub_tracks
+                    .iter()
+                    .find(|x| x.id == track)
+                    .map(|x| x.lip_segments.clone())
+                    .unwrap_or_default();
+                segments.push(crate::model::lip::LipSegment {
+                    start: t,
+                    end: t + Time::from_millis(500),
+                    settings: crate::model::lip::LipSettings {
+                        intensity: (a % 101) as f32 / 100.0,
+                        ..Default::default()
+                    },
+                    mask: None,
+                });
+                segments.sort_by_key(|s| (s.start, s.end));
+                Edit::SetLipSegments { track, segments }
+            }
             _ => ripple_delete(p, &[any_clip()?.1.id]),
         })
     }

@@ -231,6 +231,9 @@ pub struct DubTrack {
     /// How the bound face's mouth is edited.
     #[serde(default)]
     pub lip: crate::model::lip::LipSettings,
+    /// Lip segments whose settings differ from `lip`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lip_segments: Vec<crate::model::lip::LipSegment>,
 }
 
 /// A named point on the timeline.
@@ -425,6 +428,7 @@ impl Project {
             locked: false,
             face: None,
             lip: Default::default(),
+            lip_segments: Vec::new(),
         });
         id
     }

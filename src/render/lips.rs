@@ -14,9 +14,11 @@ use crate::jobs::Job;
 use crate::lipsync::bank::{Bank, SelectParams};
 use crate::lipsync::engine::{self, EditMasks, LipSettings, Planned, TrackFrame};
 use crate::lipsync::geometry::{Patch, extract_patch};
-use crate::lipsync::occlusion::FaceModel;
+use crate::lipsync::occlusion::{FaceModel, PaintedMask};
 use crate::media::{MediaError, VideoDecoder, decode_audio};
-use crate::model::{FrameRate, Project, TrackId};
+use crate::model::lip::segment_override;
+use crate::model::project::DubTrack;
+use crate::model::{FrameRate, Project, Time, TrackId};
 use std::path::Path;
 
 /// Audio features around a video frame: MFCC + deltas pooled over three thirds of ±100 ms, so
@@ -24,6 +26,89 @@ use std::path::Path;
 pub fn frame_features(features: &Features, t: f64) -> Vec<f32> {
     let third = 0.1 / 3.0;
     [t - 2.0 * third, t, t + 2.0 * third].iter().flat_map(|&c| features.pool(c, third)).collect()
+}
+
+/// One lip segment of a dub track: a stretch of its speech (VAD) with the settings it is edited
+/// with (the track's, or the segment's override).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LipSegmentPlan {
+    /// Start on the timeline.
+    pub start: Time,
+    /// End on the timeline (exclusive).
+    pub end: Time,
+    /// The settings in force.
+    pub settings: LipSettings,
+    /// The user's occluder mask, if painted.
+    pub mask: Option<PaintedMask>,
+    /// Whether the settings come from a segment override rather than the track.
+    pub overridden: bool,
+}
+
+impl LipSegmentPlan {
+    /// Whether timeline time `t` is in the segment.
+    pub fn contains(&self, t: Time) -> bool {
+        t >= self.start && t < self.end
+    }
+}
+
+/// The speech segments of a dub track's own dialogue (mono, 48 kHz, timeline-aligned), in
+/// timeline time: where the dub drives the mouth. The plan and the timeline lane both use this.
+pub fn speech_spans(dub_mono: &[f32]) -> Vec<(Time, Time)> {
+    detect_speech(dub_mono, SAMPLE_RATE, &VadConfig::default())
+        .iter()
+        .map(|s| {
+            (
+                Time::from_samples(s.start as i64, SAMPLE_RATE),
+                Time::from_samples(s.end as i64, SAMPLE_RATE),
+            )
+        })
+        .collect()
+}
+
+/// Gives each speech span of `track` its settings: the override that matches it (see
+/// [`segment_override`]) or the track's.
+pub fn resolve_segments(track: &DubTrack, spans: &[(Time, Time)]) -> Vec<LipSegmentPlan> {
+    spans
+        .iter()
+        .map(|&(start, end)| match segment_override(&track.lip_segments, start, end) {
+            Some(o) => LipSegmentPlan {
+                start,
+                end,
+                settings: o.settings,
+                mask: o.mask.clone(),
+                overridden: true,
+            },
+            None => {
+                LipSegmentPlan { start, end, settings: track.lip, mask: None, overridden: false }
+            }
+        })
+        .collect()
+}
+
+/// The lip segments of every dub track of a project (for the timeline lanes), from the same
+/// speech detection as [`plan_lips`]. `dialogue_of(project)` as there.
+pub fn project_lip_segments(
+    project: &Project,
+    dialogue_of: impl Fn(&Project) -> Vec<f32>,
+) -> Vec<(TrackId, Vec<LipSegmentPlan>)> {
+    project
+        .timeline
+        .dub_tracks
+        .iter()
+        .filter(|t| !t.clips.is_empty())
+        .map(|t| {
+            let dub = track_dialogue(project, &dialogue_of, t.id);
+            (t.id, resolve_segments(t, &speech_spans(&dub)))
+        })
+        .collect()
+}
+
+/// A segment's settings ready to draw: the masks of its region and feather.
+pub struct SegmentDraw {
+    /// The segment.
+    pub segment: LipSegmentPlan,
+    /// Its region and ring masks.
+    pub masks: EditMasks,
 }
 
 /// The planned lip edit of one dub track.
@@ -38,10 +123,18 @@ pub struct LipTrack {
     pub model: Option<FaceModel>,
     /// Per video frame: the chosen mouth, if edited.
     pub plan: Vec<Option<Planned>>,
-    /// Region, intensity, feather, occlusion.
-    pub settings: LipSettings,
-    /// The region and ring masks of `settings`.
-    pub masks: EditMasks,
+    /// The track's lip segments with their settings and masks, in time order.
+    pub segments: Vec<SegmentDraw>,
+    /// Frame rate of the plan.
+    pub rate: FrameRate,
+}
+
+impl LipTrack {
+    /// The segment that frame `i` belongs to.
+    pub fn segment_at(&self, i: i64) -> Option<&SegmentDraw> {
+        let t = self.rate.frame_to_time(i);
+        self.segments.iter().find(|s| s.segment.contains(t))
+    }
 }
 
 fn track_frame(face: &FaceTrack, i: i64) -> Option<TrackFrame> {
@@ -80,7 +173,7 @@ pub fn plan_lips(
         .dub_tracks
         .iter()
         .filter(|t| t.lip.enabled && project.is_audible(t))
-        .filter_map(|t| t.face.map(|f| (t.id, f, t.lip)))
+        .filter_map(|t| t.face.map(|f| (t.id, f)))
         .collect();
     if bound.is_empty() {
         return Ok(Vec::new());
@@ -98,7 +191,10 @@ pub fn plan_lips(
     let orig_features = extractor.mfcc_deltas_normalised(&original.samples);
     let fps = rate.as_f64();
     let mut out = Vec::new();
-    for (track_id, face_id, settings) in bound {
+    for (track_id, face_id) in bound {
+        let Some(dub_track) = project.timeline.dub_tracks.iter().find(|t| t.id == track_id) else {
+            continue;
+        };
         let face = analysis.tracks.iter().find(|t| t.id == face_id.0).cloned().ok_or_else(|| {
             RenderError::Invalid(format!(
                 "dub track {} is bound to face {}, which the analysis of {} does not have ({} face(s) found)",
@@ -124,21 +220,25 @@ pub fn plan_lips(
         if job.is_cancelled() {
             return Err(MediaError::Cancelled.into());
         }
-        // New speech: the track's own dialogue, with its speech segments from the VAD.
+        // New speech: the track's own dialogue, with its speech segments from the VAD; each
+        // segment is edited with its own settings (a segment switched off keeps the original).
         let dub = track_dialogue(project, &dialogue_of, track_id);
-        let speech = detect_speech(&dub, SAMPLE_RATE, &VadConfig::default());
+        let segments = resolve_segments(dub_track, &speech_spans(&dub));
         let dub_features = extractor.mfcc_deltas_normalised(&dub);
         let targets: Vec<Option<Vec<f32>>> = (0..frames)
             .map(|i| {
-                let t = i as f64 / fps;
-                let s = (t * f64::from(SAMPLE_RATE)) as usize;
-                let speaking = speech.iter().any(|seg| s >= seg.start && s < seg.end);
-                (speaking && track[i as usize].is_some()).then(|| frame_features(&dub_features, t))
+                let t = rate.frame_to_time(i);
+                let speaking = segments.iter().any(|s| s.contains(t) && s.settings.enabled);
+                (speaking && track[i as usize].is_some())
+                    .then(|| frame_features(&dub_features, i as f64 / fps))
             })
             .collect();
         let plan = engine::plan(&bank, &targets, SelectParams::default());
-        let masks = EditMasks::new(&settings);
-        out.push(LipTrack { dub_track: track_id, face, bank, model, plan, settings, masks });
+        let segments = segments
+            .into_iter()
+            .map(|segment| SegmentDraw { masks: EditMasks::new(&segment.settings), segment })
+            .collect();
+        out.push(LipTrack { dub_track: track_id, face, bank, model, plan, segments, rate });
     }
     Ok(out)
 }
@@ -189,6 +289,11 @@ impl LipRenderer {
             Vec::new();
         for lt in &self.tracks {
             let Some(Some(planned)) = lt.plan.get(i as usize) else { continue };
+            let Some(seg) = lt.segment_at(i) else { continue };
+            let st = &seg.segment.settings;
+            if !st.enabled || st.intensity <= 0.0 {
+                continue;
+            }
             let Some(target) = track_frame(&lt.face, i) else { continue };
             let Some(own) = extract_patch(frame, width, height, &target.landmarks) else {
                 continue;
@@ -197,18 +302,22 @@ impl LipRenderer {
                 let tf = track_frame(&lt.face, j)?;
                 extract_patch(&data?, width, height, &tf.landmarks)
             };
-            let prev = patch_of(i - 1, neighbour(i - 1));
-            let next = patch_of(i + 1, neighbour(i + 1));
+            // The neighbours only feed the automatic occlusion test: no decode when it is off.
+            let (prev, next) = if st.occlusion.uses_auto() && lt.model.is_some() {
+                (patch_of(i - 1, neighbour(i - 1)), patch_of(i + 1, neighbour(i + 1)))
+            } else {
+                (None, None)
+            };
             if let Some(layer) = engine::prepare_layer(
                 &own,
                 &target,
                 &lt.bank,
                 *planned,
-                &lt.settings,
-                &lt.masks,
+                &seg.segment.settings,
+                &seg.masks,
                 lt.model.as_ref(),
                 [prev.as_ref(), next.as_ref()],
-                None,
+                seg.segment.mask.as_ref(),
             ) {
                 layers_data.push(layer);
             }
@@ -221,5 +330,84 @@ impl LipRenderer {
             .map(|(p, a, t)| PatchLayer { patch: p, alpha: a, to_image: *t })
             .collect();
         Some(gpu::composite(self.gpu.as_ref(), frame, width, height, &layers))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::geometry::BBox;
+    use crate::analysis::track::TrackFrame as FaceFrame;
+    use crate::lipsync::bank::BankEntry;
+    use crate::lipsync::geometry::{PATCH_H, PATCH_W, canonical};
+    use crate::model::lip::OcclusionMode;
+
+    /// One face track, a bank of one red mouth, every frame planned: the renderer of a single
+    /// segment with `settings` and `mask`.
+    fn renderer(settings: LipSettings, mask: Option<PaintedMask>) -> LipRenderer {
+        let landmarks = canonical().map(|p| [p[0] + 20.0, p[1] + 10.0]);
+        let frames = (0..4)
+            .map(|i| FaceFrame {
+                frame: i,
+                bbox: BBox { x1: 0.0, y1: 0.0, x2: 150.0, y2: 150.0 },
+                landmarks,
+                raw_landmarks: landmarks,
+                confidence: 1.0,
+                filled: false,
+                mouth_energy: 0.0,
+            })
+            .collect();
+        let face = FaceTrack { id: 0, frames, speaking: Vec::new() };
+        let red = Patch { rgb: vec![[250.0, 10.0, 10.0]; PATCH_W * PATCH_H] };
+        let bank = Bank { entries: vec![BankEntry::new(0, &red, vec![0.0])] };
+        let rate = FrameRate::FPS_25;
+        let segment = LipSegmentPlan {
+            start: Time::ZERO,
+            end: rate.frame_to_time(4),
+            settings,
+            mask,
+            overridden: true,
+        };
+        let track = LipTrack {
+            dub_track: TrackId(1),
+            face,
+            bank,
+            model: None,
+            plan: vec![Some(Planned { entry: 0, weight: 1.0 }); 4],
+            segments: vec![SegmentDraw { masks: EditMasks::new(&segment.settings), segment }],
+            rate,
+        };
+        LipRenderer::new(vec![track])
+    }
+
+    fn render(r: &LipRenderer) -> (Vec<u8>, Vec<u8>) {
+        let (w, h) = (200usize, 200usize);
+        let frame: Vec<u8> =
+            (0..w * h * 4).map(|i| if i % 4 == 3 { 255 } else { (i * 7 % 200) as u8 }).collect();
+        let mut out = frame.clone();
+        r.apply(1, &mut out, w, h, |_| None);
+        (frame, out)
+    }
+
+    #[test]
+    fn a_segments_painted_mask_and_occlusion_mode_reach_the_render() {
+        let full = PaintedMask { keyframe: 1, values: vec![1.0; PATCH_W * PATCH_H] };
+        let painted =
+            LipSettings { occlusion: OcclusionMode::AutoPainted, ..LipSettings::default() };
+        // A mask over the whole patch keeps the source everywhere.
+        let (src, out) = render(&renderer(painted, Some(full.clone())));
+        assert_eq!(src, out, "painted mask honoured");
+        // The same mask with the occlusion mode "auto" (painted not used): the mouth is edited.
+        let auto = LipSettings { occlusion: OcclusionMode::Auto, ..LipSettings::default() };
+        let (src, out) = render(&renderer(auto, Some(full)));
+        assert_ne!(src, out, "occlusion mode honoured");
+        // Intensity 0 and "off" leave the frame as it is.
+        for s in [
+            LipSettings { intensity: 0.0, ..LipSettings::default() },
+            LipSettings { enabled: false, ..LipSettings::default() },
+        ] {
+            let (src, out) = render(&renderer(s, None));
+            assert_eq!(src, out);
+        }
     }
 }

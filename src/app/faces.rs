@@ -1,0 +1,246 @@
+//! The "Faces" list: one thumbnail per face track of the shot's analysis, its id, the frames it
+//! covers, which dub tracks drive it, and a button that binds the selected dub track to it
+//! (an undoable [`Edit::SetTrackFace`]).
+//!
+//! The panel is a function of the analysis tracks and their thumbnails; [`FacesPanel`] gets the
+//! analysis from the app (see [`FacesPanel::set_analysis`]) or, until the app has one, from the
+//! on-disk analysis cache of the shot, and cuts the thumbnails on its own thread.
+
+use super::command::AppCommand;
+use crate::analysis::pipeline::{Analysis, AnalysisOptions};
+use crate::analysis::track::FaceTrack;
+use crate::media::VideoDecoder;
+use crate::model::edit::Edit;
+use crate::model::lip::FaceId;
+use crate::model::{Project, TrackId};
+use egui::{ColorImage, TextureHandle, TextureOptions};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+/// Thumbnail size in pixels (square).
+pub const THUMB: usize = 64;
+/// How often the cache is looked at again while the shot has no analysis.
+const RETRY: Duration = Duration::from_secs(3);
+
+/// The shot's analysis from the on-disk cache (default options), if one was stored.
+pub fn cached_analysis(content_hash: &str) -> Option<Analysis> {
+    let dir = crate::analysis::cache::cache_dir()?;
+    crate::analysis::cache::load(&dir, content_hash, &AnalysisOptions::default())
+}
+
+/// The frame of a track the thumbnail shows: its most confident detected frame.
+pub fn thumbnail_frame(track: &FaceTrack) -> Option<i64> {
+    track
+        .frames
+        .iter()
+        .filter(|f| !f.filled)
+        .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
+        .map(|f| f.frame)
+}
+
+/// Cuts a square thumbnail around the face box of `track` at `frame` (the box widened by a
+/// fifth on each side) out of an RGBA frame.
+pub fn face_thumbnail(
+    track: &FaceTrack,
+    frame: i64,
+    rgba: &[u8],
+    w: usize,
+    h: usize,
+) -> ColorImage {
+    let mut out = vec![0u8; THUMB * THUMB * 4];
+    if let Some(f) = track.at(frame) {
+        let b = f.bbox;
+        let side = (b.x2 - b.x1).max(b.y2 - b.y1) * 1.4;
+        let (cx, cy) = ((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0);
+        for y in 0..THUMB {
+            for x in 0..THUMB {
+                let sx = cx + (x as f32 / THUMB as f32 - 0.5) * side;
+                let sy = cy + (y as f32 / THUMB as f32 - 0.5) * side;
+                let o = (y * THUMB + x) * 4;
+                if sx >= 0.0 && sy >= 0.0 && (sx as usize) < w && (sy as usize) < h {
+                    let i = ((sy as usize) * w + sx as usize) * 4;
+                    out[o..o + 4].copy_from_slice(&rgba[i..i + 4]);
+                } else {
+                    out[o + 3] = 255;
+                }
+            }
+        }
+    }
+    ColorImage::from_rgba_unmultiplied([THUMB, THUMB], &out)
+}
+
+type Loaded = (Option<Arc<Analysis>>, Vec<(u32, ColorImage)>);
+
+/// The faces of the shot and their thumbnails.
+#[derive(Default)]
+pub struct FacesPanel {
+    source: Option<(PathBuf, String)>,
+    analysis: Option<Arc<Analysis>>,
+    /// Thumbnails by face track id.
+    pub thumbs: HashMap<u32, TextureHandle>,
+    loading: Option<Receiver<Loaded>>,
+    last_try: Option<Instant>,
+}
+
+impl FacesPanel {
+    /// The face tracks shown.
+    pub fn tracks(&self) -> &[FaceTrack] {
+        self.analysis.as_deref().map_or(&[], |a| a.tracks.as_slice())
+    }
+
+    /// The analysis shown.
+    pub fn analysis(&self) -> Option<&Arc<Analysis>> {
+        self.analysis.as_ref()
+    }
+
+    /// Whether thumbnails or the cached analysis are being loaded.
+    pub fn busy(&self) -> bool {
+        self.loading.is_some()
+    }
+
+    /// Uses an analysis the app computed (e.g. its background analysis job) for the current shot.
+    pub fn set_analysis(&mut self, analysis: Arc<Analysis>, ctx: &egui::Context) {
+        if self.analysis.as_ref().is_some_and(|a| Arc::ptr_eq(a, &analysis)) {
+            return;
+        }
+        if let Some((path, _)) = self.source.clone() {
+            self.start(&path, Some(analysis), ctx);
+        }
+    }
+
+    /// Follows the shot (`path` and its content hash); loads the cached analysis when there is
+    /// none yet, retrying now and then (an analysis job may store one later).
+    pub fn update(&mut self, shot: Option<(&Path, &str)>, ctx: &egui::Context) {
+        if let Some(rx) = &self.loading
+            && let Ok((analysis, images)) = rx.try_recv()
+        {
+            self.loading = None;
+            if analysis.is_some() {
+                self.analysis = analysis;
+                self.thumbs = images
+                    .into_iter()
+                    .map(|(id, img)| {
+                        (id, ctx.load_texture(format!("face-{id}"), img, TextureOptions::LINEAR))
+                    })
+                    .collect();
+            }
+        }
+        let shot = shot.map(|(p, h)| (p.to_path_buf(), h.to_string()));
+        if shot != self.source {
+            self.source = shot.clone();
+            self.analysis = None;
+            self.thumbs.clear();
+            self.loading = None;
+            self.last_try = None;
+        }
+        let Some((path, _)) = shot else { return };
+        let due = self.last_try.is_none_or(|t| t.elapsed() >= RETRY);
+        if self.analysis.is_none() && self.loading.is_none() && due {
+            self.start(&path, None, ctx);
+        }
+    }
+
+    fn start(&mut self, path: &Path, given: Option<Arc<Analysis>>, ctx: &egui::Context) {
+        self.last_try = Some(Instant::now());
+        let hash = self.source.as_ref().map(|(_, h)| h.clone()).unwrap_or_default();
+        let (tx, rx) = channel();
+        let (path, ctx) = (path.to_path_buf(), ctx.clone());
+        let spawned = std::thread::Builder::new().name("face-thumbnails".into()).spawn(move || {
+            let analysis = given.or_else(|| cached_analysis(&hash).map(Arc::new));
+            let mut images = Vec::new();
+            if let Some(a) = &analysis
+                && let Ok(mut dec) = VideoDecoder::open(&path)
+            {
+                let (w, h) = dec.size();
+                for t in &a.tracks {
+                    let Some(i) = thumbnail_frame(t) else { continue };
+                    if let Ok(f) = dec.frame(i) {
+                        images.push((t.id, face_thumbnail(t, i, &f.data, w as usize, h as usize)));
+                    }
+                }
+            }
+            let _ = tx.send((analysis, images));
+            ctx.request_repaint();
+        });
+        if spawned.is_ok() {
+            self.loading = Some(rx);
+        }
+    }
+}
+
+/// Draws the faces list. `target` is the dub track a "Bind" click binds (the selected one).
+pub fn faces_ui(
+    ui: &mut egui::Ui,
+    project: &Project,
+    tracks: &[FaceTrack],
+    thumbs: &HashMap<u32, TextureHandle>,
+    target: Option<TrackId>,
+    out: &mut Vec<AppCommand>,
+) {
+    ui.label(egui::RichText::new("Faces").strong());
+    if tracks.is_empty() {
+        ui.label("No face analysis of the shot yet.");
+        return;
+    }
+    let target_track =
+        target.and_then(|id| project.timeline.dub_tracks.iter().find(|t| t.id == id));
+    for t in tracks {
+        let face = FaceId(t.id);
+        ui.horizontal(|ui| {
+            match thumbs.get(&t.id) {
+                Some(tex) => {
+                    ui.add(egui::Image::new(tex).fit_to_exact_size(egui::vec2(48.0, 48.0)));
+                }
+                None => {
+                    ui.allocate_exact_size(egui::vec2(48.0, 48.0), egui::Sense::hover());
+                }
+            }
+            ui.vertical(|ui| {
+                ui.label(egui::RichText::new(format!("Face {}", t.id)).strong());
+                ui.label(format!("frames {}–{} ({})", t.start(), t.end() - 1, t.frames.len()));
+                let bound: Vec<&str> = project
+                    .timeline
+                    .dub_tracks
+                    .iter()
+                    .filter(|d| d.face == Some(face))
+                    .map(|d| d.name.as_str())
+                    .collect();
+                if !bound.is_empty() {
+                    ui.label(format!("driven by {}", bound.join(", ")));
+                }
+                let already = target_track.is_some_and(|d| d.face == Some(face));
+                let hint = match target_track {
+                    Some(d) if already => format!("{} is bound to this face", d.name),
+                    Some(d) => format!("Bind {} to face {}", d.name, t.id),
+                    None => "Select a clip or lip segment of a dub track first".into(),
+                };
+                let b = ui
+                    .add_enabled(
+                        target_track.is_some() && !already,
+                        egui::Button::new(format!("Bind selected dub track to face {}", t.id)),
+                    )
+                    .on_hover_text(hint.clone())
+                    .on_disabled_hover_text(hint);
+                if b.clicked()
+                    && let Some(d) = target_track
+                {
+                    out.push(AppCommand::Edit {
+                        edit: Edit::SetTrackFace { track: d.id, face: Some(face) },
+                        label: format!("Bind {} to face {}", d.name, t.id),
+                    });
+                }
+            });
+        });
+    }
+    if let Some(d) = target_track.filter(|d| d.face.is_some())
+        && ui.button(format!("Unbind {}", d.name)).clicked()
+    {
+        out.push(AppCommand::Edit {
+            edit: Edit::SetTrackFace { track: d.id, face: None },
+            label: format!("Unbind {}", d.name),
+        });
+    }
+}

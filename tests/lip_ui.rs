@@ -1,0 +1,253 @@
+//! The lip panels driven like a user, headless (egui_kittest on wgpu, Mesa lavapipe): the lip
+//! lane under a dub track, selecting a lip segment, a slider drag on its intensity as one undo
+//! step, the painted-mask panel, and the faces list binding a dub track to a face.
+//!
+//! Snapshots live in tests/snapshots (`UPDATE_SNAPSHOTS=1` rewrites them); the diff allowance
+//! is the same as tests/editor_ui.rs (0.5 % of the window).
+
+mod common;
+
+use egui::accesskit::Role;
+use egui::{Event, Modifiers, PointerButton, Pos2};
+use egui_kittest::kittest::Queryable;
+use egui_kittest::{Harness, SnapshotOptions};
+use redub::app::command::AppCommand;
+use redub::app::storage::Dirs;
+use redub::app::{AppOptions, RedubApp};
+use redub::media::testsrc::write_bars_clip;
+use redub::model::lip::FaceId;
+use redub::model::{FrameRate, MediaKind, Project, Time};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn harness(data: &Path, project: Option<PathBuf>) -> Harness<'static, RedubApp> {
+    let options = AppOptions { project, dirs: Some(Dirs::under(data)), audio: false, script: None };
+    Harness::builder()
+        .with_size([1440.0, 900.0])
+        .with_max_steps(400)
+        .wgpu()
+        .build_eframe(move |cc| RedubApp::new(cc.egui_ctx.clone(), options))
+}
+
+fn step_until(h: &mut Harness<'_, RedubApp>, what: &str, done: impl Fn(&RedubApp) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "timed out waiting for {what}: {:?}",
+            h.state().log
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.run_ok();
+}
+
+fn snapshot_options() -> SnapshotOptions {
+    SnapshotOptions::new().max_failed_pixels(6500)
+}
+
+/// A real mouse drag: press, move in steps, release.
+fn drag(h: &mut Harness<'_, RedubApp>, from: Pos2, to: Pos2) {
+    h.event(Event::PointerMoved(from));
+    h.step();
+    h.event(Event::PointerButton {
+        pos: from,
+        button: PointerButton::Primary,
+        pressed: true,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    for k in 1..=8 {
+        h.event(Event::PointerMoved(from + (to - from) * (k as f32 / 8.0)));
+        h.step();
+    }
+    h.event(Event::PointerButton {
+        pos: to,
+        button: PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    h.run_ok();
+}
+
+/// A shot of test bars and one dub track with two spoken lines (two lip segments).
+fn project_with_lines(dir: &Path) -> PathBuf {
+    let video = dir.join("shot.mp4");
+    write_bars_clip(&video, 125, 320, 180, FrameRate::FPS_25, 440.0).unwrap();
+    let (a, b) = (dir.join("a.wav"), dir.join("b.wav"));
+    common::espeak("We choose to go there.", "en-us", &a);
+    common::espeak("Because it is hard.", "en-us", &b);
+    let mut p = Project::new("lips", FrameRate::FPS_25);
+    let v = p.add_media(&video, MediaKind::Video, Time::from_millis(5000)).unwrap();
+    p.timeline.video.media = Some(v);
+    p.timeline.duration = Time::from_millis(5000);
+    let t = p.add_dub_track("Alice");
+    for (path, at) in [(&a, 300), (&b, 3000)] {
+        let d = redub::media::probe(path).unwrap().duration;
+        let m = p.add_media(path, MediaKind::Audio, d).unwrap();
+        p.add_clip(t, m, Time::from_millis(at)).unwrap();
+    }
+    let file = dir.join("lips.redub");
+    p.save(&file).unwrap();
+    file
+}
+
+#[test]
+fn select_a_lip_segment_drag_its_intensity_and_undo() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = project_with_lines(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    step_until(&mut h, "lip segments", |a| {
+        a.background_idle() && a.lip_ui.segments.first().is_some_and(|(_, s)| s.len() >= 2)
+    });
+    let segs = h.state().lip_ui.segments[0].1.clone();
+    println!(
+        "lip segments: {:?}",
+        segs.iter().map(|s| (s.start.as_seconds_f64(), s.end.as_seconds_f64())).collect::<Vec<_>>()
+    );
+    assert!(segs[0].start >= Time::from_millis(250) && segs[0].end <= Time::from_millis(3000));
+    assert!(segs[1].start >= Time::from_millis(2950));
+    // The lane drew them where the timeline puts those times.
+    assert_eq!(h.state().timeline.lip_rects.len(), segs.len());
+    let before = h.state().project.clone();
+
+    // Click the second segment in its lane.
+    h.get_by_label("Lip segment 2 of Alice").click();
+    h.run_ok();
+    let sel = h.state().lip_ui.selected.expect("a lip segment is selected");
+    assert_eq!((sel.start, sel.end), (segs[1].start, segs[1].end));
+    // The inspector's lip section: drag the intensity slider from 100 % toward the left.
+    let slider = h.get_by_role_and_label(Role::Slider, "Intensity").rect();
+    drag(
+        &mut h,
+        Pos2::new(slider.right() - 2.0, slider.center().y),
+        Pos2::new(slider.left() + slider.width() * 0.3, slider.center().y),
+    );
+    let after = h.state().project.clone();
+    let o = &after.timeline.dub_tracks[0].lip_segments;
+    assert_eq!(o.len(), 1, "one override, for the selected segment");
+    assert_eq!((o[0].start, o[0].end), (segs[1].start, segs[1].end));
+    let intensity = o[0].settings.intensity;
+    println!("intensity after the drag: {intensity}");
+    assert!(intensity > 0.05 && intensity < 0.6, "intensity {intensity}");
+    let resolved = &h.state().lip_ui.segments[0].1;
+    assert!(resolved[1].overridden && !resolved[0].overridden);
+    assert_eq!(resolved[0].settings.intensity, 1.0, "the other segment keeps the track's");
+    // Pointer off the widgets, so no hover tooltip is in the snapshot.
+    h.hover_at(Pos2::new(1000.0, 860.0));
+    h.run_ok();
+    let opts = snapshot_options();
+    h.snapshot_options("lip_segment_inspector", &opts);
+
+    // The whole drag is one undo step.
+    h.state_mut().queue(AppCommand::Undo);
+    h.run_ok();
+    assert_eq!(h.state().project, before, "one undo restores the segment");
+    h.state_mut().queue(AppCommand::Redo);
+    h.run_ok();
+    assert_eq!(h.state().project, after);
+
+    // Switch the segment off from the inspector: its lane colour dims, the edit is saved.
+    h.get_by_label("Lip edit on").click();
+    h.run_ok();
+    assert!(!h.state().project.timeline.dub_tracks[0].lip_segments[0].settings.enabled);
+}
+
+#[test]
+fn faces_list_shows_thumbnails_binds_the_selected_track_and_paints_a_mask() {
+    let test = "faces_list_shows_thumbnails_binds_the_selected_track_and_paints_a_mask";
+    let Some(media) = common::shared_media(test) else { return };
+    let models = redub::inference::models_dir();
+    if !models.join("mtcnn/pnet.onnx").is_file() || redub::inference::find_library().is_err() {
+        println!("SKIP {test}: models or ONNX Runtime absent under {}", models.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let video = media.join("v1_retalking_face2.mp4");
+    // The shot's analysis, stored in the analysis cache where the faces list finds it.
+    let opts = redub::analysis::pipeline::AnalysisOptions::default();
+    let (analysis, _) =
+        redub::analysis::job::analyze_file(&video, &opts, &redub::jobs::Job::new(), true).unwrap();
+    assert!(!analysis.tracks.is_empty());
+    let line = dir.path().join("line.wav");
+    common::espeak("We choose to go to the moon.", "en-us", &line);
+    let info = redub::media::probe(&video).unwrap();
+    let mut p = Project::new("faces", info.video.unwrap().frame_rate);
+    let v = p.add_media(&video, MediaKind::Video, info.duration).unwrap();
+    p.timeline.video.media = Some(v);
+    p.timeline.original_audio.media = Some(v);
+    p.timeline.duration = info.duration;
+    let d = redub::media::probe(&line).unwrap().duration;
+    let l = p.add_media(&line, MediaKind::Audio, d).unwrap();
+    p.add_dub_track("Alice");
+    let bob = p.add_dub_track("Bob");
+    let clip = p.add_clip(bob, l, Time::from_millis(300)).unwrap();
+    let file = dir.path().join("faces.redub");
+    p.save(&file).unwrap();
+
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    step_until(&mut h, "faces and thumbnails", |a| {
+        a.background_idle()
+            && !a.lip_ui.faces.tracks().is_empty()
+            && a.lip_ui.faces.thumbs.len() == a.lip_ui.faces.tracks().len()
+    });
+    // Select Bob's clip: the faces list binds Bob.
+    h.state_mut().queue(AppCommand::Select(vec![clip], redub::app::command::SelectMode::Replace));
+    h.run_ok();
+    let before = h.state().project.clone();
+    h.get_by_label("Bind selected dub track to face 0").click();
+    h.run_ok();
+    let bob_face = |a: &RedubApp| a.project.timeline.dub_tracks[1].face;
+    assert_eq!(bob_face(h.state()), Some(FaceId(0)));
+    assert_eq!(h.state().project.timeline.dub_tracks[0].face, None, "Alice is not bound");
+    h.hover_at(Pos2::new(1000.0, 860.0));
+    h.run_ok();
+    let opts_s = snapshot_options();
+    let full = h.render().unwrap();
+    let faces = image::imageops::crop_imm(&full, 0, 0, 230, 480).to_image();
+    egui_kittest::image_snapshot_options(&faces, "faces_panel", &opts_s);
+    h.state_mut().queue(AppCommand::Undo);
+    h.run_ok();
+    assert_eq!(h.state().project, before, "undo unbinds");
+    h.state_mut().queue(AppCommand::Redo);
+    h.run_ok();
+
+    // The painted mask: open the panel on Bob's lip segment and paint a stroke.
+    step_until(&mut h, "Bob's lip segment", |a| {
+        a.background_idle() && a.lip_ui.segments.iter().any(|(t, s)| *t == bob && !s.is_empty())
+    });
+    h.get_by_label("Lip segment 1 of Bob").click();
+    h.run_ok();
+    h.get_by_label("Paint mask…").click();
+    h.run_ok();
+    assert!(h.state().lip_ui.painter.is_some(), "mask panel open: {:?}", h.state().log);
+    let canvas = h.get_by_label("Mask canvas").rect();
+    drag(
+        &mut h,
+        Pos2::new(canvas.left() + canvas.width() * 0.3, canvas.center().y),
+        Pos2::new(canvas.left() + canvas.width() * 0.6, canvas.center().y),
+    );
+    h.run_ok();
+    let seg = &h.state().project.timeline.dub_tracks[1].lip_segments;
+    assert_eq!(seg.len(), 1, "the stroke is saved as the segment's mask");
+    let mask = seg[0].mask.as_ref().expect("painted mask");
+    let painted = mask.values.iter().filter(|&&v| v > 0.0).count();
+    println!(
+        "painted {painted} of {} patch pixels on keyframe {}",
+        mask.values.len(),
+        mask.keyframe
+    );
+    assert!(painted > 200, "a stroke across the patch");
+    assert!(seg[0].settings.occlusion.uses_painted());
+    h.hover_at(Pos2::new(1000.0, 860.0));
+    h.run_ok();
+    h.snapshot_options("mask_painter", &opts_s);
+    h.state_mut().queue(AppCommand::Undo);
+    h.run_ok();
+    assert!(
+        h.state().project.timeline.dub_tracks[1].lip_segments.is_empty(),
+        "one stroke, one undo"
+    );
+}
