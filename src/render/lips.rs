@@ -355,6 +355,7 @@ mod tests {
                 confidence: 1.0,
                 filled: false,
                 mouth_energy: 0.0,
+                face_motion: 0.0,
             })
             .collect();
         let face = FaceTrack { id: 0, frames, speaking: Vec::new() };
