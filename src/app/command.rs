@@ -152,4 +152,11 @@ pub enum AppCommand {
     Unsaved(UnsavedChoice),
     /// Switch the key preset.
     SetKeyPreset(super::keys::KeyPreset),
+    /// Auto-align a dub clip to the original (ADR) or its slot (isochrony): one undoable edit.
+    AutoAlign {
+        /// The clip.
+        clip: ClipId,
+        /// Mode, isochrony range, ADR tightness.
+        settings: crate::dsp::align::AlignSettings,
+    },
 }

@@ -10,6 +10,8 @@ use crate::model::{ClipId, FrameRate, Project, Time, Timecode};
 #[derive(Clone, Debug, Default)]
 pub struct InspectorState {
     editing: Option<(ClipId, &'static str, String)>,
+    align: super::align_ui::AlignUiState,
+    markers: super::markers_ui::MarkersUiState,
 }
 
 /// Parses a timecode (`HH:MM:SS:FF`, or fewer fields) at a rate.
@@ -71,6 +73,7 @@ pub fn inspector_ui(
     ui: &mut egui::Ui,
     project: &Project,
     selection: &[ClipId],
+    speech: &[(Time, Time)],
     state: &mut InspectorState,
     out: &mut Vec<AppCommand>,
 ) {
@@ -174,6 +177,7 @@ pub fn inspector_ui(
                     ui.end_row();
                 }
             });
+            super::align_ui::align_ui(ui, project, track, &c, speech, &mut state.align, out);
         }
         many => {
             ui.label(format!("{} clips selected", many.len()));
@@ -211,6 +215,8 @@ pub fn inspector_ui(
             ui.end_row();
         }
     });
+    ui.separator();
+    super::markers_ui::markers_ui(ui, project, &mut state.markers, out);
     ui.separator();
     ui.label(egui::RichText::new("Project").strong());
     ui.label(format!("Name: {}", project.name));

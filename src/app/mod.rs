@@ -2,12 +2,16 @@
 //! Panels read the state and emit [`command::AppCommand`]s; [`RedubApp`] applies them once per
 //! frame. Nothing else in the crate imports this module.
 
+pub mod align_ui;
 pub mod bench;
 pub mod command;
 mod editor;
 pub mod export_dialog;
 pub mod inspector;
 pub mod keys;
+pub mod loudness_panel;
+pub mod markers_ui;
+pub mod me_track;
 pub mod media_bin;
 pub mod playback;
 pub mod script;

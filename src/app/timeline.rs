@@ -38,6 +38,8 @@ pub enum Lane {
     Video,
     /// The original audio.
     Original,
+    /// The M&E stem (only when the project has one).
+    Me,
     /// A dub track.
     Dub(TrackId),
 }
@@ -125,6 +127,8 @@ pub struct TimelineInput<'a> {
 pub struct Waveforms {
     /// The original audio.
     pub original: Vec<Peak>,
+    /// The M&E stem (empty without one).
+    pub me: Vec<Peak>,
     /// Each dub clip's media, from its start.
     pub clips: std::collections::HashMap<crate::model::MediaId, Vec<Peak>>,
     /// Speech segments of the original dialogue (VAD), drawn under its waveform and used as snap
@@ -272,6 +276,9 @@ pub fn timeline_ui(
     };
     lane(Lane::Video, VIDEO_H, &mut view.lanes);
     lane(Lane::Original, ORIGINAL_H, &mut view.lanes);
+    if project.timeline.me_track.is_some() {
+        lane(Lane::Me, ORIGINAL_H, &mut view.lanes);
+    }
     for t in &project.timeline.dub_tracks {
         lane(Lane::Dub(t.id), DUB_H, &mut view.lanes);
     }
@@ -502,13 +509,18 @@ fn video_and_original_ui(painter: &egui::Painter, input: &TimelineInput<'_>, vie
                     }
                 }
             }
+            Lane::Me => {
+                let Some(m) = tl.me_track.and_then(|id| project.media(id)) else { continue };
+                let peaks = input.waveforms.map_or(&[][..], |w| w.me.as_slice());
+                super::me_track::me_lane_ui(painter, view, *r, m, tl.me_mute, peaks);
+            }
             Lane::Dub(_) => {}
         }
     }
 }
 
 /// Draws peaks (one per `PEAK_BUCKET` samples, starting at timeline time `origin`) into `rect`.
-fn draw_waveform(
+pub(super) fn draw_waveform(
     painter: &egui::Painter,
     rect: Rect,
     view: &TimelineView,
@@ -965,6 +977,7 @@ fn headers_ui(
                     }
                 });
             }
+            Lane::Me => super::me_track::me_header_ui(&mut child, project, out),
             Lane::Dub(id) => {
                 let Some(t) = project.timeline.dub_tracks.iter().find(|t| t.id == id) else {
                     continue;

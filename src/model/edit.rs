@@ -117,6 +117,13 @@ pub enum Edit {
     SetDucking(Ducking),
     /// Sets the original audio track.
     SetOriginalAudio(OriginalAudioTrack),
+    /// Sets (or removes, with `None`) the M&E stem and its mute state.
+    SetMeTrack {
+        /// The stem's media.
+        media: Option<MediaId>,
+        /// Muted.
+        mute: bool,
+    },
     /// Sets the shot.
     SetVideo(Option<MediaId>),
     /// Sets the timeline duration.
@@ -236,6 +243,18 @@ impl Edit {
             Edit::SetOriginalAudio(o) => {
                 Edit::SetOriginalAudio(std::mem::replace(&mut tl.original_audio, o.clone()))
             }
+            Edit::SetMeTrack { media, mute } => {
+                if let Some(id) = media
+                    && project.media(*id).is_none()
+                {
+                    return Err(EditError::NoMedia(id.0));
+                }
+                let tl = &mut project.timeline;
+                Edit::SetMeTrack {
+                    media: std::mem::replace(&mut tl.me_track, *media),
+                    mute: std::mem::replace(&mut tl.me_mute, *mute),
+                }
+            }
             Edit::SetVideo(v) => Edit::SetVideo(std::mem::replace(&mut tl.video.media, *v)),
             Edit::SetDuration(d) => Edit::SetDuration(std::mem::replace(&mut tl.duration, *d)),
             Edit::InsertMedia { index, media } => {
@@ -297,6 +316,7 @@ impl Edit {
             | Edit::RemoveTrack { .. }
             | Edit::InsertMedia { .. }
             | Edit::RemoveMedia(_)
+            | Edit::SetMeTrack { .. }
             | Edit::SetVideo(_) => true,
             Edit::Batch(v) => v.iter().any(Edit::is_structural),
             _ => false,
