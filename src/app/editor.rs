@@ -972,7 +972,11 @@ impl RedubApp {
         if let Some(r) = self.export.poll().cloned() {
             match r {
                 Ok(files) => {
-                    if let Some(f) = files.first() {
+                    // The mix (WAV stems also write dialogue and background files).
+                    let out = self.project.export.output.clone();
+                    if let Some(f) =
+                        files.iter().find(|f| Some(*f) == out.as_ref()).or(files.first())
+                    {
                         self.loudness.measure_export(f, &self.ctx.clone());
                     }
                     self.info(format!(

@@ -32,6 +32,8 @@ pub struct MixPull {
     underruns: Arc<AtomicU64>,
     latency: Arc<AtomicU64>,
     tap: Option<SyncSender<Vec<f32>>>,
+    /// Frames played since the last send to the tap (stereo, silence for underruns).
+    tapped: Vec<f32>,
 }
 
 impl MixPull {
@@ -43,18 +45,15 @@ impl MixPull {
             if self.pos >= self.current.len() {
                 match self.rx.try_recv() {
                     Ok(chunk) => {
-                        let played = std::mem::replace(&mut self.current, chunk);
-                        if let Some(tap) = &self.tap
-                            && !played.is_empty()
-                        {
-                            // A meter that falls behind misses chunks; the output never waits.
-                            let _ = tap.try_send(played);
-                        }
+                        self.current = chunk;
                         self.pos = 0;
                     }
                     Err(_) => {
                         self.underruns.fetch_add(1, Ordering::Relaxed);
                         frame.fill(0.0);
+                        if self.tap.is_some() {
+                            self.tapped.extend_from_slice(&[0.0; CHANNELS]);
+                        }
                         // The clock still runs: the device played silence for this time.
                         self.played.fetch_add(1, Ordering::Relaxed);
                         continue;
@@ -63,6 +62,9 @@ impl MixPull {
             }
             let (l, r) = (self.current[self.pos], self.current[self.pos + 1]);
             self.pos += CHANNELS;
+            if self.tap.is_some() {
+                self.tapped.extend_from_slice(&[l, r]);
+            }
             match frame {
                 [mono] => *mono = 0.5 * (l + r),
                 [a, b, rest @ ..] => {
@@ -73,6 +75,17 @@ impl MixPull {
                 [] => {}
             }
             self.played.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(tap) = &self.tap
+            && self.tapped.len() >= CHUNK_FRAMES * CHANNELS
+        {
+            // Exactly what the output played, in order; a meter that falls behind misses
+            // chunks, the output never waits for it.
+            let chunk = std::mem::replace(
+                &mut self.tapped,
+                Vec::with_capacity(2 * CHUNK_FRAMES * CHANNELS),
+            );
+            let _ = tap.try_send(chunk);
         }
     }
 }
@@ -121,6 +134,7 @@ impl MixFeed {
             underruns: Arc::new(AtomicU64::new(0)),
             latency: Arc::new(AtomicU64::new(0)),
             tap: None,
+            tapped: Vec::new(),
         };
         Ok((Self { stop }, pull))
     }
@@ -257,7 +271,8 @@ impl MixPull {
         Arc::clone(&self.latency)
     }
 
-    /// Sends every chunk the output has finished playing to `tap` (a loudness meter); chunks
+    /// Sends what the output plays (stereo, underruns as silence) to `tap` in chunks of at
+    /// least [`CHUNK_FRAMES`] (a loudness meter); chunks
     /// are dropped when the receiver is behind.
     pub fn set_tap(&mut self, tap: SyncSender<Vec<f32>>) {
         self.tap = Some(tap);
