@@ -67,6 +67,11 @@ pub enum AfterPrompt {
 
 struct PlayState {
     clock: Clock,
+    /// When and where playback started (for the stats line at stop).
+    since: (Instant, Time),
+    /// UI frames drawn while playing, and the time spent building them.
+    ui_frames: u64,
+    ui_time: Duration,
     /// The edit count the mixer was started with: the mix is restarted after later edits.
     mixed_changes: Option<u64>,
     _feed: Option<MixFeed>,
@@ -805,6 +810,9 @@ impl RedubApp {
         }
         self.play = Some(PlayState {
             clock: Clock::Wall { since: Instant::now(), start, speed: f64::from(speed) },
+            since: (Instant::now(), start),
+            ui_frames: 0,
+            ui_time: Duration::ZERO,
             mixed_changes: None,
             _feed: None,
             _out: None,
@@ -830,6 +838,9 @@ impl RedubApp {
             open_output(pull).map_err(|e| format!("No audio output ({e}): playing silently"))?;
         Ok(PlayState {
             clock,
+            since: (Instant::now(), start),
+            ui_frames: 0,
+            ui_time: Duration::ZERO,
             mixed_changes: Some(self.changes),
             _feed: Some(feed),
             _out: Some(out),
@@ -837,7 +848,20 @@ impl RedubApp {
     }
 
     fn stop(&mut self) {
-        if self.play.take().is_some() {
+        if let Some(p) = self.play.take() {
+            let rate = self.project.timeline.frame_rate;
+            let frames = (rate.time_to_frame(self.playhead) - rate.time_to_frame(p.since.1)).abs();
+            let stats = format!(
+                "Playback: {frames} frames in {:.1} s, {} dropped, {} UI frames built in {:.0} ms",
+                p.since.0.elapsed().as_secs_f64(),
+                self.dropped_frames,
+                p.ui_frames,
+                p.ui_time.as_secs_f64() * 1000.0
+            );
+            if std::env::var_os("REDUB_PLAYBACK_STATS").is_some() {
+                eprintln!("redub: {stats}");
+            }
+            self.info(stats);
             // Land on a frame boundary so the viewer and timecode agree.
             let rate = self.project.timeline.frame_rate;
             self.playhead = rate.frame_to_time(rate.time_to_frame(self.playhead));
@@ -1351,6 +1375,7 @@ impl RedubApp {
 
     /// Builds one frame of the whole UI (also what the benchmark and the tests call).
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        let began = Instant::now();
         let ctx = ui.ctx().clone();
         self.poll_workers();
         self.refresh_missing();
@@ -1383,7 +1408,17 @@ impl RedubApp {
             } else {
                 self.playhead = t;
                 self.timeline.reveal(t);
-                ctx.request_repaint();
+                // Draw again when the next frame is due, not as fast as the renderer can (with
+                // no vsync, as under Xvfb, that starved the decoder); decoded frames arriving
+                // early ask for their own repaint.
+                let rate = self.project.timeline.frame_rate;
+                let next = rate.frame_to_time(frame_at(rate, t) + 1);
+                let speed = self.shuttle.speed.unsigned_abs().max(1);
+                let wait = (next - t).as_seconds_f64().max(0.001) / f64::from(speed);
+                ctx.request_repaint_after(Duration::from_secs_f64(wait));
+            }
+            if let Some(p) = self.play.as_mut() {
+                p.ui_frames += 1;
             }
         }
         let dir = self.project_dir();
@@ -1482,6 +1517,9 @@ impl RedubApp {
         }
         if let Some(wait) = self.script.next_wait() {
             ctx.request_repaint_after(wait);
+        }
+        if let Some(p) = self.play.as_mut() {
+            p.ui_time += began.elapsed();
         }
     }
 
