@@ -619,11 +619,14 @@ fn draw_clip(
         Stroke::new(1.0, Color32::from_rgb(250, 230, 120)),
     );
     if rect.width() > 30.0 {
-        let text = if rect.width() > 120.0 {
+        let mut text = if rect.width() > 120.0 {
             format!("{}  {}", clip.name, format_timecode(clip.duration(), rate, false))
         } else {
             clip.name.clone()
         };
+        if let Some(w) = clip.warp.as_ref().filter(|_| rect.width() > 160.0) {
+            text.push_str(&format!("  warp {} {:.2}x", w.mode.name(), w.factor));
+        }
         let clip_painter = painter.with_clip_rect(rect.shrink(2.0).intersect(painter.clip_rect()));
         clip_painter.text(
             Pos2::new(rect.left().max(view.clip_area.left()) + 5.0, rect.bottom() - 4.0),
