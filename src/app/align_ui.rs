@@ -29,13 +29,16 @@ pub struct TimingBudget {
     pub source: Time,
     /// The slot: the clip's cue, or the original speech it overlaps.
     pub slot: (Time, Time),
+    /// The line's speech on the timeline (warped), or the whole clip when its speech is not
+    /// known.
+    pub line: (Time, Time),
     /// Whether the slot is the clip's cue (else original speech).
     pub from_cue: bool,
     /// The stretch factor in effect (1 without a warp).
     pub factor: f64,
-    /// Clip end minus slot end: positive runs over, negative ends early.
+    /// Line (speech) end minus slot end: positive runs over, negative ends early.
     pub over: Time,
-    /// Clip start minus slot start.
+    /// Line (speech) start minus slot start.
     pub start_offset: Time,
     /// Within one frame of the slot's end or earlier (green), else red.
     pub fits: bool,
@@ -49,9 +52,27 @@ pub fn overlapping_speech(speech: &[(Time, Time)], from: Time, to: Time) -> Opti
     Some((first.0, last.1))
 }
 
+/// Where the speech of a clip's line plays on the timeline: `dub_speech` are the speech
+/// segments of its media (media time), cut to the clip's source range and mapped through its
+/// warp. `None` when no speech falls inside the clip.
+pub fn line_speech(c: &Clip, dub_speech: &[(Time, Time)]) -> Option<(Time, Time)> {
+    let (a, b) = overlapping_speech(dub_speech, c.source_in, c.source_out)?;
+    let at = |s: Time| {
+        let off = s.clamp(c.source_in, c.source_out) - c.source_in;
+        c.position + c.warp.as_ref().map_or(off, |w| w.source_to_output(off))
+    };
+    Some((at(a), at(b)))
+}
+
 /// The budget of a clip: against its cue when it came from one, else against the original
-/// speech under its unwarped span; `None` when there is neither.
-pub fn timing_budget(c: &Clip, speech: &[(Time, Time)], rate: FrameRate) -> Option<TimingBudget> {
+/// speech under its unwarped span; `None` when there is neither. With `dub_speech` (its
+/// media's speech segments) the line's speech is compared, else the whole clip.
+pub fn timing_budget(
+    c: &Clip,
+    speech: &[(Time, Time)],
+    dub_speech: Option<&[(Time, Time)]>,
+    rate: FrameRate,
+) -> Option<TimingBudget> {
     let source = c.source_out - c.source_in;
     let (slot, from_cue) = match &c.cue {
         Some(cue) => ((cue.start, cue.end), true),
@@ -59,15 +80,17 @@ pub fn timing_budget(c: &Clip, speech: &[(Time, Time)], rate: FrameRate) -> Opti
             (overlapping_speech(speech, c.position, c.position + source.max(c.duration()))?, false)
         }
     };
-    let over = c.end() - slot.1;
+    let line = dub_speech.and_then(|d| line_speech(c, d)).unwrap_or((c.position, c.end()));
+    let over = line.1 - slot.1;
     Some(TimingBudget {
         dub: c.duration(),
         source,
         slot,
+        line,
         from_cue,
         factor: c.warp.as_ref().map_or(1.0, |w| w.factor),
         over,
-        start_offset: c.position - slot.0,
+        start_offset: line.0 - slot.0,
         fits: over <= rate.frame_to_time(1),
     })
 }
@@ -120,14 +143,16 @@ pub fn align_ui(
     project: &Project,
     track: TrackId,
     c: &Clip,
-    speech: &[(Time, Time)],
+    waveforms: Option<&super::timeline::Waveforms>,
     state: &mut AlignUiState,
     out: &mut Vec<AppCommand>,
 ) {
     let rate = project.timeline.frame_rate;
+    let speech = waveforms.map_or(&[][..], |w| w.speech.as_slice());
+    let dub_speech = waveforms.and_then(|w| w.clip_speech.get(&c.media)).map(Vec::as_slice);
     ui.separator();
     ui.label(egui::RichText::new("Timing budget").strong());
-    match timing_budget(c, speech, rate) {
+    match timing_budget(c, speech, dub_speech, rate) {
         None => {
             ui.label("No cue and no original speech under this clip.");
         }
@@ -147,6 +172,14 @@ pub fn align_ui(
                     ms(b.slot.0),
                     ms(b.slot.1),
                     ms(b.slot.1 - b.slot.0)
+                ));
+                ui.end_row();
+                ui.label("Line speech");
+                ui.monospace(format!(
+                    "{:.0}–{:.0} ms ({:.0} ms)",
+                    ms(b.line.0),
+                    ms(b.line.1),
+                    ms(b.line.1 - b.line.0)
                 ));
                 ui.end_row();
                 ui.label("Stretch");
@@ -254,17 +287,27 @@ mod tests {
         let mut c = Clip::whole(ClipId(1), "l".into(), MediaId(1), ms(2300), ms(1000));
         let speech =
             [(ms(0), ms(500)), (ms(900), ms(1800)), (ms(2000), ms(3000)), (ms(5000), ms(6000))];
-        let b = timing_budget(&c, &speech, rate).unwrap();
+        let b = timing_budget(&c, &speech, None, rate).unwrap();
         assert_eq!(b.slot, (ms(900), ms(3000)));
         assert_eq!((b.over, b.start_offset, b.fits), (ms(300), ms(100), false));
         c.warp = Some(crate::model::Warp::uniform(AlignMode::Isochrony, ms(2300), 0.87));
-        let b = timing_budget(&c, &speech, rate).unwrap();
+        let b = timing_budget(&c, &speech, None, rate).unwrap();
         assert!(b.fits, "{b:?}");
         assert!((b.factor - 0.87).abs() < 1e-9);
         c.cue = Some(ClipCue { start: ms(1000), end: ms(2500), text: String::new() });
-        let b = timing_budget(&c, &[], rate).unwrap();
+        let b = timing_budget(&c, &[], None, rate).unwrap();
         assert!(b.from_cue && !b.fits);
         c.cue = None;
-        assert!(timing_budget(&c, &[], rate).is_none());
+        assert!(timing_budget(&c, &[], None, rate).is_none());
+        // With the line's own speech (0.2–2.0 s of its media) only the speech counts: the
+        // trailing silence of the clip does not run over.
+        let b = timing_budget(&c, &speech, Some(&[(ms(200), ms(2000))]), rate).unwrap();
+        let w = c.warp.as_ref().unwrap();
+        assert_eq!(
+            b.line,
+            (ms(1000) + w.source_to_output(ms(200)), ms(1000) + w.source_to_output(ms(2000)))
+        );
+        assert_eq!(b.over, b.line.1 - ms(3000));
+        assert!(b.fits && b.over < Time::ZERO);
     }
 }

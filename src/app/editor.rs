@@ -936,8 +936,15 @@ impl RedubApp {
                 });
                 let me = if s.is_me { s.original.as_ref().map(of) } else { None };
                 let (mono, original) = dialogue.unzip();
+                let vad = crate::dsp::vad::VadConfig::default();
+                let clip_speech = s
+                    .clips
+                    .iter()
+                    .map(|(id, b)| (*id, crate::dsp::vad::speech_times(&b.mono(), b.rate, &vad)))
+                    .collect();
                 let w = Waveforms {
                     original: original.unwrap_or_default(),
+                    clip_speech,
                     me: me.unwrap_or_default(),
                     clips: s.clips.iter().map(|(id, b)| (*id, of(b))).collect(),
                     speech,
@@ -1487,7 +1494,7 @@ impl RedubApp {
                     ui,
                     &self.project,
                     &self.selection,
-                    self.audio.peaks.as_ref().map_or(&[][..], |w| w.speech.as_slice()),
+                    self.audio.peaks.as_deref(),
                     &mut self.inspector,
                     &mut self.pending,
                 );

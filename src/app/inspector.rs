@@ -73,7 +73,7 @@ pub fn inspector_ui(
     ui: &mut egui::Ui,
     project: &Project,
     selection: &[ClipId],
-    speech: &[(Time, Time)],
+    waveforms: Option<&super::timeline::Waveforms>,
     state: &mut InspectorState,
     out: &mut Vec<AppCommand>,
 ) {
@@ -177,7 +177,7 @@ pub fn inspector_ui(
                     ui.end_row();
                 }
             });
-            super::align_ui::align_ui(ui, project, track, &c, speech, &mut state.align, out);
+            super::align_ui::align_ui(ui, project, track, &c, waveforms, &mut state.align, out);
         }
         many => {
             ui.label(format!("{} clips selected", many.len()));

@@ -129,6 +129,9 @@ pub struct Waveforms {
     pub original: Vec<Peak>,
     /// The M&E stem (empty without one).
     pub me: Vec<Peak>,
+    /// Speech segments (VAD) of each dub clip's media, in media time: the timing budget
+    /// compares the line's speech, not its silences, with the slot.
+    pub clip_speech: std::collections::HashMap<crate::model::MediaId, Vec<(Time, Time)>>,
     /// Each dub clip's media, from its start.
     pub clips: std::collections::HashMap<crate::model::MediaId, Vec<Peak>>,
     /// Speech segments of the original dialogue (VAD), drawn under its waveform and used as snap
