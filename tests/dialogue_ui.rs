@@ -141,6 +141,29 @@ fn auto_align_sets_the_warp_as_one_undoable_edit() {
     h.run_ok();
     assert_eq!(the_clip(h.state()).warp, Some(w));
 
+    // Tighter: the slider moved with a key re-aligns with the new tightness, as one step.
+    let loose = the_clip(h.state()).warp.unwrap();
+    let undo_len = h.state().history.undo_len();
+    h.get_by_role_and_label(Role::Slider, "Tighter / looser").focus();
+    h.run_ok();
+    for _ in 0..5 {
+        h.key_press(egui::Key::ArrowRight);
+    }
+    h.run_ok();
+    let tight = the_clip(h.state()).warp.unwrap();
+    assert!(tight.tightness > loose.tightness, "{} → {}", loose.tightness, tight.tightness);
+    assert_ne!(tight.points, loose.points);
+    println!(
+        "tighter: tightness {:.2} → {:.2}, points {} → {}, {} undo steps added",
+        loose.tightness,
+        tight.tightness,
+        loose.points.len(),
+        tight.points.len(),
+        h.state().history.undo_len() - undo_len
+    );
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_ok();
+
     // Isochrony: one factor within the default range, placed on the original speech.
     h.get_by_label("Auto-align (isochrony)").click();
     h.run_ok();

@@ -252,7 +252,7 @@ pub fn align_ui(
     let mut t = tightness;
     let label = ui.label("Tighter / looser");
     let r = ui
-        .add(egui::Slider::new(&mut t, 0.0..=1.0).text("tightness"))
+        .add(egui::Slider::new(&mut t, 0.0..=1.0))
         .labelled_by(label.id)
         .on_hover_text("ADR: 0 follows the original closely, 1 keeps nearly one factor");
     if r.changed() {
