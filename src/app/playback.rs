@@ -389,6 +389,63 @@ mod tests {
     }
 
     #[test]
+    fn preview_plays_the_current_warp_of_a_clip() {
+        use crate::model::project::{MediaId, MediaKind, MediaRef};
+        use crate::model::{AlignMode, Warp};
+        use crate::render::warp_cache::WarpCache;
+        let mut p = Project::new("w", FrameRate::FPS_25);
+        p.timeline.duration = Time::from_millis(3000);
+        p.media.push(MediaRef {
+            id: MediaId(1),
+            kind: MediaKind::Audio,
+            path: "line.wav".into(),
+            absolute_path: "/line.wav".into(),
+            content_hash: String::new(),
+            size: 0,
+            duration: Time::from_millis(1000),
+        });
+        let t = p.add_dub_track("A");
+        p.add_clip(t, MediaId(1), Time::ZERO).unwrap();
+        // 1 s of a 220 Hz tone, warped to 1.5 s: the preview must be heard for 1.5 s.
+        let tone: Vec<f32> = (0..48_000)
+            .flat_map(|i| {
+                let v = 0.5 * (std::f32::consts::TAU * 220.0 * i as f32 / 48_000.0).sin();
+                [v, v]
+            })
+            .collect();
+        p.timeline.dub_tracks[0].clips[0].warp =
+            Some(Warp::uniform(AlignMode::Isochrony, Time::from_millis(1000), 1.5));
+        let mut clips = HashMap::new();
+        clips.insert(
+            MediaId(1),
+            crate::media::AudioBuffer { samples: tone, channels: 2, rate: 48_000 },
+        );
+        let warped = crate::render::export::warped_clips(&p, &clips, &mut WarpCache::new());
+        let sources = Arc::new(Sources {
+            video: None,
+            original: None,
+            is_me: false,
+            clips,
+            warped: HashMap::new(),
+        });
+        let (_f, mut pull) = MixFeed::start_at_speed(p, sources, Arc::new(warped), 0, 1).unwrap();
+        let mut heard = Vec::new();
+        let underruns = pull.underruns();
+        // A device pulling 10 ms buffers in real time.
+        let mut buf = vec![0.0f32; 480 * 2];
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        while heard.len() < 48_000 * 2 * 2 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            pull.pull(&mut buf, 2);
+            heard.extend_from_slice(&buf);
+        }
+        assert_eq!(underruns.load(Ordering::Relaxed), 0, "the mixer kept up");
+        let last = heard.chunks(2).rposition(|f| f[0].abs() > 0.05).unwrap();
+        let secs = last as f64 / 48_000.0;
+        assert!((secs - 1.5).abs() < 0.02, "heard until {secs} s");
+    }
+
+    #[test]
     fn frame_at_is_newest_frame_not_after_the_clock() {
         let r = FrameRate::FPS_25;
         assert_eq!(frame_at(r, Time::from_millis(39)), 0);
