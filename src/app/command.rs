@@ -156,4 +156,11 @@ pub enum AppCommand {
     SelectLipSegment(Option<super::lip_lane::LipSegmentRef>),
     /// Opens the painted-mask panel for a lip segment.
     PaintLipMask(super::lip_lane::LipSegmentRef),
+    /// Auto-align a dub clip to the original (ADR) or its slot (isochrony): one undoable edit.
+    AutoAlign {
+        /// The clip.
+        clip: ClipId,
+        /// Mode, isochrony range, ADR tightness.
+        settings: crate::dsp::align::AlignSettings,
+    },
 }

@@ -5,6 +5,7 @@ use super::command::{AppCommand, ExportRange, SelectMode, UnsavedChoice, ViewerZ
 use super::export_dialog::{ExportDialog, export_dialog_ui};
 use super::inspector::{InspectorState, inspector_ui};
 use super::keys::{KeyPreset, Shuttle, command_for_key};
+use super::loudness_panel::LoudnessPanel;
 use super::media_bin::{Importer, ProbeFacts, import_edit, media_bin_ui, relink_edit};
 use super::playback::{AudioOut, Clock, MixFeed, frame_at, open_output};
 use super::script::ScriptRunner;
@@ -20,7 +21,8 @@ use crate::model::project::{MediaId, project_dir, resolve_media_path};
 use crate::model::time::format_timecode;
 use crate::model::{ClipId, FrameRate, History, Marker, Project, Time};
 use crate::render::RenderOptions;
-use crate::render::export::{Sources, load_sources};
+use crate::render::export::{Sources, load_sources, warped_clips};
+use crate::render::warp_cache::WarpCache;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,13 +67,20 @@ pub enum AfterPrompt {
 
 struct PlayState {
     clock: Clock,
+    /// When and where playback started (for the stats line at stop).
+    since: (Instant, Time),
+    /// UI frames drawn while playing, and the time spent building them.
+    ui_frames: u64,
+    ui_time: Duration,
     /// The edit count the mixer was started with: the mix is restarted after later edits.
     mixed_changes: Option<u64>,
     _feed: Option<MixFeed>,
     _out: Option<AudioOut>,
 }
 
-type SourcesResult = Result<(Arc<Sources>, Arc<Waveforms>), String>;
+/// Decoded sources, their waveforms, and the original dialogue as mono (for speech detection
+/// and auto-align; also when an M&E stem replaces it in the mix).
+type SourcesResult = Result<(Arc<Sources>, Arc<Waveforms>, Option<Arc<Vec<f32>>>), String>;
 /// The media an audio load covers: its identity for "did it change?".
 type SourcesKey = Vec<(MediaId, PathBuf)>;
 
@@ -80,7 +89,9 @@ struct AudioSources {
     key: Option<SourcesKey>,
     sources: Option<Arc<Sources>>,
     peaks: Option<Arc<Waveforms>>,
+    dialogue: Option<Arc<Vec<f32>>>,
     loading: Option<(SourcesKey, Receiver<SourcesResult>)>,
+    warp_cache: WarpCache,
 }
 
 /// The editor.
@@ -125,6 +136,8 @@ pub struct RedubApp {
     pub thumbnails: Thumbnails,
     /// Lip lanes, the lip section of the inspector, the faces list and the mask painter.
     pub lip_ui: super::lip_ui::LipUi,
+    /// The EBU R128 meter panel.
+    pub loudness: LoudnessPanel,
     importer: Importer,
     inspector: InspectorState,
     settings: Settings,
@@ -182,6 +195,7 @@ impl RedubApp {
             show_log: false,
             thumbnails: Thumbnails::default(),
             lip_ui: Default::default(),
+            loudness: LoudnessPanel::default(),
             importer: Importer::default(),
             inspector: InspectorState::default(),
             slot: AutosaveSlot::for_project(&dirs, None),
@@ -547,6 +561,23 @@ impl RedubApp {
             }
             // Handled by the lip panels above.
             C::SelectLipSegment(_) | C::PaintLipMask(_) => {}
+            C::AutoAlign { clip, settings } => {
+                self.stop();
+                let r = super::align_ui::align_edit(
+                    &self.project,
+                    self.audio.sources.as_deref(),
+                    self.audio.dialogue.as_ref().map(|d| d.as_slice()),
+                    clip,
+                    &settings,
+                );
+                match r {
+                    Ok((edit, summary)) => {
+                        self.edit(edit, &format!("Auto-align ({})", settings.mode.name()));
+                        self.info(summary);
+                    }
+                    Err(e) => self.error(format!("Auto-align: {e}")),
+                }
+            }
             C::SetKeyPreset(p) => {
                 self.key_preset = p;
                 self.settings.key_preset = p;
@@ -764,51 +795,81 @@ impl RedubApp {
             if speed > 0 && self.playhead >= self.end_time() { Time::ZERO } else { self.playhead };
         self.playhead = start;
         self.dropped_frames = 0;
-        if speed == 1 && self.audio_enabled {
-            if let Some(src) = self.audio.sources.clone() {
-                match MixFeed::start(self.project.clone(), src, start.to_samples(SAMPLE_RATE)) {
-                    Ok((feed, pull)) => {
-                        let clock = pull.clock(start);
-                        match open_output(pull) {
-                            Ok(out) => {
-                                self.audio_notice = None;
-                                self.play = Some(PlayState {
-                                    clock,
-                                    mixed_changes: Some(self.changes),
-                                    _feed: Some(feed),
-                                    _out: Some(out),
-                                });
-                                return;
-                            }
-                            Err(e) => {
-                                self.audio_notice =
-                                    Some(format!("No audio output ({e}): playing silently"))
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        self.audio_notice =
-                            Some(format!("Audio mixer failed ({e}): playing silently"))
-                    }
+        // Speeds above 1× are resampled (pitch goes up, like a tape shuttle); reverse is silent.
+        let shuttle_note = match speed {
+            1 => None,
+            s if s > 1 => Some(format!("Shuttle {s}×: sound resampled")),
+            s => Some(format!("Shuttle {s}×: reverse plays silent")),
+        };
+        if self.audio_enabled {
+            match self.open_audio(start, speed) {
+                Ok(state) => {
+                    self.audio_notice = shuttle_note;
+                    self.play = Some(state);
+                    return;
                 }
-            } else {
-                self.audio_notice = Some("Audio is still loading: playing silently".into());
+                Err(e) => self.audio_notice = Some(e),
             }
-        } else if speed == 1 {
-            self.audio_notice = Some("Audio output off: playing silently".into());
         } else {
-            self.audio_notice = Some(format!("Shuttle {speed}×: no sound"));
+            self.audio_notice = Some(match shuttle_note {
+                Some(n) => format!("{n}; audio output off"),
+                None => "Audio output off: playing silently".into(),
+            });
         }
         self.play = Some(PlayState {
             clock: Clock::Wall { since: Instant::now(), start, speed: f64::from(speed) },
+            since: (Instant::now(), start),
+            ui_frames: 0,
+            ui_time: Duration::ZERO,
             mixed_changes: None,
             _feed: None,
             _out: None,
         });
     }
 
+    /// Starts the mixer and the audio output at a speed; the error is the notice to show.
+    fn open_audio(&mut self, start: Time, speed: i32) -> Result<PlayState, String> {
+        let src = self
+            .audio
+            .sources
+            .clone()
+            .ok_or_else(|| "Audio is still loading: playing silently".to_string())?;
+        // Warps change with edits; the cache restretches only clips whose warp changed.
+        let warped = Arc::new(warped_clips(&self.project, &src.clips, &mut self.audio.warp_cache));
+        let at = start.to_samples(SAMPLE_RATE);
+        let (feed, mut pull) =
+            MixFeed::start_at_speed(self.project.clone(), src, warped, at, speed)
+                .map_err(|e| format!("Audio mixer failed ({e}): playing silently"))?;
+        pull.set_tap(self.loudness.tap());
+        let clock = pull.clock_at_speed(start, speed);
+        let out =
+            open_output(pull).map_err(|e| format!("No audio output ({e}): playing silently"))?;
+        Ok(PlayState {
+            clock,
+            since: (Instant::now(), start),
+            ui_frames: 0,
+            ui_time: Duration::ZERO,
+            mixed_changes: Some(self.changes),
+            _feed: Some(feed),
+            _out: Some(out),
+        })
+    }
+
     fn stop(&mut self) {
-        if self.play.take().is_some() {
+        if let Some(p) = self.play.take() {
+            let rate = self.project.timeline.frame_rate;
+            let frames = (rate.time_to_frame(self.playhead) - rate.time_to_frame(p.since.1)).abs();
+            let stats = format!(
+                "Playback: {frames} frames in {:.1} s, {} dropped, {} UI frames built in {:.0} ms",
+                p.since.0.elapsed().as_secs_f64(),
+                self.dropped_frames,
+                p.ui_frames,
+                p.ui_time.as_secs_f64() * 1000.0
+            );
+            if std::env::var_os("REDUB_PLAYBACK_STATS").is_some() {
+                eprintln!("redub: {stats}");
+            }
+            self.info(stats);
             // Land on a frame boundary so the viewer and timecode agree.
             let rate = self.project.timeline.frame_rate;
             self.playhead = rate.frame_to_time(rate.time_to_frame(self.playhead));
@@ -823,9 +884,10 @@ impl RedubApp {
             let key = key.clone();
             self.audio.loading = None;
             match r {
-                Ok((s, p)) => {
+                Ok((s, p, d)) => {
                     self.audio.sources = Some(s);
                     self.audio.peaks = Some(p);
+                    self.audio.dialogue = d;
                     self.audio.key = Some(key);
                 }
                 Err(e) => {
@@ -840,6 +902,7 @@ impl RedubApp {
         let mut ids: Vec<MediaId> =
             tl.dub_tracks.iter().flat_map(|t| t.clips.iter().map(|c| c.media)).collect();
         ids.extend(tl.original_audio.media);
+        ids.extend(tl.me_track);
         ids.sort();
         ids.dedup();
         for id in ids {
@@ -855,6 +918,7 @@ impl RedubApp {
         let mut project = self.project.clone();
         // Decode every clip's media whatever the mute state, so muting never waits for a decode.
         project.timeline.original_audio.mute = false;
+        project.timeline.me_mute = false;
         for t in &mut project.timeline.dub_tracks {
             t.mute = false;
             t.solo = false;
@@ -865,21 +929,35 @@ impl RedubApp {
                 let of = |b: &crate::media::AudioBuffer| {
                     peaks(&b.samples, usize::from(b.channels), PEAK_BUCKET)
                 };
-                // Speech of the original dialogue (not of an M&E stem, which has none).
-                let speech = match (&s.original, s.is_me) {
-                    (Some(b), false) => crate::dsp::vad::speech_times(
-                        &b.mono(),
-                        b.rate,
-                        &crate::dsp::vad::VadConfig::default(),
-                    ),
-                    _ => Vec::new(),
+                // The original dialogue, also when an M&E stem replaces it in the mix.
+                let dialogue = if s.is_me {
+                    original_dialogue(&project, &dir)
+                } else {
+                    s.original.as_ref().map(|b| (b.mono(), of(b)))
                 };
+                let speech = dialogue.as_ref().map_or_else(Vec::new, |(mono, _)| {
+                    crate::dsp::vad::speech_times(
+                        mono,
+                        SAMPLE_RATE,
+                        &crate::dsp::vad::VadConfig::default(),
+                    )
+                });
+                let me = if s.is_me { s.original.as_ref().map(of) } else { None };
+                let (mono, original) = dialogue.unzip();
+                let vad = crate::dsp::vad::VadConfig::default();
+                let clip_speech = s
+                    .clips
+                    .iter()
+                    .map(|(id, b)| (*id, crate::dsp::vad::speech_times(&b.mono(), b.rate, &vad)))
+                    .collect();
                 let w = Waveforms {
-                    original: s.original.as_ref().map(of).unwrap_or_default(),
+                    original: original.unwrap_or_default(),
+                    clip_speech,
+                    me: me.unwrap_or_default(),
                     clips: s.clips.iter().map(|(id, b)| (*id, of(b))).collect(),
                     speech,
                 };
-                (Arc::new(s), Arc::new(w))
+                (Arc::new(s), Arc::new(w), mono.map(Arc::new))
             });
             let _ = tx.send(r);
             ctx.request_repaint();
@@ -932,15 +1010,31 @@ impl RedubApp {
         }
         if let Some(r) = self.export.poll().cloned() {
             match r {
-                Ok(files) => self.info(format!(
-                    "Exported {}",
-                    files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
-                )),
+                Ok(files) => {
+                    // The mix (WAV stems also write dialogue and background files).
+                    let out = self.project.export.output.clone();
+                    if let Some(f) =
+                        files.iter().find(|f| Some(*f) == out.as_ref()).or(files.first())
+                    {
+                        self.loudness.measure_export(f, &self.ctx.clone());
+                    }
+                    self.info(format!(
+                        "Exported {}",
+                        files
+                            .iter()
+                            .map(|f| f.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                }
                 Err(e) => self.error(format!("export: {e}")),
             }
         }
         self.update_audio_sources();
         self.facts.poll();
+        if self.loudness.poll() && self.loudness.open {
+            self.ctx.request_repaint();
+        }
     }
 
     /// Whether every background job (import, audio and waveform loading, probing, thumbnails,
@@ -1115,6 +1209,7 @@ impl RedubApp {
                         out.push(cmd);
                     }
                 }
+                super::me_track::me_menu_ui(ui, &self.project, out);
             });
             ui.menu_button("View", |ui| {
                 if ui.button("Fit frame").clicked() {
@@ -1128,6 +1223,9 @@ impl RedubApp {
                 }
                 if ui.button("Log").clicked() {
                     self.show_log = !self.show_log;
+                }
+                if ui.button("Loudness meter").clicked() {
+                    self.loudness.open = !self.loudness.open;
                 }
             });
             ui.menu_button("Playback", |ui| {
@@ -1288,10 +1386,12 @@ impl RedubApp {
         }
         let in_out = self.in_point.zip(self.out_point);
         export_dialog_ui(ctx, &mut self.export, in_out, &mut self.pending);
+        self.loudness.ui(ctx);
     }
 
     /// Builds one frame of the whole UI (also what the benchmark and the tests call).
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        let began = Instant::now();
         let ctx = ui.ctx().clone();
         self.poll_workers();
         self.refresh_missing();
@@ -1308,9 +1408,11 @@ impl RedubApp {
             .is_some_and(|c| c != self.changes && !self.history.in_gesture());
         if stale {
             let t = self.play.as_ref().map_or(self.playhead, |p| p.clock.now());
+            let speed = self.shuttle.speed.max(1);
             self.stop();
             self.playhead = t;
-            self.start_play(1);
+            self.shuttle.speed = speed;
+            self.start_play(speed);
         }
         // Playback clock drives the playhead.
         if let Some(p) = &self.play {
@@ -1322,7 +1424,17 @@ impl RedubApp {
             } else {
                 self.playhead = t;
                 self.timeline.reveal(t);
-                ctx.request_repaint();
+                // Draw again when the next frame is due, not as fast as the renderer can (with
+                // no vsync, as under Xvfb, that starved the decoder); decoded frames arriving
+                // early ask for their own repaint.
+                let rate = self.project.timeline.frame_rate;
+                let next = rate.frame_to_time(frame_at(rate, t) + 1);
+                let speed = self.shuttle.speed.unsigned_abs().max(1);
+                let wait = (next - t).as_seconds_f64().max(0.001) / f64::from(speed);
+                ctx.request_repaint_after(Duration::from_secs_f64(wait));
+            }
+            if let Some(p) = self.play.as_mut() {
+                p.ui_frames += 1;
             }
         }
         let dir = self.project_dir();
@@ -1399,6 +1511,7 @@ impl RedubApp {
                     ui,
                     &self.project,
                     &self.selection,
+                    self.audio.peaks.as_deref(),
                     &mut self.inspector,
                     &mut self.pending,
                 );
@@ -1430,6 +1543,9 @@ impl RedubApp {
         if let Some(wait) = self.script.next_wait() {
             ctx.request_repaint_after(wait);
         }
+        if let Some(p) = self.play.as_mut() {
+            p.ui_time += began.elapsed();
+        }
     }
 
     /// Called on a clean exit: an autosave is only kept for unsaved work.
@@ -1457,6 +1573,19 @@ impl RedubApp {
             self.edit(Edit::SetTrackProps { track: id, props: p }, "Track");
         }
     }
+}
+
+/// The original dialogue as mono with its waveform, decoded on its own (when an M&E stem has
+/// taken its place in the decoded sources).
+fn original_dialogue(
+    project: &Project,
+    dir: &Path,
+) -> Option<(Vec<f32>, Vec<crate::dsp::peaks::Peak>)> {
+    let m = project.timeline.original_audio.media.and_then(|id| project.media(id))?;
+    let path = resolve_media_path(m, dir)?;
+    let b = crate::media::decode_audio(&path, Some(2)).ok()?;
+    let p = peaks(&b.samples, usize::from(b.channels), PEAK_BUCKET);
+    Some((b.mono(), p))
 }
 
 impl eframe::App for RedubApp {

@@ -13,6 +13,8 @@ use crate::model::{ClipId, FrameRate, Project, Time, Timecode};
 #[derive(Clone, Debug, Default)]
 pub struct InspectorState {
     editing: Option<(ClipId, &'static str, String)>,
+    align: super::align_ui::AlignUiState,
+    markers: super::markers_ui::MarkersUiState,
 }
 
 /// Parses a timecode (`HH:MM:SS:FF`, or fewer fields) at a rate.
@@ -74,6 +76,7 @@ pub fn inspector_ui(
     ui: &mut egui::Ui,
     project: &Project,
     selection: &[ClipId],
+    waveforms: Option<&super::timeline::Waveforms>,
     state: &mut InspectorState,
     out: &mut Vec<AppCommand>,
 ) {
@@ -177,6 +180,7 @@ pub fn inspector_ui(
                     ui.end_row();
                 }
             });
+            super::align_ui::align_ui(ui, project, track, &c, waveforms, &mut state.align, out);
         }
         many => {
             ui.label(format!("{} clips selected", many.len()));
@@ -214,6 +218,8 @@ pub fn inspector_ui(
             ui.end_row();
         }
     });
+    ui.separator();
+    super::markers_ui::markers_ui(ui, project, &mut state.markers, out);
     ui.separator();
     ui.label(egui::RichText::new("Project").strong());
     ui.label(format!("Name: {}", project.name));

@@ -232,6 +232,7 @@ pub fn media_bin_ui(
             let role = match m.kind {
                 MediaKind::Video if project.timeline.video.media == Some(m.id) => "shot",
                 MediaKind::Video => "video",
+                MediaKind::Audio if project.timeline.me_track == Some(m.id) => "M&E",
                 MediaKind::Audio => "audio",
             };
             let color =
@@ -252,6 +253,17 @@ pub fn media_bin_ui(
                 m.path.display().to_string()
             };
             let resp = resp.on_hover_text(tip);
+            if m.kind == MediaKind::Audio {
+                resp.context_menu(|ui| {
+                    if ui.button("Use as M&E track").clicked() {
+                        out.push(AppCommand::Edit {
+                            edit: super::me_track::set_me_edit(Some(m.id)),
+                            label: "Set M&E track".into(),
+                        });
+                        ui.close();
+                    }
+                });
+            }
             if let Some(f) = facts.get(&m.id) {
                 ui.label(egui::RichText::new(f).small().weak());
             }

@@ -2,6 +2,7 @@
 //! Panels read the state and emit [`command::AppCommand`]s; [`RedubApp`] applies them once per
 //! frame. Nothing else in the crate imports this module.
 
+pub mod align_ui;
 pub mod bench;
 pub mod command;
 mod editor;
@@ -11,7 +12,10 @@ pub mod inspector;
 pub mod keys;
 pub mod lip_lane;
 pub mod lip_ui;
+pub mod loudness_panel;
+pub mod markers_ui;
 pub mod mask_paint;
+pub mod me_track;
 pub mod media_bin;
 pub mod playback;
 pub mod script;

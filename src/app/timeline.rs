@@ -38,6 +38,8 @@ pub enum Lane {
     Video,
     /// The original audio.
     Original,
+    /// The M&E stem (only when the project has one).
+    Me,
     /// A dub track.
     Dub(TrackId),
     /// The lip segments of a dub track (see [`super::lip_lane`]).
@@ -134,6 +136,11 @@ pub struct TimelineInput<'a> {
 pub struct Waveforms {
     /// The original audio.
     pub original: Vec<Peak>,
+    /// The M&E stem (empty without one).
+    pub me: Vec<Peak>,
+    /// Speech segments (VAD) of each dub clip's media, in media time: the timing budget
+    /// compares the line's speech, not its silences, with the slot.
+    pub clip_speech: std::collections::HashMap<crate::model::MediaId, Vec<(Time, Time)>>,
     /// Each dub clip's media, from its start.
     pub clips: std::collections::HashMap<crate::model::MediaId, Vec<Peak>>,
     /// Speech segments of the original dialogue (VAD), drawn under its waveform and used as snap
@@ -281,6 +288,9 @@ pub fn timeline_ui(
     };
     lane(Lane::Video, VIDEO_H, &mut view.lanes);
     lane(Lane::Original, ORIGINAL_H, &mut view.lanes);
+    if project.timeline.me_track.is_some() {
+        lane(Lane::Me, ORIGINAL_H, &mut view.lanes);
+    }
     for t in &project.timeline.dub_tracks {
         lane(Lane::Dub(t.id), DUB_H, &mut view.lanes);
         lane(Lane::Lips(t.id), super::lip_lane::LANE_H, &mut view.lanes);
@@ -515,13 +525,18 @@ fn video_and_original_ui(painter: &egui::Painter, input: &TimelineInput<'_>, vie
                     }
                 }
             }
+            Lane::Me => {
+                let Some(m) = tl.me_track.and_then(|id| project.media(id)) else { continue };
+                let peaks = input.waveforms.map_or(&[][..], |w| w.me.as_slice());
+                super::me_track::me_lane_ui(painter, view, *r, m, tl.me_mute, peaks);
+            }
             Lane::Dub(_) | Lane::Lips(_) => {}
         }
     }
 }
 
 /// Draws peaks (one per `PEAK_BUCKET` samples, starting at timeline time `origin`) into `rect`.
-fn draw_waveform(
+pub(super) fn draw_waveform(
     painter: &egui::Painter,
     rect: Rect,
     view: &TimelineView,
@@ -620,11 +635,14 @@ fn draw_clip(
         Stroke::new(1.0, Color32::from_rgb(250, 230, 120)),
     );
     if rect.width() > 30.0 {
-        let text = if rect.width() > 120.0 {
+        let mut text = if rect.width() > 120.0 {
             format!("{}  {}", clip.name, format_timecode(clip.duration(), rate, false))
         } else {
             clip.name.clone()
         };
+        if let Some(w) = clip.warp.as_ref().filter(|_| rect.width() > 160.0) {
+            text.push_str(&format!("  warp {} {:.2}x", w.mode.name(), w.factor));
+        }
         let clip_painter = painter.with_clip_rect(rect.shrink(2.0).intersect(painter.clip_rect()));
         clip_painter.text(
             Pos2::new(rect.left().max(view.clip_area.left()) + 5.0, rect.bottom() - 4.0),
@@ -978,6 +996,7 @@ fn headers_ui(
                     }
                 });
             }
+            Lane::Me => super::me_track::me_header_ui(&mut child, project, out),
             Lane::Dub(id) => {
                 let Some(t) = project.timeline.dub_tracks.iter().find(|t| t.id == id) else {
                     continue;

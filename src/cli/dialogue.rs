@@ -2,11 +2,9 @@
 
 use super::CliError;
 use crate::dsp::SAMPLE_RATE;
-use crate::dsp::align::{adr_align, isochrony_align};
-use crate::dsp::dtw::MapConfig;
+use crate::dsp::align::{AlignSettings, align_clip};
 use crate::dsp::isochrony::{Fit, StretchRange};
 use crate::dsp::loudness::measure;
-use crate::dsp::vad::{VadConfig, detect_speech};
 use crate::media::{self, decode_audio};
 use crate::model::project::{project_dir, resolve_media_path};
 use crate::model::subtitles::{self, Cue, SubtitleFormat};
@@ -48,28 +46,6 @@ fn decode_mono(project: &Project, dir: &Path, id: MediaId) -> Result<Vec<f32>, C
     let path = resolve_media_path(m, dir)
         .ok_or_else(|| CliError::User(format!("media file missing: {}", m.path.display())))?;
     Ok(decode_audio(&path, Some(1))?.samples)
-}
-
-/// Timeline span of the original speech that overlaps `from..to` (VAD over a wider window).
-fn original_speech(orig: &[f32], from: Time, to: Time) -> Option<(Time, Time)> {
-    let margin = Time::from_millis(3000);
-    let w0 = (from - margin).max(Time::ZERO).to_samples(SAMPLE_RATE).max(0) as usize;
-    let w1 = ((to + margin).to_samples(SAMPLE_RATE).max(0) as usize).min(orig.len());
-    if w0 >= w1 {
-        return None;
-    }
-    let (a, b) = (from.to_samples(SAMPLE_RATE) as usize, to.to_samples(SAMPLE_RATE) as usize);
-    let segs: Vec<_> = detect_speech(&orig[w0..w1], SAMPLE_RATE, &VadConfig::default())
-        .into_iter()
-        .map(|s| (s.start + w0, s.end + w0))
-        .filter(|&(s, e)| s < b && e > a)
-        .collect();
-    let first = segs.first()?.0;
-    let last = segs.last()?.1;
-    Some((
-        Time::from_samples(first as i64, SAMPLE_RATE),
-        Time::from_samples(last as i64, SAMPLE_RATE),
-    ))
 }
 
 /// Options of `redub align`.
@@ -116,60 +92,31 @@ pub(super) fn align(args: &AlignArgs<'_>) -> Result<(), CliError> {
         Some(m) => Some(decode_mono(&project, &dir, m)?),
         None => None,
     };
-    // The clip's current span on the timeline, unwarped, is where its original line is.
-    let (span_from, span_to) = (clip.position, clip.position + (clip.source_out - clip.source_in));
-    let speech = original.as_deref().and_then(|o| original_speech(o, span_from, span_to));
-    let (warp, position, summary) = match mode {
-        AlignMode::Isochrony => {
-            let (slot_from, slot_to) = match (&clip.cue, speech) {
-                (Some(c), _) => (c.start, c.end),
-                (None, Some(s)) => s,
-                (None, None) => {
-                    return Err(CliError::User(format!(
-                        "clip {}: no cue and no original speech under it to fit to",
-                        id.0
-                    )));
-                }
-            };
-            let a = isochrony_align(dub, SAMPLE_RATE, slot_to - slot_from, range);
-            let verdict = match a.fit.fit {
+    let settings = AlignSettings { mode, range, tightness: args.tightness };
+    let a = align_clip(&clip, dub, original.as_deref(), SAMPLE_RATE, &settings)
+        .map_err(|e| CliError::User(e.to_string()))?;
+    let (warp, position) = (a.warp, a.position);
+    let summary = match a.fit {
+        Some(fit) => {
+            let verdict = match fit.fit {
                 Fit::Fits => "fits".to_string(),
                 Fit::Short(t) => format!("short by {:.0} ms", t.as_seconds_f64() * 1000.0),
                 Fit::Overflow(t) => format!("overflow {:.0} ms", t.as_seconds_f64() * 1000.0),
             };
-            let summary = serde_json::json!({
-                "clip": id.0, "mode": "isochrony", "factor": a.fit.factor,
-                "colour": a.fit.colour(), "verdict": verdict,
-                "slot_s": (slot_to - slot_from).as_seconds_f64(),
-                "line_s": (a.fit.length.as_seconds_f64() / a.fit.factor),
-            });
-            (a.warp, slot_from + a.position, summary)
+            serde_json::json!({
+                "clip": id.0, "mode": "isochrony", "factor": fit.factor,
+                "colour": fit.colour(), "verdict": verdict,
+                "slot_s": (a.slot.1 - a.slot.0).as_seconds_f64(),
+                "line_s": (fit.length.as_seconds_f64() / fit.factor),
+            })
         }
-        _ => {
-            let orig = original.as_deref().ok_or_else(|| {
-                CliError::User("the project has no original audio to align to".into())
-            })?;
-            let (s0, s1) = speech.ok_or_else(|| {
-                CliError::User(format!("clip {}: no original speech under it", id.0))
-            })?;
-            // A little room either side so the VAD sees the onsets whole.
-            let pad = Time::from_millis(150);
-            let r0 = (s0 - pad).max(Time::ZERO);
-            let a0 = r0.to_samples(SAMPLE_RATE) as usize;
-            let a1 = ((s1 + pad).to_samples(SAMPLE_RATE) as usize).min(orig.len());
-            let cfg = MapConfig { tightness: args.tightness, ..MapConfig::default() };
-            let a = adr_align(dub, &orig[a0..a1], SAMPLE_RATE, &cfg)
-                .map_err(|e| CliError::User(format!("clip {}: {e}", id.0)))?;
-            let position = r0 + Time::from_samples(a.position, SAMPLE_RATE);
-            let summary = serde_json::json!({
-                "clip": id.0, "mode": "adr", "points": a.warp.points.len(),
-                "factor": a.warp.factor, "tightness": args.tightness,
-            });
-            (a.warp, position, summary)
-        }
+        None => serde_json::json!({
+            "clip": id.0, "mode": "adr", "points": warp.points.len(),
+            "factor": warp.factor, "tightness": args.tightness,
+        }),
     };
     warp.validate().map_err(internal)?;
-    let new_position = position.max(Time::ZERO);
+    let new_position = position;
     for t in &mut project.timeline.dub_tracks {
         if let Some(c) = t.clips.iter_mut().find(|c| c.id == id) {
             c.warp = Some(warp.clone());

@@ -17,6 +17,9 @@ pub enum AlignError {
     /// From DTW.
     #[error(transparent)]
     Dtw(#[from] DtwError),
+    /// Nothing to align to (no original audio, or no cue and no original speech under the clip).
+    #[error("{0}")]
+    NothingToAlignTo(String),
 }
 
 /// The span from the first to the last speech segment, if any.
@@ -144,4 +147,90 @@ pub fn isochrony_align(
     let lead = Time::from_samples(span.start as i64, rate);
     let lead_out = Time::from_ticks((lead.ticks() as f64 * fit.factor).round() as i64);
     IsochronyAlignment { warp, fit, position: -lead_out }
+}
+
+/// Timeline span (first start, last end) of the original speech that overlaps `from..to`
+/// (VAD over a window 3 s wider each side, so segments cut by the window edge are whole).
+/// `orig` is the original dialogue, mono, from timeline time 0.
+pub fn original_speech(orig: &[f32], rate: u32, from: Time, to: Time) -> Option<(Time, Time)> {
+    let margin = Time::from_millis(3000);
+    let w0 = (from - margin).max(Time::ZERO).to_samples(rate).max(0) as usize;
+    let w1 = ((to + margin).to_samples(rate).max(0) as usize).min(orig.len());
+    if w0 >= w1 {
+        return None;
+    }
+    let (a, b) = (from.to_samples(rate).max(0) as usize, to.to_samples(rate).max(0) as usize);
+    let segs: Vec<_> = vad::detect_speech(&orig[w0..w1], rate, &VadConfig::default())
+        .into_iter()
+        .map(|s| (s.start + w0, s.end + w0))
+        .filter(|&(s, e)| s < b && e > a)
+        .collect();
+    let first = segs.first()?.0;
+    let last = segs.last()?.1;
+    Some((Time::from_samples(first as i64, rate), Time::from_samples(last as i64, rate)))
+}
+
+/// What auto-align decided for one clip of a project.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClipAlignment {
+    /// The clip's new warp.
+    pub warp: Warp,
+    /// The clip's new timeline position (never negative).
+    pub position: Time,
+    /// The slot the line was fitted to (isochrony: the cue, or the original speech under it;
+    /// ADR: the original speech span).
+    pub slot: (Time, Time),
+    /// The isochrony verdict (isochrony mode only).
+    pub fit: Option<IsochronyFit>,
+}
+
+/// Settings of an auto-align run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AlignSettings {
+    /// ADR (DTW time map) or isochrony (one factor); `Manual` is treated as ADR.
+    pub mode: AlignMode,
+    /// Isochrony's allowed factors.
+    pub range: StretchRange,
+    /// ADR smoothing, 0 = loose … 1 = tight.
+    pub tightness: f32,
+}
+
+/// Aligns a project clip: `dub` is the clip's source range (mono), `orig` the original dialogue
+/// (mono, from timeline 0) when the project has one. The clip's unwarped span from its
+/// position is where its original line is looked for.
+pub fn align_clip(
+    clip: &crate::model::Clip,
+    dub: &[f32],
+    orig: Option<&[f32]>,
+    rate: u32,
+    settings: &AlignSettings,
+) -> Result<ClipAlignment, AlignError> {
+    let (span_from, span_to) = (clip.position, clip.position + (clip.source_out - clip.source_in));
+    let speech = orig.and_then(|o| original_speech(o, rate, span_from, span_to));
+    let what = |t: &str| AlignError::NothingToAlignTo(format!("clip {}: {t}", clip.id.0));
+    let a = match settings.mode {
+        AlignMode::Isochrony => {
+            let slot = match (&clip.cue, speech) {
+                (Some(c), _) => (c.start, c.end),
+                (None, Some(s)) => s,
+                (None, None) => return Err(what("no cue and no original speech under it")),
+            };
+            let a = isochrony_align(dub, rate, slot.1 - slot.0, settings.range);
+            ClipAlignment { warp: a.warp, position: slot.0 + a.position, slot, fit: Some(a.fit) }
+        }
+        AlignMode::Adr | AlignMode::Manual => {
+            let orig = orig.ok_or_else(|| what("the project has no original audio to align to"))?;
+            let (s0, s1) = speech.ok_or_else(|| what("no original speech under it"))?;
+            // A little room either side so the VAD sees the onsets whole.
+            let pad = Time::from_millis(150);
+            let r0 = (s0 - pad).max(Time::ZERO);
+            let a0 = (r0.to_samples(rate).max(0) as usize).min(orig.len());
+            let a1 = ((s1 + pad).to_samples(rate).max(0) as usize).clamp(a0, orig.len());
+            let cfg = MapConfig { tightness: settings.tightness, ..MapConfig::default() };
+            let a = adr_align(dub, &orig[a0..a1], rate, &cfg)?;
+            let position = r0 + Time::from_samples(a.position, rate);
+            ClipAlignment { warp: a.warp, position, slot: (s0, s1), fit: None }
+        }
+    };
+    Ok(ClipAlignment { position: a.position.max(Time::ZERO), ..a })
 }

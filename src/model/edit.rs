@@ -124,6 +124,13 @@ pub enum Edit {
     SetDucking(Ducking),
     /// Sets the original audio track.
     SetOriginalAudio(OriginalAudioTrack),
+    /// Sets (or removes, with `None`) the M&E stem and its mute state.
+    SetMeTrack {
+        /// The stem's media.
+        media: Option<MediaId>,
+        /// Muted.
+        mute: bool,
+    },
     /// Sets the shot.
     SetVideo(Option<MediaId>),
     /// Sets the timeline duration.
@@ -250,6 +257,18 @@ impl Edit {
             Edit::SetOriginalAudio(o) => {
                 Edit::SetOriginalAudio(std::mem::replace(&mut tl.original_audio, o.clone()))
             }
+            Edit::SetMeTrack { media, mute } => {
+                if let Some(id) = media
+                    && project.media(*id).is_none()
+                {
+                    return Err(EditError::NoMedia(id.0));
+                }
+                let tl = &mut project.timeline;
+                Edit::SetMeTrack {
+                    media: std::mem::replace(&mut tl.me_track, *media),
+                    mute: std::mem::replace(&mut tl.me_mute, *mute),
+                }
+            }
             Edit::SetVideo(v) => Edit::SetVideo(std::mem::replace(&mut tl.video.media, *v)),
             Edit::SetDuration(d) => Edit::SetDuration(std::mem::replace(&mut tl.duration, *d)),
             Edit::InsertMedia { index, media } => {
@@ -311,6 +330,7 @@ impl Edit {
             | Edit::RemoveTrack { .. }
             | Edit::InsertMedia { .. }
             | Edit::RemoveMedia(_)
+            | Edit::SetMeTrack { .. }
             | Edit::SetVideo(_) => true,
             Edit::Batch(v) => v.iter().any(Edit::is_structural),
             _ => false,
@@ -345,11 +365,21 @@ pub fn split_clip(project: &Project, id: ClipId, at: Time, new_id: ClipId) -> Op
     if at <= c.position || at >= c.end() {
         return None;
     }
-    let cut = c.source_in + (at - c.position);
     let mut left = c.clone();
+    let mut right = c.clone();
+    // A warped clip is cut where the warp plays the source at `at`, and each half keeps its
+    // part of the time map, so nothing moves in time.
+    let cut = match &c.warp {
+        Some(w) => {
+            let (source, l, r) = w.split_at_output(at - c.position)?;
+            left.warp = Some(l);
+            right.warp = Some(r);
+            c.source_in + source
+        }
+        None => c.source_in + (at - c.position),
+    };
     left.source_out = cut;
     left.fade_out = Time::ZERO;
-    let mut right = c.clone();
     right.id = new_id;
     right.source_in = cut;
     right.position = at;
@@ -427,6 +457,53 @@ mod tests {
         assert_eq!(clips.len(), 2);
         assert_eq!(clips[0].end(), clips[1].position);
         assert_eq!(clips[1].source_in, Time::from_millis(1000));
+        inv.apply(&mut p).unwrap();
+        assert_eq!(p, orig);
+    }
+
+    #[test]
+    fn splitting_a_warped_clip_splits_its_warp() {
+        use crate::model::{AlignMode, Warp, WarpPoint};
+        let mut p = base();
+        let id = p.timeline.dub_tracks[0].clips[0].id;
+        let pt = |s, o| WarpPoint { source: Time::from_millis(s), output: Time::from_millis(o) };
+        // 2 s of source played in 2.4 s: slow first half, fast second half.
+        let warp = Warp {
+            mode: AlignMode::Adr,
+            points: vec![pt(0, 0), pt(1000, 1600), pt(2000, 2400)],
+            factor: 1.2,
+            tightness: 0.5,
+        };
+        let mut c = p.timeline.dub_tracks[0].clips[0].clone();
+        c.warp = Some(warp.clone());
+        let track = p.timeline.dub_tracks[0].id;
+        Edit::SetClip { track, clip: c.clone() }.apply(&mut p).unwrap();
+        let orig = p.clone();
+        // Clip at 0.5 s: timeline 1.3 s is output 0.8 s, which plays source 0.5 s.
+        let e = split_clip(&p, id, Time::from_millis(1300), p.next_clip_id()).unwrap();
+        let inv = e.apply(&mut p).unwrap();
+        let clips = &p.timeline.dub_tracks[0].clips;
+        let (l, r) = (&clips[0], &clips[1]);
+        assert_eq!(l.source_out, Time::from_millis(500));
+        assert_eq!(r.source_in, Time::from_millis(500));
+        assert_eq!((l.end(), r.position), (Time::from_millis(1300), Time::from_millis(1300)));
+        // Nothing moved: the halves end where the whole did, and every warp covers its range.
+        assert_eq!(r.end(), c.end());
+        for h in [l, r] {
+            let w = h.warp.as_ref().unwrap();
+            w.validate().unwrap();
+            assert_eq!(w.source_len(), h.source_out - h.source_in);
+        }
+        assert_eq!(l.warp.as_ref().unwrap().points, vec![pt(0, 0), pt(500, 800)]);
+        assert_eq!(r.warp.as_ref().unwrap().points, vec![pt(0, 0), pt(500, 800), pt(1500, 1600)]);
+        // Every timeline instant plays the same source instant as before the split.
+        for ms in [600, 1000, 1299, 1301, 2000, 2800] {
+            let t = Time::from_millis(ms);
+            let before = c.source_in + warp.output_to_source(t - c.position);
+            let h = if t < l.end() { l } else { r };
+            let after = h.source_in + h.warp.as_ref().unwrap().output_to_source(t - h.position);
+            assert_eq!(after, before, "at {ms} ms");
+        }
         inv.apply(&mut p).unwrap();
         assert_eq!(p, orig);
     }

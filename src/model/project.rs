@@ -345,6 +345,9 @@ pub struct Timeline {
     /// is not ducked, having no dialogue).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub me_track: Option<MediaId>,
+    /// The M&E stem is muted (it still replaces the original: the mix has no background).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub me_mute: bool,
 }
 
 /// A Redub project.
@@ -378,6 +381,7 @@ impl Project {
                 markers: Vec::new(),
                 ducking: Ducking::default(),
                 me_track: None,
+                me_mute: false,
             },
             export: ExportSettings::default(),
         }

@@ -130,6 +130,41 @@ impl Warp {
     pub fn output_to_source(&self, output: Time) -> Time {
         interpolate(&self.points, output, |p| (p.output, p.source))
     }
+
+    /// Cuts the map at an output offset strictly inside it: the source offset played there and
+    /// the two halves, each re-based to start at 0 → 0 (the right half covers what follows the
+    /// cut), with their own overall factor. `None` when the cut is not strictly inside.
+    pub fn split_at_output(&self, output: Time) -> Option<(Time, Warp, Warp)> {
+        if output <= Time::ZERO || output >= self.output_len() {
+            return None;
+        }
+        let source = self.output_to_source(output);
+        if source <= Time::ZERO || source >= self.source_len() {
+            return None;
+        }
+        let cut = WarpPoint { source, output };
+        let mut left: Vec<WarpPoint> = self
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.output < output && p.source < source)
+            .collect();
+        left.push(cut);
+        let mut right = vec![WarpPoint { source: Time::ZERO, output: Time::ZERO }];
+        right.extend(
+            self.points
+                .iter()
+                .filter(|p| p.output > output && p.source > source)
+                .map(|p| WarpPoint { source: p.source - source, output: p.output - output }),
+        );
+        let half = |points: Vec<WarpPoint>| {
+            let (s, o) =
+                points.last().map_or((1, 1), |p| (p.source.ticks().max(1), p.output.ticks()));
+            Warp { mode: self.mode, points, factor: o as f64 / s as f64, tightness: self.tightness }
+        };
+        let (l, r) = (half(left), half(right));
+        (l.validate().is_ok() && r.validate().is_ok()).then_some((source, l, r))
+    }
 }
 
 fn interpolate(points: &[WarpPoint], x: Time, key: impl Fn(&WarpPoint) -> (Time, Time)) -> Time {
@@ -159,6 +194,40 @@ mod tests {
         assert_eq!(w.output_len(), Time::from_millis(2000));
         assert_eq!(w.source_to_output(Time::from_millis(1150)), Time::from_millis(1000));
         assert_eq!(w.output_to_source(Time::from_millis(1000)), Time::from_millis(1150));
+    }
+
+    #[test]
+    fn split_keeps_every_instant_where_it_played() {
+        let p = |s, o| WarpPoint { source: Time::from_millis(s), output: Time::from_millis(o) };
+        let w = Warp {
+            mode: AlignMode::Adr,
+            points: vec![p(0, 0), p(1000, 1200), p(2000, 2000), p(3000, 3300)],
+            factor: 1.1,
+            tightness: 0.3,
+        };
+        // Cut inside the second segment (slope 0.8): output 1600 plays source 1500.
+        let (s, l, r) = w.split_at_output(Time::from_millis(1600)).unwrap();
+        assert_eq!(s, Time::from_millis(1500));
+        assert_eq!(l.points, vec![p(0, 0), p(1000, 1200), p(1500, 1600)]);
+        assert_eq!(r.points, vec![p(0, 0), p(500, 400), p(1500, 1700)]);
+        assert!((l.factor - 1600.0 / 1500.0).abs() < 1e-9);
+        assert_eq!((l.tightness, r.mode), (0.3, AlignMode::Adr));
+        for o in [100, 900, 1300, 1599] {
+            assert_eq!(
+                l.output_to_source(Time::from_millis(o)),
+                w.output_to_source(Time::from_millis(o))
+            );
+        }
+        for o in [1601, 2000, 2500, 3299] {
+            let t = Time::from_millis(o);
+            assert_eq!(r.output_to_source(t - Time::from_millis(1600)) + s, w.output_to_source(t));
+        }
+        // A cut on a breakpoint does not duplicate it.
+        let (_, l, r) = w.split_at_output(Time::from_millis(2000)).unwrap();
+        assert_eq!(l.points.len(), 3);
+        assert_eq!(r.points, vec![p(0, 0), p(1000, 1300)]);
+        assert!(w.split_at_output(Time::ZERO).is_none());
+        assert!(w.split_at_output(Time::from_millis(3300)).is_none());
     }
 
     #[test]

@@ -120,7 +120,8 @@ pub fn load_sources(
     };
     let is_me = project.timeline.me_track.is_some();
     let original = match (project.timeline.me_track, project.timeline.original_audio.media) {
-        // The M&E stem replaces the original entirely.
+        // The M&E stem replaces the original entirely, also when muted.
+        (Some(_), _) if project.timeline.me_mute => None,
         (Some(me), _) => Some(decode_audio(&media_path(project, dir, me)?, Some(2))?),
         (None, Some(id)) if !project.timeline.original_audio.mute => {
             let path = media_path(project, dir, id)?;
@@ -136,7 +137,17 @@ pub fn load_sources(
             }
         }
     }
-    let mut cache = WarpCache::new();
+    let warped = warped_clips(project, &clips, &mut WarpCache::new());
+    Ok(Sources { video, original, is_me, clips, warped })
+}
+
+/// Stretched samples of every audible warped clip of `project` (the cache keeps the ones whose
+/// warp and source range did not change: the editor calls this after each edit).
+pub fn warped_clips(
+    project: &Project,
+    clips: &HashMap<MediaId, AudioBuffer>,
+    cache: &mut WarpCache,
+) -> HashMap<ClipId, Arc<Vec<f32>>> {
     let mut warped = HashMap::new();
     for track in project.timeline.dub_tracks.iter().filter(|t| project.is_audible(t)) {
         for clip in track.clips.iter().filter(|c| c.warp.is_some()) {
@@ -146,7 +157,7 @@ pub fn load_sources(
             }
         }
     }
-    Ok(Sources { video, original, is_me, clips, warped })
+    warped
 }
 
 /// The part of a decoded source a clip uses (`source_in..source_out`), interleaved stereo.
@@ -160,13 +171,23 @@ fn used_range<'a>(buf: &'a AudioBuffer, clip: &crate::model::Clip) -> &'a [f32] 
 
 /// Builds the mixer input for a project from decoded sources.
 pub fn mix_input<'a>(project: &Project, sources: &'a Sources) -> MixInput<'a> {
+    mix_input_with(project, sources, &sources.warped)
+}
+
+/// [`mix_input`] with the stretched samples of warped clips from elsewhere (the editor's,
+/// kept up to date with its edits); a clip without a warp always plays its source.
+pub fn mix_input_with<'a>(
+    project: &Project,
+    sources: &'a Sources,
+    warped: &'a HashMap<ClipId, Arc<Vec<f32>>>,
+) -> MixInput<'a> {
     let ms = |v: f32| (v.max(0.0) * SAMPLE_RATE as f32 / 1000.0) as usize;
     let samples = |t: Time| t.to_samples(SAMPLE_RATE).max(0) as usize;
     let mut clips = Vec::new();
     for track in project.timeline.dub_tracks.iter().filter(|t| project.is_audible(t)) {
         for c in &track.clips {
             let Some(buf) = sources.clips.get(&c.media) else { continue };
-            let used = match sources.warped.get(&c.id) {
+            let used = match warped.get(&c.id).filter(|_| c.warp.is_some()) {
                 Some(w) => w.as_slice(),
                 None => used_range(buf, c),
             };
@@ -188,7 +209,15 @@ pub fn mix_input<'a>(project: &Project, sources: &'a Sources) -> MixInput<'a> {
     }
     let d = project.timeline.ducking;
     MixInput {
-        original: sources.original.as_ref().map(|b| b.samples.as_slice()),
+        // Muting is checked here too: the editor decodes muted tracks so unmuting is instant.
+        original: sources
+            .original
+            .as_ref()
+            .filter(|_| {
+                let tl = &project.timeline;
+                if sources.is_me { !tl.me_mute } else { !tl.original_audio.mute }
+            })
+            .map(|b| b.samples.as_slice()),
         // The M&E stem plays at unity: the original track's gain is for the original.
         original_gain: if sources.is_me {
             1.0
