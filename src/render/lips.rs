@@ -23,7 +23,12 @@ use std::path::Path;
 /// the bank sees the direction of the sound, not only its average.
 pub fn frame_features(features: &Features, t: f64) -> Vec<f32> {
     let third = 0.1 / 3.0;
-    [t - 2.0 * third, t, t + 2.0 * third].iter().flat_map(|&c| features.pool(c, third)).collect()
+    let mut v: Vec<f32> = [t - 2.0 * third, t, t + 2.0 * third]
+        .iter()
+        .flat_map(|&c| features.pool(c, third))
+        .collect();
+    crate::lipsync::bank::weight_loudness(&mut v, features.dim);
+    v
 }
 
 /// The planned lip edit of one dub track.
