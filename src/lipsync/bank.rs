@@ -96,7 +96,7 @@ pub const LOUDNESS_WEIGHT: [f32; 2] = [3.0, 2.0];
 /// Scales the loudness dimensions of pooled `[c0..c12, Δc0..Δc12]` blocks of `dim` values (see
 /// [`LOUDNESS_WEIGHT`]); the same for bank and dub features, so distances stay comparable.
 pub fn weight_loudness(features: &mut [f32], dim: usize) {
-    if dim < 2 || dim % 2 != 0 {
+    if dim < 2 || !dim.is_multiple_of(2) {
         return;
     }
     for block in features.chunks_mut(dim) {

@@ -168,8 +168,8 @@ pub fn prepare_layer(
     if !others.is_empty() {
         let centre = 1.0 - SMOOTH_WEIGHT * others.len() as f32;
         for (k, px) in source.rgb.iter_mut().enumerate() {
-            for c in 0..3 {
-                px[c] = centre * px[c]
+            for (c, v) in px.iter_mut().enumerate() {
+                *v = centre * *v
                     + others.iter().map(|o| SMOOTH_WEIGHT * f32::from(o.patch[k][c])).sum::<f32>();
             }
         }
