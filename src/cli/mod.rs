@@ -182,6 +182,9 @@ enum Command {
         /// One short run instead of several.
         #[arg(long)]
         quick: bool,
+        /// Benchmark the bank lip engine at 720p on the CPU instead (bank build, plan, render).
+        #[arg(long)]
+        lips: bool,
     },
 }
 
@@ -265,7 +268,8 @@ pub fn main() -> ExitCode {
         Command::Lines { command: LinesCommand::Export { project, output } } => {
             dialogue::lines_export(&project, &output)
         }
-        Command::Bench { quick } => bench::run(quick),
+        Command::Bench { quick, lips: true } => bench::lips(quick),
+        Command::Bench { quick, lips: false } => bench::run(quick),
         Command::Bind { project, track, face } => lips::bind(&project, track, face),
         Command::SyncCheck { file, audio, json } => lips::sync_check(&file, audio.as_deref(), json),
         Command::Analyze { file, json, every, no_cache } => {

@@ -168,10 +168,14 @@ pub fn prepare_layer(
     if !others.is_empty() {
         let centre = 1.0 - SMOOTH_WEIGHT * others.len() as f32;
         for (k, px) in source.rgb.iter_mut().enumerate() {
-            for (c, v) in px.iter_mut().enumerate() {
-                *v = centre * *v
-                    + others.iter().map(|o| SMOOTH_WEIGHT * f32::from(o.patch[k][c])).sum::<f32>();
+            let mut acc = px.map(|v| v * centre);
+            for o in &others {
+                let q = o.patch[k];
+                for (a, v) in acc.iter_mut().zip(q) {
+                    *a += SMOOTH_WEIGHT * f32::from(v);
+                }
             }
+            *px = acc;
         }
     }
     let ring = &masks.ring;
