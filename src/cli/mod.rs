@@ -166,7 +166,7 @@ enum Command {
         #[arg(long)]
         face: u32,
     },
-    /// Measure lip sync: A/V offset and confidence from mouth opening vs the audio envelope.
+    /// Measure lip sync: A/V offset and confidence from mouth activity vs the audio envelope.
     SyncCheck {
         /// The video.
         file: PathBuf,
