@@ -80,3 +80,110 @@ pub(super) fn run(quick: bool) -> Result<(), CliError> {
     println!("  ratio             {:.2}", export_s / launch_s);
     Ok(())
 }
+
+/// `redub bench --engine`: the bank engine at 720p on the CPU, on generated frames (a skin-coloured
+/// face with a mouth that opens and closes, a 360-pixel-wide face): bank build per frame, and
+/// the per-frame render of the patch path as export runs it (own + neighbour patches, colour
+/// transfer, occlusion test, composite), with and without the temporal blend of jumped-to
+/// neighbours (the blend's cost, measured in the same run).
+pub(super) fn lips(quick: bool) -> Result<(), CliError> {
+    use crate::lipsync::bank::SelectParams;
+    use crate::lipsync::engine::{self, EditMasks, LipSettings, TrackFrame};
+    use crate::lipsync::geometry::{canonical, extract_patch};
+    let (w, h, n) = (1280usize, 720usize, if quick { 50 } else { 150 });
+    // Canonical face (128 units) scaled ×2.8 → ~360 px wide, centred.
+    let landmarks = |i: usize| {
+        let dx = (i as f32 * 0.2).sin() * 6.0;
+        canonical().map(|p| [p[0] * 2.8 + 460.0 + dx, p[1] * 2.8 + 120.0])
+    };
+    let frame = |i: usize| -> Vec<u8> {
+        let mut f = vec![0u8; w * h * 4];
+        let lm = landmarks(i);
+        let (mx, my) = ((lm[3][0] + lm[4][0]) / 2.0, (lm[3][1] + lm[4][1]) / 2.0);
+        let open = 4.0 + 30.0 * ((i as f32 * 0.7).sin() * 0.5 + 0.5);
+        for y in 0..h {
+            for x in 0..w {
+                let noise = ((x * 7 + y * 13 + i * 3) % 11) as u8;
+                let (dx, dy) = ((x as f32 - mx) / 70.0, (y as f32 - my) / open);
+                let px = if dx * dx + dy * dy <= 1.0 {
+                    [60 + noise, 20, 25, 255]
+                } else if (dx * dx + ((y as f32 - my) / (open + 18.0)).powi(2)) <= 1.0 {
+                    [170 + noise, 70, 80, 255]
+                } else {
+                    [200 + noise, 150, 130, 255]
+                };
+                f[(y * w + x) * 4..(y * w + x) * 4 + 4].copy_from_slice(&px);
+            }
+        }
+        f
+    };
+    let frames: Vec<Vec<u8>> = (0..n).map(frame).collect();
+    let track: Vec<Option<TrackFrame>> =
+        (0..n).map(|i| Some(TrackFrame { landmarks: landmarks(i), score: 1.0 })).collect();
+    // 78-dim features like the real recipe (3 pools × 26), varied per frame.
+    let feature = |i: usize, salt: usize| -> Vec<f32> {
+        (0..78).map(|d| (((i * 31 + d * 17 + salt) % 97) as f32 / 48.0) - 1.0).collect()
+    };
+    let features: Vec<Vec<f32>> = (0..n).map(|i| feature(i, 0)).collect();
+    let t0 = Instant::now();
+    let (bank, model) =
+        engine::build_bank(&track, &features, w, h, |i| frames.get(i).cloned(), |_| false);
+    let build_s = t0.elapsed().as_secs_f64();
+    let dub: Vec<Option<Vec<f32>>> = (0..n).map(|i| Some(feature(i, 5))).collect();
+    let t0 = Instant::now();
+    let plan = engine::plan(&bank, &dub, SelectParams::default());
+    let plan_s = t0.elapsed().as_secs_f64();
+    let settings = LipSettings::default();
+    let masks = EditMasks::new(&settings);
+    let mut per_frame = [0.0f64; 2];
+    let jumps = plan.iter().flatten().filter(|p| p.mix.iter().any(Option::is_some)).count();
+    for (k, blend) in [false, true].into_iter().enumerate() {
+        let t0 = Instant::now();
+        for (i, p) in plan.iter().enumerate() {
+            let Some(mut p) = *p else { continue };
+            if !blend {
+                p.mix = [None, None];
+            }
+            let mut out = frames[i].clone();
+            let tf = track[i].ok_or_else(|| internal("no face"))?;
+            let patch_at =
+                |j: usize| frames.get(j).and_then(|f| extract_patch(f, w, h, &track[j]?.landmarks));
+            let own = patch_at(i).ok_or_else(|| internal("degenerate face"))?;
+            let (prev, next) = (i.checked_sub(1).and_then(patch_at), patch_at(i + 1));
+            if let Some((patch, alpha, to_image)) = engine::prepare_layer(
+                &own,
+                &tf,
+                &bank,
+                p,
+                &settings,
+                &masks,
+                model.as_ref(),
+                [prev.as_ref(), next.as_ref()],
+                None,
+            ) {
+                crate::lipsync::render::composite(&mut out, w, h, &patch, &alpha, &to_image);
+            }
+            std::hint::black_box(&out);
+        }
+        per_frame[k] = t0.elapsed().as_secs_f64() / n as f64;
+    }
+    println!("bench lips 1280x720, {n} generated frames, 360 px face, CPU:");
+    println!(
+        "  bank build        {:.1} ms/frame ({} entries, {:.2} s)",
+        build_s * 1000.0 / n as f64,
+        bank.entries.len(),
+        build_s
+    );
+    println!("  plan (kNN+Viterbi) {:.2} ms/frame", plan_s * 1000.0 / n as f64);
+    println!(
+        "  render, no blend  {:.2} ms/frame ({:.0} fps)",
+        per_frame[0] * 1000.0,
+        1.0 / per_frame[0]
+    );
+    println!(
+        "  render, blend     {:.2} ms/frame ({:.0} fps; {jumps} of {n} frames blend neighbours)",
+        per_frame[1] * 1000.0,
+        1.0 / per_frame[1]
+    );
+    Ok(())
+}

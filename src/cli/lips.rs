@@ -67,7 +67,7 @@ pub(super) fn sync_check(file: &Path, audio: Option<&Path>, json: bool) -> Resul
         audio: audio_path.display().to_string(),
         face: track.id,
         frames,
-        sync: sync_offset(&series.opening, &envelope, rate.as_f64(), 15),
+        sync: sync_offset(&series.activity(), &envelope, rate.as_f64(), 15),
         flicker: series.flicker(),
     };
     if json {
@@ -77,13 +77,14 @@ pub(super) fn sync_check(file: &Path, audio: Option<&Path>, json: bool) -> Resul
         );
     } else {
         println!(
-            "{}: face {} vs {}: offset {:+} frames ({:+.0} ms), confidence {:.3}, mouth flicker {:.2}",
+            "{}: face {} vs {}: offset {:+} frames ({:+.0} ms), confidence {:.2} (peak r {:.3}), mouth flicker {:.2}",
             report.file,
             report.face,
             report.audio,
             report.sync.offset_frames,
             report.sync.offset_ms,
             report.sync.confidence,
+            report.sync.peak,
             report.flicker
         );
     }

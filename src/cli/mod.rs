@@ -171,7 +171,7 @@ enum Command {
         #[arg(long)]
         face: u32,
     },
-    /// Measure lip sync: A/V offset and confidence from mouth opening vs the audio envelope.
+    /// Measure lip sync: A/V offset and confidence from mouth activity vs the audio envelope.
     SyncCheck {
         /// The video.
         file: PathBuf,
@@ -197,6 +197,10 @@ enum Command {
         /// The dub speech for `--lips`.
         #[arg(long)]
         dub: Option<PathBuf>,
+        /// The bank lip engine alone on generated 720p frames, CPU: bank build, plan and render
+        /// per frame.
+        #[arg(long)]
+        engine: bool,
     },
 }
 
@@ -280,11 +284,14 @@ pub fn main() -> ExitCode {
         Command::Lines { command: LinesCommand::Export { project, output } } => {
             dialogue::lines_export(&project, &output)
         }
-        Command::Bench { quick, composite, lips, dub } => {
+        Command::Bench { quick, composite, lips, dub, engine } => {
             let runs = if quick { 1 } else { 3 };
-            match (composite, lips, dub) {
-                (true, _, _) => bench_lips::composite(if quick { 10 } else { 40 }),
-                (false, Some(video), Some(dub)) => bench_lips::lips_export(&video, &dub, runs),
+            match (composite, engine, lips, dub) {
+                (true, _, _, _) => bench_lips::composite(if quick { 10 } else { 40 }),
+                (false, true, _, _) => bench::lips(quick),
+                (false, false, Some(video), Some(dub)) => {
+                    bench_lips::lips_export(&video, &dub, runs)
+                }
                 _ => bench::run(quick),
             }
         }

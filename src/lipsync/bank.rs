@@ -88,6 +88,25 @@ pub fn mouth_opening(patch: &Patch) -> f32 {
         / inner.len() as f32
 }
 
+/// Weight of loudness (c0) and its change (Δc0) in the audio distance, as factors on the
+/// feature values (the distance weight is their square). How loud the speech is decides how
+/// much the mouth moves; with 26 equally weighted dimensions it was drowned by spectral shape.
+pub const LOUDNESS_WEIGHT: [f32; 2] = [3.0, 2.0];
+
+/// Scales the loudness dimensions of pooled `[c0..c12, Δc0..Δc12]` blocks of `dim` values (see
+/// [`LOUDNESS_WEIGHT`]); the same for bank and dub features, so distances stay comparable.
+pub fn weight_loudness(features: &mut [f32], dim: usize) {
+    if dim < 2 || !dim.is_multiple_of(2) {
+        return;
+    }
+    for block in features.chunks_mut(dim) {
+        block[0] *= LOUDNESS_WEIGHT[0];
+        if let Some(d) = block.get_mut(dim / 2) {
+            *d *= LOUDNESS_WEIGHT[1];
+        }
+    }
+}
+
 /// Squared Euclidean distance per dimension.
 fn dist(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len()).max(1);
@@ -105,7 +124,9 @@ pub struct SelectParams {
 
 impl Default for SelectParams {
     fn default() -> Self {
-        Self { k: 12, lambda: 0.02 }
+        // λ: a jump between unlike mouths costs about as much as a fair audio mismatch, so the
+        // path holds still through small audio changes instead of flickering between mouths.
+        Self { k: 12, lambda: 0.3 }
     }
 }
 

@@ -33,7 +33,14 @@ pub struct Planned {
     pub entry: usize,
     /// 0..1 blend weight (ramps at segment edges).
     pub weight: f32,
+    /// The entries chosen for the previous and next frames where they are jumps away from this
+    /// one (not the filmed neighbours): blended in at [`SMOOTH_WEIGHT`] each, a temporal
+    /// low-pass that keeps re-sequenced mouths from flickering back and forth.
+    pub mix: [Option<usize>; 2],
 }
+
+/// Weight of each jumped-to neighbour's mouth in a planned frame (the centre keeps the rest).
+pub const SMOOTH_WEIGHT: f32 = 0.25;
 
 /// Builds the bank from the clean frames of a face track. `frame_rgba(i)` returns the decoded
 /// frame `i` (RGBA, `width × height`); `features[i]` are the original audio's features there.
@@ -95,13 +102,23 @@ pub fn plan(bank: &Bank, dub: &[Option<Vec<f32>>], params: SelectParams) -> Vec<
         let after = (i..n).take_while(|&j| active[j]).count();
         before.min(after)
     };
+    let frame_of = |e: usize| bank.entries.get(e).map(|x| x.frame);
     chosen
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            c.map(|entry| Planned {
-                entry,
-                weight: (edge_distance(i) as f32 / (RAMP_FRAMES + 1) as f32).min(1.0),
+            c.map(|entry| {
+                let own = frame_of(entry);
+                let prev = i.checked_sub(1).and_then(|j| chosen[j]);
+                let next = chosen.get(i + 1).copied().flatten();
+                // Filmed neighbours already move as the actor moved: leave them unblended.
+                let prev = prev.filter(|&p| frame_of(p).zip(own).is_none_or(|(a, b)| a + 1 != b));
+                let next = next.filter(|&n| frame_of(n).zip(own).is_none_or(|(a, b)| b + 1 != a));
+                Planned {
+                    entry,
+                    weight: (edge_distance(i) as f32 / (RAMP_FRAMES + 1) as f32).min(1.0),
+                    mix: [prev, next],
+                }
             })
         })
         .collect()
@@ -146,7 +163,22 @@ pub fn prepare_layer(
 ) -> Option<(Patch, Vec<f32>, Similarity)> {
     let entry = bank.entries.get(planned.entry)?;
     let to_image = patch_to_image(&target.landmarks)?;
-    let source = entry.to_patch();
+    let mut source = entry.to_patch();
+    let others: Vec<&BankEntry> =
+        planned.mix.iter().flatten().filter_map(|&e| bank.entries.get(e)).collect();
+    if !others.is_empty() {
+        let centre = 1.0 - SMOOTH_WEIGHT * others.len() as f32;
+        for (k, px) in source.rgb.iter_mut().enumerate() {
+            let mut acc = px.map(|v| v * centre);
+            for o in &others {
+                let q = o.patch[k];
+                for (a, v) in acc.iter_mut().zip(q) {
+                    *a += SMOOTH_WEIGHT * f32::from(v);
+                }
+            }
+            *px = acc;
+        }
+    }
     let ring = &masks.ring;
     let matched = transfer_colour(&source, &colour_stats(&source, ring), &colour_stats(own, ring));
     let strength = (settings.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
@@ -219,6 +251,14 @@ mod tests {
         assert_eq!(w[0], 0.25);
         assert_eq!(w[3], 1.0);
         assert_eq!(w[11], 0.25);
+        // A filmed run is not blended with its neighbours.
+        assert!(p[4..16].iter().all(|x| x.unwrap().mix == [None, None]));
+        // Jumps are: the middle frame of 2 → 20 → 3 is blended with both neighbours.
+        let jumps = vec![Some(vec![2.0]), Some(vec![20.0]), Some(vec![3.0])];
+        let p = plan(&bank, &jumps, SelectParams { k: 1, lambda: 0.0 });
+        let mid = p[1].unwrap();
+        assert_eq!((mid.entry, mid.mix), (20, [Some(2), Some(3)]));
+        assert_eq!(p[0].unwrap().mix, [None, Some(20)]);
     }
 
     #[test]
@@ -229,7 +269,7 @@ mod tests {
             TrackFrame { landmarks: canonical().map(|p| [p[0] + 10.0, p[1] - 10.0]), score: 1.0 };
         let patch = Patch { rgb: vec![[250.0, 10.0, 10.0]; PATCH_W * PATCH_H] };
         let bank = Bank { entries: vec![BankEntry::new(0, &patch, vec![0.0])] };
-        let planned = Planned { entry: 0, weight: 1.0 };
+        let planned = Planned { entry: 0, weight: 1.0, mix: [None, None] };
         let mut f = frame.clone();
         let s = LipSettings { intensity: 0.0, ..LipSettings::default() };
         render_frame(&mut f, w, h, &target, &bank, planned, &s, None, [None, None], None);

@@ -1,22 +1,125 @@
-//! Engine-independent measurements of a face track in footage: mouth opening per frame (for
-//! sync checks) and the mouth-region pixels (for flicker).
+//! Engine-independent measurements of a face track in footage: the lip shape per frame, the
+//! mouth activity that follows speech (for sync checks) and the mouth-region pixels (for
+//! flicker).
 
 use super::bank::mouth_opening;
-use super::geometry::{Landmarks5, Region, extract_patch, region_mask};
+use super::geometry::{Landmarks5, PATCH_H, PATCH_W, Patch, Region, extract_patch, region_mask};
+use std::sync::OnceLock;
 
 /// The lips region with a hard edge, built once for every frame measured.
 fn lips_mask() -> &'static [f32] {
-    static MASK: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    static MASK: OnceLock<Vec<f32>> = OnceLock::new();
     MASK.get_or_init(|| region_mask(Region::Lips, 1.0))
+}
+
+/// Mouth centre and half-axes in patch pixels: canonical (64, 106) → ((64−16)/0.75, (106−72)/0.75).
+const MOUTH: [f32; 4] = [64.0, 45.3, 24.0, 16.0];
+
+/// Patch pixel indices inside the mouth ellipse and in the skin ring around it.
+fn mouth_areas() -> &'static (Vec<usize>, Vec<usize>) {
+    static AREAS: OnceLock<(Vec<usize>, Vec<usize>)> = OnceLock::new();
+    AREAS.get_or_init(|| {
+        let [cu, cv, ru, rv] = MOUTH;
+        let (mut inner, mut ring) = (Vec::new(), Vec::new());
+        for i in 0..PATCH_W * PATCH_H {
+            let (u, v) = ((i % PATCH_W) as f32, (i / PATCH_W) as f32);
+            let r = ((u - cu) / ru).powi(2) + ((v - cv) / rv).powi(2);
+            if r <= 1.0 {
+                inner.push(i);
+            } else if r <= 2.5 {
+                ring.push(i);
+            }
+        }
+        (inner, ring)
+    })
+}
+
+/// Redness, a lighting-robust lip cue: red minus green over brightness (lips are redder than
+/// skin; teeth and the dark mouth interior are not lip-coloured by this measure's threshold).
+fn redness(p: [f32; 3]) -> f32 {
+    (p[0] - p[1]) / (p[0] + p[1] + p[2] + 30.0)
+}
+
+/// The lips seen along a vertical profile through the mouth centre.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LipShape {
+    /// Rows (patch pixels) from the top of the upper lip to the bottom of the lower lip.
+    pub height: f32,
+    /// Rows between them that are not lip-coloured (teeth, the dark interior): the lip gap,
+    /// soft (a row half-way between lip and skin colour counts half).
+    pub gap: f32,
+}
+
+/// Measures the lips in a canonical patch. The lip-colour threshold adapts to each frame: half
+/// way between the skin around the mouth (median redness of the ring) and the reddest lips
+/// (95th percentile inside the mouth ellipse), so it follows lighting and make-up.
+pub fn lip_shape(patch: &Patch) -> LipShape {
+    let (inner, ring) = mouth_areas();
+    let pick = |idx: &[usize], q: f32| -> f32 {
+        let mut v: Vec<f32> = idx.iter().map(|&i| redness(patch.rgb[i])).collect();
+        if v.is_empty() {
+            return 0.0;
+        }
+        let k = ((v.len() - 1) as f32 * q) as usize;
+        *v.select_nth_unstable_by(k, f32::total_cmp).1
+    };
+    let (skin, lip) = (pick(ring, 0.5), pick(inner, 0.95));
+    if lip - skin < 0.01 {
+        return LipShape::default(); // no lips to see (or no contrast)
+    }
+    let thr = 0.5 * (skin + lip);
+    let [cu, cv, _, rv] = MOUTH;
+    // A 13-pixel-wide band around the centre column, from above the upper lip to the chin.
+    let (u0, u1) = ((cu - 6.0) as usize, (cu + 7.0) as usize);
+    let (v0, v1) = ((cv - 1.6 * rv).max(0.0) as usize, ((cv + 1.6 * rv) as usize).min(PATCH_H));
+    let row = |v: usize, f: &dyn Fn([f32; 3]) -> f32| -> f32 {
+        (u0..u1).map(|u| f(patch.rgb[v * PATCH_W + u])).sum::<f32>() / (u1 - u0) as f32
+    };
+    let profile: Vec<f32> = (v0..v1).map(|v| row(v, &redness)).collect();
+    let brightness: Vec<f32> = (v0..v1).map(|v| row(v, &|c| luma(&c))).collect();
+    let lips: Vec<usize> = (0..profile.len()).filter(|&i| profile[i] >= thr).collect();
+    let (Some(&top), Some(&bottom)) = (lips.first(), lips.last()) else {
+        return LipShape::default();
+    };
+    // The dark interior can be as red as the lips by hue; it is much darker than they are.
+    let lip_luma = lips.iter().map(|&i| brightness[i]).sum::<f32>() / lips.len() as f32;
+    let gap = (top..=bottom)
+        .map(|i| {
+            let not_red = ((thr - profile[i]) / (thr - skin)).clamp(0.0, 1.0);
+            let dark =
+                ((0.75 * lip_luma - brightness[i]) / (0.4 * lip_luma).max(1.0)).clamp(0.0, 1.0);
+            not_red.max(dark)
+        })
+        .sum::<f32>();
+    LipShape { height: (bottom - top + 1) as f32, gap }
 }
 
 /// Per-frame mouth measurements of one face.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MouthSeries {
-    /// Mouth opening per frame (0 where the face is absent).
+    /// Mouth opening per frame (dark interior, 0 where the face is absent).
     pub opening: Vec<f32>,
+    /// Lip shape per frame (zero where the face is absent).
+    pub lips: Vec<LipShape>,
     /// Luma of the lips region per frame (empty where the face is absent).
     pub region: Vec<Vec<f32>>,
+}
+
+fn luma(c: &[f32; 3]) -> f32 {
+    0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
+}
+
+/// Zero mean, unit variance (a constant series stays zero).
+fn standardise(x: &[f32]) -> Vec<f32> {
+    let n = x.len().max(1) as f32;
+    let mean = x.iter().sum::<f32>() / n;
+    let sd = (x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n).sqrt();
+    x.iter().map(|v| if sd > 1e-9 { (v - mean) / sd } else { 0.0 }).collect()
+}
+
+/// |x[t] − x[t−1]| (0 for the first frame).
+fn abs_change(x: &[f32]) -> Vec<f32> {
+    std::iter::once(0.0).chain(x.windows(2).map(|w| (w[1] - w[0]).abs())).collect()
 }
 
 impl MouthSeries {
@@ -32,25 +135,110 @@ impl MouthSeries {
         match patch {
             Some(p) => {
                 self.opening.push(mouth_opening(&p));
+                self.lips.push(lip_shape(&p));
                 self.region.push(
                     p.rgb
                         .iter()
                         .zip(lips_mask())
                         .filter(|(_, m)| **m >= 1.0)
-                        .map(|(c, _)| 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2])
+                        .map(|(c, _)| luma(c))
                         .collect(),
                 );
             }
             None => {
                 self.opening.push(0.0);
+                self.lips.push(LipShape::default());
                 self.region.push(Vec::new());
             }
         }
+    }
+
+    /// Mouth activity per frame: how much the mouth moves, which is what follows the loudness
+    /// of speech (a speaker's resting mouth may be open or closed, but it is still while they
+    /// listen). The sum of three standardised cues, each a frame-to-frame change: of the lip
+    /// height, of the lip gap, and of the lips region's pixels (mean absolute luma change);
+    /// smoothed twice over three frames (a syllable lasts several frames).
+    pub fn activity(&self) -> Vec<f32> {
+        let heights: Vec<f32> = self.lips.iter().map(|l| l.height).collect();
+        let gaps: Vec<f32> = self.lips.iter().map(|l| l.gap).collect();
+        let motion: Vec<f32> = std::iter::once(0.0)
+            .chain(self.region.windows(2).map(|w| {
+                if w[0].is_empty() || w[0].len() != w[1].len() {
+                    0.0
+                } else {
+                    w[0].iter().zip(&w[1]).map(|(a, b)| (a - b).abs()).sum::<f32>()
+                        / w[0].len() as f32
+                }
+            }))
+            .collect();
+        let cues = [
+            standardise(&abs_change(&heights)),
+            standardise(&abs_change(&gaps)),
+            standardise(&motion),
+        ];
+        let sum: Vec<f32> =
+            (0..self.region.len()).map(|i| cues.iter().map(|c| c[i]).sum()).collect();
+        super::sync::smooth(&super::sync::smooth(&sum))
     }
 
     /// Flicker of the lips region: mean absolute luma change between consecutive frames where
     /// the face is present in both.
     pub fn flicker(&self) -> f32 {
         super::sync::flicker(&self.region)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A skin patch with red lips of the given half-heights around a gap of `gap` rows.
+    fn mouth(gap: usize, interior: [f32; 3]) -> Patch {
+        let mut rgb = vec![[190.0, 150.0, 130.0]; PATCH_W * PATCH_H];
+        let cv = MOUTH[1] as usize;
+        let top = cv - gap / 2;
+        for (i, p) in rgb.iter_mut().enumerate() {
+            let (u, v) = (i % PATCH_W, i / PATCH_W);
+            if !(44..=84).contains(&u) {
+                continue;
+            }
+            if (top - 5..top).contains(&v) || (top + gap..top + gap + 6).contains(&v) {
+                *p = [170.0, 70.0, 80.0];
+            } else if (top..top + gap).contains(&v) {
+                *p = interior;
+            }
+        }
+        Patch { rgb }
+    }
+
+    #[test]
+    fn lip_shape_sees_the_gap_whether_teeth_or_dark() {
+        let closed = lip_shape(&mouth(0, [0.0; 3]));
+        assert_eq!(closed.height, 11.0);
+        assert!(closed.gap < 0.5, "{closed:?}");
+        for interior in [[235.0, 235.0, 230.0], [40.0, 25.0, 25.0]] {
+            let open = lip_shape(&mouth(8, interior));
+            assert_eq!(open.height, 19.0, "{interior:?}");
+            assert!((open.gap - 8.0).abs() < 1.5, "{open:?} {interior:?}");
+        }
+        let plain = Patch { rgb: vec![[190.0, 150.0, 130.0]; PATCH_W * PATCH_H] };
+        assert_eq!(lip_shape(&plain), LipShape::default());
+    }
+
+    #[test]
+    fn activity_follows_mouth_movement() {
+        let mut s = MouthSeries::default();
+        let frames: Vec<usize> = vec![0, 0, 0, 8, 0, 8, 0, 0, 0, 0];
+        for g in &frames {
+            let p = mouth(*g, [40.0, 25.0, 25.0]);
+            let rgba: Vec<u8> =
+                p.rgb.iter().flat_map(|c| [c[0] as u8, c[1] as u8, c[2] as u8, 255]).collect();
+            // The patch itself as the frame, with landmarks that map it onto itself.
+            let lm = crate::lipsync::geometry::canonical()
+                .map(|q| [(q[0] - 16.0) / 0.75, (q[1] - 72.0) / 0.75]);
+            s.push(&rgba, PATCH_W, PATCH_H, Some(&lm));
+        }
+        let a = s.activity();
+        assert!(a[3] > a[1] && a[4] > a[8] && a[5] > a[9], "{a:?}");
     }
 }

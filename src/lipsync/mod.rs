@@ -2,6 +2,7 @@
 //! and sync measurement. The bank engine (DESIGN §7.1) needs no downloaded weights.
 
 pub mod bank;
+pub mod cache;
 pub mod engine;
 pub mod geometry;
 pub mod measure;

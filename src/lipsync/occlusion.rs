@@ -34,6 +34,16 @@ fn ycc(p: [f32; 3]) -> [f32; 3] {
 }
 
 impl FaceModel {
+    /// Per-pixel mean and standard deviation (YCbCr) in the canonical patch: for the bank cache.
+    pub fn parts(&self) -> (&[[f32; 3]], &[[f32; 3]]) {
+        (&self.mean, &self.std)
+    }
+
+    /// A model from [`FaceModel::parts`]; `None` unless both cover the whole patch.
+    pub fn from_parts(mean: Vec<[f32; 3]>, std: Vec<[f32; 3]>) -> Option<Self> {
+        (mean.len() == PATCH_W * PATCH_H && std.len() == mean.len()).then_some(Self { mean, std })
+    }
+
     /// Learns the model from patches of the face. Median and median absolute deviation rather
     /// than mean and variance: an object that covers a pixel in up to half of the frames (a
     /// hand passing, a microphone) does not become part of "the face".

@@ -88,11 +88,17 @@ pub fn ring_weights(mask: &[f32]) -> Vec<f32> {
     ring
 }
 
+/// Largest contrast change of the colour transfer (and its inverse the smallest).
+pub const MAX_GAIN: f32 = 1.25;
+
 /// Maps patch colours so that the statistics `from` become `to` (Reinhard-style transfer; the
-/// contrast ratio is bounded so a dark or flat ring cannot blow the patch up).
+/// contrast ratio is bounded to [`MAX_GAIN`]: the bank mouth is the same actor's, so its
+/// contrast should barely change, and the ring's spread is a noisy estimate — hair, shadow or a
+/// collar in the ring made lips look painted on when the gain could reach 2).
 pub fn transfer_colour(patch: &Patch, from: &ColourStats, to: &ColourStats) -> Patch {
-    let gain: [f32; 3] =
-        std::array::from_fn(|c| (to.std[c] / from.std[c].max(1e-3)).clamp(0.5, 2.0));
+    let gain: [f32; 3] = std::array::from_fn(|c| {
+        (to.std[c] / from.std[c].max(1e-3)).clamp(1.0 / MAX_GAIN, MAX_GAIN)
+    });
     Patch {
         rgb: patch
             .rgb
@@ -188,12 +194,16 @@ mod tests {
         let from = colour_stats(&patch, &w);
         let to = ColourStats {
             mean: [from.mean[0] + 20.0, from.mean[1], from.mean[2] + 5.0],
-            std: [from.std[0] * 1.5, from.std[1], from.std[2]],
+            std: [from.std[0] * 1.2, from.std[1], from.std[2]],
         };
         let out = transfer_colour(&patch, &from, &to);
         let got = colour_stats(&out, &w);
         assert!((got.mean[0] - to.mean[0]).abs() < 0.5, "{got:?} vs {to:?}");
         assert!((got.std[0] - to.std[0]).abs() < 0.5);
+        // A ring with twice the spread (hair, shadow) raises the contrast by MAX_GAIN only.
+        let wide = ColourStats { std: [from.std[0] * 2.0, from.std[1], from.std[2]], ..to };
+        let got = colour_stats(&transfer_colour(&patch, &from, &wide), &w);
+        assert!((got.std[0] - from.std[0] * MAX_GAIN).abs() < 0.5, "{got:?}");
         let back = from_ycc(to_ycc([10.0, 200.0, 30.0]));
         assert!((back[1] - 200.0).abs() < 1e-3);
     }

@@ -12,6 +12,7 @@ use crate::dsp::vad::{VadConfig, detect_speech};
 use crate::dsp::{SAMPLE_RATE, measure::to_mono, mix};
 use crate::jobs::Job;
 use crate::lipsync::bank::{Bank, SelectParams};
+use crate::lipsync::cache as bank_cache;
 use crate::lipsync::engine::{self, EditMasks, LipSettings, Planned, TrackFrame};
 use crate::lipsync::geometry::{Patch, extract_patch};
 use crate::lipsync::occlusion::{FaceModel, PaintedMask};
@@ -25,7 +26,12 @@ use std::path::Path;
 /// the bank sees the direction of the sound, not only its average.
 pub fn frame_features(features: &Features, t: f64) -> Vec<f32> {
     let third = 0.1 / 3.0;
-    [t - 2.0 * third, t, t + 2.0 * third].iter().flat_map(|&c| features.pool(c, third)).collect()
+    let mut v: Vec<f32> = [t - 2.0 * third, t, t + 2.0 * third]
+        .iter()
+        .flat_map(|&c| features.pool(c, third))
+        .collect();
+    crate::lipsync::bank::weight_loudness(&mut v, features.dim);
+    v
 }
 
 /// One lip segment of a dub track: a stretch of its speech (VAD) with the settings it is edited
@@ -209,17 +215,25 @@ pub fn plan_lips(
             (0..frames).map(|i| frame_features(&orig_features, i as f64 / fps)).collect();
         let mut decoder = VideoDecoder::open_with_cache(video, 0)?;
         let (w, h) = decoder.size();
-        let (bank, model) = engine::build_bank(
-            &track,
-            &features,
-            w as usize,
-            h as usize,
-            |i| decoder.frame(i as i64).ok().map(|f| f.data.clone()),
-            |_| job.is_cancelled(),
-        );
-        if job.is_cancelled() {
+        // Built once per shot and face, then read from the bank cache (progress while building).
+        let key = bank_cache::key(&analysis.media_hash, face.id, &track);
+        let built = bank_cache::load_or_build(bank_cache::cache_dir().as_deref(), &key, || {
+            let built = engine::build_bank(
+                &track,
+                &features,
+                w as usize,
+                h as usize,
+                |i| decoder.frame(i as i64).ok().map(|f| f.data.clone()),
+                |i| {
+                    job.set_progress(i as f64 / track.len().max(1) as f64);
+                    job.is_cancelled()
+                },
+            );
+            (!job.is_cancelled()).then_some(built)
+        });
+        let Some((bank, model)) = built else {
             return Err(MediaError::Cancelled.into());
-        }
+        };
         // New speech: the track's own dialogue, with its speech segments from the VAD; each
         // segment is edited with its own settings (a segment switched off keeps the original).
         let dub = track_dialogue(project, &dialogue_of, track_id);
@@ -374,7 +388,7 @@ mod tests {
             face,
             bank,
             model: None,
-            plan: vec![Some(Planned { entry: 0, weight: 1.0 }); 4],
+            plan: vec![Some(Planned { entry: 0, weight: 1.0, mix: [None, None] }); 4],
             segments: vec![SegmentDraw { masks: EditMasks::new(&segment.settings), segment }],
             rate,
         };
