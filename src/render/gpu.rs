@@ -68,8 +68,21 @@ pub struct GpuCompositor {
 const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 
 impl GpuCompositor {
-    /// Opens the first adapter (any backend, software ones included).
+    /// Opens the first hardware adapter. A software rasteriser (Mesa lavapipe/llvmpipe) is
+    /// skipped: on the same cores the CPU reference composites several times faster (measured by
+    /// `redub bench --composite`), so export and preview are better off on the CPU path there;
+    /// `REDUB_SOFTWARE_GPU=1` uses it anyway.
     pub fn new() -> Result<Self, GpuError> {
+        Self::open(std::env::var("REDUB_SOFTWARE_GPU").is_ok_and(|v| v == "1"))
+    }
+
+    /// Opens the first adapter, software ones included (tests and benchmarks on machines
+    /// without a GPU).
+    pub fn new_allow_software() -> Result<Self, GpuError> {
+        Self::open(true)
+    }
+
+    fn open(allow_software: bool) -> Result<Self, GpuError> {
         if std::env::var("REDUB_FORCE_CPU").is_ok_and(|v| v == "1") {
             return Err(GpuError::Disabled);
         }
@@ -84,6 +97,12 @@ impl GpuCompositor {
         .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
         let info = adapter.get_info();
         let adapter_name = format!("{} ({:?})", info.name, info.backend);
+        if info.device_type == wgpu::DeviceType::Cpu && !allow_software {
+            return Err(GpuError::NoAdapter(format!(
+                "only a software adapter, {adapter_name}: the CPU compositor is faster \
+                 (REDUB_SOFTWARE_GPU=1 uses it)"
+            )));
+        }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("redub compositor"),
             ..Default::default()
