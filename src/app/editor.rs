@@ -6,7 +6,9 @@ use super::export_dialog::{ExportDialog, export_dialog_ui};
 use super::inspector::{InspectorState, inspector_ui};
 use super::keys::{KeyPreset, Shuttle, command_for_key};
 use super::media_bin::{Importer, ProbeFacts, import_edit, media_bin_ui, relink_edit};
+use super::overlay::{FaceContext, bind_target};
 use super::playback::{AudioOut, Clock, MixFeed, frame_at, open_output};
+use super::preview::LipPreview;
 use super::script::ScriptRunner;
 use super::storage::{AutosaveSlot, Dirs, Settings};
 use super::thumbs::Thumbnails;
@@ -105,6 +107,8 @@ pub struct RedubApp {
     pub timeline: TimelineView,
     /// Viewer.
     pub viewer: Viewer,
+    /// Face analysis and lip plan jobs of the shot (what the viewer's render path draws).
+    pub lip_preview: LipPreview,
     /// Export dialog.
     pub export: ExportDialog,
     /// Messages for the user (errors also go to the status bar).
@@ -170,6 +174,7 @@ impl RedubApp {
             snap: true,
             timeline: TimelineView::default(),
             viewer: Viewer::default(),
+            lip_preview: LipPreview::default(),
             export: ExportDialog::default(),
             log: Vec::new(),
             dropped_frames: 0,
@@ -462,6 +467,12 @@ impl RedubApp {
             C::ZoomTimeline { factor, around } => self.timeline.zoom(factor, around),
             C::ViewerZoom(z) => self.viewer.zoom = z,
             C::ToggleSafeAreas => self.viewer.safe_areas = !self.viewer.safe_areas,
+            C::ToggleBeforeAfter => self.viewer.before = !self.viewer.before,
+            C::SetWipe(f) => self.viewer.split = f,
+            C::ToggleMaskOverlay => self.viewer.mask_overlay = !self.viewer.mask_overlay,
+            C::ToggleFaceBoxes => self.viewer.face_boxes = !self.viewer.face_boxes,
+            C::CancelLipJob => self.lip_preview.cancel(),
+            C::RetryLipJob => self.lip_preview.retry(&self.ctx.clone()),
             C::ShowExport => self.export.show(&self.project, self.path.as_deref()),
             C::HideExport => {
                 if self.export.running.is_none() {
@@ -943,6 +954,7 @@ impl RedubApp {
             && !self.facts.busy()
             && !self.thumbnails.busy()
             && self.export.running.is_none()
+            && !self.lip_preview.busy()
     }
 
     fn autosave_tick(&mut self) {
@@ -1181,7 +1193,7 @@ impl RedubApp {
             ui.separator();
             ui.label(format!("Dropped frames: {}", self.dropped_frames));
             ui.separator();
-            ui.label("Renderer: wgpu");
+            super::preview::status_ui(ui, &self.lip_preview, &self.viewer, &mut self.pending);
             ui.separator();
             ui.label(format!("Keys: {}", self.key_preset.name()));
             if let Some(n) = &self.audio_notice {
@@ -1325,6 +1337,10 @@ impl RedubApp {
             .and_then(|id| self.project.media(id))
             .and_then(|m| resolve_media_path(m, &dir));
         self.viewer.set_source(video_path.as_deref(), &ctx);
+        self.lip_preview.set_source(video_path.as_deref(), &ctx);
+        if let Some(plan) = self.lip_preview.update(&self.project, &dir, &ctx) {
+            self.viewer.set_plan(plan);
+        }
         let shot_len = self
             .project
             .timeline
@@ -1390,7 +1406,12 @@ impl RedubApp {
         egui::CentralPanel::default().show(ui, |ui| {
             self.transport_ui(ui);
             let has_video = self.project.timeline.video.media.is_some();
-            viewer_ui(ui, &self.viewer, has_video, &mut self.pending);
+            let faces = FaceContext {
+                analysis: self.lip_preview.analysis.as_deref(),
+                project: &self.project,
+                bind_track: bind_target(&self.project, &self.selection),
+            };
+            viewer_ui(ui, &self.viewer, has_video, &faces, &mut self.pending);
         });
         self.dialogs_ui(&ctx);
 

@@ -111,6 +111,13 @@ pub enum Edit {
         /// The face its speech drives.
         face: Option<crate::model::lip::FaceId>,
     },
+    /// Switches the lip edit of one face of the shot on or off (off: never edited).
+    SetFaceEdit {
+        /// The face.
+        face: crate::model::lip::FaceId,
+        /// Edit on.
+        on: bool,
+    },
     /// Replaces the marker list (kept sorted by time).
     SetMarkers(Vec<Marker>),
     /// Sets the ducking of the original.
@@ -226,6 +233,16 @@ impl Edit {
                 let i = track_index(project, *track)?;
                 let old = std::mem::replace(&mut project.timeline.dub_tracks[i].face, *face);
                 Edit::SetTrackFace { track: *track, face: old }
+            }
+            Edit::SetFaceEdit { face, on } => {
+                let off = &mut tl.faces_off;
+                let was_on = !off.contains(face);
+                off.retain(|f| f != face);
+                if !*on {
+                    off.push(*face);
+                    off.sort_by_key(|f| f.0);
+                }
+                Edit::SetFaceEdit { face: *face, on: was_on }
             }
             Edit::SetMarkers(markers) => {
                 let mut m = markers.clone();
@@ -449,7 +466,7 @@ mod tests {
         let any_clip = || clips.get(a as usize % clips.len().max(1)).cloned();
         let any_track = || tracks.get(a as usize % tracks.len().max(1)).copied();
         let t = Time::from_millis(b.rem_euclid(10_000));
-        Some(match k % 11 {
+        Some(match k % 12 {
             0 => Edit::AddClip {
                 track: any_track()?,
                 clip: new_clip(p, MediaId(1 + a % 2), t).ok()?,
@@ -495,6 +512,7 @@ mod tests {
                 track: any_track()?,
                 face: (b % 3 != 0).then_some(crate::model::lip::FaceId(a % 4)),
             },
+            11 => Edit::SetFaceEdit { face: crate::model::lip::FaceId(a % 4), on: b % 2 == 0 },
             _ => ripple_delete(p, &[any_clip()?.1.id]),
         })
     }

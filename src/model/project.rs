@@ -342,6 +342,10 @@ pub struct Timeline {
     /// is not ducked, having no dialogue).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub me_track: Option<MediaId>,
+    /// Faces of the shot whose lip edit is switched off in the viewer: never edited, even when
+    /// a dub track is bound to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faces_off: Vec<crate::model::lip::FaceId>,
 }
 
 /// A Redub project.
@@ -375,6 +379,7 @@ impl Project {
                 markers: Vec::new(),
                 ducking: Ducking::default(),
                 me_track: None,
+                faces_off: Vec::new(),
             },
             export: ExportSettings::default(),
         }
@@ -405,6 +410,11 @@ impl Project {
             duration,
         });
         Ok(id)
+    }
+
+    /// Whether the lip edit of `face` is on (the default; see [`Timeline::faces_off`]).
+    pub fn face_edit_on(&self, face: crate::model::lip::FaceId) -> bool {
+        !self.timeline.faces_off.contains(&face)
     }
 
     /// Looks up a media file by id.

@@ -81,6 +81,8 @@ pub fn plan_lips(
         .iter()
         .filter(|t| t.lip.enabled && project.is_audible(t))
         .filter_map(|t| t.face.map(|f| (t.id, f, t.lip)))
+        // A face whose edit is switched off keeps its own mouth.
+        .filter(|(_, f, _)| project.face_edit_on(*f))
         .collect();
     if bound.is_empty() {
         return Ok(Vec::new());
