@@ -131,6 +131,12 @@ pub enum AppCommand {
     ToggleMaskOverlay,
     /// Viewer: face boxes, landmarks and ids.
     ToggleFaceBoxes,
+    /// Print (stdout) or reset the playback counters: frames shown, dropped, the lip plan and
+    /// compositor in use (the playback benchmark's script steps `stats` / `reset-stats`).
+    PlaybackStats {
+        /// Reset instead of printing.
+        reset: bool,
+    },
     /// Cancel the running face analysis or lip planning.
     CancelLipJob,
     /// Run the face analysis and lip plan again (after a failure or a cancel).

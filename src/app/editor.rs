@@ -109,6 +109,8 @@ pub struct RedubApp {
     pub viewer: Viewer,
     /// Face analysis and lip plan jobs of the shot (what the viewer's render path draws).
     pub lip_preview: LipPreview,
+    /// When the playback counters were last reset.
+    stats_since: Option<Instant>,
     /// Export dialog.
     pub export: ExportDialog,
     /// Messages for the user (errors also go to the status bar).
@@ -175,6 +177,7 @@ impl RedubApp {
             timeline: TimelineView::default(),
             viewer: Viewer::default(),
             lip_preview: LipPreview::default(),
+            stats_since: None,
             export: ExportDialog::default(),
             log: Vec::new(),
             dropped_frames: 0,
@@ -472,6 +475,12 @@ impl RedubApp {
             C::ToggleMaskOverlay => self.viewer.mask_overlay = !self.viewer.mask_overlay,
             C::ToggleFaceBoxes => self.viewer.face_boxes = !self.viewer.face_boxes,
             C::CancelLipJob => self.lip_preview.cancel(),
+            C::PlaybackStats { reset: true } => {
+                self.dropped_frames = 0;
+                self.viewer.played_frames = 0;
+                self.stats_since = Some(Instant::now());
+            }
+            C::PlaybackStats { reset: false } => println!("{}", self.playback_stats()),
             C::RetryLipJob => self.lip_preview.retry(&self.ctx.clone()),
             C::ShowExport => self.export.show(&self.project, self.path.as_deref()),
             C::HideExport => {
@@ -1444,6 +1453,19 @@ impl RedubApp {
         if !self.is_dirty() {
             self.slot.clear();
         }
+    }
+
+    /// One line of playback counters since the last `PlaybackStats { reset: true }`.
+    pub fn playback_stats(&self) -> String {
+        let secs = self.stats_since.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        format!(
+            "playback: {:.1} s, {} frames shown, {} dropped, lip edit on {} face(s), compositor {}",
+            secs,
+            self.viewer.played_frames,
+            self.dropped_frames,
+            self.lip_preview.edited_faces.len(),
+            self.viewer.backend.as_deref().unwrap_or("none (no edited frame shown)")
+        )
     }
 
     /// Project selection helper for tests: the id of the only clip of a track.

@@ -216,7 +216,7 @@ pub fn faces_ui(
         }
         let mut text = label.clone();
         if !bound.is_empty() {
-            text += &format!(" ← {}", bound.join(", "));
+            text += &format!(" · {}", bound.join(", "));
         }
         if !on {
             text += " (edit off)";

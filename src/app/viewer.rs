@@ -300,6 +300,11 @@ impl Viewer {
         }
     }
 
+    /// Whether a mask overlay for the shown frame is ready.
+    pub fn has_mask(&self) -> bool {
+        self.mask_texture.is_some()
+    }
+
     /// Whether the original frame is needed on screen.
     fn needs_original(&self) -> bool {
         self.before || self.split.is_some()
