@@ -437,11 +437,15 @@ pub fn viewer_ui(
     let avail = ui.available_rect_before_wrap();
     let (rect, resp) = ui.allocate_exact_size(avail.size(), egui::Sense::click());
     let mode = match (viewer.before, viewer.split) {
-        (true, _) => "Viewer (before)",
-        (false, Some(_)) => "Viewer (wipe)",
-        (false, None) => "Viewer (after)",
+        (true, _) => "before",
+        (false, Some(_)) => "wipe",
+        (false, None) => "after",
     };
-    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, mode));
+    resp.widget_info(|| {
+        let mut info = egui::WidgetInfo::labeled(egui::Role::Image, true, "Viewer");
+        info.current_text_value = Some(mode.to_string());
+        info
+    });
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 0.0, Color32::from_gray(8));
     let (Some(tex), Some(frame)) = (&viewer.texture, &viewer.shown) else {
