@@ -340,3 +340,34 @@ pub fn status_ui(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::lip::FaceId;
+    use crate::model::{Edit, FrameRate};
+
+    #[test]
+    fn plan_key_follows_bindings_and_face_toggles_and_undo_restores_it() {
+        let mut p = Project::new("k", FrameRate::FPS_25);
+        let t = p.add_dub_track("Dub 1");
+        let k0 = plan_key(&p);
+        assert_eq!(k0, plan_key(&p.clone()), "same inputs, same key");
+        assert!(!has_bound_tracks(&p));
+        let undo_bind =
+            Edit::SetTrackFace { track: t, face: Some(FaceId(1)) }.apply(&mut p).unwrap();
+        let k1 = plan_key(&p);
+        assert_ne!(k1, k0);
+        assert!(has_bound_tracks(&p));
+        let undo_off = Edit::SetFaceEdit { face: FaceId(1), on: false }.apply(&mut p).unwrap();
+        assert_ne!(plan_key(&p), k1);
+        assert!(!has_bound_tracks(&p), "a face switched off is never edited");
+        undo_off.apply(&mut p).unwrap();
+        assert_eq!(plan_key(&p), k1);
+        undo_bind.apply(&mut p).unwrap();
+        assert_eq!(plan_key(&p), k0);
+        // A name change does not touch the plan's inputs.
+        p.name = "renamed".into();
+        assert_eq!(plan_key(&p), k0);
+    }
+}
