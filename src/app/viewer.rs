@@ -515,13 +515,11 @@ pub fn viewer_ui(
         painter.rect_filled(line, 0.0, Color32::WHITE);
         let handle = Rect::from_center_size(egui::pos2(x, img.center().y), Vec2::new(14.0, 40.0));
         painter.rect_filled(handle, 4.0, Color32::from_gray(230));
-        painter.text(
-            handle.center(),
-            egui::Align2::CENTER_CENTER,
-            "⇔",
-            egui::FontId::proportional(12.0),
-            Color32::BLACK,
-        );
+        for dx in [-3.0, 3.0] {
+            let x = handle.center().x + dx;
+            let grip = [egui::pos2(x, handle.top() + 10.0), egui::pos2(x, handle.bottom() - 10.0)];
+            painter.line_segment(grip, Stroke::new(1.0, Color32::from_gray(90)));
+        }
         for (t, at) in [("Before", img.left() + 6.0), ("After", img.right() - 6.0)] {
             let align = if at < x { egui::Align2::LEFT_TOP } else { egui::Align2::RIGHT_TOP };
             painter.text(
