@@ -123,6 +123,24 @@ pub enum AppCommand {
     ViewerZoom(ViewerZoom),
     /// Show or hide the title/action safe areas.
     ToggleSafeAreas,
+    /// Viewer: show the original instead of the lip edit, or back (`\`).
+    ToggleBeforeAfter,
+    /// Viewer: split wipe at this fraction of the width (original left, edit right), or off.
+    SetWipe(Option<f32>),
+    /// Viewer: tint the lip edit's region and occlusion.
+    ToggleMaskOverlay,
+    /// Viewer: face boxes, landmarks and ids.
+    ToggleFaceBoxes,
+    /// Print (stdout) or reset the playback counters: frames shown, dropped, the lip plan and
+    /// compositor in use (the playback benchmark's script steps `stats` / `reset-stats`).
+    PlaybackStats {
+        /// Reset instead of printing.
+        reset: bool,
+    },
+    /// Cancel the running face analysis or lip planning.
+    CancelLipJob,
+    /// Run the face analysis and lip plan again (after a failure or a cancel).
+    RetryLipJob,
     /// Open the export dialog.
     ShowExport,
     /// Close the export dialog.

@@ -7,7 +7,9 @@ use super::inspector::{InspectorState, inspector_ui};
 use super::keys::{KeyPreset, Shuttle, command_for_key};
 use super::loudness_panel::LoudnessPanel;
 use super::media_bin::{Importer, ProbeFacts, import_edit, media_bin_ui, relink_edit};
+use super::overlay::{FaceContext, bind_target};
 use super::playback::{AudioOut, Clock, MixFeed, frame_at, open_output};
+use super::preview::LipPreview;
 use super::script::ScriptRunner;
 use super::storage::{AutosaveSlot, Dirs, Settings};
 use super::thumbs::Thumbnails;
@@ -116,6 +118,10 @@ pub struct RedubApp {
     pub timeline: TimelineView,
     /// Viewer.
     pub viewer: Viewer,
+    /// Face analysis and lip plan jobs of the shot (what the viewer's render path draws).
+    pub lip_preview: LipPreview,
+    /// When the playback counters were last reset.
+    stats_since: Option<Instant>,
     /// Export dialog.
     pub export: ExportDialog,
     /// Messages for the user (errors also go to the status bar).
@@ -185,6 +191,8 @@ impl RedubApp {
             snap: true,
             timeline: TimelineView::default(),
             viewer: Viewer::default(),
+            lip_preview: LipPreview::default(),
+            stats_since: None,
             export: ExportDialog::default(),
             log: Vec::new(),
             dropped_frames: 0,
@@ -482,6 +490,18 @@ impl RedubApp {
             C::ZoomTimeline { factor, around } => self.timeline.zoom(factor, around),
             C::ViewerZoom(z) => self.viewer.zoom = z,
             C::ToggleSafeAreas => self.viewer.safe_areas = !self.viewer.safe_areas,
+            C::ToggleBeforeAfter => self.viewer.before = !self.viewer.before,
+            C::SetWipe(f) => self.viewer.split = f,
+            C::ToggleMaskOverlay => self.viewer.mask_overlay = !self.viewer.mask_overlay,
+            C::ToggleFaceBoxes => self.viewer.face_boxes = !self.viewer.face_boxes,
+            C::CancelLipJob => self.lip_preview.cancel(),
+            C::PlaybackStats { reset: true } => {
+                self.dropped_frames = 0;
+                self.viewer.played_frames = 0;
+                self.stats_since = Some(Instant::now());
+            }
+            C::PlaybackStats { reset: false } => println!("{}", self.playback_stats()),
+            C::RetryLipJob => self.lip_preview.retry(&self.ctx.clone()),
             C::ShowExport => self.export.show(&self.project, self.path.as_deref()),
             C::HideExport => {
                 if self.export.running.is_none() {
@@ -1046,6 +1066,7 @@ impl RedubApp {
             && !self.thumbnails.busy()
             && !self.lip_ui.busy()
             && self.export.running.is_none()
+            && !self.lip_preview.busy()
     }
 
     fn autosave_tick(&mut self) {
@@ -1288,7 +1309,7 @@ impl RedubApp {
             ui.separator();
             ui.label(format!("Dropped frames: {}", self.dropped_frames));
             ui.separator();
-            ui.label("Renderer: wgpu");
+            super::preview::status_ui(ui, &self.lip_preview, &self.viewer, &mut self.pending);
             ui.separator();
             ui.label(format!("Keys: {}", self.key_preset.name()));
             if let Some(n) = &self.audio_notice {
@@ -1446,6 +1467,10 @@ impl RedubApp {
             .and_then(|id| self.project.media(id))
             .and_then(|m| resolve_media_path(m, &dir));
         self.viewer.set_source(video_path.as_deref(), &ctx);
+        self.lip_preview.set_source(video_path.as_deref(), &ctx);
+        if let Some(plan) = self.lip_preview.update(&self.project, &dir, &ctx) {
+            self.viewer.set_plan(plan);
+        }
         let shot_len = self
             .project
             .timeline
@@ -1458,6 +1483,10 @@ impl RedubApp {
         let shot = self.project.timeline.video.media.and_then(|id| self.project.media(id));
         let shot = video_path.as_deref().zip(shot.map(|m| m.content_hash.as_str()));
         self.lip_ui.update(&self.project, self.audio.sources.as_ref(), shot, &ctx);
+        // The faces list shows the analysis the preview job computed (no second load).
+        if let Some(a) = &self.lip_preview.analysis {
+            self.lip_ui.faces.set_analysis(a.clone(), &ctx);
+        }
         let index = frame_at(self.project.timeline.frame_rate, self.playhead);
         self.dropped_frames += self.viewer.update(&ctx, index, self.play.is_some());
 
@@ -1520,7 +1549,12 @@ impl RedubApp {
         egui::CentralPanel::default().show(ui, |ui| {
             self.transport_ui(ui);
             let has_video = self.project.timeline.video.media.is_some();
-            viewer_ui(ui, &self.viewer, has_video, &mut self.pending);
+            let faces = FaceContext {
+                analysis: self.lip_preview.analysis.as_deref(),
+                project: &self.project,
+                bind_track: bind_target(&self.project, &self.selection),
+            };
+            viewer_ui(ui, &self.viewer, has_video, &faces, &mut self.pending);
         });
         self.dialogs_ui(&ctx);
         self.lip_ui.windows_ui(&ctx, &self.project, &mut self.pending);
@@ -1557,6 +1591,19 @@ impl RedubApp {
         if !self.is_dirty() {
             self.slot.clear();
         }
+    }
+
+    /// One line of playback counters since the last `PlaybackStats { reset: true }`.
+    pub fn playback_stats(&self) -> String {
+        let secs = self.stats_since.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        format!(
+            "playback: {:.1} s, {} frames shown, {} dropped, lip edit on {} face(s), compositor {}",
+            secs,
+            self.viewer.played_frames,
+            self.dropped_frames,
+            self.lip_preview.edited_faces.len(),
+            self.viewer.backend.as_deref().unwrap_or("none (no edited frame shown)")
+        )
     }
 
     /// Project selection helper for tests: the id of the only clip of a track.

@@ -103,7 +103,9 @@ impl FacesPanel {
 
     /// Uses an analysis the app computed (e.g. its background analysis job) for the current shot.
     pub fn set_analysis(&mut self, analysis: Arc<Analysis>, ctx: &egui::Context) {
-        if self.analysis.as_ref().is_some_and(|a| Arc::ptr_eq(a, &analysis)) {
+        if self.loading.is_some()
+            || self.analysis.as_ref().is_some_and(|a| Arc::ptr_eq(a, &analysis))
+        {
             return;
         }
         if let Some((path, _)) = self.source.clone() {

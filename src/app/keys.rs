@@ -75,6 +75,7 @@ pub fn command_for_key(
         k if cmd && k == preset.split_key() => C::Split,
         _ if cmd => return None,
         Key::Space => C::TogglePlay,
+        Key::Backslash => C::ToggleBeforeAfter,
         Key::J if k_held => C::StepFrames(-1),
         Key::L if k_held => C::StepFrames(1),
         Key::J => C::Shuttle(-1),

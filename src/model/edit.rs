@@ -118,6 +118,13 @@ pub enum Edit {
         /// The overrides, in any order (stored sorted by start).
         segments: Vec<crate::model::lip::LipSegment>,
     },
+    /// Switches the lip edit of one face of the shot on or off (off: never edited).
+    SetFaceEdit {
+        /// The face.
+        face: crate::model::lip::FaceId,
+        /// Edit on.
+        on: bool,
+    },
     /// Replaces the marker list (kept sorted by time).
     SetMarkers(Vec<Marker>),
     /// Sets the ducking of the original.
@@ -247,6 +254,16 @@ impl Edit {
                 v.sort_by_key(|s| (s.start, s.end));
                 let old = std::mem::replace(&mut project.timeline.dub_tracks[i].lip_segments, v);
                 Edit::SetLipSegments { track: *track, segments: old }
+            }
+            Edit::SetFaceEdit { face, on } => {
+                let off = &mut tl.faces_off;
+                let was_on = !off.contains(face);
+                off.retain(|f| f != face);
+                if !*on {
+                    off.push(*face);
+                    off.sort_by_key(|f| f.0);
+                }
+                Edit::SetFaceEdit { face: *face, on: was_on }
             }
             Edit::SetMarkers(markers) => {
                 let mut m = markers.clone();
@@ -607,6 +624,7 @@ mod tests {
                 segments.sort_by_key(|s| (s.start, s.end));
                 Edit::SetLipSegments { track, segments }
             }
+            11 => Edit::SetFaceEdit { face: crate::model::lip::FaceId(a % 4), on: b % 2 == 0 },
             _ => ripple_delete(p, &[any_clip()?.1.id]),
         })
     }

@@ -348,6 +348,10 @@ pub struct Timeline {
     /// The M&E stem is muted (it still replaces the original: the mix has no background).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub me_mute: bool,
+    /// Faces of the shot whose lip edit is switched off in the viewer: never edited, even when
+    /// a dub track is bound to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faces_off: Vec<crate::model::lip::FaceId>,
 }
 
 /// A Redub project.
@@ -382,6 +386,7 @@ impl Project {
                 ducking: Ducking::default(),
                 me_track: None,
                 me_mute: false,
+                faces_off: Vec::new(),
             },
             export: ExportSettings::default(),
         }
@@ -412,6 +417,11 @@ impl Project {
             duration,
         });
         Ok(id)
+    }
+
+    /// Whether the lip edit of `face` is on (the default; see [`Timeline::faces_off`]).
+    pub fn face_edit_on(&self, face: crate::model::lip::FaceId) -> bool {
+        !self.timeline.faces_off.contains(&face)
     }
 
     /// Looks up a media file by id.

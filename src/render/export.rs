@@ -449,6 +449,21 @@ impl FrameRenderer {
         &self.lips
     }
 
+    /// Frames in the shot (as the decoder counts them).
+    pub fn frame_count(&self) -> i64 {
+        self.decoder.frame_count()
+    }
+
+    /// Replaces the lip edits (the viewer swaps in a new plan without reopening the shot).
+    pub fn set_lips(&mut self, lips: LipRenderer) {
+        self.lips = lips;
+    }
+
+    /// The decoded source frame `i`, before any edit (the viewer's "before" and its masks).
+    pub fn source(&mut self, i: i64) -> Result<Arc<crate::media::Frame>, RenderError> {
+        Ok(self.decoder.frame(i)?)
+    }
+
     /// The output frame `i` (RGBA) and which compositor edited it, if any.
     pub fn render(&mut self, i: i64) -> Result<(Vec<u8>, Option<Backend>), RenderError> {
         let frame = self.decoder.frame(i)?;

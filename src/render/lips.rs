@@ -180,6 +180,8 @@ pub fn plan_lips(
         .iter()
         .filter(|t| t.lip.enabled && project.is_audible(t))
         .filter_map(|t| t.face.map(|f| (t.id, f)))
+        // A face whose edit is switched off keeps its own mouth.
+        .filter(|(_, f)| project.face_edit_on(*f))
         .collect();
     if bound.is_empty() {
         return Ok(Vec::new());
@@ -257,6 +259,20 @@ pub fn plan_lips(
     Ok(out)
 }
 
+/// One face's lip layer at a frame, ready to blend.
+pub struct PreparedLayer<'a> {
+    /// The new mouth, colour-matched to the frame.
+    pub patch: Patch,
+    /// Blend weight per patch pixel: region × strength × (1 − occlusion).
+    pub alpha: Vec<f32>,
+    /// Patch pixels → frame pixels.
+    pub to_image: crate::lipsync::geometry::Similarity,
+    /// The segment's edit region in patch pixels (before strength and occlusion).
+    pub region: &'a [f32],
+    /// Intensity × plan weight, 0..1.
+    pub strength: f32,
+}
+
 /// Applies planned lip edits to decoded frames, on the GPU when one is available.
 pub struct LipRenderer {
     tracks: Vec<LipTrack>,
@@ -288,19 +304,18 @@ impl LipRenderer {
         &self.tracks
     }
 
-    /// Edits `frame` (RGBA, frame index `i`) in place. `neighbour(j)` gives the decoded frame `j`
-    /// for the temporal occlusion test. Returns which compositor ran (or `None` when nothing was
-    /// edited).
-    pub fn apply(
+    /// The layers frame `i` (RGBA `frame`, decoded source) gets: one per edited face, in track
+    /// order. `neighbour(j)` gives the decoded frame `j` for the temporal occlusion test. The
+    /// viewer's mask overlay reads the same layers [`LipRenderer::apply`] blends.
+    pub fn layers(
         &self,
         i: i64,
-        frame: &mut [u8],
+        frame: &[u8],
         width: usize,
         height: usize,
         mut neighbour: impl FnMut(i64) -> Option<Vec<u8>>,
-    ) -> Option<Backend> {
-        let mut layers_data: Vec<(Patch, Vec<f32>, crate::lipsync::geometry::Similarity)> =
-            Vec::new();
+    ) -> Vec<PreparedLayer<'_>> {
+        let mut out = Vec::new();
         for lt in &self.tracks {
             let Some(Some(planned)) = lt.plan.get(i as usize) else { continue };
             let Some(seg) = lt.segment_at(i) else { continue };
@@ -322,26 +337,48 @@ impl LipRenderer {
             } else {
                 (None, None)
             };
-            if let Some(layer) = engine::prepare_layer(
+            if let Some((patch, alpha, to_image)) = engine::prepare_layer(
                 &own,
                 &target,
                 &lt.bank,
                 *planned,
-                &seg.segment.settings,
+                st,
                 &seg.masks,
                 lt.model.as_ref(),
                 [prev.as_ref(), next.as_ref()],
                 seg.segment.mask.as_ref(),
             ) {
-                layers_data.push(layer);
+                let strength = (st.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
+                out.push(PreparedLayer {
+                    patch,
+                    alpha,
+                    to_image,
+                    region: &seg.masks.region,
+                    strength,
+                });
             }
         }
-        if layers_data.is_empty() {
+        out
+    }
+
+    /// Edits `frame` (RGBA, frame index `i`) in place. `neighbour(j)` gives the decoded frame `j`
+    /// for the temporal occlusion test. Returns which compositor ran (or `None` when nothing was
+    /// edited).
+    pub fn apply(
+        &self,
+        i: i64,
+        frame: &mut [u8],
+        width: usize,
+        height: usize,
+        neighbour: impl FnMut(i64) -> Option<Vec<u8>>,
+    ) -> Option<Backend> {
+        let prepared = self.layers(i, frame, width, height, neighbour);
+        if prepared.is_empty() {
             return None;
         }
-        let layers: Vec<PatchLayer<'_>> = layers_data
+        let layers: Vec<PatchLayer<'_>> = prepared
             .iter()
-            .map(|(p, a, t)| PatchLayer { patch: p, alpha: a, to_image: *t })
+            .map(|l| PatchLayer { patch: &l.patch, alpha: &l.alpha, to_image: l.to_image })
             .collect();
         Some(gpu::composite(self.gpu.as_ref(), frame, width, height, &layers))
     }
