@@ -16,6 +16,15 @@ struct Xvfb {
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
+        // SIGTERM first: Xvfb then removes its socket and lock file.
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(3) {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -30,21 +39,27 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Starts Xvfb on a display number it picks itself (`-displayfd`), so stale lock files of
+/// earlier servers never collide with this one.
 fn start_xvfb() -> Xvfb {
-    let n = 140 + std::process::id() % 100;
-    let child = Command::new("Xvfb")
-        .args([format!(":{n}").as_str(), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
-        .stdout(Stdio::null())
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let sock = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
-    let start = Instant::now();
-    while !sock.exists() {
-        assert!(start.elapsed() < Duration::from_secs(10), "Xvfb did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Xvfb { child, display: format!(":{n}") }
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(10)).expect("Xvfb did not start");
+    let n: u32 = line.trim().parse().expect("Xvfb printed no display number");
+    let display = format!(":{n}");
+    Xvfb { child, display }
 }
 
 fn editor(x: &Xvfb, data: &Path, project: &Path, script: &str, log: &Path) -> Child {
