@@ -324,43 +324,47 @@ impl Viewer {
             self.requested = Some(want);
         }
         let mut dropped = 0;
+        // Only the newest ready frame is uploaded: older ones that arrived in the same UI frame
+        // were never on screen (they count as dropped while playing).
+        let mut newest = None;
         for r in f.poll() {
             match r {
-                Ok(r) if r.edited.index <= index || !playing => {
-                    let frame = &r.edited;
-                    // Only gaps between frames shown during this playback count: the jump from a
-                    // parked frame to where playback starts is a seek, not a drop.
-                    if let Some(prev) = self.played
-                        && playing
-                        && frame.index > prev + 1
-                    {
-                        dropped += (frame.index - prev - 1) as u64;
-                    }
-                    if playing && self.played != Some(frame.index) {
-                        self.played = Some(frame.index);
-                        self.played_frames += 1;
-                    }
-                    let size = [frame.width as usize, frame.height as usize];
-                    self.texture =
-                        Some(upload(ctx, self.texture.take(), "viewer-frame", size, &frame.data));
-                    self.mask_texture = r.mask.as_ref().map(|m| {
-                        let old = self.mask_texture.take().map(|(_, t)| t);
-                        let rect = Rect::from_min_size(
-                            egui::pos2(m.x as f32, m.y as f32),
-                            Vec2::new(m.width as f32, m.height as f32),
-                        );
-                        let size = [m.width as usize, m.height as usize];
-                        (rect, upload(ctx, old, "viewer-mask", size, &m.rgba))
-                    });
-                    self.shown = Some(r.edited);
-                    self.original = Some(r.original);
-                    self.backend = r.backend;
-                    self.plan = r.plan;
-                    self.error = None;
-                }
+                Ok(r) if r.edited.index <= index || !playing => newest = Some(r),
                 Ok(_) => {}
                 Err(e) => self.error = Some(e),
             }
+        }
+        if let Some(r) = newest {
+            let frame = &r.edited;
+            // Only gaps between frames shown during this playback count: the jump from a parked
+            // frame to where playback starts is a seek, not a drop.
+            if let Some(prev) = self.played
+                && playing
+                && frame.index > prev + 1
+            {
+                dropped += (frame.index - prev - 1) as u64;
+            }
+            if playing && self.played != Some(frame.index) {
+                self.played = Some(frame.index);
+                self.played_frames += 1;
+            }
+            let size = [frame.width as usize, frame.height as usize];
+            self.texture =
+                Some(upload(ctx, self.texture.take(), "viewer-frame", size, &frame.data));
+            self.mask_texture = r.mask.as_ref().map(|m| {
+                let old = self.mask_texture.take().map(|(_, t)| t);
+                let rect = Rect::from_min_size(
+                    egui::pos2(m.x as f32, m.y as f32),
+                    Vec2::new(m.width as f32, m.height as f32),
+                );
+                let size = [m.width as usize, m.height as usize];
+                (rect, upload(ctx, old, "viewer-mask", size, &m.rgba))
+            });
+            self.shown = Some(r.edited);
+            self.original = Some(r.original);
+            self.backend = r.backend;
+            self.plan = r.plan;
+            self.error = None;
         }
         if self.needs_original()
             && let Some(o) = &self.original
