@@ -4,14 +4,15 @@
 //! loudness meter fed by the playback mixer's tap and by an export; the shuttle notice.
 //! Speech comes from espeak-ng (the tests SKIP with a printed reason without it).
 
+mod common;
+use common::{harness, step_until};
+
 use egui::accesskit::Role;
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use redub::app::RedubApp;
 use redub::app::command::{AppCommand, ExportRange};
 use redub::app::playback::MixFeed;
-use redub::app::storage::Dirs;
 use redub::app::timeline::Lane;
-use redub::app::{AppOptions, RedubApp};
 use redub::dsp::loudness::measure;
 use redub::media::decode_audio;
 use redub::media::testsrc::write_wav;
@@ -20,34 +21,9 @@ use redub::render::export::load_sources;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const SIZE: [f32; 2] = [1440.0, 900.0];
 const SENTENCE: &str = "The quick brown fox jumps over the lazy dog near the river bank.";
-
-fn harness(data: &Path, project: Option<PathBuf>) -> Harness<'static, RedubApp> {
-    let options = AppOptions { project, dirs: Some(Dirs::under(data)), audio: false, script: None };
-    Harness::builder()
-        .with_size(SIZE)
-        .with_max_steps(400)
-        .wgpu()
-        .build_eframe(move |cc| RedubApp::new(cc.egui_ctx.clone(), options))
-}
-
-/// Steps until `done` holds (workers finish in real time) or panics after 60 s.
-fn step_until(h: &mut Harness<'_, RedubApp>, what: &str, done: impl Fn(&RedubApp) -> bool) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}: {:?}",
-            h.state().log
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.run_ok();
-}
 
 /// Speaks `text` at `rate` words per minute into a WAV; `None` (and a printed SKIP) without
 /// espeak-ng.

@@ -7,48 +7,19 @@
 //! software rasterisers differ in a few anti-aliased edge pixels between Mesa versions, which
 //! that allowance absorbs, while any layout or colour change still fails.
 
+mod common;
+use common::{harness, step_until};
+
 use egui::{Event, Modifiers, PointerButton, Pos2, Rect, accesskit::Role};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
+use redub::app::RedubApp;
 use redub::app::command::AppCommand;
-use redub::app::storage::Dirs;
 use redub::app::timeline::Lane;
-use redub::app::{AppOptions, RedubApp};
 use redub::media::testsrc::{write_bars_clip, write_wav};
 use redub::model::{FrameRate, Project, Time};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-const SIZE: [f32; 2] = [1440.0, 900.0];
-
-fn harness(data: &Path, project: Option<PathBuf>) -> Harness<'static, RedubApp> {
-    let options = AppOptions { project, dirs: Some(Dirs::under(data)), audio: false, script: None };
-    Harness::builder()
-        .with_size(SIZE)
-        .with_max_steps(400)
-        .wgpu()
-        .build_eframe(move |cc| RedubApp::new(cc.egui_ctx.clone(), options))
-}
-
-/// Steps until `done` holds (workers finish in real time) or panics after 60 s.
-fn step_until(h: &mut Harness<'_, RedubApp>, what: &str, done: impl Fn(&RedubApp) -> bool) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        if start.elapsed() > Duration::from_secs(60) {
-            let a = h.state();
-            panic!(
-                "timed out waiting for {what}; log {:?}; shown {:?}; viewer error {:?}; playhead {:?}",
-                a.log,
-                a.viewer.shown.as_ref().map(|f| f.index),
-                a.viewer.error,
-                a.playhead
-            );
-        }
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.run_ok();
-}
+use std::time::Duration;
 
 fn media(dir: &Path) -> (PathBuf, PathBuf) {
     let video = dir.join("shot.mp4");

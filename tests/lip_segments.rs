@@ -3,13 +3,14 @@
 //! other segment is edited; the override is an undoable edit saved in the project.
 
 mod common;
+use common::dub_project;
 
 use redub::jobs::Job;
 use redub::media::testsrc::write_wav;
 use redub::media::{VideoDecoder, decode_audio};
 use redub::model::edit::Edit;
-use redub::model::lip::{FaceId, LipSegment, LipSettings};
-use redub::model::{MediaKind, Project, Time};
+use redub::model::lip::{LipSegment, LipSettings};
+use redub::model::{Project, Time};
 use redub::render::export::{FrameRenderer, plan_project_lips};
 use std::path::Path;
 
@@ -37,23 +38,6 @@ fn two_lines(dir: &Path) -> std::path::PathBuf {
     path
 }
 
-fn project_for(video: &Path, dub: &Path) -> Project {
-    let info = redub::media::probe(video).unwrap();
-    let v = info.video.unwrap();
-    let mut p = Project::new("segments", v.frame_rate);
-    let vid = p.add_media(video, MediaKind::Video, info.duration).unwrap();
-    p.timeline.video.media = Some(vid);
-    p.timeline.original_audio.media = Some(vid);
-    let frames = VideoDecoder::open(video).unwrap().frame_count();
-    p.timeline.duration = v.frame_rate.frame_to_time(frames);
-    let d = redub::media::probe(dub).unwrap();
-    let a = p.add_media(dub, MediaKind::Audio, d.duration).unwrap();
-    let t = p.add_dub_track("Dub 1");
-    p.add_clip(t, a, Time::from_millis(200)).unwrap();
-    p.timeline.dub_tracks[0].face = Some(FaceId(0));
-    p
-}
-
 #[test]
 fn a_segment_at_zero_intensity_keeps_the_source_while_another_is_edited() {
     let test = "a_segment_at_zero_intensity_keeps_the_source_while_another_is_edited";
@@ -63,7 +47,7 @@ fn a_segment_at_zero_intensity_keeps_the_source_while_another_is_edited() {
     }
     let dir = tempfile::tempdir().unwrap();
     let video = media.join("v1_retalking_face2.mp4");
-    let mut project = project_for(&video, &two_lines(dir.path()));
+    let mut project = dub_project(&video, &two_lines(dir.path()), Some(0));
     // The segments the plan finds (the timeline lane shows the same ones).
     let lips = plan_project_lips(&project, dir.path(), &Job::new()).unwrap();
     let spans: Vec<(Time, Time)> =

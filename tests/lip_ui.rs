@@ -6,42 +6,18 @@
 //! is the same as tests/editor_ui.rs (0.5 % of the window).
 
 mod common;
+use common::{harness, step_until};
 
 use egui::accesskit::Role;
 use egui::{Event, Modifiers, PointerButton, Pos2};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
+use redub::app::RedubApp;
 use redub::app::command::AppCommand;
-use redub::app::storage::Dirs;
-use redub::app::{AppOptions, RedubApp};
 use redub::media::testsrc::write_bars_clip;
 use redub::model::lip::FaceId;
 use redub::model::{FrameRate, MediaKind, Project, Time};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-fn harness(data: &Path, project: Option<PathBuf>) -> Harness<'static, RedubApp> {
-    let options = AppOptions { project, dirs: Some(Dirs::under(data)), audio: false, script: None };
-    Harness::builder()
-        .with_size([1440.0, 900.0])
-        .with_max_steps(400)
-        .wgpu()
-        .build_eframe(move |cc| RedubApp::new(cc.egui_ctx.clone(), options))
-}
-
-fn step_until(h: &mut Harness<'_, RedubApp>, what: &str, done: impl Fn(&RedubApp) -> bool) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(90),
-            "timed out waiting for {what}: {:?}",
-            h.state().log
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.run_ok();
-}
 
 fn snapshot_options() -> SnapshotOptions {
     SnapshotOptions::new().max_failed_pixels(6500)

@@ -3,13 +3,13 @@
 //! and an object in front of the mouth is left alone.
 
 mod common;
+use common::dub_project;
 
 use redub::jobs::Job;
 use redub::lipsync::geometry::{PATCH_H, PATCH_W, patch_to_image};
 use redub::media::testsrc::write_wav;
 use redub::media::{VideoDecoder, decode_audio, encode};
-use redub::model::lip::FaceId;
-use redub::model::{MediaKind, Preset, Project, Time};
+use redub::model::{Preset, Time};
 use redub::render::export::{FrameRenderer, plan_project_lips};
 use std::path::Path;
 
@@ -41,23 +41,6 @@ fn dub_with_gap(dir: &Path) -> (std::path::PathBuf, f64) {
     (path, a_len as f64 / 2.0 / 48_000.0)
 }
 
-fn project_for(video: &Path, dub: &Path) -> Project {
-    let info = redub::media::probe(video).unwrap();
-    let v = info.video.unwrap();
-    let mut p = Project::new("lips", v.frame_rate);
-    let vid = p.add_media(video, MediaKind::Video, info.duration).unwrap();
-    p.timeline.video.media = Some(vid);
-    p.timeline.original_audio.media = Some(vid);
-    let frames = VideoDecoder::open(video).unwrap().frame_count();
-    p.timeline.duration = v.frame_rate.frame_to_time(frames);
-    let d = redub::media::probe(dub).unwrap();
-    let a = p.add_media(dub, MediaKind::Audio, d.duration).unwrap();
-    let t = p.add_dub_track("Dub 1");
-    p.add_clip(t, a, Time::from_millis(200)).unwrap();
-    p.timeline.dub_tracks[0].face = Some(FaceId(0));
-    p
-}
-
 #[test]
 fn edits_stay_in_the_mouth_and_silence_keeps_the_original() {
     let Some(media) =
@@ -71,7 +54,7 @@ fn edits_stay_in_the_mouth_and_silence_keeps_the_original() {
     let dir = tempfile::tempdir().unwrap();
     let video = media.join("v1_retalking_face2.mp4");
     let (dub, first_line) = dub_with_gap(dir.path());
-    let project = project_for(&video, &dub);
+    let project = dub_project(&video, &dub, Some(0));
     let lips = plan_project_lips(&project, dir.path(), &Job::new()).unwrap();
     assert_eq!(lips.tracks().len(), 1);
     let lt = &lips.tracks()[0];
@@ -187,7 +170,7 @@ fn an_object_in_front_of_the_mouth_is_kept() {
     }
     writer.finish().unwrap();
     let (dub, _) = dub_with_gap(dir.path());
-    let project = project_for(&occluded, &dub);
+    let project = dub_project(&occluded, &dub, Some(0));
     let lips = plan_project_lips(&project, dir.path(), &Job::new()).unwrap();
     let mut renderer = FrameRenderer::open(&occluded, lips).unwrap();
     let mut source = VideoDecoder::open_with_cache(&occluded, 0).unwrap();

@@ -7,23 +7,23 @@
 //! Needs ../shared/media and the MTCNN models; skips with a printed reason when absent.
 
 mod common;
+use common::{dub_project, harness, step_until_secs};
 
 use egui::{Event, Modifiers};
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::{Harness, SnapshotOptions};
 use redub::analysis::RgbImage;
+use redub::app::RedubApp;
 use redub::app::command::AppCommand;
 use redub::app::preview::NewPlan;
-use redub::app::storage::Dirs;
 use redub::app::viewer::FrameFetcher;
-use redub::app::{AppOptions, RedubApp};
 use redub::jobs::Job;
 use redub::media::encode::{Tags, Writer, WriterConfig};
 use redub::media::{VideoDecoder, decode_audio};
 use redub::model::lip::FaceId;
-use redub::model::{MediaKind, Preset, Project, Time};
+use redub::model::{Preset, Time};
 use redub::render::export::{FrameRenderer, RenderOptions, plan_project_lips, render_project};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn models_or_skip(test: &str) -> bool {
@@ -33,24 +33,6 @@ fn models_or_skip(test: &str) -> bool {
         println!("SKIP {test}: models or ONNX Runtime absent under {}", dir.display());
     }
     ok
-}
-
-/// A project on `video` with its own audio as the original and `dub` on one dub track at 0.2 s.
-fn project_for(video: &Path, dub: &Path, face: Option<u32>) -> Project {
-    let info = redub::media::probe(video).unwrap();
-    let v = info.video.unwrap();
-    let mut p = Project::new("viewer", v.frame_rate);
-    let vid = p.add_media(video, MediaKind::Video, info.duration).unwrap();
-    p.timeline.video.media = Some(vid);
-    p.timeline.original_audio.media = Some(vid);
-    let frames = VideoDecoder::open(video).unwrap().frame_count();
-    p.timeline.duration = v.frame_rate.frame_to_time(frames);
-    let d = redub::media::probe(dub).unwrap();
-    let a = p.add_media(dub, MediaKind::Audio, d.duration).unwrap();
-    let t = p.add_dub_track("Dub 1");
-    p.add_clip(t, a, Time::from_millis(200)).unwrap();
-    p.timeline.dub_tracks[0].face = face.map(FaceId);
-    p
 }
 
 /// The first `n` frames of two real clips side by side (each area-resized to 360×360), with the
@@ -93,43 +75,6 @@ fn two_face_composite(left: &Path, right: &Path, n: usize, out: &Path) {
     writer.finish().unwrap();
 }
 
-fn harness(data: &Path, project: PathBuf) -> Harness<'static, RedubApp> {
-    let options = AppOptions {
-        project: Some(project),
-        dirs: Some(Dirs::under(data)),
-        audio: false,
-        script: None,
-    };
-    Harness::builder()
-        .with_size([1440.0, 900.0])
-        .with_max_steps(400)
-        .wgpu()
-        .build_eframe(move |cc| RedubApp::new(cc.egui_ctx.clone(), options))
-}
-
-/// Steps until `done` holds (workers run in real time) or panics after `secs`.
-fn step_until(
-    h: &mut Harness<'_, RedubApp>,
-    what: &str,
-    secs: u64,
-    done: impl Fn(&RedubApp) -> bool,
-) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        if start.elapsed() > Duration::from_secs(secs) {
-            let a = h.state();
-            panic!(
-                "timed out waiting for {what}; log {:?}; preview {:?}",
-                a.log,
-                a.lip_preview.status_text()
-            );
-        }
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.run_ok();
-}
-
 /// The viewer's before/after state as accessibility reports it (the image's value).
 fn viewer_mode(h: &Harness<'_, RedubApp>) -> String {
     let node = h.get_by_role_and_label(egui::accesskit::Role::Image, "Viewer");
@@ -159,10 +104,10 @@ fn viewer_before_after_click_to_bind_undo_face_toggle_and_mask_snapshot() {
         &shot,
     );
     let file = dir.path().join("two.redub");
-    project_for(&shot, &media.join("a2_sadtalker_RD_Radio31_000.wav"), None).save(&file).unwrap();
-    let mut h = harness(&dir.path().join("appdata"), file);
+    dub_project(&shot, &media.join("a2_sadtalker_RD_Radio31_000.wav"), None).save(&file).unwrap();
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
 
-    step_until(&mut h, "the face analysis", 240, |a| a.lip_preview.analysis.is_some());
+    step_until_secs(&mut h, "the face analysis", 240, |a| a.lip_preview.analysis.is_some());
     let analysis = h.state().lip_preview.analysis.clone().unwrap();
     assert_eq!(analysis.tracks.len(), 2, "two faces in the composite");
     // The right-hand face (v3) is the one this test binds.
@@ -172,7 +117,7 @@ fn viewer_before_after_click_to_bind_undo_face_toggle_and_mask_snapshot() {
         .find(|t| t.frames[0].bbox.center()[0] > 360.0)
         .expect("a face on the right half")
         .id;
-    step_until(&mut h, "the first frame", 60, |a| a.viewer.shown.is_some());
+    step_until_secs(&mut h, "the first frame", 60, |a| a.viewer.shown.is_some());
 
     // Before/after: the key `\` and the toolbar button.
     assert_eq!(viewer_mode(&h), "after");
@@ -204,13 +149,13 @@ fn viewer_before_after_click_to_bind_undo_face_toggle_and_mask_snapshot() {
     h.get_by_label(&format!("Face {right} edit on"));
 
     // The plan for the bound face arrives in the background; the mask overlay shows it.
-    step_until(&mut h, "the lip plan", 300, |a| {
+    step_until_secs(&mut h, "the lip plan", 300, |a| {
         !a.lip_preview.busy() && a.lip_preview.edited_faces == vec![right]
     });
     h.get_by_label("Mask").click();
     h.state_mut().queue(AppCommand::Seek(Time::from_millis(1200)));
     h.run_ok();
-    step_until(&mut h, "an edited frame with its mask", 120, |a| {
+    step_until_secs(&mut h, "an edited frame with its mask", 120, |a| {
         a.viewer.shown.as_ref().is_some_and(|f| f.index == 30)
             && a.viewer.has_mask()
             && a.viewer.plan > 0
@@ -218,7 +163,7 @@ fn viewer_before_after_click_to_bind_undo_face_toggle_and_mask_snapshot() {
     let shown = h.state().viewer.shown.clone().unwrap();
     let original = h.state().viewer.original.clone().unwrap();
     assert_ne!(shown.data, original.data, "the bound face's mouth is edited at 1.2 s");
-    step_until(&mut h, "background work", 120, |a| a.background_idle());
+    step_until_secs(&mut h, "background work", 120, |a| a.background_idle());
     h.snapshot_options("viewer_mask_overlay", &SnapshotOptions::new().max_failed_pixels(6500));
 
     // The listening (unbound) face is never edited: pixels of the left half are untouched.
@@ -252,7 +197,7 @@ fn viewer_render_path_equals_export() {
     }
     let dir = tempfile::tempdir().unwrap();
     let video = media.join("v1_retalking_face2.mp4");
-    let project = project_for(&video, &media.join("a2_sadtalker_RD_Radio31_000.wav"), Some(0));
+    let project = dub_project(&video, &media.join("a2_sadtalker_RD_Radio31_000.wav"), Some(0));
     let job = Job::new();
 
     // The viewer's path: its render worker with a plan handed over as the editor does.

@@ -67,3 +67,75 @@ pub fn mean_luma(f: &media::Frame) -> f64 {
         .sum();
     sum as f64 / (f.width as f64 * f.height as f64)
 }
+
+/// A project on `video` (its own audio as the original dialogue) with `dub` on one dub track at
+/// 0.2 s, bound to `face` when given.
+pub fn dub_project(video: &Path, dub: &Path, face: Option<u32>) -> redub::model::Project {
+    use redub::model::{MediaKind, Project, Time, lip::FaceId};
+    let info = media::probe(video).unwrap();
+    let v = info.video.unwrap();
+    let mut p = Project::new("test", v.frame_rate);
+    let vid = p.add_media(video, MediaKind::Video, info.duration).unwrap();
+    p.timeline.video.media = Some(vid);
+    p.timeline.original_audio.media = Some(vid);
+    let frames = VideoDecoder::open(video).unwrap().frame_count();
+    p.timeline.duration = v.frame_rate.frame_to_time(frames);
+    let d = media::probe(dub).unwrap();
+    let a = p.add_media(dub, MediaKind::Audio, d.duration).unwrap();
+    let t = p.add_dub_track("Dub 1");
+    p.add_clip(t, a, Time::from_millis(200)).unwrap();
+    p.timeline.dub_tracks[0].face = face.map(FaceId);
+    p
+}
+
+/// The editor in a headless 1440×900 window (egui_kittest on wgpu), its data under `data`,
+/// no audio device.
+pub fn harness(
+    data: &Path,
+    project: Option<PathBuf>,
+) -> egui_kittest::Harness<'static, redub::app::RedubApp> {
+    use redub::app::{AppOptions, RedubApp, storage::Dirs};
+    let options = AppOptions { project, dirs: Some(Dirs::under(data)), audio: false, script: None };
+    egui_kittest::Harness::builder()
+        .with_size([1440.0, 900.0])
+        .with_max_steps(400)
+        .wgpu()
+        .build_eframe(move |cc| RedubApp::new(cc.egui_ctx.clone(), options))
+}
+
+/// Steps the editor until `done` holds (its workers run in real time); panics after `secs`
+/// with the log, the viewer's state and the lip preview's status.
+pub fn step_until_secs(
+    h: &mut egui_kittest::Harness<'_, redub::app::RedubApp>,
+    what: &str,
+    secs: u64,
+    done: impl Fn(&redub::app::RedubApp) -> bool,
+) {
+    let start = std::time::Instant::now();
+    while !done(h.state()) {
+        if start.elapsed() > std::time::Duration::from_secs(secs) {
+            let a = h.state();
+            panic!(
+                "timed out waiting for {what}; log {:?}; shown {:?}; viewer error {:?}; \
+                 playhead {:?}; preview {:?}",
+                a.log,
+                a.viewer.shown.as_ref().map(|f| f.index),
+                a.viewer.error,
+                a.playhead,
+                a.lip_preview.status_text()
+            );
+        }
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.run_ok();
+}
+
+/// [`step_until_secs`] with a 90 s limit.
+pub fn step_until(
+    h: &mut egui_kittest::Harness<'_, redub::app::RedubApp>,
+    what: &str,
+    done: impl Fn(&redub::app::RedubApp) -> bool,
+) {
+    step_until_secs(h, what, 90, done);
+}
