@@ -8,7 +8,7 @@
 //! that allowance absorbs, while any layout or colour change still fails.
 
 mod common;
-use common::{harness, step_until};
+use common::{drag, harness, step_until};
 
 use egui::{Event, Modifiers, PointerButton, Pos2, Rect, accesskit::Role};
 use egui_kittest::kittest::Queryable;
@@ -54,32 +54,6 @@ fn drop_file(h: &mut Harness<'_, RedubApp>, at: Pos2, path: &Path) {
     h.step();
     h.input_mut().dropped_files.push(std::sync::Arc::new(DesktopFile(path.to_path_buf())));
     h.step();
-}
-
-/// A real mouse drag: press, move in steps, release.
-fn drag(h: &mut Harness<'_, RedubApp>, from: Pos2, to: Pos2) {
-    h.event(Event::PointerMoved(from));
-    h.step();
-    h.event(Event::PointerButton {
-        pos: from,
-        button: PointerButton::Primary,
-        pressed: true,
-        modifiers: Modifiers::NONE,
-    });
-    h.step();
-    for k in 1..=8 {
-        let p = from + (to - from) * (k as f32 / 8.0);
-        h.event(Event::PointerMoved(p));
-        h.step();
-    }
-    h.event(Event::PointerButton {
-        pos: to,
-        button: PointerButton::Primary,
-        pressed: false,
-        modifiers: Modifiers::NONE,
-    });
-    h.step();
-    h.run_ok();
 }
 
 fn dub_lane(h: &Harness<'_, RedubApp>, index: usize) -> Rect {

@@ -6,12 +6,12 @@
 //! is the same as tests/editor_ui.rs (0.5 % of the window).
 
 mod common;
-use common::{harness, step_until};
+use common::{drag, harness, step_until};
 
+use egui::Pos2;
 use egui::accesskit::Role;
-use egui::{Event, Modifiers, PointerButton, Pos2};
+use egui_kittest::SnapshotOptions;
 use egui_kittest::kittest::Queryable;
-use egui_kittest::{Harness, SnapshotOptions};
 use redub::app::RedubApp;
 use redub::app::command::AppCommand;
 use redub::media::testsrc::write_bars_clip;
@@ -21,31 +21,6 @@ use std::path::{Path, PathBuf};
 
 fn snapshot_options() -> SnapshotOptions {
     SnapshotOptions::new().max_failed_pixels(6500)
-}
-
-/// A real mouse drag: press, move in steps, release.
-fn drag(h: &mut Harness<'_, RedubApp>, from: Pos2, to: Pos2) {
-    h.event(Event::PointerMoved(from));
-    h.step();
-    h.event(Event::PointerButton {
-        pos: from,
-        button: PointerButton::Primary,
-        pressed: true,
-        modifiers: Modifiers::NONE,
-    });
-    h.step();
-    for k in 1..=8 {
-        h.event(Event::PointerMoved(from + (to - from) * (k as f32 / 8.0)));
-        h.step();
-    }
-    h.event(Event::PointerButton {
-        pos: to,
-        button: PointerButton::Primary,
-        pressed: false,
-        modifiers: Modifiers::NONE,
-    });
-    h.step();
-    h.run_ok();
 }
 
 /// A shot of test bars and one dub track with two spoken lines (two lip segments).

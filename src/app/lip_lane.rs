@@ -66,13 +66,7 @@ pub fn track_spans(project: &Project, sources: &Sources) -> Spans {
         .iter()
         .filter(|t| !t.clips.is_empty())
         .map(|t| {
-            let mut solo = project.clone();
-            for o in &mut solo.timeline.dub_tracks {
-                o.solo = false;
-                o.mute = o.id != t.id;
-            }
-            let mono = crate::dsp::measure::to_mono(&dialogue_of(&solo), crate::dsp::mix::CHANNELS);
-            (t.id, speech_spans(&mono))
+            (t.id, speech_spans(&crate::render::lips::track_dialogue(project, dialogue_of, t.id)))
         })
         .collect()
 }

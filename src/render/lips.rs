@@ -151,7 +151,7 @@ fn track_frame(face: &FaceTrack, i: i64) -> Option<TrackFrame> {
 }
 
 /// Dub speech of one track alone, mono, timeline-aligned.
-fn track_dialogue(
+pub fn track_dialogue(
     project: &Project,
     input_for: impl Fn(&Project) -> Vec<f32>,
     track: TrackId,

@@ -139,3 +139,33 @@ pub fn step_until(
 ) {
     step_until_secs(h, what, 90, done);
 }
+
+/// A real mouse drag: press, move in steps, release.
+pub fn drag(
+    h: &mut egui_kittest::Harness<'_, redub::app::RedubApp>,
+    from: egui::Pos2,
+    to: egui::Pos2,
+) {
+    h.event(egui::Event::PointerMoved(from));
+    h.step();
+    h.event(egui::Event::PointerButton {
+        pos: from,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.step();
+    for k in 1..=8 {
+        let p = from + (to - from) * (k as f32 / 8.0);
+        h.event(egui::Event::PointerMoved(p));
+        h.step();
+    }
+    h.event(egui::Event::PointerButton {
+        pos: to,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.step();
+    h.run_ok();
+}
