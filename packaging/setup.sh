@@ -372,6 +372,8 @@ cmd_demo() {
         --dub assets/demo/generated/dub_line1.wav@1.0 \
         --dub assets/demo/generated/dub_line2.wav@4.5 \
         -o assets/demo/generated/demo.redub
+    # The dub track drives the one face of the shot, so the viewer shows the lip pipeline at once.
+    "$bin" bind --track 1 --face 0 assets/demo/generated/demo.redub
     log "demo: wrote $project"
 }
 

@@ -790,7 +790,9 @@ impl RedubApp {
         }
     }
 
+    /// Moves the playhead, kept within the timeline (0 to its end).
     fn seek(&mut self, t: Time) {
+        let t = t.max(Time::ZERO).min(self.end_time());
         self.playhead = t;
         self.timeline.reveal(t);
     }
