@@ -150,6 +150,11 @@ fn auto_align_sets_the_warp_as_one_undoable_edit() {
     assert!(h.query_by_label("Over / under").is_some());
     assert!(h.query_by_label(&format!("{:.3}×", w.factor)).is_some(), "stretch shown");
     println!("Isochrony: factor {:.3}, last log {:?}", w.factor, h.state().log.last());
+    // The line that cannot fit is framed red on the timeline with its overflow (snapshot).
+    h.snapshot_options(
+        "isochrony_overflow",
+        &egui_kittest::SnapshotOptions::new().max_failed_pixels(6500),
+    );
 
     // Reset warp is one more step; undo brings the isochrony warp back.
     h.get_by_label("Reset warp").click();

@@ -367,6 +367,7 @@ pub fn timeline_ui(
                 view,
                 wave,
             );
+            overflow_flag(&area_painter, rect, clip, input.waveforms, rate);
             if clip_interact_ui(
                 ui,
                 rect.intersect(view.clip_area),
@@ -581,6 +582,37 @@ fn gain_y(rect: Rect, gain_db: f32) -> f32 {
     let zero = rect.top() + rect.height() * 0.35;
     // max/min rather than clamp: a clip cut by the panel edge can be thinner than the margins.
     (zero - gain_db / 24.0 * rect.height() * 0.6).min(rect.bottom() - 2.0).max(rect.top() + 2.0)
+}
+
+/// An aligned line (one with a warp or a cue) whose speech runs past its slot: a red frame and
+/// the overflow in ms, so every line that does not fit shows at a glance.
+fn overflow_flag(
+    painter: &egui::Painter,
+    rect: Rect,
+    clip: &Clip,
+    waveforms: Option<&Waveforms>,
+    rate: FrameRate,
+) {
+    if clip.warp.is_none() && clip.cue.is_none() {
+        return;
+    }
+    let Some(w) = waveforms else { return };
+    let dub_speech = w.clip_speech.get(&clip.media).map(Vec::as_slice);
+    let Some(b) = super::align_ui::timing_budget(clip, &w.speech, dub_speech, rate) else {
+        return;
+    };
+    if b.fits {
+        return;
+    }
+    let red = Color32::from_rgb(235, 60, 60);
+    painter.rect_stroke(rect, 3.0, Stroke::new(2.0, red), egui::StrokeKind::Inside);
+    painter.text(
+        rect.right_top() + Vec2::new(-4.0, 3.0),
+        Align2::RIGHT_TOP,
+        format!("+{:.0} ms", b.over.as_seconds_f64() * 1000.0),
+        FontId::proportional(11.0),
+        Color32::WHITE,
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
