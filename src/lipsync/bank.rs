@@ -141,11 +141,22 @@ impl Bank {
     /// The `k` entries nearest to `features` by audio distance (brute force: banks hold a few
     /// thousand entries, where a linear scan beats building a tree).
     pub fn nearest(&self, features: &[f32], k: usize) -> Vec<(usize, f32)> {
+        self.nearest_with(features, k, |_| 0.0)
+    }
+
+    /// The `k` entries of least audio distance plus `extra(entry)` (a per-entry cost such as a
+    /// pose or lighting mismatch with the target frame), with that total as their cost.
+    pub fn nearest_with(
+        &self,
+        features: &[f32],
+        k: usize,
+        extra: impl Fn(usize) -> f32,
+    ) -> Vec<(usize, f32)> {
         let mut all: Vec<(usize, f32)> = self
             .entries
             .iter()
             .enumerate()
-            .map(|(i, e)| (i, dist(features, &e.features)))
+            .map(|(i, e)| (i, dist(features, &e.features) + extra(i)))
             .collect();
         let k = k.min(all.len());
         if k == 0 {
@@ -171,6 +182,17 @@ impl Bank {
     /// Chooses one entry per target frame. `None` targets (no dub speech) get `None` (keep the
     /// original mouth); each run of `Some` targets is solved by Viterbi.
     pub fn select(&self, targets: &[Option<Vec<f32>>], params: SelectParams) -> Vec<Option<usize>> {
+        self.select_with(targets, params, |_, _| 0.0)
+    }
+
+    /// [`Bank::select`] with a per-frame cost `extra(target, entry)` added to the audio distance
+    /// (how unlike the target frame the entry looks: pose, lighting).
+    pub fn select_with(
+        &self,
+        targets: &[Option<Vec<f32>>],
+        params: SelectParams,
+        extra: impl Fn(usize, usize) -> f32,
+    ) -> Vec<Option<usize>> {
         let mut out = vec![None; targets.len()];
         if self.entries.is_empty() {
             return out;
@@ -186,26 +208,35 @@ impl Bank {
                 t += 1;
             }
             let run: Vec<&Vec<f32>> = targets[start..t].iter().flatten().collect();
-            for (i, choice) in self.viterbi(&run, params).into_iter().enumerate() {
+            for (i, choice) in
+                self.viterbi(&run, params, |t, e| extra(start + t, e)).into_iter().enumerate()
+            {
                 out[start + i] = Some(choice);
             }
         }
         out
     }
 
-    fn viterbi(&self, run: &[&Vec<f32>], params: SelectParams) -> Vec<usize> {
+    fn viterbi(
+        &self,
+        run: &[&Vec<f32>],
+        params: SelectParams,
+        extra: impl Fn(usize, usize) -> f32,
+    ) -> Vec<usize> {
         // Candidates: the k nearest, plus the natural successor of each previous candidate, so
         // that continuous stretches of the original footage stay reachable.
         let mut cands: Vec<Vec<(usize, f32)>> = Vec::with_capacity(run.len());
         for (i, f) in run.iter().enumerate() {
-            let mut c = self.nearest(f, params.k);
+            let mut c = self.nearest_with(f, params.k, |e| extra(i, e));
             if i > 0 {
                 let succ: Vec<usize> = cands[i - 1]
                     .iter()
                     .map(|&(e, _)| e + 1)
                     .filter(|&e| e < self.entries.len() && !c.iter().any(|&(x, _)| x == e))
                     .collect();
-                c.extend(succ.into_iter().map(|e| (e, dist(f, &self.entries[e].features))));
+                c.extend(
+                    succ.into_iter().map(|e| (e, dist(f, &self.entries[e].features) + extra(i, e))),
+                );
             }
             cands.push(c);
         }

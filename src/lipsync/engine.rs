@@ -7,7 +7,7 @@ use super::geometry::{
     region_mask,
 };
 use super::occlusion::{FaceModel, PaintedMask, combine, occlusion_masks};
-use super::render::{colour_stats, composite, ring_weights, transfer_colour};
+use super::render::{composite, fit_weights, match_shading, ring_weights, skin_weights};
 
 /// One frame of a face track as the engine needs it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -39,8 +39,69 @@ pub struct Planned {
     pub mix: [Option<usize>; 2],
 }
 
-/// Weight of each jumped-to neighbour's mouth in a planned frame (the centre keeps the rest).
+/// Largest weight of each jumped-to neighbour's mouth in a planned frame (the centre keeps the
+/// rest); it falls to 0 as the neighbour's aligned shape differs from the centre's.
 pub const SMOOTH_WEIGHT: f32 = 0.25;
+
+/// RMS luma difference over the lips (0..255 levels) at which an aligned neighbour no longer
+/// blends in: beyond it the two mouths are different shapes, not the same shape with noise.
+pub const MIX_MAX_RMS: f32 = 24.0;
+
+/// Largest shift in patch pixels tried when aligning a neighbour's mouth onto the centre one.
+const ALIGN_RADIUS: isize = 3;
+
+/// Shifts `patch` by the whole-pixel offset (within ±[`ALIGN_RADIUS`]) that best matches
+/// `reference` over `weight` (luma, mean removed so lighting does not steer it); returns the
+/// shifted patch (edges clamped) and the remaining weighted RMS luma difference.
+fn align_to(patch: &Patch, reference: &Patch, weight: &[f32]) -> (Patch, f32) {
+    let luma = |p: &Patch| -> Vec<f32> {
+        p.rgb.iter().map(|q| 0.299 * q[0] + 0.587 * q[1] + 0.114 * q[2]).collect()
+    };
+    let (a, b) = (luma(patch), luma(reference));
+    let (w, h) = (PATCH_W as isize, PATCH_H as isize);
+    let at =
+        |v: &[f32], u: isize, y: isize| v[(y.clamp(0, h - 1) * w + u.clamp(0, w - 1)) as usize];
+    let total: f32 = weight.iter().sum::<f32>().max(1e-6);
+    let mean = |v: &[f32], du: isize, dv: isize| -> f32 {
+        let mut s = 0.0;
+        for (i, &wt) in weight.iter().enumerate() {
+            if wt > 0.0 {
+                let (u, y) = (i as isize % w, i as isize / w);
+                s += wt * at(v, u - du, y - dv);
+            }
+        }
+        s / total
+    };
+    let mb = mean(&b, 0, 0);
+    let mut best = (f32::MAX, 0isize, 0isize);
+    for dv in -ALIGN_RADIUS..=ALIGN_RADIUS {
+        for du in -ALIGN_RADIUS..=ALIGN_RADIUS {
+            let ma = mean(&a, du, dv);
+            let mut e = 0.0f32;
+            for (i, &wt) in weight.iter().enumerate() {
+                if wt > 0.0 {
+                    let (u, y) = (i as isize % w, i as isize / w);
+                    let d = (at(&a, u - du, y - dv) - ma) - (b[i] - mb);
+                    e += wt * d * d;
+                }
+            }
+            if e < best.0 {
+                best = (e, du, dv);
+            }
+        }
+    }
+    let (e, du, dv) = best;
+    let shifted = Patch {
+        rgb: (0..PATCH_W * PATCH_H)
+            .map(|i| {
+                let (u, y) = (i as isize % w, i as isize / w);
+                let (su, sv) = ((u - du).clamp(0, w - 1), (y - dv).clamp(0, h - 1));
+                patch.rgb[(sv * w + su) as usize]
+            })
+            .collect(),
+    };
+    (shifted, (e / total).sqrt())
+}
 
 /// Builds the bank from the clean frames of a face track. `frame_rgba(i)` returns the decoded
 /// frame `i` (RGBA, `width × height`); `features[i]` are the original audio's features there.
@@ -94,7 +155,11 @@ pub fn build_bank(
 /// Plans a mouth for each frame. `dub[i]` is `None` where the dub track is silent (the original
 /// mouth stays); edit weights ramp over [`RAMP_FRAMES`] at the edges of speech.
 pub fn plan(bank: &Bank, dub: &[Option<Vec<f32>>], params: SelectParams) -> Vec<Option<Planned>> {
-    let chosen = bank.select(dub, params);
+    finish_plan(bank, bank.select(dub, params))
+}
+
+/// Weights (ramps) and jump neighbours for a chosen entry sequence.
+fn finish_plan(bank: &Bank, chosen: Vec<Option<usize>>) -> Vec<Option<Planned>> {
     let n = chosen.len();
     let active: Vec<bool> = chosen.iter().map(Option::is_some).collect();
     let edge_distance = |i: usize| -> usize {
@@ -124,6 +189,85 @@ pub fn plan(bank: &Bank, dub: &[Option<Vec<f32>>], params: SelectParams) -> Vec<
         .collect()
 }
 
+/// How a face looks at one frame apart from its mouth: its pose (the landmarks' residual after
+/// the similarity that maps them to the canonical face: head turn and tilt move the nose and
+/// mouth against the eyes) and the lighting of the skin around the mouth (mean log RGB).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Look {
+    /// Landmark residuals in canonical units.
+    pub pose: [[f32; 2]; 5],
+    /// Mean ln(1 + channel) over the skin around the lips.
+    pub light: [f32; 3],
+}
+
+/// Canonical units of landmark residual that cost as much as one unit of [`LIGHT_SCALE`].
+pub const POSE_SCALE: f32 = 3.0;
+/// Log-RGB difference (≈ relative change) of the skin lighting that costs one unit.
+pub const LIGHT_SCALE: f32 = 0.08;
+/// Weight of one unit of pose or lighting mismatch against the audio distance: a bank mouth
+/// filmed with the head turned another way, or in other light, lands with misplaced corners or a
+/// different shading however well its audio matches.
+pub const LOOK_WEIGHT: f32 = 0.2;
+
+impl Look {
+    /// The look of a face with `landmarks` whose canonical patch is `patch`; `skin` as in
+    /// [`EditMasks::skin`].
+    pub fn new(landmarks: &Landmarks5, patch: &Patch, skin: &[f32]) -> Option<Self> {
+        let pose = Self::pose(landmarks)?;
+        let mut light = [0.0f64; 3];
+        let mut total = 0.0f64;
+        for (p, &w) in patch.rgb.iter().zip(skin) {
+            for c in 0..3 {
+                light[c] += f64::from(w * (1.0 + p[c]).ln());
+            }
+            total += f64::from(w);
+        }
+        let light = light.map(|v| (v / total.max(1e-6)) as f32);
+        Some(Self { pose, light })
+    }
+
+    /// The pose part of a look: landmark residuals in the canonical frame.
+    pub fn pose(landmarks: &Landmarks5) -> Option<[[f32; 2]; 5]> {
+        let to_canon = super::geometry::image_to_canonical(landmarks)?;
+        let canon = super::geometry::canonical();
+        Some(std::array::from_fn(|k| {
+            let p = to_canon.apply(landmarks[k]);
+            [p[0] - canon[k][0], p[1] - canon[k][1]]
+        }))
+    }
+
+    /// Mismatch cost between two looks (0 for equal ones), in audio-distance units.
+    pub fn cost(&self, other: &Look) -> f32 {
+        let pose = self
+            .pose
+            .iter()
+            .zip(&other.pose)
+            .map(|(a, b)| (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2))
+            .sum::<f32>()
+            / (5.0 * POSE_SCALE * POSE_SCALE);
+        let light = self.light.iter().zip(&other.light).map(|(a, b)| (a - b).powi(2)).sum::<f32>()
+            / (3.0 * LIGHT_SCALE * LIGHT_SCALE);
+        LOOK_WEIGHT * (pose + light)
+    }
+}
+
+/// [`plan`] with the looks of the bank entries (`entry_looks[e]`) and of the target frames
+/// (`target_looks[i]`): among mouths that fit the audio, those filmed in the same pose and light
+/// as the target frame win (see [`Look::cost`]).
+pub fn plan_with_looks(
+    bank: &Bank,
+    dub: &[Option<Vec<f32>>],
+    params: SelectParams,
+    entry_looks: &[Option<Look>],
+    target_looks: &[Option<Look>],
+) -> Vec<Option<Planned>> {
+    let extra = |t: usize, e: usize| match (target_looks.get(t), entry_looks.get(e)) {
+        (Some(Some(a)), Some(Some(b))) => a.cost(b),
+        _ => 0.0,
+    };
+    finish_plan(bank, bank.select_with(dub, params, extra))
+}
+
 /// The edit region and the colour-matching ring for one set of lip settings: fixed per track,
 /// so they are built once, not per frame.
 #[derive(Clone, Debug, PartialEq)]
@@ -132,6 +276,10 @@ pub struct EditMasks {
     pub region: Vec<f32>,
     /// Ring just outside the region (see [`ring_weights`]).
     pub ring: Vec<f32>,
+    /// Skin around the lips that the shading correction reads (see [`skin_weights`]).
+    pub skin: Vec<f32>,
+    /// The lips (where neighbouring mouths are aligned and compared).
+    pub lips: Vec<f32>,
 }
 
 impl EditMasks {
@@ -139,7 +287,8 @@ impl EditMasks {
     pub fn new(settings: &LipSettings) -> Self {
         let region = region_mask(settings.region, settings.feather);
         let ring = ring_weights(&region);
-        Self { region, ring }
+        let lips = region_mask(Region::Lips, 2.0);
+        Self { region, ring, skin: skin_weights(), lips }
     }
 }
 
@@ -167,20 +316,29 @@ pub fn prepare_layer(
     let others: Vec<&BankEntry> =
         planned.mix.iter().flatten().filter_map(|&e| bank.entries.get(e)).collect();
     if !others.is_empty() {
-        let centre = 1.0 - SMOOTH_WEIGHT * others.len() as f32;
+        // Each jumped-to neighbour is first shifted onto the centre mouth (landmark jitter
+        // misplaces bank mouths by a pixel or two) and enters with a weight that falls as its
+        // shape differs: averaging two unlike mouths draws both outlines (a double contour),
+        // so only look-alikes smooth each other.
+        let aligned: Vec<(Patch, f32)> = others
+            .iter()
+            .map(|o| {
+                let (shifted, rms) = align_to(&o.to_patch(), &source, &masks.lips);
+                (shifted, SMOOTH_WEIGHT * (1.0 - rms / MIX_MAX_RMS).clamp(0.0, 1.0))
+            })
+            .collect();
+        let centre = 1.0 - aligned.iter().map(|(_, w)| w).sum::<f32>();
         for (k, px) in source.rgb.iter_mut().enumerate() {
             let mut acc = px.map(|v| v * centre);
-            for o in &others {
-                let q = o.patch[k];
-                for (a, v) in acc.iter_mut().zip(q) {
-                    *a += SMOOTH_WEIGHT * f32::from(v);
+            for (o, w) in &aligned {
+                for (a, v) in acc.iter_mut().zip(o.rgb[k]) {
+                    *a += w * v;
                 }
             }
             *px = acc;
         }
     }
-    let ring = &masks.ring;
-    let matched = transfer_colour(&source, &colour_stats(&source, ring), &colour_stats(own, ring));
+    let matched = match_shading(&source, own, &masks.skin);
     let strength = (settings.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
     if !settings.enabled || strength <= 0.0 {
         // Nothing to draw: the frame stays the source, bit for bit, on every compositor.
@@ -196,8 +354,14 @@ pub fn prepare_layer(
         _ => vec![0.0; PATCH_W * PATCH_H],
     };
     let occlusion = combine(&auto, painted.filter(|_| settings.occlusion.uses_painted()));
-    let alpha: Vec<f32> =
-        masks.region.iter().zip(&occlusion).map(|(m, o)| m * strength * (1.0 - o)).collect();
+    let fit = fit_weights(&matched, own, &masks.skin);
+    let alpha: Vec<f32> = masks
+        .region
+        .iter()
+        .zip(&occlusion)
+        .zip(&fit)
+        .map(|((m, o), f)| m * strength * (1.0 - o) * f)
+        .collect();
     Some((matched, alpha, to_image))
 }
 
@@ -235,6 +399,7 @@ pub fn render_frame(
 mod tests {
     use super::*;
     use crate::lipsync::geometry::canonical;
+    use crate::lipsync::render::skin_weights;
 
     #[test]
     fn plan_ramps_at_speech_edges_and_keeps_silence() {
@@ -259,6 +424,68 @@ mod tests {
         let mid = p[1].unwrap();
         assert_eq!((mid.entry, mid.mix), (20, [Some(2), Some(3)]));
         assert_eq!(p[0].unwrap().mix, [None, Some(20)]);
+    }
+
+    #[test]
+    fn a_shifted_neighbour_is_aligned_and_unlike_mouths_do_not_blend() {
+        let lips = region_mask(Region::Lips, 2.0);
+        let mouth = |open: f32, du: usize| Patch {
+            rgb: (0..PATCH_W * PATCH_H)
+                .map(|i| {
+                    let (u, v) = ((i % PATCH_W) as f32 - du as f32, (i / PATCH_W) as f32);
+                    let r = ((u - 64.0) / 22.0).powi(2) + ((v - 45.0) / open).powi(2);
+                    if r <= 1.0 { [40.0, 20.0, 20.0] } else { [180.0, 130.0, 120.0] }
+                })
+                .collect(),
+        };
+        let centre = mouth(6.0, 0);
+        let (shifted, rms) = align_to(&mouth(6.0, 2), &centre, &lips);
+        assert!(rms < 1.0, "aligned exactly: {rms}");
+        assert_eq!(shifted.rgb[45 * PATCH_W + 64], centre.rgb[45 * PATCH_W + 64]);
+        let (_, rms) = align_to(&mouth(14.0, 0), &centre, &lips);
+        assert!(rms > MIX_MAX_RMS, "a wide-open mouth is another shape: {rms}");
+    }
+
+    #[test]
+    fn looks_prefer_the_same_pose_and_light() {
+        let skin = skin_weights();
+        let patch = Patch { rgb: vec![[170.0, 130.0, 110.0]; PATCH_W * PATCH_H] };
+        let dark = Patch { rgb: vec![[120.0, 90.0, 80.0]; PATCH_W * PATCH_H] };
+        let front = canonical();
+        // Head turned: the nose tip and mouth slide sideways against the eyes.
+        let mut turned = front;
+        for p in &mut turned[2..] {
+            p[0] += 8.0;
+        }
+        let a = Look::new(&front, &patch, &skin).unwrap();
+        assert!(a.cost(&a).abs() < 1e-6);
+        let t = Look::new(&turned, &patch, &skin).unwrap();
+        let d = Look::new(&front, &dark, &skin).unwrap();
+        assert!(a.cost(&t) > 0.1 && a.cost(&d) > 0.1, "{} {}", a.cost(&t), a.cost(&d));
+        // The selection: equal audio, the entry in the target's light wins.
+        let bank = Bank {
+            entries: vec![
+                BankEntry::new(0, &dark, vec![1.0, 0.0]),
+                BankEntry::new(5, &patch, vec![1.0, 0.0]),
+            ],
+        };
+        let looks = [Some(d), Some(a)];
+        let p = plan_with_looks(
+            &bank,
+            &[Some(vec![1.0, 0.0])],
+            SelectParams::default(),
+            &looks,
+            &[Some(a)],
+        );
+        assert_eq!(p[0].map(|x| x.entry), Some(1));
+        let p = plan_with_looks(
+            &bank,
+            &[Some(vec![1.0, 0.0])],
+            SelectParams::default(),
+            &looks,
+            &[Some(d)],
+        );
+        assert_eq!(p[0].map(|x| x.entry), Some(0));
     }
 
     #[test]

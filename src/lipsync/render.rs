@@ -113,6 +113,156 @@ pub fn transfer_colour(patch: &Patch, from: &ColourStats, to: &ColourStats) -> P
     }
 }
 
+/// Skin weights for the shading correction: 1 on the face around the lips, falling to 0 over the
+/// lips themselves (their colour and the mouth interior are what the edit changes, so they say
+/// nothing about the lighting).
+pub fn skin_weights() -> Vec<f32> {
+    super::geometry::region_mask(super::geometry::Region::Lips, 6.0)
+        .iter()
+        .map(|m| (1.0 - m).powi(2))
+        .collect()
+}
+
+/// Radius in patch pixels of each of the three box passes of the shading low-pass (about a
+/// third of the mouth width: wide enough to ignore lip and teeth detail, narrow enough to follow
+/// a shadow across the jaw).
+pub const SHADING_RADIUS: usize = 7;
+
+/// Largest local lighting change the shading correction applies (and its inverse the smallest).
+pub const MAX_SHADING_GAIN: f32 = 2.0;
+
+/// One box pass of radius `r` over `lines` lines of `len` samples (`stride` apart, lines `step`
+/// apart), zero outside.
+fn box_pass(src: &[f32], dst: &mut [f32], r: usize, (len, stride, lines, step): Layout) {
+    let r = r as isize;
+    for line in 0..lines {
+        let base = line * step;
+        let at = |k: isize| -> f32 {
+            if k < 0 || k >= len as isize { 0.0 } else { src[base + k as usize * stride] }
+        };
+        let mut acc: f32 = (0..=r).map(at).sum();
+        for k in 0..len as isize {
+            dst[base + k as usize * stride] = acc;
+            acc += at(k + r + 1) - at(k - r);
+        }
+    }
+}
+
+type Layout = (usize, usize, usize, usize);
+
+/// Three box passes of radius `r` along rows and columns (≈ Gaussian), in place.
+fn blur(values: &mut [f32], r: usize) {
+    let mut tmp = vec![0.0f32; values.len()];
+    for _ in 0..3 {
+        box_pass(values, &mut tmp, r, (PATCH_W, 1, PATCH_H, PATCH_W));
+        box_pass(&tmp, values, r, (PATCH_H, PATCH_W, PATCH_W, 1));
+    }
+}
+
+/// Low-pass colour of `patch` where `weight` is positive (normalised convolution), per RGB
+/// channel, and the blurred weight itself.
+fn shading(patch: &Patch, weight: &[f32]) -> ([Vec<f32>; 3], Vec<f32>) {
+    let mut chans: [Vec<f32>; 3] =
+        std::array::from_fn(|c| patch.rgb.iter().zip(weight).map(|(p, w)| p[c] * w).collect());
+    let mut wsum = weight.to_vec();
+    for ch in &mut chans {
+        blur(ch, SHADING_RADIUS);
+    }
+    blur(&mut wsum, SHADING_RADIUS);
+    (chans, wsum)
+}
+
+/// Relights a bank mouth for the target face: each channel is multiplied by the ratio of the
+/// target's to the source's low-frequency skin colour around the mouth (both estimated from the
+/// same skin pixels, `weight`, by normalised convolution). A lighting change between the frame
+/// the mouth was filmed in and the target frame — a brighter side, a warmer cast, a shadow under
+/// the lip — moves with the mouth; lip and teeth detail and contrast stay the actor's own.
+/// Pixels where the two faces disagree strongly (a different chin line, teeth against lips) are
+/// left out of the estimate so they cannot paint halos.
+pub fn match_shading(source: &Patch, target: &Patch, weight: &[f32]) -> Patch {
+    let luma = |p: &[f32; 3]| 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+    // Overall brightness ratio first, so a global lighting change does not count as disagreement.
+    let (mut ls, mut lt, mut tw) = (0.0f64, 0.0f64, 0.0f64);
+    for ((s, t), &w) in source.rgb.iter().zip(&target.rgb).zip(weight) {
+        ls += f64::from(w * luma(s));
+        lt += f64::from(w * luma(t));
+        tw += f64::from(w);
+    }
+    if tw <= 0.0 || ls <= 0.0 {
+        return source.clone();
+    }
+    let global = (lt / ls) as f32;
+    let weight: Vec<f32> = source
+        .rgb
+        .iter()
+        .zip(&target.rgb)
+        .zip(weight)
+        .map(|((s, t), &w)| {
+            let (a, b) = (luma(s) * global, luma(t));
+            // Relative disagreement: structure, not lighting (which the global ratio removed).
+            let d = (a - b).abs() / (0.5 * (a + b)).max(8.0);
+            w * (1.0 - d / 0.25).clamp(0.0, 1.0)
+        })
+        .collect();
+    let (src, ws) = shading(source, &weight);
+    let (dst, _) = shading(target, &weight);
+    Patch {
+        rgb: source
+            .rgb
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                std::array::from_fn(|c| {
+                    let gain = if ws[i] > 1e-3 && src[c][i] > 1e-3 {
+                        dst[c][i] / src[c][i]
+                    } else {
+                        global
+                    };
+                    (p[c] * gain.clamp(1.0 / MAX_SHADING_GAIN, MAX_SHADING_GAIN)).clamp(0.0, 255.0)
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Relative luma disagreement between a relit bank mouth and the target face at which the
+/// surroundings of the lips start to keep the target (see [`fit_weights`]), and the span over
+/// which they fade out completely.
+pub const FIT_START: f32 = 0.15;
+/// See [`FIT_START`].
+pub const FIT_SPAN: f32 = 0.2;
+
+/// How much of the bank mouth to keep per patch pixel around the lips: 1 on the lips (the edit
+/// itself), falling towards 0 where, after relighting, the bank patch and the target face still
+/// differ strongly outside the lips (`skin` weighs "outside"). There the two frames show
+/// different things — the face's edge against the background, hair, a collar, a jaw line of
+/// another head pose — and pasting the bank's version draws a second outline.
+pub fn fit_weights(matched: &Patch, target: &Patch, skin: &[f32]) -> Vec<f32> {
+    let luma = |p: &[f32; 3]| 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+    let mut d: Vec<f32> = matched
+        .rgb
+        .iter()
+        .zip(&target.rgb)
+        .map(|(a, b)| {
+            let (a, b) = (luma(a), luma(b));
+            (a - b).abs() / (0.5 * (a + b)).max(8.0)
+        })
+        .collect();
+    // Smooth it: texture and noise must not punch holes, only regional disagreement counts.
+    let r = 2;
+    let mut tmp = vec![0.0f32; d.len()];
+    box_pass(&d, &mut tmp, r, (PATCH_W, 1, PATCH_H, PATCH_W));
+    box_pass(&tmp, &mut d, r, (PATCH_H, PATCH_W, PATCH_W, 1));
+    let n = ((2 * r + 1) * (2 * r + 1)) as f32;
+    d.iter()
+        .zip(skin)
+        .map(|(&v, &s)| {
+            let t = ((v / n - FIT_START) / FIT_SPAN).clamp(0.0, 1.0);
+            1.0 - s * t * t * (3.0 - 2.0 * t)
+        })
+        .collect()
+}
+
 fn sample_patch(values: &[[f32; 3]], alpha: &[f32], u: f32, v: f32) -> ([f32; 3], f32) {
     let (u0, v0) = (u.floor(), v.floor());
     let (fu, fv) = (u - u0, v - v0);
@@ -206,6 +356,79 @@ mod tests {
         assert!((got.std[0] - from.std[0] * MAX_GAIN).abs() < 0.5, "{got:?}");
         let back = from_ycc(to_ycc([10.0, 200.0, 30.0]));
         assert!((back[1] - 200.0).abs() < 1e-3);
+    }
+
+    /// A skin patch with dark red lips and a gradient of texture, lit by `light(u, v)`.
+    fn lit_mouth(light: impl Fn(usize, usize) -> [f32; 3]) -> Patch {
+        Patch {
+            rgb: (0..PATCH_W * PATCH_H)
+                .map(|i| {
+                    let (u, v) = (i % PATCH_W, i / PATCH_W);
+                    let lips = ((u as f32 - 64.0) / 30.0).powi(2)
+                        + ((v as f32 - 45.0) / 10.0).powi(2)
+                        <= 1.0;
+                    let base = if lips { [150.0, 50.0, 60.0] } else { [180.0, 140.0, 120.0] };
+                    let tex = ((u * 7 + v * 13) % 11) as f32;
+                    let l = light(u, v);
+                    std::array::from_fn(|c| (base[c] + tex) * l[c])
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn shading_follows_the_target_light_and_keeps_the_lips() {
+        let skin = skin_weights();
+        let source = lit_mouth(|_, _| [1.0; 3]);
+        // The target: darker and warmer on its left, brighter on its right.
+        let light = |u: usize, _| {
+            let s = 0.75 + 0.4 * u as f32 / PATCH_W as f32;
+            [s * 1.05, s, s * 0.95]
+        };
+        let target = lit_mouth(light);
+        let out = match_shading(&source, &target, &skin);
+        let err = |p: &Patch| {
+            let mut e = 0.0f64;
+            for (a, b) in p.rgb.iter().zip(&target.rgb) {
+                e += a.iter().zip(b).map(|(x, y)| f64::from((x - y).abs())).sum::<f64>();
+            }
+            e / (3 * p.rgb.len()) as f64
+        };
+        let (before, after) = (err(&source), err(&out));
+        assert!(after < 0.25 * before, "mean error {before:.1} → {after:.1}");
+        // The lip centre gets the target's lighting there, not the skin colour.
+        let c = 45 * PATCH_W + 64;
+        for ch in 0..3 {
+            assert!((out.rgb[c][ch] - target.rgb[c][ch]).abs() < 6.0, "{:?}", out.rgb[c]);
+        }
+        // Same light: (almost) nothing changes.
+        let same = match_shading(&source, &source, &skin);
+        let d =
+            same.rgb.iter().zip(&source.rgb).map(|(a, b)| (a[0] - b[0]).abs()).fold(0.0, f32::max);
+        assert!(d < 0.5, "{d}");
+    }
+
+    #[test]
+    fn fit_keeps_the_lips_and_drops_disagreeing_surroundings() {
+        let skin = skin_weights();
+        let face = lit_mouth(|_, _| [1.0; 3]);
+        assert!(fit_weights(&face, &face, &skin).iter().all(|&f| f == 1.0));
+        // The target shows dark background in the lower-left corner (a face edge elsewhere) and
+        // a different mouth: the corner is dropped, the lips kept.
+        let mut target = lit_mouth(|_, _| [1.0; 3]);
+        for (i, p) in target.rgb.iter_mut().enumerate() {
+            let (u, v) = (i % PATCH_W, i / PATCH_W);
+            if u < 20 && v > 70 {
+                *p = [30.0, 30.0, 35.0];
+            } else if ((u as f32 - 64.0) / 30.0).powi(2) + ((v as f32 - 45.0) / 6.0).powi(2) <= 1.0
+            {
+                *p = [20.0, 10.0, 10.0];
+            }
+        }
+        let fit = fit_weights(&face, &target, &skin);
+        assert!(fit[85 * PATCH_W + 8] < 0.05, "{}", fit[85 * PATCH_W + 8]);
+        assert!(fit[45 * PATCH_W + 64] > 0.95);
+        assert_eq!(fit[20 * PATCH_W + 100], 1.0);
     }
 
     #[test]

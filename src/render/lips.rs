@@ -13,9 +13,11 @@ use crate::dsp::{SAMPLE_RATE, measure::to_mono, mix};
 use crate::jobs::Job;
 use crate::lipsync::bank::{Bank, SelectParams};
 use crate::lipsync::cache as bank_cache;
+use crate::lipsync::engine::Look;
 use crate::lipsync::engine::{self, EditMasks, LipSettings, Planned, TrackFrame};
 use crate::lipsync::geometry::{Patch, extract_patch};
 use crate::lipsync::occlusion::{FaceModel, PaintedMask};
+use crate::lipsync::render::skin_weights;
 use crate::media::{MediaError, VideoDecoder, decode_audio};
 use crate::model::lip::segment_override;
 use crate::model::project::DubTrack;
@@ -249,7 +251,39 @@ pub fn plan_lips(
                     .then(|| frame_features(&dub_features, i as f64 / fps))
             })
             .collect();
-        let plan = engine::plan(&bank, &targets, SelectParams::default());
+        // The looks (pose, lighting) of the bank mouths and of each target frame: the target is a
+        // frame of the same shot, so its lighting is read from its own bank patch, or the
+        // nearest filmed one where it has none (occluded, low score).
+        let skin = skin_weights();
+        let entry_looks: Vec<Option<Look>> = bank
+            .entries
+            .iter()
+            .map(|e| {
+                let tf = track.get(usize::try_from(e.frame).ok()?).copied().flatten()?;
+                Look::new(&tf.landmarks, &e.to_patch(), &skin)
+            })
+            .collect();
+        let target_looks: Vec<Option<Look>> = (0..frames)
+            .map(|i| {
+                let tf = track[i as usize]?;
+                let at = bank.entries.partition_point(|e| e.frame < i);
+                let near = [at.checked_sub(1), Some(at)]
+                    .into_iter()
+                    .flatten()
+                    .filter(|&k| k < bank.entries.len())
+                    .min_by_key(|&k| (bank.entries[k].frame - i).abs())?;
+                let light = entry_looks.get(near).copied().flatten()?.light;
+                let pose = Look::pose(&tf.landmarks)?;
+                Some(Look { pose, light })
+            })
+            .collect();
+        let plan = engine::plan_with_looks(
+            &bank,
+            &targets,
+            SelectParams::default(),
+            &entry_looks,
+            &target_looks,
+        );
         let segments = segments
             .into_iter()
             .map(|segment| SegmentDraw { masks: EditMasks::new(&segment.settings), segment })
