@@ -139,6 +139,51 @@ fn dilate_and_soften(hard: &[bool], radius: isize) -> Vec<f32> {
     soft
 }
 
+/// `hard` without its 4-connected pieces of fewer than `min` pixels.
+fn drop_small_pieces(hard: &[bool], min: usize) -> Vec<bool> {
+    let (w, h) = (PATCH_W, PATCH_H);
+    let mut kept = vec![false; hard.len()];
+    let mut seen = vec![false; hard.len()];
+    let mut stack = Vec::new();
+    let mut piece = Vec::new();
+    for start in 0..hard.len() {
+        if !hard[start] || seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        piece.clear();
+        while let Some(i) = stack.pop() {
+            piece.push(i);
+            let (x, y) = (i % w, i / w);
+            let mut visit = |j: usize| {
+                if hard[j] && !seen[j] {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            };
+            if x > 0 {
+                visit(i - 1);
+            }
+            if x + 1 < w {
+                visit(i + 1);
+            }
+            if y > 0 {
+                visit(i - w);
+            }
+            if y + 1 < h {
+                visit(i + w);
+            }
+        }
+        if piece.len() >= min {
+            for &i in &piece {
+                kept[i] = true;
+            }
+        }
+    }
+    kept
+}
+
 /// Occlusion masks (1 = occluder, keep the source) for a run of consecutive frames' patches.
 /// A pixel counts when it is unlikely in its frame and in a neighbouring frame; small isolated
 /// detections are dropped, the rest are dilated by a few pixels to cover the occluder's edge.
@@ -154,12 +199,13 @@ pub fn occlusion_masks(model: &FaceModel, patches: &[Patch]) -> Vec<Vec<f32>> {
                     now && (prev || next || unlikely.len() == 1)
                 })
                 .collect();
-            let count = stable.iter().filter(|&&b| b).count();
-            // Fewer than ~0.5 % of the patch: noise, not an object in front of the mouth.
-            if count * 200 < PATCH_W * PATCH_H {
-                vec![0.0; PATCH_W * PATCH_H]
+            // An object in front of the mouth is one connected piece; specks (a lip pixel that
+            // is rare in the bank, noise) each cover less than ~0.5 % of the patch.
+            let kept = drop_small_pieces(&stable, PATCH_W * PATCH_H / 200);
+            if kept.iter().any(|&b| b) {
+                dilate_and_soften(&kept, 3)
             } else {
-                dilate_and_soften(&stable, 3)
+                vec![0.0; PATCH_W * PATCH_H]
             }
         })
         .collect()
@@ -205,6 +251,25 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn scattered_specks_are_not_an_occluder_but_one_piece_is() {
+        let mut hard = vec![false; PATCH_W * PATCH_H];
+        // 80 single-pixel specks: more than 0.5 % of the patch in all, none a piece.
+        for k in 0..80 {
+            hard[(k * 151) % (PATCH_W * PATCH_H)] = true;
+        }
+        assert!(!drop_small_pieces(&hard, PATCH_W * PATCH_H / 200).iter().any(|&b| b));
+        // A 10×10 block is kept whole.
+        let mut hard = vec![false; PATCH_W * PATCH_H];
+        for y in 40..50 {
+            for x in 60..70 {
+                hard[y * PATCH_W + x] = true;
+            }
+        }
+        let kept = drop_small_pieces(&hard, PATCH_W * PATCH_H / 200);
+        assert_eq!(kept.iter().filter(|&&b| b).count(), 100);
     }
 
     #[test]
