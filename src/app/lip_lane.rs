@@ -8,7 +8,7 @@ use super::timeline::{Lane, TimelineView};
 use crate::model::project::DubTrack;
 use crate::model::{Clip, Project, Time, TrackId};
 use crate::render::export::{Sources, mix_input};
-use crate::render::lips::{LipSegmentPlan, resolve_segments, speech_spans};
+use crate::render::lips::{LipSegmentPlan, resolve_segments};
 use egui::{Color32, Id, Rect, Sense, Stroke};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
@@ -60,15 +60,7 @@ pub fn track_spans(project: &Project, sources: &Sources) -> Spans {
     let len = end.to_samples(crate::dsp::SAMPLE_RATE).max(0) as usize;
     let dialogue_of =
         |p: &Project| crate::dsp::mix::mix_range(&mix_input(p, sources), 0, len).dialogue;
-    project
-        .timeline
-        .dub_tracks
-        .iter()
-        .filter(|t| !t.clips.is_empty())
-        .map(|t| {
-            (t.id, speech_spans(&crate::render::lips::track_dialogue(project, dialogue_of, t.id)))
-        })
-        .collect()
+    crate::render::lips::dub_track_spans(project, dialogue_of)
 }
 
 impl LipLanes {

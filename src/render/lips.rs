@@ -93,21 +93,18 @@ pub fn resolve_segments(track: &DubTrack, spans: &[(Time, Time)]) -> Vec<LipSegm
         .collect()
 }
 
-/// The lip segments of every dub track of a project (for the timeline lanes), from the same
-/// speech detection as [`plan_lips`]. `dialogue_of(project)` as there.
-pub fn project_lip_segments(
+/// The speech spans of every dub track with clips, each track alone, from the same speech
+/// detection as [`plan_lips`] (the timeline's lip lanes). `dialogue_of(project)` as there.
+pub fn dub_track_spans(
     project: &Project,
     dialogue_of: impl Fn(&Project) -> Vec<f32>,
-) -> Vec<(TrackId, Vec<LipSegmentPlan>)> {
+) -> Vec<(TrackId, Vec<(Time, Time)>)> {
     project
         .timeline
         .dub_tracks
         .iter()
         .filter(|t| !t.clips.is_empty())
-        .map(|t| {
-            let dub = track_dialogue(project, &dialogue_of, t.id);
-            (t.id, resolve_segments(t, &speech_spans(&dub)))
-        })
+        .map(|t| (t.id, speech_spans(&track_dialogue(project, &dialogue_of, t.id))))
         .collect()
 }
 
