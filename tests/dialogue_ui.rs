@@ -5,7 +5,7 @@
 //! Speech comes from espeak-ng (the tests SKIP with a printed reason without it).
 
 mod common;
-use common::{harness, step_until};
+use common::{drag, harness, step_until};
 
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
@@ -174,6 +174,21 @@ fn auto_align_sets_the_warp_as_one_undoable_edit() {
     assert_eq!(clips.len(), 2);
     assert_eq!(clips[1].end(), end, "the split moves nothing");
     assert!(clips.iter().all(|c| c.warp.as_ref().is_some_and(|w| w.validate().is_ok())));
+
+    // Trim the end of the second (warped) half inward: the map is cut where it plays the source.
+    let edge = h
+        .get_all_by_role_and_label(egui::accesskit::Role::Button, "Trim end of dub")
+        .last()
+        .unwrap()
+        .rect();
+    let from = edge.center();
+    drag(&mut h, from, from - egui::vec2(40.0, 0.0));
+    let trimmed = h.state().project.timeline.dub_tracks[0].clips[1].clone();
+    let w = trimmed.warp.clone().unwrap();
+    assert!(trimmed.end() < end, "the end moved in: {:?} vs {:?}", trimmed.end(), end);
+    assert!(w.validate().is_ok());
+    assert_eq!(w.source_len(), trimmed.source_out - trimmed.source_in, "map covers the source");
+    println!("trimmed warped clip: end {:?} -> {:?}", end, trimmed.end());
 }
 
 #[test]

@@ -945,11 +945,29 @@ fn drag_update(
                     .min(orig.duration() - frame);
                 c.position = orig.position + d;
                 c.source_in = orig.source_in + d;
+                // A warped clip is cut where its map plays the source (or extended 1:1).
+                if let Some(w) = &orig.warp {
+                    c.source_in = orig.source_in;
+                    if let Some((a, b, t)) = w.trimmed(d, Time::ZERO) {
+                        c.source_out = orig.source_in + b;
+                        c.source_in = orig.source_in + a;
+                        c.warp = Some(t);
+                    } else {
+                        c.position = orig.position;
+                    }
+                }
                 c.fade_in = c.fade_in.min(c.duration());
             }
             DragKind::TrimEnd => {
                 let d = delta.min(media_len - orig.source_out).max(frame - orig.duration());
                 c.source_out = orig.source_out + d;
+                if let Some(w) = &orig.warp {
+                    c.source_out = orig.source_out;
+                    if let Some((_, b, t)) = w.trimmed(Time::ZERO, d) {
+                        c.source_out = orig.source_in + b;
+                        c.warp = Some(t);
+                    }
+                }
                 c.fade_out = c.fade_out.min(c.duration());
             }
             DragKind::Slip => {

@@ -167,6 +167,51 @@ impl Warp {
     }
 }
 
+impl Warp {
+    /// The map after a trim that moves the clip's start by `head` and its end by `tail` (both in
+    /// output time; positive `head` and negative `tail` shorten). Trimmed-away parts are cut at
+    /// the source instant they play; extensions play unwarped (1:1) source beyond the old ends.
+    /// Returns the source offsets (from the old `source_in`) of the new start and end, and the
+    /// re-based map; `None` when nothing or an invalid map would remain.
+    pub fn trimmed(&self, head: Time, tail: Time) -> Option<(Time, Time, Warp)> {
+        let (out_len, src_len) = (self.output_len(), self.source_len());
+        let (start, end) = (head, out_len + tail);
+        if end <= start {
+            return None;
+        }
+        // Extend 1:1 outside the map, then cut inside it.
+        let mut points = self.points.clone();
+        if tail > Time::ZERO {
+            points.push(WarpPoint { source: src_len + tail, output: end });
+        }
+        if head < Time::ZERO {
+            let lead = Time::ZERO - head;
+            for p in &mut points {
+                p.source += lead;
+                p.output += lead;
+            }
+            points.insert(0, WarpPoint { source: Time::ZERO, output: Time::ZERO });
+        }
+        let shift = Time::ZERO.max(Time::ZERO - head);
+        let full = Warp { points, ..self.clone() };
+        let (a, b) = (start + shift, end + shift);
+        let src_a = full.output_to_source(a);
+        let src_b = full.output_to_source(b);
+        let mut cut: Vec<WarpPoint> = vec![WarpPoint { source: Time::ZERO, output: Time::ZERO }];
+        cut.extend(
+            full.points
+                .iter()
+                .filter(|p| p.output > a && p.output < b && p.source > src_a && p.source < src_b)
+                .map(|p| WarpPoint { source: p.source - src_a, output: p.output - a }),
+        );
+        cut.push(WarpPoint { source: src_b - src_a, output: b - a });
+        let factor = (b - a).ticks() as f64 / (src_b - src_a).ticks().max(1) as f64;
+        let w = Warp { points: cut, factor, ..self.clone() };
+        w.validate().ok()?;
+        Some((src_a - shift, src_b - shift, w))
+    }
+}
+
 fn interpolate(points: &[WarpPoint], x: Time, key: impl Fn(&WarpPoint) -> (Time, Time)) -> Time {
     if points.len() < 2 {
         return x;
@@ -186,6 +231,35 @@ fn interpolate(points: &[WarpPoint], x: Time, key: impl Fn(&WarpPoint) -> (Time,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trimming_a_warp_cuts_where_the_source_plays_and_extends_one_to_one() {
+        let ms = Time::from_millis;
+        // 2 s of source played in 1 s, then 2 s in 3 s.
+        let w = Warp {
+            mode: AlignMode::Adr,
+            points: vec![
+                WarpPoint { source: ms(0), output: ms(0) },
+                WarpPoint { source: ms(2000), output: ms(1000) },
+                WarpPoint { source: ms(4000), output: ms(4000) },
+            ],
+            factor: 1.0,
+            tightness: 0.5,
+        };
+        // Trim 500 ms off the start and 1500 ms off the end.
+        let (a, b, t) = w.trimmed(ms(500), ms(-1500)).unwrap();
+        assert_eq!((a, b), (ms(1000), ms(3000)));
+        assert_eq!(t.output_len(), ms(2000));
+        assert_eq!(t.source_len(), ms(2000));
+        assert_eq!(t.source_to_output(ms(1000)), ms(500));
+        // Extending both ends by 200 ms plays 200 ms more source at 1:1 on each side.
+        let (a, b, t) = w.trimmed(ms(-200), ms(200)).unwrap();
+        assert_eq!((a, b), (ms(-200), ms(4200)));
+        assert_eq!(t.output_len(), ms(4400));
+        assert_eq!(t.source_to_output(ms(2200)), ms(1200));
+        // Nothing left.
+        assert!(w.trimmed(ms(3000), ms(-1000)).is_none());
+    }
 
     #[test]
     fn uniform_map_scales_and_inverts() {
