@@ -131,7 +131,7 @@ fn viewer_before_after_click_to_bind_undo_face_toggle_and_mask_snapshot() {
 
     // Click the right face: the only dub track gets bound to it, as one undo step.
     assert_eq!(h.state().project.timeline.dub_tracks[0].face, None);
-    h.get_by_label(&format!("Face {right}")).click();
+    h.get_by_role_and_label(egui::accesskit::Role::Button, &format!("Face {right}")).click();
     h.run_ok();
     assert_eq!(h.state().project.timeline.dub_tracks[0].face, Some(FaceId(right)));
     press(&mut h, egui::Key::Z, Modifiers::COMMAND);

@@ -1485,7 +1485,7 @@ impl RedubApp {
         let shot = self.project.timeline.video.media.and_then(|id| self.project.media(id));
         let shot = video_path.as_deref().zip(shot.map(|m| m.content_hash.as_str()));
         self.lip_ui.update(&self.project, self.audio.sources.as_ref(), shot, &ctx);
-        // The faces list shows the analysis the preview job computed (no second load).
+        // The faces list shows the analysis the preview job computed.
         if let Some(a) = &self.lip_preview.analysis {
             self.lip_ui.faces.set_analysis(a.clone(), &ctx);
         }

@@ -3,11 +3,11 @@
 //! (an undoable [`Edit::SetTrackFace`]).
 //!
 //! The panel is a function of the analysis tracks and their thumbnails; [`FacesPanel`] gets the
-//! analysis from the app (see [`FacesPanel::set_analysis`]) or, until the app has one, from the
-//! on-disk analysis cache of the shot, and cuts the thumbnails on its own thread.
+//! analysis from the app's background analysis job (see [`FacesPanel::set_analysis`]) and cuts
+//! the thumbnails on its own thread.
 
 use super::command::AppCommand;
-use crate::analysis::pipeline::{Analysis, AnalysisOptions};
+use crate::analysis::pipeline::Analysis;
 use crate::analysis::track::FaceTrack;
 use crate::media::VideoDecoder;
 use crate::model::edit::Edit;
@@ -18,19 +18,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
-use std::time::{Duration, Instant};
 
 /// Thumbnail size in pixels (square).
 pub const THUMB: usize = 64;
-/// How often the cache is looked at again while the shot has no analysis.
-const RETRY: Duration = Duration::from_secs(3);
-
-/// The shot's analysis from the on-disk cache (default options), if one was stored.
-pub fn cached_analysis(content_hash: &str) -> Option<Analysis> {
-    let dir = crate::analysis::cache::cache_dir()?;
-    crate::analysis::cache::load(&dir, content_hash, &AnalysisOptions::default())
-}
-
 /// The frame of a track the thumbnail shows: its most confident detected frame.
 pub fn thumbnail_frame(track: &FaceTrack) -> Option<i64> {
     track
@@ -72,7 +62,7 @@ pub fn face_thumbnail(
     ColorImage::from_rgba_unmultiplied([THUMB, THUMB], &out)
 }
 
-type Loaded = (Option<Arc<Analysis>>, Vec<(u32, ColorImage)>);
+type Loaded = Vec<(u32, ColorImage)>;
 
 /// The faces of the shot and their thumbnails.
 #[derive(Default)]
@@ -82,7 +72,6 @@ pub struct FacesPanel {
     /// Thumbnails by face track id.
     pub thumbs: HashMap<u32, TextureHandle>,
     loading: Option<Receiver<Loaded>>,
-    last_try: Option<Instant>,
 }
 
 impl FacesPanel {
@@ -96,79 +85,59 @@ impl FacesPanel {
         self.analysis.as_ref()
     }
 
-    /// Whether thumbnails or the cached analysis are being loaded.
+    /// Whether thumbnails are being cut.
     pub fn busy(&self) -> bool {
         self.loading.is_some()
     }
 
-    /// Uses an analysis the app computed (e.g. its background analysis job) for the current shot.
+    /// Shows the analysis the app computed for the current shot (its background analysis job)
+    /// and cuts its thumbnails.
     pub fn set_analysis(&mut self, analysis: Arc<Analysis>, ctx: &egui::Context) {
-        if self.loading.is_some()
-            || self.analysis.as_ref().is_some_and(|a| Arc::ptr_eq(a, &analysis))
-        {
+        if self.analysis.as_ref().is_some_and(|a| Arc::ptr_eq(a, &analysis)) {
             return;
         }
-        if let Some((path, _)) = self.source.clone() {
-            self.start(&path, Some(analysis), ctx);
-        }
-    }
-
-    /// Follows the shot (`path` and its content hash); loads the cached analysis when there is
-    /// none yet, retrying now and then (an analysis job may store one later).
-    pub fn update(&mut self, shot: Option<(&Path, &str)>, ctx: &egui::Context) {
-        if let Some(rx) = &self.loading
-            && let Ok((analysis, images)) = rx.try_recv()
-        {
-            self.loading = None;
-            if analysis.is_some() {
-                self.analysis = analysis;
-                self.thumbs = images
-                    .into_iter()
-                    .map(|(id, img)| {
-                        (id, ctx.load_texture(format!("face-{id}"), img, TextureOptions::LINEAR))
-                    })
-                    .collect();
-            }
-        }
-        let shot = shot.map(|(p, h)| (p.to_path_buf(), h.to_string()));
-        if shot != self.source {
-            self.source = shot.clone();
-            self.analysis = None;
-            self.thumbs.clear();
-            self.loading = None;
-            self.last_try = None;
-        }
-        let Some((path, _)) = shot else { return };
-        let due = self.last_try.is_none_or(|t| t.elapsed() >= RETRY);
-        if self.analysis.is_none() && self.loading.is_none() && due {
-            self.start(&path, None, ctx);
-        }
-    }
-
-    fn start(&mut self, path: &Path, given: Option<Arc<Analysis>>, ctx: &egui::Context) {
-        self.last_try = Some(Instant::now());
-        let hash = self.source.as_ref().map(|(_, h)| h.clone()).unwrap_or_default();
+        let Some((path, _)) = self.source.clone() else { return };
+        self.analysis = Some(Arc::clone(&analysis));
+        self.thumbs.clear();
         let (tx, rx) = channel();
-        let (path, ctx) = (path.to_path_buf(), ctx.clone());
+        let ctx = ctx.clone();
         let spawned = std::thread::Builder::new().name("face-thumbnails".into()).spawn(move || {
-            let analysis = given.or_else(|| cached_analysis(&hash).map(Arc::new));
             let mut images = Vec::new();
-            if let Some(a) = &analysis
-                && let Ok(mut dec) = VideoDecoder::open(&path)
-            {
+            if let Ok(mut dec) = VideoDecoder::open(&path) {
                 let (w, h) = dec.size();
-                for t in &a.tracks {
+                for t in &analysis.tracks {
                     let Some(i) = thumbnail_frame(t) else { continue };
                     if let Ok(f) = dec.frame(i) {
                         images.push((t.id, face_thumbnail(t, i, &f.data, w as usize, h as usize)));
                     }
                 }
             }
-            let _ = tx.send((analysis, images));
+            let _ = tx.send(images);
             ctx.request_repaint();
         });
-        if spawned.is_ok() {
-            self.loading = Some(rx);
+        self.loading = spawned.is_ok().then_some(rx);
+    }
+
+    /// Follows the shot (`path` and its content hash; a new shot clears the list) and takes in
+    /// finished thumbnails.
+    pub fn update(&mut self, shot: Option<(&Path, &str)>, ctx: &egui::Context) {
+        if let Some(rx) = &self.loading
+            && let Ok(images) = rx.try_recv()
+        {
+            self.loading = None;
+            self.thumbs = images
+                .into_iter()
+                .map(|(id, img)| {
+                    (id, ctx.load_texture(format!("face-{id}"), img, TextureOptions::LINEAR))
+                })
+                .collect();
+        }
+        let shot = shot.map(|(p, h)| (p.to_path_buf(), h.to_string()));
+        if shot != self.source {
+            self.source = shot;
+            self.analysis = None;
+            self.thumbs.clear();
+            self.loading = None;
         }
     }
 }
