@@ -109,14 +109,17 @@ fn select_a_lip_segment_drag_its_intensity_and_undo() {
 #[test]
 fn faces_list_shows_thumbnails_binds_the_selected_track_and_paints_a_mask() {
     let test = "faces_list_shows_thumbnails_binds_the_selected_track_and_paints_a_mask";
-    let Some(media) = common::shared_media(test) else { return };
     let models = redub::inference::models_dir();
     if !models.join("mtcnn/pnet.onnx").is_file() || redub::inference::find_library().is_err() {
         println!("SKIP {test}: models or ONNX Runtime absent under {}", models.display());
         return;
     }
+    let Some(photo) = common::astronaut_or_skip(test) else { return };
     let dir = tempfile::tempdir().unwrap();
-    let video = media.join("v1_retalking_face2.mp4");
+    // A shot of the public-domain astronaut photo: its face may appear in the committed
+    // snapshots (thumbnail, canonical mouth crop), unlike the real clips of ../shared/media.
+    let video = dir.path().join("astronaut.mp4");
+    common::astronaut_shot(&photo, 1, 480, 100, &video);
     // The shot's analysis, stored in the analysis cache where the faces list finds it.
     let opts = redub::analysis::pipeline::AnalysisOptions::default();
     let (analysis, _) =

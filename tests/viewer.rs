@@ -4,7 +4,8 @@
 //! the viewer's render path gives the raw export render path's frames bit for bit, and the
 //! encoded export within 40 dB PSNR.
 //!
-//! Needs ../shared/media and the MTCNN models; skips with a printed reason when absent.
+//! Needs the MTCNN models and the astronaut fixture (preview = export also ../shared/media);
+//! skips with a printed reason when absent.
 
 mod common;
 use common::{dub_project, harness, step_until_secs};
@@ -12,18 +13,15 @@ use common::{dub_project, harness, step_until_secs};
 use egui::{Event, Modifiers};
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::{Harness, SnapshotOptions};
-use redub::analysis::RgbImage;
 use redub::app::RedubApp;
 use redub::app::command::AppCommand;
 use redub::app::preview::NewPlan;
 use redub::app::viewer::FrameFetcher;
 use redub::jobs::Job;
-use redub::media::encode::{Tags, Writer, WriterConfig};
-use redub::media::{VideoDecoder, decode_audio};
+use redub::media::VideoDecoder;
 use redub::model::lip::FaceId;
 use redub::model::{Preset, Time};
 use redub::render::export::{FrameRenderer, RenderOptions, plan_project_lips, render_project};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn models_or_skip(test: &str) -> bool {
@@ -33,46 +31,6 @@ fn models_or_skip(test: &str) -> bool {
         println!("SKIP {test}: models or ONNX Runtime absent under {}", dir.display());
     }
     ok
-}
-
-/// The first `n` frames of two real clips side by side (each area-resized to 360×360), with the
-/// left clip's audio: a two-face shot.
-fn two_face_composite(left: &Path, right: &Path, n: usize, out: &Path) {
-    let size = 360usize;
-    let mut l = VideoDecoder::open(left).unwrap();
-    let mut r = VideoDecoder::open(right).unwrap();
-    let rate = l.frame_rate();
-    let (w, h) = (2 * size, size);
-    let cfg = WriterConfig {
-        preset: Preset::Mp4,
-        video: Some((w as u32, h as u32, rate)),
-        tags: Tags::default(),
-        keyframe_interval: None,
-    };
-    let mut writer = Writer::create(out, &cfg).unwrap();
-    let audio = decode_audio(left, Some(2)).unwrap();
-    let per_frame = (48_000.0 / rate.as_f64()).round() as usize * 2;
-    let small = |f: &redub::media::Frame| -> Vec<u8> {
-        let img =
-            RgbImage::from_rgba_resized(f.width as usize, f.height as usize, &f.data, size, size);
-        img.data.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect()
-    };
-    let mut canvas = vec![0u8; w * h * 4];
-    for i in 0..n {
-        let (a, b) = (small(&l.frame(i as i64).unwrap()), small(&r.frame(i as i64).unwrap()));
-        for y in 0..h {
-            let row = &mut canvas[y * w * 4..(y + 1) * w * 4];
-            row[..size * 4].copy_from_slice(&a[y * size * 4..(y + 1) * size * 4]);
-            row[size * 4..].copy_from_slice(&b[y * size * 4..(y + 1) * size * 4]);
-        }
-        writer.push_frame(&canvas).unwrap();
-        let s = (i * per_frame).min(audio.samples.len());
-        let e = ((i + 1) * per_frame).min(audio.samples.len());
-        let mut chunk = audio.samples[s..e].to_vec();
-        chunk.resize(per_frame, 0.0);
-        writer.push_audio(&chunk).unwrap();
-    }
-    writer.finish().unwrap();
 }
 
 /// The viewer's before/after state as accessibility reports it (the image's value).
@@ -91,26 +49,29 @@ fn press(h: &mut Harness<'_, RedubApp>, key: egui::Key, modifiers: Modifiers) {
 #[test]
 fn viewer_before_after_click_to_bind_undo_face_toggle_and_mask_snapshot() {
     let test = "viewer_before_after_click_to_bind_undo_face_toggle_and_mask_snapshot";
-    let Some(media) = common::shared_media(test) else { return };
     if !models_or_skip(test) {
         return;
     }
+    let Some(photo) = common::astronaut_or_skip(test) else { return };
     let dir = tempfile::tempdir().unwrap();
+    // Two faces (the astronaut photo and its mirror image): pictures that may go into the
+    // committed snapshot, unlike the real clips of ../shared/media.
     let shot = dir.path().join("two_faces.mp4");
-    two_face_composite(
-        &media.join("v1_retalking_face2.mp4"),
-        &media.join("v3_retalking_face5.mp4"),
-        50,
-        &shot,
+    common::astronaut_shot(&photo, 2, 360, 50, &shot);
+    let dub = dir.path().join("dub.wav");
+    common::espeak(
+        "Because that goal will serve to organize the best of our energies.",
+        "en-us",
+        &dub,
     );
     let file = dir.path().join("two.redub");
-    dub_project(&shot, &media.join("a2_sadtalker_RD_Radio31_000.wav"), None).save(&file).unwrap();
+    dub_project(&shot, &dub, None).save(&file).unwrap();
     let mut h = harness(&dir.path().join("appdata"), Some(file));
 
     step_until_secs(&mut h, "the face analysis", 240, |a| a.lip_preview.analysis.is_some());
     let analysis = h.state().lip_preview.analysis.clone().unwrap();
     assert_eq!(analysis.tracks.len(), 2, "two faces in the composite");
-    // The right-hand face (v3) is the one this test binds.
+    // The right-hand face is the one this test binds.
     let right = analysis
         .tracks
         .iter()

@@ -169,3 +169,69 @@ pub fn drag(
     h.step();
     h.run_ok();
 }
+
+/// Writes an MP4 shot of `n` frames of `w`×`h` RGBA from `frame(i)`, with `audio` (48 kHz
+/// interleaved stereo, padded with silence or cut to the video's length) as its sound.
+pub fn write_shot(
+    out: &Path,
+    (w, h): (u32, u32),
+    rate: redub::model::FrameRate,
+    n: usize,
+    audio: &[f32],
+    mut frame: impl FnMut(usize) -> Vec<u8>,
+) {
+    use redub::media::encode::{Tags, Writer, WriterConfig};
+    let cfg = WriterConfig {
+        preset: redub::model::Preset::Mp4,
+        video: Some((w, h, rate)),
+        tags: Tags::default(),
+        keyframe_interval: None,
+    };
+    let mut writer = Writer::create(out, &cfg).unwrap();
+    let per_frame = (48_000.0 / rate.as_f64()).round() as usize * 2;
+    for i in 0..n {
+        writer.push_frame(&frame(i)).unwrap();
+        let s = (i * per_frame).min(audio.len());
+        let e = ((i + 1) * per_frame).min(audio.len());
+        let mut chunk = audio[s..e].to_vec();
+        chunk.resize(per_frame, 0.0);
+        writer.push_audio(&chunk).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+/// The public-domain astronaut photo installed by `packaging/setup.sh deps` (a face whose
+/// pictures may go into committed snapshots), or `None` after printing why the test is skipped.
+pub fn astronaut_or_skip(test: &str) -> Option<image::RgbaImage> {
+    let path = redub::inference::models_dir().join("fixtures/astronaut.png");
+    match image::open(&path) {
+        Ok(img) => Some(img.to_rgba8()),
+        Err(e) => {
+            println!("SKIP {test}: {} unreadable ({e})", path.display());
+            None
+        }
+    }
+}
+
+/// A talking-head shot made from the astronaut photo: `faces` copies side by side (every other
+/// one mirrored), each `size`×`size`, `n` frames at 25 fps, with an espeak-ng line as its sound.
+/// Each frame drifts by a pixel or two, like a hand-held camera, so frames are not all alike.
+pub fn astronaut_shot(photo: &image::RgbaImage, faces: u32, size: u32, n: usize, out: &Path) {
+    let line = out.with_extension("line.wav");
+    espeak("We choose to go to the moon in this decade and do the other things.", "en-us", &line);
+    let audio = media::decode_audio(&line, Some(2)).unwrap();
+    let big =
+        image::imageops::resize(photo, size + 4, size + 4, image::imageops::FilterType::Triangle);
+    let mirrored = image::imageops::flip_horizontal(&big);
+    let (w, h) = (faces * size, size);
+    write_shot(out, (w, h), redub::model::FrameRate::FPS_25, n, &audio.samples, |i| {
+        let (dx, dy) = ((i % 5) as u32, ((i / 2) % 3) as u32);
+        let mut canvas = image::RgbaImage::new(w, h);
+        for k in 0..faces {
+            let src = if k % 2 == 0 { &big } else { &mirrored };
+            let view = image::imageops::crop_imm(src, dx.min(4), dy, size, size).to_image();
+            image::imageops::replace(&mut canvas, &view, i64::from(k * size), 0);
+        }
+        canvas.into_raw()
+    });
+}
