@@ -42,6 +42,8 @@ pub fn decode_audio(path: &Path, channels: Option<u16>) -> Result<AudioBuffer, M
     let channels = channels.unwrap_or(stream.channels.clamp(1, 64) as u16);
 
     let pipeline = gst::Pipeline::new();
+    // Every way out (a file gone before it could start, a failed map) leaves the pipeline stopped.
+    let _stop = StopOnDrop(&pipeline);
     let src = make("filesrc")?;
     src.set_property("location", path);
     let decode = make("decodebin")?;
@@ -97,10 +99,18 @@ pub fn decode_audio(path: &Path, channels: Option<u16>) -> Result<AudioBuffer, M
         }
     };
     let error = bus_error(&bus);
-    let _ = pipeline.set_state(gst::State::Null);
     result?;
     if let Some(e) = error {
         return Err(decode_err(e));
     }
     Ok(AudioBuffer { rate: SAMPLE_RATE, channels, samples })
+}
+
+/// Sets a pipeline to NULL when dropped (GStreamer requires it before the last reference goes).
+struct StopOnDrop<'a>(&'a gst::Pipeline);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.set_state(gst::State::Null);
+    }
 }
