@@ -22,6 +22,33 @@ fn gpu_matches_cpu_reference() {
             panic!("no GPU adapter ({e}); the set-up installs Mesa lavapipe (mesa-vulkan-drivers)")
         }
     };
+    check_parity(&gpu);
+}
+
+/// The editor hands its own wgpu device to the compositor (`install_shared`): the pipeline built
+/// on a device opened elsewhere composites like the reference too, and a software adapter is
+/// refused unless allowed.
+#[test]
+fn compositor_on_a_borrowed_device() {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+    let adapter =
+        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+            .expect("an adapter (Mesa lavapipe here)");
+    let info = adapter.get_info();
+    let (device, queue) =
+        pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).unwrap();
+    if info.device_type == wgpu::DeviceType::Cpu {
+        let refused =
+            GpuCompositor::with_device(&info, device.clone(), queue.clone(), false).err().unwrap();
+        println!("software adapter refused: {refused}");
+        assert!(refused.to_string().contains("software adapter"), "{refused}");
+    }
+    let gpu = GpuCompositor::with_device(&info, device, queue, true).unwrap();
+    assert!(gpu.adapter_name().contains("shared with the editor"), "{}", gpu.adapter_name());
+    check_parity(&gpu);
+}
+
+fn check_parity(gpu: &GpuCompositor) {
     println!("adapter: {}", gpu.adapter_name());
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut worst = 0u8;

@@ -70,6 +70,19 @@ pub fn main(args: &[String]) -> ExitCode {
     }
 }
 
+/// Gives the lip compositor the window's wgpu device (one device for drawing and compositing;
+/// a software rasteriser is still refused in favour of the CPU compositor).
+pub fn share_render_device(cc: &eframe::CreationContext<'_>) {
+    if let Some(rs) = cc.wgpu_render_state.as_ref() {
+        let msg = crate::render::gpu::install_shared(
+            &rs.adapter.get_info(),
+            rs.device.clone(),
+            rs.queue.clone(),
+        );
+        eprintln!("redub: {msg}");
+    }
+}
+
 /// Opens the editor window and runs until it closes.
 pub fn run(options: AppOptions) -> Result<(), eframe::Error> {
     let native = eframe::NativeOptions {
@@ -83,6 +96,9 @@ pub fn run(options: AppOptions) -> Result<(), eframe::Error> {
     eframe::run_native(
         "Redub",
         native,
-        Box::new(move |cc| Ok(Box::new(RedubApp::new(cc.egui_ctx.clone(), options)))),
+        Box::new(move |cc| {
+            share_render_device(cc);
+            Ok(Box::new(RedubApp::new(cc.egui_ctx.clone(), options)))
+        }),
     )
 }

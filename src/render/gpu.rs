@@ -4,6 +4,7 @@
 //! adapter exists or `REDUB_FORCE_CPU=1`; [`Backend`] says which one ran.
 
 use crate::lipsync::geometry::{PATCH_H, PATCH_W, Patch, Similarity};
+use std::sync::{Arc, OnceLock};
 use wgpu::util::DeviceExt;
 
 /// Errors of the GPU path (the caller falls back to the CPU).
@@ -56,6 +57,51 @@ pub fn composite_cpu(frame: &mut [u8], width: usize, height: usize, layers: &[Pa
     }
 }
 
+fn force_cpu() -> bool {
+    std::env::var("REDUB_FORCE_CPU").is_ok_and(|v| v == "1")
+}
+
+fn software_allowed() -> bool {
+    std::env::var("REDUB_SOFTWARE_GPU").is_ok_and(|v| v == "1")
+}
+
+fn adapter_label(info: &wgpu::AdapterInfo) -> String {
+    format!("{} ({:?})", info.name, info.backend)
+}
+
+/// A software rasteriser is refused unless `allow_software` (see [`GpuCompositor::new`]).
+fn check_adapter(info: &wgpu::AdapterInfo, allow_software: bool) -> Result<(), GpuError> {
+    if info.device_type == wgpu::DeviceType::Cpu && !allow_software {
+        return Err(GpuError::NoAdapter(format!(
+            "only a software adapter, {}: the CPU compositor is faster \
+             (REDUB_SOFTWARE_GPU=1 uses it)",
+            adapter_label(info)
+        )));
+    }
+    Ok(())
+}
+
+static SHARED: OnceLock<Result<Arc<GpuCompositor>, String>> = OnceLock::new();
+
+/// Makes the editor's wgpu device the process's compositor (see [`GpuCompositor::shared`]);
+/// the first call wins, later ones and calls after a renderer opened its own are ignored.
+/// Returns what [`GpuCompositor::shared`] will give, as text for the log.
+pub fn install_shared(
+    adapter: &wgpu::AdapterInfo,
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+) -> String {
+    let r = SHARED.get_or_init(|| {
+        GpuCompositor::with_device(adapter, device, queue, software_allowed())
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    });
+    match r {
+        Ok(g) => format!("lip compositor: GPU ({})", g.adapter_name()),
+        Err(e) => format!("lip compositor: CPU ({e})"),
+    }
+}
+
 /// A wgpu device with the compositor pipeline.
 pub struct GpuCompositor {
     device: wgpu::Device,
@@ -73,7 +119,7 @@ impl GpuCompositor {
     /// `redub bench --composite`), so export and preview are better off on the CPU path there;
     /// `REDUB_SOFTWARE_GPU=1` uses it anyway.
     pub fn new() -> Result<Self, GpuError> {
-        Self::open(std::env::var("REDUB_SOFTWARE_GPU").is_ok_and(|v| v == "1"))
+        Self::open(software_allowed())
     }
 
     /// Opens the first adapter, software ones included (tests and benchmarks on machines
@@ -83,7 +129,7 @@ impl GpuCompositor {
     }
 
     fn open(allow_software: bool) -> Result<Self, GpuError> {
-        if std::env::var("REDUB_FORCE_CPU").is_ok_and(|v| v == "1") {
+        if force_cpu() {
             return Err(GpuError::Disabled);
         }
         let instance =
@@ -96,18 +142,54 @@ impl GpuCompositor {
         }))
         .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
         let info = adapter.get_info();
-        let adapter_name = format!("{} ({:?})", info.name, info.backend);
-        if info.device_type == wgpu::DeviceType::Cpu && !allow_software {
-            return Err(GpuError::NoAdapter(format!(
-                "only a software adapter, {adapter_name}: the CPU compositor is faster \
-                 (REDUB_SOFTWARE_GPU=1 uses it)"
-            )));
-        }
+        check_adapter(&info, allow_software)?;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("redub compositor"),
             ..Default::default()
         }))
         .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        Self::on_device(device, queue, adapter_label(&info))
+    }
+
+    /// The compositor on a device someone else opened (the editor's: eframe's wgpu device, so
+    /// the viewer's frames are composited where the window draws them). A software adapter is
+    /// refused unless `allow_software`.
+    pub fn with_device(
+        adapter: &wgpu::AdapterInfo,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        allow_software: bool,
+    ) -> Result<Self, GpuError> {
+        if force_cpu() {
+            return Err(GpuError::Disabled);
+        }
+        check_adapter(adapter, allow_software)?;
+        Self::on_device(
+            device,
+            queue,
+            format!("{}, shared with the editor", adapter_label(adapter)),
+        )
+    }
+
+    /// The process's compositor: the one [`install_shared`] was given, else the first
+    /// [`GpuCompositor::new`] opened — one device and pipeline for every lip renderer of the
+    /// process (each export and each re-plan of the preview used to open its own device).
+    /// wgpu's error scopes are per thread, so the export and viewer threads can share it.
+    pub fn shared() -> Result<Arc<Self>, GpuError> {
+        if force_cpu() {
+            return Err(GpuError::Disabled);
+        }
+        SHARED
+            .get_or_init(|| Self::new().map(Arc::new).map_err(|e| e.to_string()))
+            .clone()
+            .map_err(GpuError::NoAdapter)
+    }
+
+    fn on_device(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        adapter_name: String,
+    ) -> Result<Self, GpuError> {
         // Validation errors must become a CPU fallback, not wgpu's default panic.
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {

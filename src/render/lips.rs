@@ -307,13 +307,13 @@ pub struct PreparedLayer<'a> {
 /// Applies planned lip edits to decoded frames, on the GPU when one is available.
 pub struct LipRenderer {
     tracks: Vec<LipTrack>,
-    gpu: Option<GpuCompositor>,
+    gpu: Option<std::sync::Arc<GpuCompositor>>,
 }
 
 impl LipRenderer {
     /// Wraps plans; opens the GPU compositor when there is an edit to draw (and an adapter).
     pub fn new(tracks: Vec<LipTrack>) -> Self {
-        let gpu = if tracks.is_empty() { None } else { GpuCompositor::new().ok() };
+        let gpu = if tracks.is_empty() { None } else { GpuCompositor::shared().ok() };
         Self { tracks, gpu }
     }
 
@@ -411,7 +411,7 @@ impl LipRenderer {
             .iter()
             .map(|l| PatchLayer { patch: &l.patch, alpha: &l.alpha, to_image: l.to_image })
             .collect();
-        Some(gpu::composite(self.gpu.as_ref(), frame, width, height, &layers))
+        Some(gpu::composite(self.gpu.as_deref(), frame, width, height, &layers))
     }
 }
 

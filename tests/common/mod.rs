@@ -100,7 +100,10 @@ pub fn harness(
         .with_size([1440.0, 900.0])
         .with_max_steps(400)
         .wgpu()
-        .build_eframe(move |cc| RedubApp::new(cc.egui_ctx.clone(), options))
+        .build_eframe(move |cc| {
+            redub::app::share_render_device(cc);
+            RedubApp::new(cc.egui_ctx.clone(), options)
+        })
 }
 
 /// Steps the editor until `done` holds (its workers run in real time); panics after `secs`
