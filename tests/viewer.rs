@@ -80,6 +80,32 @@ fn viewer_before_after_click_to_bind_undo_face_toggle_and_mask_snapshot() {
         .id;
     step_until_secs(&mut h, "the first frame", 60, |a| a.viewer.shown.is_some());
 
+    // The timeline's Speaking lane: a row per face, and the face proposed as the speaker of
+    // the original line; clicking the proposal binds the dub track playing over that line.
+    step_until_secs(&mut h, "the speaking lane", 60, |a| {
+        a.speakers.rows.len() == 2 && !a.speakers.proposals.is_empty()
+    });
+    h.get_by_label("Face 0 speaking");
+    h.get_by_label("Face 1 speaking");
+    let proposal = h.state().speakers.proposals[0].clone();
+    println!("proposed speaker: {proposal:?}");
+    // Two still photos: nobody is seen speaking, so the proposal is only a guess.
+    assert!(h.state().speakers.rows.iter().all(|(_, s)| s.is_empty()), "still faces never speak");
+    assert!(!proposal.speaking);
+    h.get_by_role_and_label(
+        egui::accesskit::Role::Button,
+        &format!(
+            "Face {} proposed for the line at {:.2} s",
+            proposal.face,
+            proposal.start.as_seconds_f64()
+        ),
+    )
+    .click();
+    h.run_ok();
+    assert_eq!(h.state().project.timeline.dub_tracks[0].face, Some(FaceId(proposal.face)));
+    press(&mut h, egui::Key::Z, Modifiers::COMMAND);
+    assert_eq!(h.state().project.timeline.dub_tracks[0].face, None, "undo unbinds");
+
     // Before/after: the key `\` and the toolbar button.
     assert_eq!(viewer_mode(&h), "after");
     press(&mut h, egui::Key::Backslash, Modifiers::NONE);

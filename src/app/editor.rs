@@ -142,6 +142,8 @@ pub struct RedubApp {
     pub thumbnails: Thumbnails,
     /// Lip lanes, the lip section of the inspector, the faces list and the mask painter.
     pub lip_ui: super::lip_ui::LipUi,
+    /// The timeline's "Speaking" lane: faces speaking and proposed speakers of the dialogue.
+    pub speakers: super::speakers::Speakers,
     /// The EBU R128 meter panel.
     pub loudness: LoudnessPanel,
     importer: Importer,
@@ -203,6 +205,7 @@ impl RedubApp {
             show_log: false,
             thumbnails: Thumbnails::default(),
             lip_ui: Default::default(),
+            speakers: Default::default(),
             loudness: LoudnessPanel::default(),
             importer: Importer::default(),
             inspector: InspectorState::default(),
@@ -1489,6 +1492,11 @@ impl RedubApp {
         if let Some(a) = &self.lip_preview.analysis {
             self.lip_ui.faces.set_analysis(a.clone(), &ctx);
         }
+        self.speakers.update(
+            self.lip_preview.analysis.as_ref(),
+            self.audio.dialogue.as_ref(),
+            self.audio.peaks.as_ref().map_or(&[][..], |w| w.speech.as_slice()),
+        );
         let index = frame_at(self.project.timeline.frame_rate, self.playhead);
         self.dropped_frames += self.viewer.update(&ctx, index, self.play.is_some());
 
@@ -1517,6 +1525,8 @@ impl RedubApp {
                     thumbnails: &thumbs,
                     lip_segments: &self.lip_ui.segments,
                     lip_selected: self.lip_ui.selected,
+                    speakers: Some(&self.speakers),
+                    bind_target: self.lip_ui.target_track(&self.project, &self.selection),
                 };
                 timeline_ui(ui, &input, &mut self.timeline, &mut self.pending);
             },

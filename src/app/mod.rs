@@ -21,6 +21,7 @@ pub mod overlay;
 pub mod playback;
 pub mod preview;
 pub mod script;
+pub mod speakers;
 pub mod storage;
 pub mod thumbs;
 pub mod timeline;

@@ -44,6 +44,8 @@ pub enum Lane {
     Dub(TrackId),
     /// The lip segments of a dub track (see [`super::lip_lane`]).
     Lips(TrackId),
+    /// Visual speech activity per face and the proposed speakers (see [`super::speakers`]).
+    Speakers,
 }
 
 /// What a drag does.
@@ -129,6 +131,10 @@ pub struct TimelineInput<'a> {
     pub lip_segments: &'a [(TrackId, Vec<crate::render::lips::LipSegmentPlan>)],
     /// The selected lip segment.
     pub lip_selected: Option<super::lip_lane::LipSegmentRef>,
+    /// Faces speaking and proposed speakers (the lane under the original audio).
+    pub speakers: Option<&'a super::speakers::Speakers>,
+    /// The dub track a click on a proposed speaker binds when no dub line plays over it.
+    pub bind_target: Option<TrackId>,
 }
 
 /// Waveform peaks, one per [`PEAK_BUCKET`] samples at 48 kHz.
@@ -288,6 +294,9 @@ pub fn timeline_ui(
     };
     lane(Lane::Video, VIDEO_H, &mut view.lanes);
     lane(Lane::Original, ORIGINAL_H, &mut view.lanes);
+    if let Some(sp) = input.speakers.filter(|s| s.visible()) {
+        lane(Lane::Speakers, super::speakers::lane_height(sp.rows.len()), &mut view.lanes);
+    }
     if project.timeline.me_track.is_some() {
         lane(Lane::Me, ORIGINAL_H, &mut view.lanes);
     }
@@ -385,6 +394,17 @@ pub fn timeline_ui(
 
     let lips = (input.lip_segments, input.lip_selected);
     super::lip_lane::lip_lanes_ui(ui, &area_painter, project, lips.0, lips.1, view, out);
+    if let Some(sp) = input.speakers {
+        super::speakers::speakers_lane_ui(
+            ui,
+            &area_painter,
+            project,
+            sp,
+            input.bind_target,
+            view,
+            out,
+        );
+    }
 
     // Background: click to clear selection, drag to box-select.
     if !hovered_any_clip {
@@ -531,7 +551,7 @@ fn video_and_original_ui(painter: &egui::Painter, input: &TimelineInput<'_>, vie
                 let peaks = input.waveforms.map_or(&[][..], |w| w.me.as_slice());
                 super::me_track::me_lane_ui(painter, view, *r, m, tl.me_mute, peaks);
             }
-            Lane::Dub(_) | Lane::Lips(_) => {}
+            Lane::Dub(_) | Lane::Lips(_) | Lane::Speakers => {}
         }
     }
 }
@@ -1107,6 +1127,11 @@ fn headers_ui(
                 });
             }
             Lane::Lips(_) => {}
+            Lane::Speakers => {
+                if let Some(sp) = input.speakers {
+                    super::speakers::header_ui(&mut child, sp);
+                }
+            }
         }
     }
 }

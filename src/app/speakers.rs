@@ -1,0 +1,263 @@
+//! The "Speaking" lane under the original audio: for each face track of the shot's analysis,
+//! where that face's mouth moves like speech (visual speech activity, one row per face), and for
+//! each line of the original dialogue (its speech segments) the face proposed as the line's
+//! speaker — the face whose mouth activity follows the line's loudness best
+//! ([`crate::analysis::speech::propose_speaker`]). A proposal is outlined in its face's row;
+//! clicking it binds the dub track that replaces that line (or the selected one) to the face.
+
+use super::command::AppCommand;
+use super::timeline::{Lane, TimelineView};
+use crate::analysis::pipeline::Analysis;
+use crate::analysis::speech::{audio_envelope, propose_speaker};
+use crate::analysis::track::Segment;
+use crate::model::edit::Edit;
+use crate::model::lip::FaceId;
+use crate::model::{Project, Time, TrackId};
+use egui::{Color32, Id, Rect, Sense, Stroke, StrokeKind};
+use std::sync::Arc;
+
+/// Height of one face's row, points.
+pub const ROW_H: f32 = 13.0;
+/// Rows drawn at most (faces beyond are listed in the Faces panel only).
+pub const MAX_ROWS: usize = 6;
+
+/// The lane's height for `rows` faces.
+pub fn lane_height(rows: usize) -> f32 {
+    10.0 + ROW_H * rows.clamp(1, MAX_ROWS) as f32
+}
+
+/// The face proposed as the speaker of one line of the original dialogue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Proposal {
+    /// The line's speech, timeline time.
+    pub start: Time,
+    /// End of the line's speech.
+    pub end: Time,
+    /// The proposed face track.
+    pub face: u32,
+    /// Correlation of its mouth activity with the line's loudness (−1..1).
+    pub correlation: f32,
+    /// Whether the face visibly speaks during the line (its speaking segments cover a quarter
+    /// of it). When no face does (a voice off screen, still faces), the best correlation is
+    /// still offered, drawn dashed as a guess.
+    pub speaking: bool,
+}
+
+/// What the lane shows, recomputed when the analysis or the decoded dialogue changes.
+#[derive(Default)]
+pub struct Speakers {
+    key: Option<(usize, usize, usize)>,
+    /// Per face track (in the analysis's order): its id and its speaking segments.
+    pub rows: Vec<(u32, Vec<(Time, Time)>)>,
+    /// One proposal per line of the original dialogue that some face covers.
+    pub proposals: Vec<Proposal>,
+}
+
+impl Speakers {
+    /// Recomputes from the analysis, the original dialogue (mono, 48 kHz) and its speech
+    /// segments when any of them changed (cheap: one envelope pass and a few correlations).
+    pub fn update(
+        &mut self,
+        analysis: Option<&Arc<Analysis>>,
+        dialogue: Option<&Arc<Vec<f32>>>,
+        speech: &[(Time, Time)],
+    ) {
+        let key = (
+            analysis.map_or(0, |a| Arc::as_ptr(a) as usize),
+            dialogue.map_or(0, |d| Arc::as_ptr(d) as usize),
+            speech.len(),
+        );
+        if self.key == Some(key) {
+            return;
+        }
+        self.key = Some(key);
+        self.rows.clear();
+        self.proposals.clear();
+        let Some(a) = analysis else { return };
+        let rate = a.frame_rate;
+        let to_time = |s: &Segment| (rate.frame_to_time(s.start), rate.frame_to_time(s.end));
+        self.rows =
+            a.tracks.iter().map(|t| (t.id, t.speaking.iter().map(to_time).collect())).collect();
+        let Some(mono) = dialogue else { return };
+        let fps = rate.as_f64() as f32;
+        let envelope =
+            audio_envelope(mono, crate::dsp::SAMPLE_RATE, fps, a.frame_count.max(0) as usize);
+        for &(start, end) in speech {
+            let segment =
+                Segment { start: rate.time_to_frame(start), end: rate.time_to_frame(end) };
+            if segment.is_empty() {
+                continue;
+            }
+            // Among the faces seen speaking during the line; else among all.
+            let covers = |t: &&crate::analysis::track::FaceTrack| {
+                let o: i64 = t
+                    .speaking
+                    .iter()
+                    .map(|s| (s.end.min(segment.end) - s.start.max(segment.start)).max(0))
+                    .sum();
+                o * 4 >= segment.len()
+            };
+            let talking: Vec<_> = a.tracks.iter().filter(covers).cloned().collect();
+            let speaking = !talking.is_empty();
+            let pool = if speaking { talking.as_slice() } else { a.tracks.as_slice() };
+            if let Some(p) = propose_speaker(pool, segment, &envelope) {
+                self.proposals.push(Proposal {
+                    start,
+                    end,
+                    face: p.track_id,
+                    correlation: p.correlation,
+                    speaking,
+                });
+            }
+        }
+    }
+
+    /// Whether the lane is shown (the shot has faces).
+    pub fn visible(&self) -> bool {
+        !self.rows.is_empty()
+    }
+}
+
+/// A face's colour in the lane (the overlay's face colours are by binding; here by id).
+fn face_color(id: u32) -> Color32 {
+    const COLORS: [[u8; 3]; 6] = [
+        [90, 190, 230],
+        [240, 170, 80],
+        [150, 210, 110],
+        [210, 120, 200],
+        [240, 110, 110],
+        [200, 200, 120],
+    ];
+    let c = COLORS[id as usize % COLORS.len()];
+    Color32::from_rgb(c[0], c[1], c[2])
+}
+
+/// The dub track a click on a proposal binds: the one whose clip plays over the line (it
+/// replaces that line), else `fallback` (the selected track).
+fn track_for_line(
+    project: &Project,
+    start: Time,
+    end: Time,
+    fallback: Option<TrackId>,
+) -> Option<TrackId> {
+    let overlap = |c: &crate::model::Clip| (c.end().min(end) - c.position.max(start)).ticks();
+    project
+        .timeline
+        .dub_tracks
+        .iter()
+        .filter_map(|t| t.clips.iter().map(overlap).max().filter(|&o| o > 0).map(|o| (o, t.id)))
+        .max_by_key(|&(o, _)| o)
+        .map(|(_, id)| id)
+        .or(fallback)
+}
+
+/// Draws the row labels in the lane's header.
+pub fn header_ui(ui: &mut egui::Ui, speakers: &Speakers) {
+    ui.spacing_mut().item_spacing.y = 0.0;
+    for (id, _) in speakers.rows.iter().take(MAX_ROWS) {
+        ui.allocate_ui_with_layout(
+            egui::vec2(ui.available_width(), ROW_H),
+            egui::Layout::left_to_right(egui::Align::Center),
+            |ui| {
+                let text = egui::RichText::new(format!("Face {id} speaking")).small();
+                ui.label(text.color(face_color(*id)));
+            },
+        );
+    }
+}
+
+/// Draws the lane's rows (speaking segments, proposals) and handles clicks on proposals.
+pub fn speakers_lane_ui(
+    ui: &mut egui::Ui,
+    painter: &egui::Painter,
+    project: &Project,
+    speakers: &Speakers,
+    fallback: Option<TrackId>,
+    view: &TimelineView,
+    out: &mut Vec<AppCommand>,
+) {
+    let Some(lane) = view.lanes.iter().find(|(l, _)| *l == Lane::Speakers).map(|(_, r)| *r) else {
+        return;
+    };
+    if !lane.intersects(view.clip_area) {
+        return;
+    }
+    let row_rect = |k: usize| {
+        let top = lane.top() + 5.0 + ROW_H * k as f32;
+        (top + 2.0)..=(top + ROW_H - 2.0)
+    };
+    let span = |a: Time, b: Time, y: std::ops::RangeInclusive<f32>| {
+        let (x0, x1) = (view.x_of(a), view.x_of(b));
+        Rect::from_x_y_ranges(x0..=x1.max(x0 + 2.0), y)
+    };
+    for (k, (id, segs)) in speakers.rows.iter().enumerate().take(MAX_ROWS) {
+        let y = row_rect(k);
+        let c = face_color(*id);
+        painter.hline(
+            view.clip_area.x_range(),
+            (y.start() + y.end()) / 2.0,
+            Stroke::new(1.0, Color32::from_gray(45)),
+        );
+        for &(a, b) in segs {
+            let r = span(a, b, y.clone());
+            if r.intersects(view.clip_area) {
+                painter.rect_filled(r.shrink2(egui::vec2(0.0, 2.0)), 1.0, c.gamma_multiply(0.8));
+            }
+        }
+    }
+    for (k, p) in speakers.proposals.iter().enumerate() {
+        let Some(row) = speakers.rows.iter().take(MAX_ROWS).position(|(id, _)| *id == p.face)
+        else {
+            continue;
+        };
+        let r = span(p.start, p.end, row_rect(row));
+        if !r.intersects(view.clip_area) {
+            continue;
+        }
+        if p.speaking {
+            painter.rect_stroke(r, 2.0, Stroke::new(1.5, Color32::WHITE), StrokeKind::Outside);
+        } else {
+            // A guess: no face is seen speaking during the line.
+            let dashed = egui::Shape::dashed_line(
+                &[r.left_top(), r.right_top(), r.right_bottom(), r.left_bottom(), r.left_top()],
+                Stroke::new(1.0, Color32::from_gray(150)),
+                4.0,
+                3.0,
+            );
+            painter.extend(dashed);
+        }
+        let target = track_for_line(project, p.start, p.end, fallback);
+        let target_track =
+            target.and_then(|t| project.timeline.dub_tracks.iter().find(|d| d.id == t));
+        let name =
+            format!("Face {} proposed for the line at {:.2} s", p.face, p.start.as_seconds_f64());
+        let resp =
+            ui.interact(r.intersect(view.clip_area), Id::unique(("speaker", k)), Sense::click());
+        resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
+        let hint = match target_track {
+            Some(d) if d.face == Some(FaceId(p.face)) => format!("{} is bound to it", d.name),
+            Some(d) => format!("click: bind {} to face {}", d.name, p.face),
+            None => "select a dub track to bind it".to_string(),
+        };
+        let resp = resp.on_hover_text(format!(
+            "{name} ({:.2}–{:.2} s): {} (r = {:.2}); {hint}",
+            p.start.as_seconds_f64(),
+            p.end.as_seconds_f64(),
+            if p.speaking {
+                "of the faces seen speaking, its mouth follows the line best"
+            } else {
+                "a guess: no face is seen speaking during the line"
+            },
+            p.correlation,
+        ));
+        if resp.clicked()
+            && let Some(d) = target_track
+            && d.face != Some(FaceId(p.face))
+        {
+            out.push(AppCommand::Edit {
+                edit: Edit::SetTrackFace { track: d.id, face: Some(FaceId(p.face)) },
+                label: format!("Bind {} to face {}", d.name, p.face),
+            });
+        }
+    }
+}
