@@ -451,6 +451,31 @@ mod tests {
     use crate::lipsync::render::skin_weights;
 
     #[test]
+    fn louder_dub_frames_get_wider_mouths() {
+        // Four mouths, one per aperture level; their audio features are all alike, so only the
+        // aperture targets can tell them apart.
+        let patch = Patch { rgb: vec![[120.0; 3]; PATCH_W * PATCH_H] };
+        let mut bank = Bank {
+            entries: (0..4).map(|i| BankEntry::new(i * 10, &patch, vec![0.0, 0.0])).collect(),
+        };
+        for (i, e) in bank.entries.iter_mut().enumerate() {
+            e.opening = [0.3, 0.0, 0.2, 0.1][i];
+        }
+        // Quantile mapping: the quietest speech frame gets the most closed mouth, the loudest
+        // the widest; unedited frames get none.
+        let loud = [Some(-3.0), None, Some(-1.0), Some(-2.0), Some(0.0)];
+        let want = aperture_targets(&bank, &loud);
+        assert_eq!(want, vec![Some(0.0), None, Some(0.2), Some(0.1), Some(0.3)]);
+        let dub: Vec<Option<Vec<f32>>> = loud.iter().map(|l| l.map(|_| vec![0.0, 0.0])).collect();
+        let params = SelectParams { k: 2, lambda: 0.0 };
+        let p = plan_with_looks(&bank, &dub, params, &[], &[], &want);
+        let chosen: Vec<Option<f32>> =
+            p.iter().map(|x| x.map(|x| bank.entries[x.entry].opening)).collect();
+        assert_eq!(chosen, want);
+        assert_eq!(aperture_targets(&Bank::default(), &loud), vec![None; 5]);
+    }
+
+    #[test]
     fn plan_ramps_at_speech_edges_and_keeps_silence() {
         let patch = Patch { rgb: vec![[120.0; 3]; PATCH_W * PATCH_H] };
         let bank =

@@ -282,6 +282,22 @@ mod tests {
     }
 
     #[test]
+    fn aperture_counts_teeth_and_the_dark_interior_but_not_lips() {
+        let closed = aperture(&mouth(0, [0.0; 3]));
+        assert!(closed < 0.01, "{closed}");
+        let teeth = aperture(&mouth(8, [235.0, 235.0, 230.0]));
+        let dark = aperture(&mouth(8, [40.0, 25.0, 25.0]));
+        let wide = aperture(&mouth(14, [40.0, 25.0, 25.0]));
+        assert!(teeth > 0.1 && dark > 0.1, "{teeth} {dark}");
+        assert!((teeth - dark).abs() < 0.02, "{teeth} {dark}");
+        assert!(wide > 1.5 * dark, "{wide} {dark}");
+        // The same mouth in dimmer light measures the same.
+        let mut dim = mouth(8, [40.0, 25.0, 25.0]);
+        dim.rgb.iter_mut().for_each(|p| *p = p.map(|v| v * 0.6));
+        assert!((aperture(&dim) - dark).abs() < 0.02);
+    }
+
+    #[test]
     fn activity_follows_mouth_movement() {
         let mut s = MouthSeries::default();
         let frames: Vec<usize> = vec![0, 0, 0, 8, 0, 8, 0, 0, 0, 0];

@@ -199,5 +199,29 @@ mod tests {
         let unrelated: Vec<f32> = (0..200).map(|t| ((t * 7919) % 101) as f32).collect();
         assert!(sync_offset(&opening, &unrelated, 25.0, 15).confidence < 0.5 * r.confidence);
         assert_eq!(flicker(&[vec![1.0, 1.0], vec![2.0, 0.0]]), 1.0);
+        // Too short for sidelobe statistics: no claim.
+        assert_eq!(sync_offset(&opening[..40], &env[..40], 25.0, 15).confidence, 0.0);
+    }
+
+    #[test]
+    fn envelope_hears_the_speech_band_only() {
+        // 1 s of silence, then 1 s of a 1 kHz tone (in the band), then 1 s at 6 kHz (above it).
+        let rate = 48_000u32;
+        let tone = |f: f32, i: usize| 0.3 * (std::f32::consts::TAU * f * i as f32 / 48_000.0).sin();
+        let mono: Vec<f32> = (0..3 * 48_000)
+            .map(|i| match i / 48_000 {
+                0 => 0.0,
+                1 => tone(1000.0, i),
+                _ => tone(6000.0, i),
+            })
+            .collect();
+        let env = audio_envelope(&mono, rate, 25.0, 75);
+        let mean = |a: usize, b: usize| env[a..b].iter().sum::<f32>() / (b - a) as f32;
+        let (silence, band, high) = (mean(2, 23), mean(27, 48), mean(52, 73));
+        assert!(band > silence + 3.0, "{silence} {band}");
+        assert!(band > high + 3.0, "{band} {high}");
+        // The band-pass removes a constant and a slow ramp.
+        let slow: Vec<f32> = (0..100).map(|i| 5.0 + 0.01 * i as f32).collect();
+        assert!(band_pass(&slow, 10)[20..80].iter().all(|v| v.abs() < 1e-4));
     }
 }
