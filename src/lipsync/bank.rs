@@ -19,7 +19,8 @@ pub struct BankEntry {
     pub descriptor: Vec<f32>,
     /// Audio features of the original around this frame (normalised per track).
     pub features: Vec<f32>,
-    /// Mouth-opening estimate (0 closed .. 1 wide open).
+    /// Mouth aperture (0 closed .. 1 wide open; see [`super::measure::aperture`]: teeth and the
+    /// dark interior both count).
     pub opening: f32,
 }
 
@@ -31,7 +32,7 @@ impl BankEntry {
             patch: patch.rgb.iter().map(|p| p.map(|v| v.round().clamp(0.0, 255.0) as u8)).collect(),
             descriptor: descriptor(patch),
             features,
-            opening: mouth_opening(patch),
+            opening: super::measure::aperture(patch),
         }
     }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// Version of everything a cached bank holds (patches, descriptors, audio features with their
 /// loudness weights, mouth openings, the occlusion model).
-pub const BANK_VERSION: u32 = 2;
+pub const BANK_VERSION: u32 = 10;
 
 const MAGIC: &[u8; 8] = b"RDBANK\0\0";
 

@@ -251,19 +251,68 @@ impl Look {
     }
 }
 
+/// Weight of the aperture mismatch (in standard deviations of the bank's apertures, squared)
+/// against the audio distance (mean squared difference of unit-variance features, about 2 for
+/// unrelated sounds): one standard deviation off costs half of an unrelated sound.
+pub const APERTURE_WEIGHT: f32 = 1.0;
+
+/// How open the mouth should be at each target frame: the dub's loudness mapped through
+/// quantiles onto the bank's apertures (the k-th loudest speech frame gets the aperture at the
+/// same rank among the bank's mouths). Louder speech opens the mouth wider, and the mapping
+/// keeps the actor's own range of openings whatever the dub's level. `loudness[i]` is `None`
+/// where the frame is not edited.
+pub fn aperture_targets(bank: &Bank, loudness: &[Option<f32>]) -> Vec<Option<f32>> {
+    let mut apertures: Vec<f32> = bank.entries.iter().map(|e| e.opening).collect();
+    apertures.sort_by(f32::total_cmp);
+    let mut levels: Vec<f32> = loudness.iter().flatten().copied().collect();
+    levels.sort_by(f32::total_cmp);
+    if apertures.is_empty() || levels.is_empty() {
+        return vec![None; loudness.len()];
+    }
+    loudness
+        .iter()
+        .map(|l| {
+            let l = (*l)?;
+            // Mid-rank of the level among the dub's levels (ties share a rank), 0..1.
+            let below = levels.partition_point(|&v| v < l);
+            let upto = levels.partition_point(|&v| v <= l);
+            let q = (below + upto) as f32 / 2.0 / levels.len() as f32;
+            let k = ((q * apertures.len() as f32) as usize).min(apertures.len() - 1);
+            Some(apertures[k])
+        })
+        .collect()
+}
+
 /// [`plan`] with the looks of the bank entries (`entry_looks[e]`) and of the target frames
 /// (`target_looks[i]`): among mouths that fit the audio, those filmed in the same pose and light
-/// as the target frame win (see [`Look::cost`]).
+/// as the target frame win (see [`Look::cost`]). `target_apertures[i]` (from
+/// [`aperture_targets`]; may be empty) adds [`APERTURE_WEIGHT`] × the squared aperture
+/// mismatch, so the mouth opens as the dub gets louder, which the spectral distance alone does
+/// not ensure on a short bank.
 pub fn plan_with_looks(
     bank: &Bank,
     dub: &[Option<Vec<f32>>],
     params: SelectParams,
     entry_looks: &[Option<Look>],
     target_looks: &[Option<Look>],
+    target_apertures: &[Option<f32>],
 ) -> Vec<Option<Planned>> {
-    let extra = |t: usize, e: usize| match (target_looks.get(t), entry_looks.get(e)) {
-        (Some(Some(a)), Some(Some(b))) => a.cost(b),
-        _ => 0.0,
+    let n = bank.entries.len().max(1) as f32;
+    let mean = bank.entries.iter().map(|e| e.opening).sum::<f32>() / n;
+    let var = bank.entries.iter().map(|e| (e.opening - mean).powi(2)).sum::<f32>() / n;
+    let spread = var.sqrt().max(1e-3);
+    let extra = |t: usize, e: usize| {
+        let look = match (target_looks.get(t), entry_looks.get(e)) {
+            (Some(Some(a)), Some(Some(b))) => a.cost(b),
+            _ => 0.0,
+        };
+        let open = match (target_apertures.get(t), bank.entries.get(e)) {
+            (Some(Some(want)), Some(entry)) => {
+                APERTURE_WEIGHT * ((entry.opening - want) / spread).powi(2)
+            }
+            _ => 0.0,
+        };
+        look + open
     };
     finish_plan(bank, bank.select_with(dub, params, extra))
 }
@@ -402,6 +451,31 @@ mod tests {
     use crate::lipsync::render::skin_weights;
 
     #[test]
+    fn louder_dub_frames_get_wider_mouths() {
+        // Four mouths, one per aperture level; their audio features are all alike, so only the
+        // aperture targets can tell them apart.
+        let patch = Patch { rgb: vec![[120.0; 3]; PATCH_W * PATCH_H] };
+        let mut bank = Bank {
+            entries: (0..4).map(|i| BankEntry::new(i * 10, &patch, vec![0.0, 0.0])).collect(),
+        };
+        for (i, e) in bank.entries.iter_mut().enumerate() {
+            e.opening = [0.3, 0.0, 0.2, 0.1][i];
+        }
+        // Quantile mapping: the quietest speech frame gets the most closed mouth, the loudest
+        // the widest; unedited frames get none.
+        let loud = [Some(-3.0), None, Some(-1.0), Some(-2.0), Some(0.0)];
+        let want = aperture_targets(&bank, &loud);
+        assert_eq!(want, vec![Some(0.0), None, Some(0.2), Some(0.1), Some(0.3)]);
+        let dub: Vec<Option<Vec<f32>>> = loud.iter().map(|l| l.map(|_| vec![0.0, 0.0])).collect();
+        let params = SelectParams { k: 2, lambda: 0.0 };
+        let p = plan_with_looks(&bank, &dub, params, &[], &[], &want);
+        let chosen: Vec<Option<f32>> =
+            p.iter().map(|x| x.map(|x| bank.entries[x.entry].opening)).collect();
+        assert_eq!(chosen, want);
+        assert_eq!(aperture_targets(&Bank::default(), &loud), vec![None; 5]);
+    }
+
+    #[test]
     fn plan_ramps_at_speech_edges_and_keeps_silence() {
         let patch = Patch { rgb: vec![[120.0; 3]; PATCH_W * PATCH_H] };
         let bank =
@@ -476,6 +550,7 @@ mod tests {
             SelectParams::default(),
             &looks,
             &[Some(a)],
+            &[],
         );
         assert_eq!(p[0].map(|x| x.entry), Some(1));
         let p = plan_with_looks(
@@ -484,6 +559,7 @@ mod tests {
             SelectParams::default(),
             &looks,
             &[Some(d)],
+            &[],
         );
         assert_eq!(p[0].map(|x| x.entry), Some(0));
     }

@@ -1,6 +1,6 @@
-//! Engine-independent measurements of a face track in footage: the lip shape per frame, the
-//! mouth activity that follows speech (for sync checks) and the mouth-region pixels (for
-//! flicker).
+//! Engine-independent measurements of a face track in footage: the lip shape and the mouth
+//! aperture per frame, the mouth activity that follows speech (for sync checks) and the
+//! mouth-region pixels (for flicker).
 
 use super::bank::mouth_opening;
 use super::geometry::{Landmarks5, PATCH_H, PATCH_W, Patch, Region, extract_patch, region_mask};
@@ -38,6 +38,69 @@ fn mouth_areas() -> &'static (Vec<usize>, Vec<usize>) {
 /// skin; teeth and the dark mouth interior are not lip-coloured by this measure's threshold).
 fn redness(p: [f32; 3]) -> f32 {
     (p[0] - p[1]) / (p[0] + p[1] + p[2] + 30.0)
+}
+
+/// Colourfulness 0..1 of a pixel: (max − min) / max over its RGB channels (HSV saturation).
+fn chroma(p: [f32; 3]) -> f32 {
+    let hi = p[0].max(p[1]).max(p[2]);
+    let lo = p[0].min(p[1]).min(p[2]);
+    (hi - lo) / (hi + 1.0)
+}
+
+/// Median of a non-empty list (0 for an empty one).
+fn median(mut v: Vec<f32>) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let k = v.len() / 2;
+    *v.select_nth_unstable_by(k, f32::total_cmp).1
+}
+
+/// Mouth aperture: the share of the mouth ellipse that is neither lip nor skin — the teeth
+/// (grey: colourfulness under 0.6× that of the skin around the mouth) or the dark interior
+/// (luma under 0.55× the skin's) — with soft edges (a pixel half-way counts half). Both
+/// references are read from the skin ring of the same frame, so the measure follows lighting
+/// and complexion; teeth and tongue-less dark both count, unlike a darkness measure, which
+/// misses a mouth opened over the teeth.
+pub fn aperture(patch: &Patch) -> f32 {
+    let (inner, ring) = mouth_areas();
+    if inner.is_empty() || ring.is_empty() {
+        return 0.0;
+    }
+    let skin_luma = median(ring.iter().map(|&i| luma(&patch.rgb[i])).collect()).max(1.0);
+    let skin_chroma = median(ring.iter().map(|&i| chroma(patch.rgb[i])).collect()).max(0.02);
+    inner
+        .iter()
+        .map(|&i| {
+            let p = patch.rgb[i];
+            let grey = ((0.6 * skin_chroma - chroma(p)) / (0.3 * skin_chroma)).clamp(0.0, 1.0);
+            let dark = ((0.55 - luma(&p) / skin_luma) / 0.2).clamp(0.0, 1.0);
+            grey.max(dark)
+        })
+        .sum::<f32>()
+        / inner.len() as f32
+}
+
+/// Pixels of the central mouth ellipse (the mouth's width × 0.6, its full height), where the
+/// lips move when speaking.
+fn mouth_core() -> &'static [usize] {
+    static CORE: OnceLock<Vec<usize>> = OnceLock::new();
+    CORE.get_or_init(|| {
+        let [cu, cv, ru, rv] = MOUTH;
+        (0..PATCH_W * PATCH_H)
+            .filter(|&i| {
+                let (u, v) = ((i % PATCH_W) as f32, (i / PATCH_W) as f32);
+                ((u - cu) / (0.6 * ru)).powi(2) + ((v - cv) / rv).powi(2) <= 1.0
+            })
+            .collect()
+    })
+}
+
+/// Luma of the mouth core relative to the median luma of the skin ring (lighting removed).
+fn core_luma(patch: &Patch) -> Vec<f32> {
+    let (_, ring) = mouth_areas();
+    let skin = median(ring.iter().map(|&i| luma(&patch.rgb[i])).collect()).max(1.0);
+    mouth_core().iter().map(|&i| luma(&patch.rgb[i]) / skin).collect()
 }
 
 /// The lips seen along a vertical profile through the mouth centre.
@@ -103,6 +166,13 @@ pub struct MouthSeries {
     pub lips: Vec<LipShape>,
     /// Luma of the lips region per frame (empty where the face is absent).
     pub region: Vec<Vec<f32>>,
+    /// Mouth aperture per frame (see [`aperture`]; 0 where the face is absent).
+    pub aperture: Vec<f32>,
+    /// Mouth motion per frame: mean absolute change of the lighting-normalised luma of the
+    /// mouth core since the previous frame (0 where either frame lacks the face).
+    pub motion: Vec<f32>,
+    /// The previous frame's normalised mouth core, for [`MouthSeries::motion`].
+    previous_core: Option<Vec<f32>>,
 }
 
 fn luma(c: &[f32; 3]) -> f32 {
@@ -117,11 +187,6 @@ fn standardise(x: &[f32]) -> Vec<f32> {
     x.iter().map(|v| if sd > 1e-9 { (v - mean) / sd } else { 0.0 }).collect()
 }
 
-/// |x[t] − x[t−1]| (0 for the first frame).
-fn abs_change(x: &[f32]) -> Vec<f32> {
-    std::iter::once(0.0).chain(x.windows(2).map(|w| (w[1] - w[0]).abs())).collect()
-}
-
 impl MouthSeries {
     /// Adds one frame: its RGBA picture and the face's landmarks there, if any.
     pub fn push(
@@ -134,6 +199,13 @@ impl MouthSeries {
         let patch = landmarks.and_then(|lm| extract_patch(rgba, width, height, lm));
         match patch {
             Some(p) => {
+                let core = core_luma(&p);
+                self.motion.push(self.previous_core.as_ref().map_or(0.0, |prev| {
+                    prev.iter().zip(&core).map(|(a, b)| (a - b).abs()).sum::<f32>()
+                        / core.len().max(1) as f32
+                }));
+                self.previous_core = Some(core);
+                self.aperture.push(aperture(&p));
                 self.opening.push(mouth_opening(&p));
                 self.lips.push(lip_shape(&p));
                 self.region.push(
@@ -146,6 +218,9 @@ impl MouthSeries {
                 );
             }
             None => {
+                self.previous_core = None;
+                self.motion.push(0.0);
+                self.aperture.push(0.0);
                 self.opening.push(0.0);
                 self.lips.push(LipShape::default());
                 self.region.push(Vec::new());
@@ -153,32 +228,13 @@ impl MouthSeries {
         }
     }
 
-    /// Mouth activity per frame: how much the mouth moves, which is what follows the loudness
-    /// of speech (a speaker's resting mouth may be open or closed, but it is still while they
-    /// listen). The sum of three standardised cues, each a frame-to-frame change: of the lip
-    /// height, of the lip gap, and of the lips region's pixels (mean absolute luma change);
-    /// smoothed twice over three frames (a syllable lasts several frames).
+    /// Mouth activity per frame, the visual side of a sync check: the sum of the standardised
+    /// [`aperture`](MouthSeries::aperture) (how open the mouth is: louder speech opens it
+    /// wider) and the standardised [`motion`](MouthSeries::motion) (how much it moves: every
+    /// syllable moves it). [`super::sync::sync_offset`] band-passes it to the syllable rate.
     pub fn activity(&self) -> Vec<f32> {
-        let heights: Vec<f32> = self.lips.iter().map(|l| l.height).collect();
-        let gaps: Vec<f32> = self.lips.iter().map(|l| l.gap).collect();
-        let motion: Vec<f32> = std::iter::once(0.0)
-            .chain(self.region.windows(2).map(|w| {
-                if w[0].is_empty() || w[0].len() != w[1].len() {
-                    0.0
-                } else {
-                    w[0].iter().zip(&w[1]).map(|(a, b)| (a - b).abs()).sum::<f32>()
-                        / w[0].len() as f32
-                }
-            }))
-            .collect();
-        let cues = [
-            standardise(&abs_change(&heights)),
-            standardise(&abs_change(&gaps)),
-            standardise(&motion),
-        ];
-        let sum: Vec<f32> =
-            (0..self.region.len()).map(|i| cues.iter().map(|c| c[i]).sum()).collect();
-        super::sync::smooth(&super::sync::smooth(&sum))
+        let (a, m) = (standardise(&self.aperture), standardise(&self.motion));
+        a.iter().zip(&m).map(|(a, m)| a + m).collect()
     }
 
     /// Flicker of the lips region: mean absolute luma change between consecutive frames where
@@ -223,6 +279,22 @@ mod tests {
         }
         let plain = Patch { rgb: vec![[190.0, 150.0, 130.0]; PATCH_W * PATCH_H] };
         assert_eq!(lip_shape(&plain), LipShape::default());
+    }
+
+    #[test]
+    fn aperture_counts_teeth_and_the_dark_interior_but_not_lips() {
+        let closed = aperture(&mouth(0, [0.0; 3]));
+        assert!(closed < 0.01, "{closed}");
+        let teeth = aperture(&mouth(8, [235.0, 235.0, 230.0]));
+        let dark = aperture(&mouth(8, [40.0, 25.0, 25.0]));
+        let wide = aperture(&mouth(14, [40.0, 25.0, 25.0]));
+        assert!(teeth > 0.1 && dark > 0.1, "{teeth} {dark}");
+        assert!((teeth - dark).abs() < 0.02, "{teeth} {dark}");
+        assert!(wide > 1.5 * dark, "{wide} {dark}");
+        // The same mouth in dimmer light measures the same.
+        let mut dim = mouth(8, [40.0, 25.0, 25.0]);
+        dim.rgb.iter_mut().for_each(|p| *p = p.map(|v| v * 0.6));
+        assert!((aperture(&dim) - dark).abs() < 0.02);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::lipsync::engine::{self, EditMasks, LipSettings, Planned, TrackFrame};
 use crate::lipsync::geometry::{Patch, extract_patch};
 use crate::lipsync::occlusion::{FaceModel, PaintedMask};
 use crate::lipsync::render::skin_weights;
+use crate::lipsync::sync::{audio_envelope, smooth};
 use crate::media::{MediaError, VideoDecoder, decode_audio};
 use crate::model::lip::segment_override;
 use crate::model::project::DubTrack;
@@ -274,12 +275,21 @@ pub fn plan_lips(
                 Some(Look { pose, light })
             })
             .collect();
+        // How open each edited frame's mouth should be: the dub's speech-band loudness (the
+        // sync measure's envelope) mapped onto the bank's apertures. Smoothed over three frames
+        // first: lips and jaw cannot follow frame-to-frame loudness jitter, and chasing it
+        // would only swap mouths (flicker).
+        let loudness = smooth(&audio_envelope(&dub, SAMPLE_RATE, fps, frames as usize));
+        let loudness: Vec<Option<f32>> =
+            targets.iter().zip(&loudness).map(|(t, l)| t.as_ref().map(|_| *l)).collect();
+        let apertures = engine::aperture_targets(&bank, &loudness);
         let plan = engine::plan_with_looks(
             &bank,
             &targets,
             SelectParams::default(),
             &entry_looks,
             &target_looks,
+            &apertures,
         );
         let segments = segments
             .into_iter()
