@@ -3,37 +3,141 @@
 
 use super::track::{FaceTrack, Segment};
 
-/// Settings for turning mouth motion into speaking segments.
+/// Settings for turning mouth motion into speaking segments. Every constant is a fact about
+/// speech or about the reference the segments are compared with, not a value fitted to footage.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ActivityParams {
-    /// Length of the centred moving average over the motion, seconds (about a syllable).
-    pub smooth_s: f32,
-    /// A segment starts where the smoothed mouth motion exceeds the face's own non-speech
-    /// motion (the track's median reference-region motion) this many times…
-    pub enter_ratio: f32,
-    /// …and lasts while it stays above this many times (hysteresis: the dips between syllables
-    /// of running speech do not split it).
-    pub stay_ratio: f32,
-    /// Pauses shorter than this (seconds) are bridged: breaths between words, stop closures.
-    pub bridge_s: f32,
-    /// Segments shorter than this (seconds) are dropped.
+    /// Length of the centred moving average over the log mouth motion, seconds: one syllable
+    /// (about 0.2 s), so the opening and closing of one syllable count as one movement.
+    pub syllable_s: f32,
+    /// A frame belongs to a pause only when the track's two-class model puts it in the still
+    /// class with at least this posterior probability (pauses are declared only on clear
+    /// evidence; when in doubt the face keeps speaking).
+    pub pause_confidence: f32,
+    /// Still stretches shorter than this (seconds) are not pauses: stop closures, holds and
+    /// breaths inside running speech. The audio's voice-activity detector bridges silences
+    /// shorter than its hangover plus its merge gap, so the same span is used here.
+    pub min_pause_s: f32,
+    /// Segments shorter than this (seconds, about a syllable) are dropped.
     pub min_segment_s: f32,
-    /// The mouth starts to move this long (seconds) before the sound it makes (the lips and jaw
-    /// take their position before the voice starts); segment starts are moved this much later so
-    /// the segments describe when the face is heard speaking.
+    /// The mouth moves this long (seconds) before the sound it makes (the articulators take
+    /// their position before the voice, and come to rest before the last sound has faded);
+    /// segments are moved this much later so they describe when the face is heard speaking.
     pub visual_lead_s: f32,
+    /// The two classes must be this well apart (Ashman's D: distance of the means over their
+    /// pooled spread; above 2 is the usual criterion for a clean two-mode distribution). Below
+    /// it the track is one class throughout: speaking or silent as a whole.
+    pub min_separation: f32,
+    /// A track that is one class throughout is speaking when its typical (median) mouth motion
+    /// is this many times the face's own non-speech motion (the reference region's median): a
+    /// still mouth moves about as much as the rest of the face.
+    pub moving_ratio: f32,
 }
 
 impl Default for ActivityParams {
     fn default() -> Self {
+        let vad = crate::dsp::vad::VadConfig::default();
         Self {
-            smooth_s: 0.28,
-            enter_ratio: 1.6,
-            stay_ratio: 1.2,
-            bridge_s: 0.4,
+            syllable_s: 0.2,
+            pause_confidence: 0.95,
+            min_pause_s: (vad.hangover_ms + vad.merge_gap_ms) / 1000.0,
             min_segment_s: 0.2,
             visual_lead_s: 0.08,
+            min_separation: 2.0,
+            moving_ratio: 1.5,
         }
+    }
+}
+
+/// A two-component Gaussian mixture in one dimension.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mixture {
+    /// Component means, low first.
+    pub mean: [f32; 2],
+    /// Component standard deviations.
+    pub sd: [f32; 2],
+    /// Component weights (sum 1).
+    pub weight: [f32; 2],
+}
+
+/// Smallest component spread: keeps a component made of identical values (a frozen picture)
+/// finite without changing any real one.
+const MIN_SD: f32 = 1e-3;
+
+impl Mixture {
+    /// Fits two components to `x` by expectation-maximisation, started from the lower and upper
+    /// quartiles. `None` for fewer than four finite values or when all are equal.
+    pub fn fit(x: &[f32]) -> Option<Self> {
+        let v: Vec<f32> = x.iter().copied().filter(|v| v.is_finite()).collect();
+        let n = v.len() as f32;
+        if v.len() < 4 {
+            return None;
+        }
+        let mean = v.iter().sum::<f32>() / n;
+        let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n;
+        if var <= 0.0 {
+            return None;
+        }
+        let sd0 = (0.5 * var.sqrt()).max(MIN_SD);
+        let mut m = Mixture {
+            mean: [quantile(&v, 0.25), quantile(&v, 0.75)],
+            sd: [sd0, sd0],
+            weight: [0.5, 0.5],
+        };
+        if m.mean[0] >= m.mean[1] {
+            let (lo, hi) = v.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+            m.mean = [lo, hi];
+        }
+        for _ in 0..200 {
+            let post: Vec<f32> = v.iter().map(|&x| m.posterior_high(x)).collect();
+            let n1: f32 = post.iter().sum();
+            let n0 = n - n1;
+            if n1 < 1.0 || n0 < 1.0 {
+                break;
+            }
+            let mu1 = v.iter().zip(&post).map(|(x, p)| p * x).sum::<f32>() / n1;
+            let mu0 = v.iter().zip(&post).map(|(x, p)| (1.0 - p) * x).sum::<f32>() / n0;
+            let var1 =
+                v.iter().zip(&post).map(|(x, p)| p * (x - mu1) * (x - mu1)).sum::<f32>() / n1;
+            let var0 =
+                v.iter().zip(&post).map(|(x, p)| (1.0 - p) * (x - mu0) * (x - mu0)).sum::<f32>()
+                    / n0;
+            let next = Mixture {
+                mean: [mu0, mu1],
+                sd: [var0.sqrt().max(MIN_SD), var1.sqrt().max(MIN_SD)],
+                weight: [n0 / n, n1 / n],
+            };
+            let moved = (next.mean[0] - m.mean[0]).abs() + (next.mean[1] - m.mean[1]).abs();
+            m = next;
+            if moved < 1e-6 {
+                break;
+            }
+        }
+        if m.mean[0] > m.mean[1] {
+            m = Mixture {
+                mean: [m.mean[1], m.mean[0]],
+                sd: [m.sd[1], m.sd[0]],
+                weight: [m.weight[1], m.weight[0]],
+            };
+        }
+        Some(m)
+    }
+
+    /// Probability that `x` belongs to the upper component.
+    pub fn posterior_high(&self, x: f32) -> f32 {
+        // In log space: far into a tail the densities underflow long before their ratio does.
+        let log_density = |k: usize| {
+            let z = (x - self.mean[k]) / self.sd[k];
+            self.weight[k].max(1e-12).ln() - self.sd[k].ln() - 0.5 * z * z
+        };
+        let (l0, l1) = (log_density(0), log_density(1));
+        1.0 / (1.0 + (l0 - l1).exp())
+    }
+
+    /// Ashman's D: how far apart the two components are relative to their spread.
+    pub fn separation(&self) -> f32 {
+        std::f32::consts::SQRT_2 * (self.mean[1] - self.mean[0]).abs()
+            / (self.sd[0] * self.sd[0] + self.sd[1] * self.sd[1]).sqrt()
     }
 }
 
@@ -89,36 +193,55 @@ pub fn segments_from_mask(active: &[bool], first: i64, bridge: i64, min_len: i64
     merged
 }
 
+/// Smallest mouth motion taken into the log domain (canonical units; real motion is ~0.1–2):
+/// keeps a frozen picture's zero finite.
+const MOTION_FLOOR: f32 = 1e-3;
+
 /// Speaking segments of a track from its mouth motion.
 ///
-/// Mouth motion is measured in canonical face units against the same measure on a part of the
-/// face that does not move with speech ([`super::mouth::REFERENCE_REGION`]): alignment residue,
-/// landmark noise, compression noise and lighting flicker move both, so their ratio does not
-/// depend on resolution, contrast, compression or how steady the camera is. The yardstick is
-/// the track's median reference motion (robust: it does not assume the face is ever silent, and
-/// it does not swing with each head turn), and the decision has hysteresis (start above
-/// [`ActivityParams::enter_ratio`], continue above [`ActivityParams::stay_ratio`]), bridged pauses,
-/// a minimum length and the visual lead removed from each start.
+/// The mouth motion (normal flow on the aligned mouth, [`super::mouth::normal_flow`]) is taken
+/// in the log domain, so the decision depends on ratios (a speaker who moves the mouth twice as
+/// much everywhere gets the same segments: per-speaker normalisation), and averaged over one
+/// syllable. A two-component Gaussian mixture fitted to that track's own values separates a
+/// still class from a moving class; a pause is a stretch of at least
+/// [`ActivityParams::min_pause_s`] where the still class is certain
+/// ([`ActivityParams::pause_confidence`]), and everything between pauses is speaking. When the
+/// track's values do not form two classes ([`ActivityParams::min_separation`]) the track is one
+/// class: speaking throughout when its median mouth motion exceeds
+/// [`ActivityParams::moving_ratio`] times the face's own non-speech motion
+/// ([`super::mouth::REFERENCE_REGION`]), else silent. Segments are moved later by the visual
+/// lead and short ones dropped.
 pub fn speaking_segments(track: &FaceTrack, fps: f32, p: &ActivityParams) -> Vec<Segment> {
     let mouth: Vec<f32> = track.frames.iter().map(|f| f.mouth_energy).collect();
     let face: Vec<f32> = track.frames.iter().map(|f| f.face_motion).collect();
     let frames = |s: f32| (s * fps).round() as i64;
-    let window = (frames(p.smooth_s).max(1) as usize) | 1;
-    let unit = quantile(&face, 0.5).max(1e-3);
-    let smooth = moving_average(&mouth, window);
-    let mut on = false;
-    let active: Vec<bool> = smooth
-        .iter()
-        .map(|&m| {
-            let r = m / unit;
-            on = if on { r > p.stay_ratio } else { r > p.enter_ratio };
-            on
-        })
-        .collect();
-    let mut segs = segments_from_mask(&active, track.start(), frames(p.bridge_s), 1);
+    let n = mouth.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let log: Vec<f32> = mouth.iter().map(|m| m.max(MOTION_FLOOR).ln()).collect();
+    let smooth = moving_average(&log, (frames(p.syllable_s).max(1) as usize) | 1);
+    let speaking: Vec<bool> = match Mixture::fit(&smooth) {
+        Some(mix) if mix.separation() >= p.min_separation => {
+            let still: Vec<bool> =
+                smooth.iter().map(|&s| 1.0 - mix.posterior_high(s) >= p.pause_confidence).collect();
+            let mut active = vec![true; n];
+            for pause in segments_from_mask(&still, 0, 0, frames(p.min_pause_s).max(1)) {
+                active[pause.start as usize..pause.end as usize].fill(false);
+            }
+            active
+        }
+        _ => {
+            let unit = quantile(&face, 0.5).max(MOTION_FLOOR);
+            vec![quantile(&mouth, 0.5) > p.moving_ratio * unit; n]
+        }
+    };
     let lead = frames(p.visual_lead_s);
+    let (first, last) = (track.start(), track.end());
+    let mut segs = segments_from_mask(&speaking, first, 0, 1);
     for s in &mut segs {
-        s.start = (s.start + lead).min(s.end);
+        s.start = (s.start + lead).min(last);
+        s.end = (s.end + lead).min(last);
     }
     segs.retain(|s| s.len() >= frames(p.min_segment_s).max(1));
     segs
