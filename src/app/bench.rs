@@ -72,6 +72,7 @@ pub fn time_timeline(project: &Project, px_per_sec: f32, frames: usize) -> Frame
                 thumbnails: &[],
                 lip_segments: &[],
                 lip_selected: None,
+                face_speaking: &[],
             };
             let mut cmds = Vec::new();
             timeline_ui(ui, &ti, &mut view, &mut cmds);

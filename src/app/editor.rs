@@ -1506,6 +1506,12 @@ impl RedubApp {
             |ui| {
                 let thumbs: Vec<(Time, egui::TextureId, egui::Vec2)> =
                     self.thumbnails.items.iter().map(|(t, tex, s)| (*t, tex.id(), *s)).collect();
+                let face_speaking = self
+                    .lip_preview
+                    .analysis
+                    .as_deref()
+                    .map(super::timeline::face_speaking_spans)
+                    .unwrap_or_default();
                 let input = TimelineInput {
                     project: &self.project,
                     selection: &self.selection,
@@ -1517,6 +1523,7 @@ impl RedubApp {
                     thumbnails: &thumbs,
                     lip_segments: &self.lip_ui.segments,
                     lip_selected: self.lip_ui.selected,
+                    face_speaking: &face_speaking,
                 };
                 timeline_ui(ui, &input, &mut self.timeline, &mut self.pending);
             },

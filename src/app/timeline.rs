@@ -129,6 +129,25 @@ pub struct TimelineInput<'a> {
     pub lip_segments: &'a [(TrackId, Vec<crate::render::lips::LipSegmentPlan>)],
     /// The selected lip segment.
     pub lip_selected: Option<super::lip_lane::LipSegmentRef>,
+    /// Where each face of the shot speaks (face id, timeline spans; see [`face_speaking_spans`]),
+    /// drawn as thin bars above the dialogue's speech bar in the original-audio lane.
+    pub face_speaking: &'a [(u32, Vec<(Time, Time)>)],
+}
+
+/// The speaking segments of each face track of the shot's analysis, as timeline spans (the shot
+/// starts at zero, like the original audio).
+pub fn face_speaking_spans(a: &crate::analysis::Analysis) -> Vec<(u32, Vec<(Time, Time)>)> {
+    a.tracks
+        .iter()
+        .map(|t| {
+            let spans = t
+                .speaking
+                .iter()
+                .map(|s| (a.frame_rate.frame_to_time(s.start), a.frame_rate.frame_to_time(s.end)))
+                .collect();
+            (t.id, spans)
+        })
+        .collect()
 }
 
 /// Waveform peaks, one per [`PEAK_BUCKET`] samples at 48 kHz.
@@ -523,6 +542,21 @@ fn video_and_original_ui(painter: &egui::Painter, input: &TimelineInput<'_>, vie
                             egui::pos2(x1, area.bottom() - 1.0),
                         );
                         painter.rect_filled(bar, 1.0, Color32::from_rgb(230, 200, 90));
+                    }
+                }
+                // Each face's speaking segments (from its mouth motion), one thin row per face.
+                for (row, (_, spans)) in input.face_speaking.iter().enumerate() {
+                    let bottom = area.bottom() - 6.0 - 4.0 * row as f32;
+                    for &(a, b) in spans {
+                        let (x0, x1) =
+                            (view.x_of(a).max(area.left()), view.x_of(b).min(area.right()));
+                        if x1 > x0 && bottom - 3.0 > area.top() {
+                            let bar = Rect::from_min_max(
+                                egui::pos2(x0, bottom - 3.0),
+                                egui::pos2(x1, bottom - 1.0),
+                            );
+                            painter.rect_filled(bar, 1.0, Color32::from_rgb(110, 180, 255));
+                        }
                     }
                 }
             }
