@@ -825,3 +825,35 @@ fn face_speaking_segments_hold_on_constructed_footage() {
     }
     assert!(failures.is_empty(), "{failures:?}");
 }
+
+/// A face that does not move (the astronaut photo held for 3 s: only detector and alignment
+/// jitter move its crops) is never speaking.
+#[test]
+fn face_still_photo_is_never_speaking() {
+    let Some(reg) = registry_or_skip("face_still_photo") else { return };
+    let png = models_dir().join("fixtures/astronaut.png");
+    if !png.is_file() {
+        eprintln!("skipping face_still_photo: {} absent", png.display());
+        return;
+    }
+    let img = load_png(&png);
+    let rgba: Vec<u8> = img.data.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+    let rate = crate::model::FrameRate::new(25, 1).unwrap();
+    let frames: Vec<&Vec<u8>> = std::iter::repeat_n(&rgba, 75).collect();
+    let mut analyzer = Analyzer::new(Mtcnn::load(&reg).unwrap(), AnalysisOptions::default(), rate);
+    for (i, f) in frames.iter().enumerate() {
+        analyzer.push_frame(i as i64, img.width as u32, img.height as u32, f).unwrap();
+    }
+    let a = analyzer.finish(String::new());
+    assert_eq!(a.tracks.len(), 1);
+    let t = &a.tracks[0];
+    let m: Vec<f32> = t.frames.iter().map(|f| f.mouth_energy).collect();
+    let r: Vec<f32> = t.frames.iter().map(|f| f.face_motion).collect();
+    eprintln!(
+        "still photo: mouth motion median {:.4}, face motion median {:.4}, speaking {:?}",
+        speech::quantile(&m, 0.5),
+        speech::quantile(&r, 0.5),
+        t.speaking
+    );
+    assert!(t.speaking.is_empty(), "{:?}", t.speaking);
+}
