@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// Bumped whenever the analysis output changes meaning, so stale cache entries are ignored.
-pub const ANALYSIS_VERSION: u32 = 2;
+pub const ANALYSIS_VERSION: u32 = 3;
 
 /// What the analysis does per frame.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -3,37 +3,144 @@
 
 use super::track::{FaceTrack, Segment};
 
-/// Settings for turning mouth motion into speaking segments.
+/// Settings for turning mouth motion into speaking segments. Every constant is a fact about
+/// speech or about the reference the segments are compared with, not a value fitted to footage.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ActivityParams {
-    /// Length of the centred moving average over the motion, seconds (about a syllable).
-    pub smooth_s: f32,
-    /// A segment starts where the smoothed mouth motion exceeds the face's own non-speech
-    /// motion (the track's median reference-region motion) this many times…
-    pub enter_ratio: f32,
-    /// …and lasts while it stays above this many times (hysteresis: the dips between syllables
-    /// of running speech do not split it).
-    pub stay_ratio: f32,
-    /// Pauses shorter than this (seconds) are bridged: breaths between words, stop closures.
-    pub bridge_s: f32,
-    /// Segments shorter than this (seconds) are dropped.
+    /// Length of the centred window over which the log mouth motion is averaged, seconds: about
+    /// one syllable with its transitions (0.2–0.3 s), so the opening and closing of a syllable
+    /// count as one movement. The average drops the window's highest and lowest value, so a
+    /// single-frame event (a blink, a landmark jump) does not count as a syllable.
+    pub syllable_s: f32,
+    /// A frame is certainly still when the track's two-class model puts it in the still class
+    /// with at least this posterior probability (pauses are declared on clear evidence only; in
+    /// doubt the face keeps speaking).
+    pub pause_confidence: f32,
+    /// Still stretches shorter than this (seconds) are not pauses: stop closures, holds and
+    /// breaths inside running speech. The audio's voice-activity detector bridges silences
+    /// shorter than its hangover plus its merge gap, so the same span is used here.
+    pub min_pause_s: f32,
+    /// Segments shorter than this (seconds, about a syllable) are dropped.
     pub min_segment_s: f32,
-    /// The mouth starts to move this long (seconds) before the sound it makes (the lips and jaw
-    /// take their position before the voice starts); segment starts are moved this much later so
-    /// the segments describe when the face is heard speaking.
+    /// The mouth moves this long (seconds) before the sound it makes (the articulators take
+    /// their position before the voice starts and come to rest before the last sound fades);
+    /// segments are moved this much later so they describe when the face is heard speaking.
     pub visual_lead_s: f32,
+    /// The two-class model is used only when its classes are clearly apart (Ashman's D: the
+    /// distance of the means over their pooled spread; 2 is the usual bound for two separate
+    /// modes, and the smoothed series has far fewer independent values than frames, so a
+    /// margin above it). Otherwise only stretches where the mouth is clearly still are pauses.
+    pub min_separation: f32,
+    /// A stretch between pauses whose typical (median) mouth motion is not this many times the
+    /// face's own non-speech motion (the reference region's median) is not speech: a still
+    /// mouth moves about as much as the rest of the face.
+    pub moving_ratio: f32,
 }
 
 impl Default for ActivityParams {
     fn default() -> Self {
+        let vad = crate::dsp::vad::VadConfig::default();
         Self {
-            smooth_s: 0.28,
-            enter_ratio: 1.6,
-            stay_ratio: 1.2,
-            bridge_s: 0.4,
+            syllable_s: 0.28,
+            pause_confidence: 0.95,
+            min_pause_s: (vad.hangover_ms + vad.merge_gap_ms) / 1000.0,
             min_segment_s: 0.2,
             visual_lead_s: 0.08,
+            min_separation: 2.5,
+            moving_ratio: 1.5,
         }
+    }
+}
+
+/// A two-component Gaussian mixture in one dimension.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mixture {
+    /// Component means, low first.
+    pub mean: [f32; 2],
+    /// Component standard deviations.
+    pub sd: [f32; 2],
+    /// Component weights (sum 1).
+    pub weight: [f32; 2],
+}
+
+/// Smallest component spread: keeps a component made of identical values (a frozen picture)
+/// finite without changing any real one.
+const MIN_SD: f32 = 1e-3;
+
+impl Mixture {
+    /// Fits two components to `x` by expectation-maximisation, started from the lower and upper
+    /// quartiles. `None` for fewer than four finite values or when all are equal.
+    pub fn fit(x: &[f32]) -> Option<Self> {
+        let v: Vec<f32> = x.iter().copied().filter(|v| v.is_finite()).collect();
+        let n = v.len() as f32;
+        if v.len() < 4 {
+            return None;
+        }
+        let mean = v.iter().sum::<f32>() / n;
+        let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n;
+        if var <= 0.0 {
+            return None;
+        }
+        let sd0 = (0.5 * var.sqrt()).max(MIN_SD);
+        let mut m = Mixture {
+            mean: [quantile(&v, 0.25), quantile(&v, 0.75)],
+            sd: [sd0, sd0],
+            weight: [0.5, 0.5],
+        };
+        if m.mean[0] >= m.mean[1] {
+            let (lo, hi) = v.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+            m.mean = [lo, hi];
+        }
+        for _ in 0..200 {
+            let post: Vec<f32> = v.iter().map(|&x| m.posterior_high(x)).collect();
+            let n1: f32 = post.iter().sum();
+            let n0 = n - n1;
+            if n1 < 1.0 || n0 < 1.0 {
+                break;
+            }
+            let mu1 = v.iter().zip(&post).map(|(x, p)| p * x).sum::<f32>() / n1;
+            let mu0 = v.iter().zip(&post).map(|(x, p)| (1.0 - p) * x).sum::<f32>() / n0;
+            let var1 =
+                v.iter().zip(&post).map(|(x, p)| p * (x - mu1) * (x - mu1)).sum::<f32>() / n1;
+            let var0 =
+                v.iter().zip(&post).map(|(x, p)| (1.0 - p) * (x - mu0) * (x - mu0)).sum::<f32>()
+                    / n0;
+            let next = Mixture {
+                mean: [mu0, mu1],
+                sd: [var0.sqrt().max(MIN_SD), var1.sqrt().max(MIN_SD)],
+                weight: [n0 / n, n1 / n],
+            };
+            let moved = (next.mean[0] - m.mean[0]).abs() + (next.mean[1] - m.mean[1]).abs();
+            m = next;
+            if moved < 1e-6 {
+                break;
+            }
+        }
+        if m.mean[0] > m.mean[1] {
+            m = Mixture {
+                mean: [m.mean[1], m.mean[0]],
+                sd: [m.sd[1], m.sd[0]],
+                weight: [m.weight[1], m.weight[0]],
+            };
+        }
+        Some(m)
+    }
+
+    /// Probability that `x` belongs to the upper component.
+    pub fn posterior_high(&self, x: f32) -> f32 {
+        // In log space: far into a tail the densities underflow long before their ratio does.
+        let log_density = |k: usize| {
+            let z = (x - self.mean[k]) / self.sd[k];
+            self.weight[k].max(1e-12).ln() - self.sd[k].ln() - 0.5 * z * z
+        };
+        let (l0, l1) = (log_density(0), log_density(1));
+        1.0 / (1.0 + (l0 - l1).exp())
+    }
+
+    /// Ashman's D: how far apart the two components are relative to their spread.
+    pub fn separation(&self) -> f32 {
+        std::f32::consts::SQRT_2 * (self.mean[1] - self.mean[0]).abs()
+            / (self.sd[0] * self.sd[0] + self.sd[1] * self.sd[1]).sqrt()
     }
 }
 
@@ -49,6 +156,23 @@ pub fn moving_average(x: &[f32], window: usize) -> Vec<f32> {
             let a = i.saturating_sub(half);
             let b = (i + half + 1).min(x.len());
             ((prefix[b] - prefix[a]) / (b - a).max(1) as f64) as f32
+        })
+        .collect()
+}
+
+/// Centred moving mean over `window` samples (odd; shrinks at the ends) without each window's
+/// highest and lowest value (when it holds at least three): follows steps like a mean, but a
+/// one-sample spike does not move it.
+pub fn moving_trimmed_mean(x: &[f32], window: usize) -> Vec<f32> {
+    let half = window / 2;
+    let mut buf = Vec::with_capacity(window);
+    (0..x.len())
+        .map(|i| {
+            buf.clear();
+            buf.extend_from_slice(&x[i.saturating_sub(half)..(i + half + 1).min(x.len())]);
+            buf.sort_by(f32::total_cmp);
+            let kept = if buf.len() >= 3 { &buf[1..buf.len() - 1] } else { &buf[..] };
+            kept.iter().sum::<f32>() / kept.len().max(1) as f32
         })
         .collect()
 }
@@ -89,36 +213,68 @@ pub fn segments_from_mask(active: &[bool], first: i64, bridge: i64, min_len: i64
     merged
 }
 
+/// Smallest mouth motion taken into the log domain (canonical units; real motion is ~0.1–2):
+/// keeps a frozen picture's zero finite.
+const MOTION_FLOOR: f32 = 1e-3;
+
 /// Speaking segments of a track from its mouth motion.
 ///
-/// Mouth motion is measured in canonical face units against the same measure on a part of the
-/// face that does not move with speech ([`super::mouth::REFERENCE_REGION`]): alignment residue,
-/// landmark noise, compression noise and lighting flicker move both, so their ratio does not
-/// depend on resolution, contrast, compression or how steady the camera is. The yardstick is
-/// the track's median reference motion (robust: it does not assume the face is ever silent, and
-/// it does not swing with each head turn), and the decision has hysteresis (start above
-/// [`ActivityParams::enter_ratio`], continue above [`ActivityParams::stay_ratio`]), bridged pauses,
-/// a minimum length and the visual lead removed from each start.
+/// The mouth motion (normal flow on the aligned mouth, [`super::mouth::normal_flow`]) is taken
+/// in the log domain, so only ratios matter (a speaker who moves the mouth twice as much
+/// everywhere gets the same segments: per-speaker normalisation), and averaged over a syllable.
+/// A frame is still
+/// - when the mouth moves no more than the face's own non-speech motion (the median of the
+///   reference region, [`super::mouth::REFERENCE_REGION`], which reads alignment jitter, head
+///   motion residue and compression noise the same way), or
+/// - when the track's values form two clear classes (a two-component Gaussian mixture fitted
+///   to that track alone, [`ActivityParams::min_separation`]) and the frame is in the still
+///   class with [`ActivityParams::pause_confidence`].
+///
+/// Still stretches of at least [`ActivityParams::min_pause_s`] are pauses; a stretch between
+/// pauses is speaking unless its median mouth motion is below [`ActivityParams::moving_ratio`]
+/// times the face's own (a listening face). Segments are moved later by the visual lead and
+/// short ones dropped.
 pub fn speaking_segments(track: &FaceTrack, fps: f32, p: &ActivityParams) -> Vec<Segment> {
     let mouth: Vec<f32> = track.frames.iter().map(|f| f.mouth_energy).collect();
     let face: Vec<f32> = track.frames.iter().map(|f| f.face_motion).collect();
     let frames = |s: f32| (s * fps).round() as i64;
-    let window = (frames(p.smooth_s).max(1) as usize) | 1;
-    let unit = quantile(&face, 0.5).max(1e-3);
-    let smooth = moving_average(&mouth, window);
-    let mut on = false;
-    let active: Vec<bool> = smooth
+    let n = mouth.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let log: Vec<f32> = mouth.iter().map(|m| m.max(MOTION_FLOOR).ln()).collect();
+    let smooth = moving_trimmed_mean(&log, (frames(p.syllable_s).max(1) as usize) | 1);
+    let rest = quantile(&face, 0.5).max(MOTION_FLOOR);
+    let mixture = Mixture::fit(&smooth).filter(|m| m.separation() >= p.min_separation);
+    // The two-class model may split motion into ordinary and strong rather than still and
+    // moving; a still frame is also nearer the face's rest level than the track's typical level.
+    let midway = 0.5 * (rest.ln() + quantile(&mouth, 0.5).max(MOTION_FLOOR).ln());
+    let still: Vec<bool> = smooth
         .iter()
-        .map(|&m| {
-            let r = m / unit;
-            on = if on { r > p.stay_ratio } else { r > p.enter_ratio };
-            on
+        .map(|&s| {
+            s <= rest.ln()
+                || (s <= midway
+                    && mixture.is_some_and(|m| 1.0 - m.posterior_high(s) >= p.pause_confidence))
         })
         .collect();
-    let mut segs = segments_from_mask(&active, track.start(), frames(p.bridge_s), 1);
+    let mut speaking = vec![true; n];
+    for pause in segments_from_mask(&still, 0, 0, frames(p.min_pause_s).max(1)) {
+        speaking[pause.start as usize..pause.end as usize].fill(false);
+    }
+    // Between pauses, a stretch whose mouth moves about as little as the face is not speech
+    // (a listening face, or one whose only movements are small ones).
+    for run in segments_from_mask(&speaking, 0, 0, 1) {
+        let range = run.start as usize..run.end as usize;
+        if quantile(&mouth[range.clone()], 0.5) <= p.moving_ratio * rest {
+            speaking[range].fill(false);
+        }
+    }
     let lead = frames(p.visual_lead_s);
+    let last = track.end();
+    let mut segs = segments_from_mask(&speaking, track.start(), 0, 1);
     for s in &mut segs {
-        s.start = (s.start + lead).min(s.end);
+        s.start = (s.start + lead).min(last);
+        s.end = (s.end + lead).min(last);
     }
     segs.retain(|s| s.len() >= frames(p.min_segment_s).max(1));
     segs
@@ -238,6 +394,104 @@ mod tests {
         let b = [Segment { start: 5, end: 15 }];
         assert!((segments_iou(&a, &b) - 5.0 / 15.0).abs() < 1e-6);
         assert_eq!(moving_average(&[0.0, 3.0, 0.0], 3), vec![1.5, 1.0, 1.5]);
+    }
+
+    /// A one-face track whose mouth motion per frame is `mouth` and whose reference-region
+    /// motion is `face` throughout.
+    fn track(mouth: &[f32], face: f32) -> FaceTrack {
+        use crate::analysis::BBox;
+        let frames = mouth
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| crate::analysis::TrackFrame {
+                frame: i as i64,
+                bbox: BBox { x1: 0.0, y1: 0.0, x2: 100.0, y2: 100.0 },
+                landmarks: [[0.0; 2]; 5],
+                raw_landmarks: [[0.0; 2]; 5],
+                confidence: 1.0,
+                filled: false,
+                mouth_energy: m,
+                face_motion: face,
+            })
+            .collect();
+        FaceTrack { id: 0, frames, speaking: Vec::new() }
+    }
+
+    /// Syllable-rate mouth motion (a 5-frame cycle between `low` and `high`) with a little
+    /// deterministic irregularity.
+    fn talking(n: usize, low: f32, high: f32) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let phase = (i % 5) as f32 / 4.0;
+                let wobble = 1.0 + 0.15 * ((i * 7919) % 13) as f32 / 13.0;
+                (low + (high - low) * (1.0 - (2.0 * phase - 1.0).abs())) * wobble
+            })
+            .collect()
+    }
+
+    #[test]
+    fn mixture_separates_two_groups_and_reports_their_distance() {
+        let mut x: Vec<f32> = (0..60).map(|i| -2.0 + 0.01 * (i % 7) as f32).collect();
+        x.extend((0..140).map(|i| 0.5 + 0.02 * (i % 11) as f32));
+        let m = Mixture::fit(&x).unwrap();
+        assert!((m.mean[0] + 1.97).abs() < 0.05 && (m.mean[1] - 0.6).abs() < 0.05, "{m:?}");
+        assert!((m.weight[0] - 0.3).abs() < 0.01, "{m:?}");
+        assert!(m.separation() > 10.0);
+        assert!(m.posterior_high(-2.0) < 1e-3 && m.posterior_high(0.6) > 0.999);
+        // One group: the two components overlap.
+        // (Normal quantiles by the logistic approximation.)
+        let one: Vec<f32> = (0..200)
+            .map(|i| {
+                let q = (i as f32 + 0.5) / 200.0;
+                (q / (1.0 - q)).ln() / 1.702
+            })
+            .collect();
+        assert!(Mixture::fit(&one).unwrap().separation() < 2.5);
+        assert_eq!(Mixture::fit(&[1.0; 10]), None);
+    }
+
+    #[test]
+    fn trimmed_mean_ignores_one_frame_spikes_and_follows_steps() {
+        let mut x = vec![0.0; 10];
+        x[4] = 9.0;
+        assert!(moving_trimmed_mean(&x, 5).iter().all(|&v| v == 0.0));
+        let step: Vec<f32> = (0..10).map(|i| if i < 5 { 0.0 } else { 1.0 }).collect();
+        let s = moving_trimmed_mean(&step, 5);
+        assert_eq!((s[2], s[7]), (0.0, 1.0));
+        assert!(s[4] > 0.0 && s[4] < 1.0);
+    }
+
+    #[test]
+    fn speaking_segments_find_a_still_pause_and_ignore_silent_faces() {
+        let fps = 25.0;
+        let p = ActivityParams::default();
+        // 2 s talking, 1 s still (the mouth moves as little as the face), 2 s talking; the same
+        // at four times the motion everywhere (a more expressive speaker) gives the same answer.
+        for scale in [1.0, 4.0] {
+            let mut m = talking(50, 0.3, 1.2);
+            m.extend(std::iter::repeat_n(0.1, 25));
+            m.extend(talking(50, 0.3, 1.2));
+            let m: Vec<f32> = m.iter().map(|v| v * scale).collect();
+            let segs = speaking_segments(&track(&m, 0.15 * scale), fps, &p);
+            let lead = 2;
+            assert_eq!(segs.len(), 2, "{segs:?}");
+            assert!((segs[0].end - (50 + lead)).abs() <= 3, "{segs:?}");
+            assert!((segs[1].start - (75 + lead)).abs() <= 3, "{segs:?}");
+            assert_eq!(segs[1].end, 125);
+        }
+        // A pause shorter than the VAD bridges is no pause.
+        let mut m = talking(50, 0.3, 1.2);
+        m.extend(std::iter::repeat_n(0.1, 4));
+        m.extend(talking(50, 0.3, 1.2));
+        assert_eq!(speaking_segments(&track(&m, 0.15), fps, &p).len(), 1);
+        // A listening face: its mouth moves like the rest of the face.
+        let quiet: Vec<f32> = talking(125, 0.1, 0.2);
+        assert_eq!(speaking_segments(&track(&quiet, 0.15), fps, &p), vec![]);
+        // Talking throughout, with one single-frame jump inside a pause-free stretch.
+        let mut m = talking(125, 0.3, 1.2);
+        m[60] = 5.0;
+        let segs = speaking_segments(&track(&m, 0.15), fps, &p);
+        assert_eq!(segs, vec![Segment { start: 2, end: 125 }]);
     }
 
     #[test]
