@@ -6,14 +6,14 @@
 use super::bank::{Bank, BankEntry};
 use super::engine::TrackFrame;
 use super::geometry::{PATCH_H, PATCH_W};
-use super::occlusion::FaceModel;
+use super::occlusion::{COLOUR_BINS, FaceModel};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Version of everything a cached bank holds (patches, descriptors, audio features with their
 /// loudness weights, mouth openings, the occlusion model).
-pub const BANK_VERSION: u32 = 2;
+pub const BANK_VERSION: u32 = 20;
 
 const MAGIC: &[u8; 8] = b"RDBANK\0\0";
 
@@ -70,6 +70,7 @@ pub fn encode(bank: &Bank, model: Option<&FaceModel>) -> Vec<u8> {
             out.push(1);
             let (mean, std) = m.parts();
             put_f32s(&mut out, mean.iter().chain(std).flatten().copied());
+            out.extend(m.mouth_colours().iter().map(|&b| u8::from(b)));
         }
         None => out.push(0),
     }
@@ -123,7 +124,11 @@ pub fn decode(bytes: &[u8]) -> Option<(Bank, Option<FaceModel>)> {
         entries.push(BankEntry { frame, patch, descriptor, features, opening });
     }
     let model = match r.take(1)?[0] {
-        1 => Some(FaceModel::from_parts(r.rgb(patch_len)?, r.rgb(patch_len)?)?),
+        1 => {
+            let (mean, std) = (r.rgb(patch_len)?, r.rgb(patch_len)?);
+            let colours = r.take(COLOUR_BINS)?.iter().map(|&b| b != 0).collect();
+            Some(FaceModel::from_parts(mean, std, colours)?)
+        }
         _ => None,
     };
     r.0.is_empty().then_some((Bank { entries }, model))

@@ -6,7 +6,7 @@ use super::geometry::{
     Landmarks5, PATCH_H, PATCH_W, Patch, Region, Similarity, extract_patch, patch_to_image,
     region_mask,
 };
-use super::occlusion::{FaceModel, PaintedMask, combine, occlusion_masks};
+use super::occlusion::{FaceModel, PaintedMask, combine, mouth_zone, occlusion_masks};
 use super::render::{composite, fit_weights, match_shading, ring_weights, skin_weights};
 
 /// One frame of a face track as the engine needs it.
@@ -129,14 +129,14 @@ pub fn build_bank(
     let occluded: Vec<bool> = match &model {
         Some(m) => {
             let ps: Vec<Patch> = patches.iter().map(|(_, p)| p.clone()).collect();
-            // Only what covers the mouth region matters; a hand on the cheek leaves the mouth usable.
-            let region = region_mask(Region::LipsJaw, 6.0);
-            let area = region.iter().filter(|&&r| r > 0.5).count().max(1);
+            // Only what covers the mouth matters: a hand on the cheek, or the background showing
+            // past the jaw line as the head turns, leaves the mouth usable.
+            let zone = mouth_zone();
+            let area = zone.iter().filter(|&&z| z).count().max(1);
             occlusion_masks(m, &ps)
                 .iter()
                 .map(|o| {
-                    let covered =
-                        o.iter().zip(&region).filter(|(v, r)| **v > 0.5 && **r > 0.5).count();
+                    let covered = o.iter().zip(&zone).filter(|(v, z)| **v > 0.5 && **z).count();
                     covered * 50 > area
                 })
                 .collect()
