@@ -7,7 +7,9 @@
 
 use redub::app::overlay::mask_overlay;
 use redub::jobs::Job;
-use redub::lipsync::geometry::{PATCH_H, PATCH_W, Region, patch_to_image, region_mask};
+use redub::lipsync::geometry::{
+    PATCH_H, PATCH_W, Region, detail_of, patch_to_image, region_mask_at,
+};
 use redub::media::{self, VideoDecoder};
 use redub::model::{MediaKind, Project, Time, lip::FaceId};
 use redub::render::export::{FrameRenderer, plan_project_lips};
@@ -56,7 +58,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Occlusion over every edited frame: share of the edit region the mask keeps original.
     let (mut with_occ, mut occ_sum, mut occ_max) = (0usize, 0.0f64, 0.0f64);
     // The same on the lips alone, where a false occluder punches a hole into the new mouth.
-    let lips_mask = region_mask(Region::Lips, 2.0);
     let (mut lip_frames, mut lip_sum, mut lip_max) = (0usize, 0.0f64, 0.0f64);
     let mut worst: Vec<(f64, i64)> = Vec::new();
     let mut decoder = VideoDecoder::open(&video)?;
@@ -75,6 +76,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             let share = kept / area.max(1e-9);
+            let lips_mask =
+                region_mask_at(Region::Lips, 2.0, detail_of(l.alpha.len()).unwrap_or(1));
             let (mut lk, mut la) = (0.0f64, 0.0f64);
             for (k, &m) in lips_mask.iter().enumerate() {
                 let full = l.region[k] * l.strength;
