@@ -267,13 +267,49 @@ pub fn fit_weights(matched: &Patch, target: &Patch, skin: &[f32]) -> Vec<f32> {
     box_pass(&d, &mut tmp, r, (pw, 1, ph, pw));
     box_pass(&tmp, &mut d, r, (ph, pw, pw, 1));
     let n = ((2 * r + 1) * (2 * r + 1)) as f32;
-    d.iter()
+    let fit: Vec<f32> = d
+        .iter()
         .zip(skin)
         .map(|(&v, &s)| {
             let t = ((v / n - FIT_START) / FIT_SPAN).clamp(0.0, 1.0);
             1.0 - s * t * t * (3.0 - 2.0 * t)
         })
-        .collect()
+        .collect();
+    feather_inwards(&fit, FIT_FEATHER * detail_of(fit.len()).unwrap_or(1))
+}
+
+/// Patch pixels over which the fit mask fades (see [`feather_inwards`]).
+pub const FIT_FEATHER: usize = 3;
+
+/// A weight map whose drops are widened into fades on the kept side: eroded (minimum over a
+/// `(2r+1)²` square) and then smoothed over about the same width (three normalised box passes
+/// of radius r/3). Where the bank mouth meets the kept target — a chin line of another jaw
+/// position — the two blend over a band instead of meeting at a visible seam, and the band lies
+/// where they still agree, so the part that disagrees stays the target's.
+fn feather_inwards(weights: &[f32], r: usize) -> Vec<f32> {
+    if r == 0 || weights.iter().all(|&w| w >= 1.0) {
+        return weights.to_vec();
+    }
+    let (pw, ph) = dims_of(weights.len());
+    let min_pass = |src: &[f32], (len, stride, lines, step): Layout| -> Vec<f32> {
+        let mut out = src.to_vec();
+        for line in 0..lines {
+            let base = line * step;
+            for k in 0..len {
+                let (a, b) = (k.saturating_sub(r), (k + r).min(len - 1));
+                out[base + k * stride] =
+                    (a..=b).map(|j| src[base + j * stride]).fold(f32::MAX, f32::min);
+            }
+        }
+        out
+    };
+    let eroded = min_pass(&min_pass(weights, (pw, 1, ph, pw)), (ph, pw, pw, 1));
+    let radius = (r / 3).max(1);
+    let mut num = eroded;
+    let mut den = vec![1.0f32; num.len()];
+    blur(&mut num, radius);
+    blur(&mut den, radius);
+    num.iter().zip(&den).map(|(n, d)| (n / d.max(1e-6)).clamp(0.0, 1.0)).collect()
 }
 
 fn sample_patch(
@@ -452,6 +488,21 @@ mod tests {
         assert!(fit[85 * PATCH_W + 8] < 0.05, "{}", fit[85 * PATCH_W + 8]);
         assert!(fit[45 * PATCH_W + 64] > 0.95);
         assert_eq!(fit[20 * PATCH_W + 100], 1.0);
+    }
+
+    #[test]
+    fn the_fit_fades_on_the_kept_side_and_the_dropped_side_stays_dropped() {
+        // Weight 0 on the left 40 columns (the target kept), 1 elsewhere.
+        let step: Vec<f32> =
+            (0..PATCH_W * PATCH_H).map(|i| if i % PATCH_W < 40 { 0.0 } else { 1.0 }).collect();
+        let f = feather_inwards(&step, FIT_FEATHER);
+        let row = |u: usize| f[48 * PATCH_W + u];
+        assert!((0..40).all(|u| row(u) == 0.0), "the dropped side stays the target's");
+        // A fade over a few pixels on the kept side, monotonic, then exactly 1.
+        assert!(row(40) < 0.5 && row(42) > row(41) && row(41) > row(40));
+        assert!((40 + 3 * FIT_FEATHER..PATCH_W).all(|u| row(u) == 1.0));
+        let ones = vec![1.0; PATCH_W * PATCH_H];
+        assert_eq!(feather_inwards(&ones, FIT_FEATHER), ones);
     }
 
     #[test]
