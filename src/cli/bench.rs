@@ -147,11 +147,12 @@ pub(super) fn lips(quick: bool) -> Result<(), CliError> {
             }
             let mut out = frames[i].clone();
             let tf = track[i].ok_or_else(|| internal("no face"))?;
-            let patch_at = |j: usize| {
+            let patch_at = |j: usize, detail: usize| {
                 frames.get(j).and_then(|f| extract_patch_at(f, w, h, &track[j]?.landmarks, detail))
             };
-            let own = patch_at(i).ok_or_else(|| internal("degenerate face"))?;
-            let (prev, next) = (i.checked_sub(1).and_then(patch_at), patch_at(i + 1));
+            let own = patch_at(i, detail).ok_or_else(|| internal("degenerate face"))?;
+            // Neighbours at analysis size, as the renderer takes them (occlusion test only).
+            let (prev, next) = (i.checked_sub(1).and_then(|j| patch_at(j, 1)), patch_at(i + 1, 1));
             if let Some((patch, alpha, to_image)) = engine::prepare_layer(
                 &own,
                 &tf,

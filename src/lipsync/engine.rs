@@ -340,9 +340,9 @@ impl EditMasks {
 /// target face, its alpha (region mask × intensity × ramp × (1 − occlusion)) and the patch →
 /// frame transform. `own` is the target frame's own canonical patch at the bank's detail (and
 /// `masks` are for it); `neighbours` are the previous and next frames' patches (for the
-/// temporal occlusion test, at any detail); `painted` is the user's
-/// mask (used when the settings' occlusion mode says so). `None` when the face geometry is
-/// degenerate or there is nothing to draw (edit off, zero strength).
+/// temporal occlusion test, at any detail: the renderer passes analysis-size ones); `painted`
+/// is the user's mask (used when the settings' occlusion mode says so). `None` when the face
+/// geometry is degenerate or there is nothing to draw (edit off, zero strength).
 #[allow(clippy::too_many_arguments)]
 pub fn prepare_layer(
     own: &Patch,

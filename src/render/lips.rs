@@ -364,9 +364,10 @@ impl LipRenderer {
             else {
                 continue;
             };
+            // The neighbours only feed the occlusion test, which runs at analysis size.
             let patch_of = |j: i64, data: Option<Vec<u8>>| {
                 let tf = track_frame(&lt.face, j)?;
-                extract_patch_at(&data?, width, height, &tf.landmarks, detail)
+                extract_patch_at(&data?, width, height, &tf.landmarks, 1)
             };
             // The neighbours only feed the automatic occlusion test: no decode when it is off.
             let (prev, next) = if st.occlusion.uses_auto() && lt.model.is_some() {
