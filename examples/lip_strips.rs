@@ -1,10 +1,15 @@
 //! Before/after strips of the bank lip engine for looking at: `cargo run --release --example
 //! lip_strips -- VIDEO DUB OUT.png [CACHE_DIR]`. Binds DUB (placed at 0.2 s) to face 0, plans the
 //! lip edit and writes full-resolution crops around the mouth of eight evenly spaced fully
-//! edited frames: source on the top row, edited below.
+//! edited frames: source on the top row, edited below, and the viewer's mask overlay (edit
+//! region green, what the occlusion mask keeps red) on the source in the third row. Prints how
+//! many edited frames the automatic occlusion mask marks anything in, and how much.
 
+use redub::app::overlay::mask_overlay;
 use redub::jobs::Job;
-use redub::lipsync::geometry::{PATCH_H, PATCH_W, patch_to_image};
+use redub::lipsync::geometry::{
+    PATCH_H, PATCH_W, Region, detail_of, patch_to_image, region_mask_at,
+};
 use redub::media::{self, VideoDecoder};
 use redub::model::{MediaKind, Project, Time, lip::FaceId};
 use redub::render::export::{FrameRenderer, plan_project_lips};
@@ -38,11 +43,76 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if full.is_empty() {
         return Err("no fully edited frame".into());
     }
-    let picks: Vec<i64> = (0..8).map(|k| full[(k * full.len() / 8).min(full.len() - 1)]).collect();
+    // LIP_STRIP_FRAMES=3,17,40 picks the frames; else eight evenly spaced fully edited ones.
+    let picks: Vec<i64> = match std::env::var("LIP_STRIP_FRAMES") {
+        Ok(list) => list.split(',').filter_map(|f| f.trim().parse().ok()).collect(),
+        Err(_) => (0..8).map(|k| full[(k * full.len() / 8).min(full.len() - 1)]).collect(),
+    };
     let face = lt.face.clone();
+    let bank_entries = lt.bank.entries.len();
+    let edited: Vec<i64> =
+        (0..lt.plan.len() as i64).filter(|&i| lt.plan[i as usize].is_some()).collect();
     let mut renderer = FrameRenderer::open(&video, lips)?;
     let (w, h) = renderer.size();
     let (w, h) = (w as usize, h as usize);
+    // Occlusion over every edited frame: share of the edit region the mask keeps original.
+    let (mut with_occ, mut occ_sum, mut occ_max) = (0usize, 0.0f64, 0.0f64);
+    // The same on the lips alone, where a false occluder punches a hole into the new mouth.
+    let (mut lip_frames, mut lip_sum, mut lip_max) = (0usize, 0.0f64, 0.0f64);
+    let mut worst: Vec<(f64, i64)> = Vec::new();
+    let mut decoder = VideoDecoder::open(&video)?;
+    for &i in &edited {
+        let src = renderer.source(i)?.data.clone();
+        let layers = renderer
+            .lips()
+            .layers(i, &src, w, h, |j| decoder.frame(j).ok().map(|f| f.data.clone()));
+        for l in &layers {
+            let (mut kept, mut area) = (0.0f64, 0.0f64);
+            for (k, &m) in l.region.iter().enumerate() {
+                let full = m * l.strength;
+                if full > 1e-3 {
+                    area += f64::from(m);
+                    kept += f64::from(m * (1.0 - l.alpha[k] / full).clamp(0.0, 1.0));
+                }
+            }
+            let share = kept / area.max(1e-9);
+            let lips_mask =
+                region_mask_at(Region::Lips, 2.0, detail_of(l.alpha.len()).unwrap_or(1));
+            let (mut lk, mut la) = (0.0f64, 0.0f64);
+            for (k, &m) in lips_mask.iter().enumerate() {
+                let full = l.region[k] * l.strength;
+                if m > 0.5 && full > 1e-3 {
+                    la += 1.0;
+                    lk += f64::from((1.0 - l.alpha[k] / full).clamp(0.0, 1.0));
+                }
+            }
+            let lip_share = lk / la.max(1e-9);
+            lip_frames += usize::from(lip_share > 0.001);
+            lip_sum += lip_share;
+            lip_max = lip_max.max(lip_share);
+            if share > 0.001 {
+                with_occ += 1;
+            }
+            occ_sum += share;
+            worst.push((share, i));
+            occ_max = occ_max.max(share);
+        }
+    }
+    println!(
+        "occlusion: {with_occ} of {} edited frames mark > 0.1 % of the region; mean {:.2} %, max {:.2} %",
+        edited.len(),
+        100.0 * occ_sum / edited.len().max(1) as f64,
+        100.0 * occ_max
+    );
+    println!(
+        "on the lips: {lip_frames} frames mark > 0.1 %; mean {:.2} %, max {:.2} %",
+        100.0 * lip_sum / edited.len().max(1) as f64,
+        100.0 * lip_max
+    );
+    worst.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let top: Vec<String> =
+        worst.iter().take(8).map(|(s, i)| format!("{i}:{:.1}%", 100.0 * s)).collect();
+    println!("most occluded frames: {}", top.join(" "));
     let mut crops = Vec::new();
     for &i in &picks {
         let tf = face.at(i).ok_or("no face")?;
@@ -56,12 +126,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let y0 = (c[1] as usize).saturating_sub(ch / 2).min(h - ch);
         let src = renderer.source(i)?.data.clone();
         let (edited, _) = renderer.render(i)?;
-        crops.push((x0, y0, cw, ch, src, edited));
+        let mut tinted = src.clone();
+        if let Some(m) = mask_overlay(renderer.lips(), i, &src, w, h, |j| {
+            decoder.frame(j).ok().map(|f| f.data.clone())
+        }) {
+            for y in 0..m.height as usize {
+                for x in 0..m.width as usize {
+                    let k = (y * m.width as usize + x) * 4;
+                    let a = f32::from(m.rgba[k + 3]) / 255.0;
+                    let o = ((m.y as usize + y) * w + m.x as usize + x) * 4;
+                    for c in 0..3 {
+                        let v = f32::from(tinted[o + c]) * (1.0 - a) + f32::from(m.rgba[k + c]) * a;
+                        tinted[o + c] = v.round() as u8;
+                    }
+                }
+            }
+        }
+        crops.push((x0, y0, cw, ch, src, edited, tinted));
     }
     let (cw, ch) = (crops[0].2, crops[0].3);
-    let mut img = image::RgbImage::new((cw * crops.len()) as u32, (ch * 2 + 4) as u32);
-    for (k, (x0, y0, cw2, ch2, src, edited)) in crops.iter().enumerate() {
-        for (row, data) in [src, edited].into_iter().enumerate() {
+    let mut img = image::RgbImage::new((cw * crops.len()) as u32, (ch * 3 + 8) as u32);
+    for (k, (x0, y0, cw2, ch2, src, edited, tinted)) in crops.iter().enumerate() {
+        for (row, data) in [src, edited, tinted].into_iter().enumerate() {
             for y in 0..ch.min(*ch2) {
                 for x in 0..cw.min(*cw2) {
                     let o = ((y0 + y) * w + x0 + x) * 4;
@@ -75,6 +161,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     img.save(out)?;
-    println!("frames {picks:?}; bank {} entries; wrote {out}", face.frames.len());
+    println!("frames {picks:?}; bank {bank_entries} entries; wrote {out}");
     Ok(())
 }

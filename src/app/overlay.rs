@@ -4,7 +4,7 @@
 
 use super::command::AppCommand;
 use crate::analysis::pipeline::Analysis;
-use crate::lipsync::geometry::{PATCH_H, PATCH_W};
+use crate::lipsync::geometry::dims_of;
 use crate::model::lip::FaceId;
 use crate::model::{ClipId, Edit, Project, TrackId};
 use crate::render::lips::LipRenderer;
@@ -45,9 +45,10 @@ pub fn mask_overlay(
     if layers.is_empty() {
         return None;
     }
-    let (pw, ph) = (PATCH_W as f32, PATCH_H as f32);
     let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
     for l in &layers {
+        let (pw, ph) = dims_of(l.alpha.len());
+        let (pw, ph) = (pw as f32, ph as f32);
         let t = &l.to_image;
         for c in [[0.0, 0.0], [pw, 0.0], [0.0, ph], [pw, ph]] {
             let p = t.apply(c);
@@ -65,6 +66,8 @@ pub fn mask_overlay(
     let mut rgba = vec![0u8; w * h * 4];
     for l in &layers {
         let (region, alpha, strength) = (l.region, &l.alpha, l.strength);
+        let (pwi, phi) = dims_of(alpha.len());
+        let (pw, ph) = (pwi as f32, phi as f32);
         let to_patch = l.to_image.inverse();
         for y in 0..h {
             for x in 0..w {
@@ -73,7 +76,7 @@ pub fn mask_overlay(
                 if px < 0.0 || py < 0.0 || px >= pw || py >= ph {
                     continue;
                 }
-                let k = py as usize * PATCH_W + px as usize;
+                let k = py as usize * pwi + px as usize;
                 let m = region[k];
                 if m <= 0.01 {
                     continue;

@@ -89,7 +89,7 @@ pub(super) fn run(quick: bool) -> Result<(), CliError> {
 pub(super) fn lips(quick: bool) -> Result<(), CliError> {
     use crate::lipsync::bank::SelectParams;
     use crate::lipsync::engine::{self, EditMasks, LipSettings, TrackFrame};
-    use crate::lipsync::geometry::{canonical, extract_patch};
+    use crate::lipsync::geometry::{canonical, extract_patch_at};
     let (w, h, n) = (1280usize, 720usize, if quick { 50 } else { 150 });
     // Canonical face (128 units) scaled ×2.8 → ~360 px wide, centred.
     let landmarks = |i: usize| {
@@ -134,7 +134,8 @@ pub(super) fn lips(quick: bool) -> Result<(), CliError> {
     let plan = engine::plan(&bank, &dub, SelectParams::default());
     let plan_s = t0.elapsed().as_secs_f64();
     let settings = LipSettings::default();
-    let masks = EditMasks::new(&settings);
+    let detail = bank.detail();
+    let masks = EditMasks::at(&settings, detail);
     let mut per_frame = [0.0f64; 2];
     let jumps = plan.iter().flatten().filter(|p| p.mix.iter().any(Option::is_some)).count();
     for (k, blend) in [false, true].into_iter().enumerate() {
@@ -146,10 +147,12 @@ pub(super) fn lips(quick: bool) -> Result<(), CliError> {
             }
             let mut out = frames[i].clone();
             let tf = track[i].ok_or_else(|| internal("no face"))?;
-            let patch_at =
-                |j: usize| frames.get(j).and_then(|f| extract_patch(f, w, h, &track[j]?.landmarks));
-            let own = patch_at(i).ok_or_else(|| internal("degenerate face"))?;
-            let (prev, next) = (i.checked_sub(1).and_then(patch_at), patch_at(i + 1));
+            let patch_at = |j: usize, detail: usize| {
+                frames.get(j).and_then(|f| extract_patch_at(f, w, h, &track[j]?.landmarks, detail))
+            };
+            let own = patch_at(i, detail).ok_or_else(|| internal("degenerate face"))?;
+            // Neighbours at analysis size, as the renderer takes them (occlusion test only).
+            let (prev, next) = (i.checked_sub(1).and_then(|j| patch_at(j, 1)), patch_at(i + 1, 1));
             if let Some((patch, alpha, to_image)) = engine::prepare_layer(
                 &own,
                 &tf,
@@ -173,6 +176,12 @@ pub(super) fn lips(quick: bool) -> Result<(), CliError> {
         build_s * 1000.0 / n as f64,
         bank.entries.len(),
         build_s
+    );
+    let (pw, ph) = crate::lipsync::geometry::detail_dims(detail);
+    println!(
+        "  patch detail      {detail} ({pw}x{ph} px, {:.0} KB per bank entry, {:.1} MB bank)",
+        (pw * ph * 3) as f64 / 1024.0,
+        bank.entries.iter().map(|e| e.patch.len() * 3).sum::<usize>() as f64 / 1048576.0
     );
     println!("  plan (kNN+Viterbi) {:.2} ms/frame", plan_s * 1000.0 / n as f64);
     println!(

@@ -2,7 +2,7 @@
 //! they were filmed, and the selection of a mouth sequence for new audio (k nearest by audio,
 //! then Viterbi with a cost for visual jumps; natural successors are free).
 
-use super::geometry::{PATCH_H, PATCH_W, Patch};
+use super::geometry::{PATCH_H, PATCH_W, Patch, detail_of, downsample};
 
 /// Side of the small grey descriptor used to price visual jumps.
 const DESC_W: usize = 16;
@@ -13,7 +13,8 @@ const DESC_H: usize = 12;
 pub struct BankEntry {
     /// Source frame index.
     pub frame: i64,
-    /// Canonical patch, RGB bytes.
+    /// Canonical patch, RGB bytes, at the bank's detail (see
+    /// [`super::geometry::detail_dims`]).
     pub patch: Vec<[u8; 3]>,
     /// Downsampled grey patch, zero mean, for visual distances.
     pub descriptor: Vec<f32>,
@@ -25,20 +26,32 @@ pub struct BankEntry {
 }
 
 impl BankEntry {
-    /// Builds an entry from a patch and its audio features.
+    /// Builds an entry from a patch (of any detail) and its audio features; the descriptor and
+    /// the mouth opening are measured on the analysis-size patch.
     pub fn new(frame: i64, patch: &Patch, features: Vec<f32>) -> Self {
+        let small = downsample(patch);
         Self {
             frame,
             patch: patch.rgb.iter().map(|p| p.map(|v| v.round().clamp(0.0, 255.0) as u8)).collect(),
-            descriptor: descriptor(patch),
+            descriptor: descriptor(&small),
             features,
-            opening: super::measure::aperture(patch),
+            opening: super::measure::aperture(&small),
         }
     }
 
-    /// The patch as floats.
+    /// The patch as floats, at the bank's detail.
     pub fn to_patch(&self) -> Patch {
         Patch { rgb: self.patch.iter().map(|p| p.map(f32::from)).collect() }
+    }
+
+    /// The analysis-size (`PATCH_W × PATCH_H`) patch.
+    pub fn analysis_patch(&self) -> Patch {
+        downsample(&self.to_patch())
+    }
+
+    /// The detail factor of the stored patch.
+    pub fn detail(&self) -> usize {
+        detail_of(self.patch.len()).unwrap_or(1)
     }
 }
 
@@ -139,6 +152,11 @@ pub struct Bank {
 }
 
 impl Bank {
+    /// The detail factor of the bank's patches (1 for an empty bank).
+    pub fn detail(&self) -> usize {
+        self.entries.first().map_or(1, BankEntry::detail)
+    }
+
     /// The `k` entries nearest to `features` by audio distance (brute force: banks hold a few
     /// thousand entries, where a linear scan beats building a tree).
     pub fn nearest(&self, features: &[f32], k: usize) -> Vec<(usize, f32)> {

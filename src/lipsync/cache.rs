@@ -5,15 +5,15 @@
 
 use super::bank::{Bank, BankEntry};
 use super::engine::TrackFrame;
-use super::geometry::{PATCH_H, PATCH_W};
-use super::occlusion::FaceModel;
+use super::geometry::{MAX_DETAIL, PATCH_H, PATCH_W, detail_dims};
+use super::occlusion::{COLOUR_BINS, FaceModel};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Version of everything a cached bank holds (patches, descriptors, audio features with their
-/// loudness weights, mouth openings, the occlusion model).
-pub const BANK_VERSION: u32 = 10;
+/// Version of everything a cached bank holds (patches and their detail, descriptors, audio
+/// features with their loudness weights, mouth openings, the occlusion model).
+pub const BANK_VERSION: u32 = 21;
 
 const MAGIC: &[u8; 8] = b"RDBANK\0\0";
 
@@ -50,12 +50,14 @@ fn put_f32s(out: &mut Vec<u8>, v: impl IntoIterator<Item = f32>) {
     }
 }
 
-/// Serialises a bank and its face model (little-endian, patches as bytes: ~40 KB per entry).
+/// Serialises a bank and its face model (little-endian, patches as bytes: ~37 KB per entry at
+/// detail 1, ~147 KB at detail 2).
 pub fn encode(bank: &Bank, model: Option<&FaceModel>) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&BANK_VERSION.to_le_bytes());
     out.extend_from_slice(&(bank.entries.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(bank.detail() as u32).to_le_bytes());
     for e in &bank.entries {
         out.extend_from_slice(&e.frame.to_le_bytes());
         out.extend_from_slice(&e.opening.to_le_bytes());
@@ -70,6 +72,7 @@ pub fn encode(bank: &Bank, model: Option<&FaceModel>) -> Vec<u8> {
             out.push(1);
             let (mean, std) = m.parts();
             put_f32s(&mut out, mean.iter().chain(std).flatten().copied());
+            out.extend(m.mouth_colours().iter().map(|&b| u8::from(b)));
         }
         None => out.push(0),
     }
@@ -110,12 +113,17 @@ pub fn decode(bytes: &[u8]) -> Option<(Bank, Option<FaceModel>)> {
         return None;
     }
     let n = usize::try_from(u64::from_le_bytes(r.array()?)).ok()?;
+    let detail = r.u32()? as usize;
+    if !(1..=MAX_DETAIL).contains(&detail) {
+        return None;
+    }
+    let (dw, dh) = detail_dims(detail);
     let patch_len = PATCH_W * PATCH_H;
     let mut entries = Vec::with_capacity(n.min(1 << 20));
     for _ in 0..n {
         let frame = i64::from_le_bytes(r.array()?);
         let opening = f32::from_le_bytes(r.array()?);
-        let patch = r.take(patch_len * 3)?.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
+        let patch = r.take(dw * dh * 3)?.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
         let d = r.u32()? as usize;
         let descriptor = r.f32s(d)?;
         let f = r.u32()? as usize;
@@ -123,7 +131,11 @@ pub fn decode(bytes: &[u8]) -> Option<(Bank, Option<FaceModel>)> {
         entries.push(BankEntry { frame, patch, descriptor, features, opening });
     }
     let model = match r.take(1)?[0] {
-        1 => Some(FaceModel::from_parts(r.rgb(patch_len)?, r.rgb(patch_len)?)?),
+        1 => {
+            let (mean, std) = (r.rgb(patch_len)?, r.rgb(patch_len)?);
+            let colours = r.take(COLOUR_BINS)?.iter().map(|&b| b != 0).collect();
+            Some(FaceModel::from_parts(mean, std, colours)?)
+        }
         _ => None,
     };
     r.0.is_empty().then_some((Bank { entries }, model))
@@ -208,6 +220,17 @@ mod tests {
         // A cancelled build stores nothing.
         assert_eq!(load_or_build(Some(dir.path()), "other", || None), None);
         assert!(load(dir.path(), "other").is_none());
+        // A bank of detail-2 patches round-trips too.
+        let fine: Vec<BankEntry> = (0..3)
+            .map(|i| {
+                let rgb =
+                    (0..PATCH_W * PATCH_H * 4).map(|k| [(k % 253) as f32, 7.0, i as f32]).collect();
+                BankEntry::new(i, &Patch { rgb }, vec![1.0])
+            })
+            .collect();
+        let fine = Bank { entries: fine };
+        assert_eq!(fine.detail(), 2);
+        assert_eq!(decode(&encode(&fine, model.as_ref())), Some((fine, model.clone())));
         // The key changes with the track.
         let tf = TrackFrame { landmarks: [[1.0, 2.0]; 5], score: 1.0 };
         let moved = TrackFrame { landmarks: [[1.5, 2.0]; 5], score: 1.0 };

@@ -3,11 +3,13 @@
 
 use super::bank::{Bank, BankEntry, SelectParams};
 use super::geometry::{
-    Landmarks5, PATCH_H, PATCH_W, Patch, Region, Similarity, extract_patch, patch_to_image,
-    region_mask,
+    Landmarks5, PATCH_H, PATCH_W, Patch, Region, Similarity, detail_dims, detail_for, downsample,
+    extract_patch_at, patch_to_image_at, region_mask, region_mask_at, upsample_mask,
 };
-use super::occlusion::{FaceModel, PaintedMask, combine, occlusion_masks};
-use super::render::{composite, fit_weights, match_shading, ring_weights, skin_weights};
+use super::occlusion::{FaceModel, PaintedMask, combine, mouth_zone, occlusion_masks};
+use super::render::{
+    apply_gain, composite, fit_weights, ring_weights, shading_gain, skin_weights_at,
+};
 
 /// One frame of a face track as the engine needs it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,10 +52,10 @@ pub const MIX_MAX_RMS: f32 = 24.0;
 /// Largest shift in patch pixels tried when aligning a neighbour's mouth onto the centre one.
 const ALIGN_RADIUS: isize = 3;
 
-/// Shifts `patch` by the whole-pixel offset (within ±[`ALIGN_RADIUS`]) that best matches
-/// `reference` over `weight` (luma, mean removed so lighting does not steer it); returns the
-/// shifted patch (edges clamped) and the remaining weighted RMS luma difference.
-fn align_to(patch: &Patch, reference: &Patch, weight: &[f32]) -> (Patch, f32) {
+/// The whole-pixel offset (within ±[`ALIGN_RADIUS`]) that best moves `patch` onto `reference`
+/// over `weight` (luma, mean removed so lighting does not steer it), all at analysis size, and
+/// the remaining weighted RMS luma difference.
+fn best_shift(patch: &Patch, reference: &Patch, weight: &[f32]) -> (isize, isize, f32) {
     let luma = |p: &Patch| -> Vec<f32> {
         p.rgb.iter().map(|q| 0.299 * q[0] + 0.587 * q[1] + 0.114 * q[2]).collect()
     };
@@ -91,16 +93,41 @@ fn align_to(patch: &Patch, reference: &Patch, weight: &[f32]) -> (Patch, f32) {
         }
     }
     let (e, du, dv) = best;
-    let shifted = Patch {
-        rgb: (0..PATCH_W * PATCH_H)
+    (du, dv, (e / total).sqrt())
+}
+
+/// `patch` (`w × h` pixels) shifted by whole pixels, edges clamped.
+fn shifted(patch: &Patch, (w, h): (usize, usize), du: isize, dv: isize) -> Patch {
+    let (w, h) = (w as isize, h as isize);
+    Patch {
+        rgb: (0..w * h)
             .map(|i| {
-                let (u, y) = (i as isize % w, i as isize / w);
+                let (u, y) = (i % w, i / w);
                 let (su, sv) = ((u - du).clamp(0, w - 1), (y - dv).clamp(0, h - 1));
                 patch.rgb[(sv * w + su) as usize]
             })
             .collect(),
-    };
-    (shifted, (e / total).sqrt())
+    }
+}
+
+/// Shifts `patch` by the whole-pixel offset that best matches `reference` (see
+/// [`best_shift`]); returns the shifted patch and the remaining weighted RMS luma difference.
+#[cfg(test)]
+fn align_to(patch: &Patch, reference: &Patch, weight: &[f32]) -> (Patch, f32) {
+    let (du, dv, rms) = best_shift(patch, reference, weight);
+    (shifted(patch, (PATCH_W, PATCH_H), du, dv), rms)
+}
+
+/// The detail the bank of a face track is stored at: enough patch pixels for the typical
+/// on-screen size of the face's mouth (the median over the frames with a face), capped at
+/// [`super::geometry::MAX_DETAIL`].
+pub fn track_detail(track: &[Option<TrackFrame>]) -> usize {
+    let mut d: Vec<usize> = track.iter().flatten().map(|t| detail_for(&t.landmarks)).collect();
+    if d.is_empty() {
+        return 1;
+    }
+    let mid = d.len() / 2;
+    *d.select_nth_unstable(mid).1
 }
 
 /// Builds the bank from the clean frames of a face track. `frame_rgba(i)` returns the decoded
@@ -113,30 +140,33 @@ pub fn build_bank(
     mut frame_rgba: impl FnMut(usize) -> Option<Vec<u8>>,
     mut cancelled: impl FnMut(usize) -> bool,
 ) -> (Bank, Option<FaceModel>) {
-    let mut patches: Vec<(usize, Patch)> = Vec::new();
+    let detail = track_detail(track);
+    // (frame, patch at the bank's detail, analysis-size patch)
+    let mut patches: Vec<(usize, Patch, Patch)> = Vec::new();
     for (i, tf) in track.iter().enumerate() {
         if cancelled(i) {
             break;
         }
         let Some(tf) = tf.filter(|t| t.score >= MIN_BANK_SCORE) else { continue };
         let Some(rgba) = frame_rgba(i) else { continue };
-        if let Some(p) = extract_patch(&rgba, width, height, &tf.landmarks) {
-            patches.push((i, p));
+        if let Some(p) = extract_patch_at(&rgba, width, height, &tf.landmarks, detail) {
+            let small = downsample(&p);
+            patches.push((i, p, small));
         }
     }
-    let model = FaceModel::learn(&patches.iter().map(|(_, p)| p).collect::<Vec<_>>());
+    let model = FaceModel::learn(&patches.iter().map(|(_, _, p)| p).collect::<Vec<_>>());
     // Frames where something covers the mouth would teach the bank a wrong mouth.
     let occluded: Vec<bool> = match &model {
         Some(m) => {
-            let ps: Vec<Patch> = patches.iter().map(|(_, p)| p.clone()).collect();
-            // Only what covers the mouth region matters; a hand on the cheek leaves the mouth usable.
-            let region = region_mask(Region::LipsJaw, 6.0);
-            let area = region.iter().filter(|&&r| r > 0.5).count().max(1);
+            let ps: Vec<Patch> = patches.iter().map(|(_, _, p)| p.clone()).collect();
+            // Only what covers the mouth matters: a hand on the cheek, or the background showing
+            // past the jaw line as the head turns, leaves the mouth usable.
+            let zone = mouth_zone();
+            let area = zone.iter().filter(|&&z| z).count().max(1);
             occlusion_masks(m, &ps)
                 .iter()
                 .map(|o| {
-                    let covered =
-                        o.iter().zip(&region).filter(|(v, r)| **v > 0.5 && **r > 0.5).count();
+                    let covered = o.iter().zip(&zone).filter(|(v, z)| **v > 0.5 && **z).count();
                     covered * 50 > area
                 })
                 .collect()
@@ -147,7 +177,9 @@ pub fn build_bank(
         .iter()
         .zip(occluded)
         .filter(|(_, occ)| !occ)
-        .filter_map(|((i, p), _)| features.get(*i).map(|f| BankEntry::new(*i as i64, p, f.clone())))
+        .filter_map(|((i, p, _), _)| {
+            features.get(*i).map(|f| BankEntry::new(*i as i64, p, f.clone()))
+        })
         .collect();
     (Bank { entries }, model)
 }
@@ -210,8 +242,8 @@ pub const LIGHT_SCALE: f32 = 0.08;
 pub const LOOK_WEIGHT: f32 = 0.2;
 
 impl Look {
-    /// The look of a face with `landmarks` whose canonical patch is `patch`; `skin` as in
-    /// [`EditMasks::skin`].
+    /// The look of a face with `landmarks` whose analysis-size canonical patch is `patch`;
+    /// `skin` as in [`EditMasks::skin_small`].
     pub fn new(landmarks: &Landmarks5, patch: &Patch, skin: &[f32]) -> Option<Self> {
         let pose = Self::pose(landmarks)?;
         let mut light = [0.0f64; 3];
@@ -317,36 +349,49 @@ pub fn plan_with_looks(
     finish_plan(bank, bank.select_with(dub, params, extra))
 }
 
-/// The edit region and the colour-matching ring for one set of lip settings: fixed per track,
-/// so they are built once, not per frame.
+/// The edit region and the colour-matching ring for one set of lip settings at one patch
+/// detail: fixed per track, so they are built once, not per frame.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EditMasks {
+    /// The patch detail the masks are for (see [`super::geometry::detail_dims`]).
+    pub detail: usize,
     /// Region mask in patch pixels (see [`region_mask`]).
     pub region: Vec<f32>,
     /// Ring just outside the region (see [`ring_weights`]).
     pub ring: Vec<f32>,
-    /// Skin around the lips that the shading correction reads (see [`skin_weights`]).
+    /// Skin around the lips that the shading correction reads (see
+    /// [`super::render::skin_weights`]).
     pub skin: Vec<f32>,
-    /// The lips (where neighbouring mouths are aligned and compared).
+    /// The lips at analysis size (where neighbouring mouths are aligned and compared).
     pub lips: Vec<f32>,
+    /// [`EditMasks::skin`] at analysis size (the shading and fit are found there).
+    pub skin_small: Vec<f32>,
 }
 
 impl EditMasks {
-    /// Masks for a region and feather.
+    /// Masks for a region and feather on analysis-size patches.
     pub fn new(settings: &LipSettings) -> Self {
-        let region = region_mask(settings.region, settings.feather);
+        Self::at(settings, 1)
+    }
+
+    /// Masks for a region and feather on patches with `detail`.
+    pub fn at(settings: &LipSettings, detail: usize) -> Self {
+        let detail = detail.max(1);
+        let region = region_mask_at(settings.region, settings.feather, detail);
         let ring = ring_weights(&region);
         let lips = region_mask(Region::Lips, 2.0);
-        Self { region, ring, skin: skin_weights(), lips }
+        let skin_small = skin_weights_at(1);
+        Self { detail, region, ring, skin: skin_weights_at(detail), lips, skin_small }
     }
 }
 
 /// Prepares one planned frame's layer for the compositor: the bank mouth colour-matched to the
 /// target face, its alpha (region mask × intensity × ramp × (1 − occlusion)) and the patch →
-/// frame transform. `own` is the target frame's own canonical patch; `neighbours` are the
-/// previous and next frames' patches (for the temporal occlusion test); `painted` is the user's
-/// mask (used when the settings' occlusion mode says so). `None` when the face geometry is
-/// degenerate or there is nothing to draw (edit off, zero strength).
+/// frame transform. `own` is the target frame's own canonical patch at the bank's detail (and
+/// `masks` are for it); `neighbours` are the previous and next frames' patches (for the
+/// temporal occlusion test, at any detail: the renderer passes analysis-size ones); `painted`
+/// is the user's mask (used when the settings' occlusion mode says so). `None` when the face
+/// geometry is degenerate or there is nothing to draw (edit off, zero strength).
 #[allow(clippy::too_many_arguments)]
 pub fn prepare_layer(
     own: &Patch,
@@ -360,7 +405,11 @@ pub fn prepare_layer(
     painted: Option<&PaintedMask>,
 ) -> Option<(Patch, Vec<f32>, Similarity)> {
     let entry = bank.entries.get(planned.entry)?;
-    let to_image = patch_to_image(&target.landmarks)?;
+    let detail = entry.detail();
+    if masks.detail != detail || own.rgb.len() != entry.patch.len() {
+        return None; // masks, target and bank of different detail: a caller's mistake
+    }
+    let to_image = patch_to_image_at(&target.landmarks, detail)?;
     let mut source = entry.to_patch();
     let others: Vec<&BankEntry> =
         planned.mix.iter().flatten().filter_map(|&e| bank.entries.get(e)).collect();
@@ -368,12 +417,17 @@ pub fn prepare_layer(
         // Each jumped-to neighbour is first shifted onto the centre mouth (landmark jitter
         // misplaces bank mouths by a pixel or two) and enters with a weight that falls as its
         // shape differs: averaging two unlike mouths draws both outlines (a double contour),
-        // so only look-alikes smooth each other.
+        // so only look-alikes smooth each other. The shift is found at analysis size.
+        let centre_small = downsample(&source);
+        let dims = detail_dims(detail);
+        let s = detail as isize;
         let aligned: Vec<(Patch, f32)> = others
             .iter()
+            .filter(|o| o.patch.len() == entry.patch.len())
             .map(|o| {
-                let (shifted, rms) = align_to(&o.to_patch(), &source, &masks.lips);
-                (shifted, SMOOTH_WEIGHT * (1.0 - rms / MIX_MAX_RMS).clamp(0.0, 1.0))
+                let (du, dv, rms) = best_shift(&o.analysis_patch(), &centre_small, &masks.lips);
+                let moved = shifted(&o.to_patch(), dims, du * s, dv * s);
+                (moved, SMOOTH_WEIGHT * (1.0 - rms / MIX_MAX_RMS).clamp(0.0, 1.0))
             })
             .collect();
         let centre = 1.0 - aligned.iter().map(|(_, w)| w).sum::<f32>();
@@ -387,29 +441,37 @@ pub fn prepare_layer(
             *px = acc;
         }
     }
-    let matched = match_shading(&source, own, &masks.skin);
+    // Relighting and fit are low-frequency: found at analysis size, drawn at the patch's detail.
+    let (source_small, own_small) = (downsample(&source), downsample(own));
+    let gain = shading_gain(&source_small, &own_small, &masks.skin_small);
+    let matched_small = apply_gain(&source_small, &gain);
+    let matched = apply_gain(&source, &gain.map(|g| upsample_mask(&g, detail)));
     let strength = (settings.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
     if !settings.enabled || strength <= 0.0 {
         // Nothing to draw: the frame stays the source, bit for bit, on every compositor.
         return None;
     }
+    // Occlusion is found at analysis size (the face model's) and drawn at the patch's detail.
     let auto = match (settings.occlusion.uses_auto(), model) {
         (true, Some(m)) => {
-            let window: Vec<Patch> =
-                [neighbours[0], Some(own), neighbours[1]].into_iter().flatten().cloned().collect();
+            let window: Vec<Patch> = [neighbours[0], Some(own), neighbours[1]]
+                .into_iter()
+                .flatten()
+                .map(downsample)
+                .collect();
             let centre = usize::from(neighbours[0].is_some());
             occlusion_masks(m, &window).swap_remove(centre)
         }
         _ => vec![0.0; PATCH_W * PATCH_H],
     };
     let occlusion = combine(&auto, painted.filter(|_| settings.occlusion.uses_painted()));
-    let fit = fit_weights(&matched, own, &masks.skin);
+    let fit = fit_weights(&matched_small, &own_small, &masks.skin_small);
+    let keep: Vec<f32> = occlusion.iter().zip(&fit).map(|(o, f)| (1.0 - o) * f).collect();
     let alpha: Vec<f32> = masks
         .region
         .iter()
-        .zip(&occlusion)
-        .zip(&fit)
-        .map(|((m, o), f)| m * strength * (1.0 - o) * f)
+        .zip(upsample_mask(&keep, detail))
+        .map(|(m, k)| m * strength * k)
         .collect();
     Some((matched, alpha, to_image))
 }
@@ -428,14 +490,17 @@ pub fn render_frame(
     neighbours: [Option<&Patch>; 2],
     painted: Option<&PaintedMask>,
 ) {
-    let Some(own) = extract_patch(frame, width, height, &target.landmarks) else { return };
+    let detail = bank.detail();
+    let Some(own) = extract_patch_at(frame, width, height, &target.landmarks, detail) else {
+        return;
+    };
     if let Some((patch, alpha, to_image)) = prepare_layer(
         &own,
         target,
         bank,
         planned,
         settings,
-        &EditMasks::new(settings),
+        &EditMasks::at(settings, detail),
         model,
         neighbours,
         painted,
@@ -604,5 +669,57 @@ mod tests {
             None,
         );
         assert_ne!(f, frame);
+    }
+
+    #[test]
+    fn a_detail_bank_renders_the_same_mouth_only_inside_the_patch() {
+        let (w, h) = (700usize, 700usize);
+        let frame: Vec<u8> = (0..w * h * 4).map(|i| (i * 7 % 256) as u8).collect();
+        let landmarks = canonical().map(|p| [p[0] * 2.8 + 120.0, p[1] * 2.8 - 60.0]);
+        let target = TrackFrame { landmarks, score: 1.0 };
+        let track = vec![Some(target); 3];
+        assert_eq!(track_detail(&track), 2);
+        let (bank, model) =
+            build_bank(&track, &vec![vec![0.0]; 3], w, h, |_| Some(frame.clone()), |_| false);
+        assert_eq!(bank.detail(), 2);
+        assert_eq!(bank.entries.len(), 3);
+        assert_eq!(bank.entries[0].patch.len(), PATCH_W * PATCH_H * 4);
+        // A red detail-2 mouth lands on the face, nothing outside the patch changes.
+        let red = Patch { rgb: vec![[250.0, 10.0, 10.0]; PATCH_W * PATCH_H * 4] };
+        let red_bank = Bank { entries: vec![BankEntry::new(0, &red, vec![0.0])] };
+        let planned = Planned { entry: 0, weight: 1.0, mix: [None, None] };
+        let mut f = frame.clone();
+        let settings = LipSettings::default();
+        render_frame(
+            &mut f,
+            w,
+            h,
+            &target,
+            &red_bank,
+            planned,
+            &settings,
+            model.as_ref(),
+            [None, None],
+            None,
+        );
+        let to_patch = patch_to_image_at(&landmarks, 1).unwrap().inverse();
+        let mut changed = 0;
+        for y in 0..h {
+            for x in 0..w {
+                let o = (y * w + x) * 4;
+                let p = to_patch.apply([x as f32, y as f32]);
+                let inside =
+                    p[0] > -1.0 && p[1] > -1.0 && p[0] < PATCH_W as f32 && p[1] < PATCH_H as f32;
+                if f[o..o + 4] != frame[o..o + 4] {
+                    assert!(inside, "({x},{y}) outside the patch changed");
+                    changed += 1;
+                }
+            }
+        }
+        let centre = patch_to_image_at(&landmarks, 1).unwrap().apply([64.0, 45.0]);
+        let o = (centre[1] as usize * w + centre[0] as usize) * 4;
+        // Red (relit to the frame's brightness, so not 250).
+        assert!(i32::from(f[o]) - i32::from(f[o + 1]) > 60, "{:?}", &f[o..o + 3]);
+        assert!(changed > 10_000, "{changed}");
     }
 }

@@ -42,6 +42,96 @@ pub fn patch_to_image(landmarks: &Landmarks5) -> Option<Similarity> {
     Some(image_to_canonical(landmarks)?.inverse().then_after(&patch_to_canonical()))
 }
 
+/// Largest detail factor of a rendered patch: a mouth patch holds at most `PATCH_W ×
+/// MAX_DETAIL` by `PATCH_H × MAX_DETAIL` pixels (memory: 3 bytes per pixel per bank entry).
+pub const MAX_DETAIL: usize = 2;
+
+/// Detail factor `s` of a patch: it samples the same canonical area as the `PATCH_W ×
+/// PATCH_H` analysis patch with `s × s` pixels per analysis pixel, so a close face keeps its
+/// own sharpness instead of being scaled up from 128 × 96.
+pub fn detail_dims(detail: usize) -> (usize, usize) {
+    (PATCH_W * detail, PATCH_H * detail)
+}
+
+/// The detail factor of a patch of `len` pixels (1 for an analysis patch), if it is one.
+pub fn detail_of(len: usize) -> Option<usize> {
+    (1..=MAX_DETAIL.max(4)).find(|&s| PATCH_W * PATCH_H * s * s == len)
+}
+
+/// Width and height of a patch of `len` pixels (the analysis size when `len` fits no detail).
+pub fn dims_of(len: usize) -> (usize, usize) {
+    detail_dims(detail_of(len).unwrap_or(1))
+}
+
+/// Transform from detail patch pixels to analysis patch pixels (pixel centres line up: the
+/// `s × s` block of detail pixels covers one analysis pixel).
+pub fn detail_to_patch(detail: usize) -> Similarity {
+    let s = detail.max(1) as f32;
+    Similarity { a: 1.0 / s, b: 0.0, tx: 0.5 / s - 0.5, ty: 0.5 / s - 0.5 }
+}
+
+/// Transform from pixels of a patch with `detail` to image pixels.
+pub fn patch_to_image_at(landmarks: &Landmarks5, detail: usize) -> Option<Similarity> {
+    Some(patch_to_image(landmarks)?.then_after(&detail_to_patch(detail)))
+}
+
+/// The detail factor that gives a face with these landmarks at least one patch pixel per
+/// image pixel (capped at [`MAX_DETAIL`]; a quarter pixel of upscaling is tolerated).
+pub fn detail_for(landmarks: &Landmarks5) -> usize {
+    patch_to_image(landmarks)
+        .map(|t| (t.scale() - 0.25).ceil().clamp(1.0, MAX_DETAIL as f32) as usize)
+        .unwrap_or(1)
+}
+
+/// The analysis patch (`PATCH_W × PATCH_H`) of a detail patch: the mean of each `s × s` block.
+pub fn downsample(patch: &Patch) -> Patch {
+    let Some(s) = detail_of(patch.rgb.len()).filter(|&s| s > 1) else {
+        return patch.clone();
+    };
+    let w = PATCH_W * s;
+    let n = (s * s) as f32;
+    let rgb = (0..PATCH_W * PATCH_H)
+        .map(|i| {
+            let (u, v) = (i % PATCH_W, i / PATCH_W);
+            let mut acc = [0.0f32; 3];
+            for y in v * s..v * s + s {
+                for p in &patch.rgb[y * w + u * s..y * w + u * s + s] {
+                    for c in 0..3 {
+                        acc[c] += p[c];
+                    }
+                }
+            }
+            acc.map(|a| a / n)
+        })
+        .collect();
+    Patch { rgb }
+}
+
+/// An analysis-size mask (`PATCH_W × PATCH_H`) resampled bilinearly to a patch with `detail`.
+pub fn upsample_mask(mask: &[f32], detail: usize) -> Vec<f32> {
+    if detail <= 1 || mask.len() != PATCH_W * PATCH_H {
+        return mask.to_vec();
+    }
+    let (w, h) = detail_dims(detail);
+    let to_low = detail_to_patch(detail);
+    let at = |u: usize, v: usize| mask[v * PATCH_W + u];
+    let mut out = Vec::with_capacity(w * h);
+    for y in 0..h {
+        for x in 0..w {
+            let p = to_low.apply([x as f32, y as f32]);
+            let (u, v) =
+                (p[0].clamp(0.0, (PATCH_W - 1) as f32), p[1].clamp(0.0, (PATCH_H - 1) as f32));
+            let (u0, v0) = (u.floor() as usize, v.floor() as usize);
+            let (u1, v1) = ((u0 + 1).min(PATCH_W - 1), (v0 + 1).min(PATCH_H - 1));
+            let (fu, fv) = (u - u0 as f32, v - v0 as f32);
+            let top = at(u0, v0) * (1.0 - fu) + at(u1, v0) * fu;
+            let bottom = at(u0, v1) * (1.0 - fu) + at(u1, v1) * fu;
+            out.push(top * (1.0 - fv) + bottom * fv);
+        }
+    }
+    out
+}
+
 /// Bilinear sample of an RGBA image at pixel-centre coordinates; edge pixels are clamped.
 pub fn sample_rgb(rgba: &[u8], width: usize, height: usize, x: f32, y: f32) -> [f32; 3] {
     let xf = x.clamp(0.0, (width - 1) as f32);
@@ -73,10 +163,22 @@ pub fn extract_patch(
     height: usize,
     landmarks: &Landmarks5,
 ) -> Option<Patch> {
-    let to_image = patch_to_image(landmarks)?;
-    let mut rgb = Vec::with_capacity(PATCH_W * PATCH_H);
-    for v in 0..PATCH_H {
-        for u in 0..PATCH_W {
+    extract_patch_at(rgba, width, height, landmarks, 1)
+}
+
+/// Cuts the canonical mouth patch with `detail` (see [`detail_dims`]) out of a frame.
+pub fn extract_patch_at(
+    rgba: &[u8],
+    width: usize,
+    height: usize,
+    landmarks: &Landmarks5,
+    detail: usize,
+) -> Option<Patch> {
+    let to_image = patch_to_image_at(landmarks, detail)?;
+    let (pw, ph) = detail_dims(detail.max(1));
+    let mut rgb = Vec::with_capacity(pw * ph);
+    for v in 0..ph {
+        for u in 0..pw {
             let p = to_image.apply([u as f32, v as f32]);
             rgb.push(sample_rgb(rgba, width, height, p[0], p[1]));
         }
@@ -90,6 +192,13 @@ pub use crate::model::lip::Region;
 /// `feather` canonical units between). It is exactly 0 on the patch border, so nothing outside
 /// the patch can change.
 pub fn region_mask(region: Region, feather: f32) -> Vec<f32> {
+    region_mask_at(region, feather, 1)
+}
+
+/// [`region_mask`] on the pixels of a patch with `detail`.
+pub fn region_mask_at(region: Region, feather: f32, detail: usize) -> Vec<f32> {
+    let detail = detail.max(1);
+    let (pw, ph) = detail_dims(detail);
     // Ellipse around the mouth centre in canonical units.
     let centre = [64.0f32, 106.0];
     let (rx, ry, cy) = match region {
@@ -97,10 +206,10 @@ pub fn region_mask(region: Region, feather: f32) -> Vec<f32> {
         Region::LipsJaw => (34.0, 26.0, centre[1] + 8.0),
     };
     let feather = feather.max(0.5);
-    let to_canon = patch_to_canonical();
-    let mut mask = Vec::with_capacity(PATCH_W * PATCH_H);
-    for v in 0..PATCH_H {
-        for u in 0..PATCH_W {
+    let to_canon = patch_to_canonical().then_after(&detail_to_patch(detail));
+    let mut mask = Vec::with_capacity(pw * ph);
+    for v in 0..ph {
+        for u in 0..pw {
             let p = to_canon.apply([u as f32, v as f32]);
             let (dx, dy) = ((p[0] - centre[0]) / rx, (p[1] - cy) / ry);
             // Distance outside the ellipse, approximately in canonical units.
@@ -108,7 +217,7 @@ pub fn region_mask(region: Region, feather: f32) -> Vec<f32> {
             let outside = (r - 1.0) * rx.min(ry);
             let t = (1.0 - (outside + feather) / (2.0 * feather)).clamp(0.0, 1.0);
             let smooth = t * t * (3.0 - 2.0 * t);
-            let border = u == 0 || v == 0 || u == PATCH_W - 1 || v == PATCH_H - 1;
+            let border = u == 0 || v == 0 || u == pw - 1 || v == ph - 1;
             mask.push(if border { 0.0 } else { smooth });
         }
     }
@@ -171,5 +280,45 @@ mod tests {
         let p = patch.rgb[10 * PATCH_W + 20];
         let expect = patch_to_image(&lm).unwrap().apply([20.0, 10.0]);
         assert!((p[0] - expect[0]).abs() < 0.01 && (p[1] - expect[1]).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_detail_patch_covers_the_analysis_patch_with_finer_pixels() {
+        // A frame whose red channel is x and green is y, and a face large enough for detail 2.
+        let (w, h) = (600usize, 600usize);
+        let mut rgba = vec![0u8; w * h * 4];
+        for y in 0..h {
+            for x in 0..w {
+                rgba[(y * w + x) * 4] = (x / 3) as u8;
+                rgba[(y * w + x) * 4 + 1] = (y / 3) as u8;
+            }
+        }
+        let lm: Landmarks5 = canonical().map(|p| [p[0] * 2.8 + 100.0, p[1] * 2.8 - 50.0]);
+        assert_eq!(detail_for(&lm), 2);
+        let small: Landmarks5 = canonical().map(|p| [p[0] * 1.2 + 100.0, p[1] * 1.2]);
+        assert_eq!(detail_for(&small), 1);
+        let fine = extract_patch_at(&rgba, w, h, &lm, 2).unwrap();
+        assert_eq!(fine.rgb.len(), PATCH_W * PATCH_H * 4);
+        assert_eq!(detail_of(fine.rgb.len()), Some(2));
+        // Its box-downsampled version is the analysis patch (the gradient is linear, up to the
+        // byte rounding of the frame).
+        let coarse = extract_patch(&rgba, w, h, &lm).unwrap();
+        let down = downsample(&fine);
+        let err = down
+            .rgb
+            .iter()
+            .zip(&coarse.rgb)
+            .map(|(a, b)| (a[0] - b[0]).abs().max((a[1] - b[1]).abs()))
+            .fold(0.0, f32::max);
+        assert!(err < 0.75, "{err}");
+        // Masks resample onto the finer grid: a constant stays, the region is zero on the border.
+        assert!(upsample_mask(&vec![0.25; PATCH_W * PATCH_H], 2).iter().all(|&v| v == 0.25));
+        let region = region_mask_at(Region::LipsJaw, 6.0, 2);
+        let (pw, ph) = detail_dims(2);
+        assert_eq!(region.len(), pw * ph);
+        assert!((0..pw).all(|u| region[u] == 0.0 && region[(ph - 1) * pw + u] == 0.0));
+        let coarse_area: f32 = region_mask(Region::LipsJaw, 6.0).iter().sum();
+        let fine_area: f32 = region.iter().sum::<f32>() / 4.0;
+        assert!((fine_area / coarse_area - 1.0).abs() < 0.02, "{fine_area} vs {coarse_area}");
     }
 }

@@ -1,17 +1,67 @@
 //! Model-free occlusion: learn what the lower face looks like over the track's clean frames
-//! (per-pixel colour statistics in the canonical patch), then call pixels occluders when they
-//! are unlikely under that model in this frame and a neighbouring one (a hand or a microphone
-//! persists; noise and a single odd frame do not). The user can add a painted mask, which
-//! lives in canonical coordinates and so follows the face.
+//! (per-pixel colour statistics in the canonical patch, and the colours the mouth itself shows:
+//! lips, teeth, tongue, the dark interior), then call pixels occluders when they are unlikely
+//! under that model in this frame and a neighbouring one (a hand or a microphone persists; noise
+//! and a single odd frame do not). Around the mouth, where lips move and open, a pixel in one of
+//! the mouth's own colours is never an occluder by itself: an occluder is a connected piece that
+//! holds enough pixels unlike both, and it reaches in from the patch border or is large (hands,
+//! cups and microphones enter from outside; a rare lip shade inside the mouth does not). The user
+//! can add a painted mask, which lives in canonical coordinates and so follows the face.
 
-use super::geometry::{PATCH_H, PATCH_W, Patch};
+use super::geometry::{PATCH_H, PATCH_W, Patch, patch_to_canonical};
 
-/// Per-pixel colour model of the canonical lower face.
+/// Per-pixel colour model of the canonical lower face, and the colours of the mouth.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaceModel {
     mean: Vec<[f32; 3]>,
     std: Vec<[f32; 3]>,
+    /// Per colour bin (see [`colour_bin`]): whether the mouth zone shows colours there in the
+    /// clean frames (with one bin of tolerance each way).
+    mouth_colours: Vec<bool>,
 }
+
+/// Luma bins of the mouth colour table (16 levels each).
+const BINS_Y: usize = 16;
+/// Chroma bins per axis (8 units each over −128..128).
+const BINS_C: usize = 32;
+/// Number of colour bins.
+pub const COLOUR_BINS: usize = BINS_Y * BINS_C * BINS_C;
+
+fn bin_coords(q: [f32; 3]) -> [usize; 3] {
+    let y = (q[0] / 16.0).clamp(0.0, (BINS_Y - 1) as f32) as usize;
+    let c = |v: f32| ((v + 128.0) / 8.0).clamp(0.0, (BINS_C - 1) as f32) as usize;
+    [y, c(q[1]), c(q[2])]
+}
+
+/// The colour bin of a YCbCr colour.
+fn colour_bin(q: [f32; 3]) -> usize {
+    let [y, b, r] = bin_coords(q);
+    (y * BINS_C + b) * BINS_C + r
+}
+
+/// Share of the mouth zone's clean samples a colour bin needs to count as a mouth colour: seen
+/// over a small area in a few frames, not once by chance.
+const MOUTH_COLOUR_SHARE: f64 = 5e-5;
+
+/// Where the mouth's own parts (lips, teeth, tongue, the dark interior) can appear in the
+/// canonical patch: an ellipse around the lips, tall enough for a wide-open mouth.
+pub fn mouth_zone() -> Vec<bool> {
+    let to_canon = patch_to_canonical();
+    (0..PATCH_W * PATCH_H)
+        .map(|i| {
+            let p = to_canon.apply([(i % PATCH_W) as f32, (i / PATCH_W) as f32]);
+            ((p[0] - 64.0) / 32.0).powi(2) + ((p[1] - 110.0) / 22.0).powi(2) <= 1.0
+        })
+        .collect()
+}
+
+/// Luma below which a pixel in the mouth zone may be the mouth's dark interior.
+const DARK_INTERIOR: f32 = 40.0;
+
+/// Smallest occluder piece: this many pixels unlike both the face and the mouth colours.
+const MIN_SEED_PIXELS: usize = PATCH_W * PATCH_H / 200;
+/// An occluder piece that does not reach the patch border must cover at least this much.
+const MIN_INNER_PIECE: usize = PATCH_W * PATCH_H * 3 / 100;
 
 /// Smallest standard deviation per channel, so a pixel that never changed is not flagged for
 /// compression noise.
@@ -39,9 +89,29 @@ impl FaceModel {
         (&self.mean, &self.std)
     }
 
-    /// A model from [`FaceModel::parts`]; `None` unless both cover the whole patch.
-    pub fn from_parts(mean: Vec<[f32; 3]>, std: Vec<[f32; 3]>) -> Option<Self> {
-        (mean.len() == PATCH_W * PATCH_H && std.len() == mean.len()).then_some(Self { mean, std })
+    /// The mouth colour table (one flag per colour bin): for the bank cache.
+    pub fn mouth_colours(&self) -> &[bool] {
+        &self.mouth_colours
+    }
+
+    /// A model from [`FaceModel::parts`] and [`FaceModel::mouth_colours`]; `None` unless the
+    /// statistics cover the whole patch and the table every colour bin.
+    pub fn from_parts(
+        mean: Vec<[f32; 3]>,
+        std: Vec<[f32; 3]>,
+        mouth_colours: Vec<bool>,
+    ) -> Option<Self> {
+        (mean.len() == PATCH_W * PATCH_H
+            && std.len() == mean.len()
+            && mouth_colours.len() == COLOUR_BINS)
+            .then_some(Self { mean, std, mouth_colours })
+    }
+
+    /// Whether a colour is one the mouth shows (see [`FaceModel::mouth_colours`]); a dark
+    /// pixel always is (the mouth's interior, also of a mouth opened wider than ever filmed).
+    fn is_mouth_colour(&self, p: [f32; 3]) -> bool {
+        let q = ycc(p);
+        q[0] < DARK_INTERIOR || self.mouth_colours[colour_bin(q)]
     }
 
     /// Learns the model from patches of the face. Median and median absolute deviation rather
@@ -78,7 +148,45 @@ impl FaceModel {
             mean.push(m);
             std.push(d);
         }
-        Some(Self { mean, std })
+        let mut model = Self { mean, std, mouth_colours: vec![true; COLOUR_BINS] };
+        model.mouth_colours = model.learn_mouth_colours(&used);
+        Some(model)
+    }
+
+    /// The colours the mouth zone shows where the per-pixel model finds it typical (so an
+    /// occluder in some training frames does not become a mouth colour), each bin widened by
+    /// one bin each way.
+    fn learn_mouth_colours(&self, patches: &[&Patch]) -> Vec<bool> {
+        let zone = mouth_zone();
+        let mut counts = vec![0u32; COLOUR_BINS];
+        let mut total = 0u64;
+        for p in patches {
+            for ((px, odd), &inside) in p.rgb.iter().zip(self.unlikely(p)).zip(&zone) {
+                if inside && !odd {
+                    counts[colour_bin(ycc(*px))] += 1;
+                    total += 1;
+                }
+            }
+        }
+        let min = ((total as f64 * MOUTH_COLOUR_SHARE).ceil() as u32).max(2);
+        let mut out = vec![false; COLOUR_BINS];
+        for y in 0..BINS_Y {
+            for b in 0..BINS_C {
+                for r in 0..BINS_C {
+                    if counts[(y * BINS_C + b) * BINS_C + r] < min {
+                        continue;
+                    }
+                    for yy in y.saturating_sub(1)..(y + 2).min(BINS_Y) {
+                        for bb in b.saturating_sub(1)..(b + 2).min(BINS_C) {
+                            for rr in r.saturating_sub(1)..(r + 2).min(BINS_C) {
+                                out[(yy * BINS_C + bb) * BINS_C + rr] = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Per-pixel unlikeliness: 1 where the pixel is far from the face model, 0 where typical.
@@ -139,43 +247,34 @@ fn dilate_and_soften(hard: &[bool], radius: isize) -> Vec<f32> {
     soft
 }
 
-/// `hard` without its 4-connected pieces of fewer than `min` pixels.
-fn drop_small_pieces(hard: &[bool], min: usize) -> Vec<bool> {
+/// The 4-connected pieces of `seeds` kept as occluders: those of at least `min` pixels that
+/// also reach the patch border (within 2 pixels) or cover at least `min_inner` pixels.
+fn occluder_pieces(seeds: &[bool], min: usize, min_inner: usize) -> Vec<bool> {
     let (w, h) = (PATCH_W, PATCH_H);
-    let mut kept = vec![false; hard.len()];
-    let mut seen = vec![false; hard.len()];
+    let mut kept = vec![false; seeds.len()];
+    let mut seen = vec![false; seeds.len()];
     let mut stack = Vec::new();
     let mut piece = Vec::new();
-    for start in 0..hard.len() {
-        if !hard[start] || seen[start] {
+    for start in 0..seeds.len() {
+        if !seeds[start] || seen[start] {
             continue;
         }
         seen[start] = true;
         stack.push(start);
         piece.clear();
+        let mut border = false;
         while let Some(i) = stack.pop() {
             piece.push(i);
             let (x, y) = (i % w, i / w);
-            let mut visit = |j: usize| {
-                if hard[j] && !seen[j] {
+            border |= x < 2 || y < 2 || x + 2 >= w || y + 2 >= h;
+            for j in neighbours4(i) {
+                if seeds[j] && !seen[j] {
                     seen[j] = true;
                     stack.push(j);
                 }
-            };
-            if x > 0 {
-                visit(i - 1);
-            }
-            if x + 1 < w {
-                visit(i + 1);
-            }
-            if y > 0 {
-                visit(i - w);
-            }
-            if y + 1 < h {
-                visit(i + w);
             }
         }
-        if piece.len() >= min {
+        if piece.len() >= min && (border || piece.len() >= min_inner) {
             for &i in &piece {
                 kept[i] = true;
             }
@@ -184,11 +283,55 @@ fn drop_small_pieces(hard: &[bool], min: usize) -> Vec<bool> {
     kept
 }
 
+/// The 4-neighbours of patch pixel `i` inside the patch.
+fn neighbours4(i: usize) -> impl Iterator<Item = usize> {
+    let (x, y) = (i % PATCH_W, i / PATCH_W);
+    [
+        (x > 0).then(|| i - 1),
+        (x + 1 < PATCH_W).then(|| i + 1),
+        (y > 0).then(|| i - PATCH_W),
+        (y + 1 < PATCH_H).then(|| i + PATCH_W),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// `kept` grown through connected `candidates` by up to `steps` pixels (4-connected): the
+/// part of an occluder in a colour the mouth also shows (a dark microphone over the open
+/// mouth) joins the piece it belongs to, but not a whole mouth next to a hand.
+fn grow_into(kept: &[bool], candidates: &[bool], steps: usize) -> Vec<bool> {
+    let mut out = kept.to_vec();
+    let mut front: Vec<usize> = (0..kept.len()).filter(|&i| kept[i]).collect();
+    for _ in 0..steps {
+        let mut next = Vec::new();
+        for &i in &front {
+            for j in neighbours4(i) {
+                if candidates[j] && !out[j] {
+                    out[j] = true;
+                    next.push(j);
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        front = next;
+    }
+    out
+}
+
+/// Pixels an occluder piece grows into candidates that are in the mouth's colours.
+const GROW_STEPS: usize = 6;
+
 /// Occlusion masks (1 = occluder, keep the source) for a run of consecutive frames' patches.
-/// A pixel counts when it is unlikely in its frame and in a neighbouring frame; small isolated
-/// detections are dropped, the rest are dilated by a few pixels to cover the occluder's edge.
+/// A pixel is a candidate when it is unlikely under the per-pixel model in its frame and in a
+/// neighbouring one; it is evidence of an occluder (a seed) unless it lies in the mouth zone in
+/// one of the mouth's own colours. Connected pieces of seeds that reach in from the border or
+/// are large are kept (see [`occluder_pieces`]), grown a little through the other candidates
+/// (see [`grow_into`]) and dilated by a few pixels to cover the occluder's edge.
 pub fn occlusion_masks(model: &FaceModel, patches: &[Patch]) -> Vec<Vec<f32>> {
     let unlikely: Vec<Vec<bool>> = patches.iter().map(|p| model.unlikely(p)).collect();
+    let zone = mouth_zone();
     (0..patches.len())
         .map(|t| {
             let stable: Vec<bool> = (0..PATCH_W * PATCH_H)
@@ -199,9 +342,15 @@ pub fn occlusion_masks(model: &FaceModel, patches: &[Patch]) -> Vec<Vec<f32>> {
                     now && (prev || next || unlikely.len() == 1)
                 })
                 .collect();
-            // An object in front of the mouth is one connected piece; specks (a lip pixel that
-            // is rare in the bank, noise) each cover less than ~0.5 % of the patch.
-            let kept = drop_small_pieces(&stable, PATCH_W * PATCH_H / 200);
+            let seeds: Vec<bool> = stable
+                .iter()
+                .zip(&patches[t].rgb)
+                .zip(&zone)
+                .map(|((&s, &px), &z)| s && !(z && model.is_mouth_colour(px)))
+                .collect();
+            let kept = occluder_pieces(&seeds, MIN_SEED_PIXELS, MIN_INNER_PIECE);
+            let kept =
+                if kept.iter().any(|&b| b) { grow_into(&kept, &stable, GROW_STEPS) } else { kept };
             if kept.iter().any(|&b| b) {
                 dilate_and_soften(&kept, 3)
             } else {
@@ -253,23 +402,45 @@ mod tests {
         }
     }
 
-    #[test]
-    fn scattered_specks_are_not_an_occluder_but_one_piece_is() {
-        let mut hard = vec![false; PATCH_W * PATCH_H];
-        // 80 single-pixel specks: more than 0.5 % of the patch in all, none a piece.
-        for k in 0..80 {
-            hard[(k * 151) % (PATCH_W * PATCH_H)] = true;
-        }
-        assert!(!drop_small_pieces(&hard, PATCH_W * PATCH_H / 200).iter().any(|&b| b));
-        // A 10×10 block is kept whole.
-        let mut hard = vec![false; PATCH_W * PATCH_H];
-        for y in 40..50 {
-            for x in 60..70 {
+    fn block(hard: &mut [bool], ys: std::ops::Range<usize>, xs: std::ops::Range<usize>) {
+        for y in ys {
+            for x in xs.clone() {
                 hard[y * PATCH_W + x] = true;
             }
         }
-        let kept = drop_small_pieces(&hard, PATCH_W * PATCH_H / 200);
-        assert_eq!(kept.iter().filter(|&&b| b).count(), 100);
+    }
+
+    #[test]
+    fn specks_and_small_inner_pieces_are_not_occluders_but_border_and_large_pieces_are() {
+        let n = PATCH_W * PATCH_H;
+        let pieces = |hard: &[bool]| occluder_pieces(hard, MIN_SEED_PIXELS, MIN_INNER_PIECE);
+        let mut hard = vec![false; n];
+        // 80 single-pixel specks: more than 0.5 % of the patch in all, none a piece.
+        for k in 0..80 {
+            hard[(k * 151) % n] = true;
+        }
+        assert!(!pieces(&hard).iter().any(|&b| b));
+        // A 10×10 block inside the patch (a rare lip shade): too small to be an occluder there.
+        let mut hard = vec![false; n];
+        block(&mut hard, 40..50, 60..70);
+        assert!(!pieces(&hard).iter().any(|&b| b));
+        // The same block reaching the border (a fingertip entering) is kept whole.
+        let mut hard = vec![false; n];
+        block(&mut hard, 40..50, 0..10);
+        assert_eq!(pieces(&hard).iter().filter(|&&b| b).count(), 100);
+        // A large piece in the middle (a bar crossing the mouth) is kept.
+        let mut hard = vec![false; n];
+        block(&mut hard, 20..80, 50..70);
+        assert_eq!(pieces(&hard).iter().filter(|&&b| b).count(), 1200);
+        // A kept piece grows through connected candidates by GROW_STEPS pixels only.
+        let mut seeds = vec![false; n];
+        block(&mut seeds, 20..80, 0..20);
+        let mut candidates = seeds.clone();
+        block(&mut candidates, 40..50, 20..60);
+        let grown = grow_into(&pieces(&seeds), &candidates, GROW_STEPS);
+        assert!(
+            grown[45 * PATCH_W + 20 + GROW_STEPS - 1] && !grown[45 * PATCH_W + 20 + GROW_STEPS]
+        );
     }
 
     #[test]
@@ -296,6 +467,30 @@ mod tests {
         assert_eq!(masks[2][10 * PATCH_W + 100], 0.0, "clean skin");
         assert_eq!(masks[0][10 * PATCH_W + 10], 0.0, "single-frame blip ignored");
         assert!(masks[4].iter().all(|&v| v == 0.0), "clean frame after the object");
+        // Lips where they never were in training (the jaw dropped) over a dark interior: the
+        // mouth's own colours in the mouth zone, not an occluder; the blue object still is.
+        let mut open: Vec<Patch> = (0..3).map(|s| face(200 + s)).collect();
+        for f in &mut open {
+            for v in 40..60 {
+                for u in 30..98 {
+                    f.rgb[v * PATCH_W + u] =
+                        if v < 47 { [25.0, 12.0, 12.0] } else { [150.0, 70.0, 70.0] };
+                }
+            }
+        }
+        let opened = occlusion_masks(&model, &open);
+        assert!(opened[1].iter().all(|&v| v == 0.0), "an opened mouth is not an occluder");
+        let mut covered = open.clone();
+        for f in &mut covered {
+            for v in 30..60 {
+                for u in 0..40 {
+                    f.rgb[v * PATCH_W + u] = [30.0, 60.0, 200.0];
+                }
+            }
+        }
+        let over = occlusion_masks(&model, &covered);
+        assert_eq!(over[1][45 * PATCH_W + 20], 1.0, "object over the opened mouth");
+        assert_eq!(over[1][55 * PATCH_W + 64], 0.0, "lips beside it are not");
         let painted = PaintedMask { keyframe: 0, values: vec![0.5; PATCH_W * PATCH_H] };
         let c = combine(&masks[4], Some(&painted));
         assert!(c.iter().all(|&v| v == 0.5));

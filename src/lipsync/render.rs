@@ -2,7 +2,7 @@
 //! target face, blend through a soft alpha. Pixels where alpha is 0 are never written, so
 //! everything outside the mask stays bit-identical to the source.
 
-use super::geometry::{PATCH_H, PATCH_W, Patch, Similarity};
+use super::geometry::{Patch, Similarity, detail_of, dims_of};
 
 /// Mean and standard deviation per channel, in YCbCr.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -57,27 +57,21 @@ pub fn colour_stats(patch: &Patch, weight: &[f32]) -> ColourStats {
 /// patch. `mask` is the region mask of [`super::geometry::region_mask`].
 pub fn ring_weights(mask: &[f32]) -> Vec<f32> {
     // Pixels outside the region but within a few pixels of it: dilate by a box search.
-    let r = 6isize;
+    let (pw, ph) = dims_of(mask.len());
+    let (pw, ph) = (pw as isize, ph as isize);
+    let s = detail_of(mask.len()).unwrap_or(1) as isize;
+    let r = 6 * s;
     let mut ring = vec![0.0; mask.len()];
-    for v in 0..PATCH_H as isize {
-        for u in 0..PATCH_W as isize {
-            let i = (v * PATCH_W as isize + u) as usize;
-            if mask[i] > 0.02
-                || u < 2
-                || v < 2
-                || u >= PATCH_W as isize - 2
-                || v >= PATCH_H as isize - 2
-            {
+    for v in 0..ph {
+        for u in 0..pw {
+            let i = (v * pw + u) as usize;
+            if mask[i] > 0.02 || u < 2 * s || v < 2 * s || u >= pw - 2 * s || v >= ph - 2 * s {
                 continue;
             }
             let near = (-r..=r).any(|dv| {
                 (-r..=r).any(|du| {
                     let (uu, vv) = (u + du, v + dv);
-                    uu >= 0
-                        && vv >= 0
-                        && uu < PATCH_W as isize
-                        && vv < PATCH_H as isize
-                        && mask[(vv * PATCH_W as isize + uu) as usize] > 0.5
+                    uu >= 0 && vv >= 0 && uu < pw && vv < ph && mask[(vv * pw + uu) as usize] > 0.5
                 })
             });
             if near {
@@ -117,7 +111,12 @@ pub fn transfer_colour(patch: &Patch, from: &ColourStats, to: &ColourStats) -> P
 /// lips themselves (their colour and the mouth interior are what the edit changes, so they say
 /// nothing about the lighting).
 pub fn skin_weights() -> Vec<f32> {
-    super::geometry::region_mask(super::geometry::Region::Lips, 6.0)
+    skin_weights_at(1)
+}
+
+/// [`skin_weights`] on the pixels of a patch with `detail`.
+pub fn skin_weights_at(detail: usize) -> Vec<f32> {
+    super::geometry::region_mask_at(super::geometry::Region::Lips, 6.0, detail)
         .iter()
         .map(|m| (1.0 - m).powi(2))
         .collect()
@@ -152,10 +151,11 @@ type Layout = (usize, usize, usize, usize);
 
 /// Three box passes of radius `r` along rows and columns (≈ Gaussian), in place.
 fn blur(values: &mut [f32], r: usize) {
+    let (pw, ph) = dims_of(values.len());
     let mut tmp = vec![0.0f32; values.len()];
     for _ in 0..3 {
-        box_pass(values, &mut tmp, r, (PATCH_W, 1, PATCH_H, PATCH_W));
-        box_pass(&tmp, values, r, (PATCH_H, PATCH_W, PATCH_W, 1));
+        box_pass(values, &mut tmp, r, (pw, 1, ph, pw));
+        box_pass(&tmp, values, r, (ph, pw, pw, 1));
     }
 }
 
@@ -165,10 +165,11 @@ fn shading(patch: &Patch, weight: &[f32]) -> ([Vec<f32>; 3], Vec<f32>) {
     let mut chans: [Vec<f32>; 3] =
         std::array::from_fn(|c| patch.rgb.iter().zip(weight).map(|(p, w)| p[c] * w).collect());
     let mut wsum = weight.to_vec();
+    let r = SHADING_RADIUS * detail_of(weight.len()).unwrap_or(1);
     for ch in &mut chans {
-        blur(ch, SHADING_RADIUS);
+        blur(ch, r);
     }
-    blur(&mut wsum, SHADING_RADIUS);
+    blur(&mut wsum, r);
     (chans, wsum)
 }
 
@@ -180,6 +181,12 @@ fn shading(patch: &Patch, weight: &[f32]) -> ([Vec<f32>; 3], Vec<f32>) {
 /// Pixels where the two faces disagree strongly (a different chin line, teeth against lips) are
 /// left out of the estimate so they cannot paint halos.
 pub fn match_shading(source: &Patch, target: &Patch, weight: &[f32]) -> Patch {
+    apply_gain(source, &shading_gain(source, target, weight))
+}
+
+/// The per-pixel, per-channel gain of [`match_shading`] (bounded to [`MAX_SHADING_GAIN`]): it is
+/// low-frequency, so it can be found on analysis-size patches and resampled to a finer patch.
+pub fn shading_gain(source: &Patch, target: &Patch, weight: &[f32]) -> [Vec<f32>; 3] {
     let luma = |p: &[f32; 3]| 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
     // Overall brightness ratio first, so a global lighting change does not count as disagreement.
     let (mut ls, mut lt, mut tw) = (0.0f64, 0.0f64, 0.0f64);
@@ -188,8 +195,9 @@ pub fn match_shading(source: &Patch, target: &Patch, weight: &[f32]) -> Patch {
         lt += f64::from(w * luma(t));
         tw += f64::from(w);
     }
+    let n = source.rgb.len();
     if tw <= 0.0 || ls <= 0.0 {
-        return source.clone();
+        return std::array::from_fn(|_| vec![1.0; n]);
     }
     let global = (lt / ls) as f32;
     let weight: Vec<f32> = source
@@ -206,21 +214,25 @@ pub fn match_shading(source: &Patch, target: &Patch, weight: &[f32]) -> Patch {
         .collect();
     let (src, ws) = shading(source, &weight);
     let (dst, _) = shading(target, &weight);
+    std::array::from_fn(|c| {
+        (0..n)
+            .map(|i| {
+                let gain =
+                    if ws[i] > 1e-3 && src[c][i] > 1e-3 { dst[c][i] / src[c][i] } else { global };
+                gain.clamp(1.0 / MAX_SHADING_GAIN, MAX_SHADING_GAIN)
+            })
+            .collect()
+    })
+}
+
+/// `patch` with each channel multiplied by its gain (as many pixels).
+pub fn apply_gain(patch: &Patch, gain: &[Vec<f32>; 3]) -> Patch {
     Patch {
-        rgb: source
+        rgb: patch
             .rgb
             .iter()
             .enumerate()
-            .map(|(i, p)| {
-                std::array::from_fn(|c| {
-                    let gain = if ws[i] > 1e-3 && src[c][i] > 1e-3 {
-                        dst[c][i] / src[c][i]
-                    } else {
-                        global
-                    };
-                    (p[c] * gain.clamp(1.0 / MAX_SHADING_GAIN, MAX_SHADING_GAIN)).clamp(0.0, 255.0)
-                })
-            })
+            .map(|(i, p)| std::array::from_fn(|c| (p[c] * gain[c][i]).clamp(0.0, 255.0)))
             .collect(),
     }
 }
@@ -249,21 +261,64 @@ pub fn fit_weights(matched: &Patch, target: &Patch, skin: &[f32]) -> Vec<f32> {
         })
         .collect();
     // Smooth it: texture and noise must not punch holes, only regional disagreement counts.
-    let r = 2;
+    let (pw, ph) = dims_of(d.len());
+    let r = 2 * detail_of(d.len()).unwrap_or(1);
     let mut tmp = vec![0.0f32; d.len()];
-    box_pass(&d, &mut tmp, r, (PATCH_W, 1, PATCH_H, PATCH_W));
-    box_pass(&tmp, &mut d, r, (PATCH_H, PATCH_W, PATCH_W, 1));
+    box_pass(&d, &mut tmp, r, (pw, 1, ph, pw));
+    box_pass(&tmp, &mut d, r, (ph, pw, pw, 1));
     let n = ((2 * r + 1) * (2 * r + 1)) as f32;
-    d.iter()
+    let fit: Vec<f32> = d
+        .iter()
         .zip(skin)
         .map(|(&v, &s)| {
             let t = ((v / n - FIT_START) / FIT_SPAN).clamp(0.0, 1.0);
             1.0 - s * t * t * (3.0 - 2.0 * t)
         })
-        .collect()
+        .collect();
+    feather_inwards(&fit, FIT_FEATHER * detail_of(fit.len()).unwrap_or(1))
 }
 
-fn sample_patch(values: &[[f32; 3]], alpha: &[f32], u: f32, v: f32) -> ([f32; 3], f32) {
+/// Patch pixels over which the fit mask fades (see [`feather_inwards`]).
+pub const FIT_FEATHER: usize = 3;
+
+/// A weight map whose drops are widened into fades on the kept side: eroded (minimum over a
+/// `(2r+1)²` square) and then smoothed over about the same width (three normalised box passes
+/// of radius r/3). Where the bank mouth meets the kept target — a chin line of another jaw
+/// position — the two blend over a band instead of meeting at a visible seam, and the band lies
+/// where they still agree, so the part that disagrees stays the target's.
+fn feather_inwards(weights: &[f32], r: usize) -> Vec<f32> {
+    if r == 0 || weights.iter().all(|&w| w >= 1.0) {
+        return weights.to_vec();
+    }
+    let (pw, ph) = dims_of(weights.len());
+    let min_pass = |src: &[f32], (len, stride, lines, step): Layout| -> Vec<f32> {
+        let mut out = src.to_vec();
+        for line in 0..lines {
+            let base = line * step;
+            for k in 0..len {
+                let (a, b) = (k.saturating_sub(r), (k + r).min(len - 1));
+                out[base + k * stride] =
+                    (a..=b).map(|j| src[base + j * stride]).fold(f32::MAX, f32::min);
+            }
+        }
+        out
+    };
+    let eroded = min_pass(&min_pass(weights, (pw, 1, ph, pw)), (ph, pw, pw, 1));
+    let radius = (r / 3).max(1);
+    let mut num = eroded;
+    let mut den = vec![1.0f32; num.len()];
+    blur(&mut num, radius);
+    blur(&mut den, radius);
+    num.iter().zip(&den).map(|(n, d)| (n / d.max(1e-6)).clamp(0.0, 1.0)).collect()
+}
+
+fn sample_patch(
+    values: &[[f32; 3]],
+    alpha: &[f32],
+    (pw, ph): (usize, usize),
+    u: f32,
+    v: f32,
+) -> ([f32; 3], f32) {
     let (u0, v0) = (u.floor(), v.floor());
     let (fu, fv) = (u - u0, v - v0);
     let (u0, v0) = (u0 as isize, v0 as isize);
@@ -276,10 +331,10 @@ fn sample_patch(values: &[[f32; 3]], alpha: &[f32], u: f32, v: f32) -> ([f32; 3]
         (1, 1, fu * fv),
     ] {
         let (uu, vv) = (u0 + du, v0 + dv);
-        if uu < 0 || vv < 0 || uu >= PATCH_W as isize || vv >= PATCH_H as isize || w == 0.0 {
+        if uu < 0 || vv < 0 || uu >= pw as isize || vv >= ph as isize || w == 0.0 {
             continue;
         }
-        let i = vv as usize * PATCH_W + uu as usize;
+        let i = vv as usize * pw + uu as usize;
         a += w * alpha[i];
         for c in 0..3 {
             rgb[c] += w * alpha[i] * values[i][c];
@@ -294,7 +349,8 @@ fn sample_patch(values: &[[f32; 3]], alpha: &[f32], u: f32, v: f32) -> ([f32; 3]
 }
 
 /// Blends `patch` (in patch pixels) onto an RGBA frame through `alpha` (patch pixels, 0..1),
-/// with `to_image` mapping patch pixels to frame pixels.
+/// with `to_image` mapping patch pixels to frame pixels. The patch may have any detail (see
+/// [`super::geometry::detail_dims`]); `alpha` has as many pixels.
 pub fn composite(
     frame: &mut [u8],
     width: usize,
@@ -304,7 +360,8 @@ pub fn composite(
     to_image: &Similarity,
 ) {
     // Bilinear taps reach one pixel past the patch edge, so the footprint spans −1..=W, −1..=H.
-    let (pw, ph) = (PATCH_W as f32, PATCH_H as f32);
+    let dims = dims_of(patch.rgb.len());
+    let (pw, ph) = (dims.0 as f32, dims.1 as f32);
     let corners = [[-1.0, -1.0], [pw, -1.0], [-1.0, ph], [pw, ph]].map(|p| to_image.apply(p));
     let x0 = corners.iter().map(|p| p[0]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
     let y0 = corners.iter().map(|p| p[1]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
@@ -316,7 +373,7 @@ pub fn composite(
     for y in y0..y1 {
         for x in x0..x1 {
             let p = to_patch.apply([x as f32, y as f32]);
-            let (rgb, a) = sample_patch(&patch.rgb, alpha, p[0], p[1]);
+            let (rgb, a) = sample_patch(&patch.rgb, alpha, dims, p[0], p[1]);
             if a <= 0.0 {
                 continue;
             }
@@ -333,7 +390,9 @@ pub fn composite(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lipsync::geometry::{Region, canonical, extract_patch, patch_to_image, region_mask};
+    use crate::lipsync::geometry::{
+        PATCH_H, PATCH_W, Region, canonical, extract_patch, patch_to_image, region_mask,
+    };
 
     #[test]
     fn colour_transfer_matches_target_statistics() {
@@ -429,6 +488,21 @@ mod tests {
         assert!(fit[85 * PATCH_W + 8] < 0.05, "{}", fit[85 * PATCH_W + 8]);
         assert!(fit[45 * PATCH_W + 64] > 0.95);
         assert_eq!(fit[20 * PATCH_W + 100], 1.0);
+    }
+
+    #[test]
+    fn the_fit_fades_on_the_kept_side_and_the_dropped_side_stays_dropped() {
+        // Weight 0 on the left 40 columns (the target kept), 1 elsewhere.
+        let step: Vec<f32> =
+            (0..PATCH_W * PATCH_H).map(|i| if i % PATCH_W < 40 { 0.0 } else { 1.0 }).collect();
+        let f = feather_inwards(&step, FIT_FEATHER);
+        let row = |u: usize| f[48 * PATCH_W + u];
+        assert!((0..40).all(|u| row(u) == 0.0), "the dropped side stays the target's");
+        // A fade over a few pixels on the kept side, monotonic, then exactly 1.
+        assert!(row(40) < 0.5 && row(42) > row(41) && row(41) > row(40));
+        assert!((40 + 3 * FIT_FEATHER..PATCH_W).all(|u| row(u) == 1.0));
+        let ones = vec![1.0; PATCH_W * PATCH_H];
+        assert_eq!(feather_inwards(&ones, FIT_FEATHER), ones);
     }
 
     #[test]

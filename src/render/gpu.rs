@@ -3,7 +3,7 @@
 //! show the same texture. The CPU reference (`lipsync::render::composite`) is used when no
 //! adapter exists or `REDUB_FORCE_CPU=1`; [`Backend`] says which one ran.
 
-use crate::lipsync::geometry::{PATCH_H, PATCH_W, Patch, Similarity};
+use crate::lipsync::geometry::{Patch, Similarity, dims_of};
 use std::sync::{Arc, OnceLock};
 use wgpu::util::DeviceExt;
 
@@ -42,9 +42,10 @@ impl std::fmt::Display for Backend {
 /// One patch to blend: colours and alpha in patch pixels, and the patch → frame transform.
 #[derive(Clone, Copy, Debug)]
 pub struct PatchLayer<'a> {
-    /// `PATCH_W × PATCH_H` colours, 0..255.
+    /// Colours, 0..255, of a patch of any detail (`PATCH_W·s × PATCH_H·s`, see
+    /// `lipsync::geometry::detail_dims`).
     pub patch: &'a Patch,
-    /// `PATCH_W × PATCH_H` alpha, 0..1 (mask × intensity × (1 − occlusion)).
+    /// Alpha per patch pixel, 0..1 (mask × intensity × (1 − occlusion)).
     pub alpha: &'a [f32],
     /// Patch pixels → frame pixels.
     pub to_image: Similarity,
@@ -320,16 +321,15 @@ impl GpuCompositor {
             },
             extent,
         );
-        let patch_extent = wgpu::Extent3d {
-            width: PATCH_W as u32,
-            height: PATCH_H as u32,
-            depth_or_array_layers: 1,
-        };
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("composite") });
         let mut keep = Vec::new();
         for layer in layers {
+            // The patch may have any detail (see `lipsync::geometry::detail_dims`).
+            let (pw, ph) = dims_of(layer.patch.rgb.len());
+            let patch_extent =
+                wgpu::Extent3d { width: pw as u32, height: ph as u32, depth_or_array_layers: 1 };
             // Premultiplied, 0..1: colour × alpha in rgb, alpha in a.
             let texels: Vec<f32> = layer
                 .patch
@@ -358,7 +358,7 @@ impl GpuCompositor {
             for v in [inv.a, inv.b, inv.tx, inv.ty] {
                 params.extend_from_slice(&v.to_le_bytes());
             }
-            for v in [PATCH_W as i32, PATCH_H as i32, 0, 0] {
+            for v in [pw as i32, ph as i32, 0, 0] {
                 params.extend_from_slice(&v.to_le_bytes());
             }
             let uniform = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

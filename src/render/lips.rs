@@ -15,7 +15,7 @@ use crate::lipsync::bank::{Bank, SelectParams};
 use crate::lipsync::cache as bank_cache;
 use crate::lipsync::engine::Look;
 use crate::lipsync::engine::{self, EditMasks, LipSettings, Planned, TrackFrame};
-use crate::lipsync::geometry::{Patch, extract_patch};
+use crate::lipsync::geometry::{Patch, extract_patch_at};
 use crate::lipsync::occlusion::{FaceModel, PaintedMask};
 use crate::lipsync::render::skin_weights;
 use crate::lipsync::sync::{audio_envelope, smooth};
@@ -258,7 +258,7 @@ pub fn plan_lips(
             .iter()
             .map(|e| {
                 let tf = track.get(usize::try_from(e.frame).ok()?).copied().flatten()?;
-                Look::new(&tf.landmarks, &e.to_patch(), &skin)
+                Look::new(&tf.landmarks, &e.analysis_patch(), &skin)
             })
             .collect();
         let target_looks: Vec<Option<Look>> = (0..frames)
@@ -293,7 +293,10 @@ pub fn plan_lips(
         );
         let segments = segments
             .into_iter()
-            .map(|segment| SegmentDraw { masks: EditMasks::new(&segment.settings), segment })
+            .map(|segment| SegmentDraw {
+                masks: EditMasks::at(&segment.settings, bank.detail()),
+                segment,
+            })
             .collect();
         out.push(LipTrack { dub_track: track_id, face, bank, model, plan, segments, rate });
     }
@@ -304,7 +307,8 @@ pub fn plan_lips(
 pub struct PreparedLayer<'a> {
     /// The new mouth, colour-matched to the frame.
     pub patch: Patch,
-    /// Blend weight per patch pixel: region × strength × (1 − occlusion).
+    /// Blend weight per patch pixel: region × strength × (1 − occlusion). The patch, its alpha
+    /// and `region` share one detail (see [`crate::lipsync::geometry::dims_of`]).
     pub alpha: Vec<f32>,
     /// Patch pixels → frame pixels.
     pub to_image: crate::lipsync::geometry::Similarity,
@@ -365,12 +369,15 @@ impl LipRenderer {
                 continue;
             }
             let Some(target) = track_frame(&lt.face, i) else { continue };
-            let Some(own) = extract_patch(frame, width, height, &target.landmarks) else {
+            let detail = lt.bank.detail();
+            let Some(own) = extract_patch_at(frame, width, height, &target.landmarks, detail)
+            else {
                 continue;
             };
+            // The neighbours only feed the occlusion test, which runs at analysis size.
             let patch_of = |j: i64, data: Option<Vec<u8>>| {
                 let tf = track_frame(&lt.face, j)?;
-                extract_patch(&data?, width, height, &tf.landmarks)
+                extract_patch_at(&data?, width, height, &tf.landmarks, 1)
             };
             // The neighbours only feed the automatic occlusion test: no decode when it is off.
             let (prev, next) = if st.occlusion.uses_auto() && lt.model.is_some() {
