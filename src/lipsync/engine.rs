@@ -534,7 +534,9 @@ mod tests {
         let flat = Patch { rgb: vec![[120.0; 3]; PATCH_W * PATCH_H] };
         let stripes = |phase: usize| Patch {
             rgb: (0..PATCH_W * PATCH_H)
-                .map(|i| if (i / PATCH_W / 8 + phase) % 2 == 0 { [60.0; 3] } else { [180.0; 3] })
+                .map(|i| {
+                    if (i / PATCH_W / 8 + phase).is_multiple_of(2) { [60.0; 3] } else { [180.0; 3] }
+                })
                 .collect(),
         };
         let mut entries: Vec<BankEntry> =
