@@ -37,6 +37,10 @@ struct SyncCheck {
     frames: usize,
     #[serde(flatten)]
     sync: SyncReport,
+    /// An independent check: the face analysis's own mouth-motion energy (normal flow on the
+    /// aligned mouth region, see [`crate::analysis::mouth::normal_flow`]) against the same
+    /// envelope; it reads how much the mouth moves, not how open it is.
+    motion: SyncReport,
     /// Mean absolute luma change of the lips region between frames.
     flicker: f32,
 }
@@ -59,6 +63,8 @@ pub(super) fn sync_check(file: &Path, audio: Option<&Path>, json: bool) -> Resul
         let f = decoder.frame(i as i64)?;
         series.push(&f.data, w as usize, h as usize, track.at(i as i64).map(|t| &t.landmarks));
     }
+    let motion: Vec<f32> =
+        (0..frames).map(|i| track.at(i as i64).map_or(0.0, |t| t.mouth_energy)).collect();
     let audio_path = audio.unwrap_or(file);
     let sound = decode_audio(audio_path, Some(1))?;
     let envelope = audio_envelope(&sound.samples, SAMPLE_RATE, rate.as_f64(), frames);
@@ -68,6 +74,7 @@ pub(super) fn sync_check(file: &Path, audio: Option<&Path>, json: bool) -> Resul
         face: track.id,
         frames,
         sync: sync_offset(&series.activity(), &envelope, rate.as_f64(), 15),
+        motion: sync_offset(&motion, &envelope, rate.as_f64(), 15),
         flicker: series.flicker(),
     };
     if json {
@@ -77,7 +84,7 @@ pub(super) fn sync_check(file: &Path, audio: Option<&Path>, json: bool) -> Resul
         );
     } else {
         println!(
-            "{}: face {} vs {}: offset {:+} frames ({:+.0} ms), confidence {:.2} (peak r {:.3}), mouth flicker {:.2}",
+            "{}: face {} vs {}: offset {:+} frames ({:+.0} ms), confidence {:.2} (peak r {:.3}), mouth flicker {:.2}; mouth motion (analysis): offset {:+}, confidence {:.2}",
             report.file,
             report.face,
             report.audio,
@@ -85,7 +92,9 @@ pub(super) fn sync_check(file: &Path, audio: Option<&Path>, json: bool) -> Resul
             report.sync.offset_ms,
             report.sync.confidence,
             report.sync.peak,
-            report.flicker
+            report.flicker,
+            report.motion.offset_frames,
+            report.motion.confidence
         );
     }
     Ok(())

@@ -212,6 +212,19 @@ impl Bank {
         params: SelectParams,
         extra: impl Fn(usize, usize) -> f32,
     ) -> Vec<Option<usize>> {
+        self.select_with_steps(targets, params, extra, |_, _, _| 0.0)
+    }
+
+    /// [`Bank::select_with`] with a cost `step(target, from, to)` added to every transition
+    /// into `target` (from the entry chosen for `target − 1`), natural successors included: how
+    /// unlike the wanted movement between the two frames the step from `from` to `to` moves.
+    pub fn select_with_steps(
+        &self,
+        targets: &[Option<Vec<f32>>],
+        params: SelectParams,
+        extra: impl Fn(usize, usize) -> f32,
+        step: impl Fn(usize, usize, usize) -> f32,
+    ) -> Vec<Option<usize>> {
         let mut out = vec![None; targets.len()];
         if self.entries.is_empty() {
             return out;
@@ -227,8 +240,10 @@ impl Bank {
                 t += 1;
             }
             let run: Vec<&Vec<f32>> = targets[start..t].iter().flatten().collect();
-            for (i, choice) in
-                self.viterbi(&run, params, |t, e| extra(start + t, e)).into_iter().enumerate()
+            for (i, choice) in self
+                .viterbi(&run, params, |t, e| extra(start + t, e), |t, a, b| step(start + t, a, b))
+                .into_iter()
+                .enumerate()
             {
                 out[start + i] = Some(choice);
             }
@@ -241,6 +256,7 @@ impl Bank {
         run: &[&Vec<f32>],
         params: SelectParams,
         extra: impl Fn(usize, usize) -> f32,
+        step: impl Fn(usize, usize, usize) -> f32,
     ) -> Vec<usize> {
         // Candidates: the k nearest, plus the natural successor of each previous candidate, so
         // that continuous stretches of the original footage stay reachable.
@@ -268,7 +284,9 @@ impl Bank {
                 let (best, arg) = cands[i - 1]
                     .iter()
                     .enumerate()
-                    .map(|(j, &(p, _))| (cost[j] + self.transition(p, e, params.lambda), j))
+                    .map(|(j, &(p, _))| {
+                        (cost[j] + self.transition(p, e, params.lambda) + step(i, p, e), j)
+                    })
                     .fold((f32::MAX, 0), |acc, x| if x.0 < acc.0 { x } else { acc });
                 next_cost.push(best + d);
                 next_back.push(arg);

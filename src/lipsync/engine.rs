@@ -288,31 +288,53 @@ impl Look {
 /// unrelated sounds): one standard deviation off costs half of an unrelated sound.
 pub const APERTURE_WEIGHT: f32 = 1.0;
 
+/// Weight of the movement mismatch of each step (in standard deviations of the actor's filmed
+/// frame-to-frame mouth movement, squared), on the same scale as [`APERTURE_WEIGHT`]: how much
+/// the mouth moves should follow the dub's syllables, not only how open it is.
+pub const MOTION_WEIGHT: f32 = 1.0;
+
 /// How open the mouth should be at each target frame: the dub's loudness mapped through
 /// quantiles onto the bank's apertures (the k-th loudest speech frame gets the aperture at the
 /// same rank among the bank's mouths). Louder speech opens the mouth wider, and the mapping
 /// keeps the actor's own range of openings whatever the dub's level. `loudness[i]` is `None`
 /// where the frame is not edited.
 pub fn aperture_targets(bank: &Bank, loudness: &[Option<f32>]) -> Vec<Option<f32>> {
-    let mut apertures: Vec<f32> = bank.entries.iter().map(|e| e.opening).collect();
-    apertures.sort_by(f32::total_cmp);
-    let mut levels: Vec<f32> = loudness.iter().flatten().copied().collect();
-    levels.sort_by(f32::total_cmp);
-    if apertures.is_empty() || levels.is_empty() {
-        return vec![None; loudness.len()];
+    rank_map(bank.entries.iter().map(|e| e.opening).collect(), loudness)
+}
+
+/// Maps each level onto `values` by rank: the k-th smallest level gets the value at the same
+/// relative rank among `values` (ties share their mid-rank). `None` levels stay `None`.
+fn rank_map(mut values: Vec<f32>, levels: &[Option<f32>]) -> Vec<Option<f32>> {
+    values.sort_by(f32::total_cmp);
+    let mut sorted: Vec<f32> = levels.iter().flatten().copied().collect();
+    sorted.sort_by(f32::total_cmp);
+    if values.is_empty() || sorted.is_empty() {
+        return vec![None; levels.len()];
     }
-    loudness
+    levels
         .iter()
         .map(|l| {
             let l = (*l)?;
-            // Mid-rank of the level among the dub's levels (ties share a rank), 0..1.
-            let below = levels.partition_point(|&v| v < l);
-            let upto = levels.partition_point(|&v| v <= l);
-            let q = (below + upto) as f32 / 2.0 / levels.len() as f32;
-            let k = ((q * apertures.len() as f32) as usize).min(apertures.len() - 1);
-            Some(apertures[k])
+            // Mid-rank of the level among all levels (ties share a rank), 0..1.
+            let below = sorted.partition_point(|&v| v < l);
+            let upto = sorted.partition_point(|&v| v <= l);
+            let q = (below + upto) as f32 / 2.0 / sorted.len() as f32;
+            let k = ((q * values.len() as f32) as usize).min(values.len() - 1);
+            Some(values[k])
         })
         .collect()
+}
+
+/// How much the mouth moves from bank entry `a` to bank entry `b` on screen: mean absolute
+/// difference of their grey descriptors (0 for the same entry).
+fn step_motion(bank: &Bank, a: usize, b: usize) -> f32 {
+    match (bank.entries.get(a), bank.entries.get(b)) {
+        (Some(x), Some(y)) if a != b => {
+            let n = x.descriptor.len().min(y.descriptor.len()).max(1) as f32;
+            x.descriptor.iter().zip(&y.descriptor).map(|(p, q)| (p - q).abs()).sum::<f32>() / n
+        }
+        _ => 0.0,
+    }
 }
 
 /// [`plan`] with the looks of the bank entries (`entry_looks[e]`) and of the target frames
@@ -320,7 +342,11 @@ pub fn aperture_targets(bank: &Bank, loudness: &[Option<f32>]) -> Vec<Option<f32
 /// as the target frame win (see [`Look::cost`]). `target_apertures[i]` (from
 /// [`aperture_targets`]; may be empty) adds [`APERTURE_WEIGHT`] × the squared aperture
 /// mismatch, so the mouth opens as the dub gets louder, which the spectral distance alone does
-/// not ensure on a short bank.
+/// not ensure on a short bank; and every step between consecutive frames costs
+/// [`MOTION_WEIGHT`] × the squared mismatch between how much the mouth moves on screen
+/// ([`step_motion`]) and how much the target wants (the same rank mapped onto the actor's
+/// filmed movements), so the mouth moves with the dub's syllables instead of replaying the
+/// original footage's rhythm through free filmed runs.
 pub fn plan_with_looks(
     bank: &Bank,
     dub: &[Option<Vec<f32>>],
@@ -346,7 +372,33 @@ pub fn plan_with_looks(
         };
         look + open
     };
-    finish_plan(bank, bank.select_with(dub, params, extra))
+    // The actor's own frame-to-frame mouth movement while filmed (between consecutive bank
+    // frames), and how much of it each target frame wants: the target's rank among the targets
+    // (its dub loudness rank) mapped onto those movements, so the mouth moves most where the dub
+    // is loudest for its syllable and holds still in the dub's dips and pauses.
+    let natural: Vec<f32> = bank
+        .entries
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| w[1].frame == w[0].frame + 1)
+        .map(|(i, _)| step_motion(bank, i, i + 1))
+        .collect();
+    let m_mean = natural.iter().sum::<f32>() / natural.len().max(1) as f32;
+    let m_spread = (natural.iter().map(|v| (v - m_mean).powi(2)).sum::<f32>()
+        / natural.len().max(1) as f32)
+        .sqrt()
+        .max(1e-3);
+    let want_motion = rank_map(natural, target_apertures);
+    // Every step is priced by how far its on-screen movement is from the wanted one: a filmed
+    // run (free as a transition) that keeps moving through a dub pause, or a mouth held still
+    // through a dub syllable, now costs; so does a jump that moves far more than wanted.
+    let step = |t: usize, from: usize, to: usize| match want_motion.get(t) {
+        Some(Some(want)) => {
+            MOTION_WEIGHT * ((step_motion(bank, from, to) - want) / m_spread).powi(2)
+        }
+        _ => 0.0,
+    };
+    finish_plan(bank, bank.select_with_steps(dub, params, extra, step))
 }
 
 /// The edit region and the colour-matching ring for one set of lip settings at one patch
@@ -538,6 +590,44 @@ mod tests {
             p.iter().map(|x| x.map(|x| bank.entries[x.entry].opening)).collect();
         assert_eq!(chosen, want);
         assert_eq!(aperture_targets(&Bank::default(), &loud), vec![None; 5]);
+    }
+
+    #[test]
+    fn the_mouth_moves_on_loud_dub_frames_and_stills_on_quiet_ones() {
+        // Two filmed runs that sound and open alike: frames 0..10 move (the picture alternates
+        // every frame), frames 100..110 hold still.
+        let flat = Patch { rgb: vec![[120.0; 3]; PATCH_W * PATCH_H] };
+        let stripes = |phase: usize| Patch {
+            rgb: (0..PATCH_W * PATCH_H)
+                .map(|i| {
+                    if (i / PATCH_W / 8 + phase).is_multiple_of(2) { [60.0; 3] } else { [180.0; 3] }
+                })
+                .collect(),
+        };
+        let mut entries: Vec<BankEntry> =
+            (0..10).map(|i| BankEntry::new(i, &stripes(i as usize), vec![0.0])).collect();
+        entries.extend((100..110).map(|i| BankEntry::new(i, &flat, vec![0.0])));
+        entries.iter_mut().for_each(|e| e.opening = 0.1);
+        let bank = Bank { entries };
+        assert!(step_motion(&bank, 0, 1) > 10.0 && step_motion(&bank, 10, 11) == 0.0);
+        let params = SelectParams { k: 20, lambda: 0.3 };
+        // Whether the mouth moves into each frame after the first.
+        let moves = |levels: &[f32]| -> Vec<bool> {
+            // Levels differ by little, so the aperture costs stay alike for every mouth.
+            let want: Vec<Option<f32>> = levels.iter().map(|l| Some(0.1 + 1e-4 * l)).collect();
+            let dub = vec![Some(vec![0.0]); levels.len()];
+            let p = plan_with_looks(&bank, &dub, params, &[], &[], &want);
+            let chosen: Vec<usize> = p.iter().flatten().map(|p| p.entry).collect();
+            chosen.windows(2).map(|w| step_motion(&bank, w[0], w[1]) > 0.0).collect()
+        };
+        // Loud then quiet: moving, then still (held or the still run); and the other way round.
+        // The steps into the edge frames of a level change may go either way.
+        let loud_first = [1.0, 1.0, 1.0, 1.0, -1.0, -1.0, -1.0, -1.0];
+        let m = moves(&loud_first);
+        assert!(m[..3].iter().all(|&x| x) && m[4..].iter().all(|&x| !x), "{m:?}");
+        let quiet_first: Vec<f32> = loud_first.iter().map(|l| -l).collect();
+        let m = moves(&quiet_first);
+        assert!(m[..3].iter().all(|&x| !x) && m[4..].iter().all(|&x| x), "{m:?}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::lipsync::engine::{self, EditMasks, LipSettings, Planned, TrackFrame};
 use crate::lipsync::geometry::{Patch, extract_patch_at};
 use crate::lipsync::occlusion::{FaceModel, PaintedMask};
 use crate::lipsync::render::skin_weights;
-use crate::lipsync::sync::{audio_envelope, smooth};
+use crate::lipsync::sync::{SLOW_HALF_WIDTH_S, audio_envelope, band_pass};
 use crate::media::{MediaError, VideoDecoder, decode_audio};
 use crate::model::lip::segment_override;
 use crate::model::project::DubTrack;
@@ -276,10 +276,12 @@ pub fn plan_lips(
             })
             .collect();
         // How open each edited frame's mouth should be: the dub's speech-band loudness (the
-        // sync measure's envelope) mapped onto the bank's apertures. Smoothed over three frames
-        // first: lips and jaw cannot follow frame-to-frame loudness jitter, and chasing it
-        // would only swap mouths (flicker).
-        let loudness = smooth(&audio_envelope(&dub, SAMPLE_RATE, fps, frames as usize));
+        // sync measure's envelope) at the syllable rate — smoothed over three frames (lips and
+        // jaw cannot follow frame-to-frame jitter) minus its ±0.4 s mean — mapped onto the
+        // bank's apertures. The syllable rate, not the level: a mouth opens on each syllable
+        // and closes between them, however loud the phrase is overall.
+        let envelope = audio_envelope(&dub, SAMPLE_RATE, fps, frames as usize);
+        let loudness = band_pass(&envelope, (SLOW_HALF_WIDTH_S * fps).round().max(1.0) as usize);
         let loudness: Vec<Option<f32>> =
             targets.iter().zip(&loudness).map(|(t, l)| t.as_ref().map(|_| *l)).collect();
         let apertures = engine::aperture_targets(&bank, &loudness);
