@@ -6,14 +6,14 @@ use super::geometry::{BBox, Overlap, nms};
 use super::image::RgbImage;
 use super::mtcnn::{Detection, Mtcnn};
 use super::shotcut::{DEFAULT_CUT_THRESHOLD, ShotCutDetector};
-use super::speech::{ActivityParams, speaking_segments};
+use super::speech::{ActivityParams, speaking_segments_with_lips};
 use super::track::{FaceTrack, Tracker};
 use crate::model::FrameRate;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// Bumped whenever the analysis output changes meaning, so stale cache entries are ignored.
-pub const ANALYSIS_VERSION: u32 = 3;
+pub const ANALYSIS_VERSION: u32 = 4;
 
 /// What the analysis does per frame.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -228,11 +228,16 @@ impl Analyzer {
     pub fn finish_with_decode_time(self, media_hash: String, decode: Duration) -> Analysis {
         let fps = self.rate.as_f64() as f32;
         let provider = self.mtcnn.provider().to_string();
-        let mut tracks: Vec<FaceTrack> = self.tracker.finish();
         let params = ActivityParams::default();
-        for t in &mut tracks {
-            t.speaking = speaking_segments(t, fps, &params);
-        }
+        let tracks: Vec<FaceTrack> = self
+            .tracker
+            .finish_with_lips()
+            .into_iter()
+            .map(|(mut t, lips)| {
+                t.speaking = speaking_segments_with_lips(&t, &lips, fps, &params);
+                t
+            })
+            .collect();
         let mut stats = self.stats;
         stats.detect_seconds = self.detect_time.as_secs_f64();
         stats.prepare_seconds = self.prepare_time.as_secs_f64();

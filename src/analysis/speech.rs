@@ -2,6 +2,7 @@
 //! speaks a given stretch of dialogue.
 
 use super::track::{FaceTrack, Segment};
+use crate::lipsync::measure::LipShape;
 
 /// Settings for turning mouth motion into speaking segments. Every constant is a fact about
 /// speech or about the reference the segments are compared with, not a value fitted to footage.
@@ -35,6 +36,14 @@ pub struct ActivityParams {
     /// face's own non-speech motion (the reference region's median) is not speech: a still
     /// mouth moves about as much as the rest of the face.
     pub moving_ratio: f32,
+    /// Lips are closed when, averaged over a syllable, less than this many rows of the lip
+    /// patch between them are not lip (see [`LipShape::gap`]): they touch, give or take the
+    /// soft edge of one row.
+    pub closed_gap: f32,
+    /// Lips pressed together (a bilabial closure, /p b m/: part of speaking) look thinner than
+    /// lips resting closed. Closed lips are at rest only when their height is at least this
+    /// fraction of the track's median lip height.
+    pub pressed_height: f32,
 }
 
 impl Default for ActivityParams {
@@ -48,6 +57,8 @@ impl Default for ActivityParams {
             visual_lead_s: 0.08,
             min_separation: 2.5,
             moving_ratio: 1.5,
+            closed_gap: 1.0,
+            pressed_height: 0.5,
         }
     }
 }
@@ -235,6 +246,29 @@ const MOTION_FLOOR: f32 = 1e-3;
 /// times the face's own (a listening face). Segments are moved later by the visual lead and
 /// short ones dropped.
 pub fn speaking_segments(track: &FaceTrack, fps: f32, p: &ActivityParams) -> Vec<Segment> {
+    speaking_segments_with_lips(track, &[], fps, p)
+}
+
+/// [`speaking_segments`] that also finds pauses where the mouth is at rest: `lips` (one per
+/// track frame, from [`super::track::Tracker::finish_with_lips`]; empty when unknown) tells
+/// when the lips are closed.
+///
+/// A closed mouth still moves a little (the lips settle, the jaw follows the head), sometimes
+/// more than the face's own motion, so the motion test alone misses such pauses. A frame is
+/// also still when, averaged over a syllable,
+/// - the lips are closed ([`ActivityParams::closed_gap`]) and not pressed
+///   ([`ActivityParams::pressed_height`]): near the track's rest opening, and
+/// - the mouth moves no more than [`ActivityParams::moving_ratio`] times the face's own motion
+///   (the bound below which a stretch does not count as speech).
+///
+/// The lips are used only on a track whose mouth visibly opens (median gap at least twice the
+/// closed bound); otherwise a closed reading says nothing about pauses.
+pub fn speaking_segments_with_lips(
+    track: &FaceTrack,
+    lips: &[LipShape],
+    fps: f32,
+    p: &ActivityParams,
+) -> Vec<Segment> {
     let mouth: Vec<f32> = track.frames.iter().map(|f| f.mouth_energy).collect();
     let face: Vec<f32> = track.frames.iter().map(|f| f.face_motion).collect();
     let frames = |s: f32| (s * fps).round() as i64;
@@ -249,12 +283,15 @@ pub fn speaking_segments(track: &FaceTrack, fps: f32, p: &ActivityParams) -> Vec
     // The two-class model may split motion into ordinary and strong rather than still and
     // moving; a still frame is also nearer the face's rest level than the track's typical level.
     let midway = 0.5 * (rest.ln() + quantile(&mouth, 0.5).max(MOTION_FLOOR).ln());
+    let at_rest = closed_lips(lips, n, frames(p.syllable_s).max(1) as usize | 1, p);
     let still: Vec<bool> = smooth
         .iter()
-        .map(|&s| {
+        .zip(&at_rest)
+        .map(|(&s, &closed)| {
             s <= rest.ln()
                 || (s <= midway
                     && mixture.is_some_and(|m| 1.0 - m.posterior_high(s) >= p.pause_confidence))
+                || (closed && s <= (p.moving_ratio * rest).ln())
         })
         .collect();
     let mut speaking = vec![true; n];
@@ -278,6 +315,23 @@ pub fn speaking_segments(track: &FaceTrack, fps: f32, p: &ActivityParams) -> Vec
     }
     segs.retain(|s| s.len() >= frames(p.min_segment_s).max(1));
     segs
+}
+
+/// Per frame, whether the lips are closed at rest (see [`speaking_segments_with_lips`]), each
+/// measure averaged over `window` frames; all false when `lips` does not cover the `n` frames
+/// or the track's mouth never visibly opens.
+fn closed_lips(lips: &[LipShape], n: usize, window: usize, p: &ActivityParams) -> Vec<bool> {
+    if lips.len() != n || n == 0 {
+        return vec![false; n];
+    }
+    let gap: Vec<f32> = lips.iter().map(|l| l.gap).collect();
+    let height: Vec<f32> = lips.iter().map(|l| l.height).collect();
+    if quantile(&gap, 0.5) < 2.0 * p.closed_gap {
+        return vec![false; n];
+    }
+    let rest_height = p.pressed_height * quantile(&height, 0.5);
+    let (gap, height) = (moving_trimmed_mean(&gap, window), moving_trimmed_mean(&height, window));
+    gap.iter().zip(&height).map(|(&g, &h)| g <= p.closed_gap && h >= rest_height).collect()
 }
 
 /// Overlap of two segment sets over time: |A ∩ B| / |A ∪ B| in frames (1 when both are empty).
@@ -492,6 +546,46 @@ mod tests {
         m[60] = 5.0;
         let segs = speaking_segments(&track(&m, 0.15), fps, &p);
         assert_eq!(segs, vec![Segment { start: 2, end: 125 }]);
+    }
+
+    #[test]
+    fn closed_resting_lips_make_a_pause_that_motion_alone_misses() {
+        let fps = 25.0;
+        let p = ActivityParams::default();
+        // 3 s talking, 1 s where the closed mouth still moves ~1.45× the face's own motion (too
+        // much for the motion test), 3 s talking.
+        let mut m = talking(75, 0.2, 0.42);
+        m.extend(std::iter::repeat_n(0.23, 25));
+        m.extend(talking(75, 0.2, 0.42));
+        let t = track(&m, 0.16);
+        assert_eq!(speaking_segments(&t, fps, &p).len(), 1, "motion alone finds the pause");
+        let lips = |pause: LipShape| -> Vec<LipShape> {
+            (0..175)
+                .map(|i| {
+                    if (75..100).contains(&i) {
+                        pause
+                    } else {
+                        LipShape { height: 14.0, gap: 3.0 + (i % 5) as f32 }
+                    }
+                })
+                .collect()
+        };
+        // Lips resting closed: a pause.
+        let segs =
+            speaking_segments_with_lips(&t, &lips(LipShape { height: 12.0, gap: 0.0 }), fps, &p);
+        assert_eq!(segs.len(), 2, "{segs:?}");
+        assert!((segs[0].end - 77).abs() <= 3 && (segs[1].start - 102).abs() <= 3, "{segs:?}");
+        // Lips pressed together (a held /m/): speaking goes on.
+        let pressed = lips(LipShape { height: 4.0, gap: 0.0 });
+        assert_eq!(speaking_segments_with_lips(&t, &pressed, fps, &p).len(), 1);
+        // A mouth that never visibly opens says nothing about pauses.
+        let shut = vec![LipShape { height: 12.0, gap: 0.0 }; 175];
+        assert_eq!(speaking_segments_with_lips(&t, &shut, fps, &p).len(), 1);
+        // Closed lips on a mouth moving like speech are no pause either.
+        let t = track(&talking(175, 0.3, 1.2), 0.16);
+        let segs =
+            speaking_segments_with_lips(&t, &lips(LipShape { height: 12.0, gap: 0.0 }), fps, &p);
+        assert_eq!(segs.len(), 1, "{segs:?}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use super::image::RgbImage;
 use super::mouth::{LowerFacePatch, MOUTH_REGION, REFERENCE_REGION, normal_flow, region_crop_with};
 use super::mtcnn::Detection;
 use super::oneeuro::{OneEuroParams, smooth_zero_lag};
+use crate::lipsync::measure::{LipShape, lip_shape};
 use serde::{Deserialize, Serialize};
 
 /// Longest run of missed frames bridged inside one track (filled by interpolation).
@@ -105,6 +106,8 @@ impl FaceTrack {
 struct Obs {
     det: Detection,
     patch: LowerFacePatch,
+    /// The lips' shape (height, gap) as detected here; `None` where the lips could not be seen.
+    lips: Option<LipShape>,
 }
 
 #[derive(Clone, Debug)]
@@ -180,9 +183,10 @@ impl Tracker {
             det_used[di] = true;
             let t = &mut self.live[ti];
             let patch = capture(&dets[di], work, work_scale);
+            let lips = measure_lips(&dets[di], work, work_scale);
             let slot = usize::try_from(frame - t.start).unwrap_or(0);
             t.obs.resize(slot, None);
-            t.obs.push(Some(Obs { det: dets[di], patch }));
+            t.obs.push(Some(Obs { det: dets[di], patch, lips }));
             t.last_seen = frame;
             t.last_box = dets[di].bbox;
         }
@@ -193,7 +197,11 @@ impl Tracker {
             self.live.push(Live {
                 id: self.next_id,
                 start: frame,
-                obs: vec![Some(Obs { det: *d, patch: capture(d, work, work_scale) })],
+                obs: vec![Some(Obs {
+                    det: *d,
+                    patch: capture(d, work, work_scale),
+                    lips: measure_lips(d, work, work_scale),
+                })],
                 last_seen: frame,
                 last_box: d.bbox,
             });
@@ -203,7 +211,12 @@ impl Tracker {
 
     /// Closes all tracks and returns the kept ones, gap-filled and smoothed, renumbered in order
     /// of first appearance.
-    pub fn finish(mut self) -> Vec<FaceTrack> {
+    pub fn finish(self) -> Vec<FaceTrack> {
+        self.finish_with_lips().into_iter().map(|(t, _)| t).collect()
+    }
+
+    /// [`Tracker::finish`], each track with its lips' shape per frame (see [`lip_series`]).
+    pub fn finish_with_lips(mut self) -> Vec<(FaceTrack, Vec<LipShape>)> {
         self.cut();
         let dt = self.dt;
         let mut lives: Vec<Live> =
@@ -213,6 +226,31 @@ impl Tracker {
     }
 }
 
+/// The lips' shape of a detection ([`lip_shape`] on the lip engine's canonical colour patch, cut
+/// from the working picture around the face with the detected landmarks). Only the face's
+/// surroundings are read, so the cost does not grow with the picture.
+fn measure_lips(d: &Detection, work: &RgbImage, work_scale: f32) -> Option<LipShape> {
+    let b = d.bbox.scaled(work_scale);
+    let margin = 0.5 * b.width().max(b.height());
+    let x0 = (b.x1 - margin).floor().clamp(0.0, work.width as f32) as usize;
+    let y0 = (b.y1 - margin).floor().clamp(0.0, work.height as f32) as usize;
+    let x1 = (b.x2 + margin).ceil().clamp(0.0, work.width as f32) as usize;
+    let y1 = (b.y2 + margin).ceil().clamp(0.0, work.height as f32) as usize;
+    if x1 <= x0 || y1 <= y0 {
+        return None;
+    }
+    let mut rgba = Vec::with_capacity((x1 - x0) * (y1 - y0) * 4);
+    for y in y0..y1 {
+        for p in work.data[(y * work.width + x0) * 3..(y * work.width + x1) * 3].chunks_exact(3) {
+            rgba.extend_from_slice(&[p[0], p[1], p[2], 255]);
+        }
+    }
+    let marks = d.landmarks.map(|[x, y]| [x * work_scale - x0 as f32, y * work_scale - y0 as f32]);
+    let patch = crate::lipsync::geometry::extract_patch(&rgba, x1 - x0, y1 - y0, &marks)?;
+    let shape = lip_shape(&patch);
+    (shape.height > 0.0).then_some(shape)
+}
+
 /// The lower-face patch of a detection: a square one face-box wide around the mouth.
 fn capture(d: &Detection, work: &RgbImage, work_scale: f32) -> LowerFacePatch {
     let [l, r] = [d.landmarks[3], d.landmarks[4]];
@@ -220,7 +258,7 @@ fn capture(d: &Detection, work: &RgbImage, work_scale: f32) -> LowerFacePatch {
     LowerFacePatch::capture(work, work_scale, center, d.bbox.width().max(4.0))
 }
 
-fn build_track(id: u32, live: Live, dt: f32) -> FaceTrack {
+fn build_track(id: u32, live: Live, dt: f32) -> (FaceTrack, Vec<LipShape>) {
     let mut obs = live.obs;
     while matches!(obs.last(), Some(None)) {
         obs.pop();
@@ -306,7 +344,18 @@ fn build_track(id: u32, live: Live, dt: f32) -> FaceTrack {
         f.mouth_energy = m;
         f.face_motion = r;
     }
-    track
+    let lips = lip_series(&obs);
+    (track, lips)
+}
+
+/// The lips' shape per frame of a track; frames where it was not measured take the mean of the
+/// nearest measured ones on either side (all zero when none was measured).
+fn lip_series(obs: &[Option<Obs>]) -> Vec<LipShape> {
+    let shapes: Vec<Option<LipShape>> =
+        obs.iter().map(|o| o.as_ref().and_then(|o| o.lips)).collect();
+    let height = fill_gaps(&shapes.iter().map(|s| s.map(|s| s.height)).collect::<Vec<_>>());
+    let gap = fill_gaps(&shapes.iter().map(|s| s.map(|s| s.gap)).collect::<Vec<_>>());
+    height.into_iter().zip(gap).map(|(height, gap)| LipShape { height, gap }).collect()
 }
 
 /// Normal flow between consecutive crops (row width `w`); frames without a pair of crops take the
@@ -318,9 +367,15 @@ fn motion_series(crops: &[Option<Vec<f32>>], w: usize) -> Vec<f32> {
             energy[j] = Some(normal_flow(a, b, w));
         }
     }
+    fill_gaps(&energy)
+}
+
+/// The values, each missing one replaced by the mean of the nearest known values on either side
+/// (the one known side alone at the ends; 0 when none is known).
+fn fill_gaps(energy: &[Option<f32>]) -> Vec<f32> {
     let known: Vec<(usize, f32)> =
         energy.iter().enumerate().filter_map(|(i, e)| e.map(|e| (i, e))).collect();
-    (0..crops.len())
+    (0..energy.len())
         .map(|j| match energy[j] {
             Some(e) => e,
             None => {
