@@ -4,7 +4,7 @@
 use super::CliError;
 use crate::jobs::Job;
 use crate::media::encode::X264_PROPS;
-use crate::media::testsrc::{write_bars_clip, write_wav};
+use crate::media::testsrc::{write_bars_clip_as, write_wav};
 use crate::model::{FrameRate, MediaKind, Preset, Project, Time};
 use crate::render::{RenderOptions, render_project};
 use std::process::Command;
@@ -43,7 +43,8 @@ pub(super) fn gst_transcode(
 pub(super) fn run(quick: bool) -> Result<(), CliError> {
     let dir = tempfile::tempdir().map_err(internal)?;
     let shot = dir.path().join("shot.mp4");
-    write_bars_clip(&shot, 250, 1280, 720, FrameRate::FPS_25, 440.0)?;
+    // 8-bit 4:2:0, as cameras and phones record (x264's own choice would be 10-bit 4:4:4).
+    write_bars_clip_as(&shot, 250, 1280, 720, FrameRate::FPS_25, 440.0, Some("I420"))?;
     let line = dir.path().join("line.wav");
     let tone: Vec<f32> = (0..48_000 * 2)
         .flat_map(|i| {

@@ -374,6 +374,38 @@ mod tests {
         }
     }
 
+    /// The display conversion of a decoded I420 frame is the RGBA decoder's frame, bit for bit,
+    /// and the sequential decoder finds the exact frame count at the end of the stream.
+    #[test]
+    fn i420_frames_convert_like_the_rgba_decoder_and_sequential_count_is_exact() {
+        use crate::media::VideoDecoder;
+        use crate::media::testsrc::write_bars_clip_as;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clip = dir.path().join("bars.mp4");
+        let rate = crate::model::FrameRate::FPS_25;
+        write_bars_clip_as(&clip, 30, 322, 182, rate, 440.0, Some("I420")).expect("clip");
+        let mut rgba = VideoDecoder::open(&clip).expect("rgba decoder");
+        let mut native = VideoDecoder::open_i420(&clip, 0).expect("i420 decoder");
+        // A 4:4:4 10-bit stream decodes to RGBA (I420 would lose chroma and depth).
+        let deep = dir.path().join("deep.mp4");
+        write_bars_clip_as(&deep, 3, 64, 48, rate, 440.0, None).expect("clip");
+        let mut d = VideoDecoder::open_i420(&deep, 0).expect("decoder");
+        assert_eq!(d.frame(0).expect("frame").format, PixelFormat::Rgba);
+        for i in [0, 7, 29] {
+            let n = native.frame(i).expect("i420 frame");
+            assert!(matches!(n.format, PixelFormat::I420(_)), "H.264 decodes to I420");
+            assert_eq!(to_rgba(&n).expect("convert"), rgba.frame(i).expect("rgba frame").data);
+        }
+        let mut seq = VideoDecoder::open_i420_sequential(&clip, 0).expect("sequential");
+        let mut last = 0;
+        for i in 0..40 {
+            last = seq.frame(i).expect("frame").index;
+        }
+        assert_eq!(last, 29, "past the end: the last frame is held");
+        assert_eq!(seq.frame_count(), rgba.frame_count());
+        assert_eq!(seq.frame_count(), 30);
+    }
+
     #[test]
     fn rect_is_even_and_clipped() {
         let r = Rect::covering((3.2, 5.9, 10.1, 11.0), 1.0, 12, 12).expect("rect");
@@ -403,7 +435,6 @@ mod tests {
         let rect = Rect { x0: 2, y0: 2, x1: 8, y1: 6 };
         let mut rgba = vec![0u8; w * h * 4];
         roi_to_rgba(&frame, rect, &mut rgba).expect("roi");
-        let rw = rect.x1 - rect.x0;
         let mut before = Vec::new();
         for y in rect.y0..rect.y1 {
             before.extend_from_slice(&rgba[(y * w + rect.x0) * 4..(y * w + rect.x1) * 4]);
@@ -414,8 +445,9 @@ mod tests {
         let mut yuv = data.clone();
         assert!(apply_rgba_edit(&mut yuv, &caps, w, h, rect, &before, &rgba));
         let changed: Vec<usize> = (0..l.size).filter(|&i| yuv[i] != data[i]).collect();
+        // Pixel (5, 3): luma row 3, chroma row 1, chroma column 2.
         let y_at = 3 * l.y_stride + 5;
-        let c_at = (3 / 2) * l.c_stride + 5 / 2;
+        let c_at = l.c_stride + 2;
         assert!(changed.contains(&y_at), "luma of the edited pixel");
         assert!(changed.contains(&(l.v_offset + c_at)), "Cr of its chroma sample");
         for i in changed {
@@ -429,6 +461,5 @@ mod tests {
         roi_to_rgba(&frame, rect, &mut rgba).expect("roi");
         assert!(!apply_rgba_edit(&mut same, &caps, w, h, rect, &before, &rgba));
         assert_eq!(same, data);
-        let _ = rw;
     }
 }
