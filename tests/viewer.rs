@@ -227,8 +227,7 @@ fn viewer_render_path_equals_export() {
     assert!(edited >= 5, "most positions are inside the dub's speech: {edited}");
 
     // The encoded export (the mastering preset, ProRes in MOV): decoded frames within 40 dB of
-    // the viewer's. (The MP4 delivery preset, x264 at quantizer 21, measured 36.7 dB worst on
-    // this clip: its loss is the encoder's, not the render path's.)
+    // the viewer's.
     let out = dir.path().join("out.mov");
     let opts = RenderOptions { preset: Preset::Mov, output: out.clone(), range: None };
     render_project(&project, dir.path(), &opts, &job, |_| {}).unwrap();
@@ -243,4 +242,22 @@ fn viewer_render_path_equals_export() {
     }
     println!("worst PSNR over {} positions: {worst:.2} dB", positions.len());
     assert!(worst >= 40.0, "worst PSNR {worst:.2} dB");
+
+    // The delivery preset (MP4, x264 at quantizer 21) gets the decoder's own I420 with the
+    // source's colorimetry, so its frames are within 40 dB of the viewer's too.
+    let out = dir.path().join("out.mp4");
+    let opts = RenderOptions { preset: Preset::Mp4, output: out.clone(), range: None };
+    render_project(&project, dir.path(), &opts, &job, |_| {}).unwrap();
+    let mut dec = VideoDecoder::open(&out).unwrap();
+    let mut worst = f64::INFINITY;
+    for (f, &i) in viewer_frames.iter().zip(&positions) {
+        let e = dec.frame(i).unwrap();
+        assert_eq!(e.index, i);
+        worst = worst.min(psnr(&f.data, &e.data));
+    }
+    println!(
+        "MP4: worst PSNR viewer vs encoded export over {} positions: {worst:.2} dB",
+        positions.len()
+    );
+    assert!(worst >= 40.0, "MP4 worst PSNR {worst:.2} dB");
 }

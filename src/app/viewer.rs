@@ -67,6 +67,7 @@ impl RenderState {
             width: src.width,
             height: src.height,
             data,
+            format: crate::media::PixelFormat::Rgba,
         });
         Ok((frame, backend.map(|b| b.to_string())))
     }

@@ -64,7 +64,14 @@ mod tests {
     use crate::model::Time;
 
     fn frame(index: i64, bytes: usize) -> Arc<Frame> {
-        Arc::new(Frame { index, pts: Time::ZERO, width: 1, height: 1, data: vec![0; bytes] })
+        Arc::new(Frame {
+            index,
+            pts: Time::ZERO,
+            width: 1,
+            height: 1,
+            data: vec![0; bytes],
+            format: crate::media::PixelFormat::Rgba,
+        })
     }
 
     #[test]

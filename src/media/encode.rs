@@ -1,13 +1,14 @@
 //! Encoding: `appsrc` video + `appsrc` audio through the preset's encoders and muxer into a
 //! temp file that is renamed onto the target only when everything succeeded.
 
-use super::{MediaError, bus_error, make};
+use super::{MediaError, PixelFormat, bus_error, make};
 use crate::dsp::SAMPLE_RATE;
 use crate::model::{FrameRate, Preset, Time};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 /// x264 settings shared by export and the transcode benchmark, so the two compare like for like.
 pub const X264_PROPS: &[(&str, &str)] =
@@ -205,8 +206,20 @@ pub fn check_writable(target: &Path) -> Result<(), MediaError> {
 }
 
 impl Writer {
-    /// Starts an encoding to `target` (written to a temp file beside it until [`Writer::finish`]).
+    /// Starts an encoding to `target` (written to a temp file beside it until [`Writer::finish`])
+    /// fed RGBA frames ([`Writer::push_frame`]).
     pub fn create(target: &Path, cfg: &WriterConfig) -> Result<Self, MediaError> {
+        Self::create_for(target, cfg, &PixelFormat::Rgba)
+    }
+
+    /// [`Writer::create`] for frames in `format`: with [`PixelFormat::I420`] (the decoder's caps)
+    /// the writer takes I420 frames ([`Writer::push_frame_buffer`]) with the source's
+    /// colorimetry, which the H.264 and VP9 presets encode without any conversion.
+    pub fn create_for(
+        target: &Path,
+        cfg: &WriterConfig,
+        format: &PixelFormat,
+    ) -> Result<Self, MediaError> {
         check_writable(target)?;
         check_preset(cfg.preset)?;
         let internal = |e: gst::glib::BoolError| MediaError::Internal(e.to_string());
@@ -233,8 +246,25 @@ impl Writer {
         let mut video_src = None;
         let mut rate = None;
         if let Some((w, h, fr)) = cfg.video {
-            let caps = gst::Caps::builder("video/x-raw")
-                .field("format", "RGBA")
+            let mut caps = gst::Caps::builder("video/x-raw");
+            caps = match format {
+                PixelFormat::Rgba => caps.field("format", "RGBA"),
+                PixelFormat::I420(src) => {
+                    caps = caps.field("format", "I420");
+                    // Keep how the source's samples are to be read.
+                    let src = gst::Caps::from_str(src)
+                        .map_err(|e| MediaError::Internal(format!("source caps: {e}")))?;
+                    if let Some(st) = src.structure(0) {
+                        for f in ["colorimetry", "chroma-site"] {
+                            if let Ok(v) = st.get::<String>(f) {
+                                caps = caps.field(f, v);
+                            }
+                        }
+                    }
+                    caps
+                }
+            };
+            let caps = caps
                 .field("width", w as i32)
                 .field("height", h as i32)
                 .field("framerate", gst::Fraction::new(fr.num as i32, fr.den as i32))
@@ -306,12 +336,17 @@ impl Writer {
 
     /// Appends one RGBA frame (`width * height * 4` bytes); its time follows the previous one.
     pub fn push_frame(&mut self, rgba: &[u8]) -> Result<(), MediaError> {
+        self.push_frame_buffer(gst::Buffer::from_mut_slice(rgba.to_vec()))
+    }
+
+    /// Appends one frame in the writer's input format (see [`Writer::create_for`]) as a
+    /// GStreamer buffer (which may share its bytes); its time follows the previous one.
+    pub fn push_frame_buffer(&mut self, mut buffer: gst::Buffer) -> Result<(), MediaError> {
         let (Some(src), Some(rate)) = (&self.video_src, self.rate) else {
             return Err(MediaError::Internal("video pushed to an audio-only writer".into()));
         };
         let pts = rate.frame_to_time(self.frames);
         let next = rate.frame_to_time(self.frames + 1);
-        let mut buffer = gst::Buffer::from_mut_slice(rgba.to_vec());
         if let Some(b) = buffer.get_mut() {
             b.set_pts(super::clock(pts));
             b.set_duration(super::clock(next - pts));

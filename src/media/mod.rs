@@ -7,6 +7,7 @@ pub mod encode;
 pub mod probe;
 pub mod testsrc;
 pub mod video;
+pub mod yuv;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -15,7 +16,7 @@ use std::sync::OnceLock;
 
 pub use audio::{AudioBuffer, decode_audio};
 pub use probe::{AudioStreamInfo, MediaInfo, VideoStreamInfo, probe};
-pub use video::{Frame, VideoDecoder};
+pub use video::{Frame, PixelFormat, VideoDecoder};
 
 /// Media errors. User errors (bad file, missing plugin, unwritable path) name the file and say
 /// what to do; the rest are internal.

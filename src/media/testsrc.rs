@@ -22,14 +22,29 @@ pub fn write_bars_clip(
     rate: FrameRate,
     tone_hz: f32,
 ) -> Result<(), MediaError> {
+    write_bars_clip_as(path, frames, width, height, rate, tone_hz, None)
+}
+
+/// [`write_bars_clip`] with the picture format x264 encodes (`Some("I420")`: 8-bit 4:2:0, what
+/// cameras and phones record; `None`: x264's own choice, 10-bit 4:4:4 here).
+pub fn write_bars_clip_as(
+    path: &Path,
+    frames: u32,
+    width: u32,
+    height: u32,
+    rate: FrameRate,
+    tone_hz: f32,
+    format: Option<&str>,
+) -> Result<(), MediaError> {
     init()?;
+    let format = format.map(|f| format!("video/x-raw,format={f} ! ")).unwrap_or_default();
     let samples_per_frame =
         (u64::from(SAMPLE_RATE) * u64::from(rate.den) / u64::from(rate.num)).max(1);
     let audio_buffers = (u64::from(frames) * u64::from(SAMPLE_RATE) * u64::from(rate.den))
         .div_ceil(u64::from(rate.num) * samples_per_frame);
     let desc = format!(
         "videotestsrc num-buffers={frames} pattern=smpte ! video/x-raw,width={width},height={height},framerate={}/{} \
-         ! timeoverlay ! videoconvert ! x264enc speed-preset=ultrafast key-int-max=50 ! h264parse ! mp4mux name=m \
+         ! timeoverlay ! videoconvert ! {format}x264enc speed-preset=ultrafast key-int-max=50 ! h264parse ! mp4mux name=m \
          ! filesink location=\"{}\" \
          audiotestsrc num-buffers={audio_buffers} samplesperbuffer={samples_per_frame} wave=sine freq={tone_hz} volume=0.1 \
          ! audio/x-raw,rate={SAMPLE_RATE},channels=2 ! audioconvert ! avenc_aac bitrate=192000 ! m.",

@@ -15,7 +15,17 @@ use gstreamer_video::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// One decoded picture, tightly packed RGBA.
+/// How a [`Frame`]'s bytes are laid out.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PixelFormat {
+    /// Tightly packed RGBA, rows top to bottom.
+    Rgba,
+    /// 8-bit 4:2:0 planes in GStreamer's default layout ([`super::yuv::I420Layout`]); the
+    /// decoder's caps (colorimetry, chroma siting) as a caps string.
+    I420(Arc<str>),
+}
+
+/// One decoded picture, tightly packed RGBA (or I420 from [`VideoDecoder::open_i420`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Frame {
     /// Frame index at the stream's frame rate.
@@ -26,8 +36,10 @@ pub struct Frame {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
-    /// `width * height * 4` bytes, rows top to bottom.
+    /// `width * height * 4` bytes, rows top to bottom (RGBA), or the I420 planes.
     pub data: Vec<u8>,
+    /// The layout of `data`.
+    pub format: PixelFormat,
 }
 
 /// Default frame cache budget: 256 MiB (about 70 frames of 720p).
@@ -49,6 +61,8 @@ pub struct VideoDecoder {
     next: Option<i64>,
     last: Option<Arc<Frame>>,
     cache: FrameCache,
+    /// Whether `frame_count` is still the container's estimate (sequential mode).
+    estimated: bool,
 }
 
 impl VideoDecoder {
@@ -59,7 +73,28 @@ impl VideoDecoder {
 
     /// Opens with a frame cache of `cache_bytes`.
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, MediaError> {
-        Self::open_inner(path, cache_bytes, |_, _| None)
+        Self::open_inner(path, cache_bytes, |_, _| None, false)
+    }
+
+    /// Opens the stream for frames in its own format where that is 8-bit 4:2:0
+    /// ([`PixelFormat::I420`], what H.264 and VP9 streams usually decode to: no colour
+    /// conversion at all), else RGBA (a format I420 would lose detail of: 4:2:2, 10-bit, RGB).
+    /// Each [`Frame`] says which. The export path reads these, so an unedited frame reaches the
+    /// encoder as decoded. Frame cache of `cache_bytes`.
+    pub fn open_i420(path: &Path, cache_bytes: usize) -> Result<Self, MediaError> {
+        Self::open_inner(path, cache_bytes, |_, _| None, true)
+    }
+
+    /// [`VideoDecoder::open_i420`] for reading the stream front to back (export): the frame
+    /// count is not established up front by decoding the tail (which, on a long-GOP stream,
+    /// decodes most of the file once more), so [`VideoDecoder::frame_count`] starts as the
+    /// container's estimate and becomes exact when the stream ends. A stream that ends within
+    /// the tolerance of the exact count (a second and 2 %) holds its last frame like any
+    /// decoder; one that ends long before is an error, as there.
+    pub fn open_i420_sequential(path: &Path, cache_bytes: usize) -> Result<Self, MediaError> {
+        let mut dec = Self::open_unchecked(path, cache_bytes, |_, _| None, true)?;
+        dec.estimated = true;
+        Ok(dec)
     }
 
     /// Opens the stream for pictures scaled to the size `size_for(width, height)` picks for the
@@ -72,13 +107,26 @@ impl VideoDecoder {
         path: &Path,
         size_for: impl FnOnce(u32, u32) -> Option<(u32, u32)>,
     ) -> Result<Self, MediaError> {
-        Self::open_inner(path, 0, size_for)
+        Self::open_inner(path, 0, size_for, false)
     }
 
     fn open_inner(
         path: &Path,
         cache_bytes: usize,
         size_for: impl FnOnce(u32, u32) -> Option<(u32, u32)>,
+        i420: bool,
+    ) -> Result<Self, MediaError> {
+        let mut dec = Self::open_unchecked(path, cache_bytes, size_for, i420)?;
+        dec.frame_count = dec.exact_frame_count()?;
+        Ok(dec)
+    }
+
+    /// Opens and starts the pipeline; the frame count is the container's estimate.
+    fn open_unchecked(
+        path: &Path,
+        cache_bytes: usize,
+        size_for: impl FnOnce(u32, u32) -> Option<(u32, u32)>,
+        i420: bool,
     ) -> Result<Self, MediaError> {
         check_input(path)?;
         let info = probe(path)?;
@@ -91,7 +139,13 @@ impl VideoDecoder {
         src.set_property("location", path);
         let decode = make("decodebin")?;
         let convert = super::video_converter()?;
-        let mut caps = gst::Caps::builder("video/x-raw").field("format", "RGBA");
+        // I420 where the stream decodes to it (videoconvert passes it through), RGBA for the
+        // rest (4:2:2, 4:4:4, 10-bit, RGB streams keep what I420 would lose).
+        let mut caps = if i420 {
+            gst::Caps::builder("video/x-raw").field("format", gst::List::new(["I420", "RGBA"]))
+        } else {
+            gst::Caps::builder("video/x-raw").field("format", "RGBA")
+        };
         let scale = match size {
             Some((w, h)) if (w, h) != (v.width, v.height) => {
                 let (w, h) =
@@ -139,6 +193,7 @@ impl VideoDecoder {
             next: Some(0),
             last: None,
             cache: FrameCache::new(cache_bytes),
+            estimated: false,
         };
         let bus = dec.bus()?;
         if dec.pipeline.set_state(gst::State::Playing).is_err() {
@@ -148,8 +203,6 @@ impl VideoDecoder {
         if res.is_err() {
             return Err(dec.decode_error(bus_error(&bus).unwrap_or_else(|| "cannot start".into())));
         }
-        let mut dec = dec;
-        dec.frame_count = dec.exact_frame_count()?;
         Ok(dec)
     }
 
@@ -237,6 +290,26 @@ impl VideoDecoder {
                         return Ok(frame);
                     }
                 }
+                None if self.estimated && self.last.is_some() => {
+                    // The end of the stream: now the count is exact. Ending long before the
+                    // estimate is a damaged file, as in exact_frame_count.
+                    self.next = None;
+                    self.estimated = false;
+                    let count = self.last.as_ref().map_or(0, |l| l.index + 1);
+                    let one_second = i64::from(self.rate.nominal_fps().max(1));
+                    if self.frame_count - count > one_second + self.frame_count / 50 {
+                        return Err(self.decode_error(format!(
+                            "pictures stop long before the stated end (frame {count} of {}); the file is truncated or damaged",
+                            self.frame_count
+                        )));
+                    }
+                    self.frame_count = count;
+                    return self
+                        .last
+                        .clone()
+                        .filter(|l| l.index < index)
+                        .ok_or_else(|| self.decode_error(format!("no frame {index}")));
+                }
                 None if index < self.frame_count => {
                     self.next = None;
                     return Err(self.decode_error(format!(
@@ -296,18 +369,43 @@ impl VideoDecoder {
         let vframe = gst_video::VideoFrame::from_buffer_readable(buffer, &info)
             .map_err(|_| MediaError::Internal("cannot map video frame".into()))?;
         let (w, h) = (info.width() as usize, info.height() as usize);
-        let stride = vframe.plane_stride()[0] as usize;
-        let plane = vframe.plane_data(0).map_err(|e| MediaError::Internal(e.to_string()))?;
-        let mut data = Vec::with_capacity(w * h * 4);
-        for row in 0..h {
-            data.extend_from_slice(&plane[row * stride..row * stride + w * 4]);
-        }
+        let plane_err = |e: gst::glib::BoolError| MediaError::Internal(e.to_string());
+        let (data, format) = if info.format() == gst_video::VideoFormat::I420 {
+            // Repacked into GStreamer's default layout (the decoder's rows may be padded).
+            let l = super::yuv::I420Layout::new(w, h);
+            let mut data = vec![0u8; l.size];
+            let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+            for (p, (offset, stride, rw, rows)) in [
+                (0, l.y_stride, w, h),
+                (l.u_offset, l.c_stride, cw, ch),
+                (l.v_offset, l.c_stride, cw, ch),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let src_stride = vframe.plane_stride()[p] as usize;
+                let plane = vframe.plane_data(p as u32).map_err(plane_err)?;
+                for row in 0..rows {
+                    data[offset + row * stride..offset + row * stride + rw]
+                        .copy_from_slice(&plane[row * src_stride..row * src_stride + rw]);
+                }
+            }
+            (data, PixelFormat::I420(Arc::from(caps.to_string())))
+        } else {
+            let stride = vframe.plane_stride()[0] as usize;
+            let plane = vframe.plane_data(0).map_err(plane_err)?;
+            let mut data = Vec::with_capacity(w * h * 4);
+            for row in 0..h {
+                data.extend_from_slice(&plane[row * stride..row * stride + w * 4]);
+            }
+            (data, PixelFormat::Rgba)
+        };
         // A quarter frame of slack: container timestamps may land a hair before the frame's
         // rational start, while the first frame after an accurate seek carries the clipped
         // (mid-frame) seek position as its time.
         let slack = Time::from_ticks(self.rate.frame_duration().ticks() / 4);
         let index = self.rate.time_to_frame(pts + slack);
-        Ok(Some(Arc::new(Frame { index, pts, width: w as u32, height: h as u32, data })))
+        Ok(Some(Arc::new(Frame { index, pts, width: w as u32, height: h as u32, data, format })))
     }
 }
 

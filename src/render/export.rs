@@ -327,25 +327,57 @@ pub fn render_project(
     };
 
     if let Some(video_path) = &sources.video {
-        let mut frames =
-            FrameRenderer::open(video_path, lips_for(project, &sources, video_path, job)?)?;
-        let (w, h) = frames.size();
-        let cfg = WriterConfig {
-            preset: opts.preset,
-            video: Some((w, h, rate)),
-            tags,
-            keyframe_interval: None,
-        };
-        let mut writer = Writer::create(&opts.output, &cfg)?;
+        // The lip plan (bank, selection) runs on a worker while this thread opens the shot and
+        // starts the encoder; the first frame waits for the plan only after that.
+        let (mut frames, mut writer) = std::thread::scope(|scope| {
+            let planner = std::thread::Builder::new()
+                .name("export-lip-plan".into())
+                .spawn_scoped(scope, || lips_for(project, &sources, video_path, job))
+                .map_err(|e| RenderError::Invalid(format!("cannot start the lip planner: {e}")))?;
+            let opened = (|| {
+                let frames =
+                    FrameRenderer::open_sequential(video_path, LipRenderer::new(Vec::new()))?;
+                let (w, h) = frames.size();
+                let cfg = WriterConfig {
+                    preset: opts.preset,
+                    video: Some((w, h, rate)),
+                    tags: tags.clone(),
+                    keyframe_interval: None,
+                };
+                // The writer takes the decoder's own format (I420 with its colorimetry, or RGBA).
+                let mut frames = frames;
+                // ProRes in MOV carries no colour description the decoders read, so it gets RGBA
+                // converted the way any RGBA source is (as before); H.264 and VP9 signal the
+                // stream's own colorimetry.
+                let format = match opts.preset {
+                    Preset::Mp4 | Preset::Webm => frames.source_native(first)?.format.clone(),
+                    _ => crate::media::PixelFormat::Rgba,
+                };
+                let writer = Writer::create_for(&opts.output, &cfg, &format)?;
+                Ok::<_, RenderError>((frames, writer))
+            })();
+            let lips = planner
+                .join()
+                .map_err(|_| RenderError::Invalid("the lip planner panicked".into()))??;
+            let (mut frames, writer) = opened?;
+            frames.set_lips(lips);
+            Ok::<_, RenderError>((frames, writer))
+        })?;
+        let writer_rgba = !matches!(opts.preset, Preset::Mp4 | Preset::Webm);
         let total = last - first;
         let mut compositor = None;
         for i in first..last {
             if job.is_cancelled() {
                 return Err(MediaError::Cancelled.into());
             }
-            let (frame, backend) = frames.render(i)?;
+            let (frame, backend) = frames.render_native(i)?;
             compositor = compositor.or(backend);
-            writer.push_frame(&frame)?;
+            let buffer = if writer_rgba && frame.format != crate::media::PixelFormat::Rgba {
+                gstreamer::Buffer::from_mut_slice(crate::media::yuv::to_rgba(&frame)?)
+            } else {
+                crate::media::yuv::frame_buffer(&frame)
+            };
+            writer.push_frame_buffer(buffer)?;
             let (s0, s1) = (sample_at(i), sample_at(i + 1));
             writer.push_audio(&stems_at(s0, (s1 - s0) as usize).mix)?;
             let done = i - first + 1;
@@ -428,15 +460,63 @@ pub fn plan_project_lips(
 
 /// The picture path of the render graph: decoded frame → lip edits → output frame. The viewer
 /// and the export both use it, so what is previewed is what is written.
+///
+/// Frames stay in the decoder's own format (I420) from decode to encoder: the lip edit converts
+/// only the mouth's rectangle to RGBA (in the frame and the neighbours the occlusion test
+/// reads), blends there, and writes the change back ([`crate::media::yuv`]). The viewer's RGBA
+/// is the display conversion of exactly the I420 picture the encoder receives.
 pub struct FrameRenderer {
     decoder: VideoDecoder,
     lips: LipRenderer,
+    /// RGBA work pictures of the last frames converted for the lip edit (the frame and the
+    /// neighbours its occlusion test reads), full size; only each one's edit region is written.
+    work: [WorkPicture; 3],
+    /// Where the edit is blended (full size, only the region used).
+    scratch: Vec<u8>,
+    /// The RGBA conversions of the last source frames (the viewer asks for a frame's source and
+    /// its render, which are the same picture when nothing is edited).
+    rgba: Vec<Arc<crate::media::Frame>>,
 }
+
+/// A frame's edit region converted to RGBA (see [`FrameRenderer::render_native`]).
+#[derive(Default)]
+struct WorkPicture {
+    /// The frame it holds, if any.
+    index: Option<i64>,
+    /// The converted rectangle.
+    rect: crate::media::yuv::Rect,
+    /// Full-size RGBA; only `rect` is meaningful.
+    rgba: Vec<u8>,
+}
+
+/// RGBA source pictures kept by a [`FrameRenderer`].
+const RGBA_KEPT: usize = 4;
 
 impl FrameRenderer {
     /// Opens the shot with planned lip edits.
     pub fn open(video: &Path, lips: LipRenderer) -> Result<Self, RenderError> {
-        Ok(Self { decoder: VideoDecoder::open(video)?, lips })
+        Ok(Self {
+            decoder: VideoDecoder::open_i420(video, crate::media::video::DEFAULT_CACHE_BYTES)?,
+            lips,
+            work: Default::default(),
+            scratch: Vec::new(),
+            rgba: Vec::new(),
+        })
+    }
+
+    /// [`FrameRenderer::open`] for rendering front to back (export): the decoder does not
+    /// count the frames first (see [`VideoDecoder::open_i420_sequential`]).
+    pub fn open_sequential(video: &Path, lips: LipRenderer) -> Result<Self, RenderError> {
+        Ok(Self {
+            decoder: VideoDecoder::open_i420_sequential(
+                video,
+                crate::media::video::DEFAULT_CACHE_BYTES,
+            )?,
+            lips,
+            work: Default::default(),
+            scratch: Vec::new(),
+            rgba: Vec::new(),
+        })
     }
 
     /// Picture size.
@@ -457,21 +537,182 @@ impl FrameRenderer {
     /// Replaces the lip edits (the viewer swaps in a new plan without reopening the shot).
     pub fn set_lips(&mut self, lips: LipRenderer) {
         self.lips = lips;
+        // The edit regions come from the plan.
+        self.work.iter_mut().for_each(|w| w.index = None);
     }
 
-    /// The decoded source frame `i`, before any edit (the viewer's "before" and its masks).
-    pub fn source(&mut self, i: i64) -> Result<Arc<crate::media::Frame>, RenderError> {
+    /// The decoded source frame `i` in the decoder's own format, before any edit.
+    pub fn source_native(&mut self, i: i64) -> Result<Arc<crate::media::Frame>, RenderError> {
         Ok(self.decoder.frame(i)?)
     }
 
-    /// The output frame `i` (RGBA) and which compositor edited it, if any.
-    pub fn render(&mut self, i: i64) -> Result<(Vec<u8>, Option<Backend>), RenderError> {
-        let frame = self.decoder.frame(i)?;
-        let mut data = frame.data.clone();
+    /// The decoded source frame `i` as RGBA, before any edit (the viewer's "before" and its
+    /// masks).
+    pub fn source(&mut self, i: i64) -> Result<Arc<crate::media::Frame>, RenderError> {
+        let yuv = self.decoder.frame(i)?;
+        if yuv.format == crate::media::PixelFormat::Rgba {
+            return Ok(yuv);
+        }
+        if let Some(f) = self.rgba.iter().find(|f| f.index == yuv.index) {
+            return Ok(f.clone());
+        }
+        let f = Arc::new(rgba_frame(&yuv, crate::media::yuv::to_rgba(&yuv)?));
+        if self.rgba.len() >= RGBA_KEPT {
+            self.rgba.remove(0);
+        }
+        self.rgba.push(f.clone());
+        Ok(f)
+    }
+
+    /// The RGBA work picture of frame `j` with its edit region converted (see
+    /// [`LipRenderer::region`]): the slot of `work` that holds it, converting it first unless
+    /// it is there from an earlier frame (sequential rendering converts each frame once and
+    /// reuses it as the next frame's neighbour). `None` when `j` cannot be decoded or has no
+    /// region.
+    fn converted(&mut self, j: i64) -> Result<Option<usize>, RenderError> {
+        if j < 0 {
+            return Ok(None);
+        }
+        if let Some(k) = self.work.iter().position(|w| w.index == Some(j)) {
+            return Ok(Some(k));
+        }
+        let Ok(frame) = self.decoder.frame(j) else { return Ok(None) };
+        if frame.index != j {
+            return Ok(None);
+        }
         let (w, h) = (frame.width as usize, frame.height as usize);
-        let decoder = &mut self.decoder;
-        let backend =
-            self.lips.apply(i, &mut data, w, h, |j| decoder.frame(j).ok().map(|f| f.data.clone()));
-        Ok((data, backend))
+        let Some(rect) = self.lips.region(j, w, h) else { return Ok(None) };
+        // Reuse the slot of the frame furthest from `j`.
+        let k = (0..self.work.len())
+            .max_by_key(|&k| self.work[k].index.map_or(i64::MAX, |x| (x - j).abs()))
+            .unwrap_or(0);
+        let slot = &mut self.work[k];
+        if slot.rgba.len() != w * h * 4 {
+            slot.rgba = vec![0; w * h * 4];
+        }
+        slot.index = None;
+        crate::media::yuv::roi_to_rgba(&frame, rect, &mut slot.rgba)?;
+        (slot.index, slot.rect) = (Some(j), rect);
+        Ok(Some(k))
+    }
+
+    /// [`FrameRenderer::render_native`] of a stream decoded to RGBA: the edit blends into a
+    /// copy of the frame.
+    fn render_rgba_frame(
+        &mut self,
+        i: i64,
+        frame: Arc<crate::media::Frame>,
+    ) -> Result<(Arc<crate::media::Frame>, Option<Backend>), RenderError> {
+        let mut get = |j: i64| self.decoder.frame(j).ok().filter(|f| f.index == j);
+        let [prev, next] =
+            if self.lips.needs_neighbours(i) { [get(i - 1), get(i + 1)] } else { [None, None] };
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let mut data = frame.data.clone();
+        let neighbours =
+            [prev.as_ref().map(|f| f.data.as_slice()), next.as_ref().map(|f| f.data.as_slice())];
+        let Some(backend) = self.lips.apply_with(i, &mut data, w, h, neighbours) else {
+            return Ok((frame, None));
+        };
+        let edited = crate::media::Frame {
+            index: frame.index,
+            pts: frame.pts,
+            width: frame.width,
+            height: frame.height,
+            data,
+            format: frame.format.clone(),
+        };
+        Ok((Arc::new(edited), Some(backend)))
+    }
+
+    /// The output frame `i` in the decoder's own format (I420 for most streams, else RGBA: see
+    /// [`VideoDecoder::open_i420`]), which the encoder takes, and which compositor edited it,
+    /// if any. An unedited frame is the decoded frame itself (shared, not copied).
+    pub fn render_native(
+        &mut self,
+        i: i64,
+    ) -> Result<(Arc<crate::media::Frame>, Option<Backend>), RenderError> {
+        let frame = self.decoder.frame(i)?;
+        if !self.lips.draws(i) {
+            return Ok((frame, None));
+        }
+        let caps = match &frame.format {
+            crate::media::PixelFormat::I420(caps) => caps.clone(),
+            crate::media::PixelFormat::Rgba => return self.render_rgba_frame(i, frame),
+        };
+        let Some(cur) = self.converted(frame.index)? else { return Ok((frame, None)) };
+        // The neighbours for the temporal occlusion test (decoded once: the frame cache keeps
+        // them; converted once: the work slots keep them).
+        let (prev, next) = if self.lips.needs_neighbours(i) {
+            (self.converted(frame.index - 1)?, self.converted(frame.index + 1)?)
+        } else {
+            (None, None)
+        };
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let rect = self.work[cur].rect;
+        let rw = rect.x1 - rect.x0;
+        // The edit blends into a copy of the current frame's work picture: the slot itself
+        // stays the source (it is the next frame's neighbour).
+        let mut edit = std::mem::take(&mut self.scratch);
+        if edit.len() != w * h * 4 {
+            edit = vec![0; w * h * 4];
+        }
+        let src = &self.work[cur].rgba;
+        for y in rect.y0..rect.y1 {
+            let r = (y * w + rect.x0) * 4..(y * w + rect.x1) * 4;
+            edit[r.clone()].copy_from_slice(&src[r]);
+        }
+        let slice = |k: Option<usize>| k.map(|k| self.work[k].rgba.as_slice());
+        let backend = self.lips.apply_with(i, &mut edit, w, h, [slice(prev), slice(next)]);
+        let mut out = Ok((frame.clone(), None));
+        if backend.is_some() {
+            let mut before = Vec::with_capacity(rw * (rect.y1 - rect.y0) * 4);
+            for y in rect.y0..rect.y1 {
+                before.extend_from_slice(&src[(y * w + rect.x0) * 4..(y * w + rect.x1) * 4]);
+            }
+            let mut data = frame.data.clone();
+            let changed =
+                crate::media::yuv::apply_rgba_edit(&mut data, &caps, w, h, rect, &before, &edit);
+            out = Ok(if changed {
+                let edited = crate::media::Frame {
+                    index: frame.index,
+                    pts: frame.pts,
+                    width: frame.width,
+                    height: frame.height,
+                    data,
+                    format: frame.format.clone(),
+                };
+                (Arc::new(edited), backend)
+            } else {
+                (frame, backend)
+            });
+        }
+        self.scratch = edit;
+        out
+    }
+
+    /// The output frame `i` (RGBA: the display conversion of [`FrameRenderer::render_native`])
+    /// and which compositor edited it, if any.
+    pub fn render(&mut self, i: i64) -> Result<(Vec<u8>, Option<Backend>), RenderError> {
+        let (frame, backend) = self.render_native(i)?;
+        if frame.format == crate::media::PixelFormat::Rgba {
+            return Ok((frame.data.clone(), backend));
+        }
+        // Unedited: the source picture itself, converted once for both.
+        if Arc::ptr_eq(&frame, &self.decoder.frame(i)?) {
+            return Ok((self.source(i)?.data.clone(), backend));
+        }
+        Ok((crate::media::yuv::to_rgba(&frame)?, backend))
+    }
+}
+
+/// An RGBA frame with the index and times of `of`.
+fn rgba_frame(of: &crate::media::Frame, data: Vec<u8>) -> crate::media::Frame {
+    crate::media::Frame {
+        index: of.index,
+        pts: of.pts,
+        width: of.width,
+        height: of.height,
+        data,
+        format: crate::media::PixelFormat::Rgba,
     }
 }

@@ -15,10 +15,11 @@ use crate::lipsync::bank::{Bank, SelectParams};
 use crate::lipsync::cache as bank_cache;
 use crate::lipsync::engine::Look;
 use crate::lipsync::engine::{self, EditMasks, LipSettings, Planned, TrackFrame};
-use crate::lipsync::geometry::{Patch, extract_patch_at};
+use crate::lipsync::geometry::{PATCH_H, PATCH_W, Patch, extract_patch_at, patch_to_image};
 use crate::lipsync::occlusion::{FaceModel, PaintedMask};
 use crate::lipsync::render::skin_weights;
 use crate::lipsync::sync::{SLOW_HALF_WIDTH_S, audio_envelope, band_pass};
+use crate::media::yuv::Rect;
 use crate::media::{MediaError, VideoDecoder, decode_audio};
 use crate::model::lip::segment_override;
 use crate::model::project::DubTrack;
@@ -215,11 +216,19 @@ pub fn plan_lips(
         let track: Vec<Option<TrackFrame>> = (0..frames).map(|i| track_frame(&face, i)).collect();
         let features: Vec<Vec<f32>> =
             (0..frames).map(|i| frame_features(&orig_features, i as f64 / fps)).collect();
-        let mut decoder = VideoDecoder::open_with_cache(video, 0)?;
-        let (w, h) = decoder.size();
-        // Built once per shot and face, then read from the bank cache (progress while building).
+        // Built once per shot and face, then read from the bank cache (progress while building):
+        // the shot is opened for decoding only when the bank is built.
         let key = bank_cache::key(&analysis.media_hash, face.id, &track);
+        let mut open_err = None;
         let built = bank_cache::load_or_build(bank_cache::cache_dir().as_deref(), &key, || {
+            let mut decoder = match VideoDecoder::open_with_cache(video, 0) {
+                Ok(d) => d,
+                Err(e) => {
+                    open_err = Some(e);
+                    return None;
+                }
+            };
+            let (w, h) = decoder.size();
             let built = engine::build_bank(
                 &track,
                 &features,
@@ -233,6 +242,9 @@ pub fn plan_lips(
             );
             (!job.is_cancelled()).then_some(built)
         });
+        if let Some(e) = open_err {
+            return Err(e.into());
+        }
         let Some((bank, model)) = built else {
             return Err(MediaError::Cancelled.into());
         };
@@ -351,9 +363,55 @@ impl LipRenderer {
         &self.tracks
     }
 
+    /// The tracks that draw at frame `i`, with the segment in force and the planned mouth.
+    fn drawing(&self, i: i64) -> impl Iterator<Item = (&LipTrack, &SegmentDraw, Planned)> {
+        self.tracks.iter().filter_map(move |lt| {
+            let Some(Some(planned)) = lt.plan.get(usize::try_from(i).ok()?) else { return None };
+            let seg = lt.segment_at(i)?;
+            let st = &seg.segment.settings;
+            (st.enabled && st.intensity > 0.0 && lt.face.at(i).is_some())
+                .then_some((lt, seg, *planned))
+        })
+    }
+
+    /// Whether frame `i`'s edit reads its neighbours `i − 1` and `i + 1` (the automatic
+    /// occlusion test compares the mouth with them).
+    pub fn needs_neighbours(&self, i: i64) -> bool {
+        self.drawing(i)
+            .any(|(lt, seg, _)| seg.segment.settings.occlusion.uses_auto() && lt.model.is_some())
+    }
+
+    /// Whether anything is drawn at frame `i`.
+    pub fn draws(&self, i: i64) -> bool {
+        self.drawing(i).next().is_some()
+    }
+
+    /// The part of a `width × height` picture of frame `j` that an edit reads or writes there
+    /// (as the edited frame or as a neighbour of one): the mouth patch footprints of every
+    /// planned face at `j` (with a pixel of bilinear reach and a margin), in whole chroma
+    /// samples. It depends on `j` alone, so a frame's conversion serves its neighbours too.
+    pub fn region(&self, j: i64, width: usize, height: usize) -> Option<Rect> {
+        let (pw, ph) = (PATCH_W as f32, PATCH_H as f32);
+        let mut out: Option<Rect> = None;
+        for lt in &self.tracks {
+            let Some(tf) = track_frame(&lt.face, j) else { continue };
+            let Some(t) = patch_to_image(&tf.landmarks) else { continue };
+            let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+            for c in [[0.0, 0.0], [pw, 0.0], [0.0, ph], [pw, ph]] {
+                let p = t.apply(c);
+                (x0, y0, x1, y1) = (x0.min(p[0]), y0.min(p[1]), x1.max(p[0]), y1.max(p[1]));
+            }
+            if let Some(r) = Rect::covering((x0, y0, x1, y1), 3.0, width, height) {
+                out = Some(out.map_or(r, |o| o.union(r)));
+            }
+        }
+        out
+    }
+
     /// The layers frame `i` (RGBA `frame`, decoded source) gets: one per edited face, in track
-    /// order. `neighbour(j)` gives the decoded frame `j` for the temporal occlusion test. The
-    /// viewer's mask overlay reads the same layers [`LipRenderer::apply`] blends.
+    /// order. `neighbour(j)` gives the decoded frame `j` for the temporal occlusion test (only
+    /// asked for when [`LipRenderer::needs_neighbours`]). The viewer's mask overlay reads the
+    /// same layers [`LipRenderer::apply`] blends.
     pub fn layers(
         &self,
         i: i64,
@@ -362,14 +420,27 @@ impl LipRenderer {
         height: usize,
         mut neighbour: impl FnMut(i64) -> Option<Vec<u8>>,
     ) -> Vec<PreparedLayer<'_>> {
+        let (prev, next) = if self.needs_neighbours(i) {
+            (neighbour(i - 1), neighbour(i + 1))
+        } else {
+            (None, None)
+        };
+        self.layers_with(i, frame, width, height, [prev.as_deref(), next.as_deref()])
+    }
+
+    /// [`LipRenderer::layers`] with the neighbour frames `i − 1`, `i + 1` given (RGBA, full
+    /// size; only [`LipRenderer::region`] of them is read).
+    pub fn layers_with(
+        &self,
+        i: i64,
+        frame: &[u8],
+        width: usize,
+        height: usize,
+        neighbours: [Option<&[u8]>; 2],
+    ) -> Vec<PreparedLayer<'_>> {
         let mut out = Vec::new();
-        for lt in &self.tracks {
-            let Some(Some(planned)) = lt.plan.get(i as usize) else { continue };
-            let Some(seg) = lt.segment_at(i) else { continue };
+        for (lt, seg, planned) in self.drawing(i) {
             let st = &seg.segment.settings;
-            if !st.enabled || st.intensity <= 0.0 {
-                continue;
-            }
             let Some(target) = track_frame(&lt.face, i) else { continue };
             let detail = lt.bank.detail();
             let Some(own) = extract_patch_at(frame, width, height, &target.landmarks, detail)
@@ -377,13 +448,13 @@ impl LipRenderer {
                 continue;
             };
             // The neighbours only feed the occlusion test, which runs at analysis size.
-            let patch_of = |j: i64, data: Option<Vec<u8>>| {
+            let patch_of = |j: i64, data: Option<&[u8]>| {
                 let tf = track_frame(&lt.face, j)?;
-                extract_patch_at(&data?, width, height, &tf.landmarks, 1)
+                extract_patch_at(data?, width, height, &tf.landmarks, 1)
             };
-            // The neighbours only feed the automatic occlusion test: no decode when it is off.
+            // The neighbours only feed the automatic occlusion test.
             let (prev, next) = if st.occlusion.uses_auto() && lt.model.is_some() {
-                (patch_of(i - 1, neighbour(i - 1)), patch_of(i + 1, neighbour(i + 1)))
+                (patch_of(i - 1, neighbours[0]), patch_of(i + 1, neighbours[1]))
             } else {
                 (None, None)
             };
@@ -391,7 +462,7 @@ impl LipRenderer {
                 &own,
                 &target,
                 &lt.bank,
-                *planned,
+                planned,
                 st,
                 &seg.masks,
                 lt.model.as_ref(),
@@ -423,6 +494,29 @@ impl LipRenderer {
         neighbour: impl FnMut(i64) -> Option<Vec<u8>>,
     ) -> Option<Backend> {
         let prepared = self.layers(i, frame, width, height, neighbour);
+        self.blend(prepared, frame, width, height)
+    }
+
+    /// [`LipRenderer::apply`] with the neighbour frames given (see [`LipRenderer::layers_with`]).
+    pub fn apply_with(
+        &self,
+        i: i64,
+        frame: &mut [u8],
+        width: usize,
+        height: usize,
+        neighbours: [Option<&[u8]>; 2],
+    ) -> Option<Backend> {
+        let prepared = self.layers_with(i, frame, width, height, neighbours);
+        self.blend(prepared, frame, width, height)
+    }
+
+    fn blend(
+        &self,
+        prepared: Vec<PreparedLayer<'_>>,
+        frame: &mut [u8],
+        width: usize,
+        height: usize,
+    ) -> Option<Backend> {
         if prepared.is_empty() {
             return None;
         }
