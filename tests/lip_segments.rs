@@ -14,15 +14,6 @@ use redub::model::{Project, Time};
 use redub::render::export::{FrameRenderer, plan_project_lips};
 use std::path::Path;
 
-fn models_or_skip(test: &str) -> bool {
-    let dir = redub::inference::models_dir();
-    let ok = dir.join("mtcnn/pnet.onnx").is_file() && redub::inference::find_library().is_ok();
-    if !ok {
-        println!("SKIP {test}: models or ONNX Runtime absent under {}", dir.display());
-    }
-    ok
-}
-
 /// Two spoken lines 2 s apart, so the dub has (at least) two speech segments.
 fn two_lines(dir: &Path) -> std::path::PathBuf {
     let a = dir.join("a.wav");
@@ -42,7 +33,7 @@ fn two_lines(dir: &Path) -> std::path::PathBuf {
 fn a_segment_at_zero_intensity_keeps_the_source_while_another_is_edited() {
     let test = "a_segment_at_zero_intensity_keeps_the_source_while_another_is_edited";
     let Some(media) = common::shared_media(test) else { return };
-    if !models_or_skip(test) {
+    if !common::models_or_skip(test) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -16,18 +16,6 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-fn models_or_skip(test: &str) -> bool {
-    let dir = redub::inference::models_dir();
-    let ok = dir.join("mtcnn/pnet.onnx").is_file() && redub::inference::find_library().is_ok();
-    if !ok {
-        println!(
-            "SKIP {test}: models or ONNX Runtime absent under {} (run packaging/setup.sh deps)",
-            dir.display()
-        );
-    }
-    ok
-}
-
 /// Runs `redub` with its caches in `cache` (a fresh bank and analysis for this test's build).
 fn redub(cache: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_redub"))
@@ -100,7 +88,7 @@ fn edited_mouths_follow_the_dub() {
     let Some(media) = common::shared_media(name) else {
         return;
     };
-    if !models_or_skip(name) {
+    if !common::models_or_skip(name) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

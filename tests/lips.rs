@@ -13,18 +13,6 @@ use redub::model::{Preset, Time};
 use redub::render::export::{FrameRenderer, plan_project_lips};
 use std::path::Path;
 
-fn models_or_skip(test: &str) -> bool {
-    let dir = redub::inference::models_dir();
-    let ok = dir.join("mtcnn/pnet.onnx").is_file() && redub::inference::find_library().is_ok();
-    if !ok {
-        println!(
-            "SKIP {test}: models or ONNX Runtime absent under {} (run packaging/setup.sh deps)",
-            dir.display()
-        );
-    }
-    ok
-}
-
 /// A dub with speech, a 2 s gap, and speech again: espeak-ng lines placed into one WAV.
 fn dub_with_gap(dir: &Path) -> (std::path::PathBuf, f64) {
     let a = dir.join("a.wav");
@@ -48,7 +36,7 @@ fn edits_stay_in_the_mouth_and_silence_keeps_the_original() {
     else {
         return;
     };
-    if !models_or_skip("edits_stay_in_the_mouth_and_silence_keeps_the_original") {
+    if !common::models_or_skip("edits_stay_in_the_mouth_and_silence_keeps_the_original") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -123,7 +111,7 @@ fn an_object_in_front_of_the_mouth_is_kept() {
     let Some(media) = common::shared_media("an_object_in_front_of_the_mouth_is_kept") else {
         return;
     };
-    if !models_or_skip("an_object_in_front_of_the_mouth_is_kept") {
+    if !common::models_or_skip("an_object_in_front_of_the_mouth_is_kept") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

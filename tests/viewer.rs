@@ -24,15 +24,6 @@ use redub::model::{Preset, Time};
 use redub::render::export::{FrameRenderer, RenderOptions, plan_project_lips, render_project};
 use std::time::{Duration, Instant};
 
-fn models_or_skip(test: &str) -> bool {
-    let dir = redub::inference::models_dir();
-    let ok = dir.join("mtcnn/pnet.onnx").is_file() && redub::inference::find_library().is_ok();
-    if !ok {
-        println!("SKIP {test}: models or ONNX Runtime absent under {}", dir.display());
-    }
-    ok
-}
-
 /// The viewer's before/after state as accessibility reports it (the image's value).
 fn viewer_mode(h: &Harness<'_, RedubApp>) -> String {
     let node = h.get_by_role_and_label(egui::accesskit::Role::Image, "Viewer");
@@ -49,7 +40,7 @@ fn press(h: &mut Harness<'_, RedubApp>, key: egui::Key, modifiers: Modifiers) {
 #[test]
 fn viewer_before_after_click_to_bind_undo_face_toggle_and_mask_snapshot() {
     let test = "viewer_before_after_click_to_bind_undo_face_toggle_and_mask_snapshot";
-    if !models_or_skip(test) {
+    if !common::models_or_skip(test) {
         return;
     }
     let Some(photo) = common::astronaut_or_skip(test) else { return };
@@ -175,11 +166,35 @@ fn psnr(a: &[u8], b: &[u8]) -> f64 {
     if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 / mse).log10() }
 }
 
+/// Exports `project` with `preset` and returns the worst PSNR of its decoded frames at
+/// `positions` against the viewer's `frames` (printing each).
+fn export_psnr(
+    project: &redub::model::Project,
+    dir: &std::path::Path,
+    preset: Preset,
+    frames: &[std::sync::Arc<redub::media::Frame>],
+    positions: &[i64],
+) -> f64 {
+    let out = dir.join(format!("out.{}", preset.extension()));
+    let opts = RenderOptions { preset, output: out.clone(), range: None };
+    render_project(project, dir, &opts, &Job::new(), |_| {}).unwrap();
+    let mut dec = VideoDecoder::open(&out).unwrap();
+    let mut worst = f64::INFINITY;
+    for (f, &i) in frames.iter().zip(positions) {
+        let e = dec.frame(i).unwrap();
+        assert_eq!(e.index, i);
+        let p = psnr(&f.data, &e.data);
+        println!("{preset:?} frame {i}: PSNR viewer vs encoded export {p:.2} dB");
+        worst = worst.min(p);
+    }
+    worst
+}
+
 #[test]
 fn viewer_render_path_equals_export() {
     let test = "viewer_render_path_equals_export";
     let Some(media) = common::shared_media(test) else { return };
-    if !models_or_skip(test) {
+    if !common::models_or_skip(test) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -228,33 +243,13 @@ fn viewer_render_path_equals_export() {
 
     // The encoded export (the mastering preset, ProRes in MOV): decoded frames within 40 dB of
     // the viewer's.
-    let out = dir.path().join("out.mov");
-    let opts = RenderOptions { preset: Preset::Mov, output: out.clone(), range: None };
-    render_project(&project, dir.path(), &opts, &job, |_| {}).unwrap();
-    let mut dec = VideoDecoder::open(&out).unwrap();
-    let mut worst = f64::INFINITY;
-    for (f, &i) in viewer_frames.iter().zip(&positions) {
-        let e = dec.frame(i).unwrap();
-        assert_eq!(e.index, i);
-        let p = psnr(&f.data, &e.data);
-        println!("frame {i}: PSNR viewer vs encoded export {p:.2} dB");
-        worst = worst.min(p);
-    }
+    let worst = export_psnr(&project, dir.path(), Preset::Mov, &viewer_frames, &positions);
     println!("worst PSNR over {} positions: {worst:.2} dB", positions.len());
     assert!(worst >= 40.0, "worst PSNR {worst:.2} dB");
 
     // The delivery preset (MP4, x264 at quantizer 21) gets the decoder's own I420 with the
     // source's colorimetry, so its frames are within 40 dB of the viewer's too.
-    let out = dir.path().join("out.mp4");
-    let opts = RenderOptions { preset: Preset::Mp4, output: out.clone(), range: None };
-    render_project(&project, dir.path(), &opts, &job, |_| {}).unwrap();
-    let mut dec = VideoDecoder::open(&out).unwrap();
-    let mut worst = f64::INFINITY;
-    for (f, &i) in viewer_frames.iter().zip(&positions) {
-        let e = dec.frame(i).unwrap();
-        assert_eq!(e.index, i);
-        worst = worst.min(psnr(&f.data, &e.data));
-    }
+    let worst = export_psnr(&project, dir.path(), Preset::Mp4, &viewer_frames, &positions);
     println!(
         "MP4: worst PSNR viewer vs encoded export over {} positions: {worst:.2} dB",
         positions.len()

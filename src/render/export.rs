@@ -613,15 +613,7 @@ impl FrameRenderer {
         let Some(backend) = self.lips.apply_with(i, &mut data, w, h, neighbours) else {
             return Ok((frame, None));
         };
-        let edited = crate::media::Frame {
-            index: frame.index,
-            pts: frame.pts,
-            width: frame.width,
-            height: frame.height,
-            data,
-            format: frame.format.clone(),
-        };
-        Ok((Arc::new(edited), Some(backend)))
+        Ok((Arc::new(with_data(&frame, data)), Some(backend)))
     }
 
     /// The output frame `i` in the decoder's own format (I420 for most streams, else RGBA: see
@@ -673,15 +665,7 @@ impl FrameRenderer {
             let changed =
                 crate::media::yuv::apply_rgba_edit(&mut data, &caps, w, h, rect, &before, &edit);
             out = Ok(if changed {
-                let edited = crate::media::Frame {
-                    index: frame.index,
-                    pts: frame.pts,
-                    width: frame.width,
-                    height: frame.height,
-                    data,
-                    format: frame.format.clone(),
-                };
-                (Arc::new(edited), backend)
+                (Arc::new(with_data(&frame, data)), backend)
             } else {
                 (frame, backend)
             });
@@ -714,5 +698,17 @@ fn rgba_frame(of: &crate::media::Frame, data: Vec<u8>) -> crate::media::Frame {
         height: of.height,
         data,
         format: crate::media::PixelFormat::Rgba,
+    }
+}
+
+/// `frame` with other picture data (an edited copy).
+fn with_data(frame: &crate::media::Frame, data: Vec<u8>) -> crate::media::Frame {
+    crate::media::Frame {
+        index: frame.index,
+        pts: frame.pts,
+        width: frame.width,
+        height: frame.height,
+        data,
+        format: frame.format.clone(),
     }
 }

@@ -16,6 +16,19 @@ pub fn shared_media(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// Whether the MTCNN models and ONNX Runtime are installed; prints why the test is skipped if not.
+pub fn models_or_skip(test: &str) -> bool {
+    let dir = redub::inference::models_dir();
+    let ok = dir.join("mtcnn/pnet.onnx").is_file() && redub::inference::find_library().is_ok();
+    if !ok {
+        println!(
+            "SKIP {test}: models or ONNX Runtime absent under {} (run packaging/setup.sh deps)",
+            dir.display()
+        );
+    }
+    ok
+}
+
 /// Speaks `text` with espeak-ng into a WAV file.
 pub fn espeak(text: &str, voice: &str, path: &Path) {
     let status = Command::new("espeak-ng")
