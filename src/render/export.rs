@@ -691,14 +691,7 @@ impl FrameRenderer {
 
 /// An RGBA frame with the index and times of `of`.
 fn rgba_frame(of: &crate::media::Frame, data: Vec<u8>) -> crate::media::Frame {
-    crate::media::Frame {
-        index: of.index,
-        pts: of.pts,
-        width: of.width,
-        height: of.height,
-        data,
-        format: crate::media::PixelFormat::Rgba,
-    }
+    crate::media::Frame { format: crate::media::PixelFormat::Rgba, ..with_data(of, data) }
 }
 
 /// `frame` with other picture data (an edited copy).
