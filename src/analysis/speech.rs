@@ -380,43 +380,71 @@ const MAX_LAG: i64 = 3;
 /// mouth activity correlates best with the audio envelope (one value per video frame, see
 /// [`audio_envelope`]) over the frames it is on screen. Both signals are compared as syllable-rate
 /// trends (moving averages of the mouth energy and of the level in dB), at the best lag within
-/// ±3 frames. `None` when no track covers a quarter of the segment.
+/// ±3 frames. `None` when no track covers a quarter of the segment. For many segments of one
+/// shot, build [`SpeakerTrends`] once instead.
 pub fn propose_speaker(
     tracks: &[FaceTrack],
     segment: Segment,
     envelope: &[f32],
 ) -> Option<SpeakerProposal> {
-    let db: Vec<f32> = envelope.iter().map(|&v| 20.0 * v.max(1e-5).log10()).collect();
-    let db = moving_average(&db, 5);
-    let mut best: Option<SpeakerProposal> = None;
-    for t in tracks {
-        let energy: Vec<f32> = t.frames.iter().map(|f| f.mouth_energy).collect();
-        let energy = moving_average(&energy, 5);
-        let mut track_best: Option<f32> = None;
-        for lag in -MAX_LAG..=MAX_LAG {
-            let (mut e, mut a) = (Vec::new(), Vec::new());
-            for f in segment.start.max(0)..segment.end {
-                let i = f - t.start() + lag;
-                if let (Ok(i), Some(&env)) = (usize::try_from(i), db.get(f as usize))
-                    && let Some(&v) = energy.get(i)
-                {
-                    e.push(v);
-                    a.push(env);
-                }
-            }
-            if (e.len() as i64) * 4 < segment.len() {
-                continue;
-            }
-            let r = crate::dsp::measure::correlation(&e, &a);
-            track_best = Some(track_best.map_or(r, |b: f32| b.max(r)));
-        }
-        if let Some(correlation) = track_best
-            && best.is_none_or(|b| correlation > b.correlation)
-        {
-            best = Some(SpeakerProposal { track_id: t.id, correlation });
-        }
+    SpeakerTrends::new(tracks, envelope).propose(segment, |_| true)
+}
+
+/// The syllable-rate trends [`propose_speaker`] compares, computed once per shot: the level of
+/// the dialogue in dB and each track's mouth energy, both as moving averages.
+pub struct SpeakerTrends<'a> {
+    db: Vec<f32>,
+    tracks: Vec<(&'a FaceTrack, Vec<f32>)>,
+}
+
+impl<'a> SpeakerTrends<'a> {
+    /// Trends of `tracks` and of the dialogue `envelope` (one value per video frame).
+    pub fn new(tracks: &'a [FaceTrack], envelope: &[f32]) -> Self {
+        let db: Vec<f32> = envelope.iter().map(|&v| 20.0 * v.max(1e-5).log10()).collect();
+        let tracks = tracks
+            .iter()
+            .map(|t| {
+                let energy: Vec<f32> = t.frames.iter().map(|f| f.mouth_energy).collect();
+                (t, moving_average(&energy, 5))
+            })
+            .collect();
+        Self { db: moving_average(&db, 5), tracks }
     }
-    best
+
+    /// [`propose_speaker`] for `segment`, among the tracks `include` accepts.
+    pub fn propose(
+        &self,
+        segment: Segment,
+        include: impl Fn(&FaceTrack) -> bool,
+    ) -> Option<SpeakerProposal> {
+        let mut best: Option<SpeakerProposal> = None;
+        for (t, energy) in self.tracks.iter().filter(|(t, _)| include(t)) {
+            let mut track_best: Option<f32> = None;
+            for lag in -MAX_LAG..=MAX_LAG {
+                let (mut e, mut a) = (Vec::new(), Vec::new());
+                for f in segment.start.max(0)..segment.end {
+                    let i = f - t.start() + lag;
+                    if let (Ok(i), Some(&env)) = (usize::try_from(i), self.db.get(f as usize))
+                        && let Some(&v) = energy.get(i)
+                    {
+                        e.push(v);
+                        a.push(env);
+                    }
+                }
+                if (e.len() as i64) * 4 < segment.len() {
+                    continue;
+                }
+                let r = crate::dsp::measure::correlation(&e, &a);
+                track_best = Some(track_best.map_or(r, |b: f32| b.max(r)));
+            }
+            if let Some(correlation) = track_best
+                && best.is_none_or(|b| correlation > b.correlation)
+            {
+                best = Some(SpeakerProposal { track_id: t.id, correlation });
+            }
+        }
+        best
+    }
 }
 
 /// Speech segments of the original audio in video frames: the dialogue tools' voice-activity

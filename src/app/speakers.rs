@@ -8,7 +8,7 @@
 use super::command::AppCommand;
 use super::timeline::{Lane, TimelineView};
 use crate::analysis::pipeline::Analysis;
-use crate::analysis::speech::{audio_envelope, propose_speaker};
+use crate::analysis::speech::{SpeakerTrends, audio_envelope};
 use crate::analysis::track::Segment;
 use crate::model::edit::Edit;
 use crate::model::lip::FaceId;
@@ -82,6 +82,7 @@ impl Speakers {
         let fps = rate.as_f64() as f32;
         let envelope =
             audio_envelope(mono, crate::dsp::SAMPLE_RATE, fps, a.frame_count.max(0) as usize);
+        let trends = SpeakerTrends::new(&a.tracks, &envelope);
         for &(start, end) in speech {
             let segment =
                 Segment { start: rate.time_to_frame(start), end: rate.time_to_frame(end) };
@@ -89,7 +90,7 @@ impl Speakers {
                 continue;
             }
             // Among the faces seen speaking during the line; else among all.
-            let covers = |t: &&crate::analysis::track::FaceTrack| {
+            let covers = |t: &crate::analysis::track::FaceTrack| {
                 let o: i64 = t
                     .speaking
                     .iter()
@@ -97,10 +98,8 @@ impl Speakers {
                     .sum();
                 o * 4 >= segment.len()
             };
-            let talking: Vec<_> = a.tracks.iter().filter(covers).cloned().collect();
-            let speaking = !talking.is_empty();
-            let pool = if speaking { talking.as_slice() } else { a.tracks.as_slice() };
-            if let Some(p) = propose_speaker(pool, segment, &envelope) {
+            let speaking = a.tracks.iter().any(covers);
+            if let Some(p) = trends.propose(segment, |t| !speaking || covers(t)) {
                 self.proposals.push(Proposal {
                     start,
                     end,
