@@ -208,11 +208,28 @@ fn viewer_render_path_equals_export() {
     let lips = plan_project_lips(&project, dir.path(), &job).unwrap();
     assert_eq!(lips.tracks().len(), 1);
     fetcher.set_plan(NewPlan { version: 1, lips });
-    // The raw export path.
-    let mut raw =
-        FrameRenderer::open(&video, plan_project_lips(&project, dir.path(), &job).unwrap())
-            .unwrap();
+    // The raw export path: the export's frame loop (lip edits on three workers here), every
+    // frame in order; the positions' frames kept in the viewer's display conversion.
     let positions: Vec<i64> = (0..10).map(|k| 5 + k * 12).collect();
+    let mut raw = FrameRenderer::open_sequential(
+        &video,
+        plan_project_lips(&project, dir.path(), &job).unwrap(),
+    )
+    .unwrap();
+    raw.set_workers(3);
+    let mut exported = std::collections::HashMap::new();
+    let mut next = 0;
+    let n = raw.frame_count();
+    raw.render_range(0, n, &job, |i, frame, _| {
+        assert_eq!(i, next, "frames in order");
+        next += 1;
+        if positions.contains(&i) {
+            exported.insert(i, redub::media::yuv::to_rgba(&frame).unwrap());
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(next, n);
     let mut viewer_frames = Vec::new();
     let mut edited = 0;
     for &i in &positions {
@@ -230,8 +247,7 @@ fn viewer_render_path_equals_export() {
             }
             std::thread::sleep(Duration::from_millis(5));
         };
-        let (export_raw, _) = raw.render(i).unwrap();
-        assert!(r.edited.data == export_raw, "frame {i}: viewer and raw export differ");
+        assert!(r.edited.data == exported[&i], "frame {i}: viewer and raw export differ");
         edited += usize::from(r.edited.data != r.original.data);
         viewer_frames.push(r.edited);
     }

@@ -24,10 +24,13 @@ pub(super) fn gst_transcode(
     let desc = format!(
         "filesrc location={} ! decodebin name=d d. ! queue ! videoconvert ! video/x-raw,format=I420 ! x264enc {} \
          ! video/x-h264,profile=high ! h264parse ! queue ! mp4mux faststart=true name=m ! filesink location={} \
-         d. ! queue ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 ! avenc_aac bitrate=192000 ! queue ! m.",
+         d. ! queue ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 ! {aac} bitrate=192000 ! queue ! m.",
         input.display(),
         x264.join(" "),
-        output.display()
+        output.display(),
+        // The same AAC encoder as the export's MP4 preset.
+        aac = crate::media::encode::aac_encoder_name()
+            .map_err(|e| CliError::Internal(e.to_string()))?
     );
     let t0 = Instant::now();
     let status =

@@ -17,7 +17,7 @@ use crate::render::{RenderOptions, render_project};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-fn internal(e: impl std::fmt::Display) -> CliError {
+pub(super) fn internal(e: impl std::fmt::Display) -> CliError {
     CliError::Internal(e.to_string())
 }
 
@@ -115,13 +115,12 @@ pub(super) fn composite(frames: usize) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Re-frames a shot to 1280×720 (centred, cropped top and bottom or padded), with its audio, so
-/// the export benchmark also runs at 720p on real footage.
-fn reframe_720p(src: &Path, out: &Path) -> Result<(), CliError> {
+/// Re-frames a shot to `w`×`h` (centred, cropped or padded with black), with its audio, so the
+/// benchmarks also run at 720p or 1080p on real footage: `src` centred on a black `w`×`h` canvas (cropped where larger), sound kept, as MP4.
+pub(super) fn reframe(src: &Path, out: &Path, w: usize, h: usize) -> Result<(), CliError> {
     let mut dec = VideoDecoder::open(src)?;
     let (sw, sh) = dec.size();
     let (sw, sh) = (sw as usize, sh as usize);
-    let (w, h) = (1280usize, 720usize);
     let rate = dec.frame_rate();
     let cfg = WriterConfig {
         preset: Preset::Mp4,
@@ -157,7 +156,7 @@ fn reframe_720p(src: &Path, out: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-fn lip_project(video: &Path, dub: &Path) -> Result<Project, CliError> {
+pub(super) fn lip_project(video: &Path, dub: &Path) -> Result<Project, CliError> {
     let info = probe(video)?;
     let v = info
         .video
@@ -189,11 +188,19 @@ pub(super) fn cpu_seconds() -> (f64, f64) {
 }
 
 /// Export with lip edits vs a gst-launch transcode of the same input, best of `runs`.
-pub(super) fn lips_export(video: &Path, dub: &Path, runs: usize) -> Result<(), CliError> {
+/// With `size`, only the shot re-framed to that size; else the shot as it is and at 1280×720.
+pub(super) fn lips_export(
+    video: &Path,
+    dub: &Path,
+    runs: usize,
+    size: Option<(u32, u32)>,
+) -> Result<(), CliError> {
     let dir = tempfile::tempdir().map_err(internal)?;
-    let framed = dir.path().join("shot_720p.mp4");
-    reframe_720p(video, &framed)?;
-    let inputs: Vec<PathBuf> = vec![video.to_path_buf(), framed];
+    let (w, h) = size.unwrap_or((1280, 720));
+    let framed = dir.path().join(format!("shot_{w}x{h}.mp4"));
+    reframe(video, &framed, w as usize, h as usize)?;
+    let inputs: Vec<PathBuf> =
+        if size.is_some() { vec![framed] } else { vec![video.to_path_buf(), framed] };
     for input in &inputs {
         let info = probe(input)?;
         let v = info.video.as_ref().ok_or_else(|| internal("no video"))?;

@@ -3,6 +3,7 @@
 mod analyze;
 mod bench;
 mod bench_lips;
+mod bench_playback;
 mod commands;
 mod dialogue;
 mod lips;
@@ -201,6 +202,13 @@ enum Command {
         /// per frame.
         #[arg(long)]
         engine: bool,
+        /// The viewer's picture path with a lip edit of this shot played in real time without a
+        /// window for 10 s: frames shown and dropped; needs `--dub`.
+        #[arg(long, requires = "dub")]
+        playback: Option<PathBuf>,
+        /// Re-frame the shot to this size (e.g. 1920x1080) for `--lips` and `--playback`.
+        #[arg(long, value_parser = parse_size)]
+        size: Option<(u32, u32)>,
     },
 }
 
@@ -284,13 +292,16 @@ pub fn main() -> ExitCode {
         Command::Lines { command: LinesCommand::Export { project, output } } => {
             dialogue::lines_export(&project, &output)
         }
-        Command::Bench { quick, composite, lips, dub, engine } => {
+        Command::Bench { quick, composite, lips, dub, engine, playback, size } => {
             let runs = if quick { 1 } else { 3 };
-            match (composite, engine, lips, dub) {
-                (true, _, _, _) => bench_lips::composite(if quick { 10 } else { 40 }),
-                (false, true, _, _) => bench::lips(quick),
-                (false, false, Some(video), Some(dub)) => {
-                    bench_lips::lips_export(&video, &dub, runs)
+            match (composite, engine, lips, playback, dub) {
+                (_, _, _, Some(video), Some(dub)) => {
+                    bench_playback::playback(&video, &dub, size, 10.0)
+                }
+                (true, _, _, _, _) => bench_lips::composite(if quick { 10 } else { 40 }),
+                (false, true, _, _, _) => bench::lips(quick),
+                (false, false, Some(video), _, Some(dub)) => {
+                    bench_lips::lips_export(&video, &dub, runs, size)
                 }
                 _ => bench::run(quick),
             }
@@ -319,4 +330,16 @@ pub fn main() -> ExitCode {
 
 fn one_line(msg: &str) -> String {
     msg.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `WxH` (e.g. `1920x1080`) as a frame size.
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("expected a size like 1920x1080, got {s:?}");
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let (w, h): (u32, u32) =
+        (w.trim().parse().map_err(|_| bad())?, h.trim().parse().map_err(|_| bad())?);
+    if !(16..=8192).contains(&w) || !(16..=8192).contains(&h) || w % 2 == 1 || h % 2 == 1 {
+        return Err(format!("{s}: width and height must be even, 16 to 8192"));
+    }
+    Ok((w, h))
 }

@@ -106,7 +106,17 @@ pub fn check_preset(preset: Preset) -> Result<(), MediaError> {
 }
 
 fn aac_encoder() -> Result<gst::Element, MediaError> {
-    make("avenc_aac").or_else(|_| make("voaacenc"))
+    make(aac_encoder_name()?)
+}
+
+/// The AAC encoder the MP4 preset uses: FFmpeg's where installed, else VisualOn's.
+pub fn aac_encoder_name() -> Result<&'static str, MediaError> {
+    ["avenc_aac", "voaacenc"].into_iter().find(|n| super::has_element(n)).ok_or_else(|| {
+        MediaError::MissingPlugin {
+            element: "avenc_aac".into(),
+            package: super::package_for_element("avenc_aac"),
+        }
+    })
 }
 
 fn video_chain(preset: Preset, keyint: Option<u32>) -> Result<Vec<gst::Element>, MediaError> {

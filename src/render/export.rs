@@ -366,12 +366,8 @@ pub fn render_project(
         let writer_rgba = !matches!(opts.preset, Preset::Mp4 | Preset::Webm);
         let total = last - first;
         let mut compositor = None;
-        for i in first..last {
-            if job.is_cancelled() {
-                return Err(MediaError::Cancelled.into());
-            }
-            let (frame, backend) = frames.render_native(i)?;
-            compositor = compositor.or(backend);
+        frames.render_range(first, last, job, |i, frame, backend| {
+            compositor = compositor.clone().or(backend);
             let buffer = if writer_rgba && frame.format != crate::media::PixelFormat::Rgba {
                 gstreamer::Buffer::from_mut_slice(crate::media::yuv::to_rgba(&frame)?)
             } else {
@@ -383,7 +379,8 @@ pub fn render_project(
             let done = i - first + 1;
             job.set_progress(done as f64 / total as f64);
             on_progress(RenderProgress { done, total });
-        }
+            Ok(())
+        })?;
         let out = writer.finish()?;
         return Ok(RenderReport {
             outputs: vec![out],
@@ -468,17 +465,25 @@ pub fn plan_project_lips(
 pub struct FrameRenderer {
     decoder: VideoDecoder,
     lips: LipRenderer,
-    /// RGBA work pictures of the last frames converted for the lip edit (the frame and the
-    /// neighbours its occlusion test reads), full size; only each one's edit region is written.
-    work: [WorkPicture; 3],
-    /// Where the edit is blended (full size, only the region used).
-    scratch: Vec<u8>,
+    /// The work pictures of the lip edit.
+    editor: Editor,
+    /// Lip-edit workers of [`FrameRenderer::render_range`] (`None`: by cores and frame size).
+    workers: Option<usize>,
     /// The RGBA conversions of the last source frames (the viewer asks for a frame's source and
     /// its render, which are the same picture when nothing is edited).
     rgba: Vec<Arc<crate::media::Frame>>,
 }
 
-/// A frame's edit region converted to RGBA (see [`FrameRenderer::render_native`]).
+/// The lip edit of decoded I420 frames: RGBA work pictures of the last frames converted (the
+/// frame and the neighbours its occlusion test reads; full size, only each one's edit region
+/// written) and where the edit is blended. Each export worker has its own.
+#[derive(Default)]
+struct Editor {
+    work: [WorkPicture; 3],
+    scratch: Vec<u8>,
+}
+
+/// A frame's edit region converted to RGBA (see [`Editor::edit`]).
 #[derive(Default)]
 struct WorkPicture {
     /// The frame it holds, if any.
@@ -487,6 +492,151 @@ struct WorkPicture {
     rect: crate::media::yuv::Rect,
     /// Full-size RGBA; only `rect` is meaningful.
     rgba: Vec<u8>,
+}
+
+/// Decoded frames handed to one export worker: a run of consecutive frames and, on each side,
+/// the neighbour its occlusion test may read.
+struct Chunk {
+    /// Sequence number (results are written in this order).
+    seq: usize,
+    /// The frames to render.
+    range: std::ops::Range<i64>,
+    /// Those frames and their neighbours, as the decoder answered for each index asked (past
+    /// the end it answers with the last frame, as in [`FrameRenderer::render_native`]).
+    frames: Vec<(i64, Arc<crate::media::Frame>)>,
+}
+
+impl Chunk {
+    fn get(&self, j: i64) -> Option<Arc<crate::media::Frame>> {
+        self.frames.iter().find(|(i, _)| *i == j).map(|(_, f)| f.clone())
+    }
+}
+
+/// Frames per [`Chunk`]: long enough that a worker converts most frames once (as the frame,
+/// then as its neighbours' neighbour), short enough to keep every worker busy.
+const CHUNK_FRAMES: i64 = 8;
+
+/// Export workers for `w`×`h` frames: half the cores (the encoder takes the rest), at most 8,
+/// and no more than 512 MB of work pictures (four full-size RGBA pictures each).
+fn export_workers(w: u32, h: u32) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_worker = 16 * w as usize * h as usize;
+    (cores / 2).clamp(1, 8).min((512 << 20) / per_worker.max(1)).max(1)
+}
+
+type Edited = (Arc<crate::media::Frame>, Option<Backend>);
+
+/// One frame of a [`Chunk`] as [`FrameRenderer::render_native`] renders it.
+fn edit_in_chunk(
+    lips: &LipRenderer,
+    editor: &mut Editor,
+    chunk: &Chunk,
+    i: i64,
+) -> Result<Edited, RenderError> {
+    let frame =
+        chunk.get(i).ok_or_else(|| RenderError::Invalid(format!("frame {i} was not decoded")))?;
+    match &frame.format {
+        crate::media::PixelFormat::I420(caps) if lips.draws(i) => {
+            let caps = caps.clone();
+            editor.edit(lips, frame, &caps, |j| chunk.get(j))
+        }
+        _ => Ok((frame, None)),
+    }
+}
+
+impl Editor {
+    /// Forgets the converted pictures (their regions come from the plan).
+    fn reset(&mut self) {
+        self.work.iter_mut().for_each(|w| w.index = None);
+    }
+
+    /// The slot of `work` that holds frame `j` with its edit region converted (see
+    /// [`LipRenderer::region`]), converting it first unless it is there from an earlier frame
+    /// (sequential rendering converts each frame once and reuses it as the next frame's
+    /// neighbour). `None` when `j` is not given or has no region.
+    fn converted(
+        &mut self,
+        lips: &LipRenderer,
+        j: i64,
+        frame: Option<Arc<crate::media::Frame>>,
+    ) -> Result<Option<usize>, RenderError> {
+        if j < 0 {
+            return Ok(None);
+        }
+        if let Some(k) = self.work.iter().position(|w| w.index == Some(j)) {
+            return Ok(Some(k));
+        }
+        let Some(frame) = frame.filter(|f| f.index == j) else { return Ok(None) };
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let Some(rect) = lips.region(j, w, h) else { return Ok(None) };
+        // Reuse the slot of the frame furthest from `j`.
+        let k = (0..self.work.len())
+            .max_by_key(|&k| self.work[k].index.map_or(i64::MAX, |x| (x - j).abs()))
+            .unwrap_or(0);
+        let slot = &mut self.work[k];
+        if slot.rgba.len() != w * h * 4 {
+            slot.rgba = vec![0; w * h * 4];
+        }
+        slot.index = None;
+        crate::media::yuv::roi_to_rgba(&frame, rect, &mut slot.rgba)?;
+        (slot.index, slot.rect) = (Some(j), rect);
+        Ok(Some(k))
+    }
+
+    /// The lip edit of I420 frame `frame` (index `i`, colorimetry `caps`); `get(j)` gives the
+    /// decoded frame `j` for the neighbours. An unedited frame is returned as it is.
+    fn edit(
+        &mut self,
+        lips: &LipRenderer,
+        frame: Arc<crate::media::Frame>,
+        caps: &str,
+        mut get: impl FnMut(i64) -> Option<Arc<crate::media::Frame>>,
+    ) -> Result<Edited, RenderError> {
+        let i = frame.index;
+        let Some(cur) = self.converted(lips, i, Some(frame.clone()))? else {
+            return Ok((frame, None));
+        };
+        // The neighbours for the temporal occlusion test (decoded once: the frame cache keeps
+        // them; converted once: the work slots keep them).
+        let (prev, next) = if lips.needs_neighbours(i) {
+            (self.converted(lips, i - 1, get(i - 1))?, self.converted(lips, i + 1, get(i + 1))?)
+        } else {
+            (None, None)
+        };
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let rect = self.work[cur].rect;
+        let rw = rect.x1 - rect.x0;
+        // The edit blends into a copy of the current frame's work picture: the slot itself
+        // stays the source (it is the next frame's neighbour).
+        let mut edit = std::mem::take(&mut self.scratch);
+        if edit.len() != w * h * 4 {
+            edit = vec![0; w * h * 4];
+        }
+        let src = &self.work[cur].rgba;
+        for y in rect.y0..rect.y1 {
+            let r = (y * w + rect.x0) * 4..(y * w + rect.x1) * 4;
+            edit[r.clone()].copy_from_slice(&src[r]);
+        }
+        let slice = |k: Option<usize>| k.map(|k| self.work[k].rgba.as_slice());
+        let backend = lips.apply_with(i, &mut edit, w, h, [slice(prev), slice(next)]);
+        let mut out = Ok((frame.clone(), None));
+        if backend.is_some() {
+            let mut before = Vec::with_capacity(rw * (rect.y1 - rect.y0) * 4);
+            for y in rect.y0..rect.y1 {
+                before.extend_from_slice(&src[(y * w + rect.x0) * 4..(y * w + rect.x1) * 4]);
+            }
+            let mut data = frame.data.clone();
+            let changed =
+                crate::media::yuv::apply_rgba_edit(&mut data, caps, w, h, rect, &before, &edit);
+            out = Ok(if changed {
+                (Arc::new(with_data(&frame, data)), backend)
+            } else {
+                (frame, backend)
+            });
+        }
+        self.scratch = edit;
+        out
+    }
 }
 
 /// RGBA source pictures kept by a [`FrameRenderer`].
@@ -498,8 +648,8 @@ impl FrameRenderer {
         Ok(Self {
             decoder: VideoDecoder::open_i420(video, crate::media::video::DEFAULT_CACHE_BYTES)?,
             lips,
-            work: Default::default(),
-            scratch: Vec::new(),
+            editor: Editor::default(),
+            workers: None,
             rgba: Vec::new(),
         })
     }
@@ -513,10 +663,16 @@ impl FrameRenderer {
                 crate::media::video::DEFAULT_CACHE_BYTES,
             )?,
             lips,
-            work: Default::default(),
-            scratch: Vec::new(),
+            editor: Editor::default(),
+            workers: None,
             rgba: Vec::new(),
         })
+    }
+
+    /// Sets the number of lip-edit workers [`FrameRenderer::render_range`] uses (at least 1);
+    /// by default half the cores, at most 8, fewer for very large frames.
+    pub fn set_workers(&mut self, n: usize) {
+        self.workers = Some(n.max(1));
     }
 
     /// Picture size.
@@ -537,8 +693,7 @@ impl FrameRenderer {
     /// Replaces the lip edits (the viewer swaps in a new plan without reopening the shot).
     pub fn set_lips(&mut self, lips: LipRenderer) {
         self.lips = lips;
-        // The edit regions come from the plan.
-        self.work.iter_mut().for_each(|w| w.index = None);
+        self.editor.reset();
     }
 
     /// The decoded source frame `i` in the decoder's own format, before any edit.
@@ -562,38 +717,6 @@ impl FrameRenderer {
         }
         self.rgba.push(f.clone());
         Ok(f)
-    }
-
-    /// The RGBA work picture of frame `j` with its edit region converted (see
-    /// [`LipRenderer::region`]): the slot of `work` that holds it, converting it first unless
-    /// it is there from an earlier frame (sequential rendering converts each frame once and
-    /// reuses it as the next frame's neighbour). `None` when `j` cannot be decoded or has no
-    /// region.
-    fn converted(&mut self, j: i64) -> Result<Option<usize>, RenderError> {
-        if j < 0 {
-            return Ok(None);
-        }
-        if let Some(k) = self.work.iter().position(|w| w.index == Some(j)) {
-            return Ok(Some(k));
-        }
-        let Ok(frame) = self.decoder.frame(j) else { return Ok(None) };
-        if frame.index != j {
-            return Ok(None);
-        }
-        let (w, h) = (frame.width as usize, frame.height as usize);
-        let Some(rect) = self.lips.region(j, w, h) else { return Ok(None) };
-        // Reuse the slot of the frame furthest from `j`.
-        let k = (0..self.work.len())
-            .max_by_key(|&k| self.work[k].index.map_or(i64::MAX, |x| (x - j).abs()))
-            .unwrap_or(0);
-        let slot = &mut self.work[k];
-        if slot.rgba.len() != w * h * 4 {
-            slot.rgba = vec![0; w * h * 4];
-        }
-        slot.index = None;
-        crate::media::yuv::roi_to_rgba(&frame, rect, &mut slot.rgba)?;
-        (slot.index, slot.rect) = (Some(j), rect);
-        Ok(Some(k))
     }
 
     /// [`FrameRenderer::render_native`] of a stream decoded to RGBA: the edit blends into a
@@ -631,47 +754,110 @@ impl FrameRenderer {
             crate::media::PixelFormat::I420(caps) => caps.clone(),
             crate::media::PixelFormat::Rgba => return self.render_rgba_frame(i, frame),
         };
-        let Some(cur) = self.converted(frame.index)? else { return Ok((frame, None)) };
-        // The neighbours for the temporal occlusion test (decoded once: the frame cache keeps
-        // them; converted once: the work slots keep them).
-        let (prev, next) = if self.lips.needs_neighbours(i) {
-            (self.converted(frame.index - 1)?, self.converted(frame.index + 1)?)
-        } else {
-            (None, None)
-        };
-        let (w, h) = (frame.width as usize, frame.height as usize);
-        let rect = self.work[cur].rect;
-        let rw = rect.x1 - rect.x0;
-        // The edit blends into a copy of the current frame's work picture: the slot itself
-        // stays the source (it is the next frame's neighbour).
-        let mut edit = std::mem::take(&mut self.scratch);
-        if edit.len() != w * h * 4 {
-            edit = vec![0; w * h * 4];
-        }
-        let src = &self.work[cur].rgba;
-        for y in rect.y0..rect.y1 {
-            let r = (y * w + rect.x0) * 4..(y * w + rect.x1) * 4;
-            edit[r.clone()].copy_from_slice(&src[r]);
-        }
-        let slice = |k: Option<usize>| k.map(|k| self.work[k].rgba.as_slice());
-        let backend = self.lips.apply_with(i, &mut edit, w, h, [slice(prev), slice(next)]);
-        let mut out = Ok((frame.clone(), None));
-        if backend.is_some() {
-            let mut before = Vec::with_capacity(rw * (rect.y1 - rect.y0) * 4);
-            for y in rect.y0..rect.y1 {
-                before.extend_from_slice(&src[(y * w + rect.x0) * 4..(y * w + rect.x1) * 4]);
+        let decoder = &mut self.decoder;
+        self.editor.edit(&self.lips, frame, &caps, |j| decoder.frame(j).ok())
+    }
+
+    /// Renders frames `first..last` in order into `sink` (the export): the same pictures as
+    /// [`FrameRenderer::render_native`], but the lip edit of I420 frames runs on worker threads
+    /// (runs of [`CHUNK_FRAMES`] consecutive frames each) while this thread decodes and writes.
+    /// RGBA streams render here, one frame after another.
+    pub fn render_range(
+        &mut self,
+        first: i64,
+        last: i64,
+        job: &Job,
+        mut sink: impl FnMut(i64, Arc<crate::media::Frame>, Option<Backend>) -> Result<(), RenderError>,
+    ) -> Result<(), RenderError> {
+        let (w, h) = self.size();
+        let i420 = first < last
+            && matches!(self.decoder.frame(first)?.format, crate::media::PixelFormat::I420(_));
+        if !i420 || self.lips.is_empty() {
+            for i in first..last {
+                if job.is_cancelled() {
+                    return Err(MediaError::Cancelled.into());
+                }
+                let (f, b) = self.render_native(i)?;
+                sink(i, f, b)?;
             }
-            let mut data = frame.data.clone();
-            let changed =
-                crate::media::yuv::apply_rgba_edit(&mut data, &caps, w, h, rect, &before, &edit);
-            out = Ok(if changed {
-                (Arc::new(with_data(&frame, data)), backend)
-            } else {
-                (frame, backend)
-            });
+            return Ok(());
         }
-        self.scratch = edit;
-        out
+        let workers = self.workers.unwrap_or_else(|| export_workers(w, h));
+        let lips = &self.lips;
+        let decoder = &mut self.decoder;
+        std::thread::scope(|scope| {
+            let (chunk_tx, chunk_rx) = std::sync::mpsc::sync_channel::<Chunk>(workers);
+            let chunk_rx = Arc::new(std::sync::Mutex::new(chunk_rx));
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            for k in 0..workers {
+                let (chunk_rx, done_tx) = (Arc::clone(&chunk_rx), done_tx.clone());
+                std::thread::Builder::new()
+                    .name(format!("export-lips-{k}"))
+                    .spawn_scoped(scope, move || {
+                        let mut editor = Editor::default();
+                        loop {
+                            let next = match chunk_rx.lock() {
+                                Ok(rx) => rx.recv(),
+                                Err(_) => return,
+                            };
+                            let Ok(chunk) = next else { return };
+                            let out: Result<Vec<Edited>, RenderError> = chunk
+                                .range
+                                .clone()
+                                .map(|i| edit_in_chunk(lips, &mut editor, &chunk, i))
+                                .collect();
+                            if done_tx.send((chunk.seq, chunk.range.start, out)).is_err() {
+                                return;
+                            }
+                        }
+                    })
+                    .map_err(|e| {
+                        RenderError::Invalid(format!("cannot start an export worker: {e}"))
+                    })?;
+            }
+            drop(done_tx);
+            let mut waiting = std::collections::BTreeMap::new();
+            let (mut sent, mut written) = (0usize, 0usize);
+            let mut start = first;
+            let mut before = if first > 0 {
+                decoder.frame(first - 1).ok().map(|f| (first - 1, f))
+            } else {
+                None
+            };
+            while start < last || written < sent {
+                if job.is_cancelled() {
+                    return Err(MediaError::Cancelled.into());
+                }
+                if start < last && sent - written < 2 * workers {
+                    let end = (start + CHUNK_FRAMES).min(last);
+                    let mut frames: Vec<_> = before.take().into_iter().collect();
+                    for i in start..end {
+                        frames.push((i, decoder.frame(i)?));
+                    }
+                    if let Ok(after) = decoder.frame(end) {
+                        frames.push((end, after));
+                    }
+                    before = frames.iter().find(|(i, _)| *i == end - 1).cloned();
+                    let chunk = Chunk { seq: sent, range: start..end, frames };
+                    chunk_tx
+                        .send(chunk)
+                        .map_err(|_| RenderError::Invalid("the export workers stopped".into()))?;
+                    (sent, start) = (sent + 1, end);
+                    continue;
+                }
+                let (seq, at, out) = done_rx
+                    .recv()
+                    .map_err(|_| RenderError::Invalid("the export workers stopped".into()))?;
+                waiting.insert(seq, (at, out));
+                while let Some((at, out)) = waiting.remove(&written) {
+                    for (k, (f, b)) in out?.into_iter().enumerate() {
+                        sink(at + k as i64, f, b)?;
+                    }
+                    written += 1;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// The output frame `i` (RGBA: the display conversion of [`FrameRenderer::render_native`])
