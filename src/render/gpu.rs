@@ -307,7 +307,9 @@ impl GpuCompositor {
         height: usize,
         layers: &[PatchLayer<'_>],
     ) -> Result<(), GpuError> {
-        let (w, h) = (width as u32, height as u32);
+        // Only the part of the frame the layers can change travels to the GPU and back.
+        let Some((x0, y0, x1, y1)) = footprint(layers, width, height) else { return Ok(()) };
+        let (w, h) = ((x1 - x0) as u32, (y1 - y0) as u32);
         let mut textures =
             [self.frame_texture(w, h, "frame a"), self.frame_texture(w, h, "frame b")];
         let extent = wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 };
@@ -315,8 +317,8 @@ impl GpuCompositor {
             textures[0].as_image_copy(),
             frame,
             wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some(4 * w),
+                offset: ((y0 * width + x0) * 4) as u64,
+                bytes_per_row: Some(4 * width as u32),
                 rows_per_image: Some(h),
             },
             extent,
@@ -358,7 +360,7 @@ impl GpuCompositor {
             for v in [inv.a, inv.b, inv.tx, inv.ty] {
                 params.extend_from_slice(&v.to_le_bytes());
             }
-            for v in [pw as i32, ph as i32, 0, 0] {
+            for v in [pw as i32, ph as i32, x0 as i32, y0 as i32] {
                 params.extend_from_slice(&v.to_le_bytes());
             }
             let uniform = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -443,14 +445,40 @@ impl GpuCompositor {
             .map_err(|e| GpuError::Failed(e.to_string()))?;
         {
             let data = slice.get_mapped_range().map_err(|e| GpuError::Failed(format!("{e:?}")))?;
-            for (row, out) in frame.chunks_exact_mut(4 * width).enumerate().take(height) {
+            let rw = 4 * w as usize;
+            for (row, out) in
+                frame.chunks_exact_mut(4 * width).skip(y0).take(h as usize).enumerate()
+            {
                 let start = row * padded as usize;
-                out.copy_from_slice(&data[start..start + 4 * width]);
+                out[4 * x0..4 * x0 + rw].copy_from_slice(&data[start..start + rw]);
             }
         }
         readback.unmap();
         Ok(())
     }
+}
+
+/// The pixels `x0..x1 × y0..y1` of a `width × height` frame that the layers can change: each
+/// patch's footprint with a pixel of bilinear reach (outside it every tap is empty and the
+/// frame stays as it is); `None` when that misses the frame.
+fn footprint(
+    layers: &[PatchLayer<'_>],
+    width: usize,
+    height: usize,
+) -> Option<(usize, usize, usize, usize)> {
+    let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+    for l in layers {
+        let (pw, ph) = dims_of(l.patch.rgb.len());
+        for c in [[0.0, 0.0], [pw as f32, 0.0], [0.0, ph as f32], [pw as f32, ph as f32]] {
+            let p = l.to_image.apply(c);
+            (x0, y0, x1, y1) = (x0.min(p[0]), y0.min(p[1]), x1.max(p[0]), y1.max(p[1]));
+        }
+    }
+    let clamp =
+        |v: f32, hi: usize| if v.is_finite() { v.clamp(0.0, hi as f32) as usize } else { 0 };
+    let (x0, y0) = (clamp(x0.floor() - 2.0, width), clamp(y0.floor() - 2.0, height));
+    let (x1, y1) = (clamp(x1.ceil() + 2.0, width), clamp(y1.ceil() + 2.0, height));
+    (x1 > x0 && y1 > y0).then_some((x0, y0, x1, y1))
 }
 
 fn bytemuck_f32(v: &[f32]) -> &[u8] {

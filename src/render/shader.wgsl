@@ -5,7 +5,7 @@
 struct Params {
     // Frame pixel -> patch pixel similarity: u = a x - b y + tx, v = b x + a y + ty.
     inv: vec4<f32>,
-    // Patch width and height.
+    // Patch width and height; where the target's (0, 0) lies in the frame.
     patch_size: vec4<i32>,
 };
 
@@ -32,8 +32,8 @@ fn tap(u: i32, v: i32, w: f32) -> vec4<f32> {
 fn fs_main(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
     let px = vec2<i32>(i32(floor(pos.x)), i32(floor(pos.y)));
     let src = textureLoad(frame, px, 0);
-    let x = f32(px.x);
-    let y = f32(px.y);
+    let x = f32(px.x + params.patch_size.z);
+    let y = f32(px.y + params.patch_size.w);
     let u = params.inv.x * x - params.inv.y * y + params.inv.z;
     let v = params.inv.y * x + params.inv.x * y + params.inv.w;
     let u0 = floor(u);
