@@ -145,6 +145,9 @@ pub fn lip_lanes_ui(
     out: &mut Vec<AppCommand>,
 ) {
     view.lip_rects.clear();
+    // Where the picture ends: nothing past it can be lip-edited.
+    let picture_end =
+        project.timeline.video.media.and_then(|m| project.media(m)).map(|m| m.duration);
     let lanes: Vec<(TrackId, Rect)> = view
         .lanes
         .iter()
@@ -176,6 +179,13 @@ pub fn lip_lanes_ui(
             let this = LipSegmentRef { track: track_id, start: s.start, end: s.end };
             let is_sel = selected == Some(this);
             painter.rect_filled(r, 2.0, segment_color(track, s, is_sel));
+            // The part past the end of the picture is drawn hollow: it is never edited.
+            let past = picture_end.filter(|&e| s.end > e);
+            if let Some(e) = past {
+                let xe = view.x_of(e).max(r.left());
+                let dead = Rect::from_x_y_ranges(xe..=r.right(), y.clone());
+                painter.rect_filled(dead.shrink(1.0), 0.0, Color32::from_gray(30));
+            }
             if s.overridden {
                 // A tick at the start marks settings of its own.
                 painter.rect_filled(
@@ -198,12 +208,19 @@ pub fn lip_lanes_ui(
             let name = format!("Lip segment {} of {}", k + 1, track.name);
             resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
             let resp = resp.on_hover_text(format!(
-                "{name}: {:.2}–{:.2} s, intensity {:.0} %{}{}",
+                "{name}: {:.2}–{:.2} s, intensity {:.0} %{}{}{}",
                 s.start.as_seconds_f64(),
                 s.end.as_seconds_f64(),
                 s.settings.intensity * 100.0,
                 if s.settings.enabled { "" } else { ", off" },
                 if s.overridden { ", own settings" } else { "" },
+                match past {
+                    Some(e) => format!(
+                        "; past the end of the picture ({:.2} s): not edited there",
+                        e.as_seconds_f64()
+                    ),
+                    None => String::new(),
+                },
             ));
             if resp.clicked() {
                 out.push(AppCommand::SelectLipSegment(Some(this)));
