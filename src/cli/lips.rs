@@ -5,7 +5,7 @@ use crate::analysis::{AnalysisOptions, analyze_file};
 use crate::dsp::SAMPLE_RATE;
 use crate::jobs::Job;
 use crate::lipsync::measure::MouthSeries;
-use crate::lipsync::sync::{SyncReport, audio_envelope, sync_offset};
+use crate::lipsync::sync::{SyncReport, audio_envelope, sync_offset, sync_offset_multi};
 use crate::media::{VideoDecoder, decode_audio};
 use crate::model::Project;
 use crate::model::lip::FaceId;
@@ -35,11 +35,15 @@ struct SyncCheck {
     audio: String,
     face: u32,
     frames: usize,
+    /// The sync measure: the mouth's aperture, lip height and motion in the canonical mouth
+    /// frame plus the analysis's normal-flow mouth energy, combined per clip against the
+    /// speech-band envelope; the confidence is a z-score against a null from the same clip.
     #[serde(flatten)]
     sync: SyncReport,
     /// An independent check: the face analysis's own mouth-motion energy (normal flow on the
     /// aligned mouth region, see [`crate::analysis::mouth::normal_flow`]) against the same
-    /// envelope; it reads how much the mouth moves, not how open it is.
+    /// envelope alone; it reads how much the mouth moves, not how open it is, so it does not
+    /// read the aperture the bank engine selects mouths by.
     motion: SyncReport,
     /// Mean absolute luma change of the lips region between frames.
     flicker: f32,
@@ -63,8 +67,13 @@ pub(super) fn sync_check(file: &Path, audio: Option<&Path>, json: bool) -> Resul
         let f = decoder.frame(i as i64)?;
         series.push(&f.data, w as usize, h as usize, track.at(i as i64).map(|t| &t.landmarks));
     }
+    // The analysis's normal-flow mouth energy, already computed per frame on the aligned mouth
+    // region with the head's own motion measured apart: reused, not recomputed.
     let motion: Vec<f32> =
         (0..frames).map(|i| track.at(i as i64).map_or(0.0, |t| t.mouth_energy)).collect();
+    let mut features = series.features();
+    features.push(motion.clone());
+    let features: Vec<&[f32]> = features.iter().map(Vec::as_slice).collect();
     let audio_path = audio.unwrap_or(file);
     let sound = decode_audio(audio_path, Some(1))?;
     let envelope = audio_envelope(&sound.samples, SAMPLE_RATE, rate.as_f64(), frames);
@@ -73,7 +82,7 @@ pub(super) fn sync_check(file: &Path, audio: Option<&Path>, json: bool) -> Resul
         audio: audio_path.display().to_string(),
         face: track.id,
         frames,
-        sync: sync_offset(&series.activity(), &envelope, rate.as_f64(), 15),
+        sync: sync_offset_multi(&features, &envelope, rate.as_f64(), 15),
         motion: sync_offset(&motion, &envelope, rate.as_f64(), 15),
         flicker: series.flicker(),
     };
@@ -84,7 +93,7 @@ pub(super) fn sync_check(file: &Path, audio: Option<&Path>, json: bool) -> Resul
         );
     } else {
         println!(
-            "{}: face {} vs {}: offset {:+} frames ({:+.0} ms), confidence {:.2} (peak r {:.3}), mouth flicker {:.2}; mouth motion (analysis): offset {:+}, confidence {:.2}",
+            "{}: face {} vs {}: offset {:+} frames ({:+.0} ms), confidence {:.2} (z vs chance; peak R {:.3}), mouth flicker {:.2}; mouth motion (analysis): offset {:+}, confidence {:.2}",
             report.file,
             report.face,
             report.audio,

@@ -179,14 +179,6 @@ fn luma(c: &[f32; 3]) -> f32 {
     0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
 }
 
-/// Zero mean, unit variance (a constant series stays zero).
-fn standardise(x: &[f32]) -> Vec<f32> {
-    let n = x.len().max(1) as f32;
-    let mean = x.iter().sum::<f32>() / n;
-    let sd = (x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n).sqrt();
-    x.iter().map(|v| if sd > 1e-9 { (v - mean) / sd } else { 0.0 }).collect()
-}
-
 impl MouthSeries {
     /// Adds one frame: its RGBA picture and the face's landmarks there, if any.
     pub fn push(
@@ -228,13 +220,19 @@ impl MouthSeries {
         }
     }
 
-    /// Mouth activity per frame, the visual side of a sync check: the sum of the standardised
-    /// [`aperture`](MouthSeries::aperture) (how open the mouth is: louder speech opens it
-    /// wider) and the standardised [`motion`](MouthSeries::motion) (how much it moves: every
-    /// syllable moves it). [`super::sync::sync_offset`] band-passes it to the syllable rate.
-    pub fn activity(&self) -> Vec<f32> {
-        let (a, m) = (standardise(&self.aperture), standardise(&self.motion));
-        a.iter().zip(&m).map(|(a, m)| a + m).collect()
+    /// The visual side of a sync check: per-frame mouth features measured in the canonical
+    /// mouth frame (so head position, size and roll do not enter), each 0 where the face is
+    /// absent: the [`aperture`](MouthSeries::aperture) (teeth or dark interior: how open), the
+    /// lip height along the vertical profile through the mouth centre (the vertical lip
+    /// distance; see [`lip_shape`]) and the mouth-core [`motion`](MouthSeries::motion) (how much
+    /// the lips move, whatever their colour). [`super::sync::sync_offset_multi`] weighs them
+    /// per clip.
+    pub fn features(&self) -> Vec<Vec<f32>> {
+        vec![
+            self.aperture.clone(),
+            self.lips.iter().map(|l| l.height).collect(),
+            self.motion.clone(),
+        ]
     }
 
     /// Flicker of the lips region: mean absolute luma change between consecutive frames where
@@ -298,7 +296,7 @@ mod tests {
     }
 
     #[test]
-    fn activity_follows_mouth_movement() {
+    fn features_follow_mouth_movement() {
         let mut s = MouthSeries::default();
         let frames: Vec<usize> = vec![0, 0, 0, 8, 0, 8, 0, 0, 0, 0];
         for g in &frames {
@@ -310,7 +308,13 @@ mod tests {
                 .map(|q| [(q[0] - 16.0) / 0.75, (q[1] - 72.0) / 0.75]);
             s.push(&rgba, PATCH_W, PATCH_H, Some(&lm));
         }
-        let a = s.activity();
-        assert!(a[3] > a[1] && a[4] > a[8] && a[5] > a[9], "{a:?}");
+        let f = s.features();
+        let [aperture, height, motion] = [&f[0], &f[1], &f[2]];
+        assert!(aperture[3] > aperture[1] && aperture[5] > aperture[9], "{aperture:?}");
+        assert!(height[3] > height[1] && height[5] > height[9], "{height:?}");
+        assert!(
+            motion[3] > motion[2] && motion[4] > motion[8] && motion[5] > motion[9],
+            "{motion:?}"
+        );
     }
 }
