@@ -242,6 +242,72 @@ impl MouthSeries {
     }
 }
 
+/// Why a file's mouth could not be measured.
+#[derive(Debug, thiserror::Error)]
+pub enum MeasureError {
+    /// Face analysis failed.
+    #[error(transparent)]
+    Analysis(#[from] crate::analysis::AnalysisError),
+    /// Decoding failed.
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaError),
+    /// No face in the file.
+    #[error("{0}: no face found")]
+    NoFace(String),
+}
+
+/// The mouth of the largest face track of a file, per frame: what `redub sync-check` measures
+/// against an audio track.
+#[derive(Clone, Debug)]
+pub struct FileMouth {
+    /// The face track's id in the analysis.
+    pub face: u32,
+    /// Frames per second.
+    pub fps: f64,
+    /// Frames in the file.
+    pub frames: usize,
+    /// Measurements in the canonical mouth frame.
+    pub series: MouthSeries,
+    /// The analysis's normal-flow mouth energy per frame (0 where the face is absent), reused
+    /// from the (cached) analysis rather than recomputed.
+    pub mouth_energy: Vec<f32>,
+}
+
+impl FileMouth {
+    /// Analyses `path` (with the analysis cache) and measures the mouth of its largest face in
+    /// every frame.
+    pub fn measure(path: &std::path::Path) -> Result<Self, MeasureError> {
+        use crate::analysis::{AnalysisOptions, analyze_file};
+        let (analysis, _) =
+            analyze_file(path, &AnalysisOptions::default(), &crate::jobs::Job::new(), true)?;
+        let track = analysis
+            .tracks
+            .iter()
+            .max_by_key(|t| t.frames.len())
+            .ok_or_else(|| MeasureError::NoFace(path.display().to_string()))?;
+        let mut decoder = crate::media::VideoDecoder::open_with_cache(path, 0)?;
+        let (w, h) = decoder.size();
+        let fps = decoder.frame_rate().as_f64();
+        let frames = decoder.frame_count().max(0) as usize;
+        let mut series = MouthSeries::default();
+        for i in 0..frames {
+            let f = decoder.frame(i as i64)?;
+            series.push(&f.data, w as usize, h as usize, track.at(i as i64).map(|t| &t.landmarks));
+        }
+        let mouth_energy =
+            (0..frames).map(|i| track.at(i as i64).map_or(0.0, |t| t.mouth_energy)).collect();
+        Ok(Self { face: track.id, fps, frames, series, mouth_energy })
+    }
+
+    /// The features [`super::sync::sync_offset_multi`] combines: [`MouthSeries::features`]
+    /// and the analysis's mouth energy.
+    pub fn features(&self) -> Vec<Vec<f32>> {
+        let mut f = self.series.features();
+        f.push(self.mouth_energy.clone());
+        f
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

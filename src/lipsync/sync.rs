@@ -241,8 +241,9 @@ pub fn sync_offset_multi(
         peak: 0.0,
         curve: vec![0.0; (2 * max_lag + 1) as usize],
     };
-    // Shifts beyond the search range and the peak's width must remain for the null.
-    if features.is_empty() || n < (4 * (max_lag + PEAK_HALF_WIDTH) + 8) as usize {
+    // The searched window must be at most half the circle, so that the reversed audio's
+    // windows (the null) are not mostly the searched shifts again.
+    if features.is_empty() || n < (4 * max_lag).max(2 * PEAK_HALF_WIDTH + 8) as usize {
         return empty;
     }
     let radius = (SLOW_HALF_WIDTH_S * fps).round().max(1.0) as usize;
@@ -279,7 +280,11 @@ pub fn sync_offset_multi(
     }
     let len = null.len().max(1) as f32;
     let m = null.iter().sum::<f32>() / len;
-    let sd = (null.iter().map(|v| (v - m) * (v - m)).sum::<f32>() / len).sqrt().max(1e-3);
+    // On a short clip the null windows overlap so much that their spread can look tiny; the
+    // spread is not allowed below a quarter of the standard error (1/√n) of a correlation
+    // between independent series of n frames, so no short clip claims a huge z from that.
+    let floor = 0.25 / (n as f32).sqrt();
+    let sd = (null.iter().map(|v| (v - m) * (v - m)).sum::<f32>() / len).sqrt().max(floor);
     SyncReport {
         offset_frames,
         offset_ms: (f64::from(offset_frames) * 1000.0 / fps) as f32,
@@ -329,7 +334,7 @@ mod tests {
         let unrelated: Vec<f32> = (0..200).map(|t| ((t * 7919) % 101) as f32).collect();
         assert!(sync_offset(&opening, &unrelated, 25.0, 15).confidence < 0.5 * r.confidence);
         assert_eq!(flicker(&[vec![1.0, 1.0], vec![2.0, 0.0]]), 1.0);
-        // Too short for sidelobe statistics: no claim.
+        // Too short for the null statistics: no claim.
         assert_eq!(sync_offset(&opening[..40], &env[..40], 25.0, 15).confidence, 0.0);
     }
 
