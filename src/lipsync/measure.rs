@@ -300,12 +300,23 @@ impl FileMouth {
     }
 
     /// The features [`super::sync::sync_offset_multi`] combines: [`MouthSeries::features`]
-    /// and the analysis's mouth energy.
+    /// and the analysis's mouth energy. Where the face is absent they hold their mean over the
+    /// frames with the face (no information there), so the face leaving or coming back does not
+    /// read as the mouth closing or moving.
     pub fn features(&self) -> Vec<Vec<f32>> {
         let mut f = self.series.features();
         f.push(self.mouth_energy.clone());
+        let present: Vec<bool> = self.series.region.iter().map(|r| !r.is_empty()).collect();
+        f.iter_mut().for_each(|x| hold_mean_where_absent(x, &present));
         f
     }
+}
+
+/// Sets `x` to its mean over the `present` frames wherever a frame is not present.
+fn hold_mean_where_absent(x: &mut [f32], present: &[bool]) {
+    let values: Vec<f32> = x.iter().zip(present).filter(|(_, p)| **p).map(|(v, _)| *v).collect();
+    let mean = values.iter().sum::<f32>() / values.len().max(1) as f32;
+    x.iter_mut().zip(present).filter(|(_, p)| !**p).for_each(|(v, _)| *v = mean);
 }
 
 #[cfg(test)]
@@ -359,6 +370,13 @@ mod tests {
         let mut dim = mouth(8, [40.0, 25.0, 25.0]);
         dim.rgb.iter_mut().for_each(|p| *p = p.map(|v| v * 0.6));
         assert!((aperture(&dim) - dark).abs() < 0.02);
+    }
+
+    #[test]
+    fn absent_frames_hold_the_mean() {
+        let mut x = [1.0, 0.0, 3.0, 0.0];
+        hold_mean_where_absent(&mut x, &[true, false, true, false]);
+        assert_eq!(x, [1.0, 2.0, 3.0, 2.0]);
     }
 
     #[test]

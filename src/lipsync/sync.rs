@@ -157,7 +157,7 @@ fn invert(m: &[Vec<f64>]) -> Vec<Vec<f64>> {
     a.into_iter().map(|r| r[p..].to_vec()).collect()
 }
 
-/// The mouth features against the audio at every circular shift: `fit(k)` is the multiple
+/// The mouth features against the audio at any circular shift: [`Fit::at`] gives the multiple
 /// correlation R (the first canonical correlation with one audio signal) between the features
 /// at frame t and the audio at t + k, with the features' best linear combination for that
 /// shift (ridge-regularised, any signs).
