@@ -1,12 +1,10 @@
 //! `redub bind` (dub track ↔ face) and `redub sync-check` (A/V offset from the mouth).
 
 use super::CliError;
-use crate::analysis::{AnalysisOptions, analyze_file};
 use crate::dsp::SAMPLE_RATE;
-use crate::jobs::Job;
-use crate::lipsync::measure::MouthSeries;
-use crate::lipsync::sync::{SyncReport, audio_envelope, sync_offset};
-use crate::media::{VideoDecoder, decode_audio};
+use crate::lipsync::measure::{FileMouth, MeasureError};
+use crate::lipsync::sync::{SyncReport, audio_envelope, sync_offset, sync_offset_multi};
+use crate::media::decode_audio;
 use crate::model::Project;
 use crate::model::lip::FaceId;
 use serde::Serialize;
@@ -35,47 +33,48 @@ struct SyncCheck {
     audio: String,
     face: u32,
     frames: usize,
+    /// The sync measure: the mouth's aperture, lip height and motion in the canonical mouth
+    /// frame plus the analysis's normal-flow mouth energy, combined per clip against the
+    /// speech-band envelope; the confidence is a z-score against a null from the same clip.
     #[serde(flatten)]
     sync: SyncReport,
     /// An independent check: the face analysis's own mouth-motion energy (normal flow on the
     /// aligned mouth region, see [`crate::analysis::mouth::normal_flow`]) against the same
-    /// envelope; it reads how much the mouth moves, not how open it is.
+    /// envelope alone; it reads how much the mouth moves, not how open it is, so it does not
+    /// read the aperture the bank engine selects mouths by.
     motion: SyncReport,
     /// Mean absolute luma change of the lips region between frames.
     flicker: f32,
 }
 
+impl From<MeasureError> for CliError {
+    fn from(e: MeasureError) -> Self {
+        match e {
+            MeasureError::Analysis(e) => e.into(),
+            MeasureError::Media(e) => e.into(),
+            MeasureError::NoFace(_) => CliError::User(e.to_string()),
+        }
+    }
+}
+
 /// Measures the mouth of the largest face track of `file` against `audio` (default: the file's
 /// own audio).
 pub(super) fn sync_check(file: &Path, audio: Option<&Path>, json: bool) -> Result<(), CliError> {
-    let (analysis, _) = analyze_file(file, &AnalysisOptions::default(), &Job::new(), true)?;
-    let track = analysis
-        .tracks
-        .iter()
-        .max_by_key(|t| t.frames.len())
-        .ok_or_else(|| CliError::User(format!("{}: no face found", file.display())))?;
-    let mut decoder = VideoDecoder::open_with_cache(file, 0)?;
-    let (w, h) = decoder.size();
-    let rate = decoder.frame_rate();
-    let frames = decoder.frame_count().max(0) as usize;
-    let mut series = MouthSeries::default();
-    for i in 0..frames {
-        let f = decoder.frame(i as i64)?;
-        series.push(&f.data, w as usize, h as usize, track.at(i as i64).map(|t| &t.landmarks));
-    }
-    let motion: Vec<f32> =
-        (0..frames).map(|i| track.at(i as i64).map_or(0.0, |t| t.mouth_energy)).collect();
+    let mouth = FileMouth::measure(file)?;
+    let (rate, frames) = (mouth.fps, mouth.frames);
     let audio_path = audio.unwrap_or(file);
     let sound = decode_audio(audio_path, Some(1))?;
-    let envelope = audio_envelope(&sound.samples, SAMPLE_RATE, rate.as_f64(), frames);
+    let envelope = audio_envelope(&sound.samples, SAMPLE_RATE, rate, frames);
+    let features = mouth.features();
+    let features: Vec<&[f32]> = features.iter().map(Vec::as_slice).collect();
     let report = SyncCheck {
         file: file.display().to_string(),
         audio: audio_path.display().to_string(),
-        face: track.id,
+        face: mouth.face,
         frames,
-        sync: sync_offset(&series.activity(), &envelope, rate.as_f64(), 15),
-        motion: sync_offset(&motion, &envelope, rate.as_f64(), 15),
-        flicker: series.flicker(),
+        sync: sync_offset_multi(&features, &envelope, rate, 15),
+        motion: sync_offset(&mouth.mouth_energy, &envelope, rate, 15),
+        flicker: mouth.series.flicker(),
     };
     if json {
         println!(
@@ -84,7 +83,7 @@ pub(super) fn sync_check(file: &Path, audio: Option<&Path>, json: bool) -> Resul
         );
     } else {
         println!(
-            "{}: face {} vs {}: offset {:+} frames ({:+.0} ms), confidence {:.2} (peak r {:.3}), mouth flicker {:.2}; mouth motion (analysis): offset {:+}, confidence {:.2}",
+            "{}: face {} vs {}: offset {:+} frames ({:+.0} ms), confidence {:.2} (z vs chance; peak R {:.3}), mouth flicker {:.2}; mouth motion (analysis): offset {:+}, confidence {:.2}",
             report.file,
             report.face,
             report.audio,

@@ -173,6 +173,9 @@ enum Command {
         face: u32,
     },
     /// Measure lip sync: A/V offset and confidence from mouth activity vs the audio envelope.
+    ///
+    /// The confidence is a z-score against chance (the same mouth against the audio reversed
+    /// and far shifted): about 0 for unrelated audio, several units for a mouth that follows it.
     SyncCheck {
         /// The video.
         file: PathBuf,

@@ -179,14 +179,6 @@ fn luma(c: &[f32; 3]) -> f32 {
     0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
 }
 
-/// Zero mean, unit variance (a constant series stays zero).
-fn standardise(x: &[f32]) -> Vec<f32> {
-    let n = x.len().max(1) as f32;
-    let mean = x.iter().sum::<f32>() / n;
-    let sd = (x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n).sqrt();
-    x.iter().map(|v| if sd > 1e-9 { (v - mean) / sd } else { 0.0 }).collect()
-}
-
 impl MouthSeries {
     /// Adds one frame: its RGBA picture and the face's landmarks there, if any.
     pub fn push(
@@ -228,13 +220,19 @@ impl MouthSeries {
         }
     }
 
-    /// Mouth activity per frame, the visual side of a sync check: the sum of the standardised
-    /// [`aperture`](MouthSeries::aperture) (how open the mouth is: louder speech opens it
-    /// wider) and the standardised [`motion`](MouthSeries::motion) (how much it moves: every
-    /// syllable moves it). [`super::sync::sync_offset`] band-passes it to the syllable rate.
-    pub fn activity(&self) -> Vec<f32> {
-        let (a, m) = (standardise(&self.aperture), standardise(&self.motion));
-        a.iter().zip(&m).map(|(a, m)| a + m).collect()
+    /// The visual side of a sync check: per-frame mouth features measured in the canonical
+    /// mouth frame (so head position, size and roll do not enter), each 0 where the face is
+    /// absent: the [`aperture`](MouthSeries::aperture) (teeth or dark interior: how open), the
+    /// lip height along the vertical profile through the mouth centre (the vertical lip
+    /// distance; see [`lip_shape`]) and the mouth-core [`motion`](MouthSeries::motion) (how much
+    /// the lips move, whatever their colour). [`super::sync::sync_offset_multi`] weighs them
+    /// per clip.
+    pub fn features(&self) -> Vec<Vec<f32>> {
+        vec![
+            self.aperture.clone(),
+            self.lips.iter().map(|l| l.height).collect(),
+            self.motion.clone(),
+        ]
     }
 
     /// Flicker of the lips region: mean absolute luma change between consecutive frames where
@@ -242,6 +240,83 @@ impl MouthSeries {
     pub fn flicker(&self) -> f32 {
         super::sync::flicker(&self.region)
     }
+}
+
+/// Why a file's mouth could not be measured.
+#[derive(Debug, thiserror::Error)]
+pub enum MeasureError {
+    /// Face analysis failed.
+    #[error(transparent)]
+    Analysis(#[from] crate::analysis::AnalysisError),
+    /// Decoding failed.
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaError),
+    /// No face in the file.
+    #[error("{0}: no face found")]
+    NoFace(String),
+}
+
+/// The mouth of the largest face track of a file, per frame: what `redub sync-check` measures
+/// against an audio track.
+#[derive(Clone, Debug)]
+pub struct FileMouth {
+    /// The face track's id in the analysis.
+    pub face: u32,
+    /// Frames per second.
+    pub fps: f64,
+    /// Frames in the file.
+    pub frames: usize,
+    /// Measurements in the canonical mouth frame.
+    pub series: MouthSeries,
+    /// The analysis's normal-flow mouth energy per frame (0 where the face is absent), reused
+    /// from the (cached) analysis rather than recomputed.
+    pub mouth_energy: Vec<f32>,
+}
+
+impl FileMouth {
+    /// Analyses `path` (with the analysis cache) and measures the mouth of its largest face in
+    /// every frame.
+    pub fn measure(path: &std::path::Path) -> Result<Self, MeasureError> {
+        use crate::analysis::{AnalysisOptions, analyze_file};
+        let (analysis, _) =
+            analyze_file(path, &AnalysisOptions::default(), &crate::jobs::Job::new(), true)?;
+        let track = analysis
+            .tracks
+            .iter()
+            .max_by_key(|t| t.frames.len())
+            .ok_or_else(|| MeasureError::NoFace(path.display().to_string()))?;
+        let mut decoder = crate::media::VideoDecoder::open_with_cache(path, 0)?;
+        let (w, h) = decoder.size();
+        let fps = decoder.frame_rate().as_f64();
+        let frames = decoder.frame_count().max(0) as usize;
+        let mut series = MouthSeries::default();
+        for i in 0..frames {
+            let f = decoder.frame(i as i64)?;
+            series.push(&f.data, w as usize, h as usize, track.at(i as i64).map(|t| &t.landmarks));
+        }
+        let mouth_energy =
+            (0..frames).map(|i| track.at(i as i64).map_or(0.0, |t| t.mouth_energy)).collect();
+        Ok(Self { face: track.id, fps, frames, series, mouth_energy })
+    }
+
+    /// The features [`super::sync::sync_offset_multi`] combines: [`MouthSeries::features`]
+    /// and the analysis's mouth energy. Where the face is absent they hold their mean over the
+    /// frames with the face (no information there), so the face leaving or coming back does not
+    /// read as the mouth closing or moving.
+    pub fn features(&self) -> Vec<Vec<f32>> {
+        let mut f = self.series.features();
+        f.push(self.mouth_energy.clone());
+        let present: Vec<bool> = self.series.region.iter().map(|r| !r.is_empty()).collect();
+        f.iter_mut().for_each(|x| hold_mean_where_absent(x, &present));
+        f
+    }
+}
+
+/// Sets `x` to its mean over the `present` frames wherever a frame is not present.
+fn hold_mean_where_absent(x: &mut [f32], present: &[bool]) {
+    let values: Vec<f32> = x.iter().zip(present).filter(|(_, p)| **p).map(|(v, _)| *v).collect();
+    let mean = values.iter().sum::<f32>() / values.len().max(1) as f32;
+    x.iter_mut().zip(present).filter(|(_, p)| !**p).for_each(|(v, _)| *v = mean);
 }
 
 #[cfg(test)]
@@ -298,7 +373,14 @@ mod tests {
     }
 
     #[test]
-    fn activity_follows_mouth_movement() {
+    fn absent_frames_hold_the_mean() {
+        let mut x = [1.0, 0.0, 3.0, 0.0];
+        hold_mean_where_absent(&mut x, &[true, false, true, false]);
+        assert_eq!(x, [1.0, 2.0, 3.0, 2.0]);
+    }
+
+    #[test]
+    fn features_follow_mouth_movement() {
         let mut s = MouthSeries::default();
         let frames: Vec<usize> = vec![0, 0, 0, 8, 0, 8, 0, 0, 0, 0];
         for g in &frames {
@@ -310,7 +392,13 @@ mod tests {
                 .map(|q| [(q[0] - 16.0) / 0.75, (q[1] - 72.0) / 0.75]);
             s.push(&rgba, PATCH_W, PATCH_H, Some(&lm));
         }
-        let a = s.activity();
-        assert!(a[3] > a[1] && a[4] > a[8] && a[5] > a[9], "{a:?}");
+        let f = s.features();
+        let [aperture, height, motion] = [&f[0], &f[1], &f[2]];
+        assert!(aperture[3] > aperture[1] && aperture[5] > aperture[9], "{aperture:?}");
+        assert!(height[3] > height[1] && height[5] > height[9], "{height:?}");
+        assert!(
+            motion[3] > motion[2] && motion[4] > motion[8] && motion[5] > motion[9],
+            "{motion:?}"
+        );
     }
 }
