@@ -332,7 +332,7 @@ pub fn render_project(
         let (mut frames, mut writer) = std::thread::scope(|scope| {
             let planner = std::thread::Builder::new()
                 .name("export-lip-plan".into())
-                .spawn_scoped(scope, || lips_for(project, &sources, video_path, job))
+                .spawn_scoped(scope, || lips_for(project, project_dir, &sources, video_path, job))
                 .map_err(|e| RenderError::Invalid(format!("cannot start the lip planner: {e}")))?;
             let opened = (|| {
                 let frames =
@@ -429,6 +429,7 @@ pub fn render_project(
 /// Plans the lip edits of a project's bound dub tracks from already-loaded sources.
 fn lips_for(
     project: &Project,
+    project_dir: &Path,
     sources: &Sources,
     video: &Path,
     job: &Job,
@@ -437,7 +438,13 @@ fn lips_for(
     let frames = rate.time_to_frame(project.timeline.duration - Time::from_ticks(1)) + 1;
     let len = rate.frame_to_time(frames).to_samples(SAMPLE_RATE).max(0) as usize;
     let dialogue_of = |p: &Project| mix::mix_range(&mix_input(p, sources), 0, len).dialogue;
-    let tracks = plan_lips(project, video, rate, frames, dialogue_of, job)?;
+    let production = project
+        .timeline
+        .original_audio
+        .media
+        .map(|id| media_path(project, project_dir, id))
+        .transpose()?;
+    let tracks = plan_lips(project, video, rate, frames, dialogue_of, production.as_deref(), job)?;
     Ok(LipRenderer::new(tracks))
 }
 
@@ -452,7 +459,7 @@ pub fn plan_project_lips(
         .video
         .clone()
         .ok_or_else(|| RenderError::Invalid("the project has no video".into()))?;
-    lips_for(project, &sources, &video, job)
+    lips_for(project, project_dir, &sources, &video, job)
 }
 
 /// The picture path of the render graph: decoded frame → lip edits → output frame. The viewer

@@ -166,13 +166,16 @@ pub fn track_dialogue(
 }
 
 /// Plans every bound, enabled dub track. `dialogue_of(project)` returns the interleaved
-/// dialogue stem of the whole timeline for a (modified) project.
+/// dialogue stem of the whole timeline for a (modified) project. `production` is the original
+/// audio track's file (muted or not): what the bank hears when the shot itself has no audio
+/// stream (sound recorded apart, placed from the shot's start).
 pub fn plan_lips(
     project: &Project,
     video: &Path,
     rate: FrameRate,
     frames: i64,
     dialogue_of: impl Fn(&Project) -> Vec<f32>,
+    production: Option<&Path>,
     job: &Job,
 ) -> Result<Vec<LipTrack>, RenderError> {
     let bound: Vec<_> = project
@@ -195,9 +198,24 @@ pub fn plan_lips(
     let (analysis, _) =
         analyze_file(video, &AnalysisOptions::default(), job, true).map_err(analysis_err)?;
     let extractor = MfccExtractor::new(MfccConfig::speech(SAMPLE_RATE));
-    // The bank hears what was filmed: the shot's own audio, whatever replaces it in the mix.
-    let original = decode_audio(video, Some(1))?;
-    let orig_features = extractor.mfcc_deltas_normalised(&original.samples);
+    // The bank hears what was filmed: the shot's own audio, whatever replaces it in the mix, or
+    // the production sound on the original audio track when the shot has none.
+    let original = match decode_audio(video, Some(1)) {
+        Ok(a) => a.samples,
+        Err(MediaError::NoStream { .. }) => match production.filter(|p| *p != video) {
+            Some(path) => decode_audio(path, Some(1))?.samples,
+            None => {
+                return Err(RenderError::Invalid(format!(
+                    "{} has no audio stream: the lip edit finds the actor's mouths by the \
+                     dialogue heard when they were filmed; put the shot's production sound on \
+                     the Original audio track",
+                    video.display()
+                )));
+            }
+        },
+        Err(e) => return Err(e.into()),
+    };
+    let orig_features = extractor.mfcc_deltas_normalised(&original);
     let fps = rate.as_f64();
     let mut out = Vec::new();
     for (track_id, face_id) in bound {
