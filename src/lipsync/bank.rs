@@ -12,7 +12,8 @@ const DESC_H: usize = 12;
 /// resolution each way (4:2:0 Y'CbCr, BT.601 full range), 1.5 bytes per pixel instead of 3.
 /// The source footage is itself 4:2:0 almost always, so the halved chroma loses next to nothing
 /// that was filmed; the luma, which carries the lips' and teeth's detail, is kept whole.
-#[derive(Clone, Debug, PartialEq)]
+/// The default is an empty patch.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CompactPatch {
     w: usize,
     h: usize,

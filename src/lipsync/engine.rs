@@ -180,7 +180,7 @@ pub fn build_bank(
             over = true;
         }
         if over {
-            entry.patch = CompactPatch::new(&Patch { rgb: Vec::new() });
+            entry.patch = CompactPatch::default();
         }
         let look = FrameLook { frame: i as i64, light: look.light, jaw: look.jaw };
         let small =
