@@ -58,6 +58,39 @@ fn a_bank_within_a_tiny_budget_keeps_runs_and_the_edit_guarantees() {
     // Selection still works: every edited frame gets a valid mouth, several different ones.
     assert!(chosen.len() > 20 && chosen.iter().all(|&e| e < n));
     assert!(distinct >= 5, "{distinct} distinct mouths");
+    // The compact (4:2:0) mouths against the same mouths cut from the decoded frames again.
+    let mut decoder = redub::media::VideoDecoder::open_with_cache(&video, 0).unwrap();
+    let (w, h) = decoder.size();
+    let (mut se, mut count, mut worst) = (0.0f64, 0usize, f64::INFINITY);
+    for e in &bank.entries {
+        let frame = decoder.frame(e.frame).unwrap();
+        let tf = lt.face.at(e.frame).unwrap();
+        let fresh = redub::lipsync::geometry::extract_patch_at(
+            &frame.data,
+            w as usize,
+            h as usize,
+            &tf.landmarks,
+            bank.detail(),
+        )
+        .unwrap();
+        let stored = e.to_patch();
+        assert_eq!(stored.rgb.len(), fresh.rgb.len());
+        let mut frame_se = 0.0f64;
+        for (a, b) in stored.rgb.iter().zip(&fresh.rgb) {
+            for c in 0..3 {
+                frame_se += f64::from(a[c] - b[c]).powi(2);
+            }
+        }
+        let n = 3 * fresh.rgb.len();
+        worst = worst.min(10.0 * (255.0f64.powi(2) * n as f64 / frame_se.max(1e-9)).log10());
+        se += frame_se;
+        count += n;
+    }
+    let psnr = 10.0 * (255.0f64.powi(2) * count as f64 / se.max(1e-9)).log10();
+    println!(
+        "stored 4:2:0 mouths vs freshly cut ones: PSNR {psnr:.1} dB (worst mouth {worst:.1} dB)"
+    );
+    assert!(psnr >= 45.0 && worst >= 42.0, "{psnr} / {worst}");
     let changed = common::edits_stay_in_the_mouth(&video, &project, lips, first_line);
     assert!(changed > 20, "{changed} frames changed");
 }
