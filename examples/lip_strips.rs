@@ -51,6 +51,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let face = lt.face.clone();
     let bank_entries = lt.bank.entries.len();
+    // How often the plan shows a frame its own filmed mouth (or a neighbour's within a frame):
+    // the original's rhythm replayed, not the dub's.
+    let own = (0..lt.plan.len())
+        .filter(|&i| {
+            lt.plan[i].is_some_and(|p| (lt.bank.entries[p.entry].frame - i as i64).abs() <= 1)
+        })
+        .count();
+    println!(
+        "plan: {own} of {} edited frames show their own mouth (±1 frame)",
+        lt.plan.iter().flatten().count()
+    );
     let edited: Vec<i64> =
         (0..lt.plan.len() as i64).filter(|&i| lt.plan[i as usize].is_some()).collect();
     let mut renderer = FrameRenderer::open(&video, lips)?;

@@ -239,8 +239,15 @@ pub fn build_bank(
     if over {
         // Second pass: the detail patches of the kept entries only.
         let mut missing = Vec::new();
+        let n = bank.entries.len();
         for (k, e) in bank.entries.iter_mut().enumerate() {
             let i = e.frame as usize;
+            // The progress runs over the shot a second time; a cancelled build keeps no mouth
+            // without its patch.
+            if cancelled(i) {
+                missing.extend(k..n);
+                break;
+            }
             let patch =
                 track.get(i).copied().flatten().zip(frame_rgba(i)).and_then(|(tf, rgba)| {
                     extract_patch_at(&rgba, width, height, &tf.landmarks, detail)
@@ -849,6 +856,50 @@ mod tests {
             None,
         );
         assert_ne!(f, frame);
+    }
+
+    #[test]
+    fn a_bank_over_its_budget_reads_the_kept_mouths_again() {
+        // 40 frames of a close face whose picture changes every frame: each mouth is 73 KiB.
+        let (w, h) = (700usize, 700usize);
+        let landmarks = canonical().map(|p| [p[0] * 2.8 + 120.0, p[1] * 2.8 - 60.0]);
+        let frame = |i: usize| -> Vec<u8> {
+            (0..w * h * 4)
+                .map(|k| ((k / 4 % w) * 3 + (k / 4 / w) * (i % 7 + 1) + k % 4) as u8)
+                .collect()
+        };
+        let track = vec![Some(TrackFrame { landmarks, score: 1.0 }); 40];
+        let features: Vec<Vec<f32>> = (0..40).map(|i| vec![(i % 5) as f32]).collect();
+        let build = |budget| {
+            let mut reads = 0;
+            let built = build_bank(
+                &track,
+                &features,
+                w,
+                h,
+                |i| {
+                    reads += 1;
+                    Some(frame(i))
+                },
+                |_| false,
+                budget,
+            );
+            (built, reads)
+        };
+        let ((full, _, report), reads) = build(usize::MAX);
+        assert_eq!((full.entries.len(), reads, report.before), (40, 40, 40));
+        let one = full.entries[0].bytes();
+        let ((capped, _, report), reads) = build(one * 10 + one / 2);
+        assert!(capped.entries.len() <= 10 && capped.entries.len() >= 8, "{report:?}");
+        assert!(capped.bytes() <= one * 10 + one / 2);
+        // Over the budget: the kept mouths were read a second time, and they are the same.
+        assert_eq!(reads, 40 + capped.entries.len());
+        for e in &capped.entries {
+            let same = full.entries.iter().find(|f| f.frame == e.frame).unwrap();
+            assert_eq!(e.patch, same.patch);
+        }
+        // Every clean frame keeps its look.
+        assert_eq!(capped.looks.len(), 40);
     }
 
     #[test]
