@@ -270,14 +270,19 @@ pub struct SelectParams {
     /// Weight of the visual jump cost against the audio distance.
     pub lambda: f32,
     /// Cost of a typical jaw mismatch between a candidate mouth and the target frame (see
-    /// [`jaw_profile`]; used by [`super::engine::plan_with_looks`]), in audio-distance units.
+    /// [`jaw_profile`]; used by [`super::engine::plan_with_looks`]), in audio-distance units
+    /// (about 2 for unrelated sounds).
     pub jaw: f32,
 }
 
-/// Default [`SelectParams::jaw`]: a typical jaw mismatch costs about a seventh of an unrelated
-/// sound's audio distance (about 2), so it breaks ties between mouths that fit the audio alike
-/// rather than overriding the audio.
-pub const JAW_WEIGHT: f32 = 0.3;
+/// Default [`SelectParams::jaw`]: off. Measured on v1/v3/v4 with two dubs each
+/// (`examples/lip_strips` seam error, `tests/lip_sync.rs`), the jaw cost lowered the seam error
+/// only by making the plan replay the target's own filmed mouths (at 1.0, up to a quarter of the
+/// frames; with those excluded, see [`super::engine::OWN_JAW_FRAMES`], the seam error did not
+/// fall), and since the jaw moves with the mouth's opening it pulled the selection back toward
+/// the original's openings: the independent mouth-motion check of the edited v3 fell from 3.80
+/// to 2.77–3.02 at weights 0.3–1.0. `REDUB_BANK_JAW_WEIGHT` turns it on for comparisons.
+pub const JAW_WEIGHT: f32 = 0.0;
 
 impl SelectParams {
     /// The defaults, with [`SelectParams::jaw`] from `REDUB_BANK_JAW_WEIGHT` when set to a
@@ -300,16 +305,17 @@ impl Default for SelectParams {
 }
 
 /// Samples of the jaw profile (see [`jaw_profile`]).
-pub const JAW_LEN: usize = JAW_ANGLES * JAW_RADII.len();
+pub const JAW_LEN: usize = JAW_ANGLES * (JAW_RADII.len() - 1);
 const JAW_ANGLES: usize = 24;
 /// Radii of the jaw profile's rings, relative to the lips+jaw ellipse: across its feathered edge.
-const JAW_RADII: [f32; 3] = [0.85, 1.0, 1.15];
+const JAW_RADII: [f32; 5] = [0.8, 0.9, 1.0, 1.1, 1.2];
 
-/// The lower face's geometry around the edit's outer edge: grey levels (mean removed) sampled on
-/// three rings across the edge of the lips+jaw region (the ellipse of
-/// [`super::geometry::region_mask`] for `Region::LipsJaw`) at 24 angles, on an analysis-size
-/// patch. Where the jaw line and the chin's shading cross the mask's edge is what a bank mouth
-/// must match, or a crease shows where it meets the kept face.
+/// The lower face's geometry at the edit's outer edge: the grey level's change from ring to ring
+/// across the edge of the lips+jaw region (the ellipse of [`super::geometry::region_mask`] for
+/// `Region::LipsJaw`; five rings over its feather) at 24 angles, on an analysis-size patch.
+/// Where the jaw line and the chin's folds cross the mask's edge is what a bank mouth must
+/// match, or a crease shows where it meets the kept face. Changes, not levels: the renderer
+/// relights the mouth to the target's smooth shading already, edges it cannot move.
 pub fn jaw_profile(patch: &Patch) -> [f32; JAW_LEN] {
     // The lips+jaw ellipse in canonical units (centre, radii) and canonical → patch pixels.
     let (cx, cy, rx, ry) = (64.0f32, 114.0f32, 34.0f32, 26.0f32);
@@ -325,16 +331,21 @@ pub fn jaw_profile(patch: &Patch) -> [f32; JAW_LEN] {
         let bottom = at(u0, v1) + fu * (at(u1, v1) - at(u0, v1));
         top + fv * (bottom - top)
     };
+    let steps = JAW_RADII.len() - 1;
     let mut out = [0.0f32; JAW_LEN];
     for k in 0..JAW_ANGLES {
         let a = k as f32 / JAW_ANGLES as f32 * std::f32::consts::TAU;
-        for (j, r) in JAW_RADII.iter().enumerate() {
-            let (u, v) = to_px(cx + r * rx * a.cos(), cy + r * ry * a.sin());
-            out[k * JAW_RADII.len() + j] = lum(u, v);
+        let ring: Vec<f32> = JAW_RADII
+            .iter()
+            .map(|r| {
+                let (u, v) = to_px(cx + r * rx * a.cos(), cy + r * ry * a.sin());
+                lum(u, v)
+            })
+            .collect();
+        for j in 0..steps {
+            out[k * steps + j] = ring[j + 1] - ring[j];
         }
     }
-    let mean = out.iter().sum::<f32>() / JAW_LEN as f32;
-    out.iter_mut().for_each(|v| *v -= mean);
     out
 }
 
@@ -559,6 +570,7 @@ impl Bank {
         let mut counts = [0usize; SHAPE_CLUSTERS];
         cluster.iter().for_each(|&c| counts[c] += 1);
         let mut kept = vec![true; stretches.len()];
+        let mut keep = vec![true; n];
         let mut left = n;
         while left > max_entries {
             let mut best: Option<(usize, bool, f32)> = None;
@@ -577,18 +589,17 @@ impl Bank {
                 }
             }
             let Some((s, _, _)) = best else { break };
-            kept[s] = false;
-            for &c in &cluster[stretches[s].clone()] {
-                counts[c] -= 1;
+            // The whole stretch, or its tail where less is still to go (its start stays a run).
+            let r = stretches[s].clone();
+            let cut = r.len().min(left - max_entries);
+            for i in r.end - cut..r.end {
+                keep[i] = false;
+                counts[cluster[i]] -= 1;
             }
-            left -= stretches[s].len();
-            report.stretches += stretches[s].len();
-        }
-        let mut keep = vec![true; n];
-        for (r, k) in stretches.iter().zip(&kept) {
-            if !k {
-                keep[r.clone()].iter_mut().for_each(|x| *x = false);
-            }
+            stretches[s].end -= cut;
+            kept[s] = !stretches[s].is_empty();
+            left -= cut;
+            report.stretches += cut;
         }
         let old = std::mem::take(&mut self.entries);
         for (i, mut e) in old.into_iter().enumerate() {

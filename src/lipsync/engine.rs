@@ -378,6 +378,10 @@ impl Look {
 /// bank whose jaw barely moves, noise must not pass for a typical mismatch.
 pub const JAW_FLOOR: f32 = 4.0;
 
+/// Frames either side of a target whose bank mouths do not earn the jaw cost's reward for
+/// matching its jaw (see [`plan_with_looks`]).
+pub const OWN_JAW_FRAMES: i64 = 2;
+
 /// Weight of the aperture mismatch (in standard deviations of the bank's apertures, squared)
 /// against the audio distance (mean squared difference of unit-variance features, about 2 for
 /// unrelated sounds): one standard deviation off costs half of an unrelated sound.
@@ -464,7 +468,15 @@ pub fn plan_with_looks(
     let extra = |t: usize, e: usize| {
         let look = match (target_looks.get(t), entry_looks.get(e)) {
             (Some(Some(a)), Some(Some(b))) => {
-                a.cost(b) + params.jaw * jaw_distance(&a.jaw, &b.jaw) / jaw_scale
+                // The target's own filmed mouth (and its neighbours) fit its jaw trivially:
+                // rewarding that would replay the original's openings and rhythm, so they get
+                // the typical mismatch's cost.
+                let own = bank
+                    .entries
+                    .get(e)
+                    .is_some_and(|x| (x.frame - t as i64).abs() <= OWN_JAW_FRAMES);
+                let jaw = if own { 1.0 } else { jaw_distance(&a.jaw, &b.jaw) / jaw_scale };
+                a.cost(b) + params.jaw * jaw
             }
             _ => 0.0,
         };
@@ -665,6 +677,7 @@ pub fn render_frame(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lipsync::bank::JAW_WEIGHT;
     use crate::lipsync::geometry::canonical;
     use crate::lipsync::render::skin_weights;
 
@@ -814,6 +827,48 @@ mod tests {
             &[],
         );
         assert_eq!(p[0].map(|x| x.entry), Some(0));
+    }
+
+    #[test]
+    fn the_jaw_breaks_ties_but_not_the_audio() {
+        // Two mouths, one with the chin line high, one low; the target's chin is low.
+        let chin = |row: usize| Patch {
+            rgb: (0..PATCH_W * PATCH_H)
+                .map(|i| if i / PATCH_W < row { [190.0, 150.0, 130.0] } else { [70.0; 3] })
+                .collect(),
+        };
+        let skin = skin_weights();
+        let look = |row| Look::new(&canonical(), &chin(row), &skin).unwrap();
+        let (high, low) = (look(70), look(84));
+        let bank = Bank::new(vec![
+            BankEntry::new(0, &chin(70), vec![1.0, 0.0]),
+            BankEntry::new(5, &chin(84), vec![1.0, 0.0]),
+        ]);
+        let entry_looks = [Some(high), Some(low)];
+        let pick = |dub: Vec<f32>, jaw: f32| {
+            let params = SelectParams { jaw, ..SelectParams::default() };
+            plan_with_looks(&bank, &[Some(dub)], params, &entry_looks, &[Some(low)], &[])[0]
+                .map(|p| p.entry)
+        };
+        // Equal audio: the mouth whose jaw meets the target's wins (at a tie-breaking weight; the
+        // default is off).
+        assert_eq!(JAW_WEIGHT, 0.0);
+        assert_eq!(pick(vec![1.0, 0.0], 0.3), Some(1));
+        // A clearly better sound beats the better jaw.
+        let bank_audio = Bank::new(vec![
+            BankEntry::new(0, &chin(70), vec![1.0, 0.0]),
+            BankEntry::new(5, &chin(84), vec![-2.0, 2.0]),
+        ]);
+        let params = SelectParams { jaw: 0.3, ..SelectParams::default() };
+        let p = plan_with_looks(
+            &bank_audio,
+            &[Some(vec![1.0, 0.0])],
+            params,
+            &entry_looks,
+            &[Some(low)],
+            &[],
+        );
+        assert_eq!(p[0].map(|p| p.entry), Some(0));
     }
 
     #[test]
