@@ -108,16 +108,22 @@ impl CompactPatch {
         };
         let (tx, ty) = (taps(w, cw), taps(h, ch));
         let mut rgb = Vec::with_capacity(w * h);
+        // Separable: each output row first blends its two chroma rows, then each pixel its two
+        // chroma columns.
+        let (mut row_b, mut row_r) = (vec![0.0f32; cw], vec![0.0f32; cw]);
         for (y, &(y0, y1, fy)) in ty.iter().enumerate() {
-            for (x, &(x0, x1, fx)) in tx.iter().enumerate() {
-                let at = |plane: &[u8]| -> f32 {
-                    let p = |u: usize, v: usize| f32::from(plane[v * cw + u]);
-                    let top = p(x0, y0) + fx * (p(x1, y0) - p(x0, y0));
-                    let bottom = p(x0, y1) + fx * (p(x1, y1) - p(x0, y1));
-                    top + fy * (bottom - top)
-                };
-                let l = f32::from(self.y[y * w + x]);
-                let (b, r) = (at(&self.cb) - 128.0, at(&self.cr) - 128.0);
+            for (plane, row) in [(&self.cb, &mut row_b), (&self.cr, &mut row_r)] {
+                let (top, bottom) = (&plane[y0 * cw..y0 * cw + cw], &plane[y1 * cw..y1 * cw + cw]);
+                for ((r, &t), &b) in row.iter_mut().zip(top).zip(bottom) {
+                    let t = f32::from(t);
+                    *r = t + fy * (f32::from(b) - t) - 128.0;
+                }
+            }
+            let luma = &self.y[y * w..y * w + w];
+            for (&(x0, x1, fx), &l) in tx.iter().zip(luma) {
+                let l = f32::from(l);
+                let b = row_b[x0] + fx * (row_b[x1] - row_b[x0]);
+                let r = row_r[x0] + fx * (row_r[x1] - row_r[x0]);
                 let red = l + r / 0.713;
                 let blue = l + b / 0.564;
                 let green = (l - 0.299 * red - 0.114 * blue) / 0.587;
