@@ -8,7 +8,8 @@
 use redub::app::overlay::mask_overlay;
 use redub::jobs::Job;
 use redub::lipsync::geometry::{
-    PATCH_H, PATCH_W, Region, detail_of, patch_to_image, region_mask_at,
+    PATCH_H, PATCH_W, Region, detail_dims, detail_of, extract_patch_at, patch_to_image,
+    region_mask_at,
 };
 use redub::media::{self, VideoDecoder};
 use redub::model::{MediaKind, Project, Time, lip::FaceId};
@@ -50,6 +51,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let face = lt.face.clone();
     let bank_entries = lt.bank.entries.len();
+    // How often the plan shows a frame its own filmed mouth (or a neighbour's within a frame):
+    // the original's rhythm replayed, not the dub's.
+    let own = (0..lt.plan.len())
+        .filter(|&i| {
+            lt.plan[i].is_some_and(|p| (lt.bank.entries[p.entry].frame - i as i64).abs() <= 1)
+        })
+        .count();
+    println!(
+        "plan: {own} of {} edited frames show their own mouth (±1 frame)",
+        lt.plan.iter().flatten().count()
+    );
     let edited: Vec<i64> =
         (0..lt.plan.len() as i64).filter(|&i| lt.plan[i as usize].is_some()).collect();
     let mut renderer = FrameRenderer::open(&video, lips)?;
@@ -113,6 +125,61 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let top: Vec<String> =
         worst.iter().take(8).map(|(s, i)| format!("{i}:{:.1}%", 100.0 * s)).collect();
     println!("most occluded frames: {}", top.join(" "));
+    // Seams, over every fully edited frame, in the edit's outer band (weight 4·m·(1 − m) of
+    // the lips+jaw region mask, canonical frame at detail 2): the luma gradient energy edited ÷
+    // source (a crease adds edges; blending removes some), and the seam error: the energy of
+    // the gradient's change, ÷ the source's gradient energy (0 when the band keeps the source's
+    // own edges; a crease or a misplaced jaw line raises it).
+    let band: Vec<f32> =
+        region_mask_at(Region::LipsJaw, 6.0, 2).iter().map(|m| 4.0 * m * (1.0 - m)).collect();
+    let (bw, bh) = detail_dims(2);
+    let gradients = |rgba: &[u8], lm| -> Option<Vec<(f32, f32)>> {
+        let p = extract_patch_at(rgba, w, h, lm, 2)?;
+        let y: Vec<f32> =
+            p.rgb.iter().map(|q| 0.299 * q[0] + 0.587 * q[1] + 0.114 * q[2]).collect();
+        Some(
+            (0..bw * bh)
+                .map(|k| {
+                    let (u, v) = (k % bw, k / bw);
+                    if u == 0 || v == 0 || u == bw - 1 || v == bh - 1 {
+                        return (0.0, 0.0);
+                    }
+                    ((y[k + 1] - y[k - 1]) / 2.0, (y[k + bw] - y[k - bw]) / 2.0)
+                })
+                .collect(),
+        )
+    };
+    let (mut e_edit, mut e_src, mut e_diff) = (0.0f64, 0.0f64, 0.0f64);
+    let mut seam_worst = (0.0f64, 0);
+    for &i in &full {
+        let Some(tf) = face.at(i) else { continue };
+        let src = renderer.source(i)?.data.clone();
+        let (out, _) = renderer.render(i)?;
+        let (Some(a), Some(b)) = (gradients(&out, &tf.landmarks), gradients(&src, &tf.landmarks))
+        else {
+            continue;
+        };
+        let (mut fe, mut fs, mut fd) = (0.0f64, 0.0f64, 0.0f64);
+        for ((ga, gb), &m) in a.iter().zip(&b).zip(&band) {
+            let m = f64::from(m);
+            fe += m * f64::from(ga.0 * ga.0 + ga.1 * ga.1);
+            fs += m * f64::from(gb.0 * gb.0 + gb.1 * gb.1);
+            fd += m * f64::from((ga.0 - gb.0).powi(2) + (ga.1 - gb.1).powi(2));
+        }
+        (e_edit, e_src, e_diff) = (e_edit + fe, e_src + fs, e_diff + fd);
+        if fd / fs.max(1e-9) > seam_worst.0 {
+            seam_worst = (fd / fs.max(1e-9), i);
+        }
+    }
+    println!(
+        "seams over {} fully edited frames: band gradient energy edited / source {:.3}; seam \
+         error {:.4} (worst frame {} at {:.4})",
+        full.len(),
+        e_edit / e_src.max(1e-9),
+        e_diff / e_src.max(1e-9),
+        seam_worst.1,
+        seam_worst.0
+    );
     let mut crops = Vec::new();
     for &i in &picks {
         let tf = face.at(i).ok_or("no face")?;

@@ -138,9 +138,10 @@ pub(super) fn lips(quick: bool) -> Result<(), CliError> {
         (0..78).map(|d| (((i * 31 + d * 17 + salt) % 97) as f32 / 48.0) - 1.0).collect()
     };
     let features: Vec<Vec<f32>> = (0..n).map(|i| feature(i, 0)).collect();
+    let budget = crate::lipsync::bank::bank_budget_bytes();
     let t0 = Instant::now();
-    let (bank, model) =
-        engine::build_bank(&track, &features, w, h, |i| frames.get(i).cloned(), |_| false);
+    let (bank, model, cap) =
+        engine::build_bank(&track, &features, w, h, |i| frames.get(i).cloned(), |_| false, budget);
     let build_s = t0.elapsed().as_secs_f64();
     let dub: Vec<Option<Vec<f32>>> = (0..n).map(|i| Some(feature(i, 5))).collect();
     let t0 = Instant::now();
@@ -191,10 +192,24 @@ pub(super) fn lips(quick: bool) -> Result<(), CliError> {
         build_s
     );
     let (pw, ph) = crate::lipsync::geometry::detail_dims(detail);
+    let per_entry = bank.bytes() as f64 / bank.entries.len().max(1) as f64;
     println!(
-        "  patch detail      {detail} ({pw}x{ph} px, {:.0} KB per bank entry, {:.1} MB bank)",
+        "  patch detail      {detail} ({pw}x{ph} px, 4:2:0: {:.1} KiB per bank entry, {:.1} KiB \
+         as RGB; {:.1} MiB bank)",
+        per_entry / 1024.0,
         (pw * ph * 3) as f64 / 1024.0,
-        bank.entries.iter().map(|e| e.patch.len() * 3).sum::<usize>() as f64 / 1048576.0
+        bank.bytes() as f64 / 1048576.0
+    );
+    println!(
+        "  bank budget       {:.0} MiB per face (REDUB_BANK_BUDGET_MB) = {} entries = {:.1} min \
+         at 25 fps; here {} of {} kept ({} near-duplicates, {} in stretches dropped)",
+        budget as f64 / 1048576.0,
+        (budget as f64 / per_entry) as usize,
+        budget as f64 / per_entry / 25.0 / 60.0,
+        bank.entries.len(),
+        cap.before,
+        cap.near_duplicates,
+        cap.stretches
     );
     println!("  plan (kNN+Viterbi) {:.2} ms/frame", plan_s * 1000.0 / n as f64);
     println!(

@@ -2,20 +2,149 @@
 //! they were filmed, and the selection of a mouth sequence for new audio (k nearest by audio,
 //! then Viterbi with a cost for visual jumps; natural successors are free).
 
-use super::geometry::{PATCH_H, PATCH_W, Patch, detail_of, downsample};
+use super::geometry::{PATCH_H, PATCH_W, Patch, detail_of, dims_of, downsample};
 
 /// Side of the small grey descriptor used to price visual jumps.
 const DESC_W: usize = 16;
 const DESC_H: usize = 12;
+
+/// A canonical patch stored compactly: luma at full resolution and both chroma planes at half
+/// resolution each way (4:2:0 Y'CbCr, BT.601 full range), 1.5 bytes per pixel instead of 3.
+/// The source footage is itself 4:2:0 almost always, so the halved chroma loses next to nothing
+/// that was filmed; the luma, which carries the lips' and teeth's detail, is kept whole.
+/// The default is an empty patch.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CompactPatch {
+    w: usize,
+    h: usize,
+    y: Vec<u8>,
+    cb: Vec<u8>,
+    cr: Vec<u8>,
+}
+
+fn to_ycc(p: [f32; 3]) -> [f32; 3] {
+    let y = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+    [y, 128.0 + 0.564 * (p[2] - y), 128.0 + 0.713 * (p[0] - y)]
+}
+
+fn byte(v: f32) -> u8 {
+    v.round().clamp(0.0, 255.0) as u8
+}
+
+impl CompactPatch {
+    /// Packs a patch (of any detail; its size gives its width and height).
+    pub fn new(patch: &Patch) -> Self {
+        let (w, h) = dims_of(patch.rgb.len());
+        let ycc: Vec<[f32; 3]> = patch.rgb.iter().map(|&p| to_ycc(p)).collect();
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let mut cb = Vec::with_capacity(cw * ch);
+        let mut cr = Vec::with_capacity(cw * ch);
+        for v in 0..ch {
+            for u in 0..cw {
+                let mut acc = [0.0f32; 2];
+                let mut n = 0.0f32;
+                for y in 2 * v..(2 * v + 2).min(h) {
+                    for x in 2 * u..(2 * u + 2).min(w) {
+                        let q = ycc[y * w + x];
+                        acc[0] += q[1];
+                        acc[1] += q[2];
+                        n += 1.0;
+                    }
+                }
+                cb.push(byte(acc[0] / n));
+                cr.push(byte(acc[1] / n));
+            }
+        }
+        Self { w, h, y: ycc.iter().map(|q| byte(q[0])).collect(), cb, cr }
+    }
+
+    /// A patch from its planes (`y`: `w × h`, `cb` and `cr`: `⌈w/2⌉ × ⌈h/2⌉`), if they fit.
+    pub fn from_planes(w: usize, h: usize, y: Vec<u8>, cb: Vec<u8>, cr: Vec<u8>) -> Option<Self> {
+        let c = w.div_ceil(2) * h.div_ceil(2);
+        (y.len() == w * h && cb.len() == c && cr.len() == c).then_some(Self { w, h, y, cb, cr })
+    }
+
+    /// The luma, Cb and Cr planes.
+    pub fn planes(&self) -> (&[u8], &[u8], &[u8]) {
+        (&self.y, &self.cb, &self.cr)
+    }
+
+    /// Width and height in pixels.
+    pub fn dims(&self) -> (usize, usize) {
+        (self.w, self.h)
+    }
+
+    /// Pixels in the patch.
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Whether the patch has no pixels.
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+
+    /// Bytes the pixels take.
+    pub fn bytes(&self) -> usize {
+        self.y.len() + self.cb.len() + self.cr.len()
+    }
+
+    /// The RGB patch: chroma interpolated bilinearly between the half-resolution samples (each
+    /// sits at the centre of its 2×2 block).
+    pub fn to_patch(&self) -> Patch {
+        let (w, h) = (self.w, self.h);
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        // Per output column/row: the two chroma samples and the weight of the second.
+        let taps = |n: usize, cn: usize| -> Vec<(usize, usize, f32)> {
+            (0..n)
+                .map(|x| {
+                    let c = (x as f32 - 0.5) / 2.0;
+                    let lo = c.floor().max(0.0) as usize;
+                    let hi = (lo + 1).min(cn - 1);
+                    let t = (c - lo as f32).clamp(0.0, 1.0);
+                    (lo.min(cn - 1), hi, t)
+                })
+                .collect()
+        };
+        let (tx, ty) = (taps(w, cw), taps(h, ch));
+        let mut rgb = Vec::with_capacity(w * h);
+        // Separable: each output row first blends its two chroma rows, then each pixel its two
+        // chroma columns.
+        let (mut row_b, mut row_r) = (vec![0.0f32; cw], vec![0.0f32; cw]);
+        for (y, &(y0, y1, fy)) in ty.iter().enumerate() {
+            for (plane, row) in [(&self.cb, &mut row_b), (&self.cr, &mut row_r)] {
+                let (top, bottom) = (&plane[y0 * cw..y0 * cw + cw], &plane[y1 * cw..y1 * cw + cw]);
+                for ((r, &t), &b) in row.iter_mut().zip(top).zip(bottom) {
+                    let t = f32::from(t);
+                    *r = t + fy * (f32::from(b) - t) - 128.0;
+                }
+            }
+            let luma = &self.y[y * w..y * w + w];
+            for (&(x0, x1, fx), &l) in tx.iter().zip(luma) {
+                let l = f32::from(l);
+                let b = row_b[x0] + fx * (row_b[x1] - row_b[x0]);
+                let r = row_r[x0] + fx * (row_r[x1] - row_r[x0]);
+                let red = l + r / 0.713;
+                let blue = l + b / 0.564;
+                let green = (l - 0.299 * red - 0.114 * blue) / 0.587;
+                rgb.push([red, green, blue].map(|v| v.clamp(0.0, 255.0)));
+            }
+        }
+        Patch { rgb }
+    }
+}
 
 /// One usable frame of the bound face.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BankEntry {
     /// Source frame index.
     pub frame: i64,
-    /// Canonical patch, RGB bytes, at the bank's detail (see
-    /// [`super::geometry::detail_dims`]).
-    pub patch: Vec<[u8; 3]>,
+    /// Whether this entry is the filmed continuation of the previous entry in the bank: the next
+    /// frame, or the next one kept after near-duplicate frames were dropped (see
+    /// [`Bank::cap`]). Continuations are free steps in the selection.
+    pub continues: bool,
+    /// Canonical patch at the bank's detail (see [`super::geometry::detail_dims`]), compact.
+    pub patch: CompactPatch,
     /// Downsampled grey patch, zero mean, for visual distances.
     pub descriptor: Vec<f32>,
     /// Audio features of the original around this frame (normalised per track).
@@ -29,19 +158,24 @@ impl BankEntry {
     /// Builds an entry from a patch (of any detail) and its audio features; the descriptor and
     /// the mouth opening are measured on the analysis-size patch.
     pub fn new(frame: i64, patch: &Patch, features: Vec<f32>) -> Self {
-        let small = downsample(patch);
+        Self::with_small(frame, patch, &downsample(patch), features)
+    }
+
+    /// [`BankEntry::new`] when the analysis-size patch `small` is already at hand.
+    pub fn with_small(frame: i64, patch: &Patch, small: &Patch, features: Vec<f32>) -> Self {
         Self {
             frame,
-            patch: patch.rgb.iter().map(|p| p.map(|v| v.round().clamp(0.0, 255.0) as u8)).collect(),
-            descriptor: descriptor(&small),
+            continues: false,
+            patch: CompactPatch::new(patch),
+            descriptor: descriptor(small),
             features,
-            opening: super::measure::aperture(&small),
+            opening: super::measure::aperture(small),
         }
     }
 
     /// The patch as floats, at the bank's detail.
     pub fn to_patch(&self) -> Patch {
-        Patch { rgb: self.patch.iter().map(|p| p.map(f32::from)).collect() }
+        self.patch.to_patch()
     }
 
     /// The analysis-size (`PATCH_W × PATCH_H`) patch.
@@ -52,6 +186,13 @@ impl BankEntry {
     /// The detail factor of the stored patch.
     pub fn detail(&self) -> usize {
         detail_of(self.patch.len()).unwrap_or(1)
+    }
+
+    /// Bytes the entry holds (patch pixels, descriptor, features and the fixed fields).
+    pub fn bytes(&self) -> usize {
+        self.patch.bytes()
+            + 4 * (self.descriptor.len() + self.features.len())
+            + std::mem::size_of::<Self>()
     }
 }
 
@@ -134,14 +275,179 @@ pub struct SelectParams {
     pub k: usize,
     /// Weight of the visual jump cost against the audio distance.
     pub lambda: f32,
+    /// Cost of a typical jaw mismatch between a candidate mouth and the target frame (see
+    /// [`jaw_profile`]; used by [`super::engine::plan_with_looks`]), in audio-distance units
+    /// (about 2 for unrelated sounds).
+    pub jaw: f32,
+}
+
+/// Default [`SelectParams::jaw`]: off. Measured on v1/v3/v4 with two dubs each
+/// (`examples/lip_strips` seam error, `tests/lip_sync.rs`), the jaw cost lowered the seam error
+/// only by making the plan replay the target's own filmed mouths (at 1.0, up to a quarter of the
+/// frames; with those excluded, see [`super::engine::OWN_JAW_FRAMES`], the seam error did not
+/// fall), and since the jaw moves with the mouth's opening it pulled the selection back toward
+/// the original's openings: the independent mouth-motion check of the edited v3 fell from 3.80
+/// to 2.77–3.02 at weights 0.3–1.0. `REDUB_BANK_JAW_WEIGHT` turns it on for comparisons.
+pub const JAW_WEIGHT: f32 = 0.0;
+
+impl SelectParams {
+    /// The defaults, with [`SelectParams::jaw`] from `REDUB_BANK_JAW_WEIGHT` when set to a
+    /// number ≥ 0 (for comparisons; 0 turns the jaw cost off).
+    pub fn from_env() -> Self {
+        let jaw = std::env::var("REDUB_BANK_JAW_WEIGHT")
+            .ok()
+            .and_then(|v| v.trim().parse::<f32>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0);
+        Self { jaw: jaw.unwrap_or(JAW_WEIGHT), ..Self::default() }
+    }
 }
 
 impl Default for SelectParams {
     fn default() -> Self {
         // λ: a jump between unlike mouths costs about as much as a fair audio mismatch, so the
         // path holds still through small audio changes instead of flickering between mouths.
-        Self { k: 12, lambda: 0.3 }
+        Self { k: 12, lambda: 0.3, jaw: JAW_WEIGHT }
     }
+}
+
+/// Samples of the jaw profile (see [`jaw_profile`]).
+pub const JAW_LEN: usize = JAW_ANGLES * (JAW_RADII.len() - 1);
+const JAW_ANGLES: usize = 24;
+/// Radii of the jaw profile's rings, relative to the lips+jaw ellipse: across its feathered edge.
+const JAW_RADII: [f32; 5] = [0.8, 0.9, 1.0, 1.1, 1.2];
+
+/// The lower face's geometry at the edit's outer edge: the grey level's change from ring to ring
+/// across the edge of the lips+jaw region (the ellipse of [`super::geometry::region_mask`] for
+/// `Region::LipsJaw`; five rings over its feather) at 24 angles, on an analysis-size patch.
+/// Where the jaw line and the chin's folds cross the mask's edge is what a bank mouth must
+/// match, or a crease shows where it meets the kept face. Changes, not levels: the renderer
+/// relights the mouth to the target's smooth shading already, edges it cannot move.
+pub fn jaw_profile(patch: &Patch) -> [f32; JAW_LEN] {
+    // The lips+jaw ellipse in canonical units (centre, radii) and canonical → patch pixels.
+    let (cx, cy, rx, ry) = (64.0f32, 114.0f32, 34.0f32, 26.0f32);
+    let to_px = |x: f32, y: f32| ((x - 16.0) / 0.75, (y - 72.0) / 0.75);
+    let lum = |u: f32, v: f32| -> f32 {
+        let u = u.clamp(0.0, (PATCH_W - 1) as f32);
+        let v = v.clamp(0.0, (PATCH_H - 1) as f32);
+        let (u0, v0) = (u.floor() as usize, v.floor() as usize);
+        let (u1, v1) = ((u0 + 1).min(PATCH_W - 1), (v0 + 1).min(PATCH_H - 1));
+        let (fu, fv) = (u - u0 as f32, v - v0 as f32);
+        let at = |x: usize, y: usize| patch.rgb.get(y * PATCH_W + x).map_or(0.0, |&p| luma(p));
+        let top = at(u0, v0) + fu * (at(u1, v0) - at(u0, v0));
+        let bottom = at(u0, v1) + fu * (at(u1, v1) - at(u0, v1));
+        top + fv * (bottom - top)
+    };
+    let steps = JAW_RADII.len() - 1;
+    let mut out = [0.0f32; JAW_LEN];
+    for k in 0..JAW_ANGLES {
+        let a = k as f32 / JAW_ANGLES as f32 * std::f32::consts::TAU;
+        let ring: Vec<f32> = JAW_RADII
+            .iter()
+            .map(|r| {
+                let (u, v) = to_px(cx + r * rx * a.cos(), cy + r * ry * a.sin());
+                lum(u, v)
+            })
+            .collect();
+        for j in 0..steps {
+            out[k * steps + j] = ring[j + 1] - ring[j];
+        }
+    }
+    out
+}
+
+/// Mean squared difference of two jaw profiles (grey levels²).
+pub fn jaw_distance(a: &[f32; JAW_LEN], b: &[f32; JAW_LEN]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>() / JAW_LEN as f32
+}
+
+/// How one clean frame of the track looks apart from its mouth, kept for every clean frame
+/// (also those a capped bank holds no mouth of): the target frames' lighting and jaw are read
+/// from it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FrameLook {
+    /// Source frame index.
+    pub frame: i64,
+    /// Mean ln(1 + channel) over the skin around the lips.
+    pub light: [f32; 3],
+    /// See [`jaw_profile`].
+    pub jaw: [f32; JAW_LEN],
+}
+
+/// Default memory budget of one face's bank, in MiB (see [`bank_budget_bytes`]).
+pub const DEFAULT_BUDGET_MB: f64 = 256.0;
+
+/// The memory budget of one face's bank in bytes: `REDUB_BANK_BUDGET_MB` when set to a positive
+/// number, else [`DEFAULT_BUDGET_MB`].
+pub fn bank_budget_bytes() -> usize {
+    let mb = std::env::var("REDUB_BANK_BUDGET_MB")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .unwrap_or(DEFAULT_BUDGET_MB);
+    (mb * 1024.0 * 1024.0) as usize
+}
+
+/// What [`Bank::cap`] dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CapReport {
+    /// Entries before the cap.
+    pub before: usize,
+    /// Near-duplicates dropped from inside filmed runs.
+    pub near_duplicates: usize,
+    /// Entries dropped as whole stretches of common mouths.
+    pub stretches: usize,
+}
+
+/// Steps (visual and audio) below this share of the bank's mean step are near-duplicates.
+const NEAR_DUPLICATE: f32 = 0.5;
+/// Passes of near-duplicate dropping (each drops at most every other frame of a still stretch,
+/// so a still stretch plays at most 2^passes times faster).
+const NEAR_PASSES: usize = 2;
+/// Longest stretch dropped or kept as one piece (about half a second at 25 fps: a syllable or
+/// two, long enough to keep the filmed continuity that makes selected paths smooth).
+const STRETCH_LEN: usize = 12;
+/// Mouth-shape clusters whose diversity the cap keeps.
+const SHAPE_CLUSTERS: usize = 24;
+
+/// Mean absolute difference of two descriptors (how much the mouth moves between them).
+pub fn descriptor_step(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len()).max(1) as f32;
+    a.iter().zip(b).map(|(p, q)| (p - q).abs()).sum::<f32>() / n
+}
+
+/// Clusters entries by descriptor (k-means, seeded evenly along the aperture order so every
+/// opening is represented); returns each entry's cluster.
+fn shape_clusters(entries: &[BankEntry], k: usize) -> Vec<usize> {
+    let n = entries.len();
+    let k = k.min(n).max(1);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| entries[a].opening.total_cmp(&entries[b].opening));
+    let mut centres: Vec<Vec<f32>> =
+        (0..k).map(|c| entries[order[(2 * c + 1) * n / (2 * k)]].descriptor.clone()).collect();
+    let mut assign = vec![0usize; n];
+    for _ in 0..8 {
+        for (e, a) in entries.iter().zip(assign.iter_mut()) {
+            *a = (0..k)
+                .map(|c| (c, dist(&e.descriptor, &centres[c])))
+                .fold((0, f32::MAX), |acc, x| if x.1 < acc.1 { x } else { acc })
+                .0;
+        }
+        for (c, centre) in centres.iter_mut().enumerate() {
+            let members: Vec<&BankEntry> =
+                entries.iter().zip(&assign).filter(|(_, a)| **a == c).map(|(e, _)| e).collect();
+            if members.is_empty() {
+                continue;
+            }
+            centre.iter_mut().enumerate().for_each(|(d, v)| {
+                *v = members
+                    .iter()
+                    .map(|m| m.descriptor.get(d).copied().unwrap_or(0.0))
+                    .sum::<f32>()
+                    / members.len() as f32;
+            });
+        }
+    }
+    assign
 }
 
 /// The bank of one face track.
@@ -149,12 +455,170 @@ impl Default for SelectParams {
 pub struct Bank {
     /// Entries in frame order.
     pub entries: Vec<BankEntry>,
+    /// The look of every clean frame of the track, in frame order (see [`FrameLook`]).
+    pub looks: Vec<FrameLook>,
 }
 
 impl Bank {
+    /// A bank of `entries` in frame order (each continues the previous one where their frames
+    /// are consecutive), without frame looks.
+    pub fn new(mut entries: Vec<BankEntry>) -> Self {
+        for i in 0..entries.len() {
+            let prev = i.checked_sub(1).map(|j| entries[j].frame);
+            entries[i].continues = prev.is_some_and(|p| p + 1 == entries[i].frame);
+        }
+        Self { entries, looks: Vec::new() }
+    }
+
     /// The detail factor of the bank's patches (1 for an empty bank).
     pub fn detail(&self) -> usize {
         self.entries.first().map_or(1, BankEntry::detail)
+    }
+
+    /// Bytes the entries hold (see [`BankEntry::bytes`]).
+    pub fn bytes(&self) -> usize {
+        self.entries.iter().map(BankEntry::bytes).sum()
+    }
+
+    /// Whether entry `b` is the filmed continuation of entry `a` (a free step).
+    pub fn follows(&self, a: usize, b: usize) -> bool {
+        b == a + 1 && self.entries.get(b).is_some_and(|e| e.continues)
+    }
+
+    /// The look of the clean frame nearest to `frame`.
+    pub fn look_near(&self, frame: i64) -> Option<&FrameLook> {
+        let at = self.looks.partition_point(|l| l.frame < frame);
+        [at.checked_sub(1), Some(at)]
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.looks.get(k))
+            .min_by_key(|l| (l.frame - frame).abs())
+    }
+
+    /// Keeps at most `max_entries` entries, dropping what costs the selection least, in order:
+    /// 1. near-duplicates inside filmed runs: a frame whose mouth and audio both change less
+    ///    than [`NEAR_DUPLICATE`] × the bank's mean step from each neighbour (still faces,
+    ///    held sounds); at most every other frame per pass, and its successor still continues
+    ///    the run, so paths through it stay free and smooth;
+    /// 2. whole stretches of up to [`STRETCH_LEN`] filmed frames, the most common mouths first:
+    ///    mouths are clustered by shape, and the stretch whose mouths sit in the most crowded
+    ///    clusters goes, never the last stretch of a cluster while another can go. Runs are kept
+    ///    whole rather than thinned, since natural successors are what make paths smooth, and
+    ///    rare shapes (the widest openings, rounded lips) stay.
+    pub fn cap(&mut self, max_entries: usize) -> CapReport {
+        let mut report = CapReport { before: self.entries.len(), ..CapReport::default() };
+        let max_entries = max_entries.max(1);
+        for _ in 0..NEAR_PASSES {
+            if self.entries.len() <= max_entries {
+                return report;
+            }
+            let n = self.entries.len();
+            // Step into entry i from i − 1 (None where i does not continue i − 1).
+            let steps: Vec<Option<(f32, f32)>> = (0..n)
+                .map(|i| {
+                    (i > 0 && self.follows(i - 1, i)).then(|| {
+                        let (a, b) = (&self.entries[i - 1], &self.entries[i]);
+                        (
+                            descriptor_step(&a.descriptor, &b.descriptor),
+                            dist(&a.features, &b.features),
+                        )
+                    })
+                })
+                .collect();
+            // The mean step, not the median: on a long shot that mostly holds still the median
+            // step is itself a still one.
+            let count = steps.iter().flatten().count().max(1) as f32;
+            let med_v = (steps.iter().flatten().map(|s| s.0).sum::<f32>() / count).max(1e-6);
+            let med_a = (steps.iter().flatten().map(|s| s.1).sum::<f32>() / count).max(1e-6);
+            let mut candidates: Vec<(usize, f32)> = (1..n.saturating_sub(1))
+                .filter_map(|i| {
+                    let (a, b) = (steps[i]?, steps[i + 1]?);
+                    let (v, au) = (a.0.max(b.0) / med_v, a.1.max(b.1) / med_a);
+                    (v < NEAR_DUPLICATE && au < NEAR_DUPLICATE).then_some((i, v + au))
+                })
+                .collect();
+            candidates.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            let mut drop = vec![false; n];
+            let mut left = n;
+            for (i, _) in candidates {
+                if left <= max_entries {
+                    break;
+                }
+                if !drop[i - 1] && !drop[i + 1] {
+                    drop[i] = true;
+                    left -= 1;
+                }
+            }
+            let dropped = n - left;
+            if dropped == 0 {
+                break;
+            }
+            report.near_duplicates += dropped;
+            let mut k = 0;
+            self.entries.retain(|_| {
+                k += 1;
+                !drop[k - 1]
+            });
+        }
+        if self.entries.len() <= max_entries {
+            return report;
+        }
+        // Stretches: filmed runs cut into pieces of at most STRETCH_LEN.
+        let n = self.entries.len();
+        let mut stretches: Vec<std::ops::Range<usize>> = Vec::new();
+        for i in 0..n {
+            match stretches.last_mut() {
+                Some(r) if self.follows(i - 1, i) && r.len() < STRETCH_LEN => r.end = i + 1,
+                _ => stretches.push(i..i + 1),
+            }
+        }
+        let cluster = shape_clusters(&self.entries, SHAPE_CLUSTERS);
+        let mut counts = [0usize; SHAPE_CLUSTERS];
+        cluster.iter().for_each(|&c| counts[c] += 1);
+        let mut kept = vec![true; stretches.len()];
+        let mut keep = vec![true; n];
+        let mut left = n;
+        while left > max_entries {
+            let mut best: Option<(usize, bool, f32)> = None;
+            for (s, r) in stretches.iter().enumerate().filter(|(s, _)| kept[*s]) {
+                // Whether dropping it empties a cluster, and how crowded its mouths are.
+                let own = &cluster[r.clone()];
+                let empties =
+                    own.iter().any(|&c| counts[c] <= own.iter().filter(|&&x| x == c).count());
+                let crowd = own.iter().map(|&c| counts[c] as f32).sum::<f32>() / own.len() as f32;
+                let better = match best {
+                    None => true,
+                    Some((_, e, cr)) => (!empties && e) || (empties == e && crowd > cr),
+                };
+                if better {
+                    best = Some((s, empties, crowd));
+                }
+            }
+            let Some((s, _, _)) = best else { break };
+            // The whole stretch, or its tail where less is still to go (its start stays a run).
+            let r = stretches[s].clone();
+            let cut = r.len().min(left - max_entries);
+            for i in r.end - cut..r.end {
+                keep[i] = false;
+                counts[cluster[i]] -= 1;
+            }
+            stretches[s].end -= cut;
+            kept[s] = !stretches[s].is_empty();
+            left -= cut;
+            report.stretches += cut;
+        }
+        let old = std::mem::take(&mut self.entries);
+        for (i, mut e) in old.into_iter().enumerate() {
+            if !keep[i] {
+                continue;
+            }
+            // The first mouth after a dropped stretch no longer continues anything.
+            if i > 0 && !keep[i - 1] {
+                e.continues = false;
+            }
+            self.entries.push(e);
+        }
+        report
     }
 
     /// The `k` entries nearest to `features` by audio distance (brute force: banks hold a few
@@ -189,7 +653,7 @@ impl Bank {
 
     fn transition(&self, from: usize, to: usize, lambda: f32) -> f32 {
         let (a, b) = (&self.entries[from], &self.entries[to]);
-        if b.frame == a.frame + 1 {
+        if self.follows(from, to) {
             return 0.0; // the filmed continuation: always natural
         }
         if from == to {
@@ -321,7 +785,7 @@ mod tests {
 
     #[test]
     fn nearest_and_viterbi_prefer_natural_runs() {
-        let bank = Bank { entries: (0..20).map(|i| entry(i, i as f32, 100.0)).collect() };
+        let bank = Bank::new((0..20).map(|i| entry(i, i as f32, 100.0)).collect());
         let near = bank.nearest(&[5.2, 0.0], 3);
         assert_eq!(near.iter().map(|n| n.0).collect::<Vec<_>>(), vec![5, 6, 4]);
         // Audio that walks 3,4,5,6: the natural run is chosen.
@@ -333,11 +797,157 @@ mod tests {
         assert_eq!(sel, vec![None, Some(2), None]);
         // With a huge jump cost, a slightly worse natural successor wins over a jump.
         let targets = vec![Some(vec![3.0, 0.0]), Some(vec![9.0, 0.0])];
-        let sel = bank.select(&targets, SelectParams { k: 3, lambda: 1000.0 });
+        let sel =
+            bank.select(&targets, SelectParams { k: 3, lambda: 1000.0, ..SelectParams::default() });
         // The cheapest natural pair (4, 5) costs 0.5 + 8 against 12.5 for (3, 4).
         assert_eq!(sel, vec![Some(4), Some(5)]);
-        let sel = bank.select(&targets, SelectParams { k: 3, lambda: 0.0 });
+        let sel =
+            bank.select(&targets, SelectParams { k: 3, lambda: 0.0, ..SelectParams::default() });
         assert_eq!(sel, vec![Some(3), Some(9)]);
+    }
+
+    #[test]
+    fn compact_patches_keep_luma_and_smooth_chroma() {
+        // Detail-2 patch: a sharp luma edge (teeth against the mouth interior) and a smooth
+        // chroma ramp; the luma survives within rounding, the chroma within a few levels.
+        let (w, h) = (PATCH_W * 2, PATCH_H * 2);
+        let rgb: Vec<[f32; 3]> = (0..w * h)
+            .map(|i| {
+                let (u, v) = (i % w, i / w);
+                let base = if (u / 5 + v / 7) % 2 == 0 { 40.0 } else { 220.0 };
+                [base + u as f32 * 0.1, base, base + v as f32 * 0.1]
+            })
+            .collect();
+        let patch = Patch { rgb };
+        let c = CompactPatch::new(&patch);
+        assert_eq!((c.dims(), c.len(), c.bytes()), ((w, h), w * h, w * h * 3 / 2));
+        let back = c.to_patch();
+        let luma_err = patch
+            .rgb
+            .iter()
+            .zip(&back.rgb)
+            .map(|(a, b)| (luma(*a) - luma(*b)).abs())
+            .fold(0.0f32, f32::max);
+        assert!(luma_err < 2.5, "luma {luma_err}");
+        let rms = (patch
+            .rgb
+            .iter()
+            .zip(&back.rgb)
+            .flat_map(|(a, b)| (0..3).map(move |k| (a[k] - b[k]).powi(2)))
+            .sum::<f32>()
+            / (3 * w * h) as f32)
+            .sqrt();
+        assert!(rms < 3.0, "rms {rms}");
+        let planes = c.planes();
+        let again = CompactPatch::from_planes(
+            w,
+            h,
+            planes.0.to_vec(),
+            planes.1.to_vec(),
+            planes.2.to_vec(),
+        );
+        assert_eq!(again.as_ref(), Some(&c));
+        assert!(CompactPatch::from_planes(w, h, vec![0; 3], vec![], vec![]).is_none());
+        // A patch that is all the flat chroma comes back exactly (up to rounding).
+        let flat = Patch { rgb: vec![[180.0, 120.0, 100.0]; PATCH_W * PATCH_H] };
+        let back = CompactPatch::new(&flat).to_patch();
+        assert!(back.rgb.iter().all(|p| (0..3).all(|k| (p[k] - flat.rgb[0][k]).abs() < 1.5)));
+    }
+
+    /// A bank of the shape of a long shot: `still` frames of a face holding still while quiet
+    /// (near-identical mouths and audio), then runs of moving mouths of several shapes, one of
+    /// them (the widest) rare.
+    fn long_bank(still: usize) -> Bank {
+        let mouth = |open: f32, jitter: f32| Patch {
+            rgb: (0..PATCH_W * PATCH_H)
+                .map(|i| {
+                    let (u, v) = ((i % PATCH_W) as f32, (i / PATCH_W) as f32);
+                    let r = ((u - 64.0) / 22.0).powi(2) + ((v - 45.0) / open.max(0.5)).powi(2);
+                    if r <= 1.0 { [40.0; 3] } else { [180.0 + jitter, 130.0, 120.0] }
+                })
+                .collect(),
+        };
+        let mut entries = Vec::new();
+        let mut f = 0i64;
+        for k in 0..still {
+            entries.push(BankEntry::new(f, &mouth(1.0, (k % 2) as f32 * 0.2), vec![0.0, 0.0]));
+            f += 1;
+        }
+        // Speech: 30 runs of 10 moving frames; every 10th run reaches the widest opening.
+        for run in 0..30 {
+            f += 5; // a gap (occluded frames) between runs
+            for k in 0..10 {
+                let top = if run % 10 == 9 { 20.0 } else { 4.0 + (run % 3) as f32 * 3.0 };
+                let open = top * (k as f32 / 9.0 * std::f32::consts::PI).sin().max(0.1);
+                let feat = vec![open / 4.0, (k as f32).sin()];
+                entries.push(BankEntry::new(f, &mouth(open, 0.0), feat));
+                f += 1;
+            }
+        }
+        Bank::new(entries)
+    }
+
+    #[test]
+    fn the_cap_drops_still_duplicates_first_and_keeps_rare_mouths_and_runs() {
+        let full = long_bank(400);
+        assert_eq!(full.entries.len(), 700);
+        let widest = |b: &Bank| b.entries.iter().map(|e| e.opening).fold(0.0f32, f32::max);
+        // A mild cap: only near-duplicates of the still stretch go; speech is untouched.
+        let mut bank = full.clone();
+        let report = bank.cap(600);
+        assert_eq!(report, CapReport { before: 700, near_duplicates: 100, stretches: 0 });
+        assert_eq!(bank.entries.len(), 600);
+        assert!(bank.entries.iter().filter(|e| e.frame >= 400).count() == 300, "speech kept");
+        // The still run still continues through its dropped frames: one free path.
+        assert!((1..300).all(|i| bank.follows(i - 1, i)));
+        // A hard cap: stretches go too, the widest mouths and whole runs stay.
+        let mut bank = full.clone();
+        let report = bank.cap(150);
+        assert!(bank.entries.len() <= 150 && bank.entries.len() > 130, "{report:?}");
+        assert_eq!(report.before, 700);
+        assert!(report.near_duplicates > 0 && report.stretches > 0, "{report:?}");
+        assert_eq!(widest(&bank), widest(&full), "the rarest opening stays");
+        // Runs are kept, not thinned: most kept mouths continue the one before.
+        let continuing = (1..bank.entries.len()).filter(|&i| bank.follows(i - 1, i)).count();
+        assert!(continuing * 10 >= bank.entries.len() * 8, "{continuing}");
+        // Every kept speech run is whole where it was not dropped: frames stay consecutive.
+        for i in 1..bank.entries.len() {
+            if bank.entries[i].continues && bank.entries[i].frame >= 400 {
+                assert_eq!(bank.entries[i].frame, bank.entries[i - 1].frame + 1);
+            }
+        }
+        // Still quiet mouths no longer dominate: the quiet share fell.
+        let quiet = bank.entries.iter().filter(|e| e.frame < 400).count();
+        assert!(quiet * 2 < bank.entries.len(), "{quiet} of {}", bank.entries.len());
+        // Selection on the capped bank still follows the audio along runs.
+        let targets: Vec<Option<Vec<f32>>> = (0..10)
+            .map(|k| Some(bank.entries[bank.entries.len() - 10 + k].features.clone()))
+            .collect();
+        let sel = bank.select(&targets, SelectParams::default());
+        assert!(sel.iter().all(Option::is_some));
+        let free = sel.windows(2).filter(|w| bank.follows(w[0].unwrap(), w[1].unwrap())).count();
+        assert!(free >= 7, "{sel:?}");
+        // No cap needed: nothing changes.
+        let mut bank = full.clone();
+        assert_eq!(bank.cap(10_000).near_duplicates, 0);
+        assert_eq!(bank, full);
+    }
+
+    #[test]
+    fn jaw_profiles_see_where_the_jaw_line_crosses_the_edge() {
+        // A chin edge (bright skin above, dark below) at two heights.
+        let chin = |row: usize| Patch {
+            rgb: (0..PATCH_W * PATCH_H)
+                .map(|i| if i / PATCH_W < row { [190.0, 150.0, 130.0] } else { [60.0; 3] })
+                .collect(),
+        };
+        let (a, b, c) = (jaw_profile(&chin(80)), jaw_profile(&chin(80)), jaw_profile(&chin(70)));
+        assert_eq!(jaw_distance(&a, &b), 0.0);
+        assert!(jaw_distance(&a, &c) > 100.0, "{}", jaw_distance(&a, &c));
+        // Lighting alone (a uniform brightness change) is not a jaw difference.
+        let mut lit = chin(80);
+        lit.rgb.iter_mut().for_each(|p| p.iter_mut().for_each(|v| *v += 20.0));
+        assert!(jaw_distance(&a, &jaw_profile(&lit)) < 1.0);
     }
 
     #[test]

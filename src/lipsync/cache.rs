@@ -3,7 +3,7 @@
 //! media's content hash, the face track (id and a fingerprint of its landmarks) and
 //! [`BANK_VERSION`], which changes whenever the patch, feature or opening recipe does.
 
-use super::bank::{Bank, BankEntry};
+use super::bank::{Bank, BankEntry, CompactPatch, FrameLook, JAW_LEN};
 use super::engine::TrackFrame;
 use super::geometry::{MAX_DETAIL, PATCH_H, PATCH_W, detail_dims};
 use super::occlusion::{COLOUR_BINS, FaceModel};
@@ -11,9 +11,10 @@ use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Version of everything a cached bank holds (patches and their detail, descriptors, audio
-/// features with their loudness weights, mouth openings, the occlusion model).
-pub const BANK_VERSION: u32 = 21;
+/// Version of everything a cached bank holds (patches in 4:2:0 and their detail, run
+/// continuity, descriptors, audio features with their loudness weights, mouth openings, the
+/// frame looks with their jaw profiles, the occlusion model).
+pub const BANK_VERSION: u32 = 22;
 
 const MAGIC: &[u8; 8] = b"RDBANK\0\0";
 
@@ -26,9 +27,11 @@ pub fn cache_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "redub").map(|d| d.cache_dir().join("banks"))
 }
 
-/// The cache key of a face track's bank in a media file (`media_hash` as `sha256:<hex>`).
-pub fn key(media_hash: &str, face: u32, track: &[Option<TrackFrame>]) -> String {
+/// The cache key of a face track's bank in a media file (`media_hash` as `sha256:<hex>`), built
+/// within `budget` bytes.
+pub fn key(media_hash: &str, face: u32, track: &[Option<TrackFrame>], budget: usize) -> String {
     let mut h = Sha256::new();
+    h.update((budget as u64).to_le_bytes());
     for tf in track {
         match tf {
             Some(t) => {
@@ -50,8 +53,8 @@ fn put_f32s(out: &mut Vec<u8>, v: impl IntoIterator<Item = f32>) {
     }
 }
 
-/// Serialises a bank and its face model (little-endian, patches as bytes: ~37 KB per entry at
-/// detail 1, ~147 KB at detail 2).
+/// Serialises a bank and its face model (little-endian, patches as 4:2:0 planes: ~18 KB per
+/// entry at detail 1, ~74 KB at detail 2).
 pub fn encode(bank: &Bank, model: Option<&FaceModel>) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
@@ -61,11 +64,20 @@ pub fn encode(bank: &Bank, model: Option<&FaceModel>) -> Vec<u8> {
     for e in &bank.entries {
         out.extend_from_slice(&e.frame.to_le_bytes());
         out.extend_from_slice(&e.opening.to_le_bytes());
-        out.extend(e.patch.iter().flatten());
+        out.push(u8::from(e.continues));
+        let (y, cb, cr) = e.patch.planes();
+        out.extend_from_slice(y);
+        out.extend_from_slice(cb);
+        out.extend_from_slice(cr);
         out.extend_from_slice(&(e.descriptor.len() as u32).to_le_bytes());
         put_f32s(&mut out, e.descriptor.iter().copied());
         out.extend_from_slice(&(e.features.len() as u32).to_le_bytes());
         put_f32s(&mut out, e.features.iter().copied());
+    }
+    out.extend_from_slice(&(bank.looks.len() as u64).to_le_bytes());
+    for l in &bank.looks {
+        out.extend_from_slice(&l.frame.to_le_bytes());
+        put_f32s(&mut out, l.light.iter().chain(&l.jaw).copied());
     }
     match model {
         Some(m) => {
@@ -123,12 +135,25 @@ pub fn decode(bytes: &[u8]) -> Option<(Bank, Option<FaceModel>)> {
     for _ in 0..n {
         let frame = i64::from_le_bytes(r.array()?);
         let opening = f32::from_le_bytes(r.array()?);
-        let patch = r.take(dw * dh * 3)?.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
+        let continues = r.take(1)?[0] != 0;
+        let c = dw.div_ceil(2) * dh.div_ceil(2);
+        let y = r.take(dw * dh)?.to_vec();
+        let (cb, cr) = (r.take(c)?.to_vec(), r.take(c)?.to_vec());
+        let patch = CompactPatch::from_planes(dw, dh, y, cb, cr)?;
         let d = r.u32()? as usize;
         let descriptor = r.f32s(d)?;
         let f = r.u32()? as usize;
         let features = r.f32s(f)?;
-        entries.push(BankEntry { frame, patch, descriptor, features, opening });
+        entries.push(BankEntry { frame, continues, patch, descriptor, features, opening });
+    }
+    let n = usize::try_from(u64::from_le_bytes(r.array()?)).ok()?;
+    let mut looks = Vec::with_capacity(n.min(1 << 20));
+    for _ in 0..n {
+        let frame = i64::from_le_bytes(r.array()?);
+        let v = r.f32s(3 + JAW_LEN)?;
+        let light = [v[0], v[1], v[2]];
+        let jaw = v[3..].try_into().ok()?;
+        looks.push(FrameLook { frame, light, jaw });
     }
     let model = match r.take(1)?[0] {
         1 => {
@@ -138,7 +163,7 @@ pub fn decode(bytes: &[u8]) -> Option<(Bank, Option<FaceModel>)> {
         }
         _ => None,
     };
-    r.0.is_empty().then_some((Bank { entries }, model))
+    r.0.is_empty().then_some((Bank { entries, looks }, model))
 }
 
 /// The cached bank for `key` in `dir`, if present and readable.
@@ -197,7 +222,15 @@ mod tests {
             .collect::<Vec<_>>();
         let patches: Vec<Patch> = entries.iter().map(BankEntry::to_patch).collect();
         let model = FaceModel::learn(&patches.iter().collect::<Vec<_>>());
-        (Bank { entries }, model)
+        let mut bank = Bank::new(entries);
+        bank.looks = (0..3)
+            .map(|i| FrameLook {
+                frame: i * 2,
+                light: [0.5, -1.0, i as f32],
+                jaw: [i as f32; JAW_LEN],
+            })
+            .collect();
+        (bank, model)
     }
 
     #[test]
@@ -228,13 +261,15 @@ mod tests {
                 BankEntry::new(i, &Patch { rgb }, vec![1.0])
             })
             .collect();
-        let fine = Bank { entries: fine };
+        let fine = Bank::new(fine);
         assert_eq!(fine.detail(), 2);
         assert_eq!(decode(&encode(&fine, model.as_ref())), Some((fine, model.clone())));
         // The key changes with the track.
         let tf = TrackFrame { landmarks: [[1.0, 2.0]; 5], score: 1.0 };
         let moved = TrackFrame { landmarks: [[1.5, 2.0]; 5], score: 1.0 };
-        assert_ne!(key("sha256:ab", 0, &[Some(tf)]), key("sha256:ab", 0, &[Some(moved)]));
-        assert_ne!(key("sha256:ab", 0, &[Some(tf)]), key("sha256:ab", 1, &[Some(tf)]));
+        let k = |face, t: TrackFrame, budget| key("sha256:ab", face, &[Some(t)], budget);
+        assert_ne!(k(0, tf, 1), k(0, moved, 1));
+        assert_ne!(k(0, tf, 1), k(1, tf, 1));
+        assert_ne!(k(0, tf, 1), k(0, tf, 2), "the budget changes the bank");
     }
 }

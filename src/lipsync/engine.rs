@@ -1,12 +1,17 @@
 //! The bank lip engine end to end: build the bank from a face track, plan a mouth per frame for
 //! the dub audio, and render a planned frame on the CPU (the reference path).
 
-use super::bank::{Bank, BankEntry, SelectParams};
+use super::bank::{
+    Bank, BankEntry, CapReport, CompactPatch, FrameLook, JAW_LEN, SelectParams, descriptor_step,
+    jaw_distance, jaw_profile,
+};
 use super::geometry::{
     Landmarks5, PATCH_H, PATCH_W, Patch, Region, Similarity, detail_dims, detail_for, downsample,
     extract_patch_at, patch_to_image_at, region_mask, region_mask_at, upsample_mask,
 };
-use super::occlusion::{FaceModel, PaintedMask, combine, mouth_zone, occlusion_masks};
+use super::occlusion::{
+    FaceModel, MAX_MODEL_FRAMES, PaintedMask, combine, mouth_zone, occlusion_masks,
+};
 use super::render::{
     apply_gain, composite, fit_weights, ring_weights, shading_gain, skin_weights_at,
 };
@@ -132,6 +137,10 @@ pub fn track_detail(track: &[Option<TrackFrame>]) -> usize {
 
 /// Builds the bank from the clean frames of a face track. `frame_rgba(i)` returns the decoded
 /// frame `i` (RGBA, `width × height`); `features[i]` are the original audio's features there.
+/// The bank's entries hold at most `budget` bytes (see [`Bank::cap`] for what goes first): the
+/// frames are read once while the mouths fit the budget; past it, the first pass keeps only the
+/// analysis-size patches, and the kept entries' detail patches are read in a second pass, so
+/// the build never holds much more than the budget of detail patches.
 pub fn build_bank(
     track: &[Option<TrackFrame>],
     features: &[Vec<f32>],
@@ -139,49 +148,131 @@ pub fn build_bank(
     height: usize,
     mut frame_rgba: impl FnMut(usize) -> Option<Vec<u8>>,
     mut cancelled: impl FnMut(usize) -> bool,
-) -> (Bank, Option<FaceModel>) {
+    budget: usize,
+) -> (Bank, Option<FaceModel>, CapReport) {
     let detail = track_detail(track);
-    // (frame, patch at the bank's detail, analysis-size patch)
-    let mut patches: Vec<(usize, Patch, Patch)> = Vec::new();
+    let skin = skin_weights_at(1);
+    // Per usable frame: frame, analysis-size patch as bytes, the entry (its detail patch
+    // dropped once the budget is passed) and its look.
+    struct Clean {
+        small: Vec<[u8; 3]>,
+        entry: BankEntry,
+        look: FrameLook,
+    }
+    let mut clean: Vec<Clean> = Vec::new();
+    let mut held = 0usize;
+    let mut over = false;
     for (i, tf) in track.iter().enumerate() {
         if cancelled(i) {
             break;
         }
         let Some(tf) = tf.filter(|t| t.score >= MIN_BANK_SCORE) else { continue };
+        let Some(f) = features.get(i) else { continue };
         let Some(rgba) = frame_rgba(i) else { continue };
-        if let Some(p) = extract_patch_at(&rgba, width, height, &tf.landmarks, detail) {
-            let small = downsample(&p);
-            patches.push((i, p, small));
+        let Some(p) = extract_patch_at(&rgba, width, height, &tf.landmarks, detail) else {
+            continue;
+        };
+        let small = downsample(&p);
+        let Some(look) = Look::new(&tf.landmarks, &small, &skin) else { continue };
+        let mut entry = BankEntry::with_small(i as i64, &p, &small, f.clone());
+        held += entry.bytes();
+        if held > budget {
+            over = true;
         }
+        if over {
+            entry.patch = CompactPatch::default();
+        }
+        let look = FrameLook { frame: i as i64, light: look.light, jaw: look.jaw };
+        let small =
+            small.rgb.iter().map(|p| p.map(|v| v.round().clamp(0.0, 255.0) as u8)).collect();
+        clean.push(Clean { small, entry, look });
     }
-    let model = FaceModel::learn(&patches.iter().map(|(_, _, p)| p).collect::<Vec<_>>());
-    // Frames where something covers the mouth would teach the bank a wrong mouth.
+    let as_patch = |c: &Clean| Patch { rgb: c.small.iter().map(|p| p.map(f32::from)).collect() };
+    // The face model learns from an even subsample (as FaceModel::learn would take).
+    let step = clean.len().div_ceil(MAX_MODEL_FRAMES).max(1);
+    let sample: Vec<Patch> = clean.iter().step_by(step).map(as_patch).collect();
+    let model = FaceModel::learn(&sample.iter().collect::<Vec<_>>());
+    // Frames where something covers the mouth would teach the bank a wrong mouth. The test reads
+    // each frame's neighbours, so it runs over overlapping windows of the patches.
     let occluded: Vec<bool> = match &model {
         Some(m) => {
-            let ps: Vec<Patch> = patches.iter().map(|(_, _, p)| p.clone()).collect();
             // Only what covers the mouth matters: a hand on the cheek, or the background showing
             // past the jaw line as the head turns, leaves the mouth usable.
             let zone = mouth_zone();
             let area = zone.iter().filter(|&&z| z).count().max(1);
-            occlusion_masks(m, &ps)
-                .iter()
-                .map(|o| {
+            let mut out = Vec::with_capacity(clean.len());
+            const WINDOW: usize = 256;
+            let mut start = 0;
+            while start < clean.len() {
+                let end = (start + WINDOW).min(clean.len());
+                let lo = start.saturating_sub(1);
+                let hi = (end + 1).min(clean.len());
+                let ps: Vec<Patch> = clean[lo..hi].iter().map(as_patch).collect();
+                let masks = occlusion_masks(m, &ps);
+                out.extend(masks[start - lo..start - lo + (end - start)].iter().map(|o| {
                     let covered = o.iter().zip(&zone).filter(|(v, z)| **v > 0.5 && **z).count();
                     covered * 50 > area
-                })
-                .collect()
+                }));
+                start = end;
+            }
+            out
         }
-        None => vec![false; patches.len()],
+        None => vec![false; clean.len()],
     };
-    let entries = patches
-        .iter()
-        .zip(occluded)
-        .filter(|(_, occ)| !occ)
-        .filter_map(|((i, p, _), _)| {
-            features.get(*i).map(|f| BankEntry::new(*i as i64, p, f.clone()))
-        })
-        .collect();
-    (Bank { entries }, model)
+    let mut looks = Vec::with_capacity(clean.len());
+    let mut entries = Vec::with_capacity(clean.len());
+    for (c, occ) in clean.into_iter().zip(occluded) {
+        if !occ {
+            looks.push(c.look);
+            entries.push(c.entry);
+        }
+    }
+    let mut bank = Bank::new(entries);
+    bank.looks = looks;
+    // Every entry's size once its detail patch is in (they share one detail).
+    let (dw, dh) = detail_dims(detail);
+    let per_entry = bank
+        .entries
+        .first()
+        .map_or(1, |e| e.bytes() - e.patch.bytes() + dw * dh + 2 * dw.div_ceil(2) * dh.div_ceil(2));
+    let report = bank.cap(budget / per_entry.max(1));
+    if over {
+        // Second pass: the detail patches of the kept entries only.
+        let mut missing = Vec::new();
+        let n = bank.entries.len();
+        for (k, e) in bank.entries.iter_mut().enumerate() {
+            let i = e.frame as usize;
+            // The progress runs over the shot a second time; a cancelled build keeps no mouth
+            // without its patch.
+            if cancelled(i) {
+                missing.extend(k..n);
+                break;
+            }
+            let patch =
+                track.get(i).copied().flatten().zip(frame_rgba(i)).and_then(|(tf, rgba)| {
+                    extract_patch_at(&rgba, width, height, &tf.landmarks, detail)
+                });
+            match patch {
+                Some(p) => e.patch = CompactPatch::new(&p),
+                None => missing.push(k),
+            }
+        }
+        // A frame that cannot be read again (a decode error) leaves no mouth; what followed it
+        // no longer continues a run.
+        if !missing.is_empty() {
+            let old = std::mem::take(&mut bank.entries);
+            for (k, mut e) in old.into_iter().enumerate() {
+                if missing.contains(&k) {
+                    continue;
+                }
+                if k > 0 && missing.contains(&(k - 1)) {
+                    e.continues = false;
+                }
+                bank.entries.push(e);
+            }
+        }
+    }
+    (bank, model, report)
 }
 
 /// Plans a mouth for each frame. `dub[i]` is `None` where the dub track is silent (the original
@@ -199,18 +290,16 @@ fn finish_plan(bank: &Bank, chosen: Vec<Option<usize>>) -> Vec<Option<Planned>> 
         let after = (i..n).take_while(|&j| active[j]).count();
         before.min(after)
     };
-    let frame_of = |e: usize| bank.entries.get(e).map(|x| x.frame);
     chosen
         .iter()
         .enumerate()
         .map(|(i, c)| {
             c.map(|entry| {
-                let own = frame_of(entry);
                 let prev = i.checked_sub(1).and_then(|j| chosen[j]);
                 let next = chosen.get(i + 1).copied().flatten();
                 // Filmed neighbours already move as the actor moved: leave them unblended.
-                let prev = prev.filter(|&p| frame_of(p).zip(own).is_none_or(|(a, b)| a + 1 != b));
-                let next = next.filter(|&n| frame_of(n).zip(own).is_none_or(|(a, b)| b + 1 != a));
+                let prev = prev.filter(|&p| !bank.follows(p, entry));
+                let next = next.filter(|&n| !bank.follows(entry, n));
                 Planned {
                     entry,
                     weight: (edge_distance(i) as f32 / (RAMP_FRAMES + 1) as f32).min(1.0),
@@ -230,6 +319,8 @@ pub struct Look {
     pub pose: [[f32; 2]; 5],
     /// Mean ln(1 + channel) over the skin around the lips.
     pub light: [f32; 3],
+    /// The lower face's geometry at the edit's outer edge (see [`jaw_profile`]).
+    pub jaw: [f32; JAW_LEN],
 }
 
 /// Canonical units of landmark residual that cost as much as one unit of [`LIGHT_SCALE`].
@@ -255,7 +346,7 @@ impl Look {
             total += f64::from(w);
         }
         let light = light.map(|v| (v / total.max(1e-6)) as f32);
-        Some(Self { pose, light })
+        Some(Self { pose, light, jaw: jaw_profile(patch) })
     }
 
     /// The pose part of a look: landmark residuals in the canonical frame.
@@ -282,6 +373,14 @@ impl Look {
         LOOK_WEIGHT * (pose + light)
     }
 }
+
+/// Grey levels (RMS over the jaw profile) below which jaw mismatches are not told apart: on a
+/// bank whose jaw barely moves, noise must not pass for a typical mismatch.
+pub const JAW_FLOOR: f32 = 4.0;
+
+/// Frames either side of a target whose bank mouths do not earn the jaw cost's reward for
+/// matching its jaw (see [`plan_with_looks`]).
+pub const OWN_JAW_FRAMES: i64 = 2;
 
 /// Weight of the aperture mismatch (in standard deviations of the bank's apertures, squared)
 /// against the audio distance (mean squared difference of unit-variance features, about 2 for
@@ -329,10 +428,7 @@ fn rank_map(mut values: Vec<f32>, levels: &[Option<f32>]) -> Vec<Option<f32>> {
 /// difference of their grey descriptors (0 for the same entry).
 fn step_motion(bank: &Bank, a: usize, b: usize) -> f32 {
     match (bank.entries.get(a), bank.entries.get(b)) {
-        (Some(x), Some(y)) if a != b => {
-            let n = x.descriptor.len().min(y.descriptor.len()).max(1) as f32;
-            x.descriptor.iter().zip(&y.descriptor).map(|(p, q)| (p - q).abs()).sum::<f32>() / n
-        }
+        (Some(x), Some(y)) if a != b => descriptor_step(&x.descriptor, &y.descriptor),
         _ => 0.0,
     }
 }
@@ -359,9 +455,29 @@ pub fn plan_with_looks(
     let mean = bank.entries.iter().map(|e| e.opening).sum::<f32>() / n;
     let var = bank.entries.iter().map(|e| (e.opening - mean).powi(2)).sum::<f32>() / n;
     let spread = var.sqrt().max(1e-3);
+    // The typical jaw mismatch between two of the bank's mouths (entries half the bank apart):
+    // a mismatch that large costs `params.jaw`.
+    let half = entry_looks.len() / 2;
+    let pairs: Vec<f32> = (0..half)
+        .filter_map(|i| {
+            Some(jaw_distance(&entry_looks[i].as_ref()?.jaw, &entry_looks[i + half].as_ref()?.jaw))
+        })
+        .collect();
+    let jaw_scale =
+        (pairs.iter().sum::<f32>() / pairs.len().max(1) as f32).max(JAW_FLOOR * JAW_FLOOR);
     let extra = |t: usize, e: usize| {
         let look = match (target_looks.get(t), entry_looks.get(e)) {
-            (Some(Some(a)), Some(Some(b))) => a.cost(b),
+            (Some(Some(a)), Some(Some(b))) => {
+                // The target's own filmed mouth (and its neighbours) fit its jaw trivially:
+                // rewarding that would replay the original's openings and rhythm, so they get
+                // the typical mismatch's cost.
+                let own = bank
+                    .entries
+                    .get(e)
+                    .is_some_and(|x| (x.frame - t as i64).abs() <= OWN_JAW_FRAMES);
+                let jaw = if own { 1.0 } else { jaw_distance(&a.jaw, &b.jaw) / jaw_scale };
+                a.cost(b) + params.jaw * jaw
+            }
             _ => 0.0,
         };
         let open = match (target_apertures.get(t), bank.entries.get(e)) {
@@ -376,12 +492,9 @@ pub fn plan_with_looks(
     // frames), and how much of it each target frame wants: the target's rank among the targets
     // (its dub loudness rank) mapped onto those movements, so the mouth moves most where the dub
     // is loudest for its syllable and holds still in the dub's dips and pauses.
-    let natural: Vec<f32> = bank
-        .entries
-        .windows(2)
-        .enumerate()
-        .filter(|(_, w)| w[1].frame == w[0].frame + 1)
-        .map(|(i, _)| step_motion(bank, i, i + 1))
+    let natural: Vec<f32> = (1..bank.entries.len())
+        .filter(|&i| bank.follows(i - 1, i))
+        .map(|i| step_motion(bank, i - 1, i))
         .collect();
     let m_mean = natural.iter().sum::<f32>() / natural.len().max(1) as f32;
     let m_spread = (natural.iter().map(|v| (v - m_mean).powi(2)).sum::<f32>()
@@ -564,6 +677,7 @@ pub fn render_frame(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lipsync::bank::JAW_WEIGHT;
     use crate::lipsync::geometry::canonical;
     use crate::lipsync::render::skin_weights;
 
@@ -572,9 +686,8 @@ mod tests {
         // Four mouths, one per aperture level; their audio features are all alike, so only the
         // aperture targets can tell them apart.
         let patch = Patch { rgb: vec![[120.0; 3]; PATCH_W * PATCH_H] };
-        let mut bank = Bank {
-            entries: (0..4).map(|i| BankEntry::new(i * 10, &patch, vec![0.0, 0.0])).collect(),
-        };
+        let mut bank =
+            Bank::new((0..4).map(|i| BankEntry::new(i * 10, &patch, vec![0.0, 0.0])).collect());
         for (i, e) in bank.entries.iter_mut().enumerate() {
             e.opening = [0.3, 0.0, 0.2, 0.1][i];
         }
@@ -584,7 +697,7 @@ mod tests {
         let want = aperture_targets(&bank, &loud);
         assert_eq!(want, vec![Some(0.0), None, Some(0.2), Some(0.1), Some(0.3)]);
         let dub: Vec<Option<Vec<f32>>> = loud.iter().map(|l| l.map(|_| vec![0.0, 0.0])).collect();
-        let params = SelectParams { k: 2, lambda: 0.0 };
+        let params = SelectParams { k: 2, lambda: 0.0, ..SelectParams::default() };
         let p = plan_with_looks(&bank, &dub, params, &[], &[], &want);
         let chosen: Vec<Option<f32>> =
             p.iter().map(|x| x.map(|x| bank.entries[x.entry].opening)).collect();
@@ -608,9 +721,9 @@ mod tests {
             (0..10).map(|i| BankEntry::new(i, &stripes(i as usize), vec![0.0])).collect();
         entries.extend((100..110).map(|i| BankEntry::new(i, &flat, vec![0.0])));
         entries.iter_mut().for_each(|e| e.opening = 0.1);
-        let bank = Bank { entries };
+        let bank = Bank::new(entries);
         assert!(step_motion(&bank, 0, 1) > 10.0 && step_motion(&bank, 10, 11) == 0.0);
-        let params = SelectParams { k: 20, lambda: 0.3 };
+        let params = SelectParams { k: 20, lambda: 0.3, ..SelectParams::default() };
         // Whether the mouth moves into each frame after the first.
         let moves = |levels: &[f32]| -> Vec<bool> {
             // Levels differ by little, so the aperture costs stay alike for every mouth.
@@ -633,8 +746,7 @@ mod tests {
     #[test]
     fn plan_ramps_at_speech_edges_and_keeps_silence() {
         let patch = Patch { rgb: vec![[120.0; 3]; PATCH_W * PATCH_H] };
-        let bank =
-            Bank { entries: (0..30).map(|i| BankEntry::new(i, &patch, vec![i as f32])).collect() };
+        let bank = Bank::new((0..30).map(|i| BankEntry::new(i, &patch, vec![i as f32])).collect());
         let mut dub: Vec<Option<Vec<f32>>> = vec![None; 20];
         for (i, d) in dub.iter_mut().enumerate().take(16).skip(4) {
             *d = Some(vec![i as f32]);
@@ -649,7 +761,7 @@ mod tests {
         assert!(p[4..16].iter().all(|x| x.unwrap().mix == [None, None]));
         // Jumps are: the middle frame of 2 → 20 → 3 is blended with both neighbours.
         let jumps = vec![Some(vec![2.0]), Some(vec![20.0]), Some(vec![3.0])];
-        let p = plan(&bank, &jumps, SelectParams { k: 1, lambda: 0.0 });
+        let p = plan(&bank, &jumps, SelectParams { k: 1, lambda: 0.0, ..SelectParams::default() });
         let mid = p[1].unwrap();
         assert_eq!((mid.entry, mid.mix), (20, [Some(2), Some(3)]));
         assert_eq!(p[0].unwrap().mix, [None, Some(20)]);
@@ -692,12 +804,10 @@ mod tests {
         let d = Look::new(&front, &dark, &skin).unwrap();
         assert!(a.cost(&t) > 0.1 && a.cost(&d) > 0.1, "{} {}", a.cost(&t), a.cost(&d));
         // The selection: equal audio, the entry in the target's light wins.
-        let bank = Bank {
-            entries: vec![
-                BankEntry::new(0, &dark, vec![1.0, 0.0]),
-                BankEntry::new(5, &patch, vec![1.0, 0.0]),
-            ],
-        };
+        let bank = Bank::new(vec![
+            BankEntry::new(0, &dark, vec![1.0, 0.0]),
+            BankEntry::new(5, &patch, vec![1.0, 0.0]),
+        ]);
         let looks = [Some(d), Some(a)];
         let p = plan_with_looks(
             &bank,
@@ -720,13 +830,55 @@ mod tests {
     }
 
     #[test]
+    fn the_jaw_breaks_ties_but_not_the_audio() {
+        // Two mouths, one with the chin line high, one low; the target's chin is low.
+        let chin = |row: usize| Patch {
+            rgb: (0..PATCH_W * PATCH_H)
+                .map(|i| if i / PATCH_W < row { [190.0, 150.0, 130.0] } else { [70.0; 3] })
+                .collect(),
+        };
+        let skin = skin_weights();
+        let look = |row| Look::new(&canonical(), &chin(row), &skin).unwrap();
+        let (high, low) = (look(70), look(84));
+        let bank = Bank::new(vec![
+            BankEntry::new(0, &chin(70), vec![1.0, 0.0]),
+            BankEntry::new(5, &chin(84), vec![1.0, 0.0]),
+        ]);
+        let entry_looks = [Some(high), Some(low)];
+        let pick = |dub: Vec<f32>, jaw: f32| {
+            let params = SelectParams { jaw, ..SelectParams::default() };
+            plan_with_looks(&bank, &[Some(dub)], params, &entry_looks, &[Some(low)], &[])[0]
+                .map(|p| p.entry)
+        };
+        // Equal audio: the mouth whose jaw meets the target's wins (at a tie-breaking weight; the
+        // default is off).
+        assert_eq!(JAW_WEIGHT, 0.0);
+        assert_eq!(pick(vec![1.0, 0.0], 0.3), Some(1));
+        // A clearly better sound beats the better jaw.
+        let bank_audio = Bank::new(vec![
+            BankEntry::new(0, &chin(70), vec![1.0, 0.0]),
+            BankEntry::new(5, &chin(84), vec![-2.0, 2.0]),
+        ]);
+        let params = SelectParams { jaw: 0.3, ..SelectParams::default() };
+        let p = plan_with_looks(
+            &bank_audio,
+            &[Some(vec![1.0, 0.0])],
+            params,
+            &entry_looks,
+            &[Some(low)],
+            &[],
+        );
+        assert_eq!(p[0].map(|p| p.entry), Some(0));
+    }
+
+    #[test]
     fn zero_intensity_and_full_occlusion_leave_the_frame_identical() {
         let (w, h) = (160usize, 160usize);
         let frame: Vec<u8> = (0..w * h * 4).map(|i| (i * 7 % 256) as u8).collect();
         let target =
             TrackFrame { landmarks: canonical().map(|p| [p[0] + 10.0, p[1] - 10.0]), score: 1.0 };
         let patch = Patch { rgb: vec![[250.0, 10.0, 10.0]; PATCH_W * PATCH_H] };
-        let bank = Bank { entries: vec![BankEntry::new(0, &patch, vec![0.0])] };
+        let bank = Bank::new(vec![BankEntry::new(0, &patch, vec![0.0])]);
         let planned = Planned { entry: 0, weight: 1.0, mix: [None, None] };
         let mut f = frame.clone();
         let s = LipSettings { intensity: 0.0, ..LipSettings::default() };
@@ -762,6 +914,50 @@ mod tests {
     }
 
     #[test]
+    fn a_bank_over_its_budget_reads_the_kept_mouths_again() {
+        // 40 frames of a close face whose picture changes every frame: each mouth is 73 KiB.
+        let (w, h) = (700usize, 700usize);
+        let landmarks = canonical().map(|p| [p[0] * 2.8 + 120.0, p[1] * 2.8 - 60.0]);
+        let frame = |i: usize| -> Vec<u8> {
+            (0..w * h * 4)
+                .map(|k| ((k / 4 % w) * 3 + (k / 4 / w) * (i % 7 + 1) + k % 4) as u8)
+                .collect()
+        };
+        let track = vec![Some(TrackFrame { landmarks, score: 1.0 }); 40];
+        let features: Vec<Vec<f32>> = (0..40).map(|i| vec![(i % 5) as f32]).collect();
+        let build = |budget| {
+            let mut reads = 0;
+            let built = build_bank(
+                &track,
+                &features,
+                w,
+                h,
+                |i| {
+                    reads += 1;
+                    Some(frame(i))
+                },
+                |_| false,
+                budget,
+            );
+            (built, reads)
+        };
+        let ((full, _, report), reads) = build(usize::MAX);
+        assert_eq!((full.entries.len(), reads, report.before), (40, 40, 40));
+        let one = full.entries[0].bytes();
+        let ((capped, _, report), reads) = build(one * 10 + one / 2);
+        assert!(capped.entries.len() <= 10 && capped.entries.len() >= 8, "{report:?}");
+        assert!(capped.bytes() <= one * 10 + one / 2);
+        // Over the budget: the kept mouths were read a second time, and they are the same.
+        assert_eq!(reads, 40 + capped.entries.len());
+        for e in &capped.entries {
+            let same = full.entries.iter().find(|f| f.frame == e.frame).unwrap();
+            assert_eq!(e.patch, same.patch);
+        }
+        // Every clean frame keeps its look.
+        assert_eq!(capped.looks.len(), 40);
+    }
+
+    #[test]
     fn a_detail_bank_renders_the_same_mouth_only_inside_the_patch() {
         let (w, h) = (700usize, 700usize);
         let frame: Vec<u8> = (0..w * h * 4).map(|i| (i * 7 % 256) as u8).collect();
@@ -769,14 +965,21 @@ mod tests {
         let target = TrackFrame { landmarks, score: 1.0 };
         let track = vec![Some(target); 3];
         assert_eq!(track_detail(&track), 2);
-        let (bank, model) =
-            build_bank(&track, &vec![vec![0.0]; 3], w, h, |_| Some(frame.clone()), |_| false);
+        let (bank, model, _) = build_bank(
+            &track,
+            &vec![vec![0.0]; 3],
+            w,
+            h,
+            |_| Some(frame.clone()),
+            |_| false,
+            usize::MAX,
+        );
         assert_eq!(bank.detail(), 2);
         assert_eq!(bank.entries.len(), 3);
         assert_eq!(bank.entries[0].patch.len(), PATCH_W * PATCH_H * 4);
         // A red detail-2 mouth lands on the face, nothing outside the patch changes.
         let red = Patch { rgb: vec![[250.0, 10.0, 10.0]; PATCH_W * PATCH_H * 4] };
-        let red_bank = Bank { entries: vec![BankEntry::new(0, &red, vec![0.0])] };
+        let red_bank = Bank::new(vec![BankEntry::new(0, &red, vec![0.0])]);
         let planned = Planned { entry: 0, weight: 1.0, mix: [None, None] };
         let mut f = frame.clone();
         let settings = LipSettings::default();

@@ -67,7 +67,7 @@ const MIN_INNER_PIECE: usize = PATCH_W * PATCH_H * 3 / 100;
 /// compression noise.
 const STD_FLOOR: [f32; 3] = [10.0, 6.0, 6.0];
 /// Most frames the model is learned from.
-const MAX_MODEL_FRAMES: usize = 160;
+pub(crate) const MAX_MODEL_FRAMES: usize = 160;
 
 fn median(v: &mut [f32]) -> f32 {
     let mid = v.len() / 2;

@@ -17,7 +17,6 @@ use crate::lipsync::engine::Look;
 use crate::lipsync::engine::{self, EditMasks, LipSettings, Planned, TrackFrame};
 use crate::lipsync::geometry::{PATCH_H, PATCH_W, Patch, extract_patch_at, patch_to_image};
 use crate::lipsync::occlusion::{FaceModel, PaintedMask};
-use crate::lipsync::render::skin_weights;
 use crate::lipsync::sync::{SLOW_HALF_WIDTH_S, audio_envelope, band_pass};
 use crate::media::yuv::Rect;
 use crate::media::{MediaError, VideoDecoder, decode_audio};
@@ -236,7 +235,8 @@ pub fn plan_lips(
             (0..frames).map(|i| frame_features(&orig_features, i as f64 / fps)).collect();
         // Built once per shot and face, then read from the bank cache (progress while building):
         // the shot is opened for decoding only when the bank is built.
-        let key = bank_cache::key(&analysis.media_hash, face.id, &track);
+        let budget = crate::lipsync::bank::bank_budget_bytes();
+        let key = bank_cache::key(&analysis.media_hash, face.id, &track, budget);
         let mut open_err = None;
         let built = bank_cache::load_or_build(bank_cache::cache_dir().as_deref(), &key, || {
             let mut decoder = match VideoDecoder::open_with_cache(video, 0) {
@@ -247,7 +247,7 @@ pub fn plan_lips(
                 }
             };
             let (w, h) = decoder.size();
-            let built = engine::build_bank(
+            let (bank, model, cap) = engine::build_bank(
                 &track,
                 &features,
                 w as usize,
@@ -257,8 +257,22 @@ pub fn plan_lips(
                     job.set_progress(i as f64 / track.len().max(1) as f64);
                     job.is_cancelled()
                 },
+                budget,
             );
-            (!job.is_cancelled()).then_some(built)
+            eprintln!(
+                "bank face {}: {} mouths of {} clean frames ({} near-duplicates and {} in \
+                 stretches of common mouths dropped), {:.1} MiB of a {:.0} MiB budget, {:.1} KiB \
+                 per mouth",
+                face.id,
+                bank.entries.len(),
+                cap.before,
+                cap.near_duplicates,
+                cap.stretches,
+                bank.bytes() as f64 / 1048576.0,
+                budget as f64 / 1048576.0,
+                bank.bytes() as f64 / 1024.0 / bank.entries.len().max(1) as f64,
+            );
+            (!job.is_cancelled()).then_some((bank, model))
         });
         if let Some(e) = open_err {
             return Err(e.into());
@@ -282,27 +296,23 @@ pub fn plan_lips(
         // The looks (pose, lighting) of the bank mouths and of each target frame: the target is a
         // frame of the same shot, so its lighting is read from its own bank patch, or the
         // nearest filmed one where it has none (occluded, low score).
-        let skin = skin_weights();
+        // The looks (pose, lighting, jaw) of the bank mouths and of each target frame: the target
+        // is a frame of the same shot, so its lighting and jaw are read from its own clean frame,
+        // or the nearest one where it has none (occluded, low score).
         let entry_looks: Vec<Option<Look>> = bank
             .entries
             .iter()
             .map(|e| {
                 let tf = track.get(usize::try_from(e.frame).ok()?).copied().flatten()?;
-                Look::new(&tf.landmarks, &e.analysis_patch(), &skin)
+                let l = bank.look_near(e.frame)?;
+                Some(Look { pose: Look::pose(&tf.landmarks)?, light: l.light, jaw: l.jaw })
             })
             .collect();
         let target_looks: Vec<Option<Look>> = (0..frames)
             .map(|i| {
                 let tf = track[i as usize]?;
-                let at = bank.entries.partition_point(|e| e.frame < i);
-                let near = [at.checked_sub(1), Some(at)]
-                    .into_iter()
-                    .flatten()
-                    .filter(|&k| k < bank.entries.len())
-                    .min_by_key(|&k| (bank.entries[k].frame - i).abs())?;
-                let light = entry_looks.get(near).copied().flatten()?.light;
-                let pose = Look::pose(&tf.landmarks)?;
-                Some(Look { pose, light })
+                let l = bank.look_near(i)?;
+                Some(Look { pose: Look::pose(&tf.landmarks)?, light: l.light, jaw: l.jaw })
             })
             .collect();
         // How open each edited frame's mouth should be: the dub's speech-band loudness (the
@@ -318,7 +328,7 @@ pub fn plan_lips(
         let plan = engine::plan_with_looks(
             &bank,
             &targets,
-            SelectParams::default(),
+            SelectParams::from_env(),
             &entry_looks,
             &target_looks,
             &apertures,
@@ -573,7 +583,7 @@ mod tests {
             .collect();
         let face = FaceTrack { id: 0, frames, speaking: Vec::new() };
         let red = Patch { rgb: vec![[250.0, 10.0, 10.0]; PATCH_W * PATCH_H] };
-        let bank = Bank { entries: vec![BankEntry::new(0, &red, vec![0.0])] };
+        let bank = Bank::new(vec![BankEntry::new(0, &red, vec![0.0])]);
         let rate = FrameRate::FPS_25;
         let segment = LipSegmentPlan {
             start: Time::ZERO,

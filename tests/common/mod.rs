@@ -56,6 +56,86 @@ pub fn all_frames(path: &Path) -> Vec<std::sync::Arc<media::Frame>> {
     frames
 }
 
+/// A dub with speech, a 2 s gap, and speech again: espeak-ng lines placed into one WAV.
+pub fn dub_with_gap(dir: &Path) -> (std::path::PathBuf, f64) {
+    let a = dir.join("a.wav");
+    let b = dir.join("b.wav");
+    espeak("We choose to go there soon.", "en-us", &a);
+    espeak("Because it is hard.", "en-us", &b);
+    let (a, b) =
+        (media::decode_audio(&a, Some(2)).unwrap(), media::decode_audio(&b, Some(2)).unwrap());
+    let a_len = a.samples.len().min(2 * 48_000 * 2);
+    let mut out = a.samples[..a_len].to_vec();
+    out.resize(out.len() + 2 * 48_000 * 2, 0.0); // the 2 s gap
+    out.extend_from_slice(&b.samples);
+    let path = dir.join("dub.wav");
+    media::testsrc::write_wav(&path, &out).unwrap();
+    (path, a_len as f64 / 2.0 / 48_000.0)
+}
+
+/// Renders every frame of `video` with the planned `lips` of `project` (a [`dub_with_gap`] dub
+/// whose first line lasts `first_line` s) and checks the edit's guarantees: frames inside the
+/// dub's 2 s gap are the source bit for bit, and nothing outside the mouth patch footprint
+/// changes anywhere. Returns how many frames changed.
+pub fn edits_stay_in_the_mouth(
+    video: &Path,
+    project: &redub::model::Project,
+    lips: redub::render::lips::LipRenderer,
+    first_line: f64,
+) -> usize {
+    use redub::lipsync::geometry::{PATCH_H, PATCH_W, patch_to_image};
+    use redub::model::Time;
+    use redub::render::export::FrameRenderer;
+    let face = lips.tracks()[0].face.clone();
+    let mut renderer = FrameRenderer::open(video, lips).unwrap();
+    let mut source = VideoDecoder::open_with_cache(video, 0).unwrap();
+    let (w, h) = renderer.size();
+    let (w, h) = (w as usize, h as usize);
+    // Frames inside the 2 s gap of the dub (the clip starts at 0.2 s), less the VAD's hangover
+    // and the edit's ramp at each side.
+    let rate = project.timeline.frame_rate;
+    let gap = 0.2 + first_line;
+    let gap_start = rate.time_to_frame(Time::from_seconds_f64(gap + 0.4));
+    let gap_end = rate.time_to_frame(Time::from_seconds_f64(gap + 2.0 - 0.3));
+    assert!(gap_end - gap_start > 25, "over a second of silence checked");
+    let mut changed_frames = 0;
+    for i in 0..project.timeline.frame_rate.time_to_frame(project.timeline.duration) {
+        let (out, _) = renderer.render(i).unwrap();
+        let src = source.frame(i).unwrap();
+        if i >= gap_start && i < gap_end {
+            assert!(out == src.data, "frame {i} in the dub's silence is the original");
+        }
+        if out != src.data {
+            changed_frames += 1;
+        }
+        // Outside the patch footprint (with a pixel of bilinear reach) nothing changes.
+        let Some(tf) = face.at(i) else {
+            assert!(out == src.data, "frame {i} without a face is untouched");
+            continue;
+        };
+        let to_patch = patch_to_image(&tf.landmarks).unwrap().inverse();
+        for y in 0..h {
+            for x in 0..w {
+                let p = to_patch.apply([x as f32, y as f32]);
+                let outside = p[0] < -1.5
+                    || p[1] < -1.5
+                    || p[0] > PATCH_W as f32 + 0.5
+                    || p[1] > PATCH_H as f32 + 0.5;
+                let o = (y * w + x) * 4;
+                if outside {
+                    assert_eq!(
+                        out[o..o + 4],
+                        src.data[o..o + 4],
+                        "frame {i} pixel ({x},{y}) outside the mouth patch"
+                    );
+                }
+            }
+        }
+    }
+    println!("frames changed: {changed_frames}; gap frames {gap_start}..{gap_end} identical");
+    changed_frames
+}
+
 /// Runs the `redub` binary.
 pub fn redub(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_redub")).args(args).output().expect("run redub")
