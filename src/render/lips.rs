@@ -199,10 +199,17 @@ pub fn plan_lips(
     let extractor = MfccExtractor::new(MfccConfig::speech(SAMPLE_RATE));
     // The bank hears what was filmed: the shot's own audio, whatever replaces it in the mix, or
     // the production sound on the original audio track when the shot has none.
+    // A bank built from production sound is cached under that sound's content too.
+    let mut bank_media = analysis.media_hash.clone();
     let original = match decode_audio(video, Some(1)) {
         Ok(a) => a.samples,
         Err(MediaError::NoStream { .. }) => match production.filter(|p| *p != video) {
-            Some(path) => decode_audio(path, Some(1))?.samples,
+            Some(path) => {
+                let sound = crate::model::hash::content_hash(path)
+                    .map_err(|e| RenderError::Invalid(format!("{}: {e}", path.display())))?;
+                bank_media = format!("{bank_media}-{}", sound.trim_start_matches("sha256:"));
+                decode_audio(path, Some(1))?.samples
+            }
             None => {
                 return Err(RenderError::Invalid(format!(
                     "{} has no audio stream: the lip edit finds the actor's mouths by the \
@@ -236,7 +243,7 @@ pub fn plan_lips(
         // Built once per shot and face, then read from the bank cache (progress while building):
         // the shot is opened for decoding only when the bank is built.
         let budget = crate::lipsync::bank::bank_budget_bytes();
-        let key = bank_cache::key(&analysis.media_hash, face.id, &track, budget);
+        let key = bank_cache::key(&bank_media, face.id, &track, budget);
         let mut open_err = None;
         let built = bank_cache::load_or_build(bank_cache::cache_dir().as_deref(), &key, || {
             let mut decoder = match VideoDecoder::open_with_cache(video, 0) {
