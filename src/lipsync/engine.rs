@@ -64,28 +64,36 @@ fn best_shift(patch: &Patch, reference: &Patch, weight: &[f32]) -> (isize, isize
     let at =
         |v: &[f32], u: isize, y: isize| v[(y.clamp(0, h - 1) * w + u.clamp(0, w - 1)) as usize];
     let total: f32 = weight.iter().sum::<f32>().max(1e-6);
+    // The weighted pixels (a lip mask covers a small part of the patch), in index order so the
+    // sums below add in the same order as over the whole patch.
+    let used: Vec<(usize, isize, isize, f32)> = weight
+        .iter()
+        .enumerate()
+        .filter(|&(_, &wt)| wt > 0.0)
+        .map(|(i, &wt)| (i, i as isize % w, i as isize / w, wt))
+        .collect();
     let mean = |v: &[f32], du: isize, dv: isize| -> f32 {
         let mut s = 0.0;
-        for (i, &wt) in weight.iter().enumerate() {
-            if wt > 0.0 {
-                let (u, y) = (i as isize % w, i as isize / w);
-                s += wt * at(v, u - du, y - dv);
-            }
+        for &(_, u, y, wt) in &used {
+            s += wt * at(v, u - du, y - dv);
         }
         s / total
     };
     let mb = mean(&b, 0, 0);
     let mut best = (f32::MAX, 0isize, 0isize);
+    let mut moved = vec![0.0f32; used.len()];
     for dv in -ALIGN_RADIUS..=ALIGN_RADIUS {
         for du in -ALIGN_RADIUS..=ALIGN_RADIUS {
-            let ma = mean(&a, du, dv);
+            let mut s = 0.0;
+            for (m, &(_, u, y, wt)) in moved.iter_mut().zip(&used) {
+                *m = at(&a, u - du, y - dv);
+                s += wt * *m;
+            }
+            let ma = s / total;
             let mut e = 0.0f32;
-            for (i, &wt) in weight.iter().enumerate() {
-                if wt > 0.0 {
-                    let (u, y) = (i as isize % w, i as isize / w);
-                    let d = (at(&a, u - du, y - dv) - ma) - (b[i] - mb);
-                    e += wt * d * d;
-                }
+            for (&m, &(i, _, _, wt)) in moved.iter().zip(&used) {
+                let d = (m - ma) - (b[i] - mb);
+                e += wt * d * d;
             }
             if e < best.0 {
                 best = (e, du, dv);

@@ -133,16 +133,35 @@ pub const MAX_SHADING_GAIN: f32 = 2.0;
 /// One box pass of radius `r` over `lines` lines of `len` samples (`stride` apart, lines `step`
 /// apart), zero outside.
 fn box_pass(src: &[f32], dst: &mut [f32], r: usize, (len, stride, lines, step): Layout) {
-    let r = r as isize;
     for line in 0..lines {
         let base = line * step;
-        let at = |k: isize| -> f32 {
-            if k < 0 || k >= len as isize { 0.0 } else { src[base + k as usize * stride] }
-        };
-        let mut acc: f32 = (0..=r).map(at).sum();
-        for k in 0..len as isize {
-            dst[base + k as usize * stride] = acc;
+        let at = |k: usize| src[base + k * stride];
+        let mut acc: f32 = (0..=r).map(|k| if k < len { at(k) } else { 0.0 }).sum();
+        // acc += at(k + r + 1) − at(k − r), with zero outside 0..len: the three stretches of k
+        // (only the entering sample inside, both, only the leaving one) without a test per sample.
+        let enter_end = len.saturating_sub(r + 1); // k + r + 1 < len
+        let leave_start = r.min(len); // k ≥ r
+        let mut k = 0;
+        while k < len.min(enter_end).min(leave_start) {
+            dst[base + k * stride] = acc;
+            acc += at(k + r + 1) - 0.0;
+            k += 1;
+        }
+        while k < enter_end {
+            dst[base + k * stride] = acc;
             acc += at(k + r + 1) - at(k - r);
+            k += 1;
+        }
+        while k < leave_start {
+            // Neither inside (a line shorter than the window).
+            dst[base + k * stride] = acc;
+            acc += 0.0 - 0.0;
+            k += 1;
+        }
+        while k < len {
+            dst[base + k * stride] = acc;
+            acc += 0.0 - at(k - r);
+            k += 1;
         }
     }
 }
@@ -312,6 +331,24 @@ fn feather_inwards(weights: &[f32], r: usize) -> Vec<f32> {
     num.iter().zip(&den).map(|(n, d)| (n / d.max(1e-6)).clamp(0.0, 1.0)).collect()
 }
 
+/// `v.floor()` for |v| < 2³¹ without a libm call (the baseline x86-64 target has no rounding
+/// instruction, so `floor` is a function call per pixel); NaN gives 0.
+#[inline]
+fn floor_fast(v: f32) -> f32 {
+    let t = v as i32 as f32;
+    if t > v { t - 1.0 } else { t }
+}
+
+/// `v.round()` (halves away from zero) for 0 ≤ v < 2³¹; below 0 it may give the value one
+/// closer to zero, which is still ≤ 0 (callers clamp to 0..255). No libm call.
+#[inline]
+fn round_fast(v: f32) -> f32 {
+    let t = floor_fast(v);
+    // Exact: `v − ⌊v⌋` of a float below 2²³ is representable.
+    if v - t >= 0.5 { t + 1.0 } else { t }
+}
+
+#[inline]
 fn sample_patch(
     values: &[[f32; 3]],
     alpha: &[f32],
@@ -319,7 +356,7 @@ fn sample_patch(
     u: f32,
     v: f32,
 ) -> ([f32; 3], f32) {
-    let (u0, v0) = (u.floor(), v.floor());
+    let (u0, v0) = (floor_fast(u), floor_fast(v));
     let (fu, fv) = (u - u0, v - v0);
     let (u0, v0) = (u0 as isize, v0 as isize);
     let mut rgb = [0.0f32; 3];
@@ -335,9 +372,14 @@ fn sample_patch(
             continue;
         }
         let i = vv as usize * pw + uu as usize;
-        a += w * alpha[i];
+        let wa = w * alpha[i];
+        if wa == 0.0 {
+            // Adds nothing (a zero-weight tap or an unmasked patch pixel).
+            continue;
+        }
+        a += wa;
         for c in 0..3 {
-            rgb[c] += w * alpha[i] * values[i][c];
+            rgb[c] += wa * values[i][c];
         }
     }
     if a > 0.0 {
@@ -346,6 +388,21 @@ fn sample_patch(
         }
     }
     (rgb, a)
+}
+
+/// The patch pixels `u0..=u1` × `v0..=v1` holding every non-zero `alpha` (`None` when all are
+/// zero): the compositor never writes outside their footprint.
+fn alpha_bounds(alpha: &[f32], pw: usize) -> Option<(usize, usize, usize, usize)> {
+    let mut out: Option<(usize, usize, usize, usize)> = None;
+    for (v, row) in alpha.chunks_exact(pw).enumerate() {
+        let Some(first) = row.iter().position(|&a| a != 0.0) else { continue };
+        let last = row.iter().rposition(|&a| a != 0.0).unwrap_or(first);
+        out = Some(match out {
+            None => (first, last, v, v),
+            Some((a, b, c, _)) => (a.min(first), b.max(last), c, v),
+        });
+    }
+    out
 }
 
 /// Blends `patch` (in patch pixels) onto an RGBA frame through `alpha` (patch pixels, 0..1),
@@ -359,10 +416,16 @@ pub fn composite(
     alpha: &[f32],
     to_image: &Similarity,
 ) {
-    // Bilinear taps reach one pixel past the patch edge, so the footprint spans −1..=W, −1..=H.
     let dims = dims_of(patch.rgb.len());
-    let (pw, ph) = (dims.0 as f32, dims.1 as f32);
-    let corners = [[-1.0, -1.0], [pw, -1.0], [-1.0, ph], [pw, ph]].map(|p| to_image.apply(p));
+    if alpha.len() < patch.rgb.len() {
+        return;
+    }
+    // Only frame pixels whose bilinear taps reach a non-zero alpha can change; a tap reaches one
+    // pixel, so the footprint of the masked pixels grown by one patch pixel bounds them (for
+    // the whole patch that is −1..=W, −1..=H).
+    let Some((ua, ub, va, vb)) = alpha_bounds(alpha, dims.0) else { return };
+    let (ua, ub, va, vb) = (ua as f32 - 1.0, ub as f32 + 1.0, va as f32 - 1.0, vb as f32 + 1.0);
+    let corners = [[ua, va], [ub, va], [ua, vb], [ub, vb]].map(|p| to_image.apply(p));
     let x0 = corners.iter().map(|p| p[0]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
     let y0 = corners.iter().map(|p| p[1]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
     let x1 = (corners.iter().map(|p| p[0]).fold(f32::MIN, f32::max).ceil().max(0.0) as usize + 1)
@@ -371,6 +434,7 @@ pub fn composite(
         .min(height);
     let to_patch = to_image.inverse();
     for y in y0..y1 {
+        let row = &mut frame[y * width * 4..(y + 1) * width * 4];
         for x in x0..x1 {
             let p = to_patch.apply([x as f32, y as f32]);
             let (rgb, a) = sample_patch(&patch.rgb, alpha, dims, p[0], p[1]);
@@ -378,10 +442,10 @@ pub fn composite(
                 continue;
             }
             let a = a.min(1.0);
-            let o = (y * width + x) * 4;
+            let px = &mut row[x * 4..x * 4 + 3];
             for c in 0..3 {
-                let src = f32::from(frame[o + c]);
-                frame[o + c] = (src + (rgb[c] - src) * a).round().clamp(0.0, 255.0) as u8;
+                let src = f32::from(px[c]);
+                px[c] = round_fast(src + (rgb[c] - src) * a).clamp(0.0, 255.0) as u8;
             }
         }
     }
