@@ -4,7 +4,7 @@
 use super::bank::{Bank, BankEntry, SelectParams};
 use super::geometry::{
     Landmarks5, PATCH_H, PATCH_W, Patch, Region, Similarity, detail_dims, detail_for, downsample,
-    extract_patch_at, patch_to_image_at, region_mask, region_mask_at, upsample_mask,
+    extract_patch_at, patch_to_image_at, region_mask, region_mask_at, upsample_each,
 };
 use super::occlusion::{FaceModel, PaintedMask, combine, mouth_zone, occlusion_masks};
 use super::render::{
@@ -400,10 +400,20 @@ pub fn plan_with_looks(
     // Every step is priced by how far its on-screen movement is from the wanted one: a filmed
     // run (free as a transition) that keeps moving through a dub pause, or a mouth held still
     // through a dub syllable, now costs; so does a jump that moves far more than wanted.
-    let step = |t: usize, from: usize, to: usize| match want_motion.get(t) {
-        Some(Some(want)) => {
-            MOTION_WEIGHT * ((step_motion(bank, from, to) - want) / m_spread).powi(2)
+    // The search prices the same entry pairs over and over (every frame of a run compares the
+    // same candidates): each pair's movement is computed once.
+    // (A map of the pairs asked for: a long shot's bank has thousands of entries.)
+    let memo = std::cell::RefCell::new(std::collections::HashMap::<(usize, usize), f32>::new());
+    let motion = |from: usize, to: usize| {
+        if let Some(&m) = memo.borrow().get(&(from, to)) {
+            return m;
         }
+        let m = step_motion(bank, from, to);
+        memo.borrow_mut().insert((from, to), m);
+        m
+    };
+    let step = |t: usize, from: usize, to: usize| match want_motion.get(t) {
+        Some(Some(want)) => MOTION_WEIGHT * ((motion(from, to) - want) / m_spread).powi(2),
         _ => 0.0,
     };
     finish_plan(bank, bank.select_with_steps(dub, params, extra, step))
@@ -505,7 +515,16 @@ pub fn prepare_layer(
     let (source_small, own_small) = (downsample(&source), downsample(own));
     let gain = shading_gain(&source_small, &own_small, &masks.skin_small);
     let matched_small = apply_gain(&source_small, &gain);
-    let matched = apply_gain(&source, &gain.map(|g| upsample_mask(&g, detail)));
+    // apply_gain(source, gain upsampled to the detail), one channel at a time, without the
+    // upsampled gains.
+    let mut matched = Patch { rgb: vec![[0.0; 3]; source.rgb.len()] };
+    for (c, g) in gain.iter().enumerate() {
+        upsample_each(g, detail, |k, g| {
+            if let (Some(m), Some(s)) = (matched.rgb.get_mut(k), source.rgb.get(k)) {
+                m[c] = (s[c] * g).clamp(0.0, 255.0);
+            }
+        });
+    }
     let strength = (settings.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
     if !settings.enabled || strength <= 0.0 {
         // Nothing to draw: the frame stays the source, bit for bit, on every compositor.
@@ -514,11 +533,13 @@ pub fn prepare_layer(
     // Occlusion is found at analysis size (the face model's) and drawn at the patch's detail.
     let auto = match (settings.occlusion.uses_auto(), model) {
         (true, Some(m)) => {
-            let window: Vec<Patch> = [neighbours[0], Some(own), neighbours[1]]
-                .into_iter()
-                .flatten()
-                .map(downsample)
-                .collect();
+            // (The own patch's analysis size is `own_small`, found above.)
+            let small = |p: Option<&Patch>| p.map(downsample);
+            let window: Vec<Patch> =
+                [small(neighbours[0]), Some(own_small.clone()), small(neighbours[1])]
+                    .into_iter()
+                    .flatten()
+                    .collect();
             let centre = usize::from(neighbours[0].is_some());
             occlusion_masks(m, &window).swap_remove(centre)
         }
@@ -527,12 +548,12 @@ pub fn prepare_layer(
     let occlusion = combine(&auto, painted.filter(|_| settings.occlusion.uses_painted()));
     let fit = fit_weights(&matched_small, &own_small, &masks.skin_small);
     let keep: Vec<f32> = occlusion.iter().zip(&fit).map(|(o, f)| (1.0 - o) * f).collect();
-    let alpha: Vec<f32> = masks
-        .region
-        .iter()
-        .zip(upsample_mask(&keep, detail))
-        .map(|(m, k)| m * strength * k)
-        .collect();
+    let mut alpha = vec![0.0f32; masks.region.len()];
+    upsample_each(&keep, detail, |i, k| {
+        if let (Some(a), Some(m)) = (alpha.get_mut(i), masks.region.get(i)) {
+            *a = m * strength * k;
+        }
+    });
     Some((matched, alpha, to_image))
 }
 

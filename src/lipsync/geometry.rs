@@ -114,17 +114,30 @@ pub fn upsample_mask(mask: &[f32], detail: usize) -> Vec<f32> {
     }
     let (w, h) = detail_dims(detail);
     let mut out = Vec::with_capacity(w * h);
+    upsample_each(mask, detail, |_, v| out.push(v));
+    out
+}
+
+/// Calls `f(k, value)` for each pixel `k` of [`upsample_mask`]`(mask, detail)` in order,
+/// without building it (callers that combine a resampled mask with other per-pixel values at
+/// once). With `detail` 1 (or a mask of another size) the values are the mask's own.
+pub fn upsample_each(mask: &[f32], detail: usize, mut f: impl FnMut(usize, f32)) {
+    if detail <= 1 || mask.len() != PATCH_W * PATCH_H {
+        mask.iter().enumerate().for_each(|(k, &v)| f(k, v));
+        return;
+    }
     let taps = UpsampleTaps::new(detail);
-    for (v0, v1, fv) in &taps.rows {
+    let mut k = 0;
+    for &(v0, v1, fv) in &taps.rows {
         let (top_row, bottom_row) =
             (&mask[v0 * PATCH_W..][..PATCH_W], &mask[v1 * PATCH_W..][..PATCH_W]);
-        out.extend(taps.cols.iter().map(|&(u0, u1, fu)| {
+        for &(u0, u1, fu) in &taps.cols {
             let top = top_row[u0] * (1.0 - fu) + top_row[u1] * fu;
             let bottom = bottom_row[u0] * (1.0 - fu) + bottom_row[u1] * fu;
-            top * (1.0 - fv) + bottom * fv
-        }));
+            f(k, top * (1.0 - fv) + bottom * fv);
+            k += 1;
+        }
     }
-    out
 }
 
 /// The bilinear taps of [`upsample_mask`]: the transform from detail to analysis pixels has no
@@ -165,12 +178,19 @@ pub fn sample_rgb(rgba: &[u8], width: usize, height: usize, x: f32, y: f32) -> [
     let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));
     let (fx, fy) = (xf - x0 as f32, yf - y0 as f32);
     let (r0, r1) = (y0 * width, y1 * width);
-    let (p00, p10, p01, p11) = (
-        &rgba[(r0 + x0) * 4..][..3],
-        &rgba[(r0 + x1) * 4..][..3],
-        &rgba[(r1 + x0) * 4..][..3],
-        &rgba[(r1 + x1) * 4..][..3],
-    );
+    // Two neighbouring pixels of a row are 8 consecutive bytes (one bounds check for both).
+    let pair = |row: usize| -> Option<&[u8]> {
+        if x1 == x0 + 1 { rgba.get((row + x0) * 4..(row + x0) * 4 + 8) } else { None }
+    };
+    let (p00, p10, p01, p11) = match (pair(r0), pair(r1)) {
+        (Some(t), Some(b)) => (&t[..3], &t[4..7], &b[..3], &b[4..7]),
+        _ => (
+            &rgba[(r0 + x0) * 4..][..3],
+            &rgba[(r0 + x1) * 4..][..3],
+            &rgba[(r1 + x0) * 4..][..3],
+            &rgba[(r1 + x1) * 4..][..3],
+        ),
+    };
     let mut out = [0.0; 3];
     for (c, o) in out.iter_mut().enumerate() {
         let top = f32::from(p00[c]) * (1.0 - fx) + f32::from(p10[c]) * fx;

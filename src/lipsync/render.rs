@@ -179,16 +179,20 @@ fn blur(values: &mut [f32], r: usize) {
 }
 
 /// Low-pass colour of `patch` where `weight` is positive (normalised convolution), per RGB
-/// channel, and the blurred weight itself.
-fn shading(patch: &Patch, weight: &[f32]) -> ([Vec<f32>; 3], Vec<f32>) {
+/// channel, and the blurred weight itself when `with_weight` (it depends on `weight` alone, so
+/// a caller shading two patches with one weight blurs it once).
+fn shading(patch: &Patch, weight: &[f32], with_weight: bool) -> ([Vec<f32>; 3], Vec<f32>) {
     let mut chans: [Vec<f32>; 3] =
         std::array::from_fn(|c| patch.rgb.iter().zip(weight).map(|(p, w)| p[c] * w).collect());
-    let mut wsum = weight.to_vec();
     let r = SHADING_RADIUS * detail_of(weight.len()).unwrap_or(1);
     for ch in &mut chans {
         blur(ch, r);
     }
-    blur(&mut wsum, r);
+    let mut wsum = Vec::new();
+    if with_weight {
+        wsum = weight.to_vec();
+        blur(&mut wsum, r);
+    }
     (chans, wsum)
 }
 
@@ -231,8 +235,8 @@ pub fn shading_gain(source: &Patch, target: &Patch, weight: &[f32]) -> [Vec<f32>
             w * (1.0 - d / 0.25).clamp(0.0, 1.0)
         })
         .collect();
-    let (src, ws) = shading(source, &weight);
-    let (dst, _) = shading(target, &weight);
+    let (src, ws) = shading(source, &weight, true);
+    let (dst, _) = shading(target, &weight, false);
     std::array::from_fn(|c| {
         (0..n)
             .map(|i| {
@@ -325,10 +329,28 @@ fn feather_inwards(weights: &[f32], r: usize) -> Vec<f32> {
     let eroded = min_pass(&min_pass(weights, (pw, 1, ph, pw)), (ph, pw, pw, 1));
     let radius = (r / 3).max(1);
     let mut num = eroded;
-    let mut den = vec![1.0f32; num.len()];
     blur(&mut num, radius);
-    blur(&mut den, radius);
-    num.iter().zip(&den).map(|(n, d)| (n / d.max(1e-6)).clamp(0.0, 1.0)).collect()
+    let den = blurred_ones(num.len(), radius);
+    num.iter().zip(den.iter()).map(|(n, d)| (n / d.max(1e-6)).clamp(0.0, 1.0)).collect()
+}
+
+/// [`blur`] of a picture of ones of `len` pixels (how much of each pixel's window lies inside
+/// the patch): it depends only on the size and radius, so it is found once per pair.
+fn blurred_ones(len: usize, radius: usize) -> std::sync::Arc<Vec<f32>> {
+    type Cache =
+        std::sync::Mutex<std::collections::HashMap<(usize, usize), std::sync::Arc<Vec<f32>>>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(v) = cache.lock().ok().and_then(|c| c.get(&(len, radius)).cloned()) {
+        return v;
+    }
+    let mut ones = vec![1.0f32; len];
+    blur(&mut ones, radius);
+    let ones = std::sync::Arc::new(ones);
+    if let Ok(mut c) = cache.lock() {
+        c.insert((len, radius), ones.clone());
+    }
+    ones
 }
 
 /// `v.floor()` for |v| < 2³¹ without a libm call (the baseline x86-64 target has no rounding
@@ -390,6 +412,51 @@ fn sample_patch(
     (rgb, a)
 }
 
+/// [`sample_patch`] where all four taps lie inside the patch (`None` elsewhere), without a
+/// test per tap: the same sums in the same order (a tap [`sample_patch`] skips adds exactly
+/// zero here), and nothing at all where the four alphas are zero.
+#[inline]
+fn sample_inside(
+    values: &[[f32; 3]],
+    alpha: &[f32],
+    (pw, ph): (usize, usize),
+    u: f32,
+    v: f32,
+) -> Option<([f32; 3], f32)> {
+    let (u0, v0) = (floor_fast(u), floor_fast(v));
+    if u0 < 0.0 || v0 < 0.0 || u0 + 1.0 >= pw as f32 || v0 + 1.0 >= ph as f32 {
+        return None;
+    }
+    let (fu, fv) = (u - u0, v - v0);
+    let i = v0 as usize * pw + u0 as usize;
+    let (top, bottom) = (alpha.get(i..i + 2)?, alpha.get(i + pw..i + pw + 2)?);
+    let (a00, a10, a01, a11) = (top[0], top[1], bottom[0], bottom[1]);
+    if a00 == 0.0 && a10 == 0.0 && a01 == 0.0 && a11 == 0.0 {
+        return Some(([0.0; 3], 0.0));
+    }
+    let (vt, vb) = (values.get(i..i + 2)?, values.get(i + pw..i + pw + 2)?);
+    let taps = [
+        ((1.0 - fu) * (1.0 - fv) * a00, &vt[0]),
+        (fu * (1.0 - fv) * a10, &vt[1]),
+        ((1.0 - fu) * fv * a01, &vb[0]),
+        (fu * fv * a11, &vb[1]),
+    ];
+    let mut rgb = [0.0f32; 3];
+    let mut a = 0.0f32;
+    for (wa, val) in taps {
+        a += wa;
+        for c in 0..3 {
+            rgb[c] += wa * val[c];
+        }
+    }
+    if a > 0.0 {
+        for c in &mut rgb {
+            *c /= a;
+        }
+    }
+    Some((rgb, a))
+}
+
 /// The patch pixels `u0..=u1` × `v0..=v1` holding every non-zero `alpha` (`None` when all are
 /// zero): the compositor never writes outside their footprint.
 fn alpha_bounds(alpha: &[f32], pw: usize) -> Option<(usize, usize, usize, usize)> {
@@ -437,7 +504,8 @@ pub fn composite(
         let row = &mut frame[y * width * 4..(y + 1) * width * 4];
         for x in x0..x1 {
             let p = to_patch.apply([x as f32, y as f32]);
-            let (rgb, a) = sample_patch(&patch.rgb, alpha, dims, p[0], p[1]);
+            let (rgb, a) = sample_inside(&patch.rgb, alpha, dims, p[0], p[1])
+                .unwrap_or_else(|| sample_patch(&patch.rgb, alpha, dims, p[0], p[1]));
             if a <= 0.0 {
                 continue;
             }
