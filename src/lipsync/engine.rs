@@ -402,14 +402,29 @@ pub fn plan_with_looks(
     // through a dub syllable, now costs; so does a jump that moves far more than wanted.
     // The search prices the same entry pairs over and over (every frame of a run compares the
     // same candidates): each pair's movement is computed once.
-    // (A map of the pairs asked for: a long shot's bank has thousands of entries.)
-    let memo = std::cell::RefCell::new(std::collections::HashMap::<(usize, usize), f32>::new());
+    // A table of all pairs for a bank of up to MEMO_DENSE entries, else a map of the pairs asked
+    // for (a long shot's bank has thousands of entries).
+    const MEMO_DENSE: usize = 1024;
+    let n = bank.entries.len();
+    let dense =
+        std::cell::RefCell::new(if n <= MEMO_DENSE { vec![f32::NAN; n * n] } else { Vec::new() });
+    let sparse = std::cell::RefCell::new(std::collections::HashMap::<(usize, usize), f32>::new());
     let motion = |from: usize, to: usize| {
-        if let Some(&m) = memo.borrow().get(&(from, to)) {
+        let slot = (n <= MEMO_DENSE && from < n && to < n).then_some(from * n + to);
+        let known = match slot {
+            Some(k) => Some(dense.borrow()[k]).filter(|m| !m.is_nan()),
+            None => sparse.borrow().get(&(from, to)).copied(),
+        };
+        if let Some(m) = known {
             return m;
         }
         let m = step_motion(bank, from, to);
-        memo.borrow_mut().insert((from, to), m);
+        match slot {
+            Some(k) => dense.borrow_mut()[k] = m,
+            None => {
+                sparse.borrow_mut().insert((from, to), m);
+            }
+        }
         m
     };
     let step = |t: usize, from: usize, to: usize| match want_motion.get(t) {

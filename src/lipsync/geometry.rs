@@ -372,4 +372,51 @@ mod tests {
         let fine_area: f32 = region.iter().sum::<f32>() / 4.0;
         assert!((fine_area / coarse_area - 1.0).abs() < 0.02, "{fine_area} vs {coarse_area}");
     }
+
+    #[test]
+    fn table_upsampling_and_sampling_equal_the_per_pixel_formulas() {
+        let mask: Vec<f32> =
+            (0..PATCH_W * PATCH_H).map(|i| ((i * 7919) % 1000) as f32 / 999.0).collect();
+        for detail in [2usize, 3] {
+            let (w, h) = detail_dims(detail);
+            let to_low = detail_to_patch(detail);
+            let at = |u: usize, v: usize| mask[v * PATCH_W + u];
+            let mut reference = Vec::with_capacity(w * h);
+            for y in 0..h {
+                for x in 0..w {
+                    let p = to_low.apply([x as f32, y as f32]);
+                    let (u, v) = (
+                        p[0].clamp(0.0, (PATCH_W - 1) as f32),
+                        p[1].clamp(0.0, (PATCH_H - 1) as f32),
+                    );
+                    let (u0, v0) = (u.floor() as usize, v.floor() as usize);
+                    let (u1, v1) = ((u0 + 1).min(PATCH_W - 1), (v0 + 1).min(PATCH_H - 1));
+                    let (fu, fv) = (u - u0 as f32, v - v0 as f32);
+                    let top = at(u0, v0) * (1.0 - fu) + at(u1, v0) * fu;
+                    let bottom = at(u0, v1) * (1.0 - fu) + at(u1, v1) * fu;
+                    reference.push(top * (1.0 - fv) + bottom * fv);
+                }
+            }
+            assert!(upsample_mask(&mask, detail) == reference, "detail {detail}");
+        }
+        // Bilinear frame sampling, inside, on the last row and column, and beyond the edges.
+        let (w, h) = (37usize, 23usize);
+        let rgba: Vec<u8> = (0..w * h * 4).map(|i| (i * 31 % 251) as u8).collect();
+        for (x, y) in
+            [(3.3f32, 4.7f32), (35.5, 10.2), (36.0, 22.0), (-2.0, 5.5), (40.0, 30.0), (0.0, 21.9)]
+        {
+            let xf = x.clamp(0.0, (w - 1) as f32);
+            let yf = y.clamp(0.0, (h - 1) as f32);
+            let (x0, y0) = (xf.floor() as usize, yf.floor() as usize);
+            let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+            let (fx, fy) = (xf - x0 as f32, yf - y0 as f32);
+            let px = |x: usize, y: usize, c: usize| f32::from(rgba[(y * w + x) * 4 + c]);
+            let want: [f32; 3] = std::array::from_fn(|c| {
+                let top = px(x0, y0, c) * (1.0 - fx) + px(x1, y0, c) * fx;
+                let bottom = px(x0, y1, c) * (1.0 - fx) + px(x1, y1, c) * fx;
+                top * (1.0 - fy) + bottom * fy
+            });
+            assert_eq!(sample_rgb(&rgba, w, h, x, y), want, "({x}, {y})");
+        }
+    }
 }

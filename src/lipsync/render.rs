@@ -61,6 +61,31 @@ pub fn ring_weights(mask: &[f32]) -> Vec<f32> {
     let (pw, ph) = (pw as isize, ph as isize);
     let s = detail_of(mask.len()).unwrap_or(1) as isize;
     let r = 6 * s;
+    // "A region pixel (> 0.5) within the (2r+1)² square" is separable: within r along the row,
+    // then within r of that along the column; running counts make each pass linear.
+    let (w, h) = (pw as usize, ph as usize);
+    let r = r as usize;
+    let window_any =
+        |inside: &dyn Fn(usize) -> bool, len: usize, out: &mut dyn FnMut(usize, bool)| {
+            // prefix[k] = how many of 0..k are inside.
+            let mut prefix = vec![0u32; len + 1];
+            for k in 0..len {
+                prefix[k + 1] = prefix[k] + u32::from(inside(k));
+            }
+            for k in 0..len {
+                let (a, b) = (k.saturating_sub(r), (k + r + 1).min(len));
+                out(k, prefix[b] > prefix[a]);
+            }
+        };
+    let mut along_rows = vec![false; mask.len()];
+    for v in 0..h {
+        let row = &mask[v * w..(v + 1) * w];
+        window_any(&|u| row[u] > 0.5, w, &mut |u, any| along_rows[v * w + u] = any);
+    }
+    let mut near = vec![false; mask.len()];
+    for u in 0..w {
+        window_any(&|v| along_rows[v * w + u], h, &mut |v, any| near[v * w + u] = any);
+    }
     let mut ring = vec![0.0; mask.len()];
     for v in 0..ph {
         for u in 0..pw {
@@ -68,13 +93,7 @@ pub fn ring_weights(mask: &[f32]) -> Vec<f32> {
             if mask[i] > 0.02 || u < 2 * s || v < 2 * s || u >= pw - 2 * s || v >= ph - 2 * s {
                 continue;
             }
-            let near = (-r..=r).any(|dv| {
-                (-r..=r).any(|du| {
-                    let (uu, vv) = (u + du, v + dv);
-                    uu >= 0 && vv >= 0 && uu < pw && vv < ph && mask[(vv * pw + uu) as usize] > 0.5
-                })
-            });
-            if near {
+            if near[i] {
                 ring[i] = 1.0;
             }
         }
@@ -715,5 +734,207 @@ mod tests {
         let centre = to_image.apply([64.0, 45.0]);
         let o = (centre[1] as usize * w + centre[0] as usize) * 4;
         assert_eq!(&f2[o..o + 3], &[255, 255, 255]);
+    }
+
+    /// A small deterministic generator (xorshift) for the equivalence tests below.
+    fn noise(seed: u64) -> impl FnMut() -> f32 {
+        let mut x = seed.max(1);
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / (1u64 << 24) as f32
+        }
+    }
+
+    /// The compositor as it was written before the fast paths (every tap tested, libm floor and
+    /// round, the whole patch footprint visited): the reference the fast one must equal bit for
+    /// bit.
+    fn composite_reference(
+        frame: &mut [u8],
+        width: usize,
+        height: usize,
+        patch: &Patch,
+        alpha: &[f32],
+        to_image: &Similarity,
+    ) {
+        let dims = dims_of(patch.rgb.len());
+        let (pw, ph) = (dims.0 as f32, dims.1 as f32);
+        let corners = [[-1.0, -1.0], [pw, -1.0], [-1.0, ph], [pw, ph]].map(|p| to_image.apply(p));
+        let x0 = corners.iter().map(|p| p[0]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
+        let y0 = corners.iter().map(|p| p[1]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
+        let x1 = (corners.iter().map(|p| p[0]).fold(f32::MIN, f32::max).ceil().max(0.0) as usize
+            + 1)
+        .min(width);
+        let y1 = (corners.iter().map(|p| p[1]).fold(f32::MIN, f32::max).ceil().max(0.0) as usize
+            + 1)
+        .min(height);
+        let to_patch = to_image.inverse();
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let p = to_patch.apply([x as f32, y as f32]);
+                let (u, v) = (p[0], p[1]);
+                let (u0, v0) = (u.floor(), v.floor());
+                let (fu, fv) = (u - u0, v - v0);
+                let (u0, v0) = (u0 as isize, v0 as isize);
+                let mut rgb = [0.0f32; 3];
+                let mut a = 0.0f32;
+                for (du, dv, w) in [
+                    (0, 0, (1.0 - fu) * (1.0 - fv)),
+                    (1, 0, fu * (1.0 - fv)),
+                    (0, 1, (1.0 - fu) * fv),
+                    (1, 1, fu * fv),
+                ] {
+                    let (uu, vv) = (u0 + du, v0 + dv);
+                    if uu < 0
+                        || vv < 0
+                        || uu >= dims.0 as isize
+                        || vv >= dims.1 as isize
+                        || w == 0.0
+                    {
+                        continue;
+                    }
+                    let i = vv as usize * dims.0 + uu as usize;
+                    a += w * alpha[i];
+                    for c in 0..3 {
+                        rgb[c] += w * alpha[i] * patch.rgb[i][c];
+                    }
+                }
+                if a > 0.0 {
+                    for c in &mut rgb {
+                        *c /= a;
+                    }
+                }
+                if a <= 0.0 {
+                    continue;
+                }
+                let a = a.min(1.0);
+                let o = (y * width + x) * 4;
+                for c in 0..3 {
+                    let src = f32::from(frame[o + c]);
+                    frame[o + c] = (src + (rgb[c] - src) * a).round().clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_composite_equals_the_reference_bit_for_bit() {
+        let mut rnd = noise(7);
+        let (w, h) = (300usize, 260usize);
+        for (case, detail) in [1usize, 2, 1, 2, 2].into_iter().enumerate() {
+            let frame: Vec<u8> = (0..w * h * 4).map(|_| (rnd() * 256.0) as u8).collect();
+            let (pw, ph) = crate::lipsync::geometry::detail_dims(detail);
+            let patch = Patch {
+                rgb: (0..pw * ph)
+                    .map(|_| [rnd() * 300.0 - 20.0, rnd() * 255.0, rnd() * 255.0])
+                    .collect(),
+            };
+            // A feathered region with exact zeros around it, random strength, and holes.
+            let region = crate::lipsync::geometry::region_mask_at(Region::LipsJaw, 6.0, detail);
+            let alpha: Vec<f32> =
+                region.iter().map(|m| if rnd() < 0.1 { 0.0 } else { m * (0.3 + rnd()) }).collect();
+            // Scales from shrinking to enlarging, rotated, placed partly off the frame in the
+            // last case (edge taps and clipping).
+            let scale = 0.6 + 0.5 * case as f32;
+            let angle = 0.3 * rnd() - 0.15;
+            let off = if case == 4 { -60.0 } else { 20.0 };
+            let to_image = Similarity {
+                a: scale * angle.cos() / detail as f32,
+                b: scale * angle.sin() / detail as f32,
+                tx: off + 10.0 * rnd(),
+                ty: 15.0 + 10.0 * rnd(),
+            };
+            let (mut fast, mut slow) = (frame.clone(), frame.clone());
+            composite(&mut fast, w, h, &patch, &alpha, &to_image);
+            composite_reference(&mut slow, w, h, &patch, &alpha, &to_image);
+            assert!(fast != frame, "case {case}: something was drawn");
+            assert!(fast == slow, "case {case}: fast and reference composites differ");
+        }
+        // The helpers themselves, on values around the integers and halves.
+        for k in -400..400 {
+            for d in [0.0f32, 1e-6, 0.25, 0.4999999, 0.5, 0.5000001, 0.75, 0.9999999] {
+                let v = k as f32 * 0.5 + d;
+                assert_eq!(floor_fast(v), v.floor(), "{v}");
+                if v >= 0.0 {
+                    assert_eq!(round_fast(v), v.round(), "{v}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_box_passes_equal_the_per_sample_loop() {
+        let mut rnd = noise(11);
+        for (pw, ph, r) in [(128usize, 96usize, 7usize), (256, 192, 14), (20, 9, 7), (5, 4, 6)] {
+            let src: Vec<f32> = (0..pw * ph).map(|_| rnd() * 255.0).collect();
+            // The loop as first written: `at` returns zero outside the line.
+            let reference = |(len, stride, lines, step): Layout| {
+                let mut dst = vec![0.0f32; src.len()];
+                for line in 0..lines {
+                    let base = line * step;
+                    let at = |k: isize| -> f32 {
+                        if k < 0 || k >= len as isize {
+                            0.0
+                        } else {
+                            src[base + k as usize * stride]
+                        }
+                    };
+                    let r = r as isize;
+                    let mut acc: f32 = (0..=r).map(at).sum();
+                    for k in 0..len as isize {
+                        dst[base + k as usize * stride] = acc;
+                        acc += at(k + r + 1) - at(k - r);
+                    }
+                }
+                dst
+            };
+            for layout in [(pw, 1, ph, pw), (ph, pw, pw, 1)] {
+                let mut dst = vec![0.0f32; src.len()];
+                box_pass(&src, &mut dst, r, layout);
+                assert!(dst == reference(layout), "{pw}x{ph} r {r} {layout:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn separable_ring_equals_the_square_search() {
+        for (region, detail) in [(Region::LipsJaw, 1usize), (Region::Lips, 2), (Region::LipsJaw, 2)]
+        {
+            let mask = crate::lipsync::geometry::region_mask_at(region, 6.0, detail);
+            let (pw, ph) = crate::lipsync::geometry::detail_dims(detail);
+            let (pw, ph) = (pw as isize, ph as isize);
+            let (s, r) = (detail as isize, 6 * detail as isize);
+            let mut want = vec![0.0f32; mask.len()];
+            for v in 0..ph {
+                for u in 0..pw {
+                    let i = (v * pw + u) as usize;
+                    if mask[i] > 0.02
+                        || u < 2 * s
+                        || v < 2 * s
+                        || u >= pw - 2 * s
+                        || v >= ph - 2 * s
+                    {
+                        continue;
+                    }
+                    let near = (-r..=r).any(|dv| {
+                        (-r..=r).any(|du| {
+                            let (uu, vv) = (u + du, v + dv);
+                            uu >= 0
+                                && vv >= 0
+                                && uu < pw
+                                && vv < ph
+                                && mask[(vv * pw + uu) as usize] > 0.5
+                        })
+                    });
+                    if near {
+                        want[i] = 1.0;
+                    }
+                }
+            }
+            let got = ring_weights(&mask);
+            assert!(got.iter().any(|&v| v > 0.0));
+            assert!(got == want, "{region:?} detail {detail}");
+        }
     }
 }

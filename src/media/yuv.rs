@@ -446,6 +446,20 @@ mod tests {
         let rect = Rect { x0: 2, y0: 2, x1: 8, y1: 6 };
         let mut rgba = vec![0u8; w * h * 4];
         roi_to_rgba(&frame, rect, &mut rgba).expect("roi");
+        // The table-driven conversion gives exactly the matrix's own per-sample arithmetic.
+        let m = YuvMatrix::from_caps(&caps);
+        for y in rect.y0..rect.y1 {
+            for x in rect.x0..rect.x1 {
+                let s = |o: usize| f32::from(data[o]);
+                let rgb = m.to_rgb(
+                    s(y * l.y_stride + x),
+                    s(l.u_offset + (y / 2) * l.c_stride + x / 2),
+                    s(l.v_offset + (y / 2) * l.c_stride + x / 2),
+                );
+                let want = rgb.map(|v| (v + 0.5).clamp(0.0, 255.0) as u8);
+                assert_eq!(&rgba[(y * w + x) * 4..(y * w + x) * 4 + 3], &want, "({x}, {y})");
+            }
+        }
         let mut before = Vec::new();
         for y in rect.y0..rect.y1 {
             before.extend_from_slice(&rgba[(y * w + rect.x0) * 4..(y * w + rect.x1) * 4]);
