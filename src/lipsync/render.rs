@@ -177,7 +177,7 @@ fn box_pass(src: &[f32], dst: &mut [f32], r: usize, (len, stride, lines, step): 
         while k < leave_start {
             // Neither inside (a line shorter than the window).
             dst[base + k * stride] = acc;
-            acc += 0.0 - 0.0;
+            acc += 0.0; // 0 − 0
             k += 1;
         }
         while k < len {
@@ -217,7 +217,7 @@ fn box_pass_columns(src: &[f32], dst: &mut [f32], r: usize, len: usize, lines: u
             }
             (false, false) => {
                 for a in acc.iter_mut() {
-                    *a += 0.0 - 0.0;
+                    *a += 0.0; // 0 − 0
                 }
             }
         }
@@ -750,6 +750,7 @@ mod tests {
     /// The compositor as it was written before the fast paths (every tap tested, libm floor and
     /// round, the whole patch footprint visited): the reference the fast one must equal bit for
     /// bit.
+    #[allow(clippy::needless_range_loop)] // kept as first written
     fn composite_reference(
         frame: &mut [u8],
         width: usize,
