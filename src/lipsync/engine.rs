@@ -6,7 +6,9 @@ use super::geometry::{
     Landmarks5, PATCH_H, PATCH_W, Patch, Region, Similarity, detail_dims, detail_for, downsample,
     extract_patch_at, patch_to_image_at, region_mask, region_mask_at, upsample_each,
 };
-use super::occlusion::{FaceModel, PaintedMask, combine, mouth_zone, occlusion_masks};
+use super::occlusion::{
+    FaceModel, PaintedMask, combine, mouth_zone, occlusion_mask_at, occlusion_masks,
+};
 use super::render::{
     apply_gain, composite, fit_weights, ring_weights, shading_gain, skin_weights_at,
 };
@@ -556,7 +558,7 @@ pub fn prepare_layer(
                     .flatten()
                     .collect();
             let centre = usize::from(neighbours[0].is_some());
-            occlusion_masks(m, &window).swap_remove(centre)
+            occlusion_mask_at(m, &window, centre)
         }
         _ => vec![0.0; PATCH_W * PATCH_H],
     };
