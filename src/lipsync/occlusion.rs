@@ -474,8 +474,8 @@ mod tests {
         }
         let masks = occlusion_masks(&model, &frames);
         // One frame's mask alone is that frame's mask of the whole run.
-        for t in 0..frames.len() {
-            assert!(occlusion_mask_at(&model, &frames, t) == masks[t], "frame {t}");
+        for (t, mask) in masks.iter().enumerate() {
+            assert!(occlusion_mask_at(&model, &frames, t) == *mask, "frame {t}");
         }
         assert!(masks[1].iter().any(|&v| v > 0.0) && masks[3].iter().any(|&v| v > 0.0));
         assert_eq!(masks[2][45 * PATCH_W + 65], 1.0, "object centre");

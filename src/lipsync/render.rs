@@ -416,7 +416,8 @@ fn blurred_ones(len: usize, radius: usize) -> std::sync::Arc<Vec<f32>> {
 #[inline]
 fn floor_fast(v: f32) -> f32 {
     let t = v as i32 as f32;
-    if t > v { t - 1.0 } else { t }
+    // Branch-free (a data-dependent branch here mispredicts on every other pixel).
+    t - f32::from(u8::from(t > v))
 }
 
 /// `v.round()` (halves away from zero) for 0 ≤ v < 2³¹; below 0 it may give the value one
@@ -425,7 +426,7 @@ fn floor_fast(v: f32) -> f32 {
 fn round_fast(v: f32) -> f32 {
     let t = floor_fast(v);
     // Exact: `v − ⌊v⌋` of a float below 2²³ is representable.
-    if v - t >= 0.5 { t + 1.0 } else { t }
+    t + f32::from(u8::from(v - t >= 0.5))
 }
 
 #[inline]
@@ -453,10 +454,6 @@ fn sample_patch(
         }
         let i = vv as usize * pw + uu as usize;
         let wa = w * alpha[i];
-        if wa == 0.0 {
-            // Adds nothing (a zero-weight tap or an unmasked patch pixel).
-            continue;
-        }
         a += wa;
         for c in 0..3 {
             rgb[c] += wa * values[i][c];
@@ -468,51 +465,6 @@ fn sample_patch(
         }
     }
     (rgb, a)
-}
-
-/// [`sample_patch`] where all four taps lie inside the patch (`None` elsewhere), without a
-/// test per tap: the same sums in the same order (a tap [`sample_patch`] skips adds exactly
-/// zero here), and nothing at all where the four alphas are zero.
-#[inline]
-fn sample_inside(
-    values: &[[f32; 3]],
-    alpha: &[f32],
-    (pw, ph): (usize, usize),
-    u: f32,
-    v: f32,
-) -> Option<([f32; 3], f32)> {
-    let (u0, v0) = (floor_fast(u), floor_fast(v));
-    if u0 < 0.0 || v0 < 0.0 || u0 + 1.0 >= pw as f32 || v0 + 1.0 >= ph as f32 {
-        return None;
-    }
-    let (fu, fv) = (u - u0, v - v0);
-    let i = v0 as usize * pw + u0 as usize;
-    let (top, bottom) = (alpha.get(i..i + 2)?, alpha.get(i + pw..i + pw + 2)?);
-    let (a00, a10, a01, a11) = (top[0], top[1], bottom[0], bottom[1]);
-    if a00 == 0.0 && a10 == 0.0 && a01 == 0.0 && a11 == 0.0 {
-        return Some(([0.0; 3], 0.0));
-    }
-    let (vt, vb) = (values.get(i..i + 2)?, values.get(i + pw..i + pw + 2)?);
-    let taps = [
-        ((1.0 - fu) * (1.0 - fv) * a00, &vt[0]),
-        (fu * (1.0 - fv) * a10, &vt[1]),
-        ((1.0 - fu) * fv * a01, &vb[0]),
-        (fu * fv * a11, &vb[1]),
-    ];
-    let mut rgb = [0.0f32; 3];
-    let mut a = 0.0f32;
-    for (wa, val) in taps {
-        a += wa;
-        for c in 0..3 {
-            rgb[c] += wa * val[c];
-        }
-    }
-    if a > 0.0 {
-        for c in &mut rgb {
-            *c /= a;
-        }
-    }
-    Some((rgb, a))
 }
 
 /// The patch pixels `u0..=u1` × `v0..=v1` holding every non-zero `alpha` (`None` when all are
@@ -562,8 +514,7 @@ pub fn composite(
         let row = &mut frame[y * width * 4..(y + 1) * width * 4];
         for x in x0..x1 {
             let p = to_patch.apply([x as f32, y as f32]);
-            let (rgb, a) = sample_inside(&patch.rgb, alpha, dims, p[0], p[1])
-                .unwrap_or_else(|| sample_patch(&patch.rgb, alpha, dims, p[0], p[1]));
+            let (rgb, a) = sample_patch(&patch.rgb, alpha, dims, p[0], p[1]);
             if a <= 0.0 {
                 continue;
             }
