@@ -739,6 +739,18 @@ impl Bank {
             }
             cands.push(c);
         }
+        // Candidate sets grow along a run (successors of successors), so the same entry pairs
+        // are priced on many frames: each pair's transition is computed once.
+        let n = self.entries.len();
+        let mut memo = if n <= 1024 { vec![f32::NAN; n * n] } else { Vec::new() };
+        let mut transition = |from: usize, to: usize| match memo.get_mut(from * n + to) {
+            Some(m) if !m.is_nan() => *m,
+            Some(m) => {
+                *m = self.transition(from, to, params.lambda);
+                *m
+            }
+            None => self.transition(from, to, params.lambda),
+        };
         let mut cost: Vec<f32> = cands[0].iter().map(|&(_, d)| d).collect();
         let mut back: Vec<Vec<usize>> = vec![Vec::new()];
         for i in 1..run.len() {
@@ -748,9 +760,7 @@ impl Bank {
                 let (best, arg) = cands[i - 1]
                     .iter()
                     .enumerate()
-                    .map(|(j, &(p, _))| {
-                        (cost[j] + self.transition(p, e, params.lambda) + step(i, p, e), j)
-                    })
+                    .map(|(j, &(p, _))| (cost[j] + transition(p, e) + step(i, p, e), j))
                     .fold((f32::MAX, 0), |acc, x| if x.0 < acc.0 { x } else { acc });
                 next_cost.push(best + d);
                 next_back.push(arg);

@@ -7,10 +7,11 @@ use super::bank::{
 };
 use super::geometry::{
     Landmarks5, PATCH_H, PATCH_W, Patch, Region, Similarity, detail_dims, detail_for, downsample,
-    extract_patch_at, patch_to_image_at, region_mask, region_mask_at, upsample_mask,
+    extract_patch_at, patch_to_image_at, region_mask, region_mask_at, upsample_each,
 };
 use super::occlusion::{
-    FaceModel, MAX_MODEL_FRAMES, PaintedMask, combine, mouth_zone, occlusion_masks,
+    FaceModel, MAX_MODEL_FRAMES, PaintedMask, combine, mouth_zone, occlusion_mask_at,
+    occlusion_masks,
 };
 use super::render::{
     apply_gain, composite, fit_weights, ring_weights, shading_gain, skin_weights_at,
@@ -69,28 +70,36 @@ fn best_shift(patch: &Patch, reference: &Patch, weight: &[f32]) -> (isize, isize
     let at =
         |v: &[f32], u: isize, y: isize| v[(y.clamp(0, h - 1) * w + u.clamp(0, w - 1)) as usize];
     let total: f32 = weight.iter().sum::<f32>().max(1e-6);
+    // The weighted pixels (a lip mask covers a small part of the patch), in index order so the
+    // sums below add in the same order as over the whole patch.
+    let used: Vec<(usize, isize, isize, f32)> = weight
+        .iter()
+        .enumerate()
+        .filter(|&(_, &wt)| wt > 0.0)
+        .map(|(i, &wt)| (i, i as isize % w, i as isize / w, wt))
+        .collect();
     let mean = |v: &[f32], du: isize, dv: isize| -> f32 {
         let mut s = 0.0;
-        for (i, &wt) in weight.iter().enumerate() {
-            if wt > 0.0 {
-                let (u, y) = (i as isize % w, i as isize / w);
-                s += wt * at(v, u - du, y - dv);
-            }
+        for &(_, u, y, wt) in &used {
+            s += wt * at(v, u - du, y - dv);
         }
         s / total
     };
     let mb = mean(&b, 0, 0);
     let mut best = (f32::MAX, 0isize, 0isize);
+    let mut moved = vec![0.0f32; used.len()];
     for dv in -ALIGN_RADIUS..=ALIGN_RADIUS {
         for du in -ALIGN_RADIUS..=ALIGN_RADIUS {
-            let ma = mean(&a, du, dv);
+            let mut s = 0.0;
+            for (m, &(_, u, y, wt)) in moved.iter_mut().zip(&used) {
+                *m = at(&a, u - du, y - dv);
+                s += wt * *m;
+            }
+            let ma = s / total;
             let mut e = 0.0f32;
-            for (i, &wt) in weight.iter().enumerate() {
-                if wt > 0.0 {
-                    let (u, y) = (i as isize % w, i as isize / w);
-                    let d = (at(&a, u - du, y - dv) - ma) - (b[i] - mb);
-                    e += wt * d * d;
-                }
+            for (&m, &(i, _, _, wt)) in moved.iter().zip(&used) {
+                let d = (m - ma) - (b[i] - mb);
+                e += wt * d * d;
             }
             if e < best.0 {
                 best = (e, du, dv);
@@ -505,10 +514,35 @@ pub fn plan_with_looks(
     // Every step is priced by how far its on-screen movement is from the wanted one: a filmed
     // run (free as a transition) that keeps moving through a dub pause, or a mouth held still
     // through a dub syllable, now costs; so does a jump that moves far more than wanted.
-    let step = |t: usize, from: usize, to: usize| match want_motion.get(t) {
-        Some(Some(want)) => {
-            MOTION_WEIGHT * ((step_motion(bank, from, to) - want) / m_spread).powi(2)
+    // The search prices the same entry pairs over and over (every frame of a run compares the
+    // same candidates): each pair's movement is computed once.
+    // A table of all pairs for a bank of up to MEMO_DENSE entries, else a map of the pairs asked
+    // for (a long shot's bank has thousands of entries).
+    const MEMO_DENSE: usize = 1024;
+    let n = bank.entries.len();
+    let dense =
+        std::cell::RefCell::new(if n <= MEMO_DENSE { vec![f32::NAN; n * n] } else { Vec::new() });
+    let sparse = std::cell::RefCell::new(std::collections::HashMap::<(usize, usize), f32>::new());
+    let motion = |from: usize, to: usize| {
+        let slot = (n <= MEMO_DENSE && from < n && to < n).then_some(from * n + to);
+        let known = match slot {
+            Some(k) => Some(dense.borrow()[k]).filter(|m| !m.is_nan()),
+            None => sparse.borrow().get(&(from, to)).copied(),
+        };
+        if let Some(m) = known {
+            return m;
         }
+        let m = step_motion(bank, from, to);
+        match slot {
+            Some(k) => dense.borrow_mut()[k] = m,
+            None => {
+                sparse.borrow_mut().insert((from, to), m);
+            }
+        }
+        m
+    };
+    let step = |t: usize, from: usize, to: usize| match want_motion.get(t) {
+        Some(Some(want)) => MOTION_WEIGHT * ((motion(from, to) - want) / m_spread).powi(2),
         _ => 0.0,
     };
     finish_plan(bank, bank.select_with_steps(dub, params, extra, step))
@@ -610,7 +644,16 @@ pub fn prepare_layer(
     let (source_small, own_small) = (downsample(&source), downsample(own));
     let gain = shading_gain(&source_small, &own_small, &masks.skin_small);
     let matched_small = apply_gain(&source_small, &gain);
-    let matched = apply_gain(&source, &gain.map(|g| upsample_mask(&g, detail)));
+    // apply_gain(source, gain upsampled to the detail), one channel at a time, without the
+    // upsampled gains.
+    let mut matched = Patch { rgb: vec![[0.0; 3]; source.rgb.len()] };
+    for (c, g) in gain.iter().enumerate() {
+        upsample_each(g, detail, |k, g| {
+            if let (Some(m), Some(s)) = (matched.rgb.get_mut(k), source.rgb.get(k)) {
+                m[c] = (s[c] * g).clamp(0.0, 255.0);
+            }
+        });
+    }
     let strength = (settings.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
     if !settings.enabled || strength <= 0.0 {
         // Nothing to draw: the frame stays the source, bit for bit, on every compositor.
@@ -619,25 +662,27 @@ pub fn prepare_layer(
     // Occlusion is found at analysis size (the face model's) and drawn at the patch's detail.
     let auto = match (settings.occlusion.uses_auto(), model) {
         (true, Some(m)) => {
-            let window: Vec<Patch> = [neighbours[0], Some(own), neighbours[1]]
-                .into_iter()
-                .flatten()
-                .map(downsample)
-                .collect();
+            // (The own patch's analysis size is `own_small`, found above.)
+            let small = |p: Option<&Patch>| p.map(downsample);
+            let window: Vec<Patch> =
+                [small(neighbours[0]), Some(own_small.clone()), small(neighbours[1])]
+                    .into_iter()
+                    .flatten()
+                    .collect();
             let centre = usize::from(neighbours[0].is_some());
-            occlusion_masks(m, &window).swap_remove(centre)
+            occlusion_mask_at(m, &window, centre)
         }
         _ => vec![0.0; PATCH_W * PATCH_H],
     };
     let occlusion = combine(&auto, painted.filter(|_| settings.occlusion.uses_painted()));
     let fit = fit_weights(&matched_small, &own_small, &masks.skin_small);
     let keep: Vec<f32> = occlusion.iter().zip(&fit).map(|(o, f)| (1.0 - o) * f).collect();
-    let alpha: Vec<f32> = masks
-        .region
-        .iter()
-        .zip(upsample_mask(&keep, detail))
-        .map(|(m, k)| m * strength * k)
-        .collect();
+    let mut alpha = vec![0.0f32; masks.region.len()];
+    upsample_each(&keep, detail, |i, k| {
+        if let (Some(a), Some(m)) = (alpha.get_mut(i), masks.region.get(i)) {
+            *a = m * strength * k;
+        }
+    });
     Some((matched, alpha, to_image))
 }
 

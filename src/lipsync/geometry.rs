@@ -113,37 +113,88 @@ pub fn upsample_mask(mask: &[f32], detail: usize) -> Vec<f32> {
         return mask.to_vec();
     }
     let (w, h) = detail_dims(detail);
-    let to_low = detail_to_patch(detail);
-    let at = |u: usize, v: usize| mask[v * PATCH_W + u];
     let mut out = Vec::with_capacity(w * h);
-    for y in 0..h {
-        for x in 0..w {
-            let p = to_low.apply([x as f32, y as f32]);
-            let (u, v) =
-                (p[0].clamp(0.0, (PATCH_W - 1) as f32), p[1].clamp(0.0, (PATCH_H - 1) as f32));
-            let (u0, v0) = (u.floor() as usize, v.floor() as usize);
-            let (u1, v1) = ((u0 + 1).min(PATCH_W - 1), (v0 + 1).min(PATCH_H - 1));
-            let (fu, fv) = (u - u0 as f32, v - v0 as f32);
-            let top = at(u0, v0) * (1.0 - fu) + at(u1, v0) * fu;
-            let bottom = at(u0, v1) * (1.0 - fu) + at(u1, v1) * fu;
-            out.push(top * (1.0 - fv) + bottom * fv);
-        }
-    }
+    upsample_each(mask, detail, |_, v| out.push(v));
     out
 }
 
+/// Calls `f(k, value)` for each pixel `k` of [`upsample_mask`]`(mask, detail)` in order,
+/// without building it (callers that combine a resampled mask with other per-pixel values at
+/// once). With `detail` 1 (or a mask of another size) the values are the mask's own.
+pub fn upsample_each(mask: &[f32], detail: usize, mut f: impl FnMut(usize, f32)) {
+    if detail <= 1 || mask.len() != PATCH_W * PATCH_H {
+        mask.iter().enumerate().for_each(|(k, &v)| f(k, v));
+        return;
+    }
+    let taps = UpsampleTaps::new(detail);
+    let mut k = 0;
+    for &(v0, v1, fv) in &taps.rows {
+        let (top_row, bottom_row) =
+            (&mask[v0 * PATCH_W..][..PATCH_W], &mask[v1 * PATCH_W..][..PATCH_W]);
+        for &(u0, u1, fu) in &taps.cols {
+            let top = top_row[u0] * (1.0 - fu) + top_row[u1] * fu;
+            let bottom = bottom_row[u0] * (1.0 - fu) + bottom_row[u1] * fu;
+            f(k, top * (1.0 - fv) + bottom * fv);
+            k += 1;
+        }
+    }
+}
+
+/// The bilinear taps of [`upsample_mask`]: the transform from detail to analysis pixels has no
+/// rotation, so each output column (row) reads the same two analysis columns (rows) with the
+/// same weight on every row (column); found once instead of per pixel.
+struct UpsampleTaps {
+    /// Per output column: left and right analysis column, weight of the right one.
+    cols: Vec<(usize, usize, f32)>,
+    /// Per output row: upper and lower analysis row, weight of the lower one.
+    rows: Vec<(usize, usize, f32)>,
+}
+
+impl UpsampleTaps {
+    fn new(detail: usize) -> Self {
+        let (w, h) = detail_dims(detail);
+        let to_low = detail_to_patch(detail);
+        // `apply` of a transform without rotation: x′ depends on x alone, y′ on y alone.
+        let tap = |p: f32, n: usize| {
+            let p = p.clamp(0.0, (n - 1) as f32);
+            // Clamped to ≥ 0, so the cast is the floor.
+            let p0 = p as usize;
+            (p0, (p0 + 1).min(n - 1), p - p0 as f32)
+        };
+        Self {
+            cols: (0..w).map(|x| tap(to_low.apply([x as f32, 0.0])[0], PATCH_W)).collect(),
+            rows: (0..h).map(|y| tap(to_low.apply([0.0, y as f32])[1], PATCH_H)).collect(),
+        }
+    }
+}
+
 /// Bilinear sample of an RGBA image at pixel-centre coordinates; edge pixels are clamped.
+#[inline]
 pub fn sample_rgb(rgba: &[u8], width: usize, height: usize, x: f32, y: f32) -> [f32; 3] {
     let xf = x.clamp(0.0, (width - 1) as f32);
     let yf = y.clamp(0.0, (height - 1) as f32);
-    let (x0, y0) = (xf.floor() as usize, yf.floor() as usize);
+    // Clamped to ≥ 0, so the cast is the floor (and NaN casts to 0 either way).
+    let (x0, y0) = (xf as usize, yf as usize);
     let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));
     let (fx, fy) = (xf - x0 as f32, yf - y0 as f32);
-    let px = |x: usize, y: usize, c: usize| f32::from(rgba[(y * width + x) * 4 + c]);
+    let (r0, r1) = (y0 * width, y1 * width);
+    // Two neighbouring pixels of a row are 8 consecutive bytes (one bounds check for both).
+    let pair = |row: usize| -> Option<&[u8]> {
+        if x1 == x0 + 1 { rgba.get((row + x0) * 4..(row + x0) * 4 + 8) } else { None }
+    };
+    let (p00, p10, p01, p11) = match (pair(r0), pair(r1)) {
+        (Some(t), Some(b)) => (&t[..3], &t[4..7], &b[..3], &b[4..7]),
+        _ => (
+            &rgba[(r0 + x0) * 4..][..3],
+            &rgba[(r0 + x1) * 4..][..3],
+            &rgba[(r1 + x0) * 4..][..3],
+            &rgba[(r1 + x1) * 4..][..3],
+        ),
+    };
     let mut out = [0.0; 3];
     for (c, o) in out.iter_mut().enumerate() {
-        let top = px(x0, y0, c) * (1.0 - fx) + px(x1, y0, c) * fx;
-        let bottom = px(x0, y1, c) * (1.0 - fx) + px(x1, y1, c) * fx;
+        let top = f32::from(p00[c]) * (1.0 - fx) + f32::from(p10[c]) * fx;
+        let bottom = f32::from(p01[c]) * (1.0 - fx) + f32::from(p11[c]) * fx;
         *o = top * (1.0 - fy) + bottom * fy;
     }
     out
@@ -320,5 +371,52 @@ mod tests {
         let coarse_area: f32 = region_mask(Region::LipsJaw, 6.0).iter().sum();
         let fine_area: f32 = region.iter().sum::<f32>() / 4.0;
         assert!((fine_area / coarse_area - 1.0).abs() < 0.02, "{fine_area} vs {coarse_area}");
+    }
+
+    #[test]
+    fn table_upsampling_and_sampling_equal_the_per_pixel_formulas() {
+        let mask: Vec<f32> =
+            (0..PATCH_W * PATCH_H).map(|i| ((i * 7919) % 1000) as f32 / 999.0).collect();
+        for detail in [2usize, 3] {
+            let (w, h) = detail_dims(detail);
+            let to_low = detail_to_patch(detail);
+            let at = |u: usize, v: usize| mask[v * PATCH_W + u];
+            let mut reference = Vec::with_capacity(w * h);
+            for y in 0..h {
+                for x in 0..w {
+                    let p = to_low.apply([x as f32, y as f32]);
+                    let (u, v) = (
+                        p[0].clamp(0.0, (PATCH_W - 1) as f32),
+                        p[1].clamp(0.0, (PATCH_H - 1) as f32),
+                    );
+                    let (u0, v0) = (u.floor() as usize, v.floor() as usize);
+                    let (u1, v1) = ((u0 + 1).min(PATCH_W - 1), (v0 + 1).min(PATCH_H - 1));
+                    let (fu, fv) = (u - u0 as f32, v - v0 as f32);
+                    let top = at(u0, v0) * (1.0 - fu) + at(u1, v0) * fu;
+                    let bottom = at(u0, v1) * (1.0 - fu) + at(u1, v1) * fu;
+                    reference.push(top * (1.0 - fv) + bottom * fv);
+                }
+            }
+            assert!(upsample_mask(&mask, detail) == reference, "detail {detail}");
+        }
+        // Bilinear frame sampling, inside, on the last row and column, and beyond the edges.
+        let (w, h) = (37usize, 23usize);
+        let rgba: Vec<u8> = (0..w * h * 4).map(|i| (i * 31 % 251) as u8).collect();
+        for (x, y) in
+            [(3.3f32, 4.7f32), (35.5, 10.2), (36.0, 22.0), (-2.0, 5.5), (40.0, 30.0), (0.0, 21.9)]
+        {
+            let xf = x.clamp(0.0, (w - 1) as f32);
+            let yf = y.clamp(0.0, (h - 1) as f32);
+            let (x0, y0) = (xf.floor() as usize, yf.floor() as usize);
+            let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+            let (fx, fy) = (xf - x0 as f32, yf - y0 as f32);
+            let px = |x: usize, y: usize, c: usize| f32::from(rgba[(y * w + x) * 4 + c]);
+            let want: [f32; 3] = std::array::from_fn(|c| {
+                let top = px(x0, y0, c) * (1.0 - fx) + px(x1, y0, c) * fx;
+                let bottom = px(x0, y1, c) * (1.0 - fx) + px(x1, y1, c) * fx;
+                top * (1.0 - fy) + bottom * fy
+            });
+            assert_eq!(sample_rgb(&rgba, w, h, x, y), want, "({x}, {y})");
+        }
     }
 }

@@ -331,33 +331,44 @@ const GROW_STEPS: usize = 6;
 /// (see [`grow_into`]) and dilated by a few pixels to cover the occluder's edge.
 pub fn occlusion_masks(model: &FaceModel, patches: &[Patch]) -> Vec<Vec<f32>> {
     let unlikely: Vec<Vec<bool>> = patches.iter().map(|p| model.unlikely(p)).collect();
+    (0..patches.len()).map(|t| mask_at(model, patches, &unlikely, t)).collect()
+}
+
+/// The mask of [`occlusion_masks`]`(model, patches)[t]` alone (the renderer needs only the
+/// centre of its three-frame window; the others would be thrown away). An empty mask when `t`
+/// is out of range.
+pub fn occlusion_mask_at(model: &FaceModel, patches: &[Patch], t: usize) -> Vec<f32> {
+    if t >= patches.len() {
+        return vec![0.0; PATCH_W * PATCH_H];
+    }
+    // Only the frames next to `t` are read.
+    let unlikely: Vec<Vec<bool>> = patches
+        .iter()
+        .enumerate()
+        .map(|(k, p)| if k + 1 >= t && k <= t + 1 { model.unlikely(p) } else { Vec::new() })
+        .collect();
+    mask_at(model, patches, &unlikely, t)
+}
+
+fn mask_at(model: &FaceModel, patches: &[Patch], unlikely: &[Vec<bool>], t: usize) -> Vec<f32> {
     let zone = mouth_zone();
-    (0..patches.len())
-        .map(|t| {
-            let stable: Vec<bool> = (0..PATCH_W * PATCH_H)
-                .map(|i| {
-                    let now = unlikely[t][i];
-                    let prev = t > 0 && unlikely[t - 1][i];
-                    let next = t + 1 < unlikely.len() && unlikely[t + 1][i];
-                    now && (prev || next || unlikely.len() == 1)
-                })
-                .collect();
-            let seeds: Vec<bool> = stable
-                .iter()
-                .zip(&patches[t].rgb)
-                .zip(&zone)
-                .map(|((&s, &px), &z)| s && !(z && model.is_mouth_colour(px)))
-                .collect();
-            let kept = occluder_pieces(&seeds, MIN_SEED_PIXELS, MIN_INNER_PIECE);
-            let kept =
-                if kept.iter().any(|&b| b) { grow_into(&kept, &stable, GROW_STEPS) } else { kept };
-            if kept.iter().any(|&b| b) {
-                dilate_and_soften(&kept, 3)
-            } else {
-                vec![0.0; PATCH_W * PATCH_H]
-            }
+    let stable: Vec<bool> = (0..PATCH_W * PATCH_H)
+        .map(|i| {
+            let now = unlikely[t][i];
+            let prev = t > 0 && unlikely[t - 1][i];
+            let next = t + 1 < unlikely.len() && unlikely[t + 1][i];
+            now && (prev || next || unlikely.len() == 1)
         })
-        .collect()
+        .collect();
+    let seeds: Vec<bool> = stable
+        .iter()
+        .zip(&patches[t].rgb)
+        .zip(&zone)
+        .map(|((&s, &px), &z)| s && !(z && model.is_mouth_colour(px)))
+        .collect();
+    let kept = occluder_pieces(&seeds, MIN_SEED_PIXELS, MIN_INNER_PIECE);
+    let kept = if kept.iter().any(|&b| b) { grow_into(&kept, &stable, GROW_STEPS) } else { kept };
+    if kept.iter().any(|&b| b) { dilate_and_soften(&kept, 3) } else { vec![0.0; PATCH_W * PATCH_H] }
 }
 
 /// A user-painted occlusion mask in canonical patch coordinates (it moves with the face).
@@ -462,6 +473,11 @@ mod tests {
             }
         }
         let masks = occlusion_masks(&model, &frames);
+        // One frame's mask alone is that frame's mask of the whole run.
+        for (t, mask) in masks.iter().enumerate() {
+            assert!(occlusion_mask_at(&model, &frames, t) == *mask, "frame {t}");
+        }
+        assert!(masks[1].iter().any(|&v| v > 0.0) && masks[3].iter().any(|&v| v > 0.0));
         assert_eq!(masks[2][45 * PATCH_W + 65], 1.0, "object centre");
         assert_eq!(masks[2][45 * PATCH_W + 48], 1.0, "dilated edge");
         assert_eq!(masks[2][10 * PATCH_W + 100], 0.0, "clean skin");

@@ -61,6 +61,31 @@ pub fn ring_weights(mask: &[f32]) -> Vec<f32> {
     let (pw, ph) = (pw as isize, ph as isize);
     let s = detail_of(mask.len()).unwrap_or(1) as isize;
     let r = 6 * s;
+    // "A region pixel (> 0.5) within the (2r+1)² square" is separable: within r along the row,
+    // then within r of that along the column; running counts make each pass linear.
+    let (w, h) = (pw as usize, ph as usize);
+    let r = r as usize;
+    let window_any =
+        |inside: &dyn Fn(usize) -> bool, len: usize, out: &mut dyn FnMut(usize, bool)| {
+            // prefix[k] = how many of 0..k are inside.
+            let mut prefix = vec![0u32; len + 1];
+            for k in 0..len {
+                prefix[k + 1] = prefix[k] + u32::from(inside(k));
+            }
+            for k in 0..len {
+                let (a, b) = (k.saturating_sub(r), (k + r + 1).min(len));
+                out(k, prefix[b] > prefix[a]);
+            }
+        };
+    let mut along_rows = vec![false; mask.len()];
+    for v in 0..h {
+        let row = &mask[v * w..(v + 1) * w];
+        window_any(&|u| row[u] > 0.5, w, &mut |u, any| along_rows[v * w + u] = any);
+    }
+    let mut near = vec![false; mask.len()];
+    for u in 0..w {
+        window_any(&|v| along_rows[v * w + u], h, &mut |v, any| near[v * w + u] = any);
+    }
     let mut ring = vec![0.0; mask.len()];
     for v in 0..ph {
         for u in 0..pw {
@@ -68,13 +93,7 @@ pub fn ring_weights(mask: &[f32]) -> Vec<f32> {
             if mask[i] > 0.02 || u < 2 * s || v < 2 * s || u >= pw - 2 * s || v >= ph - 2 * s {
                 continue;
             }
-            let near = (-r..=r).any(|dv| {
-                (-r..=r).any(|du| {
-                    let (uu, vv) = (u + du, v + dv);
-                    uu >= 0 && vv >= 0 && uu < pw && vv < ph && mask[(vv * pw + uu) as usize] > 0.5
-                })
-            });
-            if near {
+            if near[i] {
                 ring[i] = 1.0;
             }
         }
@@ -133,16 +152,74 @@ pub const MAX_SHADING_GAIN: f32 = 2.0;
 /// One box pass of radius `r` over `lines` lines of `len` samples (`stride` apart, lines `step`
 /// apart), zero outside.
 fn box_pass(src: &[f32], dst: &mut [f32], r: usize, (len, stride, lines, step): Layout) {
-    let r = r as isize;
+    if step == 1 && stride == lines && lines > 1 {
+        return box_pass_columns(src, dst, r, len, lines);
+    }
     for line in 0..lines {
         let base = line * step;
-        let at = |k: isize| -> f32 {
-            if k < 0 || k >= len as isize { 0.0 } else { src[base + k as usize * stride] }
-        };
-        let mut acc: f32 = (0..=r).map(at).sum();
-        for k in 0..len as isize {
-            dst[base + k as usize * stride] = acc;
+        let at = |k: usize| src[base + k * stride];
+        let mut acc: f32 = (0..=r).map(|k| if k < len { at(k) } else { 0.0 }).sum();
+        // acc += at(k + r + 1) − at(k − r), with zero outside 0..len: the three stretches of k
+        // (only the entering sample inside, both, only the leaving one) without a test per sample.
+        let enter_end = len.saturating_sub(r + 1); // k + r + 1 < len
+        let leave_start = r.min(len); // k ≥ r
+        let mut k = 0;
+        while k < len.min(enter_end).min(leave_start) {
+            dst[base + k * stride] = acc;
+            acc += at(k + r + 1) - 0.0;
+            k += 1;
+        }
+        while k < enter_end {
+            dst[base + k * stride] = acc;
             acc += at(k + r + 1) - at(k - r);
+            k += 1;
+        }
+        while k < leave_start {
+            // Neither inside (a line shorter than the window).
+            dst[base + k * stride] = acc;
+            acc += 0.0; // 0 − 0
+            k += 1;
+        }
+        while k < len {
+            dst[base + k * stride] = acc;
+            acc += 0.0 - at(k - r);
+            k += 1;
+        }
+    }
+}
+
+/// [`box_pass`] down the columns of a row-major `lines`-wide picture of `len` rows: every column
+/// advances one row at a time together (contiguous memory, vectorised), each with the same
+/// sums in the same order as the column-by-column loop.
+fn box_pass_columns(src: &[f32], dst: &mut [f32], r: usize, len: usize, lines: usize) {
+    let row = |k: usize| &src[k * lines..(k + 1) * lines];
+    let mut acc: Vec<f32> = (0..lines)
+        .map(|l| (0..=r).map(|k| if k < len { src[k * lines + l] } else { 0.0 }).sum())
+        .collect();
+    let enter_end = len.saturating_sub(r + 1);
+    for k in 0..len {
+        dst[k * lines..(k + 1) * lines].copy_from_slice(&acc);
+        match (k < enter_end, k >= r) {
+            (true, true) => {
+                for ((a, e), l) in acc.iter_mut().zip(row(k + r + 1)).zip(row(k - r)) {
+                    *a += e - l;
+                }
+            }
+            (true, false) => {
+                for (a, e) in acc.iter_mut().zip(row(k + r + 1)) {
+                    *a += e - 0.0;
+                }
+            }
+            (false, true) => {
+                for (a, l) in acc.iter_mut().zip(row(k - r)) {
+                    *a += 0.0 - l;
+                }
+            }
+            (false, false) => {
+                for a in acc.iter_mut() {
+                    *a += 0.0; // 0 − 0
+                }
+            }
         }
     }
 }
@@ -160,16 +237,20 @@ fn blur(values: &mut [f32], r: usize) {
 }
 
 /// Low-pass colour of `patch` where `weight` is positive (normalised convolution), per RGB
-/// channel, and the blurred weight itself.
-fn shading(patch: &Patch, weight: &[f32]) -> ([Vec<f32>; 3], Vec<f32>) {
+/// channel, and the blurred weight itself when `with_weight` (it depends on `weight` alone, so
+/// a caller shading two patches with one weight blurs it once).
+fn shading(patch: &Patch, weight: &[f32], with_weight: bool) -> ([Vec<f32>; 3], Vec<f32>) {
     let mut chans: [Vec<f32>; 3] =
         std::array::from_fn(|c| patch.rgb.iter().zip(weight).map(|(p, w)| p[c] * w).collect());
-    let mut wsum = weight.to_vec();
     let r = SHADING_RADIUS * detail_of(weight.len()).unwrap_or(1);
     for ch in &mut chans {
         blur(ch, r);
     }
-    blur(&mut wsum, r);
+    let mut wsum = Vec::new();
+    if with_weight {
+        wsum = weight.to_vec();
+        blur(&mut wsum, r);
+    }
     (chans, wsum)
 }
 
@@ -212,8 +293,8 @@ pub fn shading_gain(source: &Patch, target: &Patch, weight: &[f32]) -> [Vec<f32>
             w * (1.0 - d / 0.25).clamp(0.0, 1.0)
         })
         .collect();
-    let (src, ws) = shading(source, &weight);
-    let (dst, _) = shading(target, &weight);
+    let (src, ws) = shading(source, &weight, true);
+    let (dst, _) = shading(target, &weight, false);
     std::array::from_fn(|c| {
         (0..n)
             .map(|i| {
@@ -306,12 +387,49 @@ fn feather_inwards(weights: &[f32], r: usize) -> Vec<f32> {
     let eroded = min_pass(&min_pass(weights, (pw, 1, ph, pw)), (ph, pw, pw, 1));
     let radius = (r / 3).max(1);
     let mut num = eroded;
-    let mut den = vec![1.0f32; num.len()];
     blur(&mut num, radius);
-    blur(&mut den, radius);
-    num.iter().zip(&den).map(|(n, d)| (n / d.max(1e-6)).clamp(0.0, 1.0)).collect()
+    let den = blurred_ones(num.len(), radius);
+    num.iter().zip(den.iter()).map(|(n, d)| (n / d.max(1e-6)).clamp(0.0, 1.0)).collect()
 }
 
+/// [`blur`] of a picture of ones of `len` pixels (how much of each pixel's window lies inside
+/// the patch): it depends only on the size and radius, so it is found once per pair.
+fn blurred_ones(len: usize, radius: usize) -> std::sync::Arc<Vec<f32>> {
+    type Cache =
+        std::sync::Mutex<std::collections::HashMap<(usize, usize), std::sync::Arc<Vec<f32>>>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(v) = cache.lock().ok().and_then(|c| c.get(&(len, radius)).cloned()) {
+        return v;
+    }
+    let mut ones = vec![1.0f32; len];
+    blur(&mut ones, radius);
+    let ones = std::sync::Arc::new(ones);
+    if let Ok(mut c) = cache.lock() {
+        c.insert((len, radius), ones.clone());
+    }
+    ones
+}
+
+/// `v.floor()` for |v| < 2³¹ without a libm call (the baseline x86-64 target has no rounding
+/// instruction, so `floor` is a function call per pixel); NaN gives 0.
+#[inline]
+fn floor_fast(v: f32) -> f32 {
+    let t = v as i32 as f32;
+    // Branch-free (a data-dependent branch here mispredicts on every other pixel).
+    t - f32::from(u8::from(t > v))
+}
+
+/// `v.round()` (halves away from zero) for 0 ≤ v < 2³¹; below 0 it may give the value one
+/// closer to zero, which is still ≤ 0 (callers clamp to 0..255). No libm call.
+#[inline]
+fn round_fast(v: f32) -> f32 {
+    let t = floor_fast(v);
+    // Exact: `v − ⌊v⌋` of a float below 2²³ is representable.
+    t + f32::from(u8::from(v - t >= 0.5))
+}
+
+#[inline]
 fn sample_patch(
     values: &[[f32; 3]],
     alpha: &[f32],
@@ -319,7 +437,7 @@ fn sample_patch(
     u: f32,
     v: f32,
 ) -> ([f32; 3], f32) {
-    let (u0, v0) = (u.floor(), v.floor());
+    let (u0, v0) = (floor_fast(u), floor_fast(v));
     let (fu, fv) = (u - u0, v - v0);
     let (u0, v0) = (u0 as isize, v0 as isize);
     let mut rgb = [0.0f32; 3];
@@ -335,9 +453,10 @@ fn sample_patch(
             continue;
         }
         let i = vv as usize * pw + uu as usize;
-        a += w * alpha[i];
+        let wa = w * alpha[i];
+        a += wa;
         for c in 0..3 {
-            rgb[c] += w * alpha[i] * values[i][c];
+            rgb[c] += wa * values[i][c];
         }
     }
     if a > 0.0 {
@@ -346,6 +465,21 @@ fn sample_patch(
         }
     }
     (rgb, a)
+}
+
+/// The patch pixels `u0..=u1` × `v0..=v1` holding every non-zero `alpha` (`None` when all are
+/// zero): the compositor never writes outside their footprint.
+fn alpha_bounds(alpha: &[f32], pw: usize) -> Option<(usize, usize, usize, usize)> {
+    let mut out: Option<(usize, usize, usize, usize)> = None;
+    for (v, row) in alpha.chunks_exact(pw).enumerate() {
+        let Some(first) = row.iter().position(|&a| a != 0.0) else { continue };
+        let last = row.iter().rposition(|&a| a != 0.0).unwrap_or(first);
+        out = Some(match out {
+            None => (first, last, v, v),
+            Some((a, b, c, _)) => (a.min(first), b.max(last), c, v),
+        });
+    }
+    out
 }
 
 /// Blends `patch` (in patch pixels) onto an RGBA frame through `alpha` (patch pixels, 0..1),
@@ -359,10 +493,16 @@ pub fn composite(
     alpha: &[f32],
     to_image: &Similarity,
 ) {
-    // Bilinear taps reach one pixel past the patch edge, so the footprint spans −1..=W, −1..=H.
     let dims = dims_of(patch.rgb.len());
-    let (pw, ph) = (dims.0 as f32, dims.1 as f32);
-    let corners = [[-1.0, -1.0], [pw, -1.0], [-1.0, ph], [pw, ph]].map(|p| to_image.apply(p));
+    if alpha.len() < patch.rgb.len() {
+        return;
+    }
+    // Only frame pixels whose bilinear taps reach a non-zero alpha can change; a tap reaches one
+    // pixel, so the footprint of the masked pixels grown by one patch pixel bounds them (for
+    // the whole patch that is −1..=W, −1..=H).
+    let Some((ua, ub, va, vb)) = alpha_bounds(alpha, dims.0) else { return };
+    let (ua, ub, va, vb) = (ua as f32 - 1.0, ub as f32 + 1.0, va as f32 - 1.0, vb as f32 + 1.0);
+    let corners = [[ua, va], [ub, va], [ua, vb], [ub, vb]].map(|p| to_image.apply(p));
     let x0 = corners.iter().map(|p| p[0]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
     let y0 = corners.iter().map(|p| p[1]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
     let x1 = (corners.iter().map(|p| p[0]).fold(f32::MIN, f32::max).ceil().max(0.0) as usize + 1)
@@ -371,6 +511,7 @@ pub fn composite(
         .min(height);
     let to_patch = to_image.inverse();
     for y in y0..y1 {
+        let row = &mut frame[y * width * 4..(y + 1) * width * 4];
         for x in x0..x1 {
             let p = to_patch.apply([x as f32, y as f32]);
             let (rgb, a) = sample_patch(&patch.rgb, alpha, dims, p[0], p[1]);
@@ -378,10 +519,10 @@ pub fn composite(
                 continue;
             }
             let a = a.min(1.0);
-            let o = (y * width + x) * 4;
+            let px = &mut row[x * 4..x * 4 + 3];
             for c in 0..3 {
-                let src = f32::from(frame[o + c]);
-                frame[o + c] = (src + (rgb[c] - src) * a).round().clamp(0.0, 255.0) as u8;
+                let src = f32::from(px[c]);
+                px[c] = round_fast(src + (rgb[c] - src) * a).clamp(0.0, 255.0) as u8;
             }
         }
     }
@@ -544,5 +685,208 @@ mod tests {
         let centre = to_image.apply([64.0, 45.0]);
         let o = (centre[1] as usize * w + centre[0] as usize) * 4;
         assert_eq!(&f2[o..o + 3], &[255, 255, 255]);
+    }
+
+    /// A small deterministic generator (xorshift) for the equivalence tests below.
+    fn noise(seed: u64) -> impl FnMut() -> f32 {
+        let mut x = seed.max(1);
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / (1u64 << 24) as f32
+        }
+    }
+
+    /// The compositor as it was written before the fast paths (every tap tested, libm floor and
+    /// round, the whole patch footprint visited): the reference the fast one must equal bit for
+    /// bit.
+    #[allow(clippy::needless_range_loop)] // kept as first written
+    fn composite_reference(
+        frame: &mut [u8],
+        width: usize,
+        height: usize,
+        patch: &Patch,
+        alpha: &[f32],
+        to_image: &Similarity,
+    ) {
+        let dims = dims_of(patch.rgb.len());
+        let (pw, ph) = (dims.0 as f32, dims.1 as f32);
+        let corners = [[-1.0, -1.0], [pw, -1.0], [-1.0, ph], [pw, ph]].map(|p| to_image.apply(p));
+        let x0 = corners.iter().map(|p| p[0]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
+        let y0 = corners.iter().map(|p| p[1]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
+        let x1 = (corners.iter().map(|p| p[0]).fold(f32::MIN, f32::max).ceil().max(0.0) as usize
+            + 1)
+        .min(width);
+        let y1 = (corners.iter().map(|p| p[1]).fold(f32::MIN, f32::max).ceil().max(0.0) as usize
+            + 1)
+        .min(height);
+        let to_patch = to_image.inverse();
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let p = to_patch.apply([x as f32, y as f32]);
+                let (u, v) = (p[0], p[1]);
+                let (u0, v0) = (u.floor(), v.floor());
+                let (fu, fv) = (u - u0, v - v0);
+                let (u0, v0) = (u0 as isize, v0 as isize);
+                let mut rgb = [0.0f32; 3];
+                let mut a = 0.0f32;
+                for (du, dv, w) in [
+                    (0, 0, (1.0 - fu) * (1.0 - fv)),
+                    (1, 0, fu * (1.0 - fv)),
+                    (0, 1, (1.0 - fu) * fv),
+                    (1, 1, fu * fv),
+                ] {
+                    let (uu, vv) = (u0 + du, v0 + dv);
+                    if uu < 0
+                        || vv < 0
+                        || uu >= dims.0 as isize
+                        || vv >= dims.1 as isize
+                        || w == 0.0
+                    {
+                        continue;
+                    }
+                    let i = vv as usize * dims.0 + uu as usize;
+                    a += w * alpha[i];
+                    for c in 0..3 {
+                        rgb[c] += w * alpha[i] * patch.rgb[i][c];
+                    }
+                }
+                if a > 0.0 {
+                    for c in &mut rgb {
+                        *c /= a;
+                    }
+                }
+                if a <= 0.0 {
+                    continue;
+                }
+                let a = a.min(1.0);
+                let o = (y * width + x) * 4;
+                for c in 0..3 {
+                    let src = f32::from(frame[o + c]);
+                    frame[o + c] = (src + (rgb[c] - src) * a).round().clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_composite_equals_the_reference_bit_for_bit() {
+        let mut rnd = noise(7);
+        let (w, h) = (300usize, 260usize);
+        for (case, detail) in [1usize, 2, 1, 2, 2].into_iter().enumerate() {
+            let frame: Vec<u8> = (0..w * h * 4).map(|_| (rnd() * 256.0) as u8).collect();
+            let (pw, ph) = crate::lipsync::geometry::detail_dims(detail);
+            let patch = Patch {
+                rgb: (0..pw * ph)
+                    .map(|_| [rnd() * 300.0 - 20.0, rnd() * 255.0, rnd() * 255.0])
+                    .collect(),
+            };
+            // A feathered region with exact zeros around it, random strength, and holes.
+            let region = crate::lipsync::geometry::region_mask_at(Region::LipsJaw, 6.0, detail);
+            let alpha: Vec<f32> =
+                region.iter().map(|m| if rnd() < 0.1 { 0.0 } else { m * (0.3 + rnd()) }).collect();
+            // Scales from shrinking to enlarging, rotated, placed partly off the frame in the
+            // last case (edge taps and clipping).
+            let scale = 0.6 + 0.5 * case as f32;
+            let angle = 0.3 * rnd() - 0.15;
+            let off = if case == 4 { -60.0 } else { 20.0 };
+            let to_image = Similarity {
+                a: scale * angle.cos() / detail as f32,
+                b: scale * angle.sin() / detail as f32,
+                tx: off + 10.0 * rnd(),
+                ty: 15.0 + 10.0 * rnd(),
+            };
+            let (mut fast, mut slow) = (frame.clone(), frame.clone());
+            composite(&mut fast, w, h, &patch, &alpha, &to_image);
+            composite_reference(&mut slow, w, h, &patch, &alpha, &to_image);
+            assert!(fast != frame, "case {case}: something was drawn");
+            assert!(fast == slow, "case {case}: fast and reference composites differ");
+        }
+        // The helpers themselves, on values around the integers and halves.
+        for k in -400..400 {
+            for d in [0.0f32, 1e-6, 0.25, 0.4999999, 0.5, 0.5000001, 0.75, 0.9999999] {
+                let v = k as f32 * 0.5 + d;
+                assert_eq!(floor_fast(v), v.floor(), "{v}");
+                if v >= 0.0 {
+                    assert_eq!(round_fast(v), v.round(), "{v}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_box_passes_equal_the_per_sample_loop() {
+        let mut rnd = noise(11);
+        for (pw, ph, r) in [(128usize, 96usize, 7usize), (256, 192, 14), (20, 9, 7), (5, 4, 6)] {
+            let src: Vec<f32> = (0..pw * ph).map(|_| rnd() * 255.0).collect();
+            // The loop as first written: `at` returns zero outside the line.
+            let reference = |(len, stride, lines, step): Layout| {
+                let mut dst = vec![0.0f32; src.len()];
+                for line in 0..lines {
+                    let base = line * step;
+                    let at = |k: isize| -> f32 {
+                        if k < 0 || k >= len as isize {
+                            0.0
+                        } else {
+                            src[base + k as usize * stride]
+                        }
+                    };
+                    let r = r as isize;
+                    let mut acc: f32 = (0..=r).map(at).sum();
+                    for k in 0..len as isize {
+                        dst[base + k as usize * stride] = acc;
+                        acc += at(k + r + 1) - at(k - r);
+                    }
+                }
+                dst
+            };
+            for layout in [(pw, 1, ph, pw), (ph, pw, pw, 1)] {
+                let mut dst = vec![0.0f32; src.len()];
+                box_pass(&src, &mut dst, r, layout);
+                assert!(dst == reference(layout), "{pw}x{ph} r {r} {layout:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn separable_ring_equals_the_square_search() {
+        for (region, detail) in [(Region::LipsJaw, 1usize), (Region::Lips, 2), (Region::LipsJaw, 2)]
+        {
+            let mask = crate::lipsync::geometry::region_mask_at(region, 6.0, detail);
+            let (pw, ph) = crate::lipsync::geometry::detail_dims(detail);
+            let (pw, ph) = (pw as isize, ph as isize);
+            let (s, r) = (detail as isize, 6 * detail as isize);
+            let mut want = vec![0.0f32; mask.len()];
+            for v in 0..ph {
+                for u in 0..pw {
+                    let i = (v * pw + u) as usize;
+                    if mask[i] > 0.02
+                        || u < 2 * s
+                        || v < 2 * s
+                        || u >= pw - 2 * s
+                        || v >= ph - 2 * s
+                    {
+                        continue;
+                    }
+                    let near = (-r..=r).any(|dv| {
+                        (-r..=r).any(|du| {
+                            let (uu, vv) = (u + du, v + dv);
+                            uu >= 0
+                                && vv >= 0
+                                && uu < pw
+                                && vv < ph
+                                && mask[(vv * pw + uu) as usize] > 0.5
+                        })
+                    });
+                    if near {
+                        want[i] = 1.0;
+                    }
+                }
+            }
+            let got = ring_weights(&mask);
+            assert!(got.iter().any(|&v| v > 0.0));
+            assert!(got == want, "{region:?} detail {detail}");
+        }
     }
 }

@@ -189,6 +189,13 @@ pub fn roi_to_rgba(frame: &Frame, rect: Rect, dst: &mut [u8]) -> Result<(), Medi
         return Err(MediaError::Internal("I420 frame or RGBA buffer of the wrong size".into()));
     }
     let d = &frame.data;
+    // [`YuvMatrix::to_rgb`] with its per-sample terms from tables (the same arithmetic, so the
+    // same bits): the scaled luma and chroma of each 8-bit value.
+    let yy: [f32; 256] = std::array::from_fn(|v| (v as f32 - m.y_offset) / m.y_scale);
+    let cc: [f32; 256] = std::array::from_fn(|v| (v as f32 - 128.0) / m.c_scale);
+    let kg = 1.0 - m.kr - m.kb;
+    let (r_cr, b_cb) = (2.0 * (1.0 - m.kr), 2.0 * (1.0 - m.kb));
+    let to_u8 = |v: f32| (v + 0.5).clamp(0.0, 255.0) as u8;
     for y in rect.y0..rect.y1 {
         let yrow = &d[y * l.y_stride..];
         let urow = &d[l.u_offset + (y / 2) * l.c_stride..];
@@ -196,10 +203,14 @@ pub fn roi_to_rgba(frame: &Frame, rect: Rect, dst: &mut [u8]) -> Result<(), Medi
         let out = &mut dst[(y * w + rect.x0) * 4..(y * w + rect.x1) * 4];
         for (k, px) in out.chunks_exact_mut(4).enumerate() {
             let x = rect.x0 + k;
-            let rgb = m.to_rgb(f32::from(yrow[x]), f32::from(urow[x / 2]), f32::from(vrow[x / 2]));
-            px[0] = (rgb[0] + 0.5).clamp(0.0, 255.0) as u8;
-            px[1] = (rgb[1] + 0.5).clamp(0.0, 255.0) as u8;
-            px[2] = (rgb[2] + 0.5).clamp(0.0, 255.0) as u8;
+            let l = yy[usize::from(yrow[x])];
+            let (cb, cr) = (cc[usize::from(urow[x / 2])], cc[usize::from(vrow[x / 2])]);
+            let r = l + r_cr * cr;
+            let b = l + b_cb * cb;
+            let g = (l - m.kr * r - m.kb * b) / kg;
+            px[0] = to_u8(r);
+            px[1] = to_u8(g);
+            px[2] = to_u8(b);
             px[3] = 255;
         }
     }
@@ -435,6 +446,20 @@ mod tests {
         let rect = Rect { x0: 2, y0: 2, x1: 8, y1: 6 };
         let mut rgba = vec![0u8; w * h * 4];
         roi_to_rgba(&frame, rect, &mut rgba).expect("roi");
+        // The table-driven conversion gives exactly the matrix's own per-sample arithmetic.
+        let m = YuvMatrix::from_caps(&caps);
+        for y in rect.y0..rect.y1 {
+            for x in rect.x0..rect.x1 {
+                let s = |o: usize| f32::from(data[o]);
+                let rgb = m.to_rgb(
+                    s(y * l.y_stride + x),
+                    s(l.u_offset + (y / 2) * l.c_stride + x / 2),
+                    s(l.v_offset + (y / 2) * l.c_stride + x / 2),
+                );
+                let want = rgb.map(|v| (v + 0.5).clamp(0.0, 255.0) as u8);
+                assert_eq!(&rgba[(y * w + x) * 4..(y * w + x) * 4 + 3], &want, "({x}, {y})");
+            }
+        }
         let mut before = Vec::new();
         for y in rect.y0..rect.y1 {
             before.extend_from_slice(&rgba[(y * w + rect.x0) * 4..(y * w + rect.x1) * 4]);
