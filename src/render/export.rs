@@ -72,6 +72,24 @@ pub struct RenderReport {
     pub duration: Time,
     /// Which compositor drew lip edits ("GPU (…)" or "CPU"); `None` when no frame was edited.
     pub compositor: Option<String>,
+    /// Where the export's own thread spent its time (video exports).
+    pub timing: Option<ExportTiming>,
+}
+
+/// Where the export's thread spent its time, in seconds (for benchmarks).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ExportTiming {
+    /// From the start to the first frame: reading sources, opening the shot and the encoder,
+    /// and waiting for the lip plan.
+    pub start: f64,
+    /// Decoding (pulling frames from the decoder).
+    pub decode: f64,
+    /// Waiting for the lip-edit workers.
+    pub wait: f64,
+    /// Handing frames and sound to the encoder (blocks while the encoder is behind).
+    pub write: f64,
+    /// Closing the file (the encoder's last frames, the muxer).
+    pub finish: f64,
 }
 
 /// The three WAV stem paths for a target: mix at `target`, the others beside it.
@@ -284,6 +302,7 @@ pub fn render_project(
     job: &Job,
     mut on_progress: impl FnMut(RenderProgress),
 ) -> Result<RenderReport, RenderError> {
+    let began = std::time::Instant::now();
     let outputs: Vec<PathBuf> = match opts.preset {
         Preset::WavStems => stem_paths(&opts.output).to_vec(),
         _ => vec![opts.output.clone()],
@@ -366,7 +385,8 @@ pub fn render_project(
         let writer_rgba = !matches!(opts.preset, Preset::Mp4 | Preset::Webm);
         let total = last - first;
         let mut compositor = None;
-        frames.render_range(first, last, job, |i, frame, backend| {
+        let start_s = began.elapsed().as_secs_f64();
+        let mut timing = frames.render_range(first, last, job, |i, frame, backend| {
             compositor = compositor.clone().or(backend);
             let buffer = if writer_rgba && frame.format != crate::media::PixelFormat::Rgba {
                 gstreamer::Buffer::from_mut_slice(crate::media::yuv::to_rgba(&frame)?)
@@ -381,12 +401,15 @@ pub fn render_project(
             on_progress(RenderProgress { done, total });
             Ok(())
         })?;
+        let t0 = std::time::Instant::now();
         let out = writer.finish()?;
+        (timing.start, timing.finish) = (start_s, t0.elapsed().as_secs_f64());
         return Ok(RenderReport {
             outputs: vec![out],
             frames: total,
             duration: end - start,
             compositor: compositor.map(|b| b.to_string()),
+            timing: Some(timing),
         });
     }
 
@@ -423,7 +446,13 @@ pub fn render_project(
     for w in writers {
         written.push(w.finish()?);
     }
-    Ok(RenderReport { outputs: written, frames: 0, duration: end - start, compositor: None })
+    Ok(RenderReport {
+        outputs: written,
+        frames: 0,
+        duration: end - start,
+        compositor: None,
+        timing: None,
+    })
 }
 
 /// Plans the lip edits of a project's bound dub tracks from already-loaded sources.
@@ -775,7 +804,9 @@ impl FrameRenderer {
         last: i64,
         job: &Job,
         mut sink: impl FnMut(i64, Arc<crate::media::Frame>, Option<Backend>) -> Result<(), RenderError>,
-    ) -> Result<(), RenderError> {
+    ) -> Result<ExportTiming, RenderError> {
+        let mut timing = ExportTiming::default();
+        let clock = std::time::Instant::now;
         let (w, h) = self.size();
         let i420 = first < last
             && matches!(self.decoder.frame(first)?.format, crate::media::PixelFormat::I420(_));
@@ -784,10 +815,14 @@ impl FrameRenderer {
                 if job.is_cancelled() {
                     return Err(MediaError::Cancelled.into());
                 }
+                let t0 = clock();
                 let (f, b) = self.render_native(i)?;
+                let t1 = clock();
                 sink(i, f, b)?;
+                timing.decode += (t1 - t0).as_secs_f64();
+                timing.write += t1.elapsed().as_secs_f64();
             }
-            return Ok(());
+            return Ok(timing);
         }
         let workers = self.workers.unwrap_or_else(|| export_workers(w, h));
         let lips = &self.lips;
@@ -831,19 +866,42 @@ impl FrameRenderer {
             } else {
                 None
             };
+            // Writes what is ready (in order) between chunks, so the encoder works while this
+            // thread decodes; blocks on the workers only when the window is full or all is sent.
+            let mut flush = |waiting: &mut std::collections::BTreeMap<usize, (i64, _)>,
+                             written: &mut usize,
+                             timing: &mut ExportTiming|
+             -> Result<(), RenderError> {
+                let t0 = clock();
+                while let Some((at, out)) = waiting.remove(written) {
+                    let out: Result<Vec<Edited>, RenderError> = out;
+                    for (k, (f, b)) in out?.into_iter().enumerate() {
+                        sink(at + k as i64, f, b)?;
+                    }
+                    *written += 1;
+                }
+                timing.write += t0.elapsed().as_secs_f64();
+                Ok(())
+            };
             while start < last || written < sent {
                 if job.is_cancelled() {
                     return Err(MediaError::Cancelled.into());
                 }
+                for (seq, at, out) in done_rx.try_iter() {
+                    waiting.insert(seq, (at, out));
+                }
+                flush(&mut waiting, &mut written, &mut timing)?;
                 if start < last && sent - written < 2 * workers {
                     let end = (start + CHUNK_FRAMES).min(last);
                     let mut frames: Vec<_> = before.take().into_iter().collect();
+                    let t0 = clock();
                     for i in start..end {
                         frames.push((i, decoder.frame(i)?));
                     }
                     if let Ok(after) = decoder.frame(end) {
                         frames.push((end, after));
                     }
+                    timing.decode += t0.elapsed().as_secs_f64();
                     before = frames.iter().find(|(i, _)| *i == end - 1).cloned();
                     let chunk = Chunk { seq: sent, range: start..end, frames };
                     chunk_tx
@@ -852,18 +910,18 @@ impl FrameRenderer {
                     (sent, start) = (sent + 1, end);
                     continue;
                 }
+                if written == sent {
+                    break;
+                }
+                let t0 = clock();
                 let (seq, at, out) = done_rx
                     .recv()
                     .map_err(|_| RenderError::Invalid("the export workers stopped".into()))?;
+                timing.wait += t0.elapsed().as_secs_f64();
                 waiting.insert(seq, (at, out));
-                while let Some((at, out)) = waiting.remove(&written) {
-                    for (k, (f, b)) in out?.into_iter().enumerate() {
-                        sink(at + k as i64, f, b)?;
-                    }
-                    written += 1;
-                }
+                flush(&mut waiting, &mut written, &mut timing)?;
             }
-            Ok(())
+            Ok(timing)
         })
     }
 
