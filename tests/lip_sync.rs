@@ -8,10 +8,12 @@
 //! unrelated audio), see `redub::lipsync::sync::sync_offset_multi`. A second test delays the
 //! original audio by known amounts and checks that sync-check recovers the delay.
 //!
-//! Asserted on the clips where the mouth measurably follows the sound (v1, v3). v4 is measured
-//! and printed only: its speaker smiles with parted lips through the pauses and moves her
-//! head, and against its own audio the measure finds offset +1 but with a confidence at chance
-//! level (about 0.3), so unrelated speech can score as high (see CHANGELOG / issue 5 notes).
+//! The edited renders are checked on every clip. The original clip's own checks (in sync with
+//! its own audio, not with unrelated speech, known delays recovered) are asserted where the
+//! mouth measurably follows the sound (v1, v3); on v4 they are printed only: its speaker smiles
+//! with parted lips through the pauses and moves her head, and against its own audio the
+//! measure finds offset +1 but with a confidence at chance level (about 0.3), so unrelated
+//! speech can score as high (see CHANGELOG / issue 5 notes).
 
 mod common;
 
@@ -132,13 +134,15 @@ fn edited_mouths_follow_the_dub() {
             "{clip} vs its own audio: offset {own_offset:+}, confidence {own:.2}; \
              mouth motion offset {motion_offset:+}, confidence {motion_confidence:.2}"
         );
-        let mut check = |ok: bool, what: String| {
+        // `about_edit`: the checks of the edited renders hold on every clip; those of the
+        // original clip are asserted where its mouth measurably follows its sound.
+        let mut check = |ok: bool, what: String, about_edit: bool| {
             println!("  {} {what}", if ok { "ok  " } else { "FAIL" });
-            if !ok && asserted {
+            if !ok && (asserted || about_edit) {
                 failures.push(format!("{clip}: {what}"));
             }
         };
-        check(own_offset.abs() <= 1, format!("own audio offset {own_offset:+} within ±1"));
+        check(own_offset.abs() <= 1, format!("own audio offset {own_offset:+} within ±1"), false);
         for audio in unrelated.iter().chain(&others) {
             let u = sync_check(&cache, &video, audio);
             let label = audio.file_name().unwrap_or_default().to_string_lossy();
@@ -149,6 +153,7 @@ fn edited_mouths_follow_the_dub() {
                      (mouth motion {:+}/{:.2})",
                     u.offset, u.confidence, u.motion_offset, u.motion_confidence
                 ),
+                false,
             );
         }
         for dub in [&espeak, &a2] {
@@ -169,17 +174,24 @@ fn edited_mouths_follow_the_dub() {
                      confidence {mc:.2} (vs the original audio {:+}/{:.2})",
                     vs_original.motion_offset, vs_original.motion_confidence
                 ),
+                true,
             );
-            check(o.abs() <= 1, format!("edited with {label} vs the dub: offset {o:+} within ±1"));
+            check(
+                o.abs() <= 1,
+                format!("edited with {label} vs the dub: offset {o:+} within ±1"),
+                true,
+            );
             check(
                 c >= 0.7 * own,
                 format!("edited with {label} vs the dub: confidence {c:.2} >= 0.7 × {own:.2}"),
+                true,
             );
             check(
                 co < c,
                 format!(
                     "edited with {label} vs the original audio: offset {oo:+}, confidence {co:.2} < {c:.2}"
                 ),
+                true,
             );
             check(
                 flicker <= 1.5 * own_flicker,
@@ -187,6 +199,7 @@ fn edited_mouths_follow_the_dub() {
                     "edited with {label}: flicker {flicker:.2} <= 1.5 × original {own_flicker:.2} ({:.2}×)",
                     flicker / own_flicker.max(1e-6)
                 ),
+                true,
             );
         }
     }
