@@ -259,8 +259,8 @@ pub(super) fn lips_export(
         );
         if let Some(t) = timing {
             println!(
-                "  export thread     start {:.2} s (sources, open, lip plan), decode {:.2} s, waiting for lip workers {:.2} s, to the encoder {:.2} s, finish {:.2} s",
-                t.start, t.decode, t.wait, t.write, t.finish
+                "  export thread     start {:.2} s (sources, open, lip plan), waiting for frames {:.2} s, to the encoder {:.2} s, finish {:.2} s; decoding {:.2} s",
+                t.start, t.wait, t.write, t.finish, t.decode
             );
         }
         println!("  gst-launch-1.0    {launch_s:.2} s");

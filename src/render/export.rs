@@ -82,9 +82,10 @@ pub struct ExportTiming {
     /// From the start to the first frame: reading sources, opening the shot and the encoder,
     /// and waiting for the lip plan.
     pub start: f64,
-    /// Decoding (pulling frames from the decoder).
+    /// Decoding (pulling frames from the decoder; on its own thread when the lip edit runs on
+    /// workers).
     pub decode: f64,
-    /// Waiting for the lip-edit workers.
+    /// Waiting for decoded and lip-edited frames.
     pub wait: f64,
     /// Handing frames and sound to the encoder (blocks while the encoder is behind).
     pub write: f64,
@@ -796,7 +797,8 @@ impl FrameRenderer {
 
     /// Renders frames `first..last` in order into `sink` (the export): the same pictures as
     /// [`FrameRenderer::render_native`], but the lip edit of I420 frames runs on worker threads
-    /// (runs of [`CHUNK_FRAMES`] consecutive frames each) while this thread decodes and writes.
+    /// (runs of [`CHUNK_FRAMES`] consecutive frames each) fed by a decoder thread, while this
+    /// thread writes.
     /// RGBA streams render here, one frame after another.
     pub fn render_range(
         &mut self,
@@ -857,61 +859,59 @@ impl FrameRenderer {
                         RenderError::Invalid(format!("cannot start an export worker: {e}"))
                     })?;
             }
+            // The decoder runs on a thread of its own, one chunk ahead per token: the window of
+            // chunks in flight is the tokens handed out (2 per worker), and this thread gives one
+            // back for every chunk it writes.
+            let (token_tx, token_rx) = std::sync::mpsc::channel::<()>();
+            let decoding = {
+                let done_tx = done_tx.clone();
+                std::thread::Builder::new()
+                    .name("export-decode".into())
+                    .spawn_scoped(scope, move || {
+                        let mut busy = 0.0;
+                        let mut before = if first > 0 {
+                            decoder.frame(first - 1).ok().map(|f| (first - 1, f))
+                        } else {
+                            None
+                        };
+                        let (mut start, mut seq) = (first, 0usize);
+                        while start < last && token_rx.recv().is_ok() {
+                            let end = (start + CHUNK_FRAMES).min(last);
+                            let mut frames: Vec<_> = before.take().into_iter().collect();
+                            let t0 = clock();
+                            let decoded = (start..end).try_for_each(|i| {
+                                frames.push((i, decoder.frame(i)?));
+                                Ok::<_, MediaError>(())
+                            });
+                            if let Err(e) = decoded {
+                                let _ = done_tx.send((seq, start, Err(e.into())));
+                                break;
+                            }
+                            if let Ok(after) = decoder.frame(end) {
+                                frames.push((end, after));
+                            }
+                            busy += t0.elapsed().as_secs_f64();
+                            before = frames.iter().find(|(i, _)| *i == end - 1).cloned();
+                            if chunk_tx.send(Chunk { seq, range: start..end, frames }).is_err() {
+                                break;
+                            }
+                            (seq, start) = (seq + 1, end);
+                        }
+                        busy
+                    })
+                    .map_err(|e| RenderError::Invalid(format!("cannot start the decoder: {e}")))?
+            };
             drop(done_tx);
+            for _ in 0..2 * workers {
+                let _ = token_tx.send(());
+            }
+            let chunks =
+                usize::try_from((last - first + CHUNK_FRAMES - 1) / CHUNK_FRAMES).unwrap_or(0);
             let mut waiting = std::collections::BTreeMap::new();
-            let (mut sent, mut written) = (0usize, 0usize);
-            let mut start = first;
-            let mut before = if first > 0 {
-                decoder.frame(first - 1).ok().map(|f| (first - 1, f))
-            } else {
-                None
-            };
-            // Writes what is ready (in order) between chunks, so the encoder works while this
-            // thread decodes; blocks on the workers only when the window is full or all is sent.
-            let mut flush = |waiting: &mut std::collections::BTreeMap<usize, (i64, _)>,
-                             written: &mut usize,
-                             timing: &mut ExportTiming|
-             -> Result<(), RenderError> {
-                let t0 = clock();
-                while let Some((at, out)) = waiting.remove(written) {
-                    let out: Result<Vec<Edited>, RenderError> = out;
-                    for (k, (f, b)) in out?.into_iter().enumerate() {
-                        sink(at + k as i64, f, b)?;
-                    }
-                    *written += 1;
-                }
-                timing.write += t0.elapsed().as_secs_f64();
-                Ok(())
-            };
-            while start < last || written < sent {
+            let mut written = 0usize;
+            while written < chunks {
                 if job.is_cancelled() {
                     return Err(MediaError::Cancelled.into());
-                }
-                for (seq, at, out) in done_rx.try_iter() {
-                    waiting.insert(seq, (at, out));
-                }
-                flush(&mut waiting, &mut written, &mut timing)?;
-                if start < last && sent - written < 2 * workers {
-                    let end = (start + CHUNK_FRAMES).min(last);
-                    let mut frames: Vec<_> = before.take().into_iter().collect();
-                    let t0 = clock();
-                    for i in start..end {
-                        frames.push((i, decoder.frame(i)?));
-                    }
-                    if let Ok(after) = decoder.frame(end) {
-                        frames.push((end, after));
-                    }
-                    timing.decode += t0.elapsed().as_secs_f64();
-                    before = frames.iter().find(|(i, _)| *i == end - 1).cloned();
-                    let chunk = Chunk { seq: sent, range: start..end, frames };
-                    chunk_tx
-                        .send(chunk)
-                        .map_err(|_| RenderError::Invalid("the export workers stopped".into()))?;
-                    (sent, start) = (sent + 1, end);
-                    continue;
-                }
-                if written == sent {
-                    break;
                 }
                 let t0 = clock();
                 let (seq, at, out) = done_rx
@@ -919,8 +919,21 @@ impl FrameRenderer {
                     .map_err(|_| RenderError::Invalid("the export workers stopped".into()))?;
                 timing.wait += t0.elapsed().as_secs_f64();
                 waiting.insert(seq, (at, out));
-                flush(&mut waiting, &mut written, &mut timing)?;
+                let t0 = clock();
+                while let Some((at, out)) = waiting.remove(&written) {
+                    let out: Result<Vec<Edited>, RenderError> = out;
+                    for (k, (f, b)) in out?.into_iter().enumerate() {
+                        sink(at + k as i64, f, b)?;
+                    }
+                    written += 1;
+                    let _ = token_tx.send(());
+                }
+                timing.write += t0.elapsed().as_secs_f64();
             }
+            drop(token_tx);
+            timing.decode = decoding
+                .join()
+                .map_err(|_| RenderError::Invalid("the decoder thread panicked".into()))?;
             Ok(timing)
         })
     }
