@@ -38,13 +38,6 @@ pub(super) fn playback(
     let rate = v.frame_rate;
     let fps = rate.as_f64();
     let project = lip_project(&input, dub)?;
-    crate::analysis::job::analyze_file(
-        &input,
-        &crate::analysis::pipeline::AnalysisOptions::default(),
-        &Job::new(),
-        true,
-    )
-    .map_err(internal)?;
     let lips = plan_project_lips(&project, dir.path(), &Job::new())?;
     let mut renderer = FrameRenderer::open(&input, lips)?;
     let frames = renderer.frame_count().max(1);

@@ -82,8 +82,8 @@ pub struct ExportTiming {
     /// From the start to the first frame: reading sources, opening the shot and the encoder,
     /// and waiting for the lip plan.
     pub start: f64,
-    /// Decoding (pulling frames from the decoder; on its own thread when the lip edit runs on
-    /// workers).
+    /// Decoding (pulling frames from the decoder, on its own thread when the lip edit runs on
+    /// workers; where frames render one by one, their lip edit too).
     pub decode: f64,
     /// Waiting for decoded and lip-edited frames.
     pub wait: f64,
@@ -355,7 +355,7 @@ pub fn render_project(
                 .spawn_scoped(scope, || lips_for(project, project_dir, &sources, video_path, job))
                 .map_err(|e| RenderError::Invalid(format!("cannot start the lip planner: {e}")))?;
             let opened = (|| {
-                let frames =
+                let mut frames =
                     FrameRenderer::open_sequential(video_path, LipRenderer::new(Vec::new()))?;
                 let (w, h) = frames.size();
                 let cfg = WriterConfig {
@@ -365,7 +365,6 @@ pub fn render_project(
                     keyframe_interval: None,
                 };
                 // The writer takes the decoder's own format (I420 with its colorimetry, or RGBA).
-                let mut frames = frames;
                 // ProRes in MOV carries no colour description the decoders read, so it gets RGBA
                 // converted the way any RGBA source is (as before); H.264 and VP9 signal the
                 // stream's own colorimetry.
@@ -563,19 +562,20 @@ fn export_workers(w: u32, h: u32) -> usize {
 
 type Edited = (Arc<crate::media::Frame>, Option<Backend>);
 
-/// One frame of a [`Chunk`] as [`FrameRenderer::render_native`] renders it.
-fn edit_in_chunk(
+/// The lip edit of decoded frame `frame` (asked for as frame `i`) when it is I420 and edited
+/// there; `get(j)` gives the decoded neighbours. Otherwise the frame as it is (RGBA frames are
+/// edited by [`FrameRenderer::render_native`] itself).
+fn edit_decoded(
     lips: &LipRenderer,
     editor: &mut Editor,
-    chunk: &Chunk,
     i: i64,
+    frame: Arc<crate::media::Frame>,
+    get: impl FnMut(i64) -> Option<Arc<crate::media::Frame>>,
 ) -> Result<Edited, RenderError> {
-    let frame =
-        chunk.get(i).ok_or_else(|| RenderError::Invalid(format!("frame {i} was not decoded")))?;
     match &frame.format {
         crate::media::PixelFormat::I420(caps) if lips.draws(i) => {
             let caps = caps.clone();
-            editor.edit(lips, frame, &caps, |j| chunk.get(j))
+            editor.edit(lips, frame, &caps, get)
         }
         _ => Ok((frame, None)),
     }
@@ -682,28 +682,20 @@ const RGBA_KEPT: usize = 4;
 impl FrameRenderer {
     /// Opens the shot with planned lip edits.
     pub fn open(video: &Path, lips: LipRenderer) -> Result<Self, RenderError> {
-        Ok(Self {
-            decoder: VideoDecoder::open_i420(video, crate::media::video::DEFAULT_CACHE_BYTES)?,
-            lips,
-            editor: Editor::default(),
-            workers: None,
-            rgba: Vec::new(),
-        })
+        let decoder = VideoDecoder::open_i420(video, crate::media::video::DEFAULT_CACHE_BYTES)?;
+        Ok(Self::with_decoder(decoder, lips))
     }
 
     /// [`FrameRenderer::open`] for rendering front to back (export): the decoder does not
     /// count the frames first (see [`VideoDecoder::open_i420_sequential`]).
     pub fn open_sequential(video: &Path, lips: LipRenderer) -> Result<Self, RenderError> {
-        Ok(Self {
-            decoder: VideoDecoder::open_i420_sequential(
-                video,
-                crate::media::video::DEFAULT_CACHE_BYTES,
-            )?,
-            lips,
-            editor: Editor::default(),
-            workers: None,
-            rgba: Vec::new(),
-        })
+        let decoder =
+            VideoDecoder::open_i420_sequential(video, crate::media::video::DEFAULT_CACHE_BYTES)?;
+        Ok(Self::with_decoder(decoder, lips))
+    }
+
+    fn with_decoder(decoder: VideoDecoder, lips: LipRenderer) -> Self {
+        Self { decoder, lips, editor: Editor::default(), workers: None, rgba: Vec::new() }
     }
 
     /// Sets the number of lip-edit workers [`FrameRenderer::render_range`] uses (at least 1);
@@ -784,15 +776,11 @@ impl FrameRenderer {
         i: i64,
     ) -> Result<(Arc<crate::media::Frame>, Option<Backend>), RenderError> {
         let frame = self.decoder.frame(i)?;
-        if !self.lips.draws(i) {
-            return Ok((frame, None));
+        if frame.format == crate::media::PixelFormat::Rgba && self.lips.draws(i) {
+            return self.render_rgba_frame(i, frame);
         }
-        let caps = match &frame.format {
-            crate::media::PixelFormat::I420(caps) => caps.clone(),
-            crate::media::PixelFormat::Rgba => return self.render_rgba_frame(i, frame),
-        };
         let decoder = &mut self.decoder;
-        self.editor.edit(&self.lips, frame, &caps, |j| decoder.frame(j).ok())
+        edit_decoded(&self.lips, &mut self.editor, i, frame, |j| decoder.frame(j).ok())
     }
 
     /// Renders frames `first..last` in order into `sink` (the export): the same pictures as
@@ -848,7 +836,12 @@ impl FrameRenderer {
                             let out: Result<Vec<Edited>, RenderError> = chunk
                                 .range
                                 .clone()
-                                .map(|i| edit_in_chunk(lips, &mut editor, &chunk, i))
+                                .map(|i| {
+                                    let frame = chunk.get(i).ok_or_else(|| {
+                                        RenderError::Invalid(format!("frame {i} was not decoded"))
+                                    })?;
+                                    edit_decoded(lips, &mut editor, i, frame, |j| chunk.get(j))
+                                })
                                 .collect();
                             if done_tx.send((chunk.seq, chunk.range.start, out)).is_err() {
                                 return;

@@ -300,9 +300,6 @@ pub fn plan_lips(
                     .then(|| frame_features(&dub_features, i as f64 / fps))
             })
             .collect();
-        // The looks (pose, lighting) of the bank mouths and of each target frame: the target is a
-        // frame of the same shot, so its lighting is read from its own bank patch, or the
-        // nearest filmed one where it has none (occluded, low score).
         // The looks (pose, lighting, jaw) of the bank mouths and of each target frame: the target
         // is a frame of the same shot, so its lighting and jaw are read from its own clean frame,
         // or the nearest one where it has none (occluded, low score).
