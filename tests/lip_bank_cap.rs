@@ -12,12 +12,7 @@ use redub::render::export::plan_project_lips;
 
 #[test]
 fn a_bank_within_a_tiny_budget_keeps_runs_and_the_edit_guarantees() {
-    let Some(media) = common::shared_media("a_bank_within_a_tiny_budget") else {
-        return;
-    };
-    if !common::models_or_skip("a_bank_within_a_tiny_budget") {
-        return;
-    }
+    let Some(media) = common::media_and_models("a_bank_within_a_tiny_budget") else { return };
     // SAFETY: the only test of this binary sets the variable before anything else runs (no
     // other thread reads the environment yet).
     unsafe { std::env::set_var("REDUB_BANK_BUDGET_MB", "3") };

@@ -32,10 +32,7 @@ fn two_lines(dir: &Path) -> std::path::PathBuf {
 #[test]
 fn a_segment_at_zero_intensity_keeps_the_source_while_another_is_edited() {
     let test = "a_segment_at_zero_intensity_keeps_the_source_while_another_is_edited";
-    let Some(media) = common::shared_media(test) else { return };
-    if !common::models_or_skip(test) {
-        return;
-    }
+    let Some(media) = common::media_and_models(test) else { return };
     let dir = tempfile::tempdir().unwrap();
     let video = media.join("v1_retalking_face2.mp4");
     let mut project = dub_project(&video, &two_lines(dir.path()), Some(0));

@@ -28,10 +28,7 @@ fn planned_entries(project: &redub::model::Project, dir: &Path) -> Vec<Option<us
 #[test]
 fn a_shot_without_sound_plans_from_its_production_sound() {
     let test = "a_shot_without_sound_plans_from_its_production_sound";
-    let Some(media) = common::shared_media(test) else { return };
-    if !common::models_or_skip(test) {
-        return;
-    }
+    let Some(media) = common::media_and_models(test) else { return };
     let dir = tempfile::tempdir().unwrap();
     let v1 = media.join("v1_retalking_face2.mp4");
     let dub = media.join("a2_sadtalker_RD_Radio31_000.wav");

@@ -90,12 +90,7 @@ fn render_with_dub(cache: &Path, dir: &Path, video: &Path, dub: &Path, out: &Pat
 #[test]
 fn edited_mouths_follow_the_dub() {
     let name = "edited_mouths_follow_the_dub";
-    let Some(media) = common::shared_media(name) else {
-        return;
-    };
-    if !common::models_or_skip(name) {
-        return;
-    }
+    let Some(media) = common::media_and_models(name) else { return };
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let espeak = dir.path().join("espeak.wav");
@@ -227,12 +222,7 @@ fn write_delayed(clip: &Path, frames: i32, path: &Path) {
 #[test]
 fn sync_check_recovers_known_delays() {
     let name = "sync_check_recovers_known_delays";
-    let Some(media) = common::shared_media(name) else {
-        return;
-    };
-    if !common::models_or_skip(name) {
-        return;
-    }
+    let Some(media) = common::media_and_models(name) else { return };
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let clips: [(&str, bool); 3] = [

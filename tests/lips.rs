@@ -13,13 +13,10 @@ use redub::render::export::{FrameRenderer, plan_project_lips};
 #[test]
 fn edits_stay_in_the_mouth_and_silence_keeps_the_original() {
     let Some(media) =
-        common::shared_media("edits_stay_in_the_mouth_and_silence_keeps_the_original")
+        common::media_and_models("edits_stay_in_the_mouth_and_silence_keeps_the_original")
     else {
         return;
     };
-    if !common::models_or_skip("edits_stay_in_the_mouth_and_silence_keeps_the_original") {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let video = media.join("v1_retalking_face2.mp4");
     let (dub, first_line) = common::dub_with_gap(dir.path());
@@ -43,12 +40,9 @@ fn edits_stay_in_the_mouth_and_silence_keeps_the_original() {
 
 #[test]
 fn an_object_in_front_of_the_mouth_is_kept() {
-    let Some(media) = common::shared_media("an_object_in_front_of_the_mouth_is_kept") else {
+    let Some(media) = common::media_and_models("an_object_in_front_of_the_mouth_is_kept") else {
         return;
     };
-    if !common::models_or_skip("an_object_in_front_of_the_mouth_is_kept") {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     // Composite an opaque blue bar sweeping across the mouth into the real clip.
     let src_path = media.join("v1_retalking_face2.mp4");

@@ -193,10 +193,7 @@ fn export_psnr(
 #[test]
 fn viewer_render_path_equals_export() {
     let test = "viewer_render_path_equals_export";
-    let Some(media) = common::shared_media(test) else { return };
-    if !common::models_or_skip(test) {
-        return;
-    }
+    let Some(media) = common::media_and_models(test) else { return };
     let dir = tempfile::tempdir().unwrap();
     let video = media.join("v1_retalking_face2.mp4");
     let project = dub_project(&video, &media.join("a2_sadtalker_RD_Radio31_000.wav"), Some(0));

@@ -16,6 +16,13 @@ pub fn shared_media(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// The shared test media folder when it and the models are there, or `None` after printing why
+/// the test is skipped.
+pub fn media_and_models(test: &str) -> Option<PathBuf> {
+    let media = shared_media(test)?;
+    models_or_skip(test).then_some(media)
+}
+
 /// Whether the MTCNN models and ONNX Runtime are installed; prints why the test is skipped if not.
 pub fn models_or_skip(test: &str) -> bool {
     let dir = redub::inference::models_dir();
