@@ -151,6 +151,8 @@ pub(super) fn lips(quick: bool) -> Result<(), CliError> {
     let detail = bank.detail();
     let masks = EditMasks::at(&settings, detail);
     let mut per_frame = [0.0f64; 2];
+    // As the renderer keeps them (see `LipTrack::decoded`).
+    let decoded = crate::lipsync::bank::DecodedCache::default();
     let jumps = plan.iter().flatten().filter(|p| p.mix.iter().any(Option::is_some)).count();
     for (k, blend) in [false, true].into_iter().enumerate() {
         let t0 = Instant::now();
@@ -161,16 +163,17 @@ pub(super) fn lips(quick: bool) -> Result<(), CliError> {
             }
             let mut out = frames[i].clone();
             let tf = track[i].ok_or_else(|| internal("no face"))?;
-            let patch_at = |j: usize, detail: usize| {
-                frames.get(j).and_then(|f| extract_patch_at(f, w, h, &track[j]?.landmarks, detail))
+            let patch_at = |j: usize| {
+                frames.get(j).and_then(|f| extract_patch_at(f, w, h, &track[j]?.landmarks, 1))
             };
-            let own = patch_at(i, detail).ok_or_else(|| internal("degenerate face"))?;
-            // Neighbours at analysis size, as the renderer takes them (occlusion test only).
-            let (prev, next) = (i.checked_sub(1).and_then(|j| patch_at(j, 1)), patch_at(i + 1, 1));
+            // The target and its neighbours at analysis size, as the renderer takes them.
+            let own = patch_at(i).ok_or_else(|| internal("degenerate face"))?;
+            let (prev, next) = (i.checked_sub(1).and_then(patch_at), patch_at(i + 1));
             if let Some((patch, alpha, to_image)) = engine::prepare_layer(
                 &own,
                 &tf,
                 &bank,
+                &decoded,
                 p,
                 &settings,
                 &masks,

@@ -450,6 +450,46 @@ fn shape_clusters(entries: &[BankEntry], k: usize) -> Vec<usize> {
     assign
 }
 
+/// A bank mouth decoded to floats: at the bank's detail and at analysis size.
+#[derive(Debug)]
+pub struct DecodedEntry {
+    /// [`BankEntry::to_patch`].
+    pub patch: Patch,
+    /// [`BankEntry::analysis_patch`].
+    pub small: Patch,
+}
+
+/// Entries kept decoded by a [`DecodedCache`] of [`DecodedCache::default`].
+const DECODED_KEPT: usize = 16;
+
+/// The last few bank mouths decoded to floats. Consecutive frames draw the same mouths (a
+/// frame's mouth is its neighbours' mix, a filmed run repeats none), so each is unpacked once
+/// rather than once per frame and per role. Shared by render workers.
+#[derive(Debug)]
+pub struct DecodedCache(super::kept::Kept<usize, DecodedEntry>);
+
+impl Default for DecodedCache {
+    fn default() -> Self {
+        Self::new(DECODED_KEPT)
+    }
+}
+
+impl DecodedCache {
+    /// A cache of at most `capacity` entries (at least one).
+    pub fn new(capacity: usize) -> Self {
+        Self(super::kept::Kept::new(capacity))
+    }
+
+    /// Entry `entry` of `bank`, decoded (from the cache when it is there).
+    pub fn get(&self, bank: &Bank, entry: usize) -> Option<std::sync::Arc<DecodedEntry>> {
+        self.0.get_or_make(entry, || {
+            let patch = bank.entries.get(entry)?.to_patch();
+            let small = downsample(&patch);
+            Some(DecodedEntry { patch, small })
+        })
+    }
+}
+
 /// The bank of one face track.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Bank {

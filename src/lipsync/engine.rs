@@ -2,12 +2,12 @@
 //! the dub audio, and render a planned frame on the CPU (the reference path).
 
 use super::bank::{
-    Bank, BankEntry, CapReport, CompactPatch, FrameLook, JAW_LEN, SelectParams, descriptor_step,
-    jaw_distance, jaw_profile,
+    Bank, BankEntry, CapReport, CompactPatch, DecodedCache, DecodedEntry, FrameLook, JAW_LEN,
+    SelectParams, descriptor_step, jaw_distance, jaw_profile,
 };
 use super::geometry::{
     Landmarks5, PATCH_H, PATCH_W, Patch, Region, Similarity, detail_dims, detail_for, downsample,
-    extract_patch_at, patch_to_image_at, region_mask, region_mask_at, upsample_each,
+    extract_patch_at, patch_to_image_at, region_mask, region_mask_at, upsample_each4,
 };
 use super::occlusion::{
     FaceModel, MAX_MODEL_FRAMES, PaintedMask, combine, mouth_zone, occlusion_mask_at,
@@ -16,6 +16,7 @@ use super::occlusion::{
 use super::render::{
     apply_gain, composite, fit_weights, ring_weights, shading_gain, skin_weights_at,
 };
+use wide::f32x4;
 
 /// One frame of a face track as the engine needs it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -111,6 +112,7 @@ fn best_shift(patch: &Patch, reference: &Patch, weight: &[f32]) -> (isize, isize
 }
 
 /// `patch` (`w × h` pixels) shifted by whole pixels, edges clamped.
+#[cfg(test)]
 fn shifted(patch: &Patch, (w, h): (usize, usize), du: isize, dv: isize) -> Patch {
     let (w, h) = (w as isize, h as isize);
     Patch {
@@ -586,9 +588,11 @@ impl EditMasks {
 
 /// Prepares one planned frame's layer for the compositor: the bank mouth colour-matched to the
 /// target face, its alpha (region mask × intensity × ramp × (1 − occlusion)) and the patch →
-/// frame transform. `own` is the target frame's own canonical patch at the bank's detail (and
-/// `masks` are for it); `neighbours` are the previous and next frames' patches (for the
-/// temporal occlusion test, at any detail: the renderer passes analysis-size ones); `painted`
+/// frame transform. `own` is the target frame's own canonical patch at analysis size
+/// (`PATCH_W × PATCH_H`: the relighting, fit and occlusion test read the target at that size
+/// only, so it is sampled there, not at the bank's detail); `masks` are for the bank's detail;
+/// `neighbours` are the previous and next frames' patches (for the temporal occlusion test, at
+/// any detail: the renderer passes analysis-size ones); `painted`
 /// is the user's mask (used when the settings' occlusion mode says so). `None` when the face
 /// geometry is degenerate or there is nothing to draw (edit off, zero strength).
 #[allow(clippy::too_many_arguments)]
@@ -596,6 +600,7 @@ pub fn prepare_layer(
     own: &Patch,
     target: &TrackFrame,
     bank: &Bank,
+    decoded: &DecodedCache,
     planned: Planned,
     settings: &LipSettings,
     masks: &EditMasks,
@@ -605,55 +610,58 @@ pub fn prepare_layer(
 ) -> Option<(Patch, Vec<f32>, Similarity)> {
     let entry = bank.entries.get(planned.entry)?;
     let detail = entry.detail();
-    if masks.detail != detail || own.rgb.len() != entry.patch.len() {
-        return None; // masks, target and bank of different detail: a caller's mistake
+    if masks.detail != detail || own.rgb.len() != PATCH_W * PATCH_H {
+        return None; // masks of another detail or a target of another size: a caller's mistake
     }
     let to_image = patch_to_image_at(&target.landmarks, detail)?;
-    let mut source = entry.to_patch();
-    let others: Vec<&BankEntry> =
-        planned.mix.iter().flatten().filter_map(|&e| bank.entries.get(e)).collect();
-    if !others.is_empty() {
-        // Each jumped-to neighbour is first shifted onto the centre mouth (landmark jitter
-        // misplaces bank mouths by a pixel or two) and enters with a weight that falls as its
-        // shape differs: averaging two unlike mouths draws both outlines (a double contour),
-        // so only look-alikes smooth each other. The shift is found at analysis size.
-        let centre_small = downsample(&source);
-        let dims = detail_dims(detail);
-        let s = detail as isize;
-        let aligned: Vec<(Patch, f32)> = others
-            .iter()
-            .filter(|o| o.patch.len() == entry.patch.len())
-            .map(|o| {
-                let (du, dv, rms) = best_shift(&o.analysis_patch(), &centre_small, &masks.lips);
-                let moved = shifted(&o.to_patch(), dims, du * s, dv * s);
-                (moved, SMOOTH_WEIGHT * (1.0 - rms / MIX_MAX_RMS).clamp(0.0, 1.0))
-            })
-            .collect();
-        let centre = 1.0 - aligned.iter().map(|(_, w)| w).sum::<f32>();
-        for (k, px) in source.rgb.iter_mut().enumerate() {
-            let mut acc = px.map(|v| v * centre);
-            for (o, w) in &aligned {
-                for (a, v) in acc.iter_mut().zip(o.rgb[k]) {
-                    *a += w * v;
+    let centre = decoded.get(bank, planned.entry)?;
+    // Each jumped-to neighbour is first shifted onto the centre mouth (landmark jitter
+    // misplaces bank mouths by a pixel or two) and enters with a weight that falls as its
+    // shape differs: averaging two unlike mouths draws both outlines (a double contour), so
+    // only look-alikes smooth each other. The shift is found at analysis size.
+    let s = detail as isize;
+    let aligned: Vec<(std::sync::Arc<DecodedEntry>, isize, isize, f32)> = planned
+        .mix
+        .iter()
+        .flatten()
+        .filter(|&&e| bank.entries.get(e).is_some_and(|o| o.patch.len() == entry.patch.len()))
+        .filter_map(|&e| {
+            let o = decoded.get(bank, e)?;
+            let (du, dv, rms) = best_shift(&o.small, &centre.small, &masks.lips);
+            Some((o, du * s, dv * s, SMOOTH_WEIGHT * (1.0 - rms / MIX_MAX_RMS).clamp(0.0, 1.0)))
+        })
+        .collect();
+    let centre_weight = 1.0 - aligned.iter().map(|a| a.3).sum::<f32>();
+    // A neighbour of weight 0 adds nothing: it is not read.
+    let mixing: Vec<_> = aligned.iter().filter(|a| a.3 != 0.0).collect();
+    let blended;
+    let (source, source_small) = if mixing.is_empty() && centre_weight == 1.0 {
+        (&centre.patch, &centre.small)
+    } else {
+        let (w, h) = detail_dims(detail);
+        let (wi, hi) = (w as isize, h as isize);
+        let mut rgb = Vec::with_capacity(w * h);
+        for (k, px) in centre.patch.rgb.iter().enumerate() {
+            let (u, y) = ((k % w) as isize, (k / w) as isize);
+            let mut acc = px.map(|v| v * centre_weight);
+            for (o, du, dv, wt) in &mixing {
+                // The neighbour shifted by (du, dv) whole pixels, edges clamped.
+                let (su, sv) = ((u - du).clamp(0, wi - 1), (y - dv).clamp(0, hi - 1));
+                for (a, v) in acc.iter_mut().zip(o.patch.rgb[(sv * wi + su) as usize]) {
+                    *a += wt * v;
                 }
             }
-            *px = acc;
+            rgb.push(acc);
         }
-    }
+        let patch = Patch { rgb };
+        let small = downsample(&patch);
+        blended = (patch, small);
+        (&blended.0, &blended.1)
+    };
     // Relighting and fit are low-frequency: found at analysis size, drawn at the patch's detail.
-    let (source_small, own_small) = (downsample(&source), downsample(own));
-    let gain = shading_gain(&source_small, &own_small, &masks.skin_small);
-    let matched_small = apply_gain(&source_small, &gain);
-    // apply_gain(source, gain upsampled to the detail), one channel at a time, without the
-    // upsampled gains.
-    let mut matched = Patch { rgb: vec![[0.0; 3]; source.rgb.len()] };
-    for (c, g) in gain.iter().enumerate() {
-        upsample_each(g, detail, |k, g| {
-            if let (Some(m), Some(s)) = (matched.rgb.get_mut(k), source.rgb.get(k)) {
-                m[c] = (s[c] * g).clamp(0.0, 255.0);
-            }
-        });
-    }
+    let own_small = own;
+    let gain = shading_gain(source_small, own_small, &masks.skin_small);
+    let matched_small = apply_gain(source_small, &gain);
     let strength = (settings.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
     if !settings.enabled || strength <= 0.0 {
         // Nothing to draw: the frame stays the source, bit for bit, on every compositor.
@@ -675,13 +683,24 @@ pub fn prepare_layer(
         _ => vec![0.0; PATCH_W * PATCH_H],
     };
     let occlusion = combine(&auto, painted.filter(|_| settings.occlusion.uses_painted()));
-    let fit = fit_weights(&matched_small, &own_small, &masks.skin_small);
-    let keep: Vec<f32> = occlusion.iter().zip(&fit).map(|(o, f)| (1.0 - o) * f).collect();
-    let mut alpha = vec![0.0f32; masks.region.len()];
-    upsample_each(&keep, detail, |i, k| {
-        if let (Some(a), Some(m)) = (alpha.get_mut(i), masks.region.get(i)) {
-            *a = m * strength * k;
-        }
+    let fit = fit_weights(&matched_small, own_small, &masks.skin_small);
+    // The gains and the kept share ((1 − occlusion) × fit) upsampled to the detail in one pass:
+    // matched = source × gain (clamped), alpha = region × strength × kept.
+    let maps: Vec<f32x4> = (0..PATCH_W * PATCH_H)
+        .map(|i| {
+            let g = |c: usize| gain[c].get(i).copied().unwrap_or(1.0);
+            let kept = (1.0 - occlusion.get(i).copied().unwrap_or(0.0))
+                * fit.get(i).copied().unwrap_or(1.0);
+            f32x4::new([g(0), g(1), g(2), kept])
+        })
+        .collect();
+    let n = source.rgb.len().min(masks.region.len());
+    let (mut matched, mut alpha) = (Patch { rgb: Vec::with_capacity(n) }, Vec::with_capacity(n));
+    upsample_each4(&maps, detail, |k, g| {
+        let (Some(s), Some(m)) = (source.rgb.get(k), masks.region.get(k)) else { return };
+        let g = g.to_array();
+        matched.rgb.push(std::array::from_fn(|c| (s[c] * g[c]).clamp(0.0, 255.0)));
+        alpha.push(m * strength * g[3]);
     });
     Some((matched, alpha, to_image))
 }
@@ -701,13 +720,14 @@ pub fn render_frame(
     painted: Option<&PaintedMask>,
 ) {
     let detail = bank.detail();
-    let Some(own) = extract_patch_at(frame, width, height, &target.landmarks, detail) else {
+    let Some(own) = extract_patch_at(frame, width, height, &target.landmarks, 1) else {
         return;
     };
     if let Some((patch, alpha, to_image)) = prepare_layer(
         &own,
         target,
         bank,
+        &DecodedCache::new(3),
         planned,
         settings,
         &EditMasks::at(settings, detail),

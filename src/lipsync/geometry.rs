@@ -26,6 +26,7 @@ pub const PATCH_ORIGIN: [f32; 2] = [16.0, 72.0];
 
 pub use crate::analysis::geometry::Similarity;
 use crate::analysis::mouth::CANONICAL_LANDMARKS;
+use wide::f32x4;
 
 /// Transform from image pixels to the canonical face frame for these landmarks.
 pub fn image_to_canonical(landmarks: &Landmarks5) -> Option<Similarity> {
@@ -135,6 +136,29 @@ pub fn upsample_each(mask: &[f32], detail: usize, mut f: impl FnMut(usize, f32))
             let top = top_row[u0] * (1.0 - fu) + top_row[u1] * fu;
             let bottom = bottom_row[u0] * (1.0 - fu) + bottom_row[u1] * fu;
             f(k, top * (1.0 - fv) + bottom * fv);
+            k += 1;
+        }
+    }
+}
+
+/// [`upsample_each`] of four analysis-size maps at once, one per lane (the same arithmetic per
+/// lane, so the same values).
+pub fn upsample_each4(maps: &[f32x4], detail: usize, mut f: impl FnMut(usize, f32x4)) {
+    if detail <= 1 || maps.len() != PATCH_W * PATCH_H {
+        maps.iter().enumerate().for_each(|(k, &v)| f(k, v));
+        return;
+    }
+    let taps = UpsampleTaps::new(detail);
+    let mut k = 0;
+    for &(v0, v1, fv) in &taps.rows {
+        let (top_row, bottom_row) =
+            (&maps[v0 * PATCH_W..][..PATCH_W], &maps[v1 * PATCH_W..][..PATCH_W]);
+        let (gv, fv) = (f32x4::splat(1.0 - fv), f32x4::splat(fv));
+        for &(u0, u1, fu) in &taps.cols {
+            let (gu, fu) = (f32x4::splat(1.0 - fu), f32x4::splat(fu));
+            let top = top_row[u0] * gu + top_row[u1] * fu;
+            let bottom = bottom_row[u0] * gu + bottom_row[u1] * fu;
+            f(k, top * gv + bottom * fv);
             k += 1;
         }
     }

@@ -5,6 +5,7 @@ pub mod bank;
 pub mod cache;
 pub mod engine;
 pub mod geometry;
+pub mod kept;
 pub mod measure;
 pub mod occlusion;
 pub mod render;

@@ -3,6 +3,7 @@
 //! everything outside the mask stays bit-identical to the source.
 
 use super::geometry::{Patch, Similarity, detail_of, dims_of};
+use wide::f32x4;
 
 /// Mean and standard deviation per channel, in YCbCr.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -420,53 +421,6 @@ fn floor_fast(v: f32) -> f32 {
     t - f32::from(u8::from(t > v))
 }
 
-/// `v.round()` (halves away from zero) for 0 ≤ v < 2³¹; below 0 it may give the value one
-/// closer to zero, which is still ≤ 0 (callers clamp to 0..255). No libm call.
-#[inline]
-fn round_fast(v: f32) -> f32 {
-    let t = floor_fast(v);
-    // Exact: `v − ⌊v⌋` of a float below 2²³ is representable.
-    t + f32::from(u8::from(v - t >= 0.5))
-}
-
-#[inline]
-fn sample_patch(
-    values: &[[f32; 3]],
-    alpha: &[f32],
-    (pw, ph): (usize, usize),
-    u: f32,
-    v: f32,
-) -> ([f32; 3], f32) {
-    let (u0, v0) = (floor_fast(u), floor_fast(v));
-    let (fu, fv) = (u - u0, v - v0);
-    let (u0, v0) = (u0 as isize, v0 as isize);
-    let mut rgb = [0.0f32; 3];
-    let mut a = 0.0f32;
-    for (du, dv, w) in [
-        (0, 0, (1.0 - fu) * (1.0 - fv)),
-        (1, 0, fu * (1.0 - fv)),
-        (0, 1, (1.0 - fu) * fv),
-        (1, 1, fu * fv),
-    ] {
-        let (uu, vv) = (u0 + du, v0 + dv);
-        if uu < 0 || vv < 0 || uu >= pw as isize || vv >= ph as isize || w == 0.0 {
-            continue;
-        }
-        let i = vv as usize * pw + uu as usize;
-        let wa = w * alpha[i];
-        a += wa;
-        for c in 0..3 {
-            rgb[c] += wa * values[i][c];
-        }
-    }
-    if a > 0.0 {
-        for c in &mut rgb {
-            *c /= a;
-        }
-    }
-    (rgb, a)
-}
-
 /// The patch pixels `u0..=u1` × `v0..=v1` holding every non-zero `alpha` (`None` when all are
 /// zero): the compositor never writes outside their footprint.
 fn alpha_bounds(alpha: &[f32], pw: usize) -> Option<(usize, usize, usize, usize)> {
@@ -501,28 +455,91 @@ pub fn composite(
     // pixel, so the footprint of the masked pixels grown by one patch pixel bounds them (for
     // the whole patch that is −1..=W, −1..=H).
     let Some((ua, ub, va, vb)) = alpha_bounds(alpha, dims.0) else { return };
-    let (ua, ub, va, vb) = (ua as f32 - 1.0, ub as f32 + 1.0, va as f32 - 1.0, vb as f32 + 1.0);
-    let corners = [[ua, va], [ub, va], [ua, vb], [ub, vb]].map(|p| to_image.apply(p));
+    let (fa, fb, fc, fd) = (ua as f32 - 1.0, ub as f32 + 1.0, va as f32 - 1.0, vb as f32 + 1.0);
+    let corners = [[fa, fc], [fb, fc], [fa, fd], [fb, fd]].map(|p| to_image.apply(p));
     let x0 = corners.iter().map(|p| p[0]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
     let y0 = corners.iter().map(|p| p[1]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
     let x1 = (corners.iter().map(|p| p[0]).fold(f32::MIN, f32::max).ceil().max(0.0) as usize + 1)
         .min(width);
     let y1 = (corners.iter().map(|p| p[1]).fold(f32::MIN, f32::max).ceil().max(0.0) as usize + 1)
         .min(height);
+    // The patch premultiplied by its alpha over that footprint grown by one pixel on every
+    // side (a transparent border): each bilinear tap that can reach a non-zero alpha reads a
+    // pixel of it, and a sample whose taps all fall outside it has alpha 0.
+    let pw = dims.0;
+    let (ox, oy) = (ua as isize - 1, va as isize - 1);
+    let (sw, sh) = (ub as isize + 2 - ox, vb as isize + 2 - oy);
+    let mut taps = vec![f32x4::ZERO; (sw * sh) as usize];
+    for v in va..=vb {
+        let row = &mut taps[((v as isize - oy) * sw) as usize..][..sw as usize];
+        for u in ua..=ub {
+            let i = v * pw + u;
+            let (c, a) = (patch.rgb[i], alpha[i]);
+            row[(u as isize - ox) as usize] = f32x4::new([c[0] * a, c[1] * a, c[2] * a, a]);
+        }
+    }
     let to_patch = to_image.inverse();
+    // Samples at u in [ox, ox + sw − 1) and v in [oy, oy + sh − 1) have their four taps inside.
+    let (ulo, uhi) = (ox as f32, (ox + sw - 1) as f32);
+    let (vlo, vhi) = (oy as f32, (oy + sh - 1) as f32);
     for y in y0..y1 {
+        // Along the row u = du·x + u_at0 and v = dv·x + v_at0: the columns whose samples can
+        // land inside, found once per row (widened by a pixel; each pixel is still checked).
+        let yf = y as f32;
+        let (du, u_at0) = (to_patch.a, -to_patch.b * yf + to_patch.tx);
+        let (dv, v_at0) = (to_patch.b, to_patch.a * yf + to_patch.ty);
+        let (mut xa, mut xb) = (x0 as f32, x1 as f32);
+        for (d, at0, lo, hi) in [(du, u_at0, ulo, uhi), (dv, v_at0, vlo, vhi)] {
+            if d.abs() < 1e-6 {
+                if at0 < lo || at0 >= hi {
+                    xb = xa;
+                }
+            } else {
+                let (p, q) = ((lo - at0) / d, (hi - at0) / d);
+                xa = xa.max(p.min(q) - 1.0);
+                xb = xb.min(p.max(q) + 1.0);
+            }
+        }
+        if xb <= xa {
+            continue;
+        }
+        let (xs, xe) = ((xa.max(0.0) as usize).max(x0), (xb.ceil().max(0.0) as usize).min(x1));
         let row = &mut frame[y * width * 4..(y + 1) * width * 4];
-        for x in x0..x1 {
-            let p = to_patch.apply([x as f32, y as f32]);
-            let (rgb, a) = sample_patch(&patch.rgb, alpha, dims, p[0], p[1]);
+        for x in xs..xe {
+            let p = to_patch.apply([x as f32, yf]);
+            let (u0, v0) = (floor_fast(p[0]), floor_fast(p[1]));
+            let (fu, fv) = (p[0] - u0, p[1] - v0);
+            let (cu, cv) = (u0 as isize - ox, v0 as isize - oy);
+            if cu < 0 || cv < 0 || cu + 1 >= sw || cv + 1 >= sh {
+                continue;
+            }
+            let i = (cv * sw + cu) as usize;
+            let j = i + sw as usize;
+            let (Some(top), Some(bottom)) = (taps.get(i..i + 2), taps.get(j..j + 2)) else {
+                continue;
+            };
+            let (w00, w10) = ((1.0 - fu) * (1.0 - fv), fu * (1.0 - fv));
+            let (w01, w11) = ((1.0 - fu) * fv, fu * fv);
+            let acc = top[0] * f32x4::splat(w00)
+                + top[1] * f32x4::splat(w10)
+                + bottom[0] * f32x4::splat(w01)
+                + bottom[1] * f32x4::splat(w11);
+            let a = acc.as_array_ref()[3];
             if a <= 0.0 {
                 continue;
             }
-            let a = a.min(1.0);
-            let px = &mut row[x * 4..x * 4 + 3];
+            let Some(px) = row.get_mut(x * 4..x * 4 + 4) else { continue };
+            // src + (colour − src) · min(a, 1), the colour being acc / a; rounded half up.
+            let (keep, scale) = if a <= 1.0 { (1.0 - a, 1.0) } else { (0.0, 1.0 / a) };
+            let src = f32x4::new([f32::from(px[0]), f32::from(px[1]), f32::from(px[2]), 0.0]);
+            let out = (src * f32x4::splat(keep) + acc * f32x4::splat(scale))
+                .fast_max(f32x4::ZERO)
+                .fast_min(f32x4::splat(255.0))
+                + f32x4::splat(0.5);
+            let out = out.fast_trunc_int().to_array();
             for c in 0..3 {
-                let src = f32::from(px[c]);
-                px[c] = round_fast(src + (rgb[c] - src) * a).clamp(0.0, 255.0) as u8;
+                // 0..=255 after the clamp.
+                px[c] = out[c] as u8;
             }
         }
     }
@@ -699,8 +716,8 @@ mod tests {
     }
 
     /// The compositor as it was written before the fast paths (every tap tested, libm floor and
-    /// round, the whole patch footprint visited): the reference the fast one must equal bit for
-    /// bit.
+    /// round, the whole patch footprint visited, colour divided by alpha): the reference the
+    /// fast one (premultiplied, SIMD, per-row spans) must match to rounding.
     #[allow(clippy::needless_range_loop)] // kept as first written
     fn composite_reference(
         frame: &mut [u8],
@@ -771,7 +788,7 @@ mod tests {
     }
 
     #[test]
-    fn fast_composite_equals_the_reference_bit_for_bit() {
+    fn fast_composite_matches_the_reference_to_rounding() {
         let mut rnd = noise(7);
         let (w, h) = (300usize, 260usize);
         for (case, detail) in [1usize, 2, 1, 2, 2].into_iter().enumerate() {
@@ -801,16 +818,22 @@ mod tests {
             composite(&mut fast, w, h, &patch, &alpha, &to_image);
             composite_reference(&mut slow, w, h, &patch, &alpha, &to_image);
             assert!(fast != frame, "case {case}: something was drawn");
-            assert!(fast == slow, "case {case}: fast and reference composites differ");
+            // Each pixel within one level (colour premultiplied instead of divided, halves
+            // rounded up), rarely off at all.
+            let (mut drawn, mut off) = (0usize, 0usize);
+            for ((f, s), o) in fast.chunks(4).zip(slow.chunks(4)).zip(frame.chunks(4)) {
+                drawn += usize::from(s != o);
+                let d = f.iter().zip(s).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
+                assert!(d <= 1, "case {case}: {f:?} vs {s:?}");
+                off += usize::from(d > 0);
+            }
+            assert!(off * 50 < drawn, "case {case}: {off} of {drawn} pixels off by a level");
         }
         // The helpers themselves, on values around the integers and halves.
         for k in -400..400 {
             for d in [0.0f32, 1e-6, 0.25, 0.4999999, 0.5, 0.5000001, 0.75, 0.9999999] {
                 let v = k as f32 * 0.5 + d;
                 assert_eq!(floor_fast(v), v.floor(), "{v}");
-                if v >= 0.0 {
-                    assert_eq!(round_fast(v), v.round(), "{v}");
-                }
             }
         }
     }

@@ -555,6 +555,11 @@ const CHUNK_FRAMES: i64 = 8;
 /// Export workers for `w`×`h` frames: half the cores (the encoder takes the rest), at most 8,
 /// and no more than 512 MB of work pictures (four full-size RGBA pictures each).
 fn export_workers(w: u32, h: u32) -> usize {
+    if let Some(n) =
+        std::env::var("REDUB_EXPORT_WORKERS").ok().and_then(|v| v.parse::<usize>().ok())
+    {
+        return n.clamp(1, 64);
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per_worker = 16 * w as usize * h as usize;
     (cores / 2).clamp(1, 8).min((512 << 20) / per_worker.max(1)).max(1)

@@ -11,11 +11,12 @@ use crate::dsp::mfcc::{Features, MfccConfig, MfccExtractor};
 use crate::dsp::vad::{VadConfig, detect_speech};
 use crate::dsp::{SAMPLE_RATE, measure::to_mono, mix};
 use crate::jobs::Job;
-use crate::lipsync::bank::{Bank, SelectParams};
+use crate::lipsync::bank::{Bank, DecodedCache, SelectParams};
 use crate::lipsync::cache as bank_cache;
 use crate::lipsync::engine::Look;
 use crate::lipsync::engine::{self, EditMasks, LipSettings, Planned, TrackFrame};
 use crate::lipsync::geometry::{PATCH_H, PATCH_W, Patch, extract_patch_at, patch_to_image};
+use crate::lipsync::kept::Kept;
 use crate::lipsync::occlusion::{FaceModel, PaintedMask};
 use crate::lipsync::sync::{SLOW_HALF_WIDTH_S, audio_envelope, band_pass};
 use crate::media::yuv::Rect;
@@ -133,7 +134,14 @@ pub struct LipTrack {
     pub segments: Vec<SegmentDraw>,
     /// Frame rate of the plan.
     pub rate: FrameRate,
+    /// The bank mouths last drawn, decoded (shared by the render workers).
+    pub decoded: DecodedCache,
+    /// The analysis-size patches of the frames last drawn (see [`TARGETS_KEPT`]).
+    pub targets: Kept<i64, Patch>,
 }
+
+/// Frames whose analysis-size patch a [`LipTrack`] keeps: a few per render worker.
+pub const TARGETS_KEPT: usize = 32;
 
 impl LipTrack {
     /// The segment that frame `i` belongs to.
@@ -344,7 +352,17 @@ pub fn plan_lips(
                 segment,
             })
             .collect();
-        out.push(LipTrack { dub_track: track_id, face, bank, model, plan, segments, rate });
+        out.push(LipTrack {
+            dub_track: track_id,
+            face,
+            bank,
+            model,
+            plan,
+            segments,
+            rate,
+            decoded: DecodedCache::default(),
+            targets: Kept::new(TARGETS_KEPT),
+        });
     }
     Ok(out)
 }
@@ -474,16 +492,15 @@ impl LipRenderer {
         for (lt, seg, planned) in self.drawing(i) {
             let st = &seg.segment.settings;
             let Some(target) = track_frame(&lt.face, i) else { continue };
-            let detail = lt.bank.detail();
-            let Some(own) = extract_patch_at(frame, width, height, &target.landmarks, detail)
-            else {
-                continue;
-            };
-            // The neighbours only feed the occlusion test, which runs at analysis size.
+            // The target and its neighbours are read at analysis size only (relighting, fit,
+            // occlusion test); each frame's patch serves as a target and as two neighbours.
             let patch_of = |j: i64, data: Option<&[u8]>| {
                 let tf = track_frame(&lt.face, j)?;
-                extract_patch_at(data?, width, height, &tf.landmarks, 1)
+                let data = data?;
+                lt.targets
+                    .get_or_make(j, || extract_patch_at(data, width, height, &tf.landmarks, 1))
             };
+            let Some(own) = patch_of(i, Some(frame)) else { continue };
             // The neighbours only feed the automatic occlusion test.
             let (prev, next) = if st.occlusion.uses_auto() && lt.model.is_some() {
                 (patch_of(i - 1, neighbours[0]), patch_of(i + 1, neighbours[1]))
@@ -494,11 +511,12 @@ impl LipRenderer {
                 &own,
                 &target,
                 &lt.bank,
+                &lt.decoded,
                 planned,
                 st,
                 &seg.masks,
                 lt.model.as_ref(),
-                [prev.as_ref(), next.as_ref()],
+                [prev.as_deref(), next.as_deref()],
                 seg.segment.mask.as_ref(),
             ) {
                 let strength = (st.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
@@ -604,6 +622,8 @@ mod tests {
             plan: vec![Some(Planned { entry: 0, weight: 1.0, mix: [None, None] }); 4],
             segments: vec![SegmentDraw { masks: EditMasks::new(&segment.settings), segment }],
             rate,
+            decoded: DecodedCache::default(),
+            targets: Kept::new(TARGETS_KEPT),
         };
         LipRenderer::new(vec![track])
     }
