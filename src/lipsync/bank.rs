@@ -457,6 +457,8 @@ pub struct DecodedEntry {
     pub patch: Patch,
     /// [`BankEntry::analysis_patch`].
     pub small: Patch,
+    /// The luma of `small` (see [`super::engine::luma_of`]).
+    pub luma: Vec<f32>,
 }
 
 /// Entries kept decoded by a [`DecodedCache`] of [`DecodedCache::default`].
@@ -485,7 +487,8 @@ impl DecodedCache {
         self.0.get_or_make(entry, || {
             let patch = bank.entries.get(entry)?.to_patch();
             let small = downsample(&patch);
-            Some(DecodedEntry { patch, small })
+            let luma = super::engine::luma_of(&small);
+            Some(DecodedEntry { patch, small, luma })
         })
     }
 }

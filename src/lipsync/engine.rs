@@ -62,46 +62,58 @@ const ALIGN_RADIUS: isize = 3;
 /// The whole-pixel offset (within ±[`ALIGN_RADIUS`]) that best moves `patch` onto `reference`
 /// over `weight` (luma, mean removed so lighting does not steer it), all at analysis size, and
 /// the remaining weighted RMS luma difference.
+#[cfg(test)]
 fn best_shift(patch: &Patch, reference: &Patch, weight: &[f32]) -> (isize, isize, f32) {
-    let luma = |p: &Patch| -> Vec<f32> {
-        p.rgb.iter().map(|q| 0.299 * q[0] + 0.587 * q[1] + 0.114 * q[2]).collect()
-    };
-    let (a, b) = (luma(patch), luma(reference));
+    best_shift_luma(&luma_of(patch), &luma_of(reference), weight)
+}
+
+/// The luma of each pixel of an analysis-size patch (what [`best_shift_luma`] compares).
+pub fn luma_of(patch: &Patch) -> Vec<f32> {
+    patch.rgb.iter().map(|q| 0.299 * q[0] + 0.587 * q[1] + 0.114 * q[2]).collect()
+}
+
+/// [`best_shift`] of two patches given by their luma ([`luma_of`]).
+fn best_shift_luma(a: &[f32], b: &[f32], weight: &[f32]) -> (isize, isize, f32) {
     let (w, h) = (PATCH_W as isize, PATCH_H as isize);
-    let at =
-        |v: &[f32], u: isize, y: isize| v[(y.clamp(0, h - 1) * w + u.clamp(0, w - 1)) as usize];
+    if a.len() != PATCH_W * PATCH_H || b.len() != a.len() || weight.len() != a.len() {
+        return (0, 0, f32::MAX);
+    }
     let total: f32 = weight.iter().sum::<f32>().max(1e-6);
-    // The weighted pixels (a lip mask covers a small part of the patch), in index order so the
-    // sums below add in the same order as over the whole patch.
+    // The weighted pixels (a lip mask covers a small part of the patch), in index order.
     let used: Vec<(usize, isize, isize, f32)> = weight
         .iter()
         .enumerate()
         .filter(|&(_, &wt)| wt > 0.0)
         .map(|(i, &wt)| (i, i as isize % w, i as isize / w, wt))
         .collect();
-    let mean = |v: &[f32], du: isize, dv: isize| -> f32 {
-        let mut s = 0.0;
-        for &(_, u, y, wt) in &used {
-            s += wt * at(v, u - du, y - dv);
-        }
-        s / total
-    };
-    let mb = mean(&b, 0, 0);
+    let mb = used.iter().map(|&(i, _, _, wt)| wt * b[i]).sum::<f32>() / total;
+    // Pixels at least ALIGN_RADIUS from every edge read their shifted pixel without clamping.
+    let r = ALIGN_RADIUS;
+    let interior = used.iter().all(|&(_, u, y, _)| u >= r && y >= r && u < w - r && y < h - r);
+    let at = |u: isize, y: isize| a[(y.clamp(0, h - 1) * w + u.clamp(0, w - 1)) as usize];
     let mut best = (f32::MAX, 0isize, 0isize);
-    let mut moved = vec![0.0f32; used.len()];
-    for dv in -ALIGN_RADIUS..=ALIGN_RADIUS {
-        for du in -ALIGN_RADIUS..=ALIGN_RADIUS {
-            let mut s = 0.0;
-            for (m, &(_, u, y, wt)) in moved.iter_mut().zip(&used) {
-                *m = at(&a, u - du, y - dv);
-                s += wt * *m;
+    for dv in -r..=r {
+        for du in -r..=r {
+            // With d = a(shifted) − b: Σ wt·((a − ā) − (b − b̄))² = Σ wt·d² − total·(ā − b̄)².
+            let (mut sa, mut sd) = (0.0f32, 0.0f32);
+            if interior {
+                let off = dv * w + du;
+                for &(i, _, _, wt) in &used {
+                    let m = a[(i as isize - off) as usize];
+                    let d = m - b[i];
+                    sa += wt * m;
+                    sd += wt * d * d;
+                }
+            } else {
+                for &(i, u, y, wt) in &used {
+                    let m = at(u - du, y - dv);
+                    let d = m - b[i];
+                    sa += wt * m;
+                    sd += wt * d * d;
+                }
             }
-            let ma = s / total;
-            let mut e = 0.0f32;
-            for (&m, &(i, _, _, wt)) in moved.iter().zip(&used) {
-                let d = (m - ma) - (b[i] - mb);
-                e += wt * d * d;
-            }
+            let c = sa / total - mb;
+            let e = (sd - total * c * c).max(0.0);
             if e < best.0 {
                 best = (e, du, dv);
             }
@@ -627,7 +639,7 @@ pub fn prepare_layer(
         .filter(|&&e| bank.entries.get(e).is_some_and(|o| o.patch.len() == entry.patch.len()))
         .filter_map(|&e| {
             let o = decoded.get(bank, e)?;
-            let (du, dv, rms) = best_shift(&o.small, &centre.small, &masks.lips);
+            let (du, dv, rms) = best_shift_luma(&o.luma, &centre.luma, &masks.lips);
             Some((o, du * s, dv * s, SMOOTH_WEIGHT * (1.0 - rms / MIX_MAX_RMS).clamp(0.0, 1.0)))
         })
         .collect();

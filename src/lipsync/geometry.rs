@@ -149,16 +149,22 @@ pub fn upsample_each4(maps: &[f32x4], detail: usize, mut f: impl FnMut(usize, f3
         return;
     }
     let taps = UpsampleTaps::new(detail);
+    // Each analysis row resampled across once; every output row blends two of them.
+    let w = taps.cols.len();
+    let mut across = Vec::with_capacity(PATCH_H * w);
+    for row in maps.chunks_exact(PATCH_W) {
+        across.extend(
+            taps.cols
+                .iter()
+                .map(|&(u0, u1, fu)| row[u0] * f32x4::splat(1.0 - fu) + row[u1] * f32x4::splat(fu)),
+        );
+    }
     let mut k = 0;
     for &(v0, v1, fv) in &taps.rows {
-        let (top_row, bottom_row) =
-            (&maps[v0 * PATCH_W..][..PATCH_W], &maps[v1 * PATCH_W..][..PATCH_W]);
+        let (top, bottom) = (&across[v0 * w..][..w], &across[v1 * w..][..w]);
         let (gv, fv) = (f32x4::splat(1.0 - fv), f32x4::splat(fv));
-        for &(u0, u1, fu) in &taps.cols {
-            let (gu, fu) = (f32x4::splat(1.0 - fu), f32x4::splat(fu));
-            let top = top_row[u0] * gu + top_row[u1] * fu;
-            let bottom = bottom_row[u0] * gu + bottom_row[u1] * fu;
-            f(k, top * gv + bottom * fv);
+        for (&t, &b) in top.iter().zip(bottom) {
+            f(k, t * gv + b * fv);
             k += 1;
         }
     }

@@ -150,16 +150,26 @@ pub const SHADING_RADIUS: usize = 7;
 /// Largest local lighting change the shading correction applies (and its inverse the smallest).
 pub const MAX_SHADING_GAIN: f32 = 2.0;
 
+/// What a box pass sums: one value, or four in SIMD lanes (the same sums per lane).
+trait BoxSample:
+    Copy + Default + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::AddAssign
+{
+}
+
+impl BoxSample for f32 {}
+impl BoxSample for f32x4 {}
+
 /// One box pass of radius `r` over `lines` lines of `len` samples (`stride` apart, lines `step`
 /// apart), zero outside.
-fn box_pass(src: &[f32], dst: &mut [f32], r: usize, (len, stride, lines, step): Layout) {
+fn box_pass<S: BoxSample>(src: &[S], dst: &mut [S], r: usize, (len, stride, lines, step): Layout) {
     if step == 1 && stride == lines && lines > 1 {
         return box_pass_columns(src, dst, r, len, lines);
     }
     for line in 0..lines {
         let base = line * step;
         let at = |k: usize| src[base + k * stride];
-        let mut acc: f32 = (0..=r).map(|k| if k < len { at(k) } else { 0.0 }).sum();
+        let zero = S::default();
+        let mut acc = (0..=r).map(|k| if k < len { at(k) } else { zero }).fold(zero, |a, v| a + v);
         // acc += at(k + r + 1) − at(k − r), with zero outside 0..len: the three stretches of k
         // (only the entering sample inside, both, only the leaving one) without a test per sample.
         let enter_end = len.saturating_sub(r + 1); // k + r + 1 < len
@@ -167,7 +177,7 @@ fn box_pass(src: &[f32], dst: &mut [f32], r: usize, (len, stride, lines, step): 
         let mut k = 0;
         while k < len.min(enter_end).min(leave_start) {
             dst[base + k * stride] = acc;
-            acc += at(k + r + 1) - 0.0;
+            acc += at(k + r + 1) - zero;
             k += 1;
         }
         while k < enter_end {
@@ -178,12 +188,12 @@ fn box_pass(src: &[f32], dst: &mut [f32], r: usize, (len, stride, lines, step): 
         while k < leave_start {
             // Neither inside (a line shorter than the window).
             dst[base + k * stride] = acc;
-            acc += 0.0; // 0 − 0
+            acc += zero; // 0 − 0
             k += 1;
         }
         while k < len {
             dst[base + k * stride] = acc;
-            acc += 0.0 - at(k - r);
+            acc += zero - at(k - r);
             k += 1;
         }
     }
@@ -192,33 +202,38 @@ fn box_pass(src: &[f32], dst: &mut [f32], r: usize, (len, stride, lines, step): 
 /// [`box_pass`] down the columns of a row-major `lines`-wide picture of `len` rows: every column
 /// advances one row at a time together (contiguous memory, vectorised), each with the same
 /// sums in the same order as the column-by-column loop.
-fn box_pass_columns(src: &[f32], dst: &mut [f32], r: usize, len: usize, lines: usize) {
+fn box_pass_columns<S: BoxSample>(src: &[S], dst: &mut [S], r: usize, len: usize, lines: usize) {
     let row = |k: usize| &src[k * lines..(k + 1) * lines];
-    let mut acc: Vec<f32> = (0..lines)
-        .map(|l| (0..=r).map(|k| if k < len { src[k * lines + l] } else { 0.0 }).sum())
+    let zero = S::default();
+    let mut acc: Vec<S> = (0..lines)
+        .map(|l| {
+            (0..=r)
+                .map(|k| if k < len { src[k * lines + l] } else { zero })
+                .fold(zero, |a, v| a + v)
+        })
         .collect();
     let enter_end = len.saturating_sub(r + 1);
     for k in 0..len {
         dst[k * lines..(k + 1) * lines].copy_from_slice(&acc);
         match (k < enter_end, k >= r) {
             (true, true) => {
-                for ((a, e), l) in acc.iter_mut().zip(row(k + r + 1)).zip(row(k - r)) {
+                for ((a, &e), &l) in acc.iter_mut().zip(row(k + r + 1)).zip(row(k - r)) {
                     *a += e - l;
                 }
             }
             (true, false) => {
-                for (a, e) in acc.iter_mut().zip(row(k + r + 1)) {
-                    *a += e - 0.0;
+                for (a, &e) in acc.iter_mut().zip(row(k + r + 1)) {
+                    *a += e - zero;
                 }
             }
             (false, true) => {
-                for (a, l) in acc.iter_mut().zip(row(k - r)) {
-                    *a += 0.0 - l;
+                for (a, &l) in acc.iter_mut().zip(row(k - r)) {
+                    *a += zero - l;
                 }
             }
             (false, false) => {
                 for a in acc.iter_mut() {
-                    *a += 0.0; // 0 − 0
+                    *a += zero; // 0 − 0
                 }
             }
         }
@@ -228,31 +243,26 @@ fn box_pass_columns(src: &[f32], dst: &mut [f32], r: usize, len: usize, lines: u
 type Layout = (usize, usize, usize, usize);
 
 /// Three box passes of radius `r` along rows and columns (≈ Gaussian), in place.
-fn blur(values: &mut [f32], r: usize) {
+fn blur<S: BoxSample>(values: &mut [S], r: usize) {
     let (pw, ph) = dims_of(values.len());
-    let mut tmp = vec![0.0f32; values.len()];
+    let mut tmp = vec![S::default(); values.len()];
     for _ in 0..3 {
         box_pass(values, &mut tmp, r, (pw, 1, ph, pw));
         box_pass(&tmp, values, r, (ph, pw, pw, 1));
     }
 }
 
-/// Low-pass colour of `patch` where `weight` is positive (normalised convolution), per RGB
-/// channel, and the blurred weight itself when `with_weight` (it depends on `weight` alone, so
-/// a caller shading two patches with one weight blurs it once).
-fn shading(patch: &Patch, weight: &[f32], with_weight: bool) -> ([Vec<f32>; 3], Vec<f32>) {
-    let mut chans: [Vec<f32>; 3] =
-        std::array::from_fn(|c| patch.rgb.iter().zip(weight).map(|(p, w)| p[c] * w).collect());
-    let r = SHADING_RADIUS * detail_of(weight.len()).unwrap_or(1);
-    for ch in &mut chans {
-        blur(ch, r);
-    }
-    let mut wsum = Vec::new();
-    if with_weight {
-        wsum = weight.to_vec();
-        blur(&mut wsum, r);
-    }
-    (chans, wsum)
+/// Low-pass colour of `patch` where `weight` is positive (normalised convolution): per pixel the
+/// blurred R·w, G·w, B·w and the blurred weight w, in four SIMD lanes.
+fn shading(patch: &Patch, weight: &[f32]) -> Vec<f32x4> {
+    let mut values: Vec<f32x4> = patch
+        .rgb
+        .iter()
+        .zip(weight)
+        .map(|(p, &w)| f32x4::new([p[0] * w, p[1] * w, p[2] * w, w]))
+        .collect();
+    blur(&mut values, SHADING_RADIUS * detail_of(weight.len()).unwrap_or(1));
+    values
 }
 
 /// Relights a bank mouth for the target face: each channel is multiplied by the ratio of the
@@ -294,13 +304,13 @@ pub fn shading_gain(source: &Patch, target: &Patch, weight: &[f32]) -> [Vec<f32>
             w * (1.0 - d / 0.25).clamp(0.0, 1.0)
         })
         .collect();
-    let (src, ws) = shading(source, &weight, true);
-    let (dst, _) = shading(target, &weight, false);
+    let (src, dst) = (shading(source, &weight), shading(target, &weight));
     std::array::from_fn(|c| {
-        (0..n)
-            .map(|i| {
-                let gain =
-                    if ws[i] > 1e-3 && src[c][i] > 1e-3 { dst[c][i] / src[c][i] } else { global };
+        src.iter()
+            .zip(&dst)
+            .map(|(s, d)| {
+                let (s, d) = (s.as_array_ref(), d.as_array_ref());
+                let gain = if s[3] > 1e-3 && s[c] > 1e-3 { d[c] / s[c] } else { global };
                 gain.clamp(1.0 / MAX_SHADING_GAIN, MAX_SHADING_GAIN)
             })
             .collect()

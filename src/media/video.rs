@@ -42,6 +42,67 @@ pub struct Frame {
     pub format: PixelFormat,
 }
 
+impl Drop for Frame {
+    fn drop(&mut self) {
+        pool::give(std::mem::take(&mut self.data));
+    }
+}
+
+/// Picture buffers of dropped frames, reused for new ones: a decoder handing out 25 or more
+/// pictures a second would otherwise have the kernel map and zero fresh pages for each, which
+/// costs as much as copying the picture. Holds at most [`pool::KEPT_BYTES`].
+pub mod pool {
+    use std::sync::Mutex;
+
+    /// Bytes of idle buffers kept.
+    pub const KEPT_BYTES: usize = 64 << 20;
+    /// Smaller buffers are not worth keeping (the allocator reuses them well).
+    const MIN_BYTES: usize = 64 << 10;
+
+    static FREE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+
+    /// Keeps `buffer` for reuse (or frees it when the pool is full).
+    pub fn give(buffer: Vec<u8>) {
+        if buffer.capacity() < MIN_BYTES {
+            return;
+        }
+        if let Ok(mut free) = FREE.lock() {
+            let kept: usize = free.iter().map(Vec::capacity).sum();
+            if kept + buffer.capacity() <= KEPT_BYTES {
+                free.push(buffer);
+            }
+        }
+    }
+
+    /// An empty buffer with room for `len` bytes: a kept one of about that size, or a new one.
+    pub fn take(len: usize) -> Vec<u8> {
+        if len >= MIN_BYTES
+            && let Ok(mut free) = FREE.lock()
+            && let Some(k) =
+                free.iter().position(|b| b.capacity() >= len && b.capacity() <= 2 * len)
+        {
+            let mut b = free.swap_remove(k);
+            b.clear();
+            return b;
+        }
+        Vec::with_capacity(len)
+    }
+
+    /// A copy of `bytes` in a buffer from [`take`].
+    pub fn copy_of(bytes: &[u8]) -> Vec<u8> {
+        let mut b = take(bytes.len());
+        b.extend_from_slice(bytes);
+        b
+    }
+
+    /// `len` zero bytes in a buffer from [`take`].
+    pub fn zeroed(len: usize) -> Vec<u8> {
+        let mut b = take(len);
+        b.resize(len, 0);
+        b
+    }
+}
+
 /// Default frame cache budget: 256 MiB (about 70 frames of 720p).
 pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
 
@@ -373,7 +434,7 @@ impl VideoDecoder {
         let (data, format) = if info.format() == gst_video::VideoFormat::I420 {
             // Repacked into GStreamer's default layout (the decoder's rows may be padded).
             let l = super::yuv::I420Layout::new(w, h);
-            let mut data = vec![0u8; l.size];
+            let mut data = pool::zeroed(l.size);
             let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
             for (p, (offset, stride, rw, rows)) in [
                 (0, l.y_stride, w, h),
@@ -394,7 +455,7 @@ impl VideoDecoder {
         } else {
             let stride = vframe.plane_stride()[0] as usize;
             let plane = vframe.plane_data(0).map_err(plane_err)?;
-            let mut data = Vec::with_capacity(w * h * 4);
+            let mut data = pool::take(w * h * 4);
             for row in 0..h {
                 data.extend_from_slice(&plane[row * stride..row * stride + w * 4]);
             }

@@ -15,6 +15,7 @@ use gstreamer as gst;
 use gstreamer_video as gst_video;
 use std::str::FromStr;
 use std::sync::Arc;
+use wide::f32x4;
 
 /// Plane layout of a tightly packed I420 picture as GStreamer lays it out by default (rows
 /// padded to 4 bytes), so a frame's bytes can be handed to GStreamer without copying.
@@ -196,22 +197,46 @@ pub fn roi_to_rgba(frame: &Frame, rect: Rect, dst: &mut [u8]) -> Result<(), Medi
     let kg = 1.0 - m.kr - m.kb;
     let (r_cr, b_cb) = (2.0 * (1.0 - m.kr), 2.0 * (1.0 - m.kb));
     let to_u8 = |v: f32| (v + 0.5).clamp(0.0, 255.0) as u8;
+    // Four pixels at a time in four-lane SIMD: the same operations per lane, so the same bits.
+    let (r_cr4, b_cb4) = (f32x4::splat(r_cr), f32x4::splat(b_cb));
+    let (kr4, kb4, kg4) = (f32x4::splat(m.kr), f32x4::splat(m.kb), f32x4::splat(kg));
+    let bytes = |v: f32x4| -> [i32; 4] {
+        (v + f32x4::splat(0.5))
+            .fast_max(f32x4::ZERO)
+            .fast_min(f32x4::splat(255.0))
+            .fast_trunc_int()
+            .to_array()
+    };
     for y in rect.y0..rect.y1 {
         let yrow = &d[y * l.y_stride..];
         let urow = &d[l.u_offset + (y / 2) * l.c_stride..];
         let vrow = &d[l.v_offset + (y / 2) * l.c_stride..];
         let out = &mut dst[(y * w + rect.x0) * 4..(y * w + rect.x1) * 4];
-        for (k, px) in out.chunks_exact_mut(4).enumerate() {
-            let x = rect.x0 + k;
+        let mut quads = out.chunks_exact_mut(16);
+        let mut x = rect.x0;
+        for q in &mut quads {
+            let lane = |t: &[f32; 256], row: &[u8], div: usize| -> f32x4 {
+                f32x4::new(std::array::from_fn(|k| t[usize::from(row[(x + k) / div])]))
+            };
+            let (l, cb, cr) = (lane(&yy, yrow, 1), lane(&cc, urow, 2), lane(&cc, vrow, 2));
+            let r = l + r_cr4 * cr;
+            let b = l + b_cb4 * cb;
+            let g = (l - kr4 * r - kb4 * b) / kg4;
+            let (r, g, b) = (bytes(r), bytes(g), bytes(b));
+            for (k, px) in q.chunks_exact_mut(4).enumerate() {
+                // 0..=255 after the clamp.
+                px.copy_from_slice(&[r[k] as u8, g[k] as u8, b[k] as u8, 255]);
+            }
+            x += 4;
+        }
+        for px in quads.into_remainder().chunks_exact_mut(4) {
             let l = yy[usize::from(yrow[x])];
             let (cb, cr) = (cc[usize::from(urow[x / 2])], cc[usize::from(vrow[x / 2])]);
             let r = l + r_cr * cr;
             let b = l + b_cb * cb;
             let g = (l - m.kr * r - m.kb * b) / kg;
-            px[0] = to_u8(r);
-            px[1] = to_u8(g);
-            px[2] = to_u8(b);
-            px[3] = 255;
+            px.copy_from_slice(&[to_u8(r), to_u8(g), to_u8(b), 255]);
+            x += 1;
         }
     }
     Ok(())

@@ -1,10 +1,11 @@
 //! Offline export of a project through one of the presets.
 
+use crate::dsp::measure::to_mono;
 use crate::dsp::mix::{self, ClipSignal, DuckParams, MixInput};
 use crate::dsp::{SAMPLE_RATE, db_to_gain};
 use crate::jobs::Job;
 use crate::media::encode::{Tags, Writer, WriterConfig, check_preset, check_writable};
-use crate::media::{AudioBuffer, MediaError, VideoDecoder, decode_audio, probe};
+use crate::media::{AudioBuffer, MediaError, VideoDecoder, decode_audio};
 use crate::model::project::resolve_media_path;
 use crate::model::{ClipId, MediaId, Preset, Project, Time};
 use crate::render::gpu::Backend;
@@ -122,29 +123,33 @@ fn media_path(project: &Project, dir: &Path, id: MediaId) -> Result<PathBuf, Ren
     resolve_media_path(m, dir).ok_or_else(|| RenderError::MissingMedia { path: m.path.clone() })
 }
 
+/// The shot's path (an error when the project has none).
+fn video_path(project: &Project, dir: &Path) -> Result<PathBuf, RenderError> {
+    match project.timeline.video.media {
+        Some(id) => media_path(project, dir, id),
+        None => Err(RenderError::Invalid("the project has no video; use the wav preset".into())),
+    }
+}
+
 /// Decodes what a render of `project` needs (relative media paths resolve against `dir`).
 pub fn load_sources(
     project: &Project,
     dir: &Path,
     need_video: bool,
 ) -> Result<Sources, RenderError> {
-    let video = match project.timeline.video.media {
-        Some(id) if need_video => Some(media_path(project, dir, id)?),
-        None if need_video => {
-            return Err(RenderError::Invalid(
-                "the project has no video; use the wav preset".into(),
-            ));
-        }
-        _ => None,
-    };
+    let video = if need_video { Some(video_path(project, dir)?) } else { None };
     let is_me = project.timeline.me_track.is_some();
     let original = match (project.timeline.me_track, project.timeline.original_audio.media) {
         // The M&E stem replaces the original entirely, also when muted.
         (Some(_), _) if project.timeline.me_mute => None,
         (Some(me), _) => Some(decode_audio(&media_path(project, dir, me)?, Some(2))?),
         (None, Some(id)) if !project.timeline.original_audio.mute => {
-            let path = media_path(project, dir, id)?;
-            if probe(&path)?.audio.is_some() { Some(decode_audio(&path, Some(2))?) } else { None }
+            // A shot without sound plays none.
+            match decode_audio(&media_path(project, dir, id)?, Some(2)) {
+                Ok(a) => Some(a),
+                Err(MediaError::NoStream { .. }) => None,
+                Err(e) => return Err(e.into()),
+            }
         }
         _ => None,
     };
@@ -324,35 +329,20 @@ pub fn render_project(
     let first = rate.time_to_frame(start + half);
     let last = rate.time_to_frame(end + half).max(first + 1);
     let need_video = opts.preset != Preset::WavStems;
-    let sources = load_sources(project, project_dir, need_video)?;
-    let input = mix_input(project, &sources);
     let tags = tags(project);
-    let sample_at = |frame: i64| rate.frame_to_time(frame).to_samples(SAMPLE_RATE);
-    let (s_first, s_last) = (sample_at(first), sample_at(last));
-    let normalised = normalised_stems(project, opts.preset, &input, s_first, s_last)?;
-    let stems_at = |s0: i64, n: usize| -> mix::Stems {
-        match &normalised {
-            Some(all) => {
-                let a = (s0 - s_first).max(0) as usize * mix::CHANNELS;
-                let b = (a + n * mix::CHANNELS).min(all.mix.len());
-                let a = a.min(b);
-                mix::Stems {
-                    dialogue: all.dialogue[a..b].to_vec(),
-                    background: all.background[a..b].to_vec(),
-                    mix: all.mix[a..b].to_vec(),
-                }
-            }
-            None => mix::mix_range(&input, s0, n),
-        }
-    };
-
-    if let Some(video_path) = &sources.video {
-        // The lip plan (bank, selection) runs on a worker while this thread opens the shot and
-        // starts the encoder; the first frame waits for the plan only after that.
-        let (mut frames, mut writer) = std::thread::scope(|scope| {
+    // With video, the sources are decoded and the lip plan (bank, selection) made on a worker
+    // while this thread opens the shot and starts the encoder; the first frame waits for both.
+    let video = if need_video { Some(video_path(project, project_dir)?) } else { None };
+    let (sources, prepared) = match &video {
+        None => (load_sources(project, project_dir, false)?, None),
+        Some(video_path) => std::thread::scope(|scope| {
             let planner = std::thread::Builder::new()
                 .name("export-lip-plan".into())
-                .spawn_scoped(scope, || lips_for(project, project_dir, &sources, video_path, job))
+                .spawn_scoped(scope, || {
+                    let sources = load_sources(project, project_dir, true)?;
+                    let lips = lips_for(project, project_dir, &sources, video_path, job)?;
+                    Ok::<_, RenderError>((sources, lips))
+                })
                 .map_err(|e| RenderError::Invalid(format!("cannot start the lip planner: {e}")))?;
             let opened = (|| {
                 let mut frames =
@@ -375,13 +365,35 @@ pub fn render_project(
                 let writer = Writer::create_for(&opts.output, &cfg, &format)?;
                 Ok::<_, RenderError>((frames, writer))
             })();
-            let lips = planner
+            let (sources, lips) = planner
                 .join()
                 .map_err(|_| RenderError::Invalid("the lip planner panicked".into()))??;
             let (mut frames, writer) = opened?;
             frames.set_lips(lips);
-            Ok::<_, RenderError>((frames, writer))
-        })?;
+            Ok::<_, RenderError>((sources, Some((frames, writer))))
+        })?,
+    };
+    let input = mix_input(project, &sources);
+    let sample_at = |frame: i64| rate.frame_to_time(frame).to_samples(SAMPLE_RATE);
+    let (s_first, s_last) = (sample_at(first), sample_at(last));
+    let normalised = normalised_stems(project, opts.preset, &input, s_first, s_last)?;
+    let stems_at = |s0: i64, n: usize| -> mix::Stems {
+        match &normalised {
+            Some(all) => {
+                let a = (s0 - s_first).max(0) as usize * mix::CHANNELS;
+                let b = (a + n * mix::CHANNELS).min(all.mix.len());
+                let a = a.min(b);
+                mix::Stems {
+                    dialogue: all.dialogue[a..b].to_vec(),
+                    background: all.background[a..b].to_vec(),
+                    mix: all.mix[a..b].to_vec(),
+                }
+            }
+            None => mix::mix_range(&input, s0, n),
+        }
+    };
+
+    if let Some((mut frames, mut writer)) = prepared {
         let writer_rgba = !matches!(opts.preset, Preset::Mp4 | Preset::Webm);
         let total = last - first;
         let mut compositor = None;
@@ -473,7 +485,23 @@ fn lips_for(
         .media
         .map(|id| media_path(project, project_dir, id))
         .transpose()?;
-    let tracks = plan_lips(project, video, rate, frames, dialogue_of, production.as_deref(), job)?;
+    // The original audio track's sound is the shot's own when it plays the shot's file (and
+    // no M&E stem replaces it): already decoded for the mix, so the plan does not decode it again.
+    let shot_sound = sources
+        .original
+        .as_ref()
+        .filter(|_| !sources.is_me && production.as_deref() == Some(video))
+        .map(|a| to_mono(&a.samples, usize::from(a.channels)));
+    let tracks = plan_lips(
+        project,
+        video,
+        rate,
+        frames,
+        dialogue_of,
+        production.as_deref(),
+        shot_sound,
+        job,
+    )?;
     Ok(LipRenderer::new(tracks))
 }
 
@@ -667,7 +695,7 @@ impl Editor {
             for y in rect.y0..rect.y1 {
                 before.extend_from_slice(&src[(y * w + rect.x0) * 4..(y * w + rect.x1) * 4]);
             }
-            let mut data = frame.data.clone();
+            let mut data = crate::media::video::pool::copy_of(&frame.data);
             let changed =
                 crate::media::yuv::apply_rgba_edit(&mut data, caps, w, h, rect, &before, &edit);
             out = Ok(if changed {
@@ -680,6 +708,9 @@ impl Editor {
         out
     }
 }
+
+/// Decoded pictures a front-to-back render keeps in its decoder's cache (a few frames).
+const SEQUENTIAL_CACHE_BYTES: usize = 16 << 20;
 
 /// RGBA source pictures kept by a [`FrameRenderer`].
 const RGBA_KEPT: usize = 4;
@@ -694,8 +725,9 @@ impl FrameRenderer {
     /// [`FrameRenderer::open`] for rendering front to back (export): the decoder does not
     /// count the frames first (see [`VideoDecoder::open_i420_sequential`]).
     pub fn open_sequential(video: &Path, lips: LipRenderer) -> Result<Self, RenderError> {
-        let decoder =
-            VideoDecoder::open_i420_sequential(video, crate::media::video::DEFAULT_CACHE_BYTES)?;
+        // Frames travel to the workers and the encoder with their chunk; the decoder keeps only
+        // a few (so dropped pictures go back to the buffer pool instead of piling up).
+        let decoder = VideoDecoder::open_i420_sequential(video, SEQUENTIAL_CACHE_BYTES)?;
         Ok(Self::with_decoder(decoder, lips))
     }
 
@@ -953,7 +985,9 @@ impl FrameRenderer {
 
 /// An RGBA frame with the index and times of `of`.
 fn rgba_frame(of: &crate::media::Frame, data: Vec<u8>) -> crate::media::Frame {
-    crate::media::Frame { format: crate::media::PixelFormat::Rgba, ..with_data(of, data) }
+    let mut f = with_data(of, data);
+    f.format = crate::media::PixelFormat::Rgba;
+    f
 }
 
 /// `frame` with other picture data (an edited copy).

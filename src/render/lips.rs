@@ -175,7 +175,9 @@ pub fn track_dialogue(
 /// Plans every bound, enabled dub track. `dialogue_of(project)` returns the interleaved
 /// dialogue stem of the whole timeline for a (modified) project. `production` is the original
 /// audio track's file (muted or not): what the bank hears when the shot itself has no audio
-/// stream (sound recorded apart, placed from the shot's start).
+/// stream (sound recorded apart, placed from the shot's start). `shot_sound` is the shot's own
+/// audio, mono 48 kHz, when the caller has it decoded already (else it is decoded here).
+#[allow(clippy::too_many_arguments)]
 pub fn plan_lips(
     project: &Project,
     video: &Path,
@@ -183,6 +185,7 @@ pub fn plan_lips(
     frames: i64,
     dialogue_of: impl Fn(&Project) -> Vec<f32>,
     production: Option<&Path>,
+    shot_sound: Option<Vec<f32>>,
     job: &Job,
 ) -> Result<Vec<LipTrack>, RenderError> {
     let bound: Vec<_> = project
@@ -209,8 +212,12 @@ pub fn plan_lips(
     // the production sound on the original audio track when the shot has none.
     // A bank built from production sound is cached under that sound's content too.
     let mut bank_media = analysis.media_hash.clone();
-    let original = match decode_audio(video, Some(1)) {
-        Ok(a) => a.samples,
+    let decoded = match shot_sound {
+        Some(sound) => Ok(sound),
+        None => decode_audio(video, Some(1)).map(|a| a.samples),
+    };
+    let original = match decoded {
+        Ok(a) => a,
         Err(MediaError::NoStream { .. }) => match production.filter(|p| *p != video) {
             Some(path) => {
                 let sound = crate::model::hash::content_hash(path)
