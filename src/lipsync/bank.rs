@@ -461,8 +461,12 @@ pub struct DecodedEntry {
     pub luma: Vec<f32>,
 }
 
-/// Entries kept decoded by a [`DecodedCache`] of [`DecodedCache::default`].
-const DECODED_KEPT: usize = 16;
+/// Entries kept decoded by a [`DecodedCache`] of [`DecodedCache::default`]: a few for each
+/// render worker (export runs one per two cores), each drawing a mouth and up to two neighbours.
+fn decoded_kept() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    6 + 3 * (cores / 2).clamp(1, 8)
+}
 
 /// The last few bank mouths decoded to floats. Consecutive frames draw the same mouths (a
 /// frame's mouth is its neighbours' mix, a filmed run repeats none), so each is unpacked once
@@ -472,7 +476,7 @@ pub struct DecodedCache(super::kept::Kept<usize, DecodedEntry>);
 
 impl Default for DecodedCache {
     fn default() -> Self {
-        Self::new(DECODED_KEPT)
+        Self::new(decoded_kept())
     }
 }
 

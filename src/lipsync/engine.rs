@@ -7,7 +7,7 @@ use super::bank::{
 };
 use super::geometry::{
     Landmarks5, PATCH_H, PATCH_W, Patch, Region, Similarity, detail_dims, detail_for, downsample,
-    extract_patch_at, patch_to_image_at, region_mask, region_mask_at, upsample_each4,
+    extract_patch_at, patch_to_image_at, region_mask, region_mask_at, upsample_rows4,
 };
 use super::occlusion::{
     FaceModel, MAX_MODEL_FRAMES, PaintedMask, combine, mouth_zone, occlusion_mask_at,
@@ -708,11 +708,18 @@ pub fn prepare_layer(
         .collect();
     let n = source.rgb.len().min(masks.region.len());
     let (mut matched, mut alpha) = (Patch { rgb: Vec::with_capacity(n) }, Vec::with_capacity(n));
-    upsample_each4(&maps, detail, |k, g| {
-        let (Some(s), Some(m)) = (source.rgb.get(k), masks.region.get(k)) else { return };
-        let g = g.to_array();
-        matched.rgb.push(std::array::from_fn(|c| (s[c] * g[c]).clamp(0.0, 255.0)));
-        alpha.push(m * strength * g[3]);
+    let (lo, hi) = (f32x4::ZERO, f32x4::splat(255.0));
+    upsample_rows4(&maps, detail, |k, row| {
+        let end = (k + row.len()).min(n);
+        let (Some(src), Some(region)) = (source.rgb.get(k..end), masks.region.get(k..end)) else {
+            return;
+        };
+        for ((g, s), m) in row.iter().zip(src).zip(region) {
+            let c = (f32x4::new([s[0], s[1], s[2], 0.0]) * *g).fast_max(lo).fast_min(hi);
+            let c = c.as_array_ref();
+            matched.rgb.push([c[0], c[1], c[2]]);
+            alpha.push(m * strength * g.as_array_ref()[3]);
+        }
     });
     Some((matched, alpha, to_image))
 }

@@ -141,11 +141,12 @@ pub fn upsample_each(mask: &[f32], detail: usize, mut f: impl FnMut(usize, f32))
     }
 }
 
-/// [`upsample_each`] of four analysis-size maps at once, one per lane (the same arithmetic per
-/// lane, so the same values).
-pub fn upsample_each4(maps: &[f32x4], detail: usize, mut f: impl FnMut(usize, f32x4)) {
+/// [`upsample_each`] of four analysis-size maps at once, one per SIMD lane (the same arithmetic
+/// per lane, so the same values), a row at a time: `f(k, row)` gets each output row in order,
+/// `k` being the index of its first pixel.
+pub fn upsample_rows4(maps: &[f32x4], detail: usize, mut f: impl FnMut(usize, &[f32x4])) {
     if detail <= 1 || maps.len() != PATCH_W * PATCH_H {
-        maps.iter().enumerate().for_each(|(k, &v)| f(k, v));
+        f(0, maps);
         return;
     }
     let taps = UpsampleTaps::new(detail);
@@ -159,14 +160,14 @@ pub fn upsample_each4(maps: &[f32x4], detail: usize, mut f: impl FnMut(usize, f3
                 .map(|&(u0, u1, fu)| row[u0] * f32x4::splat(1.0 - fu) + row[u1] * f32x4::splat(fu)),
         );
     }
-    let mut k = 0;
-    for &(v0, v1, fv) in &taps.rows {
+    let mut out = vec![f32x4::ZERO; w];
+    for (y, &(v0, v1, fv)) in taps.rows.iter().enumerate() {
         let (top, bottom) = (&across[v0 * w..][..w], &across[v1 * w..][..w]);
         let (gv, fv) = (f32x4::splat(1.0 - fv), f32x4::splat(fv));
-        for (&t, &b) in top.iter().zip(bottom) {
-            f(k, t * gv + b * fv);
-            k += 1;
+        for ((o, &t), &b) in out.iter_mut().zip(top).zip(bottom) {
+            *o = t * gv + b * fv;
         }
+        f(y * w, &out);
     }
 }
 
@@ -201,33 +202,31 @@ impl UpsampleTaps {
 /// Bilinear sample of an RGBA image at pixel-centre coordinates; edge pixels are clamped.
 #[inline]
 pub fn sample_rgb(rgba: &[u8], width: usize, height: usize, x: f32, y: f32) -> [f32; 3] {
+    let v = sample_rgba4(rgba, width, height, x, y);
+    let v = v.as_array_ref();
+    [v[0], v[1], v[2]]
+}
+
+/// [`sample_rgb`] as R, G, B (and A) in four SIMD lanes: per lane the same arithmetic as one
+/// channel of the scalar form.
+#[inline]
+fn sample_rgba4(rgba: &[u8], width: usize, height: usize, x: f32, y: f32) -> f32x4 {
     let xf = x.clamp(0.0, (width - 1) as f32);
     let yf = y.clamp(0.0, (height - 1) as f32);
     // Clamped to ≥ 0, so the cast is the floor (and NaN casts to 0 either way).
     let (x0, y0) = (xf as usize, yf as usize);
     let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));
     let (fx, fy) = (xf - x0 as f32, yf - y0 as f32);
-    let (r0, r1) = (y0 * width, y1 * width);
-    // Two neighbouring pixels of a row are 8 consecutive bytes (one bounds check for both).
-    let pair = |row: usize| -> Option<&[u8]> {
-        if x1 == x0 + 1 { rgba.get((row + x0) * 4..(row + x0) * 4 + 8) } else { None }
+    let px = |row: usize, col: usize| -> f32x4 {
+        match rgba.get((row * width + col) * 4..(row * width + col) * 4 + 4) {
+            Some(p) => f32x4::new([p[0], p[1], p[2], p[3]].map(f32::from)),
+            None => f32x4::ZERO,
+        }
     };
-    let (p00, p10, p01, p11) = match (pair(r0), pair(r1)) {
-        (Some(t), Some(b)) => (&t[..3], &t[4..7], &b[..3], &b[4..7]),
-        _ => (
-            &rgba[(r0 + x0) * 4..][..3],
-            &rgba[(r0 + x1) * 4..][..3],
-            &rgba[(r1 + x0) * 4..][..3],
-            &rgba[(r1 + x1) * 4..][..3],
-        ),
-    };
-    let mut out = [0.0; 3];
-    for (c, o) in out.iter_mut().enumerate() {
-        let top = f32::from(p00[c]) * (1.0 - fx) + f32::from(p10[c]) * fx;
-        let bottom = f32::from(p01[c]) * (1.0 - fx) + f32::from(p11[c]) * fx;
-        *o = top * (1.0 - fy) + bottom * fy;
-    }
-    out
+    let (gx, fx4) = (f32x4::splat(1.0 - fx), f32x4::splat(fx));
+    let top = px(y0, x0) * gx + px(y0, x1) * fx4;
+    let bottom = px(y1, x0) * gx + px(y1, x1) * fx4;
+    top * f32x4::splat(1.0 - fy) + bottom * f32x4::splat(fy)
 }
 
 /// A canonical mouth patch: `PATCH_W × PATCH_H` RGB, f32 0..255.
@@ -261,7 +260,9 @@ pub fn extract_patch_at(
     for v in 0..ph {
         for u in 0..pw {
             let p = to_image.apply([u as f32, v as f32]);
-            rgb.push(sample_rgb(rgba, width, height, p[0], p[1]));
+            let v = sample_rgba4(rgba, width, height, p[0], p[1]);
+            let v = v.as_array_ref();
+            rgb.push([v[0], v[1], v[2]]);
         }
     }
     Some(Patch { rgb })

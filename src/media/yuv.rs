@@ -243,8 +243,8 @@ pub fn roi_to_rgba(frame: &Frame, rect: Rect, dst: &mut [u8]) -> Result<(), Medi
 }
 
 /// Applies an RGBA edit of `rect` to the I420 samples `yuv` (layout of `width × height`):
-/// `before` holds the rectangle's RGBA rows as they were converted (`rect` width × height × 4
-/// bytes), `after` is the full-size RGBA picture after the edit. Luma changes only where a
+/// `before` and `after` are full-size RGBA pictures, `rect` of them as converted and as edited
+/// (nothing outside `rect` is read). Luma changes only where a
 /// pixel changed; a chroma sample by the mean change of the pixels it covers. Returns whether
 /// anything changed.
 pub fn apply_rgba_edit(
@@ -271,7 +271,7 @@ pub fn apply_rgba_edit(
         dv.iter_mut().for_each(|v| *v = 0.0);
         any.iter_mut().for_each(|v| *v = false);
         for yy in y..(y + 2).min(rect.y1) {
-            let b = &before[(yy - rect.y0) * rw * 4..(yy - rect.y0 + 1) * rw * 4];
+            let b = &before[(yy * width + rect.x0) * 4..(yy * width + rect.x1) * 4];
             let a = &after[(yy * width + rect.x0) * 4..(yy * width + rect.x1) * 4];
             for (k, (pb, pa)) in b.chunks_exact(4).zip(a.chunks_exact(4)).enumerate() {
                 if pb[..3] == pa[..3] {
@@ -485,10 +485,7 @@ mod tests {
                 assert_eq!(&rgba[(y * w + x) * 4..(y * w + x) * 4 + 3], &want, "({x}, {y})");
             }
         }
-        let mut before = Vec::new();
-        for y in rect.y0..rect.y1 {
-            before.extend_from_slice(&rgba[(y * w + rect.x0) * 4..(y * w + rect.x1) * 4]);
-        }
+        let before = rgba.clone();
         // Redden pixel (5, 3).
         let p = (3 * w + 5) * 4;
         rgba[p] = rgba[p].saturating_add(60);

@@ -139,30 +139,82 @@ pub fn load_sources(
 ) -> Result<Sources, RenderError> {
     let video = if need_video { Some(video_path(project, dir)?) } else { None };
     let is_me = project.timeline.me_track.is_some();
-    let original = match (project.timeline.me_track, project.timeline.original_audio.media) {
+    // What to decode: the original sound (or the M&E stem replacing it) and each audible dub
+    // clip's media once; decoded side by side, as many at once as there are cores.
+    let original_media = match (project.timeline.me_track, project.timeline.original_audio.media) {
         // The M&E stem replaces the original entirely, also when muted.
         (Some(_), _) if project.timeline.me_mute => None,
-        (Some(me), _) => Some(decode_audio(&media_path(project, dir, me)?, Some(2))?),
-        (None, Some(id)) if !project.timeline.original_audio.mute => {
-            // A shot without sound plays none.
-            match decode_audio(&media_path(project, dir, id)?, Some(2)) {
-                Ok(a) => Some(a),
-                Err(MediaError::NoStream { .. }) => None,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        (Some(me), _) => Some(me),
+        (None, Some(id)) if !project.timeline.original_audio.mute => Some(id),
         _ => None,
     };
-    let mut clips = HashMap::new();
+    let mut clip_media: Vec<MediaId> = Vec::new();
     for track in project.timeline.dub_tracks.iter().filter(|t| project.is_audible(t)) {
         for clip in &track.clips {
-            if let std::collections::hash_map::Entry::Vacant(e) = clips.entry(clip.media) {
-                e.insert(decode_audio(&media_path(project, dir, clip.media)?, Some(2))?);
+            if !clip_media.contains(&clip.media) {
+                clip_media.push(clip.media);
             }
         }
     }
+    let paths: Vec<PathBuf> = original_media
+        .iter()
+        .chain(&clip_media)
+        .map(|&id| media_path(project, dir, id))
+        .collect::<Result<_, _>>()?;
+    let mut decoded = decode_all(&paths).into_iter();
+    // (The first result is the original's only when there is one.)
+    let original = match original_media.and_then(|_| decoded.next()) {
+        None => None,
+        Some(Ok(a)) => Some(a),
+        // A shot without sound plays none (an M&E stem without sound is an error).
+        Some(Err(MediaError::NoStream { .. })) if !is_me => None,
+        Some(Err(e)) => return Err(e.into()),
+    };
+    let mut clips = HashMap::new();
+    for (id, a) in clip_media.into_iter().zip(decoded) {
+        clips.insert(id, a?);
+    }
     let warped = warped_clips(project, &clips, &mut WarpCache::new());
     Ok(Sources { video, original, is_me, clips, warped })
+}
+
+/// Decodes each file's sound (stereo 48 kHz), several at once (one per core), in order.
+fn decode_all(paths: &[PathBuf]) -> Vec<Result<AudioBuffer, MediaError>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(paths.len());
+    if threads <= 1 {
+        return paths.iter().map(|p| decode_audio(p, Some(2))).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<(usize, Result<AudioBuffer, MediaError>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(p) = paths.get(k) else { return done };
+                        done.push((k, decode_audio(p, Some(2))));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    vec![(
+                        usize::MAX,
+                        Err(MediaError::Internal("an audio decoder panicked".into())),
+                    )]
+                })
+            })
+            .collect()
+    });
+    out.sort_by_key(|(k, _)| *k);
+    if out.len() != paths.len() || out.iter().any(|(k, _)| *k == usize::MAX) {
+        return vec![Err(MediaError::Internal("an audio decoder panicked".into()))];
+    }
+    out.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Stretched samples of every audible warped clip of `project` (the cache keeps the ones whose
@@ -675,7 +727,6 @@ impl Editor {
         };
         let (w, h) = (frame.width as usize, frame.height as usize);
         let rect = self.work[cur].rect;
-        let rw = rect.x1 - rect.x0;
         // The edit blends into a copy of the current frame's work picture: the slot itself
         // stays the source (it is the next frame's neighbour).
         let mut edit = std::mem::take(&mut self.scratch);
@@ -691,13 +742,9 @@ impl Editor {
         let backend = lips.apply_with(i, &mut edit, w, h, [slice(prev), slice(next)]);
         let mut out = Ok((frame.clone(), None));
         if backend.is_some() {
-            let mut before = Vec::with_capacity(rw * (rect.y1 - rect.y0) * 4);
-            for y in rect.y0..rect.y1 {
-                before.extend_from_slice(&src[(y * w + rect.x0) * 4..(y * w + rect.x1) * 4]);
-            }
             let mut data = crate::media::video::pool::copy_of(&frame.data);
             let changed =
-                crate::media::yuv::apply_rgba_edit(&mut data, caps, w, h, rect, &before, &edit);
+                crate::media::yuv::apply_rgba_edit(&mut data, caps, w, h, rect, src, &edit);
             out = Ok(if changed {
                 (Arc::new(with_data(&frame, data)), backend)
             } else {
