@@ -113,6 +113,21 @@ impl YuvMatrix {
         [r, g, b]
     }
 
+    /// [`YuvMatrix::delta`] as a matrix: row k gives sample k's change per unit of R', G', B'
+    /// (the same map with the divisions folded into the coefficients, so it can differ from
+    /// [`YuvMatrix::delta`] in the last bit).
+    pub fn delta_matrix(&self) -> [[f32; 3]; 3] {
+        let kg = 1.0 - self.kr - self.kb;
+        let y = [self.kr, kg, self.kb];
+        let (sb, sr) =
+            (self.c_scale / (2.0 * (1.0 - self.kb)), self.c_scale / (2.0 * (1.0 - self.kr)));
+        [
+            y.map(|v| v * self.y_scale),
+            [-y[0] * sb, -y[1] * sb, (1.0 - y[2]) * sb],
+            [(1.0 - y[0]) * sr, -y[1] * sr, -y[2] * sr],
+        ]
+    }
+
     /// The change of (Y', Cb, Cr) samples for a change of R'G'B'.
     pub fn delta(&self, d: [f32; 3]) -> [f32; 3] {
         let kg = 1.0 - self.kr - self.kb;
@@ -256,7 +271,7 @@ pub fn apply_rgba_edit(
     before: &[u8],
     after: &[u8],
 ) -> bool {
-    let m = YuvMatrix::from_caps(caps);
+    let dm = YuvMatrix::from_caps(caps).delta_matrix();
     let l = I420Layout::new(width, height);
     let rw = rect.x1 - rect.x0;
     let mut changed = false;
@@ -278,7 +293,7 @@ pub fn apply_rgba_edit(
                     continue;
                 }
                 let d = [0, 1, 2].map(|c| f32::from(pa[c]) - f32::from(pb[c]));
-                let [dy, dcb, dcr] = m.delta(d);
+                let [dy, dcb, dcr] = dm.map(|r| r[0] * d[0] + r[1] * d[1] + r[2] * d[2]);
                 let o = yy * l.y_stride + rect.x0 + k;
                 yuv[o] = (f32::from(yuv[o]) + dy + 0.5).clamp(0.0, 255.0) as u8;
                 du[k / 2] += dcb;
@@ -406,6 +421,11 @@ mod tests {
             let moved = m.to_rgb(120.0 + q[0], 128.0 + q[1], 128.0 + q[2]);
             for c in 0..3 {
                 assert!((moved[c] - base[c] - d[c]).abs() < 1e-3, "{caps}: {moved:?} {base:?}");
+            }
+            // The matrix form is the same map.
+            let mq = m.delta_matrix().map(|r| r[0] * d[0] + r[1] * d[1] + r[2] * d[2]);
+            for c in 0..3 {
+                assert!((mq[c] - q[c]).abs() < 1e-4, "{caps}: {mq:?} vs {q:?}");
             }
         }
     }
