@@ -164,7 +164,10 @@ pub(super) fn lips(quick: bool) -> Result<(), CliError> {
             let mut out = frames[i].clone();
             let tf = track[i].ok_or_else(|| internal("no face"))?;
             let patch_at = |j: usize| {
-                frames.get(j).and_then(|f| extract_patch_at(f, w, h, &track[j]?.landmarks, 1))
+                frames
+                    .get(j)
+                    .and_then(|f| extract_patch_at(f, w, h, &track[j]?.landmarks, 1))
+                    .map(engine::TargetPatch::new)
             };
             // The target and its neighbours at analysis size, as the renderer takes them.
             let own = patch_at(i).ok_or_else(|| internal("degenerate face"))?;

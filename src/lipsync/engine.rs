@@ -10,7 +10,7 @@ use super::geometry::{
     extract_patch_at, patch_to_image_at, region_mask, region_mask_at, upsample_rows4,
 };
 use super::occlusion::{
-    FaceModel, MAX_MODEL_FRAMES, PaintedMask, combine, mouth_zone, occlusion_mask_at,
+    FaceModel, MAX_MODEL_FRAMES, PaintedMask, combine, mouth_zone, occlusion_mask_with,
     occlusion_masks,
 };
 use super::render::{
@@ -598,6 +598,28 @@ impl EditMasks {
     }
 }
 
+/// A frame's analysis-size patch (`PATCH_W × PATCH_H`) as [`prepare_layer`] reads it, with
+/// what the occlusion test finds in it kept once found: a frame is the target of one layer and
+/// a neighbour of two.
+#[derive(Debug)]
+pub struct TargetPatch {
+    /// The patch.
+    pub patch: Patch,
+    unlikely: std::sync::OnceLock<Vec<bool>>,
+}
+
+impl TargetPatch {
+    /// A patch of any detail, read at analysis size.
+    pub fn new(patch: Patch) -> Self {
+        Self { patch: downsample(&patch), unlikely: std::sync::OnceLock::new() }
+    }
+
+    /// [`FaceModel::unlikely`] of the patch (found once; a patch serves one face's model).
+    fn unlikely(&self, model: &FaceModel) -> &[bool] {
+        self.unlikely.get_or_init(|| model.unlikely(&self.patch))
+    }
+}
+
 /// Prepares one planned frame's layer for the compositor: the bank mouth colour-matched to the
 /// target face, its alpha (region mask × intensity × ramp × (1 − occlusion)) and the patch →
 /// frame transform. `own` is the target frame's own canonical patch at analysis size
@@ -609,7 +631,7 @@ impl EditMasks {
 /// geometry is degenerate or there is nothing to draw (edit off, zero strength).
 #[allow(clippy::too_many_arguments)]
 pub fn prepare_layer(
-    own: &Patch,
+    own: &TargetPatch,
     target: &TrackFrame,
     bank: &Bank,
     decoded: &DecodedCache,
@@ -617,12 +639,12 @@ pub fn prepare_layer(
     settings: &LipSettings,
     masks: &EditMasks,
     model: Option<&FaceModel>,
-    neighbours: [Option<&Patch>; 2],
+    neighbours: [Option<&TargetPatch>; 2],
     painted: Option<&PaintedMask>,
 ) -> Option<(Patch, Vec<f32>, Similarity)> {
     let entry = bank.entries.get(planned.entry)?;
     let detail = entry.detail();
-    if masks.detail != detail || own.rgb.len() != PATCH_W * PATCH_H {
+    if masks.detail != detail || own.patch.rgb.len() != PATCH_W * PATCH_H {
         return None; // masks of another detail or a target of another size: a caller's mistake
     }
     let to_image = patch_to_image_at(&target.landmarks, detail)?;
@@ -671,7 +693,7 @@ pub fn prepare_layer(
         (&blended.0, &blended.1)
     };
     // Relighting and fit are low-frequency: found at analysis size, drawn at the patch's detail.
-    let own_small = own;
+    let own_small = &own.patch;
     let gain = shading_gain(source_small, own_small, &masks.skin_small);
     let matched_small = apply_gain(source_small, &gain);
     let strength = (settings.intensity.clamp(0.0, 1.0) * planned.weight).clamp(0.0, 1.0);
@@ -682,15 +704,13 @@ pub fn prepare_layer(
     // Occlusion is found at analysis size (the face model's) and drawn at the patch's detail.
     let auto = match (settings.occlusion.uses_auto(), model) {
         (true, Some(m)) => {
-            // (The own patch's analysis size is `own_small`, found above.)
-            let small = |p: Option<&Patch>| p.map(downsample);
-            let window: Vec<Patch> =
-                [small(neighbours[0]), Some(own_small.clone()), small(neighbours[1])]
-                    .into_iter()
-                    .flatten()
-                    .collect();
+            let window: Vec<&[bool]> = [neighbours[0], Some(own), neighbours[1]]
+                .into_iter()
+                .flatten()
+                .map(|p| p.unlikely(m))
+                .collect();
             let centre = usize::from(neighbours[0].is_some());
-            occlusion_mask_at(m, &window, centre)
+            occlusion_mask_with(m, own_small, &window, centre)
         }
         _ => vec![0.0; PATCH_W * PATCH_H],
     };
@@ -742,8 +762,9 @@ pub fn render_frame(
     let Some(own) = extract_patch_at(frame, width, height, &target.landmarks, 1) else {
         return;
     };
+    let [prev, next] = neighbours.map(|n| n.map(|p| TargetPatch::new(p.clone())));
     if let Some((patch, alpha, to_image)) = prepare_layer(
-        &own,
+        &TargetPatch::new(own),
         target,
         bank,
         &DecodedCache::new(3),
@@ -751,7 +772,7 @@ pub fn render_frame(
         settings,
         &EditMasks::at(settings, detail),
         model,
-        neighbours,
+        [prev.as_ref(), next.as_ref()],
         painted,
     ) {
         composite(frame, width, height, &patch, &alpha, &to_image);

@@ -331,7 +331,7 @@ const GROW_STEPS: usize = 6;
 /// (see [`grow_into`]) and dilated by a few pixels to cover the occluder's edge.
 pub fn occlusion_masks(model: &FaceModel, patches: &[Patch]) -> Vec<Vec<f32>> {
     let unlikely: Vec<Vec<bool>> = patches.iter().map(|p| model.unlikely(p)).collect();
-    (0..patches.len()).map(|t| mask_at(model, patches, &unlikely, t)).collect()
+    (0..patches.len()).map(|t| mask_at(model, &patches[t], &unlikely, t)).collect()
 }
 
 /// The mask of [`occlusion_masks`]`(model, patches)[t]` alone (the renderer needs only the
@@ -347,22 +347,41 @@ pub fn occlusion_mask_at(model: &FaceModel, patches: &[Patch], t: usize) -> Vec<
         .enumerate()
         .map(|(k, p)| if k + 1 >= t && k <= t + 1 { model.unlikely(p) } else { Vec::new() })
         .collect();
-    mask_at(model, patches, &unlikely, t)
+    mask_at(model, &patches[t], &unlikely, t)
 }
 
-fn mask_at(model: &FaceModel, patches: &[Patch], unlikely: &[Vec<bool>], t: usize) -> Vec<f32> {
+/// [`occlusion_mask_at`] with the [`FaceModel::unlikely`] maps of the window already found
+/// (`unlikely[k]` of frame k of the window; frame `t`'s patch is `centre`).
+pub fn occlusion_mask_with(
+    model: &FaceModel,
+    centre: &Patch,
+    unlikely: &[&[bool]],
+    t: usize,
+) -> Vec<f32> {
+    if t >= unlikely.len() || unlikely.iter().any(|u| u.len() != PATCH_W * PATCH_H) {
+        return vec![0.0; PATCH_W * PATCH_H];
+    }
+    mask_at(model, centre, unlikely, t)
+}
+
+fn mask_at<U: AsRef<[bool]>>(
+    model: &FaceModel,
+    centre: &Patch,
+    unlikely: &[U],
+    t: usize,
+) -> Vec<f32> {
     let zone = mouth_zone();
     let stable: Vec<bool> = (0..PATCH_W * PATCH_H)
         .map(|i| {
-            let now = unlikely[t][i];
-            let prev = t > 0 && unlikely[t - 1][i];
-            let next = t + 1 < unlikely.len() && unlikely[t + 1][i];
+            let now = unlikely[t].as_ref()[i];
+            let prev = t > 0 && unlikely[t - 1].as_ref()[i];
+            let next = t + 1 < unlikely.len() && unlikely[t + 1].as_ref()[i];
             now && (prev || next || unlikely.len() == 1)
         })
         .collect();
     let seeds: Vec<bool> = stable
         .iter()
-        .zip(&patches[t].rgb)
+        .zip(&centre.rgb)
         .zip(&zone)
         .map(|((&s, &px), &z)| s && !(z && model.is_mouth_colour(px)))
         .collect();

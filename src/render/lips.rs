@@ -14,7 +14,7 @@ use crate::jobs::Job;
 use crate::lipsync::bank::{Bank, DecodedCache, SelectParams};
 use crate::lipsync::cache as bank_cache;
 use crate::lipsync::engine::Look;
-use crate::lipsync::engine::{self, EditMasks, LipSettings, Planned, TrackFrame};
+use crate::lipsync::engine::{self, EditMasks, LipSettings, Planned, TargetPatch, TrackFrame};
 use crate::lipsync::geometry::{PATCH_H, PATCH_W, Patch, extract_patch_at, patch_to_image};
 use crate::lipsync::kept::Kept;
 use crate::lipsync::occlusion::{FaceModel, PaintedMask};
@@ -137,7 +137,7 @@ pub struct LipTrack {
     /// The bank mouths last drawn, decoded (shared by the render workers).
     pub decoded: DecodedCache,
     /// The analysis-size patches of the frames last drawn (see [`TARGETS_KEPT`]).
-    pub targets: Kept<i64, Patch>,
+    pub targets: Kept<i64, TargetPatch>,
 }
 
 /// Frames whose analysis-size patch a [`LipTrack`] keeps: a few per render worker.
@@ -504,8 +504,9 @@ impl LipRenderer {
             let patch_of = |j: i64, data: Option<&[u8]>| {
                 let tf = track_frame(&lt.face, j)?;
                 let data = data?;
-                lt.targets
-                    .get_or_make(j, || extract_patch_at(data, width, height, &tf.landmarks, 1))
+                lt.targets.get_or_make(j, || {
+                    extract_patch_at(data, width, height, &tf.landmarks, 1).map(TargetPatch::new)
+                })
             };
             let Some(own) = patch_of(i, Some(frame)) else { continue };
             // The neighbours only feed the automatic occlusion test.
