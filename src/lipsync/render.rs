@@ -446,6 +446,27 @@ fn alpha_bounds(alpha: &[f32], pw: usize) -> Option<(usize, usize, usize, usize)
     out
 }
 
+/// The frame-pixel box `(x0, y0, x1, y1)` (inclusive, unclipped) outside which [`composite`]
+/// of a patch of `patch_len` pixels through `alpha` writes nothing: the masked pixels' footprint
+/// grown by one patch pixel (a bilinear tap reaches one pixel), mapped by `to_image`. `None`
+/// when every alpha is zero.
+pub fn footprint(
+    patch_len: usize,
+    alpha: &[f32],
+    to_image: &Similarity,
+) -> Option<(f32, f32, f32, f32)> {
+    let (ua, ub, va, vb) = alpha_bounds(alpha, dims_of(patch_len).0)?;
+    let (fa, fb, fc, fd) = (ua as f32 - 1.0, ub as f32 + 1.0, va as f32 - 1.0, vb as f32 + 1.0);
+    let corners = [[fa, fc], [fb, fc], [fa, fd], [fb, fd]].map(|p| to_image.apply(p));
+    let (xs, ys) = (corners.map(|p| p[0]), corners.map(|p| p[1]));
+    Some((
+        xs.iter().copied().fold(f32::MAX, f32::min),
+        ys.iter().copied().fold(f32::MAX, f32::min),
+        xs.iter().copied().fold(f32::MIN, f32::max),
+        ys.iter().copied().fold(f32::MIN, f32::max),
+    ))
+}
+
 /// Blends `patch` (in patch pixels) onto an RGBA frame through `alpha` (patch pixels, 0..1),
 /// with `to_image` mapping patch pixels to frame pixels. The patch may have any detail (see
 /// [`super::geometry::detail_dims`]); `alpha` has as many pixels.
@@ -461,18 +482,14 @@ pub fn composite(
     if alpha.len() < patch.rgb.len() {
         return;
     }
-    // Only frame pixels whose bilinear taps reach a non-zero alpha can change; a tap reaches one
-    // pixel, so the footprint of the masked pixels grown by one patch pixel bounds them (for
-    // the whole patch that is −1..=W, −1..=H).
+    // Only frame pixels whose bilinear taps reach a non-zero alpha can change (see
+    // [`footprint`]).
     let Some((ua, ub, va, vb)) = alpha_bounds(alpha, dims.0) else { return };
-    let (fa, fb, fc, fd) = (ua as f32 - 1.0, ub as f32 + 1.0, va as f32 - 1.0, vb as f32 + 1.0);
-    let corners = [[fa, fc], [fb, fc], [fa, fd], [fb, fd]].map(|p| to_image.apply(p));
-    let x0 = corners.iter().map(|p| p[0]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
-    let y0 = corners.iter().map(|p| p[1]).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
-    let x1 = (corners.iter().map(|p| p[0]).fold(f32::MIN, f32::max).ceil().max(0.0) as usize + 1)
-        .min(width);
-    let y1 = (corners.iter().map(|p| p[1]).fold(f32::MIN, f32::max).ceil().max(0.0) as usize + 1)
-        .min(height);
+    let Some((xa, ya, xb, yb)) = footprint(patch.rgb.len(), alpha, to_image) else { return };
+    let x0 = xa.floor().max(0.0) as usize;
+    let y0 = ya.floor().max(0.0) as usize;
+    let x1 = (xb.ceil().max(0.0) as usize + 1).min(width);
+    let y1 = (yb.ceil().max(0.0) as usize + 1).min(height);
     // The patch premultiplied by its alpha over that footprint grown by one pixel on every
     // side (a transparent border): each bilinear tap that can reach a non-zero alpha reads a
     // pixel of it, and a sample whose taps all fall outside it has alpha 0.

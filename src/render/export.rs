@@ -727,24 +727,36 @@ impl Editor {
         };
         let (w, h) = (frame.width as usize, frame.height as usize);
         let rect = self.work[cur].rect;
+        let src = &self.work[cur].rgba;
+        let slice = |k: Option<usize>| k.map(|k| self.work[k].rgba.as_slice());
+        let layers = lips.layers_with(i, src, w, h, [slice(prev), slice(next)]);
+        // Only the part the layers can change is copied, blended and written back.
+        let Some(fp) = LipRenderer::footprint(&layers, w, h).and_then(|f| {
+            let r = crate::media::yuv::Rect {
+                x0: f.x0.max(rect.x0),
+                y0: f.y0.max(rect.y0),
+                x1: f.x1.min(rect.x1),
+                y1: f.y1.min(rect.y1),
+            };
+            (r.x0 < r.x1 && r.y0 < r.y1).then_some(r)
+        }) else {
+            return Ok((frame, None));
+        };
         // The edit blends into a copy of the current frame's work picture: the slot itself
         // stays the source (it is the next frame's neighbour).
         let mut edit = std::mem::take(&mut self.scratch);
         if edit.len() != w * h * 4 {
             edit = vec![0; w * h * 4];
         }
-        let src = &self.work[cur].rgba;
-        for y in rect.y0..rect.y1 {
-            let r = (y * w + rect.x0) * 4..(y * w + rect.x1) * 4;
+        for y in fp.y0..fp.y1 {
+            let r = (y * w + fp.x0) * 4..(y * w + fp.x1) * 4;
             edit[r.clone()].copy_from_slice(&src[r]);
         }
-        let slice = |k: Option<usize>| k.map(|k| self.work[k].rgba.as_slice());
-        let backend = lips.apply_with(i, &mut edit, w, h, [slice(prev), slice(next)]);
+        let backend = lips.blend(layers, &mut edit, w, h);
         let mut out = Ok((frame.clone(), None));
         if backend.is_some() {
             let mut data = crate::media::video::pool::copy_of(&frame.data);
-            let changed =
-                crate::media::yuv::apply_rgba_edit(&mut data, caps, w, h, rect, src, &edit);
+            let changed = crate::media::yuv::apply_rgba_edit(&mut data, caps, w, h, fp, src, &edit);
             out = Ok(if changed {
                 (Arc::new(with_data(&frame, data)), backend)
             } else {

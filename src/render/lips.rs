@@ -568,7 +568,22 @@ impl LipRenderer {
         self.blend(prepared, frame, width, height)
     }
 
-    fn blend(
+    /// The part of a `width × height` frame that blending `layers` may change (with a pixel to
+    /// spare), in whole chroma samples.
+    pub fn footprint(layers: &[PreparedLayer<'_>], width: usize, height: usize) -> Option<Rect> {
+        layers
+            .iter()
+            .filter_map(|l| {
+                let b =
+                    crate::lipsync::render::footprint(l.patch.rgb.len(), &l.alpha, &l.to_image)?;
+                Rect::covering(b, 2.0, width, height)
+            })
+            .reduce(Rect::union)
+    }
+
+    /// Blends prepared layers onto `frame` (RGBA); which compositor ran, or `None` when there
+    /// was nothing to blend.
+    pub fn blend(
         &self,
         prepared: Vec<PreparedLayer<'_>>,
         frame: &mut [u8],
