@@ -178,11 +178,6 @@ impl BankEntry {
         self.patch.to_patch()
     }
 
-    /// The analysis-size (`PATCH_W × PATCH_H`) patch.
-    pub fn analysis_patch(&self) -> Patch {
-        downsample(&self.to_patch())
-    }
-
     /// The detail factor of the stored patch.
     pub fn detail(&self) -> usize {
         detail_of(self.patch.len()).unwrap_or(1)
@@ -198,6 +193,11 @@ impl BankEntry {
 
 fn luma(p: [f32; 3]) -> f32 {
     0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]
+}
+
+/// The luma of each pixel of a patch.
+pub fn luma_of(patch: &Patch) -> Vec<f32> {
+    patch.rgb.iter().map(|&p| luma(p)).collect()
 }
 
 /// Grey 16×12 box-filtered patch with the mean removed (lighting-independent appearance).
@@ -455,9 +455,9 @@ fn shape_clusters(entries: &[BankEntry], k: usize) -> Vec<usize> {
 pub struct DecodedEntry {
     /// [`BankEntry::to_patch`].
     pub patch: Patch,
-    /// [`BankEntry::analysis_patch`].
+    /// `patch` at analysis size (`PATCH_W × PATCH_H`, see [`downsample`]).
     pub small: Patch,
-    /// The luma of `small` (see [`super::engine::luma_of`]).
+    /// The luma of `small` (see [`luma_of`]).
     pub luma: Vec<f32>,
 }
 
@@ -491,7 +491,7 @@ impl DecodedCache {
         self.0.get_or_make(entry, || {
             let patch = bank.entries.get(entry)?.to_patch();
             let small = downsample(&patch);
-            let luma = super::engine::luma_of(&small);
+            let luma = luma_of(&small);
             Some(DecodedEntry { patch, small, luma })
         })
     }
@@ -993,11 +993,7 @@ mod tests {
     #[test]
     fn jaw_profiles_see_where_the_jaw_line_crosses_the_edge() {
         // A chin edge (bright skin above, dark below) at two heights.
-        let chin = |row: usize| Patch {
-            rgb: (0..PATCH_W * PATCH_H)
-                .map(|i| if i / PATCH_W < row { [190.0, 150.0, 130.0] } else { [60.0; 3] })
-                .collect(),
-        };
+        let chin = |row: usize| crate::lipsync::geometry::chin_patch(row, 60.0);
         let (a, b, c) = (jaw_profile(&chin(80)), jaw_profile(&chin(80)), jaw_profile(&chin(70)));
         assert_eq!(jaw_distance(&a, &b), 0.0);
         assert!(jaw_distance(&a, &c) > 100.0, "{}", jaw_distance(&a, &c));

@@ -64,15 +64,12 @@ const ALIGN_RADIUS: isize = 3;
 /// the remaining weighted RMS luma difference.
 #[cfg(test)]
 fn best_shift(patch: &Patch, reference: &Patch, weight: &[f32]) -> (isize, isize, f32) {
+    use super::bank::luma_of;
     best_shift_luma(&luma_of(patch), &luma_of(reference), weight)
 }
 
-/// The luma of each pixel of an analysis-size patch (what [`best_shift_luma`] compares).
-pub fn luma_of(patch: &Patch) -> Vec<f32> {
-    patch.rgb.iter().map(|q| 0.299 * q[0] + 0.587 * q[1] + 0.114 * q[2]).collect()
-}
-
-/// [`best_shift`] of two patches given by their luma ([`luma_of`]).
+/// [`best_shift`] of two analysis-size patches given by their luma
+/// ([`super::bank::luma_of`]).
 fn best_shift_luma(a: &[f32], b: &[f32], weight: &[f32]) -> (isize, isize, f32) {
     let (w, h) = (PATCH_W as isize, PATCH_H as isize);
     if a.len() != PATCH_W * PATCH_H || b.len() != a.len() || weight.len() != a.len() {
@@ -611,7 +608,8 @@ pub struct TargetPatch {
 impl TargetPatch {
     /// A patch of any detail, read at analysis size.
     pub fn new(patch: Patch) -> Self {
-        Self { patch: downsample(&patch), unlikely: std::sync::OnceLock::new() }
+        let patch = if patch.rgb.len() == PATCH_W * PATCH_H { patch } else { downsample(&patch) };
+        Self { patch, unlikely: std::sync::OnceLock::new() }
     }
 
     /// [`FaceModel::unlikely`] of the patch (found once; a patch serves one face's model).
@@ -937,11 +935,7 @@ mod tests {
     #[test]
     fn the_jaw_breaks_ties_but_not_the_audio() {
         // Two mouths, one with the chin line high, one low; the target's chin is low.
-        let chin = |row: usize| Patch {
-            rgb: (0..PATCH_W * PATCH_H)
-                .map(|i| if i / PATCH_W < row { [190.0, 150.0, 130.0] } else { [70.0; 3] })
-                .collect(),
-        };
+        let chin = |row: usize| crate::lipsync::geometry::chin_patch(row, 70.0);
         let skin = skin_weights();
         let look = |row| Look::new(&canonical(), &chin(row), &skin).unwrap();
         let (high, low) = (look(70), look(84));

@@ -108,42 +108,22 @@ pub fn downsample(patch: &Patch) -> Patch {
     Patch { rgb }
 }
 
-/// An analysis-size mask (`PATCH_W × PATCH_H`) resampled bilinearly to a patch with `detail`.
+/// An analysis-size mask (`PATCH_W × PATCH_H`) resampled bilinearly to a patch with `detail`
+/// (lane 0 of [`upsample_rows4`]).
 pub fn upsample_mask(mask: &[f32], detail: usize) -> Vec<f32> {
     if detail <= 1 || mask.len() != PATCH_W * PATCH_H {
         return mask.to_vec();
     }
     let (w, h) = detail_dims(detail);
+    let lanes: Vec<f32x4> = mask.iter().map(|&v| f32x4::new([v, 0.0, 0.0, 0.0])).collect();
     let mut out = Vec::with_capacity(w * h);
-    upsample_each(mask, detail, |_, v| out.push(v));
+    upsample_rows4(&lanes, detail, |_, row| out.extend(row.iter().map(|v| v.as_array_ref()[0])));
     out
 }
 
-/// Calls `f(k, value)` for each pixel `k` of [`upsample_mask`]`(mask, detail)` in order,
-/// without building it (callers that combine a resampled mask with other per-pixel values at
-/// once). With `detail` 1 (or a mask of another size) the values are the mask's own.
-pub fn upsample_each(mask: &[f32], detail: usize, mut f: impl FnMut(usize, f32)) {
-    if detail <= 1 || mask.len() != PATCH_W * PATCH_H {
-        mask.iter().enumerate().for_each(|(k, &v)| f(k, v));
-        return;
-    }
-    let taps = UpsampleTaps::new(detail);
-    let mut k = 0;
-    for &(v0, v1, fv) in &taps.rows {
-        let (top_row, bottom_row) =
-            (&mask[v0 * PATCH_W..][..PATCH_W], &mask[v1 * PATCH_W..][..PATCH_W]);
-        for &(u0, u1, fu) in &taps.cols {
-            let top = top_row[u0] * (1.0 - fu) + top_row[u1] * fu;
-            let bottom = bottom_row[u0] * (1.0 - fu) + bottom_row[u1] * fu;
-            f(k, top * (1.0 - fv) + bottom * fv);
-            k += 1;
-        }
-    }
-}
-
-/// [`upsample_each`] of four analysis-size maps at once, one per SIMD lane (the same arithmetic
-/// per lane, so the same values), a row at a time: `f(k, row)` gets each output row in order,
-/// `k` being the index of its first pixel.
+/// Four analysis-size maps (one per SIMD lane) resampled bilinearly to a patch with `detail`, a
+/// row at a time: `f(k, row)` gets each output row in order, `k` being the index of its first
+/// pixel. With `detail` 1 (or maps of another size) `f` gets the maps as they are.
 pub fn upsample_rows4(maps: &[f32x4], detail: usize, mut f: impl FnMut(usize, &[f32x4])) {
     if detail <= 1 || maps.len() != PATCH_W * PATCH_H {
         f(0, maps);
@@ -199,16 +179,8 @@ impl UpsampleTaps {
     }
 }
 
-/// Bilinear sample of an RGBA image at pixel-centre coordinates; edge pixels are clamped.
-#[inline]
-pub fn sample_rgb(rgba: &[u8], width: usize, height: usize, x: f32, y: f32) -> [f32; 3] {
-    let v = sample_rgba4(rgba, width, height, x, y);
-    let v = v.as_array_ref();
-    [v[0], v[1], v[2]]
-}
-
-/// [`sample_rgb`] as R, G, B (and A) in four SIMD lanes: per lane the same arithmetic as one
-/// channel of the scalar form.
+/// Bilinear sample of an RGBA image at pixel-centre coordinates (edge pixels clamped): R, G, B
+/// and A in four SIMD lanes.
 #[inline]
 fn sample_rgba4(rgba: &[u8], width: usize, height: usize, x: f32, y: f32) -> f32x4 {
     let xf = x.clamp(0.0, (width - 1) as f32);
@@ -304,6 +276,17 @@ pub fn region_mask_at(region: Region, feather: f32, detail: usize) -> Vec<f32> {
         }
     }
     mask
+}
+
+/// An analysis-size test patch of a chin edge: skin above row `row`, a flat `below` grey under
+/// it (the jaw line's position and contrast, for the jaw-profile tests).
+#[cfg(test)]
+pub(crate) fn chin_patch(row: usize, below: f32) -> Patch {
+    Patch {
+        rgb: (0..PATCH_W * PATCH_H)
+            .map(|i| if i / PATCH_W < row { [190.0, 150.0, 130.0] } else { [below; 3] })
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -447,7 +430,8 @@ mod tests {
                 let bottom = px(x0, y1, c) * (1.0 - fx) + px(x1, y1, c) * fx;
                 top * (1.0 - fy) + bottom * fy
             });
-            assert_eq!(sample_rgb(&rgba, w, h, x, y), want, "({x}, {y})");
+            let got = sample_rgba4(&rgba, w, h, x, y);
+            assert_eq!(got.as_array_ref()[..3], want, "({x}, {y})");
         }
     }
 }

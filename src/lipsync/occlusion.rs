@@ -335,23 +335,9 @@ pub fn occlusion_masks(model: &FaceModel, patches: &[Patch]) -> Vec<Vec<f32>> {
 }
 
 /// The mask of [`occlusion_masks`]`(model, patches)[t]` alone (the renderer needs only the
-/// centre of its three-frame window; the others would be thrown away). An empty mask when `t`
-/// is out of range.
-pub fn occlusion_mask_at(model: &FaceModel, patches: &[Patch], t: usize) -> Vec<f32> {
-    if t >= patches.len() {
-        return vec![0.0; PATCH_W * PATCH_H];
-    }
-    // Only the frames next to `t` are read.
-    let unlikely: Vec<Vec<bool>> = patches
-        .iter()
-        .enumerate()
-        .map(|(k, p)| if k + 1 >= t && k <= t + 1 { model.unlikely(p) } else { Vec::new() })
-        .collect();
-    mask_at(model, &patches[t], &unlikely, t)
-}
-
-/// [`occlusion_mask_at`] with the [`FaceModel::unlikely`] maps of the window already found
-/// (`unlikely[k]` of frame k of the window; frame `t`'s patch is `centre`).
+/// centre of its three-frame window), from the [`FaceModel::unlikely`] maps of the frames next
+/// to it, found once per frame by the caller (`unlikely[k]` of frame k of the window; frame
+/// `t`'s patch is `centre`). An empty mask when `t` is out of range.
 pub fn occlusion_mask_with(
     model: &FaceModel,
     centre: &Patch,
@@ -492,9 +478,12 @@ mod tests {
             }
         }
         let masks = occlusion_masks(&model, &frames);
-        // One frame's mask alone is that frame's mask of the whole run.
+        // One frame's mask from its three-frame window alone is that frame's mask of the run.
+        let unlikely: Vec<Vec<bool>> = frames.iter().map(|f| model.unlikely(f)).collect();
         for (t, mask) in masks.iter().enumerate() {
-            assert!(occlusion_mask_at(&model, &frames, t) == *mask, "frame {t}");
+            let (lo, hi) = (t.saturating_sub(1), (t + 2).min(frames.len()));
+            let window: Vec<&[bool]> = unlikely[lo..hi].iter().map(Vec::as_slice).collect();
+            assert!(occlusion_mask_with(&model, &frames[t], &window, t - lo) == *mask, "frame {t}");
         }
         assert!(masks[1].iter().any(|&v| v > 0.0) && masks[3].iter().any(|&v| v > 0.0));
         assert_eq!(masks[2][45 * PATCH_W + 65], 1.0, "object centre");

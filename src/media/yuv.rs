@@ -176,6 +176,17 @@ impl Rect {
         (r.x1 > r.x0 && r.y1 > r.y0).then_some(r)
     }
 
+    /// The part both hold, if any.
+    pub fn intersect(self, o: Self) -> Option<Self> {
+        let r = Self {
+            x0: self.x0.max(o.x0),
+            y0: self.y0.max(o.y0),
+            x1: self.x1.min(o.x1),
+            y1: self.y1.min(o.y1),
+        };
+        (r.x0 < r.x1 && r.y0 < r.y1).then_some(r)
+    }
+
     /// The smallest rectangle holding both.
     pub fn union(self, o: Self) -> Self {
         Self {
@@ -467,6 +478,9 @@ mod tests {
         let r = Rect::covering((3.2, 5.9, 10.1, 11.0), 1.0, 12, 12).expect("rect");
         assert_eq!(r, Rect { x0: 2, y0: 4, x1: 12, y1: 12 });
         assert!(Rect::covering((20.0, 20.0, 30.0, 30.0), 0.0, 12, 12).is_none());
+        let o = Rect { x0: 6, y0: 0, x1: 20, y1: 8 };
+        assert_eq!(r.intersect(o), Some(Rect { x0: 6, y0: 4, x1: 12, y1: 8 }));
+        assert_eq!(r.intersect(Rect { x0: 12, y0: 0, x1: 14, y1: 2 }), None);
     }
 
     /// An edit of a few pixels changes their luma and the chroma samples covering them, and

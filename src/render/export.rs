@@ -184,8 +184,10 @@ fn decode_all(paths: &[PathBuf]) -> Vec<Result<AudioBuffer, MediaError>> {
     if threads <= 1 {
         return paths.iter().map(|p| decode_audio(p, Some(2))).collect();
     }
+    // Each worker takes the next file until none is left; results come back with their index.
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut out: Vec<(usize, Result<AudioBuffer, MediaError>)> = std::thread::scope(|scope| {
+    type Decoded = (usize, Result<AudioBuffer, MediaError>);
+    let joined: Option<Vec<Vec<Decoded>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -198,22 +200,13 @@ fn decode_all(paths: &[PathBuf]) -> Vec<Result<AudioBuffer, MediaError>> {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    vec![(
-                        usize::MAX,
-                        Err(MediaError::Internal("an audio decoder panicked".into())),
-                    )]
-                })
-            })
-            .collect()
+        handles.into_iter().map(|h| h.join().ok()).collect()
     });
-    out.sort_by_key(|(k, _)| *k);
-    if out.len() != paths.len() || out.iter().any(|(k, _)| *k == usize::MAX) {
+    let Some(joined) = joined else {
         return vec![Err(MediaError::Internal("an audio decoder panicked".into()))];
-    }
+    };
+    let mut out: Vec<_> = joined.into_iter().flatten().collect();
+    out.sort_by_key(|(k, _)| *k);
     out.into_iter().map(|(_, r)| r).collect()
 }
 
@@ -731,15 +724,7 @@ impl Editor {
         let slice = |k: Option<usize>| k.map(|k| self.work[k].rgba.as_slice());
         let layers = lips.layers_with(i, src, w, h, [slice(prev), slice(next)]);
         // Only the part the layers can change is copied, blended and written back.
-        let Some(fp) = LipRenderer::footprint(&layers, w, h).and_then(|f| {
-            let r = crate::media::yuv::Rect {
-                x0: f.x0.max(rect.x0),
-                y0: f.y0.max(rect.y0),
-                x1: f.x1.min(rect.x1),
-                y1: f.y1.min(rect.y1),
-            };
-            (r.x0 < r.x1 && r.y0 < r.y1).then_some(r)
-        }) else {
+        let Some(fp) = LipRenderer::footprint(&layers, w, h).and_then(|f| f.intersect(rect)) else {
             return Ok((frame, None));
         };
         // The edit blends into a copy of the current frame's work picture: the slot itself
