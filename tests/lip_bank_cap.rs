@@ -4,11 +4,7 @@
 //! One test in this binary: it sets the budget for the whole process.
 
 mod common;
-use common::dub_project;
-
-use redub::jobs::Job;
 use redub::lipsync::bank::bank_budget_bytes;
-use redub::render::export::plan_project_lips;
 
 #[test]
 fn a_bank_within_a_tiny_budget_keeps_runs_and_the_edit_guarantees() {
@@ -19,11 +15,8 @@ fn a_bank_within_a_tiny_budget_keeps_runs_and_the_edit_guarantees() {
     let budget = bank_budget_bytes();
     assert_eq!(budget, 3 << 20);
     let dir = tempfile::tempdir().unwrap();
-    let video = media.join("v1_retalking_face2.mp4");
-    let (dub, first_line) = common::dub_with_gap(dir.path());
-    let project = dub_project(&video, &dub, Some(0));
-    let lips = plan_project_lips(&project, dir.path(), &Job::new()).unwrap();
-    assert_eq!(lips.tracks().len(), 1);
+    let common::GapDubbed { video, project, lips, first_line } =
+        common::v1_gap_dubbed(&media, dir.path());
     let lt = &lips.tracks()[0];
     let bank = &lt.bank;
     let n = bank.entries.len();

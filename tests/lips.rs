@@ -18,11 +18,8 @@ fn edits_stay_in_the_mouth_and_silence_keeps_the_original() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let video = media.join("v1_retalking_face2.mp4");
-    let (dub, first_line) = common::dub_with_gap(dir.path());
-    let project = dub_project(&video, &dub, Some(0));
-    let lips = plan_project_lips(&project, dir.path(), &Job::new()).unwrap();
-    assert_eq!(lips.tracks().len(), 1);
+    let common::GapDubbed { video, project, lips, first_line } =
+        common::v1_gap_dubbed(&media, dir.path());
     let lt = &lips.tracks()[0];
     let edited: Vec<i64> =
         (0..lt.plan.len() as i64).filter(|&i| lt.plan[i as usize].is_some()).collect();

@@ -80,6 +80,29 @@ pub fn dub_with_gap(dir: &Path) -> (std::path::PathBuf, f64) {
     (path, a_len as f64 / 2.0 / 48_000.0)
 }
 
+/// v1 with a [`dub_with_gap`] dub (written into `dir`) bound to its face 0, and its lip plan.
+pub struct GapDubbed {
+    /// The shot.
+    pub video: PathBuf,
+    /// The project.
+    pub project: redub::model::Project,
+    /// Its lip plan: one track.
+    pub lips: redub::render::lips::LipRenderer,
+    /// Length of the dub's first line, s.
+    pub first_line: f64,
+}
+
+/// [`GapDubbed`] of the shared media folder `media`, planned in `dir`.
+pub fn v1_gap_dubbed(media: &Path, dir: &Path) -> GapDubbed {
+    let video = media.join("v1_retalking_face2.mp4");
+    let (dub, first_line) = dub_with_gap(dir);
+    let project = dub_project(&video, &dub, Some(0));
+    let lips =
+        redub::render::export::plan_project_lips(&project, dir, &redub::jobs::Job::new()).unwrap();
+    assert_eq!(lips.tracks().len(), 1);
+    GapDubbed { video, project, lips, first_line }
+}
+
 /// Renders every frame of `video` with the planned `lips` of `project` (a [`dub_with_gap`] dub
 /// whose first line lasts `first_line` s) and checks the edit's guarantees: frames inside the
 /// dub's 2 s gap are the source bit for bit, and nothing outside the mouth patch footprint
