@@ -124,6 +124,8 @@ pub struct VideoDecoder {
     cache: FrameCache,
     /// Whether `frame_count` is still the container's estimate (sequential mode).
     estimated: bool,
+    /// Seeks so far (for statistics and tests).
+    seeks: u64,
 }
 
 impl VideoDecoder {
@@ -255,6 +257,7 @@ impl VideoDecoder {
             last: None,
             cache: FrameCache::new(cache_bytes),
             estimated: false,
+            seeks: 0,
         };
         let bus = dec.bus()?;
         if dec.pipeline.set_state(gst::State::Playing).is_err() {
@@ -315,6 +318,11 @@ impl VideoDecoder {
         &self.cache
     }
 
+    /// How many seeks the decoder has made (for statistics).
+    pub fn seeks(&self) -> u64 {
+        self.seeks
+    }
+
     fn bus(&self) -> Result<gst::Bus, MediaError> {
         self.pipeline.bus().ok_or_else(|| MediaError::Internal("pipeline without bus".into()))
     }
@@ -332,7 +340,16 @@ impl VideoDecoder {
     /// timeline slightly longer than the stream still renders every frame; a stream that ends
     /// before its frame count (a damaged file) is an error.
     pub fn frame(&mut self, index: i64) -> Result<Arc<Frame>, MediaError> {
-        let index = index.max(0);
+        let mut index = index.max(0);
+        if !self.estimated && self.frame_count > 0 && index >= self.frame_count {
+            // Past the end: the last picture, held rather than sought (a seek past the end
+            // decodes the stream's last group of pictures again: on a long-GOP stream, most of
+            // the file, for each frame a timeline runs past its picture).
+            if let Some(last) = self.last.as_ref().filter(|l| l.index == self.frame_count - 1) {
+                return Ok(last.clone());
+            }
+            index = self.frame_count - 1;
+        }
         if let Some(f) = self.cache.get(index) {
             return Ok(f);
         }
@@ -405,6 +422,7 @@ impl VideoDecoder {
             )
             .map_err(|_| self.decode_error(format!("cannot seek to frame {index}")))?;
         self.next = None;
+        self.seeks += 1;
         Ok(())
     }
 

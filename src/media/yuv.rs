@@ -463,12 +463,17 @@ mod tests {
             assert!(matches!(n.format, PixelFormat::I420(_)), "H.264 decodes to I420");
             assert_eq!(to_rgba(&n).expect("convert"), rgba.frame(i).expect("rgba frame").data);
         }
+        // Past the end of a random-access decoder: the last frame, without a seek.
+        let seeks = rgba.seeks();
+        assert_eq!(rgba.frame(35).expect("past the end").index, 29);
+        assert_eq!(rgba.seeks(), seeks);
         let mut seq = VideoDecoder::open_i420_sequential(&clip, 0).expect("sequential");
         let mut last = 0;
         for i in 0..40 {
             last = seq.frame(i).expect("frame").index;
         }
         assert_eq!(last, 29, "past the end: the last frame is held");
+        assert_eq!(seq.seeks(), 0, "past the end is not sought (a seek decodes the GOP again)");
         assert_eq!(seq.frame_count(), rgba.frame_count());
         assert_eq!(seq.frame_count(), 30);
     }
