@@ -4,6 +4,7 @@
 //! adapter exists or `REDUB_FORCE_CPU=1`; [`Backend`] says which one ran.
 
 use crate::lipsync::geometry::{Patch, Similarity, dims_of};
+use crate::media::yuv::Rect;
 use std::sync::{Arc, OnceLock};
 use wgpu::util::DeviceExt;
 
@@ -308,7 +309,7 @@ impl GpuCompositor {
         layers: &[PatchLayer<'_>],
     ) -> Result<(), GpuError> {
         // Only the part of the frame the layers can change travels to the GPU and back.
-        let Some((x0, y0, x1, y1)) = footprint(layers, width, height) else { return Ok(()) };
+        let Some(Rect { x0, y0, x1, y1 }) = footprint(layers, width, height) else { return Ok(()) };
         let (w, h) = ((x1 - x0) as u32, (y1 - y0) as u32);
         let mut textures =
             [self.frame_texture(w, h, "frame a"), self.frame_texture(w, h, "frame b")];
@@ -458,27 +459,17 @@ impl GpuCompositor {
     }
 }
 
-/// The pixels `x0..x1 × y0..y1` of a `width × height` frame that the layers can change: each
-/// patch's footprint with a pixel of bilinear reach (outside it every tap is empty and the
-/// frame stays as it is); `None` when that misses the frame.
-fn footprint(
-    layers: &[PatchLayer<'_>],
-    width: usize,
-    height: usize,
-) -> Option<(usize, usize, usize, usize)> {
-    let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-    for l in layers {
-        let (pw, ph) = dims_of(l.patch.rgb.len());
-        for c in [[0.0, 0.0], [pw as f32, 0.0], [0.0, ph as f32], [pw as f32, ph as f32]] {
-            let p = l.to_image.apply(c);
-            (x0, y0, x1, y1) = (x0.min(p[0]), y0.min(p[1]), x1.max(p[0]), y1.max(p[1]));
-        }
-    }
-    let clamp =
-        |v: f32, hi: usize| if v.is_finite() { v.clamp(0.0, hi as f32) as usize } else { 0 };
-    let (x0, y0) = (clamp(x0.floor() - 2.0, width), clamp(y0.floor() - 2.0, height));
-    let (x1, y1) = (clamp(x1.ceil() + 2.0, width), clamp(y1.ceil() + 2.0, height));
-    (x1 > x0 && y1 > y0).then_some((x0, y0, x1, y1))
+/// The part of a `width × height` frame that blending `layers` may change: each layer's masked
+/// footprint ([`crate::lipsync::render::footprint`]) with a pixel to spare, in whole chroma
+/// samples; `None` when nothing can change (every alpha zero, or off the frame).
+pub fn footprint(layers: &[PatchLayer<'_>], width: usize, height: usize) -> Option<Rect> {
+    layers
+        .iter()
+        .filter_map(|l| {
+            let b = crate::lipsync::render::footprint(l.patch.rgb.len(), l.alpha, &l.to_image)?;
+            Rect::covering(b, 2.0, width, height)
+        })
+        .reduce(Rect::union)
 }
 
 fn bytemuck_f32(v: &[f32]) -> &[u8] {

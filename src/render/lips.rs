@@ -389,6 +389,13 @@ pub struct PreparedLayer<'a> {
     pub strength: f32,
 }
 
+impl PreparedLayer<'_> {
+    /// The layer as the compositor takes it.
+    pub fn as_patch_layer(&self) -> PatchLayer<'_> {
+        PatchLayer { patch: &self.patch, alpha: &self.alpha, to_image: self.to_image }
+    }
+}
+
 /// Applies planned lip edits to decoded frames, on the GPU when one is available.
 pub struct LipRenderer {
     tracks: Vec<LipTrack>,
@@ -568,17 +575,12 @@ impl LipRenderer {
         self.blend(prepared, frame, width, height)
     }
 
-    /// The part of a `width × height` frame that blending `layers` may change (with a pixel to
-    /// spare), in whole chroma samples.
+    /// The part of a `width × height` frame that blending `layers` may change (see
+    /// [`gpu::footprint`]).
     pub fn footprint(layers: &[PreparedLayer<'_>], width: usize, height: usize) -> Option<Rect> {
-        layers
-            .iter()
-            .filter_map(|l| {
-                let b =
-                    crate::lipsync::render::footprint(l.patch.rgb.len(), &l.alpha, &l.to_image)?;
-                Rect::covering(b, 2.0, width, height)
-            })
-            .reduce(Rect::union)
+        let layers: Vec<PatchLayer<'_>> =
+            layers.iter().map(PreparedLayer::as_patch_layer).collect();
+        gpu::footprint(&layers, width, height)
     }
 
     /// Blends prepared layers onto `frame` (RGBA); which compositor ran, or `None` when there
@@ -593,10 +595,8 @@ impl LipRenderer {
         if prepared.is_empty() {
             return None;
         }
-        let layers: Vec<PatchLayer<'_>> = prepared
-            .iter()
-            .map(|l| PatchLayer { patch: &l.patch, alpha: &l.alpha, to_image: l.to_image })
-            .collect();
+        let layers: Vec<PatchLayer<'_>> =
+            prepared.iter().map(PreparedLayer::as_patch_layer).collect();
         Some(gpu::composite(self.gpu.as_deref(), frame, width, height, &layers))
     }
 }
