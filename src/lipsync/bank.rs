@@ -191,7 +191,8 @@ impl BankEntry {
     }
 }
 
-fn luma(p: [f32; 3]) -> f32 {
+/// BT.601 luma of an R'G'B' colour (0..255).
+pub(crate) fn luma(p: [f32; 3]) -> f32 {
     0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]
 }
 

@@ -2,7 +2,7 @@
 //! aperture per frame, the mouth activity that follows speech (for sync checks) and the
 //! mouth-region pixels (for flicker).
 
-use super::bank::mouth_opening;
+use super::bank::{luma, mouth_opening};
 use super::geometry::{Landmarks5, PATCH_H, PATCH_W, Patch, Region, extract_patch, region_mask};
 use std::sync::OnceLock;
 
@@ -67,14 +67,14 @@ pub fn aperture(patch: &Patch) -> f32 {
     if inner.is_empty() || ring.is_empty() {
         return 0.0;
     }
-    let skin_luma = median(ring.iter().map(|&i| luma(&patch.rgb[i])).collect()).max(1.0);
+    let skin_luma = median(ring.iter().map(|&i| luma(patch.rgb[i])).collect()).max(1.0);
     let skin_chroma = median(ring.iter().map(|&i| chroma(patch.rgb[i])).collect()).max(0.02);
     inner
         .iter()
         .map(|&i| {
             let p = patch.rgb[i];
             let grey = ((0.6 * skin_chroma - chroma(p)) / (0.3 * skin_chroma)).clamp(0.0, 1.0);
-            let dark = ((0.55 - luma(&p) / skin_luma) / 0.2).clamp(0.0, 1.0);
+            let dark = ((0.55 - luma(p) / skin_luma) / 0.2).clamp(0.0, 1.0);
             grey.max(dark)
         })
         .sum::<f32>()
@@ -99,8 +99,8 @@ fn mouth_core() -> &'static [usize] {
 /// Luma of the mouth core relative to the median luma of the skin ring (lighting removed).
 fn core_luma(patch: &Patch) -> Vec<f32> {
     let (_, ring) = mouth_areas();
-    let skin = median(ring.iter().map(|&i| luma(&patch.rgb[i])).collect()).max(1.0);
-    mouth_core().iter().map(|&i| luma(&patch.rgb[i]) / skin).collect()
+    let skin = median(ring.iter().map(|&i| luma(patch.rgb[i])).collect()).max(1.0);
+    mouth_core().iter().map(|&i| luma(patch.rgb[i]) / skin).collect()
 }
 
 /// The lips seen along a vertical profile through the mouth centre.
@@ -139,7 +139,7 @@ pub fn lip_shape(patch: &Patch) -> LipShape {
         (u0..u1).map(|u| f(patch.rgb[v * PATCH_W + u])).sum::<f32>() / (u1 - u0) as f32
     };
     let profile: Vec<f32> = (v0..v1).map(|v| row(v, &redness)).collect();
-    let brightness: Vec<f32> = (v0..v1).map(|v| row(v, &|c| luma(&c))).collect();
+    let brightness: Vec<f32> = (v0..v1).map(|v| row(v, &luma)).collect();
     let lips: Vec<usize> = (0..profile.len()).filter(|&i| profile[i] >= thr).collect();
     let (Some(&top), Some(&bottom)) = (lips.first(), lips.last()) else {
         return LipShape::default();
@@ -175,10 +175,6 @@ pub struct MouthSeries {
     previous_core: Option<Vec<f32>>,
 }
 
-fn luma(c: &[f32; 3]) -> f32 {
-    0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
-}
-
 impl MouthSeries {
     /// Adds one frame: its RGBA picture and the face's landmarks there, if any.
     pub fn push(
@@ -205,7 +201,7 @@ impl MouthSeries {
                         .iter()
                         .zip(lips_mask())
                         .filter(|(_, m)| **m >= 1.0)
-                        .map(|(c, _)| luma(c))
+                        .map(|(c, _)| luma(*c))
                         .collect(),
                 );
             }
