@@ -18,7 +18,8 @@ use std::sync::Arc;
 
 /// Height of one face's row, points.
 pub const ROW_H: f32 = 13.0;
-/// Rows drawn at most (faces beyond are listed in the Faces panel only).
+/// Rows drawn at most: with more faces, those proposed as speakers and then those seen speaking
+/// longest (see [`Speakers::update`]); the others are listed in the Faces panel only.
 pub const MAX_ROWS: usize = 6;
 
 /// The lane's height for `rows` faces.
@@ -47,7 +48,9 @@ pub struct Proposal {
 #[derive(Default)]
 pub struct Speakers {
     key: Option<(usize, usize, usize)>,
-    /// Per face track (in the analysis's order): its id and its speaking segments.
+    /// Per face track: its id and its speaking segments. The first [`MAX_ROWS`] are drawn, in
+    /// the analysis's order; with more faces than that, the ones drawn are the faces proposed
+    /// for most lines, then those seen speaking longest.
     pub rows: Vec<(u32, Vec<(Time, Time)>)>,
     /// One proposal per line of the original dialogue that some face covers.
     pub proposals: Vec<Proposal>,
@@ -71,6 +74,16 @@ impl Speakers {
             return;
         }
         self.key = Some(key);
+        self.recompute(analysis, dialogue, speech);
+        self.rank_rows();
+    }
+
+    fn recompute(
+        &mut self,
+        analysis: Option<&Arc<Analysis>>,
+        dialogue: Option<&Arc<Vec<f32>>>,
+        speech: &[(Time, Time)],
+    ) {
         self.rows.clear();
         self.proposals.clear();
         let Some(a) = analysis else { return };
@@ -109,6 +122,30 @@ impl Speakers {
                 });
             }
         }
+    }
+
+    /// With more faces than [`MAX_ROWS`], moves the rows to draw to the front (the faces
+    /// proposed for most lines, then those seen speaking longest), each part in the analysis's
+    /// order.
+    fn rank_rows(&mut self) {
+        if self.rows.len() <= MAX_ROWS {
+            return;
+        }
+        let proposed = |id: u32| self.proposals.iter().filter(|p| p.face == id).count();
+        let spoken =
+            |segs: &[(Time, Time)]| segs.iter().map(|&(a, b)| (b - a).ticks()).sum::<i64>();
+        let mut order: Vec<usize> = (0..self.rows.len()).collect();
+        // A stable sort: ties keep the analysis's order.
+        order.sort_by_key(|&k| {
+            let (id, segs) = &self.rows[k];
+            std::cmp::Reverse((proposed(*id), spoken(segs)))
+        });
+        let mut drawn = vec![false; self.rows.len()];
+        order.iter().take(MAX_ROWS).for_each(|&k| drawn[k] = true);
+        // Drawn rows first; a stable sort keeps each part in the analysis's order.
+        let mut rows: Vec<_> = std::mem::take(&mut self.rows).into_iter().enumerate().collect();
+        rows.sort_by_key(|(k, _)| !drawn[*k]);
+        self.rows = rows.into_iter().map(|(_, r)| r).collect();
     }
 
     /// Whether the lane is shown (the shot has faces).
@@ -258,5 +295,67 @@ pub fn speakers_lane_ui(
                 label: format!("Bind {} to face {}", d.name, p.face),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::pipeline::AnalysisOptions;
+    use crate::model::FrameRate;
+
+    fn analysis(speaking: &[i64]) -> Arc<Analysis> {
+        let tracks = speaking
+            .iter()
+            .enumerate()
+            .map(|(k, &n)| crate::analysis::track::FaceTrack {
+                id: k as u32,
+                frames: Vec::new(),
+                speaking: if n > 0 { vec![Segment { start: 0, end: n }] } else { Vec::new() },
+            })
+            .collect();
+        Arc::new(Analysis {
+            version: 0,
+            media_hash: String::new(),
+            frame_rate: FrameRate::FPS_25,
+            frame_count: 100,
+            width: 640,
+            height: 360,
+            options: AnalysisOptions::default(),
+            provider: String::new(),
+            shot_cuts: Vec::new(),
+            tracks,
+            stats: Default::default(),
+        })
+    }
+
+    fn ids(s: &Speakers) -> Vec<u32> {
+        s.rows.iter().map(|(id, _)| *id).collect()
+    }
+
+    #[test]
+    fn a_crowd_draws_the_faces_seen_speaking_longest_in_the_analysis_order() {
+        // Up to MAX_ROWS faces: every row, as analysed.
+        let mut s = Speakers::default();
+        s.update(Some(&analysis(&[0, 5, 0, 9, 0, 1])), None, &[]);
+        assert_eq!(ids(&s), [0, 1, 2, 3, 4, 5]);
+        // Nine faces, four silent: the five speakers and the first silent one are drawn (in
+        // the analysis's order), the other silent ones follow.
+        let mut s = Speakers::default();
+        s.update(Some(&analysis(&[0, 0, 7, 0, 3, 0, 12, 5, 4])), None, &[]);
+        assert_eq!(ids(&s), [0, 2, 4, 6, 7, 8, 1, 3, 5]);
+        assert_eq!(s.rows[3].1, vec![(Time::ZERO, FrameRate::FPS_25.frame_to_time(12))]);
+        // A face proposed as a line's speaker is drawn even when others speak longer.
+        let mut s = Speakers::default();
+        s.recompute(Some(&analysis(&[9, 9, 9, 9, 9, 9, 0, 0])), None, &[]);
+        s.proposals.push(Proposal {
+            start: Time::ZERO,
+            end: Time::from_millis(500),
+            face: 7,
+            correlation: 0.5,
+            speaking: false,
+        });
+        s.rank_rows();
+        assert_eq!(ids(&s), [0, 1, 2, 3, 4, 7, 5, 6]);
     }
 }
