@@ -107,16 +107,9 @@ pub(super) fn run(
     Ok(())
 }
 
-/// CPU time (user + system) this process has used so far, seconds; `None` where the platform
-/// does not say (read from /proc on Linux).
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    // Linux reports in clock ticks of 1/100 s (USER_HZ) on every common configuration.
-    Some(ticks / 100.0)
+/// CPU seconds this process has used so far (see [`super::bench_lips::cpu_seconds`]).
+fn own_cpu_seconds() -> Option<f64> {
+    super::bench_lips::cpu_seconds().map(|(own, _)| own)
 }
 
 /// `redub analyze FILE --bench N`: `runs` uncached analyses; per run the analysis speed (frames
@@ -132,10 +125,10 @@ pub(super) fn bench(file: &Path, runs: u32, every: Option<u32>) -> Result<(), Cl
     let mut header = None;
     let mut rate = 25.0;
     for run in 1..=runs.max(1) {
-        let (cpu0, t0) = (cpu_seconds(), std::time::Instant::now());
+        let (cpu0, t0) = (own_cpu_seconds(), std::time::Instant::now());
         let (a, _) = analyze_file(file, &opts, &Job::new(), false)?;
         let wall = t0.elapsed().as_secs_f64();
-        let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
+        let cpu = own_cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
         rate = a.frame_rate.as_f64();
         let f = a.stats.frames as f64 / a.stats.total_seconds.max(1e-9);
         fps.push(f);

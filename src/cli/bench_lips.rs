@@ -187,15 +187,16 @@ pub(super) fn lip_project(video: &Path, dub: &Path) -> Result<Project, CliError>
 }
 
 /// CPU seconds used so far (user + system) by this process (all threads) and by its waited-for
-/// children, from `/proc/self/stat` (clock ticks of 1/100 s); zeros where it cannot be read.
-pub(super) fn cpu_seconds() -> (f64, f64) {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return (0.0, 0.0) };
-    // Fields after the command name (which may hold spaces) start at field 3.
-    let Some(rest) = stat.rfind(')').map(|k| &stat[k + 1..]) else { return (0.0, 0.0) };
-    let f: Vec<f64> = rest.split_whitespace().map(|v| v.parse().unwrap_or(0.0)).collect();
+/// children, from `/proc/self/stat` (clock ticks of 1/100 s, USER_HZ on every common Linux
+/// configuration); `None` where it cannot be read.
+pub(super) fn cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (in parentheses, may hold spaces) start at field 3.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
     // utime, stime, cutime, cstime are fields 14..17, i.e. 11..14 here.
-    let at = |k: usize| f.get(k).copied().unwrap_or(0.0) / 100.0;
-    (at(11) + at(12), at(13) + at(14))
+    let at = |k: usize| Some(f.get(k)?.parse::<f64>().ok()? / 100.0);
+    Some((at(11)? + at(12)?, at(13)? + at(14)?))
 }
 
 /// Export with lip edits vs a gst-launch transcode of the same input, best of `runs`.
@@ -230,7 +231,7 @@ pub(super) fn lips_export(
                 output: dir.path().join("export.mp4"),
                 range: None,
             };
-            let (c0, _) = cpu_seconds();
+            let (c0, _) = cpu_seconds().unwrap_or_default();
             let t0 = Instant::now();
             let report = render_project(&project, dir.path(), &opts, &Job::new(), |_| {})?;
             let took = t0.elapsed().as_secs_f64();
@@ -238,12 +239,12 @@ pub(super) fn lips_export(
                 timing = report.timing;
             }
             export_s = export_s.min(took);
-            export_cpu = export_cpu.min(cpu_seconds().0 - c0);
+            export_cpu = export_cpu.min(cpu_seconds().unwrap_or_default().0 - c0);
             compositor = report.compositor;
-            let (_, k0) = cpu_seconds();
+            let (_, k0) = cpu_seconds().unwrap_or_default();
             launch_s =
                 launch_s.min(super::bench::gst_transcode(input, &dir.path().join("launch.mp4"))?);
-            launch_cpu = launch_cpu.min(cpu_seconds().1 - k0);
+            launch_cpu = launch_cpu.min(cpu_seconds().unwrap_or_default().1 - k0);
         }
         println!(
             "bench export with lip edit: {} ({}x{}, {:.1} s), MP4 (H.264 High + AAC), best of {runs}:",
