@@ -455,16 +455,23 @@ pub fn footprint(
     alpha: &[f32],
     to_image: &Similarity,
 ) -> Option<(f32, f32, f32, f32)> {
-    let (ua, ub, va, vb) = alpha_bounds(alpha, dims_of(patch_len).0)?;
+    Some(bounds_footprint(alpha_bounds(alpha, dims_of(patch_len).0)?, to_image))
+}
+
+/// [`footprint`] of the masked patch pixels `(ua, ub, va, vb)` ([`alpha_bounds`]).
+fn bounds_footprint(
+    (ua, ub, va, vb): (usize, usize, usize, usize),
+    to_image: &Similarity,
+) -> (f32, f32, f32, f32) {
     let (fa, fb, fc, fd) = (ua as f32 - 1.0, ub as f32 + 1.0, va as f32 - 1.0, vb as f32 + 1.0);
     let corners = [[fa, fc], [fb, fc], [fa, fd], [fb, fd]].map(|p| to_image.apply(p));
     let (xs, ys) = (corners.map(|p| p[0]), corners.map(|p| p[1]));
-    Some((
+    (
         xs.iter().copied().fold(f32::MAX, f32::min),
         ys.iter().copied().fold(f32::MAX, f32::min),
         xs.iter().copied().fold(f32::MIN, f32::max),
         ys.iter().copied().fold(f32::MIN, f32::max),
-    ))
+    )
 }
 
 /// Blends `patch` (in patch pixels) onto an RGBA frame through `alpha` (patch pixels, 0..1),
@@ -485,7 +492,7 @@ pub fn composite(
     // Only frame pixels whose bilinear taps reach a non-zero alpha can change (see
     // [`footprint`]).
     let Some((ua, ub, va, vb)) = alpha_bounds(alpha, dims.0) else { return };
-    let Some((xa, ya, xb, yb)) = footprint(patch.rgb.len(), alpha, to_image) else { return };
+    let (xa, ya, xb, yb) = bounds_footprint((ua, ub, va, vb), to_image);
     let x0 = xa.floor().max(0.0) as usize;
     let y0 = ya.floor().max(0.0) as usize;
     let x1 = (xb.ceil().max(0.0) as usize + 1).min(width);
