@@ -840,7 +840,7 @@ impl FrameRenderer {
         let [prev, next] =
             if self.lips.needs_neighbours(i) { [get(i - 1), get(i + 1)] } else { [None, None] };
         let (w, h) = (frame.width as usize, frame.height as usize);
-        let mut data = frame.data.clone();
+        let mut data = crate::media::video::pool::copy_of(&frame.data);
         let neighbours =
             [prev.as_ref().map(|f| f.data.as_slice()), next.as_ref().map(|f| f.data.as_slice())];
         let Some(backend) = self.lips.apply_with(i, &mut data, w, h, neighbours) else {
