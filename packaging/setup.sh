@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # redub developer / CI setup.
 #
-#   packaging/setup.sh deps   system packages, ONNX Runtime, MTCNN models, test fixtures
+#   packaging/setup.sh deps   system packages, ONNX Runtime, MTCNN and Face Mesh models, test fixtures
 #   packaging/setup.sh demo   generate the demo clip, dub lines and demo.redub project
 #   packaging/setup.sh run    deps + release build + demo + run the editor on the demo
 #   packaging/setup.sh test   deps + fmt + clippy + build + demo + tests + quick bench
@@ -148,20 +148,42 @@ print("S", kind, field(src, "package"), field(src, "version"), name, sha(src), s
 print("P", field(src, "platform", False), field(src, "python_version", False),
       field(src, "implementation", False), field(src, "abi", False), sep="\t")
 files = data.get("file") or fail("no [[file]] entries")
+names = set()
 for entry in files:
     fname = field(entry, "name")
     if "/" in fname or fname.startswith("."):
         fail(f"bad file name {fname}")
-    print("F", fname, field(entry, "path_in_archive"), sha(entry),
-          field(entry, "role", False), sep="\t")
+    names.add(fname)
+    if "converted_from" in entry:
+        # made from another [[file]] by the manifest's [convert] step
+        print("C", fname, field(entry, "converted_from"), sha(entry), sep="\t")
+    else:
+        print("F", fname, field(entry, "path_in_archive"), sha(entry),
+              field(entry, "role", False), sep="\t")
+for entry in files:
+    if "converted_from" in entry and entry["converted_from"] not in names:
+        fail(f"{entry['name']}: converted_from names no [[file]]")
+conv = data.get("convert")
+if conv is not None:
+    print("V", field(conv, "tool"), field(conv, "python_version"), sep="\t")
+    for req in conv.get("requirements") or fail("[convert] has no requirements"):
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+==[A-Za-z0-9_.]+ --hash=sha256:[0-9a-f]{64}", str(req)):
+            fail(f"[convert] requirement must be 'name==version --hash=sha256:<64 hex>': {req}")
+        print("R", req, sep="\t")
+elif any("converted_from" in entry for entry in files):
+    fail("a [[file]] has converted_from but there is no [convert]")
 PY
 )" || die "cannot read manifest $manifest"
     F_NAME=() F_PATH=() F_SHA=() F_ROLE=()
+    C_NAME=() C_FROM=() C_SHA=() CONV_TOOL="" CONV_PYVER="" CONV_REQS=()
     while IFS=$'\t' read -r tag a b c d e; do
         case "$tag" in
         S) SRC_KIND="$a" SRC_PACKAGE="$b" SRC_VERSION="$c" SRC_FILE="$d" SRC_SHA="$e" ;;
         P) SRC_PLATFORM="$a" SRC_PYVER="$b" SRC_IMPL="$c" SRC_ABI="$d" ;;
         F) F_NAME+=("$a") F_PATH+=("$b") F_SHA+=("$c") F_ROLE+=("$d") ;;
+        C) C_NAME+=("$a") C_FROM+=("$b") C_SHA+=("$c") ;;
+        V) CONV_TOOL="$a" CONV_PYVER="$b" ;;
+        R) CONV_REQS+=("$a") ;;
         esac
     done <<<"$lines"
 }
@@ -269,11 +291,95 @@ fetch_manifest() {
     log "$label: $SRC_PACKAGE $SRC_VERSION installed ${#todo[@]} file(s) into ${dest#"$ROOT"/}"
 }
 
+# Installs the manifest's pinned converter (every wheel hash-checked) into a
+# folder of the setup cache named after the pins; sets CONV_DIR to it.
+install_converter() {
+    local label="$1" key dir have
+    key="$(printf '%s\n' "${CONV_REQS[@]}" | sha256sum | cut -c1-16)"
+    dir="$CACHE_DIR/$label-$CONV_TOOL-$key"
+    CONV_DIR="$dir"
+    [[ ! -f "$dir/.complete" ]] || return 0
+    have="$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    [[ "$have" == "$CONV_PYVER" ]] ||
+        die "$label: the pinned $CONV_TOOL wheels are for python $CONV_PYVER, python3 is $have"
+    log "$label: installing $CONV_TOOL (${#CONV_REQS[@]} pinned wheels) into $dir"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    printf '%s\n' "${CONV_REQS[@]}" >"$dir.requirements.txt"
+    quietly python3 -m pip install --disable-pip-version-check --no-deps --require-hashes \
+        --only-binary=:all: --target "$dir" -r "$dir.requirements.txt" || {
+        rm -rf "$dir" "$dir.requirements.txt"
+        die "$label: pip could not install the pinned $CONV_TOOL wheels"
+    }
+    rm -f "$dir.requirements.txt"
+    touch "$dir/.complete"
+}
+
+# TFLite -> ONNX with tflite2onnx, then canonical bytes: tflite2onnx orders the
+# initializers differently on every run, so sort initializers and value_info by
+# name and serialise deterministically before the hash is checked.
+convert_tflite2onnx() {
+    local tools="$1" src="$2" out="$3"
+    PYTHONNOUSERSITE=1 PYTHONPATH="$tools" python3 - "$src" "$out" <<'PY'
+import os, sys, tempfile
+
+import onnx
+import tflite2onnx
+
+src, out = sys.argv[1:]
+with tempfile.TemporaryDirectory() as tmp:
+    raw = os.path.join(tmp, "raw.onnx")
+    tflite2onnx.convert(src, raw)
+    model = onnx.load(raw)
+graph = model.graph
+for field in (graph.initializer, graph.value_info):
+    ordered = sorted(field, key=lambda t: t.name)
+    del field[:]
+    field.extend(ordered)
+with open(out, "wb") as fh:
+    fh.write(model.SerializeToString(deterministic=True))
+PY
+}
+
+# Makes every converted_from [[file]] of a manifest in $2 with the pinned hash.
+convert_manifest() {
+    local manifest="$1" dest="$2" label i todo=()
+    label="$(basename "$manifest" .toml)"
+    read_manifest "$manifest"
+    ((${#C_NAME[@]} > 0)) || return 0
+    for i in "${!C_NAME[@]}"; do
+        file_ok "$dest/${C_NAME[$i]}" "${C_SHA[$i]}" || todo+=("$i")
+    done
+    if ((${#todo[@]} == 0)); then
+        log "$label: ${C_NAME[*]} ok (converted)"
+        return 0
+    fi
+    [[ "$CONV_TOOL" == "tflite2onnx" ]] || die "$label: unknown converter $CONV_TOOL"
+    local out tmp
+    install_converter "$label"
+    for i in "${todo[@]}"; do
+        out="$dest/${C_NAME[$i]}"
+        tmp="$dest/.${C_NAME[$i]}.partial"
+        [[ -f "$dest/${C_FROM[$i]}" ]] || die "$label: $dest/${C_FROM[$i]} missing"
+        [[ ! -e "$out" ]] || log "$label: replacing ${C_NAME[$i]} (hash differs from manifest)"
+        quietly convert_tflite2onnx "$CONV_DIR" "$dest/${C_FROM[$i]}" "$tmp" || {
+            rm -f "$tmp"
+            die "$label: $CONV_TOOL could not convert ${C_FROM[$i]}"
+        }
+        verify_or_die "$tmp" "${C_SHA[$i]}"
+        chmod 0644 "$tmp"
+        mv -f "$tmp" "$out"
+    done
+    log "$label: converted ${#todo[@]} file(s) with $CONV_TOOL into ${dest#"$ROOT"/}"
+}
+
 deps_models() {
     need_python
     fetch_manifest "$MODELS_DIR/onnxruntime.toml" "$MODELS_DIR/onnxruntime"
     fetch_manifest "$MODELS_DIR/mtcnn.toml" "$MODELS_DIR/mtcnn"
     fetch_manifest "$MODELS_DIR/fixtures.toml" "$MODELS_DIR/fixtures"
+    fetch_manifest "$MODELS_DIR/facemesh.toml" "$MODELS_DIR/facemesh"
+    convert_manifest "$MODELS_DIR/facemesh.toml" "$MODELS_DIR/facemesh"
 }
 
 # Points the Rust side at the models and at the ONNX Runtime library.

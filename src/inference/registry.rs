@@ -285,12 +285,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn manifests_declare_the_three_mtcnn_stages_only() {
+    fn manifests_declare_face_mesh_and_the_three_mtcnn_stages_only() {
         // Reads the committed manifests; needs neither the runtime nor the fetched files.
         let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models"));
         let reg = Registry::load(dir).unwrap();
         let names: Vec<&str> = reg.entries().iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["pnet.onnx", "rnet.onnx", "onet.onnx"]);
+        assert_eq!(names, ["face_landmark.onnx", "pnet.onnx", "rnet.onnx", "onet.onnx"]);
         let pnet = reg.entry("pnet.onnx").unwrap();
         assert_eq!(pnet.path, dir.join("mtcnn/pnet.onnx"));
         assert_eq!(pnet.licence.as_deref(), Some("MIT"));
