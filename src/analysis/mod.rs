@@ -5,6 +5,7 @@ pub mod cache;
 pub mod geometry;
 pub mod image;
 pub mod job;
+pub mod lip_shapes;
 pub mod mouth;
 pub mod mtcnn;
 pub mod oneeuro;

@@ -6,6 +6,7 @@ mod bench_lips;
 mod bench_playback;
 mod commands;
 mod dialogue;
+mod eval;
 mod lips;
 
 use clap::{Parser, Subcommand};
@@ -56,6 +57,26 @@ impl From<crate::render::RenderError> for CliError {
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// `redub eval` subcommands.
+#[derive(Subcommand, Debug)]
+enum EvalCommand {
+    /// Cut each clip into halves A and B, edit A's mouth to B's sound, and measure the edit
+    /// against B's real frames with lip landmarks: opening correlation and best lag, dynamic
+    /// lip-landmark distance, closure recall/precision, mouth SSIM; with the no-edit,
+    /// loudness-only and bank-oracle references.
+    Reconstruct {
+        /// Clips with one speaking face (at least 4 s).
+        #[arg(required = true)]
+        clips: Vec<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Keep the work files (half A, the dub, caches) in this folder.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,6 +207,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Judge the lip edit against ground truth (see `redub eval reconstruct --help`).
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
     /// Benchmarks: export time vs a gst-launch transcode of the same input.
     Bench {
         /// One short run instead of several.
@@ -308,6 +334,9 @@ pub fn main() -> ExitCode {
                 }
                 _ => bench::run(quick),
             }
+        }
+        Command::Eval { command: EvalCommand::Reconstruct { clips, json, keep } } => {
+            eval::reconstruct(eval::ReconstructArgs { clips: &clips, json, keep: keep.as_deref() })
         }
         Command::Bind { project, track, face } => lips::bind(&project, track, face),
         Command::SyncCheck { file, audio, json } => lips::sync_check(&file, audio.as_deref(), json),

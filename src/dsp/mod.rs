@@ -1,6 +1,7 @@
 //! Pure sample maths on `&[f32]`: mixing with ducking and fades, waveform peaks, measurements,
 //! MFCC, VAD, DTW, time-stretch, isochrony and loudness.
 
+pub mod agreement;
 pub mod align;
 pub mod dtw;
 pub mod isochrony;
@@ -10,6 +11,7 @@ pub mod mfcc;
 pub mod mix;
 pub mod peaks;
 pub mod pitch;
+pub mod ridge;
 pub mod spectrum;
 pub mod stretch;
 pub mod vad;

@@ -302,7 +302,7 @@ pub fn plan(bank: &Bank, dub: &[Option<Vec<f32>>], params: SelectParams) -> Vec<
 }
 
 /// Weights (ramps) and jump neighbours for a chosen entry sequence.
-fn finish_plan(bank: &Bank, chosen: Vec<Option<usize>>) -> Vec<Option<Planned>> {
+pub fn finish_plan(bank: &Bank, chosen: Vec<Option<usize>>) -> Vec<Option<Planned>> {
     let n = chosen.len();
     let active: Vec<bool> = chosen.iter().map(Option::is_some).collect();
     let edge_distance = |i: usize| -> usize {

@@ -1,6 +1,7 @@
 //! Lip engines and their parts: mouth geometry, the mouth bank, occlusion, the CPU compositor
 //! and sync measurement. The bank engine (DESIGN §7.1) needs no downloaded weights.
 
+pub mod articulate;
 pub mod bank;
 pub mod cache;
 pub mod engine;
@@ -9,4 +10,5 @@ pub mod kept;
 pub mod measure;
 pub mod occlusion;
 pub mod render;
+pub mod speak;
 pub mod sync;

@@ -172,6 +172,18 @@ pub fn track_dialogue(
     to_mono(&input_for(&solo), mix::CHANNELS)
 }
 
+/// Per frame, whether the original dialogue is replaced there for this dub track: inside one of
+/// its clips (the original is ducked under them), or anywhere when the original track is muted.
+fn replaced_frames(project: &Project, track: &DubTrack, rate: FrameRate, frames: i64) -> Vec<bool> {
+    let muted = project.timeline.original_audio.mute;
+    (0..frames)
+        .map(|i| {
+            let t = rate.frame_to_time(i);
+            muted || track.clips.iter().any(|c| t >= c.position && t < c.end())
+        })
+        .collect()
+}
+
 /// Plans every bound, enabled dub track. `dialogue_of(project)` returns the interleaved
 /// dialogue stem of the whole timeline for a (modified) project. `production` is the original
 /// audio track's file (muted or not): what the bank hears when the shot itself has no audio
@@ -343,15 +355,56 @@ pub fn plan_lips(
         let loudness = band_pass(&envelope, (SLOW_HALF_WIDTH_S * fps).round().max(1.0) as usize);
         let loudness: Vec<Option<f32>> =
             targets.iter().zip(&loudness).map(|(t, l)| t.as_ref().map(|_| *l)).collect();
-        let apertures = engine::aperture_targets(&bank, &loudness);
-        let plan = engine::plan_with_looks(
-            &bank,
-            &targets,
-            SelectParams::from_env(),
-            &entry_looks,
-            &target_looks,
-            &apertures,
-        );
+        // The mouth says the dub: lip shapes wanted from the dub's sound through the actor's own
+        // sound → shape map (learned from the shot), the bank chosen by shape; the actor rests
+        // where the dub pauses over their original speech. The former loudness-driven plan
+        // stays for shots whose lips cannot be measured (no lip-landmark model, or too few
+        // frames).
+        let shaped = if std::env::var_os("REDUB_LIP_ENGINE").is_some_and(|v| v == "loudness") {
+            None
+        } else {
+            crate::lipsync::speak::plan_by_shape(&crate::lipsync::speak::ShapeInputs {
+                video,
+                face: &face,
+                bank: &bank,
+                original: &original,
+                dub: &dub,
+                fps,
+                frames: frames as usize,
+                speak: &targets.iter().map(Option::is_some).collect::<Vec<_>>(),
+                dub_speech: &(0..frames)
+                    .map(|i| segments.iter().any(|s| s.contains(rate.frame_to_time(i))))
+                    .collect::<Vec<_>>(),
+                replaced: &replaced_frames(project, dub_track, rate, frames),
+                entry_looks: &entry_looks,
+                target_looks: &target_looks,
+                job,
+            })
+        };
+        let (plan, rest_spans) = match shaped {
+            Some(s) => (s.plan, s.rest_spans),
+            None => {
+                let apertures = engine::aperture_targets(&bank, &loudness);
+                let plan = engine::plan_with_looks(
+                    &bank,
+                    &targets,
+                    SelectParams::from_env(),
+                    &entry_looks,
+                    &target_looks,
+                    &apertures,
+                );
+                (plan, Vec::new())
+            }
+        };
+        let mut segments = segments;
+        segments.extend(rest_spans.iter().map(|&(start, end)| LipSegmentPlan {
+            start,
+            end,
+            settings: dub_track.lip,
+            mask: None,
+            overridden: false,
+        }));
+        segments.sort_by_key(|s| s.start);
         let segments = segments
             .into_iter()
             .map(|segment| SegmentDraw {
@@ -425,6 +478,11 @@ impl LipRenderer {
     /// The planned tracks.
     pub fn tracks(&self) -> &[LipTrack] {
         &self.tracks
+    }
+
+    /// The planned tracks, to change a plan before rendering (`redub eval`'s oracle).
+    pub fn tracks_mut(&mut self) -> &mut [LipTrack] {
+        &mut self.tracks
     }
 
     /// The tracks that draw at frame `i`, with the segment in force and the planned mouth.

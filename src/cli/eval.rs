@@ -1,0 +1,550 @@
+//! `redub eval reconstruct`: the lip edit judged against ground truth.
+//!
+//! A real clip with one speaking face is cut into halves A and B of equal length. A is the shot
+//! (its own sound is the original dialogue); B's sound is the dub, bound to the face. Same actor,
+//! same voice, same session: B's real frames show exactly how the mouth should move. The edit of
+//! A is rendered through the product's own render graph and measured with lip landmarks (Face
+//! Mesh), which the engine does not aim for, against B's frames: opening correlation (and the lag
+//! where it is best), dynamic lip-landmark distance, closure recall and precision, mouth-region
+//! SSIM. The same run measures three references: no edit (A's own frames: the floor), loudness
+//! only (B's speech envelope as the predicted opening: a trivial predictor) and the bank oracle
+//! (each frame's bank mouth chosen by B's true lip shape: the ceiling of selection).
+
+use super::CliError;
+use crate::analysis::lipmesh::{FaceMesh, LipLandmarks};
+use crate::analysis::track::FaceTrack;
+use crate::analysis::{Analysis, RgbImage};
+use crate::dsp::SAMPLE_RATE;
+use crate::dsp::agreement::{best_lag, closure_match, dynamic_distance, lagged_correlation, ssim};
+use crate::jobs::Job;
+use crate::lipsync::engine::Planned;
+use crate::lipsync::geometry::{PATCH_H, PATCH_W, extract_patch};
+use crate::lipsync::sync::audio_envelope;
+use crate::media::encode::{Tags, Writer, WriterConfig};
+use crate::media::{VideoDecoder, decode_audio, probe};
+use crate::model::lip::FaceId;
+use crate::model::project::Preset;
+use crate::model::{MediaKind, Project, Time};
+use crate::render::export::{FrameRenderer, plan_project_lips};
+use crate::render::lips::LipRenderer;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Frames either side searched for the best lag.
+const MAX_LAG: i64 = 5;
+
+/// Closure events match within this many frames.
+const CLOSURE_TOLERANCE: usize = 1;
+
+/// One lip measurement of a frame.
+#[derive(Clone, Debug)]
+struct Mouth {
+    /// Inner-lip opening over the eye distance.
+    opening: f32,
+    /// Lip contour points in the face-aligned frame (eye-distance units).
+    shape: Vec<f32>,
+    /// The canonical mouth patch in grey (0..255), [`PATCH_W`] × [`PATCH_H`].
+    grey: Vec<f32>,
+}
+
+/// Figures of one way of driving the mouth (the edit or a reference) against the truth.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Figures {
+    /// Pearson correlation of the opening with the true one, frame by frame (lag 0).
+    pub opening_correlation: Option<f32>,
+    /// The lag (frames; positive: late) of the best opening correlation within ±5 frames.
+    pub best_lag: Option<i64>,
+    /// The correlation at that lag.
+    pub best_lag_correlation: Option<f32>,
+    /// Mean lip-landmark distance with each series' mean shape removed (eye-distance units).
+    pub dynamic_distance: Option<f32>,
+    /// `dynamic_distance` over the no-edit reference's.
+    pub dynamic_vs_no_edit: Option<f32>,
+    /// Share of true closures (lips together) shown within ±1 frame.
+    pub closure_recall: Option<f32>,
+    /// Share of shown closures that are true within ±1 frame.
+    pub closure_precision: Option<f32>,
+    /// Mean SSIM of the canonical mouth region against the true frames.
+    pub mouth_ssim: Option<f32>,
+}
+
+/// `eval reconstruct` of one clip.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClipReport {
+    /// The clip.
+    pub clip: String,
+    /// How the truth was held out.
+    pub protocol: String,
+    /// Frames compared.
+    pub frames: usize,
+    /// Frames of them where the dub speaks and the edit is drawn.
+    pub edited_frames: usize,
+    /// The lip edit.
+    pub edit: Figures,
+    /// The shot's own frames.
+    pub no_edit: Figures,
+    /// The dub's speech envelope as the opening.
+    pub loudness_only: Figures,
+    /// The bank mouths picked by the true shape.
+    pub oracle: Figures,
+    /// The closed-lips threshold (opening over eye distance) from the truth.
+    pub closure_threshold: f32,
+}
+
+/// Options of `eval reconstruct`.
+pub struct ReconstructArgs<'a> {
+    /// The clips.
+    pub clips: &'a [PathBuf],
+    /// Print JSON.
+    pub json: bool,
+    /// Keep the work files (halves, renders) here instead of a temp folder.
+    pub keep: Option<&'a Path>,
+}
+
+pub(super) fn reconstruct(args: ReconstructArgs<'_>) -> Result<(), CliError> {
+    let mut reports = Vec::new();
+    for clip in args.clips {
+        let dir = match args.keep {
+            Some(k) => {
+                let stem = clip.file_stem().map(|s| s.to_string_lossy().into_owned());
+                let d = k.join(stem.unwrap_or_else(|| "clip".into()));
+                std::fs::create_dir_all(&d)
+                    .map_err(|e| CliError::User(format!("{}: {e}", d.display())))?;
+                Work::Kept(d)
+            }
+            None => Work::Temp(
+                tempfile::tempdir().map_err(|e| CliError::Internal(format!("temp dir: {e}")))?,
+            ),
+        };
+        let report = halves(clip, dir.path())?;
+        if !args.json {
+            print_report(&report);
+        }
+        reports.push(report);
+    }
+    let summary = Summary::of(&reports);
+    if args.json {
+        let out = serde_json::json!({ "clips": reports, "summary": summary });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else if reports.len() > 1 {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+enum Work {
+    Kept(PathBuf),
+    Temp(tempfile::TempDir),
+}
+
+impl Work {
+    fn path(&self) -> &Path {
+        match self {
+            Work::Kept(p) => p,
+            Work::Temp(t) => t.path(),
+        }
+    }
+}
+
+/// The face track seen in most frames (the clip's speaker in a one-face clip).
+fn main_track(analysis: &Analysis) -> Option<&FaceTrack> {
+    analysis.tracks.iter().max_by_key(|t| t.frames.iter().filter(|f| !f.filled).count())
+}
+
+/// Lip measurements of frames, one face at a time.
+struct Meter {
+    mesh: FaceMesh,
+}
+
+impl Meter {
+    fn new() -> Result<Self, CliError> {
+        let mesh = FaceMesh::load_default().map_err(|e| {
+            CliError::User(format!("lip landmarks: {e} (run packaging/setup.sh deps)"))
+        })?;
+        Ok(Self { mesh })
+    }
+
+    fn measure(&mut self, rgba: &[u8], w: usize, h: usize, lm: &[[f32; 2]; 5]) -> Option<Mouth> {
+        let img = RgbImage::from_rgba(w, h, rgba);
+        let lips: LipLandmarks = self.mesh.lips(&img, lm).ok()??;
+        let patch = extract_patch(rgba, w, h, lm)?;
+        let grey = patch.rgb.iter().map(|p| 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]).collect();
+        let shape = lips.shape().iter().flatten().copied().collect();
+        Some(Mouth { opening: lips.inner_opening(), shape, grey })
+    }
+}
+
+/// Decoded frames `range` of `path` (RGBA), each handed to `f` with its index.
+fn each_frame(
+    path: &Path,
+    range: std::ops::Range<i64>,
+    mut f: impl FnMut(i64, &[u8], usize, usize),
+) -> Result<(), CliError> {
+    let mut dec = VideoDecoder::open_with_cache(path, 0)?;
+    let (w, h) = dec.size();
+    for i in range {
+        let frame = dec.frame(i)?;
+        f(i, &frame.data, w as usize, h as usize);
+    }
+    Ok(())
+}
+
+/// Writes frames `0..frames` of `clip` with their sound as `out` (ProRes: near lossless) and the
+/// sound of frames `frames..2 × frames` as `dub` (WAV).
+fn cut_halves(clip: &Path, frames: i64, out: &Path, dub: &Path) -> Result<(), CliError> {
+    let info = probe(clip)?;
+    let v = info.video.ok_or_else(|| CliError::User(format!("{}: no video", clip.display())))?;
+    let sound = decode_audio(clip, Some(2))?;
+    let rate = v.frame_rate;
+    let split = (rate.frame_to_time(frames).as_seconds_f64() * f64::from(SAMPLE_RATE)) as usize;
+    let split = (split * 2).min(sound.samples.len());
+    let end = (split * 2).min(sound.samples.len());
+    let mut dec = VideoDecoder::open_with_cache(clip, 0)?;
+    let (w, h) = dec.size();
+    let cfg = WriterConfig {
+        preset: Preset::Mov,
+        video: Some((w, h, rate)),
+        tags: Tags::default(),
+        keyframe_interval: None,
+    };
+    let mut writer = Writer::create(out, &cfg)?;
+    for i in 0..frames {
+        writer.push_frame(&dec.frame(i)?.data)?;
+    }
+    writer.push_audio(&sound.samples[..split])?;
+    writer.finish()?;
+    crate::media::testsrc::write_wav(dub, &sound.samples[split..end])
+        .map_err(|e| CliError::Internal(format!("{}: {e}", dub.display())))?;
+    Ok(())
+}
+
+/// A project on `shot` with `dub` on one dub track from 0 s, bound to `face`.
+fn dub_project(shot: &Path, dub: &Path, face: u32, frames: i64) -> Result<Project, CliError> {
+    let info = probe(shot)?;
+    let v = info.video.ok_or_else(|| CliError::User(format!("{}: no video", shot.display())))?;
+    let mut p = Project::new("eval", v.frame_rate);
+    let vid = p.add_media(shot, MediaKind::Video, info.duration).map_err(CliError::from)?;
+    p.timeline.video.media = Some(vid);
+    p.timeline.original_audio.media = Some(vid);
+    p.timeline.duration = v.frame_rate.frame_to_time(frames);
+    let d = probe(dub)?;
+    let a = p.add_media(dub, MediaKind::Audio, d.duration).map_err(CliError::from)?;
+    let t = p.add_dub_track("Dub");
+    p.add_clip(t, a, Time::ZERO).map_err(CliError::from)?;
+    p.timeline.dub_tracks[0].face = Some(FaceId(face));
+    Ok(p)
+}
+
+/// Renders frames `0..frames` of the planned edit and measures each with the landmarks of the
+/// shot's face track.
+fn render_and_measure(
+    shot: &Path,
+    lips: LipRenderer,
+    track: &FaceTrack,
+    frames: i64,
+    meter: &mut Meter,
+) -> Result<Vec<Option<Mouth>>, CliError> {
+    let mut renderer = FrameRenderer::open(shot, lips)?;
+    let (w, h) = renderer.size();
+    let mut out = Vec::new();
+    for i in 0..frames {
+        let (rgba, _) = renderer.render(i)?;
+        let m =
+            track.at(i).and_then(|f| meter.measure(&rgba, w as usize, h as usize, &f.landmarks));
+        out.push(m);
+    }
+    Ok(out)
+}
+
+/// The halves protocol on one clip.
+fn halves(clip: &Path, dir: &Path) -> Result<ClipReport, CliError> {
+    let job = Job::new();
+    let total = VideoDecoder::open(clip)?.frame_count();
+    let half = total / 2;
+    if half < 25 {
+        return Err(CliError::User(format!(
+            "{}: {total} frames; eval needs at least 2 s of picture",
+            clip.display()
+        )));
+    }
+    let analysis_err = |e: crate::analysis::AnalysisError| {
+        CliError::User(format!("face analysis of {}: {e}", clip.display()))
+    };
+    let opts = crate::analysis::AnalysisOptions::default();
+    let (whole, _) =
+        crate::analysis::analyze_file(clip, &opts, &job, true).map_err(analysis_err)?;
+    let truth_track = main_track(&whole)
+        .ok_or_else(|| CliError::User(format!("{}: no face found", clip.display())))?
+        .clone();
+    let mut meter = Meter::new()?;
+    // The truth: B's frames, measured with the clip's own track; and the whole clip's openings
+    // for the closure threshold.
+    let mut truth = Vec::new();
+    let mut all_openings = Vec::new();
+    each_frame(clip, 0..2 * half, |i, rgba, w, h| {
+        let m = truth_track.at(i).and_then(|f| meter.measure(rgba, w, h, &f.landmarks));
+        if let Some(m) = &m {
+            all_openings.push(m.opening);
+        }
+        if i >= half {
+            truth.push(m);
+        }
+    })?;
+    let threshold = closure_threshold(&all_openings);
+
+    let shot = dir.join("shot_a.mov");
+    let dub = dir.join("dub_b.wav");
+    cut_halves(clip, half, &shot, &dub)?;
+    let (shot_analysis, _) =
+        crate::analysis::analyze_file(&shot, &opts, &job, true).map_err(analysis_err)?;
+    let shot_track = main_track(&shot_analysis)
+        .ok_or_else(|| CliError::User(format!("{}: no face found in half A", clip.display())))?
+        .clone();
+    let project = dub_project(&shot, &dub, shot_track.id, half)?;
+    let lips = plan_project_lips(&project, dir, &job)?;
+    let plan: Vec<Option<Planned>> =
+        lips.tracks().first().map(|t| t.plan.clone()).unwrap_or_default();
+    let edited_frames = plan.iter().filter(|p| p.is_some()).count();
+
+    // No edit: A's own frames.
+    let mut shot_mouths = Vec::new();
+    each_frame(&shot, 0..half, |i, rgba, w, h| {
+        shot_mouths.push(shot_track.at(i).and_then(|f| meter.measure(rgba, w, h, &f.landmarks)));
+    })?;
+    let edit = render_and_measure(&shot, lips, &shot_track, half, &mut meter)?;
+
+    // The oracle: each edited frame's mouth is the bank entry whose filmed frame's lip shape is
+    // nearest to the truth's.
+    let mut oracle_lips = plan_project_lips(&project, dir, &job)?;
+    if let Some(track) = oracle_lips.tracks_mut().first_mut() {
+        let entries: Vec<(usize, &Vec<f32>)> = track
+            .bank
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(k, e)| {
+                let m = shot_mouths.get(usize::try_from(e.frame).ok()?)?.as_ref()?;
+                Some((k, &m.shape))
+            })
+            .collect();
+        let mut chosen = Vec::new();
+        for (i, p) in track.plan.iter().enumerate() {
+            let want = truth.get(i).and_then(|t| t.as_ref()).map(|m| &m.shape);
+            let best = want.and_then(|want| {
+                entries
+                    .iter()
+                    .min_by(|a, b| sq_dist(a.1, want).total_cmp(&sq_dist(b.1, want)))
+                    .map(|(k, _)| *k)
+            });
+            chosen.push(match (p, best) {
+                (Some(p), Some(entry)) => Some(Planned { entry, weight: p.weight, mix: [None; 2] }),
+                (p, _) => *p,
+            });
+        }
+        track.plan = chosen;
+    }
+    let oracle = render_and_measure(&shot, oracle_lips, &shot_track, half, &mut meter)?;
+
+    // Loudness only: the dub's speech-band envelope as the opening.
+    let dub_sound = decode_audio(&dub, Some(1))?;
+    let fps = project.timeline.frame_rate.as_f64();
+    let envelope = audio_envelope(&dub_sound.samples, SAMPLE_RATE, fps, half as usize);
+    let loudness: Vec<Option<f32>> = envelope.iter().map(|v| Some(*v)).collect();
+
+    let no_edit = figures(&shot_mouths, &truth, threshold, None);
+    let edit_f = figures(&edit, &truth, threshold, no_edit.dynamic_distance);
+    let oracle_f = figures(&oracle, &truth, threshold, no_edit.dynamic_distance);
+    let truth_open: Vec<Option<f32>> =
+        truth.iter().map(|m| m.as_ref().map(|m| m.opening)).collect();
+    let lag = best_lag(&loudness, &truth_open, MAX_LAG);
+    let loudness_f = Figures {
+        opening_correlation: lagged_correlation(&loudness, &truth_open, 0),
+        best_lag: lag.map(|l| l.0),
+        best_lag_correlation: lag.map(|l| l.1),
+        ..Figures::default()
+    };
+    Ok(ClipReport {
+        clip: clip.display().to_string(),
+        protocol: "halves".into(),
+        frames: half as usize,
+        edited_frames,
+        edit: edit_f,
+        no_edit,
+        loudness_only: loudness_f,
+        oracle: oracle_f,
+        closure_threshold: threshold,
+    })
+}
+
+fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// Lips count as closed below this opening: a quarter of the way from the actor's most closed
+/// (10th percentile) to their usual open (90th percentile) mouth over the whole clip.
+fn closure_threshold(openings: &[f32]) -> f32 {
+    let mut v = openings.to_vec();
+    v.sort_by(f32::total_cmp);
+    if v.is_empty() {
+        return 0.0;
+    }
+    let q = |p: f32| v[((v.len() - 1) as f32 * p).round() as usize];
+    q(0.1) + 0.25 * (q(0.9) - q(0.1))
+}
+
+fn figures(
+    pred: &[Option<Mouth>],
+    truth: &[Option<Mouth>],
+    threshold: f32,
+    no_edit_dynamic: Option<f32>,
+) -> Figures {
+    let open = |s: &[Option<Mouth>]| -> Vec<Option<f32>> {
+        s.iter().map(|m| m.as_ref().map(|m| m.opening)).collect()
+    };
+    let shape = |s: &[Option<Mouth>]| -> Vec<Option<Vec<f32>>> {
+        s.iter().map(|m| m.as_ref().map(|m| m.shape.clone())).collect()
+    };
+    let (po, to) = (open(pred), open(truth));
+    let lag = best_lag(&po, &to, MAX_LAG);
+    let dynamic = dynamic_distance(&shape(pred), &shape(truth));
+    // Closures where both frames are measured.
+    let (mut pc, mut tc) = (Vec::new(), Vec::new());
+    for (p, t) in po.iter().zip(&to) {
+        if let (Some(p), Some(t)) = (p, t) {
+            pc.push(*p < threshold);
+            tc.push(*t < threshold);
+        }
+    }
+    let (recall, precision) = closure_match(&pc, &tc, CLOSURE_TOLERANCE);
+    let ssims: Vec<f32> = pred
+        .iter()
+        .zip(truth)
+        .filter_map(|(p, t)| ssim(&p.as_ref()?.grey, &t.as_ref()?.grey, PATCH_W, PATCH_H))
+        .collect();
+    Figures {
+        opening_correlation: lagged_correlation(&po, &to, 0),
+        best_lag: lag.map(|l| l.0),
+        best_lag_correlation: lag.map(|l| l.1),
+        dynamic_distance: dynamic,
+        dynamic_vs_no_edit: dynamic.zip(no_edit_dynamic).map(|(d, n)| d / n.max(1e-6)),
+        closure_recall: recall,
+        closure_precision: precision,
+        mouth_ssim: (!ssims.is_empty()).then(|| ssims.iter().sum::<f32>() / ssims.len() as f32),
+    }
+}
+
+/// Means over clips.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    /// Clips measured.
+    pub clips: usize,
+    /// Mean of each figure of the edit.
+    pub edit: Figures,
+    /// Of no edit.
+    pub no_edit: Figures,
+    /// Of loudness only.
+    pub loudness_only: Figures,
+    /// Of the oracle.
+    pub oracle: Figures,
+    /// The lowest opening correlation of the edit over the clips.
+    pub edit_worst_opening_correlation: Option<f32>,
+}
+
+impl Summary {
+    fn of(reports: &[ClipReport]) -> Self {
+        let mean = |pick: &dyn Fn(&ClipReport) -> &Figures| -> Figures {
+            let m = |f: &dyn Fn(&Figures) -> Option<f32>| {
+                crate::dsp::agreement::mean_of(reports.iter().map(|r| f(pick(r))))
+            };
+            Figures {
+                opening_correlation: m(&|f| f.opening_correlation),
+                best_lag: None,
+                best_lag_correlation: m(&|f| f.best_lag_correlation),
+                dynamic_distance: m(&|f| f.dynamic_distance),
+                dynamic_vs_no_edit: m(&|f| f.dynamic_vs_no_edit),
+                closure_recall: m(&|f| f.closure_recall),
+                closure_precision: m(&|f| f.closure_precision),
+                mouth_ssim: m(&|f| f.mouth_ssim),
+            }
+        };
+        Summary {
+            clips: reports.len(),
+            edit: mean(&|r| &r.edit),
+            no_edit: mean(&|r| &r.no_edit),
+            loudness_only: mean(&|r| &r.loudness_only),
+            oracle: mean(&|r| &r.oracle),
+            edit_worst_opening_correlation: reports
+                .iter()
+                .filter_map(|r| r.edit.opening_correlation)
+                .min_by(f32::total_cmp),
+        }
+    }
+}
+
+fn cell(v: Option<f32>) -> String {
+    v.map_or_else(|| "—".into(), |v| format!("{v:.2}"))
+}
+
+fn rows(named: &[(&str, &Figures)]) {
+    println!(
+        "  {:<14} {:>7} {:>9} {:>8} {:>8} {:>7} {:>7} {:>6}",
+        "", "open r", "lag (r)", "dyn", "dyn/no", "recall", "prec", "ssim"
+    );
+    for (name, f) in named {
+        let lag = match (f.best_lag, f.best_lag_correlation) {
+            (Some(l), Some(r)) => format!("{l:+} ({r:.2})"),
+            (None, Some(r)) => format!("({r:.2})"),
+            _ => "—".into(),
+        };
+        println!(
+            "  {:<14} {:>7} {:>9} {:>8} {:>8} {:>7} {:>7} {:>6}",
+            name,
+            cell(f.opening_correlation),
+            lag,
+            f.dynamic_distance.map_or_else(|| "—".into(), |v| format!("{v:.4}")),
+            cell(f.dynamic_vs_no_edit),
+            cell(f.closure_recall),
+            cell(f.closure_precision),
+            cell(f.mouth_ssim),
+        );
+    }
+}
+
+fn print_report(r: &ClipReport) {
+    println!(
+        "{} ({}: {} frames compared, {} edited; closed below {:.3})",
+        r.clip, r.protocol, r.frames, r.edited_frames, r.closure_threshold
+    );
+    rows(&[
+        ("edit", &r.edit),
+        ("no edit", &r.no_edit),
+        ("loudness only", &r.loudness_only),
+        ("oracle", &r.oracle),
+    ]);
+}
+
+fn print_summary(s: &Summary) {
+    println!(
+        "summary over {} clips (worst edit opening r {})",
+        s.clips,
+        cell(s.edit_worst_opening_correlation)
+    );
+    rows(&[
+        ("edit", &s.edit),
+        ("no edit", &s.no_edit),
+        ("loudness only", &s.loudness_only),
+        ("oracle", &s.oracle),
+    ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_closure_threshold_sits_a_quarter_up_from_the_closed_mouths() {
+        let openings: Vec<f32> = (0..=100).map(|i| i as f32 / 100.0).collect();
+        assert!((closure_threshold(&openings) - 0.3).abs() < 1e-6);
+        assert_eq!(closure_threshold(&[]), 0.0);
+    }
+}

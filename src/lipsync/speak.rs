@@ -1,0 +1,144 @@
+//! The plan that makes the mouth say the dub (see [`super::articulate`]): measured lip shapes
+//! of the shot, the actor's sound → shape map, the wanted shape of every edited frame, and the
+//! bank chosen by shape. Where the dub pauses over the actor's original speech the mouth rests.
+
+use super::articulate::{Articulator, frame_descriptors, rest_shape, select_by_shape};
+use super::bank::{Bank, SelectParams};
+use super::engine::{Look, Planned, finish_plan};
+use crate::analysis::lip_shapes::track_shapes;
+use crate::analysis::track::FaceTrack;
+use crate::dsp::SAMPLE_RATE;
+use crate::dsp::vad::{VadConfig, detect_speech};
+use crate::jobs::Job;
+use crate::model::Time;
+use std::path::Path;
+
+/// What [`plan_by_shape`] needs of one bound dub track.
+pub struct ShapeInputs<'a> {
+    /// The shot.
+    pub video: &'a Path,
+    /// The bound face.
+    pub face: &'a FaceTrack,
+    /// The actor's mouths.
+    pub bank: &'a Bank,
+    /// The sound filmed with the shot, mono 48 kHz from its first frame.
+    pub original: &'a [f32],
+    /// The track's dub dialogue, mono 48 kHz, timeline-aligned.
+    pub dub: &'a [f32],
+    /// Frames per second.
+    pub fps: f64,
+    /// Frames planned.
+    pub frames: usize,
+    /// Per frame: the dub speaks there and its segment is edited (the mouth says the dub).
+    pub speak: &'a [bool],
+    /// Per frame: inside one of the dub's speech segments (edited or not).
+    pub dub_speech: &'a [bool],
+    /// Per frame: the original dialogue is replaced there by this track (see the caller).
+    pub replaced: &'a [bool],
+    /// Looks of the bank entries.
+    pub entry_looks: &'a [Option<Look>],
+    /// Looks of the target frames.
+    pub target_looks: &'a [Option<Look>],
+    /// Progress and cancel of the lip shape measurement.
+    pub job: &'a Job,
+}
+
+/// A plan by shape.
+pub struct Shaped {
+    /// Per frame, the mouth chosen.
+    pub plan: Vec<Option<Planned>>,
+    /// Where the mouth rests (dub silent over original speech), in timeline time.
+    pub rest_spans: Vec<(Time, Time)>,
+}
+
+/// Index of the inner upper lip (mesh point 13) and lower lip (14) in a shape vector: the
+/// outer contour's 20 points come first, then the inner contour's.
+const INNER_UPPER: usize = 20 + 15;
+const INNER_LOWER: usize = 20 + 5;
+
+/// The inner-lip opening of a shape vector (x, y pairs).
+pub fn shape_opening(s: &[f32]) -> f32 {
+    let p =
+        |k: usize| [s.get(2 * k).copied().unwrap_or(0.0), s.get(2 * k + 1).copied().unwrap_or(0.0)];
+    let (a, b) = (p(INNER_UPPER), p(INNER_LOWER));
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+}
+
+/// Per frame, whether the speech detector hears speech in `mono` (48 kHz, from frame 0).
+fn speech_frames(mono: &[f32], fps: f64, frames: usize) -> Vec<bool> {
+    let mut out = vec![false; frames];
+    for s in detect_speech(mono, SAMPLE_RATE, &VadConfig::default()) {
+        let a = (s.start as f64 / f64::from(SAMPLE_RATE) * fps).floor().max(0.0) as usize;
+        let b = (s.end as f64 / f64::from(SAMPLE_RATE) * fps).ceil().max(0.0) as usize;
+        for f in out.iter_mut().take(b.min(frames)).skip(a) {
+            *f = true;
+        }
+    }
+    out
+}
+
+/// Plans a dub track by lip shape. `None` when the lips of the shot cannot be measured (the
+/// lip-landmark model is missing, or too few frames show the face): the caller falls back to
+/// the loudness-driven plan.
+pub fn plan_by_shape(inp: &ShapeInputs<'_>) -> Option<Shaped> {
+    let shapes = match track_shapes(inp.video, inp.face, inp.job) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "lip shapes of {}: {e}; the mouth follows the dub's loudness",
+                inp.video.display()
+            );
+            return None;
+        }
+    };
+    let mut shapes = shapes;
+    shapes.resize(inp.frames, None);
+    let original = frame_descriptors(inp.original, SAMPLE_RATE, inp.fps, inp.frames);
+    let dub = frame_descriptors(inp.dub, SAMPLE_RATE, inp.fps, inp.frames);
+    let articulator = Articulator::learn(&original, &shapes)?;
+    let original_speech = speech_frames(inp.original, inp.fps, inp.frames);
+    let silent: Vec<bool> = original_speech.iter().map(|s| !s).collect();
+    let rest = rest_shape(&shapes, &silent, shape_opening)?;
+    let face_at = |i: usize| inp.face.at(i as i64).is_some();
+    let wanted: Vec<Option<Vec<f32>>> = (0..inp.frames)
+        .map(|i| {
+            let get = |v: &[bool]| v.get(i).copied().unwrap_or(false);
+            if get(inp.speak) {
+                Some(articulator.predict(&dub, i))
+            } else if !get(inp.dub_speech)
+                && get(&original_speech)
+                && get(inp.replaced)
+                && face_at(i)
+            {
+                Some(rest.clone())
+            } else {
+                None
+            }
+        })
+        .collect();
+    let entry_shapes: Vec<Option<Vec<f32>>> = inp
+        .bank
+        .entries
+        .iter()
+        .map(|e| shapes.get(usize::try_from(e.frame).ok()?).cloned().flatten())
+        .collect();
+    let look = |t: usize, e: usize| match (inp.target_looks.get(t), inp.entry_looks.get(e)) {
+        (Some(Some(a)), Some(Some(b))) => a.cost(b),
+        _ => 0.0,
+    };
+    let chosen = select_by_shape(inp.bank, &entry_shapes, &wanted, SelectParams::from_env(), look);
+    // Rest spans: runs of frames that rest, as timeline times (frame edges at half frames).
+    let resting: Vec<bool> = (0..inp.frames)
+        .map(|i| wanted[i].is_some() && !inp.speak.get(i).copied().unwrap_or(false))
+        .collect();
+    let rest_spans = crate::dsp::agreement::runs(&resting)
+        .into_iter()
+        .map(|(a, b)| {
+            (
+                Time::from_seconds_f64(((a as f64) - 0.5).max(0.0) / inp.fps),
+                Time::from_seconds_f64((b as f64 + 0.5) / inp.fps),
+            )
+        })
+        .collect();
+    Some(Shaped { plan: finish_plan(inp.bank, chosen), rest_spans })
+}
