@@ -1,11 +1,14 @@
 //! Face analysis: MTCNN detection, face tracks with smoothed landmarks, shot cuts, visual speech
-//! activity, and the background job that produces (and caches) an [`Analysis`] per media file.
+//! activity, lip contours from Face Mesh, and the background job that produces (and caches) an
+//! [`Analysis`] per media file.
 
 pub mod cache;
 pub mod geometry;
 pub mod image;
 pub mod job;
 pub mod lip_shapes;
+pub mod lip_track;
+pub mod lipmesh;
 pub mod mouth;
 pub mod mtcnn;
 pub mod oneeuro;
@@ -17,6 +20,7 @@ pub mod track;
 pub use geometry::BBox;
 pub use image::RgbImage;
 pub use job::{AnalysisWorker, Source, analyze_file, load_detector, spawn_analysis};
+pub use lipmesh::{FaceMesh, LipLandmarks};
 pub use mtcnn::{Detection, Mtcnn, MtcnnParams};
 pub use pipeline::{ANALYSIS_VERSION, Analysis, AnalysisOptions, AnalysisStats, Analyzer};
 pub use speech::{SpeakerProposal, propose_speaker};

@@ -7,6 +7,7 @@ mod bench_playback;
 mod commands;
 mod dialogue;
 mod eval;
+mod lipmesh;
 mod lips;
 
 use clap::{Parser, Subcommand};
@@ -182,6 +183,18 @@ enum Command {
         #[arg(long, value_name = "N")]
         bench: Option<u32>,
     },
+    /// Lip contours of the main face (Face Mesh): per frame the inner-lip opening and the mouth
+    /// width over the eye distance.
+    Lips {
+        /// The video file.
+        file: PathBuf,
+        /// Print JSON, with the outer and inner lip points and the eye centres.
+        #[arg(long)]
+        json: bool,
+        /// Every N-th frame of the face's track.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        every: u32,
+    },
     /// Bind a dub track to a face of the shot (ids from `redub analyze`).
     Bind {
         /// The project file (.redub).
@@ -338,6 +351,7 @@ pub fn main() -> ExitCode {
         Command::Eval { command: EvalCommand::Reconstruct { clips, json, keep } } => {
             eval::reconstruct(eval::ReconstructArgs { clips: &clips, json, keep: keep.as_deref() })
         }
+        Command::Lips { file, json, every } => lipmesh::run(&file, json, every),
         Command::Bind { project, track, face } => lips::bind(&project, track, face),
         Command::SyncCheck { file, audio, json } => lips::sync_check(&file, audio.as_deref(), json),
         Command::Analyze { file, bench: Some(runs), every, .. } => {
