@@ -99,6 +99,10 @@ pub struct ReconstructArgs<'a> {
     pub json: bool,
     /// Keep the work files (halves, renders) here instead of a temp folder.
     pub keep: Option<&'a Path>,
+    /// Skip the bank oracle's render (faster, when comparing engine settings).
+    pub edit_only: bool,
+    /// Shift the dub's pitch by this many cents (sox `pitch`): a stand-in for another speaker.
+    pub dub_pitch: Option<i32>,
 }
 
 pub(super) fn reconstruct(args: ReconstructArgs<'_>) -> Result<(), CliError> {
@@ -116,7 +120,7 @@ pub(super) fn reconstruct(args: ReconstructArgs<'_>) -> Result<(), CliError> {
                 tempfile::tempdir().map_err(|e| CliError::Internal(format!("temp dir: {e}")))?,
             ),
         };
-        let report = halves(clip, dir.path())?;
+        let report = halves(clip, dir.path(), args.edit_only, args.dub_pitch)?;
         if !args.json {
             print_report(&report);
         }
@@ -218,6 +222,23 @@ fn cut_halves(clip: &Path, frames: i64, out: &Path, dub: &Path) -> Result<(), Cl
     Ok(())
 }
 
+/// `wav` with its pitch shifted by `cents` (sox), written beside it.
+fn pitch_shifted(wav: &Path, cents: i32) -> Result<PathBuf, CliError> {
+    let out = wav.with_file_name(format!("dub_b_pitch{cents:+}.wav"));
+    let status = std::process::Command::new("sox")
+        .arg(wav)
+        .arg(&out)
+        .args(["pitch", &cents.to_string()])
+        .status()
+        .map_err(|e| {
+            CliError::User(format!("sox (for --dub-pitch): {e}; install the sox package"))
+        })?;
+    if !status.success() {
+        return Err(CliError::Internal(format!("sox pitch {cents} on {} failed", wav.display())));
+    }
+    Ok(out)
+}
+
 /// A project on `shot` with `dub` on one dub track from 0 s, bound to `face`.
 fn dub_project(shot: &Path, dub: &Path, face: u32, frames: i64) -> Result<Project, CliError> {
     let info = probe(shot)?;
@@ -257,7 +278,12 @@ fn render_and_measure(
 }
 
 /// The halves protocol on one clip.
-fn halves(clip: &Path, dir: &Path) -> Result<ClipReport, CliError> {
+fn halves(
+    clip: &Path,
+    dir: &Path,
+    edit_only: bool,
+    dub_pitch: Option<i32>,
+) -> Result<ClipReport, CliError> {
     let job = Job::new();
     let total = VideoDecoder::open(clip)?.frame_count();
     let half = total / 2;
@@ -295,6 +321,10 @@ fn halves(clip: &Path, dir: &Path) -> Result<ClipReport, CliError> {
     let shot = dir.join("shot_a.mov");
     let dub = dir.join("dub_b.wav");
     cut_halves(clip, half, &shot, &dub)?;
+    let dub = match dub_pitch {
+        Some(cents) => pitch_shifted(&dub, cents)?,
+        None => dub,
+    };
     let (shot_analysis, _) =
         crate::analysis::analyze_file(&shot, &opts, &job, true).map_err(analysis_err)?;
     let shot_track = main_track(&shot_analysis)
@@ -316,7 +346,10 @@ fn halves(clip: &Path, dir: &Path) -> Result<ClipReport, CliError> {
     // The oracle: each edited frame's mouth is the bank entry whose filmed frame's lip shape is
     // nearest to the truth's.
     let mut oracle_lips = plan_project_lips(&project, dir, &job)?;
-    if let Some(track) = oracle_lips.tracks_mut().first_mut() {
+    if edit_only {
+        oracle_lips.tracks_mut().iter_mut().for_each(|t| t.plan.iter_mut().for_each(|p| *p = None));
+    }
+    if let Some(track) = oracle_lips.tracks_mut().first_mut().filter(|_| !edit_only) {
         let entries: Vec<(usize, &Vec<f32>)> = track
             .bank
             .entries
@@ -343,7 +376,11 @@ fn halves(clip: &Path, dir: &Path) -> Result<ClipReport, CliError> {
         }
         track.plan = chosen;
     }
-    let oracle = render_and_measure(&shot, oracle_lips, &shot_track, half, &mut meter)?;
+    let oracle = if edit_only {
+        Vec::new()
+    } else {
+        render_and_measure(&shot, oracle_lips, &shot_track, half, &mut meter)?
+    };
 
     // Loudness only: the dub's speech-band envelope as the opening.
     let dub_sound = decode_audio(&dub, Some(1))?;
@@ -365,7 +402,10 @@ fn halves(clip: &Path, dir: &Path) -> Result<ClipReport, CliError> {
     };
     Ok(ClipReport {
         clip: clip.display().to_string(),
-        protocol: "halves".into(),
+        protocol: match dub_pitch {
+            Some(c) => format!("halves, dub pitch {c:+} cents"),
+            None => "halves".into(),
+        },
         frames: half as usize,
         edited_frames,
         edit: edit_f,

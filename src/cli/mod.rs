@@ -77,6 +77,12 @@ enum EvalCommand {
         /// Keep the work files (half A, the dub, caches) in this folder.
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// Skip the bank oracle (faster, when comparing engine settings).
+        #[arg(long)]
+        edit_only: bool,
+        /// Shift the dub's pitch by this many cents (with sox), a stand-in for another speaker.
+        #[arg(long, allow_hyphen_values = true)]
+        dub_pitch: Option<i32>,
     },
 }
 
@@ -348,9 +354,15 @@ pub fn main() -> ExitCode {
                 _ => bench::run(quick),
             }
         }
-        Command::Eval { command: EvalCommand::Reconstruct { clips, json, keep } } => {
-            eval::reconstruct(eval::ReconstructArgs { clips: &clips, json, keep: keep.as_deref() })
-        }
+        Command::Eval {
+            command: EvalCommand::Reconstruct { clips, json, keep, edit_only, dub_pitch },
+        } => eval::reconstruct(eval::ReconstructArgs {
+            clips: &clips,
+            json,
+            keep: keep.as_deref(),
+            edit_only,
+            dub_pitch,
+        }),
         Command::Lips { file, json, every } => lipmesh::run(&file, json, every),
         Command::Bind { project, track, face } => lips::bind(&project, track, face),
         Command::SyncCheck { file, audio, json } => lips::sync_check(&file, audio.as_deref(), json),

@@ -51,6 +51,10 @@ pub struct Shaped {
     pub rest_spans: Vec<(Time, Time)>,
 }
 
+/// Weight of the loudness-ranked opening target (in squared standard deviations of the actor's
+/// speaking openings) against the shape cost.
+pub const OPEN_WEIGHT: f32 = 0.0;
+
 /// Index of the inner upper lip (mesh point 13) and lower lip (14) in a shape vector: the
 /// outer contour's 20 points come first, then the inner contour's.
 const INNER_UPPER: usize = 20 + 15;
@@ -75,6 +79,32 @@ fn speech_frames(mono: &[f32], fps: f64, frames: usize) -> Vec<bool> {
         }
     }
     out
+}
+
+/// Wanted shapes of speaking frames averaged over ±`radius` speaking frames (the per-frame
+/// prediction is noisy; lips move smoothly).
+fn smooth_spoken(
+    wanted: &[Option<Vec<f32>>],
+    speak: &[bool],
+    radius: usize,
+) -> Vec<Option<Vec<f32>>> {
+    let is = |j: usize| speak.get(j).copied().unwrap_or(false);
+    wanted
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let w = w.as_ref()?;
+            if !is(i) {
+                return Some(w.clone());
+            }
+            let lo = i.saturating_sub(radius);
+            let hi = (i + radius).min(wanted.len() - 1);
+            let near: Vec<&Vec<f32>> =
+                (lo..=hi).filter(|&j| is(j)).filter_map(|j| wanted[j].as_ref()).collect();
+            let n = near.len() as f32;
+            Some((0..w.len()).map(|o| near.iter().map(|v| v[o]).sum::<f32>() / n).collect())
+        })
+        .collect()
 }
 
 /// Plans a dub track by lip shape. `None` when the lips of the shot cannot be measured (the
@@ -116,15 +146,50 @@ pub fn plan_by_shape(inp: &ShapeInputs<'_>) -> Option<Shaped> {
             }
         })
         .collect();
+    let smooth: usize =
+        std::env::var("REDUB_ART_SMOOTH").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let wanted = if smooth > 0 { smooth_spoken(&wanted, inp.speak, smooth) } else { wanted };
     let entry_shapes: Vec<Option<Vec<f32>>> = inp
         .bank
         .entries
         .iter()
         .map(|e| shapes.get(usize::try_from(e.frame).ok()?).cloned().flatten())
         .collect();
-    let look = |t: usize, e: usize| match (inp.target_looks.get(t), inp.entry_looks.get(e)) {
-        (Some(Some(a)), Some(Some(b))) => a.cost(b),
-        _ => 0.0,
+    // How open the mouth should be where the dub speaks: the dub's speech-band loudness mapped
+    // by rank onto the openings the actor showed while speaking.
+    let envelope = super::sync::audio_envelope(inp.dub, SAMPLE_RATE, inp.fps, inp.frames);
+    let levels: Vec<Option<f32>> = (0..inp.frames)
+        .map(|i| inp.speak.get(i).copied().unwrap_or(false).then(|| envelope[i]))
+        .collect();
+    let spoken: Vec<f32> = shapes
+        .iter()
+        .zip(&original_speech)
+        .filter_map(|(s, sp)| s.as_ref().filter(|_| *sp).map(|s| shape_opening(s)))
+        .collect();
+    let open_target = super::articulate::rank_map(spoken.clone(), &levels);
+    let open_spread = {
+        let n = spoken.len().max(1) as f32;
+        let m = spoken.iter().sum::<f32>() / n;
+        (spoken.iter().map(|v| (v - m).powi(2)).sum::<f32>() / n).sqrt().max(1e-4)
+    };
+    let open_weight: f32 = std::env::var("REDUB_ART_OPEN_WEIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(OPEN_WEIGHT);
+    let entry_open: Vec<Option<f32>> =
+        entry_shapes.iter().map(|s| s.as_deref().map(shape_opening)).collect();
+    let look = |t: usize, e: usize| {
+        let look = match (inp.target_looks.get(t), inp.entry_looks.get(e)) {
+            (Some(Some(a)), Some(Some(b))) => a.cost(b),
+            _ => 0.0,
+        };
+        let open = match (open_target.get(t), entry_open.get(e)) {
+            (Some(Some(want)), Some(Some(have))) => {
+                open_weight * ((have - want) / open_spread).powi(2)
+            }
+            _ => 0.0,
+        };
+        look + open
     };
     let chosen = select_by_shape(inp.bank, &entry_shapes, &wanted, SelectParams::from_env(), look);
     // Rest spans: runs of frames that rest, as timeline times (frame edges at half frames).

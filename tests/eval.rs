@@ -1,0 +1,55 @@
+//! `redub eval reconstruct` end to end on a real clip: the lip edit of half A driven by half B's
+//! sound, measured against B's real frames with lip landmarks, beside its references.
+
+mod common;
+
+use common::{media_and_models, redub, stderr, stdout};
+
+fn facemesh_or_skip(test: &str) -> bool {
+    let ok = redub::inference::models_dir().join("facemesh/face_landmark.onnx").is_file();
+    if !ok {
+        common::skip(
+            test,
+            "models/facemesh/face_landmark.onnx is absent (run packaging/setup.sh deps)",
+        );
+    }
+    ok
+}
+
+#[test]
+fn reconstruct_measures_the_edit_against_the_held_out_half() {
+    let test = "reconstruct_measures_the_edit_against_the_held_out_half";
+    let Some(media) = media_and_models(test) else { return };
+    if !facemesh_or_skip(test) {
+        return;
+    }
+    let clip = media.join("v3_retalking_face5.mp4");
+    let out = redub(&["eval", "reconstruct", "--json", clip.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
+    let clip = &json["clips"][0];
+    println!("{}", serde_json::to_string_pretty(clip).unwrap());
+    let fig = |who: &str, what: &str| clip[who][what].as_f64();
+    assert_eq!(clip["protocol"], "halves");
+    let frames = clip["frames"].as_u64().unwrap();
+    assert!(frames >= 50, "half of a 4.9 s clip: {frames} frames");
+    assert!(
+        clip["edited_frames"].as_u64().unwrap() > frames / 2,
+        "the dub speaks most of the half"
+    );
+    // Every figure is there for the edit and the references it is judged against.
+    for who in ["edit", "no_edit", "oracle"] {
+        for what in ["opening_correlation", "dynamic_distance", "closure_recall", "mouth_ssim"] {
+            assert!(fig(who, what).is_some(), "{who}.{what} missing");
+        }
+    }
+    assert!(fig("loudness_only", "opening_correlation").is_some());
+    // The edit follows the held-out mouth better than the shot's own mouth does, and moves
+    // closer to it than the unedited shot.
+    let edit = fig("edit", "opening_correlation").unwrap();
+    let none = fig("no_edit", "opening_correlation").unwrap();
+    assert!(edit > none + 0.1, "edit r {edit} vs no edit {none}");
+    assert!(fig("edit", "dynamic_vs_no_edit").unwrap() < 1.0);
+    // The summary over one clip is that clip.
+    assert_eq!(json["summary"]["clips"], 1);
+}
