@@ -13,7 +13,7 @@ use redub::lipsync::geometry::{
 };
 use redub::media::{self, VideoDecoder};
 use redub::model::{MediaKind, Project, Time, lip::FaceId};
-use redub::render::export::{FrameRenderer, plan_project_lips};
+use redub::render::{graph::FrameRenderer, lips::plan_project_lips};
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

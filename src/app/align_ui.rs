@@ -9,7 +9,7 @@ use crate::dsp::align::{AlignSettings, align_clip};
 use crate::dsp::isochrony::StretchRange;
 use crate::model::edit::{Edit, clip};
 use crate::model::{AlignMode, Clip, ClipId, FrameRate, Project, Time, TrackId};
-use crate::render::export::Sources;
+use crate::render::sources::Sources;
 
 /// Inspector state of the dialogue section.
 #[derive(Clone, Debug, Default)]

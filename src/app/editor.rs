@@ -23,7 +23,7 @@ use crate::model::project::{MediaId, project_dir, resolve_media_path};
 use crate::model::time::format_timecode;
 use crate::model::{ClipId, FrameRate, History, Marker, Project, Time};
 use crate::render::RenderOptions;
-use crate::render::export::{Sources, load_sources, warped_clips};
+use crate::render::sources::{Sources, load_sources, warped_clips};
 use crate::render::warp_cache::WarpCache;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -7,8 +7,8 @@ use super::command::AppCommand;
 use super::timeline::{Lane, TimelineView};
 use crate::model::project::DubTrack;
 use crate::model::{Clip, Project, Time, TrackId};
-use crate::render::export::{Sources, mix_input};
-use crate::render::lips::{LipSegmentPlan, resolve_segments};
+use crate::render::sources::{Sources, mix_input};
+use crate::lipsync::plan::{LipSegmentPlan, resolve_segments};
 use egui::{Color32, Id, Rect, Sense, Stroke};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
@@ -46,7 +46,7 @@ fn key_of(project: &Project) -> SpansKey {
     project.timeline.dub_tracks.iter().map(|t| (t.id, t.clips.clone())).collect()
 }
 
-/// Speech spans of each dub track alone (as [`crate::render::lips::plan_lips`] finds them).
+/// Speech spans of each dub track alone (as [`crate::lipsync::plan::plan_lips`] finds them).
 pub fn track_spans(project: &Project, sources: &Sources) -> Spans {
     let end = project
         .timeline
@@ -60,7 +60,7 @@ pub fn track_spans(project: &Project, sources: &Sources) -> Spans {
     let len = end.to_samples(crate::dsp::SAMPLE_RATE).max(0) as usize;
     let dialogue_of =
         |p: &Project| crate::dsp::mix::mix_range(&mix_input(p, sources), 0, len).dialogue;
-    crate::render::lips::dub_track_spans(project, dialogue_of)
+    crate::lipsync::plan::dub_track_spans(project, dialogue_of)
 }
 
 impl LipLanes {

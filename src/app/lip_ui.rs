@@ -7,8 +7,8 @@ use super::inspector::lip_segment_ui;
 use super::lip_lane::{LipLanes, LipSegmentRef, find_segment};
 use super::mask_paint::{MaskPainter, mask_painter_ui};
 use crate::model::{ClipId, Project, TrackId};
-use crate::render::export::Sources;
-use crate::render::lips::LipSegmentPlan;
+use crate::render::sources::Sources;
+use crate::lipsync::plan::LipSegmentPlan;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -8,11 +8,11 @@ use super::inspector::lip_segment_edit;
 use super::lip_lane::LipSegmentRef;
 use crate::analysis::pipeline::Analysis;
 use crate::lipsync::geometry::{PATCH_H, PATCH_W, extract_patch};
-use crate::lipsync::occlusion::PaintedMask;
+use crate::model::lip::PaintedMask;
 use crate::media::VideoDecoder;
 use crate::model::Project;
 use crate::model::lip::OcclusionMode;
-use crate::render::lips::LipSegmentPlan;
+use crate::lipsync::plan::LipSegmentPlan;
 use egui::{Color32, ColorImage, Sense, TextureHandle, TextureOptions};
 use std::path::Path;
 

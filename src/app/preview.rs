@@ -9,7 +9,7 @@ use crate::analysis::pipeline::{Analysis, AnalysisOptions};
 use crate::analysis::{AnalysisError, AnalysisWorker, spawn_analysis};
 use crate::jobs::Job;
 use crate::model::Project;
-use crate::render::export::plan_project_lips;
+use crate::render::lips::plan_project_lips;
 use crate::render::lips::LipRenderer;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -309,7 +309,7 @@ pub fn status_ui(
         .backend
         .clone()
         .or_else(|| preview.backend.clone())
-        .unwrap_or_else(|| crate::render::gpu::Backend::Cpu.to_string());
+        .unwrap_or_else(|| "CPU".to_string());
     let edited = !preview.edited_faces.is_empty();
     ui.label(format!("Compositor: {}", if edited { compositor.as_str() } else { "idle" }))
         .on_hover_text("Which compositor draws the lip edit (REDUB_FORCE_CPU=1 forces the CPU)");

@@ -128,7 +128,7 @@ pub struct TimelineInput<'a> {
     /// Thumbnails of the shot: (time, texture), sorted by time.
     pub thumbnails: &'a [(Time, egui::TextureId, Vec2)],
     /// Lip segments of the dub tracks, drawn in the lane under each.
-    pub lip_segments: &'a [(TrackId, Vec<crate::render::lips::LipSegmentPlan>)],
+    pub lip_segments: &'a [(TrackId, Vec<crate::lipsync::plan::LipSegmentPlan>)],
     /// The selected lip segment.
     pub lip_selected: Option<super::lip_lane::LipSegmentRef>,
     /// Faces speaking and proposed speakers (the lane under the original audio).
@@ -309,11 +309,10 @@ pub fn timeline_ui(
 
     let tracks_clip = Rect::from_min_max(Pos2::new(full.left(), view.clip_area.top()), full.max);
     let lane_painter = painter.with_clip_rect(tracks_clip);
-    for (i, (l, r)) in view.lanes.iter().enumerate() {
+    for (i, (_, r)) in view.lanes.iter().enumerate() {
         let bg = if i % 2 == 0 { Color32::from_gray(30) } else { Color32::from_gray(34) };
         lane_painter.rect_filled(*r, 0.0, bg);
         lane_painter.hline(r.x_range(), r.bottom(), Stroke::new(1.0, Color32::from_gray(18)));
-        let _ = l;
     }
 
     let view_start = view.time_at(view.clip_area.left());

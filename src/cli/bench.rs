@@ -184,7 +184,7 @@ pub(super) fn lips(quick: bool) -> Result<(), CliError> {
                 [prev.as_ref(), next.as_ref()],
                 None,
             ) {
-                crate::lipsync::render::composite(&mut out, w, h, &patch, &alpha, &to_image);
+                crate::render::compositor::cpu::composite(&mut out, w, h, &patch, &alpha, &to_image);
             }
             std::hint::black_box(&out);
         }

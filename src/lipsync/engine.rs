@@ -10,11 +10,11 @@ use super::geometry::{
     extract_patch_at, patch_to_image_at, region_mask, region_mask_at, upsample_rows4,
 };
 use super::occlusion::{
-    FaceModel, MAX_MODEL_FRAMES, PaintedMask, combine, mouth_zone, occlusion_mask_with,
+    FaceModel, MAX_MODEL_FRAMES, combine, mouth_zone, occlusion_mask_with,
     occlusion_masks,
 };
-use super::render::{
-    apply_gain, composite, fit_weights, ring_weights, shading_gain, skin_weights_at,
+use super::colour::{
+    apply_gain, fit_weights, ring_weights, shading_gain, skin_weights_at,
 };
 use wide::f32x4;
 
@@ -28,6 +28,7 @@ pub struct TrackFrame {
 }
 
 pub use crate::model::lip::LipSettings;
+use crate::model::lip::PaintedMask;
 
 /// Frames with a detection score below this do not enter the bank.
 pub const MIN_BANK_SCORE: f32 = 0.9;
@@ -570,7 +571,7 @@ pub struct EditMasks {
     /// Ring just outside the region (see [`ring_weights`]).
     pub ring: Vec<f32>,
     /// Skin around the lips that the shading correction reads (see
-    /// [`super::render::skin_weights`]).
+    /// [`super::colour::skin_weights`]).
     pub skin: Vec<f32>,
     /// The lips at analysis size (where neighbouring mouths are aligned and compared).
     pub lips: Vec<f32>,
@@ -742,47 +743,12 @@ pub fn prepare_layer(
     Some((matched, alpha, to_image))
 }
 
-/// Renders one planned frame onto `frame` in place on the CPU (see [`prepare_layer`]).
-#[allow(clippy::too_many_arguments)]
-pub fn render_frame(
-    frame: &mut [u8],
-    width: usize,
-    height: usize,
-    target: &TrackFrame,
-    bank: &Bank,
-    planned: Planned,
-    settings: &LipSettings,
-    model: Option<&FaceModel>,
-    neighbours: [Option<&Patch>; 2],
-    painted: Option<&PaintedMask>,
-) {
-    let detail = bank.detail();
-    let Some(own) = extract_patch_at(frame, width, height, &target.landmarks, 1) else {
-        return;
-    };
-    let [prev, next] = neighbours.map(|n| n.map(|p| TargetPatch::new(p.clone())));
-    if let Some((patch, alpha, to_image)) = prepare_layer(
-        &TargetPatch::new(own),
-        target,
-        bank,
-        &DecodedCache::new(3),
-        planned,
-        settings,
-        &EditMasks::at(settings, detail),
-        model,
-        [prev.as_ref(), next.as_ref()],
-        painted,
-    ) {
-        composite(frame, width, height, &patch, &alpha, &to_image);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::lipsync::bank::JAW_WEIGHT;
     use crate::lipsync::geometry::canonical;
-    use crate::lipsync::render::skin_weights;
+    use crate::lipsync::colour::skin_weights;
 
     #[test]
     fn louder_dub_frames_get_wider_mouths() {
@@ -971,48 +937,6 @@ mod tests {
     }
 
     #[test]
-    fn zero_intensity_and_full_occlusion_leave_the_frame_identical() {
-        let (w, h) = (160usize, 160usize);
-        let frame: Vec<u8> = (0..w * h * 4).map(|i| (i * 7 % 256) as u8).collect();
-        let target =
-            TrackFrame { landmarks: canonical().map(|p| [p[0] + 10.0, p[1] - 10.0]), score: 1.0 };
-        let patch = Patch { rgb: vec![[250.0, 10.0, 10.0]; PATCH_W * PATCH_H] };
-        let bank = Bank::new(vec![BankEntry::new(0, &patch, vec![0.0])]);
-        let planned = Planned { entry: 0, weight: 1.0, mix: [None, None] };
-        let mut f = frame.clone();
-        let s = LipSettings { intensity: 0.0, ..LipSettings::default() };
-        render_frame(&mut f, w, h, &target, &bank, planned, &s, None, [None, None], None);
-        assert_eq!(f, frame);
-        let painted = PaintedMask { keyframe: 0, values: vec![1.0; PATCH_W * PATCH_H] };
-        render_frame(
-            &mut f,
-            w,
-            h,
-            &target,
-            &bank,
-            planned,
-            &LipSettings::default(),
-            None,
-            [None, None],
-            Some(&painted),
-        );
-        assert_eq!(f, frame);
-        render_frame(
-            &mut f,
-            w,
-            h,
-            &target,
-            &bank,
-            planned,
-            &LipSettings::default(),
-            None,
-            [None, None],
-            None,
-        );
-        assert_ne!(f, frame);
-    }
-
-    #[test]
     fn a_bank_over_its_budget_reads_the_kept_mouths_again() {
         // 40 frames of a close face whose picture changes every frame: each mouth is 73 KiB.
         let (w, h) = (700usize, 700usize);
@@ -1056,62 +980,4 @@ mod tests {
         assert_eq!(capped.looks.len(), 40);
     }
 
-    #[test]
-    fn a_detail_bank_renders_the_same_mouth_only_inside_the_patch() {
-        let (w, h) = (700usize, 700usize);
-        let frame: Vec<u8> = (0..w * h * 4).map(|i| (i * 7 % 256) as u8).collect();
-        let landmarks = canonical().map(|p| [p[0] * 2.8 + 120.0, p[1] * 2.8 - 60.0]);
-        let target = TrackFrame { landmarks, score: 1.0 };
-        let track = vec![Some(target); 3];
-        assert_eq!(track_detail(&track), 2);
-        let (bank, model, _) = build_bank(
-            &track,
-            &vec![vec![0.0]; 3],
-            w,
-            h,
-            |_| Some(frame.clone()),
-            |_| false,
-            usize::MAX,
-        );
-        assert_eq!(bank.detail(), 2);
-        assert_eq!(bank.entries.len(), 3);
-        assert_eq!(bank.entries[0].patch.len(), PATCH_W * PATCH_H * 4);
-        // A red detail-2 mouth lands on the face, nothing outside the patch changes.
-        let red = Patch { rgb: vec![[250.0, 10.0, 10.0]; PATCH_W * PATCH_H * 4] };
-        let red_bank = Bank::new(vec![BankEntry::new(0, &red, vec![0.0])]);
-        let planned = Planned { entry: 0, weight: 1.0, mix: [None, None] };
-        let mut f = frame.clone();
-        let settings = LipSettings::default();
-        render_frame(
-            &mut f,
-            w,
-            h,
-            &target,
-            &red_bank,
-            planned,
-            &settings,
-            model.as_ref(),
-            [None, None],
-            None,
-        );
-        let to_patch = patch_to_image_at(&landmarks, 1).unwrap().inverse();
-        let mut changed = 0;
-        for y in 0..h {
-            for x in 0..w {
-                let o = (y * w + x) * 4;
-                let p = to_patch.apply([x as f32, y as f32]);
-                let inside =
-                    p[0] > -1.0 && p[1] > -1.0 && p[0] < PATCH_W as f32 && p[1] < PATCH_H as f32;
-                if f[o..o + 4] != frame[o..o + 4] {
-                    assert!(inside, "({x},{y}) outside the patch changed");
-                    changed += 1;
-                }
-            }
-        }
-        let centre = patch_to_image_at(&landmarks, 1).unwrap().apply([64.0, 45.0]);
-        let o = (centre[1] as usize * w + centre[0] as usize) * 4;
-        // Red (relit to the frame's brightness, so not 250).
-        assert!(i32::from(f[o]) - i32::from(f[o + 1]) > 60, "{:?}", &f[o..o + 3]);
-        assert!(changed > 10_000, "{changed}");
-    }
 }

@@ -3,10 +3,11 @@
 
 pub mod bank;
 pub mod cache;
+pub mod colour;
 pub mod engine;
 pub mod geometry;
 pub mod kept;
 pub mod measure;
 pub mod occlusion;
-pub mod render;
+pub mod plan;
 pub mod sync;
