@@ -381,16 +381,18 @@ impl RedubApp {
             C::Undo => {
                 self.stop();
                 match self.history.undo(&mut self.project) {
-                    Some(l) => self.info(format!("Undo: {l}")),
-                    None => self.info("Nothing to undo"),
+                    Ok(Some(l)) => self.info(format!("Undo: {l}")),
+                    Ok(None) => self.info("Nothing to undo"),
+                    Err(e) => self.error(format!("{e}; the project is unchanged")),
                 }
                 self.after_change(true);
             }
             C::Redo => {
                 self.stop();
                 match self.history.redo(&mut self.project) {
-                    Some(l) => self.info(format!("Redo: {l}")),
-                    None => self.info("Nothing to redo"),
+                    Ok(Some(l)) => self.info(format!("Redo: {l}")),
+                    Ok(None) => self.info("Nothing to redo"),
+                    Err(e) => self.error(format!("{e}; the project is unchanged")),
                 }
                 self.after_change(true);
             }

@@ -20,4 +20,4 @@ pub use warp::{AlignMode, Warp, WarpPoint};
 pub mod edit;
 pub mod history;
 pub use edit::{Edit, EditError};
-pub use history::History;
+pub use history::{History, HistoryError};
