@@ -7,7 +7,7 @@
 
 use redub::app::overlay::mask_overlay;
 use redub::jobs::Job;
-use redub::lipsync::geometry::{
+use redub::analysis::mouth_patch::{
     PATCH_H, PATCH_W, Region, detail_dims, detail_of, extract_patch_at, patch_to_image,
     region_mask_at,
 };

@@ -14,7 +14,7 @@
 //! original clip's audio (expected: lower confidence).
 
 use redub::dsp::SAMPLE_RATE;
-use redub::lipsync::measure::FileMouth;
+use redub::analysis::mouth::shape::FileMouth;
 use redub::lipsync::sync::{SyncReport, audio_envelope, sync_offset_multi};
 use redub::media::decode_audio;
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@ pub mod geometry;
 pub mod image;
 pub mod job;
 pub mod mouth;
+pub mod mouth_patch;
 pub mod mtcnn;
 pub mod oneeuro;
 pub mod pipeline;

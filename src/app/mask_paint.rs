@@ -7,7 +7,7 @@ use super::command::AppCommand;
 use super::inspector::lip_segment_edit;
 use super::lip_lane::LipSegmentRef;
 use crate::analysis::pipeline::Analysis;
-use crate::lipsync::geometry::{PATCH_H, PATCH_W, extract_patch};
+use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, extract_patch};
 use crate::model::lip::PaintedMask;
 use crate::media::VideoDecoder;
 use crate::model::Project;

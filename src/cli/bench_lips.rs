@@ -7,7 +7,7 @@
 
 use super::CliError;
 use crate::jobs::Job;
-use crate::lipsync::geometry::{PATCH_H, PATCH_W, Patch, Region, Similarity, region_mask};
+use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, Patch, Region, Similarity, region_mask};
 use crate::media::encode::{Writer, WriterConfig};
 use crate::media::{VideoDecoder, decode_audio, probe};
 use crate::model::lip::FaceId;

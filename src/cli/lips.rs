@@ -2,7 +2,7 @@
 
 use super::CliError;
 use crate::dsp::SAMPLE_RATE;
-use crate::lipsync::measure::{FileMouth, MeasureError};
+use crate::analysis::mouth::shape::{FileMouth, MeasureError};
 use crate::lipsync::sync::{SyncReport, audio_envelope, sync_offset, sync_offset_multi};
 use crate::media::decode_audio;
 use crate::model::Project;

@@ -2,7 +2,8 @@
 //! they were filmed, and the selection of a mouth sequence for new audio (k nearest by audio,
 //! then Viterbi with a cost for visual jumps; natural successors are free).
 
-use super::geometry::{PATCH_H, PATCH_W, Patch, detail_of, dims_of, downsample};
+use crate::analysis::mouth::shape::luma;
+use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, Patch, detail_of, dims_of, downsample};
 
 /// Side of the small grey descriptor used to price visual jumps.
 const DESC_W: usize = 16;
@@ -143,13 +144,13 @@ pub struct BankEntry {
     /// frame, or the next one kept after near-duplicate frames were dropped (see
     /// [`Bank::cap`]). Continuations are free steps in the selection.
     pub continues: bool,
-    /// Canonical patch at the bank's detail (see [`super::geometry::detail_dims`]), compact.
+    /// Canonical patch at the bank's detail (see [`crate::analysis::mouth_patch::detail_dims`]), compact.
     pub patch: CompactPatch,
     /// Downsampled grey patch, zero mean, for visual distances.
     pub descriptor: Vec<f32>,
     /// Audio features of the original around this frame (normalised per track).
     pub features: Vec<f32>,
-    /// Mouth aperture (0 closed .. 1 wide open; see [`super::measure::aperture`]: teeth and the
+    /// Mouth aperture (0 closed .. 1 wide open; see [`crate::analysis::mouth::shape::aperture`]: teeth and the
     /// dark interior both count).
     pub opening: f32,
 }
@@ -169,7 +170,7 @@ impl BankEntry {
             patch: CompactPatch::new(patch),
             descriptor: descriptor(small),
             features,
-            opening: super::measure::aperture(small),
+            opening: crate::analysis::mouth::shape::aperture(small),
         }
     }
 
@@ -191,10 +192,6 @@ impl BankEntry {
     }
 }
 
-/// BT.601 luma of an R'G'B' colour (0..255).
-pub(crate) fn luma(p: [f32; 3]) -> f32 {
-    0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]
-}
 
 /// The luma of each pixel of a patch.
 pub fn luma_of(patch: &Patch) -> Vec<f32> {
@@ -215,34 +212,6 @@ pub fn descriptor(patch: &Patch) -> Vec<f32> {
     d
 }
 
-/// Mouth opening from the canonical patch: the share of dark pixels (the mouth interior) in an
-/// ellipse between the mouth corners, relative to the skin brightness around it.
-pub fn mouth_opening(patch: &Patch) -> f32 {
-    // Mouth centre in patch pixels: canonical (64, 106) → ((64−16)/0.75, (106−72)/0.75).
-    let (cu, cv) = (64.0f32, 45.3f32);
-    let (ru, rv) = (24.0f32, 16.0f32);
-    let mut inner = Vec::new();
-    let mut outer = Vec::new();
-    for (i, p) in patch.rgb.iter().enumerate() {
-        let (u, v) = ((i % PATCH_W) as f32, (i / PATCH_W) as f32);
-        let r = ((u - cu) / ru).powi(2) + ((v - cv) / rv).powi(2);
-        if r <= 1.0 {
-            inner.push(luma(*p));
-        } else if r <= 2.5 {
-            outer.push(luma(*p));
-        }
-    }
-    if inner.is_empty() || outer.is_empty() {
-        return 0.0;
-    }
-    outer.sort_by(f32::total_cmp);
-    let skin = outer[outer.len() / 2];
-    // Continuous darkness rather than a threshold count: a half-open mouth reads half-way, and
-    // the measure does not jump when one pixel crosses a line.
-    let skin = skin.max(1.0);
-    inner.iter().map(|&l| ((0.8 * skin - l) / (0.8 * skin)).clamp(0.0, 1.0)).sum::<f32>()
-        / inner.len() as f32
-}
 
 /// Weight of loudness (c0) and its change (Δc0) in the audio distance, as factors on the
 /// feature values (the distance weight is their square). How loud the speech is decides how
@@ -318,7 +287,7 @@ const JAW_ANGLES: usize = 24;
 const JAW_RADII: [f32; 5] = [0.8, 0.9, 1.0, 1.1, 1.2];
 
 /// The lower face's geometry at the edit's outer edge: the grey level's change from ring to ring
-/// across the edge of the lips+jaw region (the ellipse of [`super::geometry::region_mask`] for
+/// across the edge of the lips+jaw region (the ellipse of [`crate::analysis::mouth_patch::region_mask`] for
 /// `Region::LipsJaw`; five rings over its feather) at 24 angles, on an analysis-size patch.
 /// Where the jaw line and the chin's folds cross the mask's edge is what a bank mouth must
 /// match, or a crease shows where it meets the kept face. Changes, not levels: the renderer
@@ -994,7 +963,7 @@ mod tests {
     #[test]
     fn jaw_profiles_see_where_the_jaw_line_crosses_the_edge() {
         // A chin edge (bright skin above, dark below) at two heights.
-        let chin = |row: usize| crate::lipsync::geometry::chin_patch(row, 60.0);
+        let chin = |row: usize| crate::analysis::mouth_patch::chin_patch(row, 60.0);
         let (a, b, c) = (jaw_profile(&chin(80)), jaw_profile(&chin(80)), jaw_profile(&chin(70)));
         assert_eq!(jaw_distance(&a, &b), 0.0);
         assert!(jaw_distance(&a, &c) > 100.0, "{}", jaw_distance(&a, &c));
@@ -1004,17 +973,4 @@ mod tests {
         assert!(jaw_distance(&a, &jaw_profile(&lit)) < 1.0);
     }
 
-    #[test]
-    fn mouth_opening_sees_a_dark_interior() {
-        let mut patch = Patch { rgb: vec![[180.0, 140.0, 120.0]; PATCH_W * PATCH_H] };
-        assert_eq!(mouth_opening(&patch), 0.0);
-        for (i, p) in patch.rgb.iter_mut().enumerate() {
-            let (u, v) = ((i % PATCH_W) as f32, (i / PATCH_W) as f32);
-            if ((u - 64.0) / 18.0).powi(2) + ((v - 45.0) / 8.0).powi(2) <= 1.0 {
-                *p = [30.0, 10.0, 10.0];
-            }
-        }
-        let open = mouth_opening(&patch);
-        assert!(open > 0.2 && open < 0.6, "{open}");
-    }
 }

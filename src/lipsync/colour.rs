@@ -3,7 +3,7 @@
 //! two disagree. The lip engine prepares each patch with these before the compositor
 //! (`render::compositor`) blends it.
 
-use super::geometry::{Patch, Similarity, detail_of, dims_of};
+use crate::analysis::mouth_patch::{Patch, Similarity, detail_of, dims_of};
 use wide::f32x4;
 
 /// Mean and standard deviation per channel, in YCbCr.
@@ -56,7 +56,7 @@ pub fn colour_stats(patch: &Patch, weight: &[f32]) -> ColourStats {
 }
 
 /// The ring around the mouth used for colour matching: just outside the edit region, inside the
-/// patch. `mask` is the region mask of [`super::geometry::region_mask`].
+/// patch. `mask` is the region mask of [`crate::analysis::mouth_patch::region_mask`].
 pub fn ring_weights(mask: &[f32]) -> Vec<f32> {
     // Pixels outside the region but within a few pixels of it: dilate by a box search.
     let (pw, ph) = dims_of(mask.len());
@@ -137,7 +137,7 @@ pub fn skin_weights() -> Vec<f32> {
 
 /// [`skin_weights`] on the pixels of a patch with `detail`.
 pub fn skin_weights_at(detail: usize) -> Vec<f32> {
-    super::geometry::region_mask_at(super::geometry::Region::Lips, 6.0, detail)
+    crate::analysis::mouth_patch::region_mask_at(crate::analysis::mouth_patch::Region::Lips, 6.0, detail)
         .iter()
         .map(|m| (1.0 - m).powi(2))
         .collect()
@@ -426,7 +426,7 @@ fn blurred_ones(len: usize, radius: usize) -> std::sync::Arc<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lipsync::geometry::{
+    use crate::analysis::mouth_patch::{
         PATCH_H, PATCH_W, Region, canonical, extract_patch, patch_to_image, region_mask,
     };
 
@@ -591,8 +591,8 @@ mod tests {
     fn separable_ring_equals_the_square_search() {
         for (region, detail) in [(Region::LipsJaw, 1usize), (Region::Lips, 2), (Region::LipsJaw, 2)]
         {
-            let mask = crate::lipsync::geometry::region_mask_at(region, 6.0, detail);
-            let (pw, ph) = crate::lipsync::geometry::detail_dims(detail);
+            let mask = crate::analysis::mouth_patch::region_mask_at(region, 6.0, detail);
+            let (pw, ph) = crate::analysis::mouth_patch::detail_dims(detail);
             let (pw, ph) = (pw as isize, ph as isize);
             let (s, r) = (detail as isize, 6 * detail as isize);
             let mut want = vec![0.0f32; mask.len()];

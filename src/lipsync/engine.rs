@@ -5,7 +5,7 @@ use super::bank::{
     Bank, BankEntry, CapReport, CompactPatch, DecodedCache, DecodedEntry, FrameLook, JAW_LEN,
     SelectParams, descriptor_step, jaw_distance, jaw_profile,
 };
-use super::geometry::{
+use crate::analysis::mouth_patch::{
     Landmarks5, PATCH_H, PATCH_W, Patch, Region, Similarity, detail_dims, detail_for, downsample,
     extract_patch_at, patch_to_image_at, region_mask, region_mask_at, upsample_rows4,
 };
@@ -146,7 +146,7 @@ fn align_to(patch: &Patch, reference: &Patch, weight: &[f32]) -> (Patch, f32) {
 
 /// The detail the bank of a face track is stored at: enough patch pixels for the typical
 /// on-screen size of the face's mouth (the median over the frames with a face), capped at
-/// [`super::geometry::MAX_DETAIL`].
+/// [`crate::analysis::mouth_patch::MAX_DETAIL`].
 pub fn track_detail(track: &[Option<TrackFrame>]) -> usize {
     let mut d: Vec<usize> = track.iter().flatten().map(|t| detail_for(&t.landmarks)).collect();
     if d.is_empty() {
@@ -372,8 +372,8 @@ impl Look {
 
     /// The pose part of a look: landmark residuals in the canonical frame.
     pub fn pose(landmarks: &Landmarks5) -> Option<[[f32; 2]; 5]> {
-        let to_canon = super::geometry::image_to_canonical(landmarks)?;
-        let canon = super::geometry::canonical();
+        let to_canon = crate::analysis::mouth_patch::image_to_canonical(landmarks)?;
+        let canon = crate::analysis::mouth_patch::canonical();
         Some(std::array::from_fn(|k| {
             let p = to_canon.apply(landmarks[k]);
             [p[0] - canon[k][0], p[1] - canon[k][1]]
@@ -564,7 +564,7 @@ pub fn plan_with_looks(
 /// detail: fixed per track, so they are built once, not per frame.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EditMasks {
-    /// The patch detail the masks are for (see [`super::geometry::detail_dims`]).
+    /// The patch detail the masks are for (see [`crate::analysis::mouth_patch::detail_dims`]).
     pub detail: usize,
     /// Region mask in patch pixels (see [`region_mask`]).
     pub region: Vec<f32>,
@@ -747,7 +747,7 @@ pub fn prepare_layer(
 mod tests {
     use super::*;
     use crate::lipsync::bank::JAW_WEIGHT;
-    use crate::lipsync::geometry::canonical;
+    use crate::analysis::mouth_patch::canonical;
     use crate::lipsync::colour::skin_weights;
 
     #[test]
@@ -901,7 +901,7 @@ mod tests {
     #[test]
     fn the_jaw_breaks_ties_but_not_the_audio() {
         // Two mouths, one with the chin line high, one low; the target's chin is low.
-        let chin = |row: usize| crate::lipsync::geometry::chin_patch(row, 70.0);
+        let chin = |row: usize| crate::analysis::mouth_patch::chin_patch(row, 70.0);
         let skin = skin_weights();
         let look = |row| Look::new(&canonical(), &chin(row), &skin).unwrap();
         let (high, low) = (look(70), look(84));

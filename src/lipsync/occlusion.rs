@@ -8,7 +8,7 @@
 //! cups and microphones enter from outside; a rare lip shade inside the mouth does not). The user
 //! can add a painted mask, which lives in canonical coordinates and so follows the face.
 
-use super::geometry::{PATCH_H, PATCH_W, Patch, patch_to_canonical};
+use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, Patch, patch_to_canonical};
 use crate::model::lip::PaintedMask;
 
 /// Per-pixel colour model of the canonical lower face, and the colours of the mouth.

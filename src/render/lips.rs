@@ -8,7 +8,7 @@ use super::sources::{Sources, load_sources, media_path, mix_input};
 use crate::dsp::{SAMPLE_RATE, measure::to_mono, mix};
 use crate::jobs::Job;
 use crate::lipsync::engine::{self, TargetPatch};
-use crate::lipsync::geometry::{PATCH_H, PATCH_W, Patch, extract_patch_at, patch_to_image};
+use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, Patch, extract_patch_at, patch_to_image};
 use crate::lipsync::plan::{LipTrack, SegmentDraw, plan_lips, track_frame};
 use crate::lipsync::engine::Planned;
 use crate::model::{Project, Time};
@@ -20,10 +20,10 @@ pub struct PreparedLayer<'a> {
     /// The new mouth, colour-matched to the frame.
     pub patch: Patch,
     /// Blend weight per patch pixel: region × strength × (1 − occlusion). The patch, its alpha
-    /// and `region` share one detail (see [`crate::lipsync::geometry::dims_of`]).
+    /// and `region` share one detail (see [`crate::analysis::mouth_patch::dims_of`]).
     pub alpha: Vec<f32>,
     /// Patch pixels → frame pixels.
-    pub to_image: crate::lipsync::geometry::Similarity,
+    pub to_image: crate::analysis::mouth_patch::Similarity,
     /// The segment's edit region in patch pixels (before strength and occlusion).
     pub region: &'a [f32],
     /// Intensity × plan weight, 0..1.
@@ -338,7 +338,7 @@ mod tests {
     use crate::analysis::geometry::BBox;
     use crate::analysis::track::TrackFrame as FaceFrame;
     use crate::lipsync::bank::BankEntry;
-    use crate::lipsync::geometry::{PATCH_H, PATCH_W, canonical};
+    use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, canonical};
     use crate::model::lip::OcclusionMode;
 
     /// One face track, a bank of one red mouth, every frame planned: the renderer of a single

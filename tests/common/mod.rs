@@ -125,7 +125,7 @@ pub fn edits_stay_in_the_mouth(
     lips: redub::render::lips::LipRenderer,
     first_line: f64,
 ) -> usize {
-    use redub::lipsync::geometry::{PATCH_H, PATCH_W, patch_to_image};
+    use redub::analysis::mouth_patch::{PATCH_H, PATCH_W, patch_to_image};
     use redub::model::Time;
     use redub::render::graph::FrameRenderer;
     let face = lips.tracks()[0].face.clone();

@@ -2,7 +2,7 @@
 //! onto the frame and blend it through a soft alpha. Pixels where alpha is 0 are never written,
 //! so everything outside the mask stays bit-identical to the source.
 
-use crate::lipsync::geometry::{Patch, Similarity, dims_of};
+use crate::analysis::mouth_patch::{Patch, Similarity, dims_of};
 use wide::f32x4;
 
 /// `v.floor()` for |v| < 2³¹ without a libm call (the baseline x86-64 target has no rounding
@@ -59,7 +59,7 @@ fn bounds_footprint(
 
 /// Blends `patch` (in patch pixels) onto an RGBA frame through `alpha` (patch pixels, 0..1),
 /// with `to_image` mapping patch pixels to frame pixels. The patch may have any detail (see
-/// [`crate::lipsync::geometry::detail_dims`]); `alpha` has as many pixels.
+/// [`crate::analysis::mouth_patch::detail_dims`]); `alpha` has as many pixels.
 pub fn composite(
     frame: &mut [u8],
     width: usize,
@@ -165,7 +165,7 @@ pub fn composite(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lipsync::geometry::{
+    use crate::analysis::mouth_patch::{
         PATCH_H, PATCH_W, Region, canonical, extract_patch, patch_to_image, region_mask,
     };
     /// A small deterministic generator (xorshift) for the equivalence tests below.
@@ -299,14 +299,14 @@ mod tests {
         let (w, h) = (300usize, 260usize);
         for (case, detail) in [1usize, 2, 1, 2, 2].into_iter().enumerate() {
             let frame: Vec<u8> = (0..w * h * 4).map(|_| (rnd() * 256.0) as u8).collect();
-            let (pw, ph) = crate::lipsync::geometry::detail_dims(detail);
+            let (pw, ph) = crate::analysis::mouth_patch::detail_dims(detail);
             let patch = Patch {
                 rgb: (0..pw * ph)
                     .map(|_| [rnd() * 300.0 - 20.0, rnd() * 255.0, rnd() * 255.0])
                     .collect(),
             };
             // A feathered region with exact zeros around it, random strength, and holes.
-            let region = crate::lipsync::geometry::region_mask_at(Region::LipsJaw, 6.0, detail);
+            let region = crate::analysis::mouth_patch::region_mask_at(Region::LipsJaw, 6.0, detail);
             let alpha: Vec<f32> =
                 region.iter().map(|m| if rnd() < 0.1 { 0.0 } else { m * (0.3 + rnd()) }).collect();
             // Scales from shrinking to enlarging, rotated, placed partly off the frame in the

@@ -3,7 +3,7 @@
 //! show the same texture. [`super::Compositor`] picks it or the CPU reference ([`super::cpu`]).
 
 use super::{PatchLayer, footprint};
-use crate::lipsync::geometry::dims_of;
+use crate::analysis::mouth_patch::dims_of;
 use crate::render::pixels::Rect;
 use std::sync::{Arc, OnceLock};
 use wgpu::util::DeviceExt;
@@ -292,7 +292,7 @@ impl GpuCompositor {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("composite") });
         let mut keep = Vec::new();
         for layer in layers {
-            // The patch may have any detail (see `lipsync::geometry::detail_dims`).
+            // The patch may have any detail (see `analysis::mouth_patch::detail_dims`).
             let (pw, ph) = dims_of(layer.patch.rgb.len());
             let patch_extent =
                 wgpu::Extent3d { width: pw as u32, height: ph as u32, depth_or_array_layers: 1 };

@@ -6,7 +6,7 @@
 pub mod cpu;
 pub mod gpu;
 
-use crate::lipsync::geometry::{Patch, Similarity};
+use crate::analysis::mouth_patch::{Patch, Similarity};
 use crate::render::pixels::Rect;
 use gpu::GpuCompositor;
 use std::sync::Arc;
@@ -34,7 +34,7 @@ impl std::fmt::Display for Backend {
 #[derive(Clone, Copy, Debug)]
 pub struct PatchLayer<'a> {
     /// Colours, 0..255, of a patch of any detail (`PATCH_W·s × PATCH_H·s`, see
-    /// `lipsync::geometry::detail_dims`).
+    /// `analysis::mouth_patch::detail_dims`).
     pub patch: &'a Patch,
     /// Alpha per patch pixel, 0..1 (mask × intensity × (1 − occlusion)).
     pub alpha: &'a [f32],
