@@ -70,9 +70,10 @@ fn landmark_difference(a: &FaceTrack, b: &FaceTrack) -> f32 {
 }
 
 fn main() -> Result<(), Error> {
-    let dir = std::env::args()
-        .nth(1)
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/media"), PathBuf::from);
+    let dir = std::env::args().nth(1).map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/media"),
+        PathBuf::from,
+    );
     let mut inputs = clips(&dir)?;
     // A 1280x720 25 fps version of the 844x844 clip (pillarboxed), for the 720p figure.
     let tmp = tempfile::tempdir()?;

@@ -100,9 +100,9 @@ pub(super) fn run(quick: bool) -> Result<(), CliError> {
 /// transfer, occlusion test, composite), with and without the temporal blend of jumped-to
 /// neighbours (the blend's cost, measured in the same run).
 pub(super) fn lips(quick: bool) -> Result<(), CliError> {
+    use crate::analysis::mouth_patch::{canonical, extract_patch_at};
     use crate::lipsync::bank::SelectParams;
     use crate::lipsync::engine::{self, EditMasks, LipSettings, TrackFrame};
-    use crate::analysis::mouth_patch::{canonical, extract_patch_at};
     let (w, h, n) = (1280usize, 720usize, if quick { 50 } else { 150 });
     // Canonical face (128 units) scaled ×2.8 → ~360 px wide, centred.
     let landmarks = |i: usize| {
@@ -184,7 +184,9 @@ pub(super) fn lips(quick: bool) -> Result<(), CliError> {
                 [prev.as_ref(), next.as_ref()],
                 None,
             ) {
-                crate::render::compositor::cpu::composite(&mut out, w, h, &patch, &alpha, &to_image);
+                crate::render::compositor::cpu::composite(
+                    &mut out, w, h, &patch, &alpha, &to_image,
+                );
             }
             std::hint::black_box(&out);
         }

@@ -6,8 +6,8 @@
 //! same encoder settings, for the shot as it is and re-framed to 1280×720.
 
 use super::CliError;
-use crate::jobs::Job;
 use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, Patch, Region, Similarity, region_mask};
+use crate::jobs::Job;
 use crate::media::encode::{Writer, WriterConfig};
 use crate::media::{VideoDecoder, decode_audio, probe};
 use crate::model::lip::FaceId;

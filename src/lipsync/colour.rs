@@ -3,7 +3,7 @@
 //! two disagree. The lip engine prepares each patch with these before the compositor
 //! (`render::compositor`) blends it.
 
-use crate::analysis::mouth_patch::{Patch, Similarity, detail_of, dims_of};
+use crate::analysis::mouth_patch::{Patch, detail_of, dims_of};
 use wide::f32x4;
 
 /// Mean and standard deviation per channel, in YCbCr.
@@ -137,10 +137,14 @@ pub fn skin_weights() -> Vec<f32> {
 
 /// [`skin_weights`] on the pixels of a patch with `detail`.
 pub fn skin_weights_at(detail: usize) -> Vec<f32> {
-    crate::analysis::mouth_patch::region_mask_at(crate::analysis::mouth_patch::Region::Lips, 6.0, detail)
-        .iter()
-        .map(|m| (1.0 - m).powi(2))
-        .collect()
+    crate::analysis::mouth_patch::region_mask_at(
+        crate::analysis::mouth_patch::Region::Lips,
+        6.0,
+        detail,
+    )
+    .iter()
+    .map(|m| (1.0 - m).powi(2))
+    .collect()
 }
 
 /// Radius in patch pixels of each of the three box passes of the shading low-pass (about a
@@ -426,9 +430,7 @@ fn blurred_ones(len: usize, radius: usize) -> std::sync::Arc<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::mouth_patch::{
-        PATCH_H, PATCH_W, Region, canonical, extract_patch, patch_to_image, region_mask,
-    };
+    use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, Region};
 
     #[test]
     fn colour_transfer_matches_target_statistics() {
@@ -551,7 +553,6 @@ mod tests {
             (x >> 40) as f32 / (1u64 << 24) as f32
         }
     }
-
 
     #[test]
     fn fast_box_passes_equal_the_per_sample_loop() {

@@ -12,7 +12,9 @@ use crate::dsp::{SAMPLE_RATE, measure::to_mono, mix};
 use crate::jobs::Job;
 use crate::lipsync::bank::{Bank, DecodedCache, SelectParams};
 use crate::lipsync::cache as bank_cache;
-use crate::lipsync::engine::{self, EditMasks, LipSettings, Look, Planned, TargetPatch, TrackFrame};
+use crate::lipsync::engine::{
+    self, EditMasks, LipSettings, Look, Planned, TargetPatch, TrackFrame,
+};
 use crate::lipsync::kept::Kept;
 use crate::lipsync::occlusion::FaceModel;
 use crate::lipsync::sync::{SLOW_HALF_WIDTH_S, audio_envelope, band_pass};

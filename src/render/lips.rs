@@ -5,12 +5,15 @@
 use super::RenderError;
 use super::compositor::{self, Backend, Compositor, PatchLayer};
 use super::sources::{Sources, load_sources, media_path, mix_input};
+use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, Patch, extract_patch_at, patch_to_image};
 use crate::dsp::{SAMPLE_RATE, measure::to_mono, mix};
 use crate::jobs::Job;
-use crate::lipsync::engine::{self, TargetPatch};
-use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, Patch, extract_patch_at, patch_to_image};
-use crate::lipsync::plan::{LipTrack, SegmentDraw, plan_lips, track_frame};
+use crate::lipsync::bank::{Bank, DecodedCache};
 use crate::lipsync::engine::Planned;
+use crate::lipsync::engine::{self, EditMasks, LipSettings, TargetPatch, TrackFrame};
+use crate::lipsync::occlusion::FaceModel;
+use crate::lipsync::plan::{LipTrack, SegmentDraw, plan_lips, track_frame};
+use crate::model::lip::PaintedMask;
 use crate::model::{Project, Time};
 use crate::render::pixels::Rect;
 use std::path::Path;
@@ -336,10 +339,14 @@ pub fn render_frame(
 mod tests {
     use super::*;
     use crate::analysis::geometry::BBox;
-    use crate::analysis::track::TrackFrame as FaceFrame;
+    use crate::analysis::mouth_patch::{canonical, patch_to_image_at};
+    use crate::analysis::track::{FaceTrack, TrackFrame as FaceFrame};
     use crate::lipsync::bank::BankEntry;
-    use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, canonical};
+    use crate::lipsync::engine::{build_bank, track_detail};
+    use crate::lipsync::kept::Kept;
+    use crate::lipsync::plan::{LipSegmentPlan, TARGETS_KEPT};
     use crate::model::lip::OcclusionMode;
+    use crate::model::{FrameRate, TrackId};
 
     /// One face track, a bank of one red mouth, every frame planned: the renderer of a single
     /// segment with `settings` and `mask`.

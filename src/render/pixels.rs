@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn matrix_round_trips_and_delta_is_linear() {
-                for caps in [
+        for caps in [
             "video/x-raw,format=I420,width=4,height=4,colorimetry=bt709",
             "video/x-raw,format=I420,width=4,height=4,colorimetry=bt601",
             "video/x-raw,format=I420,width=4,height=4,colorimetry=1:4:0:0",

@@ -30,7 +30,11 @@ pub struct Sources {
     pub warped: HashMap<ClipId, Arc<Vec<f32>>>,
 }
 
-pub(crate) fn media_path(project: &Project, dir: &Path, id: MediaId) -> Result<PathBuf, RenderError> {
+pub(crate) fn media_path(
+    project: &Project,
+    dir: &Path,
+    id: MediaId,
+) -> Result<PathBuf, RenderError> {
     let m = project.media(id).ok_or_else(|| {
         RenderError::Invalid(format!("project refers to unknown media id {}", id.0))
     })?;

@@ -179,7 +179,6 @@ mod tests {
         }
     }
 
-
     #[test]
     fn composite_touches_only_masked_pixels_and_round_trips_the_face() {
         let (w, h) = (200usize, 200usize);
