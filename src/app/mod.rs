@@ -26,7 +26,6 @@ pub mod storage;
 pub mod thumbs;
 pub mod timeline;
 pub mod viewer;
-pub mod worker;
 
 pub use editor::{AfterPrompt, AppOptions, LogEntry, RedubApp};
 

@@ -7,7 +7,7 @@
 use super::command::{AppCommand, ViewerZoom};
 use super::overlay::{FaceContext, MaskImage, face_toggles_ui, faces_ui, mask_overlay};
 use super::preview::NewPlan;
-use super::worker::LatestWorker;
+use crate::jobs::LatestWorker;
 use crate::media::Frame;
 use crate::render::graph::FrameRenderer;
 use crate::render::lips::LipRenderer;
