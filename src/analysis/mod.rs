@@ -1,5 +1,7 @@
 //! Face analysis: MTCNN detection, face tracks with smoothed landmarks, shot cuts, visual speech
-//! activity, and the background job that produces (and caches) an [`Analysis`] per media file.
+//! activity, the mouth patch and mouth measures ([`mouth_patch`], [`mouth`]), and the background
+//! job that produces (and caches) an [`Analysis`] per media file. Imports model, dsp, media,
+//! inference (never lipsync, render, app or cli).
 
 pub mod cache;
 pub mod geometry;
