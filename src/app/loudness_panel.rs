@@ -122,11 +122,13 @@ impl LoudnessPanel {
         let file = file.to_path_buf();
         let ctx = ctx.clone();
         let spawned = Task::spawn("export-loudness", 1, move |_, out| {
+            use anyhow::Context as _;
+            // The edge of the app: the chain of errors with the file, as one line.
             let r = crate::media::decode_audio(&file, None)
-                .map_err(|e| e.to_string())
-                .and_then(|a| {
-                    measure(&a.samples, usize::from(a.channels), a.rate).map_err(|e| e.to_string())
-                })
+                .map_err(anyhow::Error::from)
+                .and_then(|a| Ok(measure(&a.samples, usize::from(a.channels), a.rate)?))
+                .with_context(|| format!("measuring the loudness of {}", file.display()))
+                .map_err(|e| format!("{e:#}"))
                 .map(|r| (file, r));
             out.send(r);
             ctx.request_repaint();

@@ -20,6 +20,9 @@ pub enum GpuError {
     /// A GPU operation failed.
     #[error("GPU: {0}")]
     Failed(String),
+    /// Opening the process's compositor failed earlier (the first error, kept as its text).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 pub(super) fn force_cpu() -> bool {
@@ -147,7 +150,7 @@ impl GpuCompositor {
         SHARED
             .get_or_init(|| Self::new().map(Arc::new).map_err(|e| e.to_string()))
             .clone()
-            .map_err(GpuError::NoAdapter)
+            .map_err(GpuError::Unavailable)
     }
 
     fn on_device(
