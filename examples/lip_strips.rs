@@ -5,15 +5,15 @@
 //! region green, what the occlusion mask keeps red) on the source in the third row. Prints how
 //! many edited frames the automatic occlusion mask marks anything in, and how much.
 
-use redub::app::overlay::mask_overlay;
-use redub::jobs::Job;
-use redub::lipsync::geometry::{
+use redub::analysis::mouth_patch::{
     PATCH_H, PATCH_W, Region, detail_dims, detail_of, extract_patch_at, patch_to_image,
     region_mask_at,
 };
+use redub::app::overlay::mask_overlay;
+use redub::jobs::Job;
 use redub::media::{self, VideoDecoder};
 use redub::model::{MediaKind, Project, Time, lip::FaceId};
-use redub::render::export::{FrameRenderer, plan_project_lips};
+use redub::render::{graph::FrameRenderer, lips::plan_project_lips};
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -13,8 +13,8 @@
 //! Each `--edited` render is measured against its dub (expected 0 ± 1) and against the
 //! original clip's audio (expected: lower confidence).
 
+use redub::analysis::mouth::shape::FileMouth;
 use redub::dsp::SAMPLE_RATE;
-use redub::lipsync::measure::FileMouth;
 use redub::lipsync::sync::{SyncReport, audio_envelope, sync_offset_multi};
 use redub::media::decode_audio;
 use std::path::{Path, PathBuf};

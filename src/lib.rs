@@ -1,8 +1,22 @@
 //! Redub: a local visual-dubbing editor.
 //!
-//! Layers, from the bottom (a module imports only from layers below it): `model` (time, project),
-//! `dsp` (pure sample maths), `jobs` (progress + cancel), `media` (GStreamer), `cli`, and the editor `app` on top
-//! (which nothing else imports).
+//! Ten layers, from the bottom; a module imports only from the layers below it (DESIGN §2, checked
+//! by `tests/layers.rs`):
+//!
+//! | layer | holds | may import |
+//! |---|---|---|
+//! | [`model`] | rational time, the project, tracks, clips, lip settings, edits + history | std, serde |
+//! | [`dsp`] | pure `&[f32]` maths: mix, MFCC, VAD, DTW, stretch, loudness | model |
+//! | [`media`] | GStreamer: probe, decode (frames with typed colorimetry), encode | model, dsp |
+//! | [`inference`] | ONNX Runtime loading, the model registry, sessions | model, dsp |
+//! | [`analysis`] | face detection, tracks, shot cuts, speech activity, the mouth patch and mouth measures | below |
+//! | [`lipsync`] | the lip engines (bank), colour matching, occlusion, the lip plan, the sync measure | below |
+//! | [`render`] | the frame path: compositor (cpu, gpu), pixels, graph, sources, lips, export | below |
+//! | [`jobs`] | progress + cancel for background work (std only; any layer may use it) | std |
+//! | [`app`] | the desktop editor (eframe): panels, commands | everything but cli |
+//! | [`cli`] | the `redub` command line | everything but app |
+//!
+//! `app` and `cli` never import each other, and nothing imports `app`.
 #![warn(missing_docs)]
 
 pub mod analysis;

@@ -11,7 +11,7 @@ use redub::app::playback::{MixFeed, frame_at};
 use redub::media::VideoDecoder;
 use redub::media::testsrc::write_flash_beep_clip;
 use redub::model::{FrameRate, MediaKind, Preset, Project, Time};
-use redub::render::export::load_sources;
+use redub::render::sources::load_sources;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;

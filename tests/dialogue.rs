@@ -2,6 +2,8 @@
 //! pitch after stretching, isochrony, EBU Tech 3341/3342 loudness, a normalised export, M&E and
 //! warp in the render, SRT import/export through the CLI.
 
+mod common;
+
 use redub::dsp::align::{adr_align, isochrony_align};
 use redub::dsp::dtw::MapConfig;
 use redub::dsp::isochrony::{self, Fit, StretchRange};
@@ -26,7 +28,7 @@ const RATE: u32 = SAMPLE_RATE;
 fn real_speech(name: &str) -> Option<Vec<f32>> {
     let p = Path::new(MEDIA).join(name);
     if !p.is_file() {
-        println!("SKIP: {} absent (shared media folder not here)", p.display());
+        common::skip(name, &format!("{} absent (shared media folder not here)", p.display()));
         return None;
     }
     Some(decode_audio(&p, Some(1)).unwrap().samples)
@@ -296,7 +298,7 @@ fn speech_or_espeak(dir: &Path, name: &str, text: &str) -> Option<Vec<f32>> {
     }
     let p = dir.join("espeak.wav");
     if !espeak(text, &p) {
-        println!("SKIP: no speech (shared media absent and espeak-ng failed)");
+        common::skip(name, "no speech (shared media absent and espeak-ng failed)");
         return None;
     }
     Some(decode_audio(&p, Some(1)).unwrap().samples)
@@ -439,7 +441,7 @@ fn fifty_srt_cues_with_espeak_lines_import_and_export_round_trip() {
     for i in 0..50i64 {
         let text = format!("Line number {} of the scene.", i + 1);
         if !espeak(&text, &lines.join(format!("line_{:02}.wav", i + 1))) {
-            println!("SKIP: espeak-ng not available");
+            common::skip("dialogue (50 lines)", "espeak-ng not available");
             return;
         }
         let start = Time::from_millis(1000 + i * 3000 + (i % 7) * 37);

@@ -17,7 +17,7 @@ use redub::dsp::loudness::measure;
 use redub::media::decode_audio;
 use redub::media::testsrc::write_wav;
 use redub::model::{AlignMode, FrameRate, MediaKind, Preset, Project, Time};
-use redub::render::export::load_sources;
+use redub::render::sources::load_sources;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;

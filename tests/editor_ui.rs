@@ -242,8 +242,6 @@ fn snapshots_of_main_window_timeline_and_export_dialog() {
     let opts = snapshot_options();
     h.snapshot_options("main_window", &opts);
 
-    let timeline = h.state().timeline.clip_area.expand2(egui::vec2(0.0, 0.0));
-    let _ = timeline;
     let full = h.render().unwrap();
     let area = h.state().timeline.lanes.first().map(|(_, r)| *r).unwrap();
     let top = (area.top() - redub::app::timeline::RULER_H - 24.0).max(0.0) as u32;

@@ -1,8 +1,9 @@
 //! GPU compositor vs the CPU reference on random frames, patches, transforms and masks. Runs on
 //! whatever adapter wgpu finds: Mesa lavapipe (software Vulkan, installed by the set-up) here.
 
-use redub::lipsync::geometry::{PATCH_H, PATCH_W, Patch, Similarity};
-use redub::render::gpu::{GpuCompositor, PatchLayer, composite_cpu};
+use redub::analysis::mouth_patch::{PATCH_H, PATCH_W, Patch, Similarity};
+use redub::render::compositor::gpu::GpuCompositor;
+use redub::render::compositor::{PatchLayer, composite_cpu};
 
 struct Rng(u64);
 impl Rng {

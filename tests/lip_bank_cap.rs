@@ -53,7 +53,7 @@ fn a_bank_within_a_tiny_budget_keeps_runs_and_the_edit_guarantees() {
     for e in &bank.entries {
         let frame = decoder.frame(e.frame).unwrap();
         let tf = lt.face.at(e.frame).unwrap();
-        let fresh = redub::lipsync::geometry::extract_patch_at(
+        let fresh = redub::analysis::mouth_patch::extract_patch_at(
             &frame.data,
             w as usize,
             h as usize,

@@ -11,7 +11,7 @@ use redub::media::{VideoDecoder, decode_audio};
 use redub::model::edit::Edit;
 use redub::model::lip::{LipSegment, LipSettings};
 use redub::model::{Project, Time};
-use redub::render::export::{FrameRenderer, plan_project_lips};
+use redub::render::{graph::FrameRenderer, lips::plan_project_lips};
 use std::path::Path;
 
 /// Two spoken lines 2 s apart, so the dub has (at least) two speech segments.

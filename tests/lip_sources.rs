@@ -6,7 +6,7 @@ mod common;
 
 use redub::jobs::Job;
 use redub::model::MediaKind;
-use redub::render::export::{FrameRenderer, plan_project_lips};
+use redub::render::{graph::FrameRenderer, lips::plan_project_lips};
 use std::path::Path;
 use std::process::Command;
 

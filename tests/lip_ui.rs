@@ -109,9 +109,7 @@ fn select_a_lip_segment_drag_its_intensity_and_undo() {
 #[test]
 fn faces_list_shows_thumbnails_binds_the_selected_track_and_paints_a_mask() {
     let test = "faces_list_shows_thumbnails_binds_the_selected_track_and_paints_a_mask";
-    let models = redub::inference::models_dir();
-    if !models.join("mtcnn/pnet.onnx").is_file() || redub::inference::find_library().is_err() {
-        println!("SKIP {test}: models or ONNX Runtime absent under {}", models.display());
+    if !common::models_or_skip(test) {
         return;
     }
     let Some(photo) = common::astronaut_or_skip(test) else { return };

@@ -8,7 +8,7 @@ use common::dub_project;
 use redub::jobs::Job;
 use redub::media::{VideoDecoder, decode_audio, encode};
 use redub::model::Preset;
-use redub::render::export::{FrameRenderer, plan_project_lips};
+use redub::render::{graph::FrameRenderer, lips::plan_project_lips};
 
 #[test]
 fn edits_stay_in_the_mouth_and_silence_keeps_the_original() {

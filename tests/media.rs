@@ -61,10 +61,8 @@ fn frame_accurate_seek_on_vfr_input() {
         .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("v2")))
         .collect();
     if vfr.is_empty() {
-        println!(
-            "SKIP frame_accurate_seek_on_vfr_input: no v2-style VFR clip in {}",
-            dir.display()
-        );
+        let why = format!("no v2-style VFR clip in {}", dir.display());
+        common::skip("frame_accurate_seek_on_vfr_input", &why);
         return;
     }
     for path in vfr {

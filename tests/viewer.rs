@@ -21,7 +21,9 @@ use redub::jobs::Job;
 use redub::media::VideoDecoder;
 use redub::model::lip::FaceId;
 use redub::model::{Preset, Time};
-use redub::render::export::{FrameRenderer, RenderOptions, plan_project_lips, render_project};
+use redub::render::graph::FrameRenderer;
+use redub::render::lips::plan_project_lips;
+use redub::render::{RenderOptions, render_project};
 use std::time::{Duration, Instant};
 
 /// The viewer's before/after state as accessibility reports it (the image's value).

@@ -1,7 +1,9 @@
 //! The real binary in a real window under Xvfb (Mesa software rendering): plays for 2 s and
 //! takes a screenshot that must not be blank; then a run killed with SIGKILL right after an
 //! edit must be offered for recovery at the next start, with the edit intact.
-//! Skipped (with a message) where Xvfb or ImageMagick's `import` is missing.
+//! Skipped (with a message) where Xvfb or ImageMagick's `import` is missing; a failure under CI.
+
+mod common;
 
 use redub::media::testsrc::{write_bars_clip, write_wav};
 use redub::model::{FrameRate, MediaKind, Project, Time};
@@ -107,7 +109,10 @@ fn wait_exit(child: &mut Child, limit: Duration) -> bool {
 #[test]
 fn real_window_plays_and_a_killed_session_is_recovered() {
     if !have("Xvfb") || !have("import") {
-        println!("skipped: Xvfb or ImageMagick import not installed");
+        common::skip(
+            "real_window_plays_and_a_killed_session_is_recovered",
+            "Xvfb or ImageMagick import not installed",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,7 @@
 //! Face analysis: MTCNN detection, face tracks with smoothed landmarks, shot cuts, visual speech
-//! activity, lip contours from Face Mesh, and the background job that produces (and caches) an
-//! [`Analysis`] per media file.
+//! activity, lip contours from Face Mesh ([`lipmesh`], [`lip_shapes`]), the mouth patch and mouth measures ([`mouth_patch`], [`mouth`]), and the background
+//! job that produces (and caches) an [`Analysis`] per media file. Imports model, dsp, media,
+//! inference (never lipsync, render, app or cli).
 
 pub mod cache;
 pub mod geometry;
@@ -10,6 +11,7 @@ pub mod lip_shapes;
 pub mod lip_track;
 pub mod lipmesh;
 pub mod mouth;
+pub mod mouth_patch;
 pub mod mtcnn;
 pub mod oneeuro;
 pub mod pipeline;

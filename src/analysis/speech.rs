@@ -2,7 +2,7 @@
 //! speaks a given stretch of dialogue.
 
 use super::track::{FaceTrack, Segment};
-use crate::lipsync::measure::LipShape;
+use crate::analysis::mouth::shape::LipShape;
 
 /// Settings for turning mouth motion into speaking segments. Every constant is a fact about
 /// speech or about the reference the segments are compared with, not a value fitted to footage.

@@ -1,9 +1,18 @@
 //! Tests on the real runtime, real models and real footage. Each skips, saying why, when the
-//! models (packaging/setup.sh deps) or ../shared/media are absent.
+//! models (packaging/setup.sh deps) or ../shared/media are absent; under CI (`CI=true`) a
+//! missing fixture fails instead ([`skip`]).
 
 use super::*;
 use crate::inference::{Registry, models_dir};
 use std::path::{Path, PathBuf};
+
+/// Skips `test` for `why` (a missing fixture): prints it locally, fails under CI (`CI=true`,
+/// set by `.ci/run`), so a test cannot pass there by not running.
+pub(super) fn skip(test: &str, why: &str) {
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    assert!(!ci, "{test}: {why} (CI=true: a missing fixture is a failure)");
+    eprintln!("skipping {test}: {why}");
+}
 
 pub(super) fn registry_or_skip(test: &str) -> Option<Registry> {
     let dir = models_dir();
@@ -11,16 +20,17 @@ pub(super) fn registry_or_skip(test: &str) -> Option<Registry> {
         .iter()
         .all(|f| dir.join(f).is_file());
     if !have || crate::inference::find_library().is_err() {
-        eprintln!(
-            "skipping {test}: models or ONNX Runtime absent under {} (run packaging/setup.sh deps)",
+        let why = format!(
+            "models or ONNX Runtime absent under {} (run packaging/setup.sh deps)",
             dir.display()
         );
+        skip(test, &why);
         return None;
     }
     match Registry::load(&dir) {
         Ok(r) => Some(r),
         Err(e) => {
-            eprintln!("skipping {test}: {e}");
+            skip(test, &e.to_string());
             None
         }
     }
@@ -31,7 +41,7 @@ pub(super) fn media_dir_or_skip(test: &str) -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipping {test}: {} absent", dir.display());
+        skip(test, &format!("{} absent", dir.display()));
         None
     }
 }
@@ -109,7 +119,7 @@ fn face_astronaut_matches_hand_marked_reference() {
     let Some(reg) = registry_or_skip("face_astronaut_reference") else { return };
     let png = models_dir().join("fixtures/astronaut.png");
     if !png.is_file() {
-        eprintln!("skipping face_astronaut_reference: {} absent", png.display());
+        skip("face_astronaut_reference", &format!("{} absent", png.display()));
         return;
     }
     let img = load_png(&png);
@@ -316,7 +326,7 @@ fn face_two_clips_side_by_side_give_two_stable_tracks_and_the_right_speaker() {
     let (left_clip, right_clip) =
         (dir.join("v1_retalking_face2.mp4"), dir.join("v3_retalking_face5.mp4"));
     if !left_clip.is_file() || !right_clip.is_file() {
-        eprintln!("skipping face_two_faces: v1/v3 clips absent");
+        skip("face_two_faces", "v1/v3 clips absent");
         return;
     }
     let size = 360;
@@ -474,7 +484,7 @@ fn face_cache_roundtrip_and_cancel() {
     let Some(dir) = media_dir_or_skip("face_cache") else { return };
     let clip = dir.join("v3_retalking_face5.mp4");
     if !clip.is_file() {
-        eprintln!("skipping face_cache: {} absent", clip.display());
+        skip("face_cache", &format!("{} absent", clip.display()));
         return;
     }
     let opts = AnalysisOptions::default();
@@ -492,83 +502,6 @@ fn face_cache_roundtrip_and_cancel() {
     assert!(matches!(handle.join().unwrap(), Err(AnalysisError::Cancelled)));
 }
 
-/// Mean distance between the raw landmarks of two analyses of the same clip, over frames both
-/// tracked, in fractions of the face width.
-fn landmark_difference(a: &FaceTrack, b: &FaceTrack) -> f32 {
-    let unit = a.median_width().max(1.0);
-    let mut d = Vec::new();
-    for fa in &a.frames {
-        if let Some(fb) = b.at(fa.frame) {
-            let m: f32 = (0..5)
-                .map(|k| {
-                    (fa.raw_landmarks[k][0] - fb.raw_landmarks[k][0])
-                        .hypot(fa.raw_landmarks[k][1] - fb.raw_landmarks[k][1])
-                })
-                .sum::<f32>()
-                / 5.0;
-            d.push(m / unit);
-        }
-    }
-    d.iter().sum::<f32>() / d.len().max(1) as f32
-}
-
-/// Speed and accuracy of full detection every frame against every k frames with O-Net tracking
-/// in between, plus the 720p figure. Slow; run with `cargo test --lib face_bench -- --ignored
-/// --nocapture`.
-#[test]
-#[ignore]
-fn face_bench_every_frame_vs_every_k() {
-    let Some(_reg) = registry_or_skip("face_bench") else { return };
-    let Some(dir) = media_dir_or_skip("face_bench") else { return };
-    let mut inputs = clips(&dir);
-    // A 1280x720 25 fps version of the 844x844 clip (pillarboxed), for the 720p figure.
-    let tmp = tempfile::tempdir().unwrap();
-    let hd = tmp.path().join("v1_720p.mp4");
-    let status = std::process::Command::new("gst-launch-1.0")
-        .arg("-q")
-        .args(format!(
-            "filesrc location={} ! decodebin ! videoconvert ! videoscale ! video/x-raw,width=720,height=720 \
-             ! videobox left=-280 right=-280 ! videoconvert ! video/x-raw,format=I420,width=1280,height=720 \
-             ! x264enc speed-preset=veryfast ! mp4mux ! filesink location={}",
-            dir.join("v1_retalking_face2.mp4").display(),
-            hd.display()
-        ).split_whitespace())
-        .status();
-    if status.is_ok_and(|s| s.success()) {
-        inputs.push(hd);
-    } else {
-        eprintln!("no 720p clip (gst-launch-1.0 failed); 720p figure skipped");
-    }
-    for clip in inputs {
-        let name = clip.file_name().unwrap().to_string_lossy().into_owned();
-        let base = run_clip(&clip, &AnalysisOptions { detect_every: 1, ..Default::default() });
-        let Some(bt) = base.tracks.iter().max_by_key(|t| t.frames.len()) else { continue };
-        for k in [1u32, 3, 5, 10] {
-            let a = if k == 1 {
-                base.clone()
-            } else {
-                run_clip(&clip, &AnalysisOptions { detect_every: k, ..Default::default() })
-            };
-            let t = a.tracks.iter().max_by_key(|t| t.frames.len()).unwrap();
-            let fps = a.stats.frames as f64 / a.stats.total_seconds;
-            let det_fps = a.stats.frames as f64 / a.stats.detect_seconds;
-            let (jm, _) = mouth_jitter(t, true);
-            eprintln!(
-                "{name} {}x{} k={k:2}: {:6.1} fps overall ({:.1}x real time), detection alone {:6.1} fps; {} track(s), coverage {:.1} %, landmarks vs k=1 {:.2} % face width, jitter {:.2} %",
-                a.width,
-                a.height,
-                fps,
-                fps / a.frame_rate.as_f64(),
-                det_fps,
-                a.tracks.len(),
-                100.0 * t.frames.len() as f32 / a.frame_count as f32,
-                100.0 * landmark_difference(bt, t),
-                100.0 * jm
-            );
-        }
-    }
-}
-
 #[test]
 fn face_shot_cut_between_two_real_clips_splits_the_tracks() {
     let Some(reg) = registry_or_skip("face_shot_cut") else { return };
@@ -576,7 +509,7 @@ fn face_shot_cut_between_two_real_clips_splits_the_tracks() {
     let (first, second) =
         (dir.join("v3_retalking_face5.mp4"), dir.join("v4_sadtalker_WDA_KatieHill_000.mp4"));
     if !first.is_file() || !second.is_file() {
-        eprintln!("skipping face_shot_cut: v3/v4 clips absent");
+        skip("face_shot_cut", "v3/v4 clips absent");
         return;
     }
     let size = 360;
@@ -600,72 +533,6 @@ fn face_shot_cut_between_two_real_clips_splits_the_tracks() {
         (r.tracks[1].start(), r.tracks[1].end()),
         (a.len() as i64, (a.len() + b.len()) as i64)
     );
-}
-
-/// Diagnostics for the speaking-segment method: per clip, a PNG of every frame's canonical
-/// mouth crop (green strip = audio speech, bar = mouth energy) and the per-frame figures on
-/// stderr. `cargo test --release --lib face_speech_debug -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn face_speech_debug() {
-    let Some(_reg) = registry_or_skip("face_speech_debug") else { return };
-    let Some(dir) = media_dir_or_skip("face_speech_debug") else { return };
-    for clip in clips(&dir) {
-        let name = clip.file_name().unwrap().to_string_lossy().into_owned();
-        let a = run_clip(&clip, &AnalysisOptions::default());
-        let fps = a.frame_rate.as_f64() as f32;
-        let best = a.tracks.iter().max_by_key(|t| t.frames.len()).unwrap();
-        let audio = crate::media::decode_audio(&clip, Some(1)).unwrap();
-        let n = a.frame_count as usize;
-        let segs = speech::audio_speech_segments(&audio.samples, audio.rate, fps, n);
-        let vad: Vec<bool> =
-            (0..n as i64).map(|i| segs.iter().any(|s| (s.start..s.end).contains(&i))).collect();
-        let mut dec = crate::media::VideoDecoder::open(&clip).unwrap();
-        let mut crops = Vec::new();
-        job::for_each_frame(&mut dec, |f| {
-            let img = RgbImage::from_rgba(f.width as usize, f.height as usize, &f.data);
-            crops.push(best.at(f.index).and_then(|t| mouth::mouth_crop(&img, &t.landmarks)));
-            Ok(())
-        })
-        .unwrap();
-        let (cw, ch) = (mouth::CROP_W as u32 * 2, mouth::CROP_H as u32 * 2 + 14);
-        let cols = 10u32;
-        let rows = (crops.len() as u32).div_ceil(cols);
-        let mut out = ::image::RgbImage::new(cols * cw, rows * ch);
-        let emax =
-            speech::quantile(&best.frames.iter().map(|f| f.mouth_energy).collect::<Vec<_>>(), 0.98)
-                .max(1e-3);
-        for (i, c) in crops.iter().enumerate() {
-            let (ox, oy) = ((i as u32 % cols) * cw, (i as u32 / cols) * ch);
-            if let Some(c) = c {
-                for y in 0..ch - 14 {
-                    for x in 0..cw {
-                        let v = c[(y / 2) as usize * mouth::CROP_W + (x / 2) as usize];
-                        let g = (128.0 + 40.0 * v).clamp(0.0, 255.0) as u8;
-                        out.put_pixel(ox + x, oy + y, ::image::Rgb([g, g, g]));
-                    }
-                }
-            }
-            let sp = vad.get(i).copied().unwrap_or(false);
-            for y in ch - 14..ch - 10 {
-                for x in 0..cw {
-                    let col = if sp { [0, 200, 0] } else { [60, 0, 0] };
-                    out.put_pixel(ox + x, oy + y, ::image::Rgb(col));
-                }
-            }
-            let e = best.at(i as i64).map_or(0.0, |f| f.mouth_energy);
-            let speaking = best.speaking.iter().any(|s| (s.start..s.end).contains(&(i as i64)));
-            let len = ((e / emax).min(1.0) * cw as f32) as u32;
-            for y in ch - 9..ch - 2 {
-                for x in 0..len {
-                    let col = if speaking { [255, 200, 0] } else { [0, 120, 255] };
-                    out.put_pixel(ox + x, oy + y, ::image::Rgb(col));
-                }
-            }
-            eprintln!("{name} {i:4} e {e:.3} vad {} speak {}", u8::from(sp), u8::from(speaking));
-        }
-        out.save(out_dir().join(format!("{name}.mouths.png"))).unwrap();
-    }
 }
 
 /// The longest track of an analysis of `frames` (RGBA, `size`×`size`, in order).
@@ -833,7 +700,7 @@ fn face_still_photo_is_never_speaking() {
     let Some(reg) = registry_or_skip("face_still_photo") else { return };
     let png = models_dir().join("fixtures/astronaut.png");
     if !png.is_file() {
-        eprintln!("skipping face_still_photo: {} absent", png.display());
+        skip("face_still_photo", &format!("{} absent", png.display()));
         return;
     }
     let img = load_png(&png);

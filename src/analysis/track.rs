@@ -6,7 +6,7 @@ use super::image::RgbImage;
 use super::mouth::{LowerFacePatch, MOUTH_REGION, REFERENCE_REGION, normal_flow, region_crop_with};
 use super::mtcnn::Detection;
 use super::oneeuro::{OneEuroParams, smooth_zero_lag};
-use crate::lipsync::measure::{LipShape, lip_shape};
+use crate::analysis::mouth::shape::{LipShape, lip_shape};
 use serde::{Deserialize, Serialize};
 
 /// Longest run of missed frames bridged inside one track (filled by interpolation).
@@ -246,7 +246,7 @@ fn measure_lips(d: &Detection, work: &RgbImage, work_scale: f32) -> Option<LipSh
         }
     }
     let marks = d.landmarks.map(|[x, y]| [x * work_scale - x0 as f32, y * work_scale - y0 as f32]);
-    let patch = crate::lipsync::geometry::extract_patch(&rgba, x1 - x0, y1 - y0, &marks)?;
+    let patch = crate::analysis::mouth_patch::extract_patch(&rgba, x1 - x0, y1 - y0, &marks)?;
     let shape = lip_shape(&patch);
     (shape.height > 0.0).then_some(shape)
 }

@@ -9,7 +9,7 @@ use crate::dsp::align::{AlignSettings, align_clip};
 use crate::dsp::isochrony::StretchRange;
 use crate::model::edit::{Edit, clip};
 use crate::model::{AlignMode, Clip, ClipId, FrameRate, Project, Time, TrackId};
-use crate::render::export::Sources;
+use crate::render::sources::Sources;
 
 /// Inspector state of the dialogue section.
 #[derive(Clone, Debug, Default)]
@@ -114,9 +114,16 @@ pub fn align_edit(
     let mono = buf.mono();
     let from = (c.source_in.to_samples(buf.rate).max(0) as usize).min(mono.len());
     let to = (c.source_out.to_samples(buf.rate).max(0) as usize).clamp(from, mono.len());
-    let a = align_clip(c, &mono[from..to], dialogue, SAMPLE_RATE, settings)
-        .map_err(|e| e.to_string())?;
-    a.warp.validate().map_err(|e| e.to_string())?;
+    use anyhow::Context as _;
+    let aligned = align_clip(c, &mono[from..to], dialogue, SAMPLE_RATE, settings)
+        .map_err(anyhow::Error::from)
+        .and_then(|a| {
+            a.warp.validate()?;
+            Ok(a)
+        })
+        .with_context(|| format!("aligning clip {}", id.0));
+    // The edge of the app: the error chain as one line for the status bar.
+    let a = aligned.map_err(|e| format!("{e:#}"))?;
     let summary = match a.fit {
         Some(f) => format!(
             "Isochrony: factor {:.3} ({}) into a {:.0} ms slot",

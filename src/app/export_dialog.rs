@@ -2,14 +2,13 @@
 //! `render_project` + `Job`, shown as a progress bar with ETA and Cancel.
 
 use super::command::{AppCommand, ExportRange};
-use crate::jobs::Job;
+use crate::jobs::{Job, Task};
 use crate::model::Preset;
 use crate::model::project::project_dir;
 use crate::model::{Project, Time};
 use crate::render::{RenderOptions, render_project};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
 use std::time::Instant;
 
 /// A render in progress.
@@ -18,8 +17,8 @@ pub struct RunningExport {
     pub job: Arc<Job>,
     /// When it started (for the ETA).
     pub started: Instant,
-    /// The outcome, when done.
-    rx: Receiver<Result<Vec<PathBuf>, String>>,
+    /// The render (dropping it cancels the render); its one result is the outcome.
+    task: Task<Result<Vec<PathBuf>, String>>,
 }
 
 /// Dialog state.
@@ -78,32 +77,30 @@ impl ExportDialog {
         opts: RenderOptions,
         ctx: egui::Context,
     ) -> std::io::Result<()> {
-        let job = Job::new();
-        let (tx, rx) = channel();
         let dir = project_path
             .map(project_dir)
             .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
-        let j = Arc::clone(&job);
-        std::thread::Builder::new().name("export".into()).spawn(move || {
+        let task = Task::spawn("export", 1, move |job, out| {
             let mut last = Instant::now();
-            let r = render_project(&project, &dir, &opts, &j, |_| {
+            let r = render_project(&project, &dir, &opts, job, |_| {
                 // The UI polls the job; wake it a few times a second.
                 if last.elapsed().as_millis() > 200 {
                     ctx.request_repaint();
                     last = Instant::now();
                 }
             });
-            let _ = tx.send(r.map(|rep| rep.outputs).map_err(|e| e.to_string()));
+            out.send(r.map(|rep| rep.outputs).map_err(|e| e.to_string()));
             ctx.request_repaint();
         })?;
         self.finished = None;
-        self.running = Some(RunningExport { job, started: Instant::now(), rx });
+        let job = Arc::clone(task.job());
+        self.running = Some(RunningExport { job, started: Instant::now(), task });
         Ok(())
     }
 
     /// Collects the outcome of a finished render.
     pub fn poll(&mut self) -> Option<&Result<Vec<PathBuf>, String>> {
-        let done = self.running.as_ref().and_then(|r| r.rx.try_recv().ok());
+        let done = self.running.as_mut().and_then(|r| r.task.try_recv());
         if let Some(d) = done {
             self.running = None;
             self.finished = Some(d);

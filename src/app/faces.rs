@@ -9,6 +9,7 @@
 use super::command::AppCommand;
 use crate::analysis::pipeline::Analysis;
 use crate::analysis::track::FaceTrack;
+use crate::jobs::Task;
 use crate::media::VideoDecoder;
 use crate::model::edit::Edit;
 use crate::model::lip::FaceId;
@@ -17,7 +18,6 @@ use egui::{ColorImage, TextureHandle, TextureOptions};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
 
 /// Thumbnail size in pixels (square).
 pub const THUMB: usize = 64;
@@ -71,7 +71,7 @@ pub struct FacesPanel {
     analysis: Option<Arc<Analysis>>,
     /// Thumbnails by face track id.
     pub thumbs: HashMap<u32, TextureHandle>,
-    loading: Option<Receiver<Loaded>>,
+    loading: Option<Task<Loaded>>,
 }
 
 impl FacesPanel {
@@ -99,30 +99,32 @@ impl FacesPanel {
         let Some((path, _)) = self.source.clone() else { return };
         self.analysis = Some(Arc::clone(&analysis));
         self.thumbs.clear();
-        let (tx, rx) = channel();
         let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new().name("face-thumbnails".into()).spawn(move || {
+        let task = Task::spawn("face-thumbnails", 1, move |job, out| {
             let mut images = Vec::new();
             if let Ok(mut dec) = VideoDecoder::open(&path) {
                 let (w, h) = dec.size();
                 for t in &analysis.tracks {
+                    if job.is_cancelled() {
+                        return;
+                    }
                     let Some(i) = thumbnail_frame(t) else { continue };
                     if let Ok(f) = dec.frame(i) {
                         images.push((t.id, face_thumbnail(t, i, &f.data, w as usize, h as usize)));
                     }
                 }
             }
-            let _ = tx.send(images);
+            out.send(images);
             ctx.request_repaint();
         });
-        self.loading = spawned.is_ok().then_some(rx);
+        self.loading = task.ok();
     }
 
     /// Follows the shot (`path` and its content hash; a new shot clears the list) and takes in
     /// finished thumbnails.
     pub fn update(&mut self, shot: Option<(&Path, &str)>, ctx: &egui::Context) {
-        if let Some(rx) = &self.loading
-            && let Ok(images) = rx.try_recv()
+        if let Some(task) = &mut self.loading
+            && let Some(images) = task.try_recv()
         {
             self.loading = None;
             self.thumbs = images

@@ -235,7 +235,7 @@ pub fn inspector_ui(
 pub fn lip_segment_edit(
     project: &Project,
     seg: &super::lip_lane::LipSegmentRef,
-    current: &crate::render::lips::LipSegmentPlan,
+    current: &crate::lipsync::plan::LipSegmentPlan,
     change: impl FnOnce(&mut LipSegment),
 ) -> Option<Edit> {
     let track = project.timeline.dub_tracks.iter().find(|t| t.id == seg.track)?;
@@ -265,7 +265,7 @@ pub fn lip_segment_ui(
     ui: &mut egui::Ui,
     project: &Project,
     seg: &super::lip_lane::LipSegmentRef,
-    current: &crate::render::lips::LipSegmentPlan,
+    current: &crate::lipsync::plan::LipSegmentPlan,
     out: &mut Vec<AppCommand>,
 ) {
     let Some(track) = project.timeline.dub_tracks.iter().find(|t| t.id == seg.track) else {

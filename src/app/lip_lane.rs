@@ -5,13 +5,13 @@
 
 use super::command::AppCommand;
 use super::timeline::{Lane, TimelineView};
+use crate::jobs::Task;
+use crate::lipsync::plan::{LipSegmentPlan, resolve_segments};
 use crate::model::project::DubTrack;
 use crate::model::{Clip, Project, Time, TrackId};
-use crate::render::export::{Sources, mix_input};
-use crate::render::lips::{LipSegmentPlan, resolve_segments};
+use crate::render::sources::{Sources, mix_input};
 use egui::{Color32, Id, Rect, Sense, Stroke};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
 
 /// Height of a lip lane, points.
 pub const LANE_H: f32 = 18.0;
@@ -39,14 +39,14 @@ type Spans = Vec<(TrackId, Vec<(Time, Time)>)>;
 pub struct LipLanes {
     key: Option<(SpansKey, usize)>,
     spans: Spans,
-    loading: Option<((SpansKey, usize), Receiver<Spans>)>,
+    loading: Option<((SpansKey, usize), Task<Spans>)>,
 }
 
 fn key_of(project: &Project) -> SpansKey {
     project.timeline.dub_tracks.iter().map(|t| (t.id, t.clips.clone())).collect()
 }
 
-/// Speech spans of each dub track alone (as [`crate::render::lips::plan_lips`] finds them).
+/// Speech spans of each dub track alone (as [`crate::lipsync::plan::plan_lips`] finds them).
 pub fn track_spans(project: &Project, sources: &Sources) -> Spans {
     let end = project
         .timeline
@@ -60,7 +60,7 @@ pub fn track_spans(project: &Project, sources: &Sources) -> Spans {
     let len = end.to_samples(crate::dsp::SAMPLE_RATE).max(0) as usize;
     let dialogue_of =
         |p: &Project| crate::dsp::mix::mix_range(&mix_input(p, sources), 0, len).dialogue;
-    crate::render::lips::dub_track_spans(project, dialogue_of)
+    crate::lipsync::plan::dub_track_spans(project, dialogue_of)
 }
 
 impl LipLanes {
@@ -71,8 +71,8 @@ impl LipLanes {
         sources: Option<&Arc<Sources>>,
         ctx: &egui::Context,
     ) {
-        if let Some((key, rx)) = &self.loading
-            && let Ok(spans) = rx.try_recv()
+        if let Some((key, task)) = &mut self.loading
+            && let Some(spans) = task.try_recv()
         {
             self.key = Some(key.clone());
             self.spans = spans;
@@ -83,14 +83,13 @@ impl LipLanes {
         if self.key.as_ref() == Some(&key) || self.loading.as_ref().map(|(k, _)| k) == Some(&key) {
             return;
         }
-        let (tx, rx) = channel();
         let (project, sources, ctx) = (project.clone(), Arc::clone(sources), ctx.clone());
-        let spawned = std::thread::Builder::new().name("lip-segments".into()).spawn(move || {
-            let _ = tx.send(track_spans(&project, &sources));
+        let task = Task::spawn("lip-segments", 1, move |_, out| {
+            out.send(track_spans(&project, &sources));
             ctx.request_repaint();
         });
-        if spawned.is_ok() {
-            self.loading = Some((key, rx));
+        if let Ok(task) = task {
+            self.loading = Some((key, task));
         }
     }
 

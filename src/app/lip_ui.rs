@@ -6,9 +6,9 @@ use super::faces::{FacesPanel, faces_ui};
 use super::inspector::lip_segment_ui;
 use super::lip_lane::{LipLanes, LipSegmentRef, find_segment};
 use super::mask_paint::{MaskPainter, mask_painter_ui};
+use crate::lipsync::plan::LipSegmentPlan;
 use crate::model::{ClipId, Project, TrackId};
-use crate::render::export::Sources;
-use crate::render::lips::LipSegmentPlan;
+use crate::render::sources::Sources;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -65,30 +65,22 @@ impl LipUi {
             .or_else(|| (tracks.len() == 1).then(|| tracks[0].id))
     }
 
-    /// Applies the lip panels' commands; returns an error message for the log.
-    pub fn apply(&mut self, cmd: &AppCommand, project: &Project) -> Result<(), String> {
-        match cmd {
-            AppCommand::SelectLipSegment(s) => {
-                self.selected = *s;
-                if self.painter.as_ref().is_some_and(|p| Some(p.segment) != *s) {
-                    self.painter = None;
-                }
-            }
-            AppCommand::Select(..) => self.selected = None,
-            AppCommand::PaintLipMask(seg) => {
-                self.selected = Some(*seg);
-                let current = find_segment(&self.segments, seg).ok_or("no such lip segment")?;
-                let analysis = self.faces.analysis().map(Arc::as_ref);
-                self.painter = Some(MaskPainter::open(
-                    project,
-                    *seg,
-                    current,
-                    analysis,
-                    self.video.as_deref(),
-                )?);
-            }
-            _ => {}
+    /// Selects a lip segment (or none); the mask painter of another segment closes.
+    pub fn select_segment(&mut self, s: Option<LipSegmentRef>) {
+        self.selected = s;
+        if self.painter.as_ref().is_some_and(|p| Some(p.segment) != s) {
+            self.painter = None;
         }
+    }
+
+    /// Opens the painted-mask window of `seg` (selecting it); an error message for the log
+    /// when the segment or its shot cannot be opened.
+    pub fn open_painter(&mut self, seg: LipSegmentRef, project: &Project) -> Result<(), String> {
+        self.selected = Some(seg);
+        let current = find_segment(&self.segments, &seg).ok_or("no such lip segment")?;
+        let analysis = self.faces.analysis().map(Arc::as_ref);
+        self.painter =
+            Some(MaskPainter::open(project, seg, current, analysis, self.video.as_deref())?);
         Ok(())
     }
 

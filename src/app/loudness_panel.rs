@@ -5,8 +5,9 @@
 use crate::dsp::SAMPLE_RATE;
 use crate::dsp::loudness::{LoudnessMeter, LoudnessReport, measure};
 use crate::dsp::mix::CHANNELS;
+use crate::jobs::Task;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 /// Chunks the tap may queue before the meter drops some (about 5 s of audio).
 const TAP_CHUNKS: usize = 256;
@@ -42,13 +43,13 @@ pub struct LoudnessPanel {
     pub live: Option<LiveLoudness>,
     /// The last export's measured figures.
     pub export: Option<ExportMeasure>,
-    export_rx: Option<Receiver<ExportMeasure>>,
+    export_task: Option<Task<ExportMeasure>>,
 }
 
 impl Default for LoudnessPanel {
     fn default() -> Self {
         let (tx, rx) = sync_channel(TAP_CHUNKS);
-        Self { open: false, meter: None, tx, rx, live: None, export: None, export_rx: None }
+        Self { open: false, meter: None, tx, rx, live: None, export: None, export_task: None }
     }
 }
 
@@ -100,11 +101,11 @@ impl LoudnessPanel {
             self.push(&joined);
         }
         let mut changed = !chunks.is_empty();
-        if let Some(rx) = &self.export_rx
-            && let Ok(r) = rx.try_recv()
+        if let Some(task) = &mut self.export_task
+            && let Some(r) = task.try_recv()
         {
             self.export = Some(r);
-            self.export_rx = None;
+            self.export_task = None;
             changed = true;
         }
         changed
@@ -112,28 +113,29 @@ impl LoudnessPanel {
 
     /// Whether the export measurement is still running.
     pub fn measuring(&self) -> bool {
-        self.export_rx.is_some()
+        self.export_task.is_some()
     }
 
     /// Measures an exported file on a worker thread (decoded back from disk, so the figures are
     /// those of the file as written).
     pub fn measure_export(&mut self, file: &Path, ctx: &egui::Context) {
-        let (tx, rx) = channel();
         let file = file.to_path_buf();
         let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new().name("export-loudness".into()).spawn(move || {
+        let spawned = Task::spawn("export-loudness", 1, move |_, out| {
+            use anyhow::Context as _;
+            // The edge of the app: the chain of errors with the file, as one line.
             let r = crate::media::decode_audio(&file, None)
-                .map_err(|e| e.to_string())
-                .and_then(|a| {
-                    measure(&a.samples, usize::from(a.channels), a.rate).map_err(|e| e.to_string())
-                })
+                .map_err(anyhow::Error::from)
+                .and_then(|a| Ok(measure(&a.samples, usize::from(a.channels), a.rate)?))
+                .with_context(|| format!("measuring the loudness of {}", file.display()))
+                .map_err(|e| format!("{e:#}"))
                 .map(|r| (file, r));
-            let _ = tx.send(r);
+            out.send(r);
             ctx.request_repaint();
         });
         match spawned {
-            Ok(_) => {
-                self.export_rx = Some(rx);
+            Ok(task) => {
+                self.export_task = Some(task);
                 self.open = true;
             }
             Err(e) => self.export = Some(Err(e.to_string())),
@@ -180,7 +182,7 @@ impl LoudnessPanel {
                 ui.separator();
                 ui.label(egui::RichText::new("Last export").strong());
                 match &self.export {
-                    _ if self.export_rx.is_some() => {
+                    _ if self.export_task.is_some() => {
                         ui.horizontal(|ui| {
                             ui.spinner();
                             ui.label("Measuring the exported file…");

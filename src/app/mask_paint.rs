@@ -6,13 +6,13 @@
 use super::command::AppCommand;
 use super::inspector::lip_segment_edit;
 use super::lip_lane::LipSegmentRef;
+use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, extract_patch};
 use crate::analysis::pipeline::Analysis;
-use crate::lipsync::geometry::{PATCH_H, PATCH_W, extract_patch};
-use crate::lipsync::occlusion::PaintedMask;
+use crate::lipsync::plan::LipSegmentPlan;
 use crate::media::VideoDecoder;
 use crate::model::Project;
 use crate::model::lip::OcclusionMode;
-use crate::render::lips::LipSegmentPlan;
+use crate::model::lip::PaintedMask;
 use egui::{Color32, ColorImage, Sense, TextureHandle, TextureOptions};
 use std::path::Path;
 

@@ -2,6 +2,7 @@
 //! import worker (probe + content hash off the UI thread).
 
 use super::command::AppCommand;
+use crate::jobs::Task;
 use crate::media::{MediaInfo, probe};
 use crate::model::edit::{Edit, new_clip};
 use crate::model::hash::content_hash;
@@ -10,7 +11,6 @@ use crate::model::{FrameRate, Project, Time, TrackId};
 use egui::Color32;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, channel};
 
 /// One imported file, ready to enter the pool.
 #[derive(Clone, Debug)]
@@ -35,7 +35,7 @@ pub struct ImportBatch {
 /// Runs imports on a named thread, one batch at a time.
 #[derive(Default)]
 pub struct Importer {
-    running: Vec<Receiver<ImportBatch>>,
+    running: Vec<Task<ImportBatch>>,
 }
 
 impl Importer {
@@ -46,8 +46,7 @@ impl Importer {
         target: Option<(TrackId, Time)>,
         ctx: egui::Context,
     ) -> std::io::Result<()> {
-        let (tx, rx) = channel();
-        std::thread::Builder::new().name("import".into()).spawn(move || {
+        let task = Task::spawn("import", 1, move |_, out| {
             let mut batch = ImportBatch { target, ..ImportBatch::default() };
             for p in paths {
                 match import_one(&p) {
@@ -55,23 +54,22 @@ impl Importer {
                     Err(e) => batch.errors.push(e),
                 }
             }
-            let _ = tx.send(batch);
+            out.send(batch);
             ctx.request_repaint();
         })?;
-        self.running.push(rx);
+        self.running.push(task);
         Ok(())
     }
 
     /// Batches that finished since the last call.
     pub fn poll(&mut self) -> Vec<ImportBatch> {
         let mut done = Vec::new();
-        self.running.retain(|rx| match rx.try_recv() {
-            Ok(b) => {
+        self.running.retain_mut(|task| match task.try_recv() {
+            Some(b) => {
                 done.push(b);
                 false
             }
-            Err(std::sync::mpsc::TryRecvError::Empty) => true,
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => false,
+            None => !task.is_finished(),
         });
         done
     }
@@ -295,7 +293,7 @@ pub struct ProbeFacts {
     /// Media id → description.
     pub facts: HashMap<MediaId, String>,
     asked: std::collections::HashSet<PathBuf>,
-    running: Vec<Receiver<(MediaId, PathBuf, String)>>,
+    running: Vec<Task<(MediaId, PathBuf, String)>>,
 }
 
 impl ProbeFacts {
@@ -308,17 +306,18 @@ impl ProbeFacts {
             return;
         }
         self.asked.extend(new.iter().map(|(_, p)| p.clone()));
-        let (tx, rx) = channel();
         let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new().name("probe".into()).spawn(move || {
+        let task = Task::spawn("probe", new.len(), move |_, out| {
             for (id, p) in new {
                 let text = probe(&p).map_or_else(|e| e.to_string(), |i| describe(&i));
-                let _ = tx.send((id, p, text));
+                if !out.send((id, p, text)) {
+                    return;
+                }
             }
             ctx.request_repaint();
         });
-        if spawned.is_ok() {
-            self.running.push(rx);
+        if let Ok(task) = task {
+            self.running.push(task);
         }
     }
 
@@ -329,16 +328,11 @@ impl ProbeFacts {
 
     /// Collects finished probes.
     pub fn poll(&mut self) {
-        self.running.retain(|rx| {
-            loop {
-                match rx.try_recv() {
-                    Ok((id, _, text)) => {
-                        self.facts.insert(id, text);
-                    }
-                    Err(std::sync::mpsc::TryRecvError::Empty) => break true,
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break false,
-                }
+        self.running.retain_mut(|task| {
+            for (id, _, text) in task.drain() {
+                self.facts.insert(id, text);
             }
+            !task.is_finished()
         });
     }
 }

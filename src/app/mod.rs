@@ -26,7 +26,6 @@ pub mod storage;
 pub mod thumbs;
 pub mod timeline;
 pub mod viewer;
-pub mod worker;
 
 pub use editor::{AfterPrompt, AppOptions, LogEntry, RedubApp};
 
@@ -75,7 +74,7 @@ pub fn main(args: &[String]) -> ExitCode {
 /// a software rasteriser is still refused in favour of the CPU compositor).
 pub fn share_render_device(cc: &eframe::CreationContext<'_>) {
     if let Some(rs) = cc.wgpu_render_state.as_ref() {
-        let msg = crate::render::gpu::install_shared(
+        let msg = crate::render::compositor::gpu::install_shared(
             &rs.adapter.get_info(),
             rs.device.clone(),
             rs.queue.clone(),

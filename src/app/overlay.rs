@@ -3,8 +3,8 @@
 //! that binds the selected dub track to it.
 
 use super::command::AppCommand;
+use crate::analysis::mouth_patch::dims_of;
 use crate::analysis::pipeline::Analysis;
-use crate::lipsync::geometry::dims_of;
 use crate::model::lip::FaceId;
 use crate::model::{ClipId, Edit, Project, TrackId};
 use crate::render::lips::LipRenderer;

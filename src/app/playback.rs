@@ -10,7 +10,7 @@
 use crate::dsp::SAMPLE_RATE;
 use crate::dsp::mix::{CHANNELS, mix_range};
 use crate::model::{ClipId, FrameRate, Project, Time};
-use crate::render::export::{Sources, mix_input_with};
+use crate::render::sources::{Sources, mix_input_with};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -420,7 +420,7 @@ mod tests {
             MediaId(1),
             crate::media::AudioBuffer { samples: tone, channels: 2, rate: 48_000 },
         );
-        let warped = crate::render::export::warped_clips(&p, &clips, &mut WarpCache::new());
+        let warped = crate::render::sources::warped_clips(&p, &clips, &mut WarpCache::new());
         let sources = Arc::new(Sources {
             video: None,
             original: None,

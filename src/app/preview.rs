@@ -7,14 +7,13 @@
 
 use crate::analysis::pipeline::{Analysis, AnalysisOptions};
 use crate::analysis::{AnalysisError, AnalysisWorker, spawn_analysis};
-use crate::jobs::Job;
+use crate::jobs::{Job, Task};
 use crate::model::Project;
-use crate::render::export::plan_project_lips;
 use crate::render::lips::LipRenderer;
+use crate::render::lips::plan_project_lips;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 /// How long the project must stay unchanged before a new plan starts.
@@ -52,8 +51,7 @@ type PlanResult = Result<LipRenderer, String>;
 
 struct Planning {
     key: u64,
-    job: Arc<Job>,
-    rx: Receiver<PlanResult>,
+    task: Task<PlanResult>,
 }
 
 /// A new plan for the viewer: swap it into the render path.
@@ -116,7 +114,7 @@ impl LipPreview {
             return Some((job.progress(), "Analysing faces"));
         }
         if let Some(p) = &self.planning {
-            return Some((p.job.progress(), "Lip plan updating"));
+            return Some((p.task.progress(), "Lip plan updating"));
         }
         None
     }
@@ -129,7 +127,7 @@ impl LipPreview {
             self.error = Some("face analysis cancelled".into());
         }
         if let Some(p) = self.planning.take() {
-            p.job.cancel();
+            p.task.cancel();
             self.cancelled_key = Some(p.key);
         }
     }
@@ -145,9 +143,8 @@ impl LipPreview {
         if let Some((job, _)) = self.analysis_job.take() {
             job.cancel();
         }
-        if let Some(p) = self.planning.take() {
-            p.job.cancel();
-        }
+        // Dropping a running plan's task cancels it.
+        self.planning = None;
         let version = self.version;
         *self = Self { version, ..Self::default() };
     }
@@ -203,27 +200,23 @@ impl LipPreview {
             }
         }
         let mut out = None;
-        if let Some(p) = &self.planning {
-            match p.rx.try_recv() {
-                Ok(r) => {
-                    let key = p.key;
-                    self.planning = None;
-                    match r {
-                        Ok(lips) => out = Some(self.accept(key, lips)),
-                        Err(e) => {
-                            self.error = Some(format!("lip plan: {e}"));
-                            self.cancelled_key = Some(key);
-                        }
+        if let Some(p) = &mut self.planning {
+            let plan_key = p.key;
+            if let Some(r) = p.task.try_recv() {
+                self.planning = None;
+                match r {
+                    Ok(lips) => out = Some(self.accept(plan_key, lips)),
+                    Err(e) => {
+                        self.error = Some(format!("lip plan: {e}"));
+                        self.cancelled_key = Some(plan_key);
                     }
                 }
-                Err(std::sync::mpsc::TryRecvError::Empty) => {
-                    if p.key != key {
-                        // Inputs changed under a running plan: it would be stale, drop it.
-                        p.job.cancel();
-                        self.planning = None;
-                    }
-                }
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.planning = None,
+            } else if p.task.is_finished() {
+                self.planning = None;
+            } else if plan_key != key {
+                // Inputs changed under a running plan: it would be stale, drop it (which
+                // cancels it).
+                self.planning = None;
             }
         }
         if self.planning.is_none()
@@ -254,18 +247,16 @@ impl LipPreview {
     }
 
     fn start_plan(&mut self, key: u64, project: &Project, dir: &Path, ctx: &egui::Context) {
-        let (tx, rx) = channel();
-        let job = Job::new();
-        let (p, d, j, c) = (project.clone(), dir.to_path_buf(), Arc::clone(&job), ctx.clone());
-        let spawned = std::thread::Builder::new().name("lip-plan".into()).spawn(move || {
-            let r = plan_project_lips(&p, &d, &j).map_err(|e| e.to_string());
-            if !j.is_cancelled() {
-                let _ = tx.send(r);
+        let (p, d, c) = (project.clone(), dir.to_path_buf(), ctx.clone());
+        let task = Task::spawn("lip-plan", 1, move |job, out| {
+            let r = plan_project_lips(&p, &d, job).map_err(|e| e.to_string());
+            if !job.is_cancelled() {
+                out.send(r);
             }
             c.request_repaint();
         });
-        match spawned {
-            Ok(_) => self.planning = Some(Planning { key, job, rx }),
+        match task {
+            Ok(task) => self.planning = Some(Planning { key, task }),
             Err(e) => self.error = Some(format!("lip plan: cannot start: {e}")),
         }
     }
@@ -309,7 +300,7 @@ pub fn status_ui(
         .backend
         .clone()
         .or_else(|| preview.backend.clone())
-        .unwrap_or_else(|| crate::render::gpu::Backend::Cpu.to_string());
+        .unwrap_or_else(|| "CPU".to_string());
     let edited = !preview.edited_faces.is_empty();
     ui.label(format!("Compositor: {}", if edited { compositor.as_str() } else { "idle" }))
         .on_hover_text("Which compositor draws the lip edit (REDUB_FORCE_CPU=1 forces the CPU)");

@@ -1,13 +1,11 @@
 //! Thumbnails of the shot for the video track and the media bin, decoded on their own thread
 //! (a second decoder, so scrubbing the viewer never waits behind them).
 
+use crate::jobs::Task;
 use crate::media::VideoDecoder;
 use crate::model::Time;
 use egui::{ColorImage, TextureHandle, TextureOptions, Vec2};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, channel};
 
 /// Thumbnail height in pixels.
 const THUMB_H: u32 = 54;
@@ -18,8 +16,7 @@ const MAX_THUMBS: i64 = 80;
 #[derive(Default)]
 pub struct Thumbnails {
     path: Option<PathBuf>,
-    rx: Option<Receiver<(Time, ColorImage)>>,
-    stop: Arc<AtomicBool>,
+    task: Option<Task<(Time, ColorImage)>>,
     /// (time, texture, size), sorted by time.
     pub items: Vec<(Time, TextureHandle, Vec2)>,
 }
@@ -46,54 +43,44 @@ impl Thumbnails {
         if self.path.as_deref() == path {
             return;
         }
-        self.stop.store(true, Ordering::Relaxed);
-        self.stop = Arc::new(AtomicBool::new(false));
         self.items.clear();
-        self.rx = None;
+        // Dropping the old task stops its thread.
+        self.task = None;
         self.path = path.map(Path::to_path_buf);
         let Some(p) = path.map(Path::to_path_buf) else { return };
-        let (tx, rx) = channel();
-        let stop = Arc::clone(&self.stop);
         let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new().name("thumbnails".into()).spawn(move || {
+        let task = Task::spawn("thumbnails", MAX_THUMBS as usize, move |job, out| {
             let Ok(mut dec) = VideoDecoder::open(&p) else { return };
             let secs = duration.as_seconds_f64().max(0.04);
             let n = (secs.ceil() as i64).clamp(1, MAX_THUMBS);
             for k in 0..n {
-                if stop.load(Ordering::Relaxed) {
+                if job.is_cancelled() {
                     return;
                 }
                 let t = Time::from_seconds_f64(secs * k as f64 / n as f64);
                 if let Ok(f) = dec.frame_at_time(t) {
-                    let _ = tx.send((t, shrink(&f.data, f.width, f.height)));
+                    if !out.send((t, shrink(&f.data, f.width, f.height))) {
+                        return;
+                    }
                     ctx.request_repaint();
                 }
             }
         });
-        if spawned.is_ok() {
-            self.rx = Some(rx);
-        }
+        self.task = task.ok();
     }
 
     /// Whether the thumbnail thread is still working.
     pub fn busy(&self) -> bool {
-        self.rx.is_some()
+        self.task.is_some()
     }
 
     /// Turns arrived images into textures.
     pub fn poll(&mut self, ctx: &egui::Context) {
-        let Some(rx) = &self.rx else { return };
+        let Some(task) = &mut self.task else { return };
         let mut added = false;
-        let mut arrived = Vec::new();
-        loop {
-            match rx.try_recv() {
-                Ok(x) => arrived.push(x),
-                Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    self.rx = None;
-                    break;
-                }
-            }
+        let arrived = task.drain();
+        if task.is_finished() {
+            self.task = None;
         }
         for (t, img) in arrived {
             let size = Vec2::new(img.size[0] as f32, img.size[1] as f32);
@@ -104,11 +91,5 @@ impl Thumbnails {
         if added {
             self.items.sort_by_key(|(t, _, _)| *t);
         }
-    }
-}
-
-impl Drop for Thumbnails {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
     }
 }

@@ -7,9 +7,9 @@
 use super::command::{AppCommand, ViewerZoom};
 use super::overlay::{FaceContext, MaskImage, face_toggles_ui, faces_ui, mask_overlay};
 use super::preview::NewPlan;
-use super::worker::LatestWorker;
+use crate::jobs::LatestWorker;
 use crate::media::Frame;
-use crate::render::export::FrameRenderer;
+use crate::render::graph::FrameRenderer;
 use crate::render::lips::LipRenderer;
 use egui::{Color32, Rect, Stroke, TextureHandle, TextureOptions, Vec2};
 use std::collections::HashMap;

@@ -100,9 +100,9 @@ pub(super) fn run(quick: bool) -> Result<(), CliError> {
 /// transfer, occlusion test, composite), with and without the temporal blend of jumped-to
 /// neighbours (the blend's cost, measured in the same run).
 pub(super) fn lips(quick: bool) -> Result<(), CliError> {
+    use crate::analysis::mouth_patch::{canonical, extract_patch_at};
     use crate::lipsync::bank::SelectParams;
     use crate::lipsync::engine::{self, EditMasks, LipSettings, TrackFrame};
-    use crate::lipsync::geometry::{canonical, extract_patch_at};
     let (w, h, n) = (1280usize, 720usize, if quick { 50 } else { 150 });
     // Canonical face (128 units) scaled ×2.8 → ~360 px wide, centred.
     let landmarks = |i: usize| {
@@ -184,7 +184,9 @@ pub(super) fn lips(quick: bool) -> Result<(), CliError> {
                 [prev.as_ref(), next.as_ref()],
                 None,
             ) {
-                crate::lipsync::render::composite(&mut out, w, h, &patch, &alpha, &to_image);
+                crate::render::compositor::cpu::composite(
+                    &mut out, w, h, &patch, &alpha, &to_image,
+                );
             }
             std::hint::black_box(&out);
         }
@@ -197,7 +199,7 @@ pub(super) fn lips(quick: bool) -> Result<(), CliError> {
         bank.entries.len(),
         build_s
     );
-    let (pw, ph) = crate::lipsync::geometry::detail_dims(detail);
+    let (pw, ph) = crate::analysis::mouth_patch::detail_dims(detail);
     let per_entry = bank.bytes() as f64 / bank.entries.len().max(1) as f64;
     println!(
         "  patch detail      {detail} ({pw}x{ph} px, 4:2:0: {:.1} KiB per bank entry, {:.1} KiB \

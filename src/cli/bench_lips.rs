@@ -6,13 +6,14 @@
 //! same encoder settings, for the shot as it is and re-framed to 1280×720.
 
 use super::CliError;
+use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, Patch, Region, Similarity, region_mask};
 use crate::jobs::Job;
-use crate::lipsync::geometry::{PATCH_H, PATCH_W, Patch, Region, Similarity, region_mask};
 use crate::media::encode::{Writer, WriterConfig};
 use crate::media::{VideoDecoder, decode_audio, probe};
 use crate::model::lip::FaceId;
 use crate::model::{MediaKind, Preset, Project, Time};
-use crate::render::gpu::{GpuCompositor, PatchLayer, composite_cpu};
+use crate::render::compositor::gpu::GpuCompositor;
+use crate::render::compositor::{PatchLayer, composite_cpu};
 use crate::render::{RenderOptions, render_project};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -223,7 +224,7 @@ pub(super) fn lips_export(
         let mut timing = None;
         for _ in 0..runs {
             let t0 = Instant::now();
-            let lips = crate::render::export::plan_project_lips(&project, dir.path(), &Job::new())?;
+            let lips = crate::render::lips::plan_project_lips(&project, dir.path(), &Job::new())?;
             plan_s = plan_s.min(t0.elapsed().as_secs_f64());
             drop(lips);
             let opts = RenderOptions {

@@ -10,7 +10,7 @@ use super::CliError;
 use super::bench_lips::{internal, lip_project, reframe};
 use crate::jobs::Job;
 use crate::media::probe;
-use crate::render::export::{FrameRenderer, plan_project_lips};
+use crate::render::{graph::FrameRenderer, lips::plan_project_lips};
 use std::path::Path;
 use std::time::{Duration, Instant};
 

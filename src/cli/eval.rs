@@ -12,21 +12,22 @@
 
 use super::CliError;
 use crate::analysis::lipmesh::{FaceMesh, LipLandmarks};
+use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, extract_patch};
 use crate::analysis::track::FaceTrack;
 use crate::analysis::{Analysis, RgbImage};
 use crate::dsp::SAMPLE_RATE;
 use crate::dsp::agreement::{best_lag, closure_match, dynamic_distance, lagged_correlation, ssim};
 use crate::jobs::Job;
 use crate::lipsync::engine::Planned;
-use crate::lipsync::geometry::{PATCH_H, PATCH_W, extract_patch};
 use crate::lipsync::sync::audio_envelope;
 use crate::media::encode::{Tags, Writer, WriterConfig};
 use crate::media::{VideoDecoder, decode_audio, probe};
 use crate::model::lip::FaceId;
 use crate::model::project::Preset;
 use crate::model::{MediaKind, Project, Time};
-use crate::render::export::{FrameRenderer, plan_project_lips};
+use crate::render::graph::FrameRenderer;
 use crate::render::lips::LipRenderer;
+use crate::render::lips::plan_project_lips;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 

@@ -1,8 +1,8 @@
 //! `redub bind` (dub track ↔ face) and `redub sync-check` (A/V offset from the mouth).
 
 use super::CliError;
+use crate::analysis::mouth::shape::{FileMouth, MeasureError};
 use crate::dsp::SAMPLE_RATE;
-use crate::lipsync::measure::{FileMouth, MeasureError};
 use crate::lipsync::sync::{SyncReport, audio_envelope, sync_offset, sync_offset_multi};
 use crate::media::decode_audio;
 use crate::model::Project;

@@ -1,4 +1,5 @@
 //! The `redub` command line. Exit codes: 0 ok, 1 user error (one line on stderr), 2 internal error.
+//! The top layer beside `app`: imports every layer but `app`.
 
 mod analyze;
 mod bench;

@@ -1,5 +1,5 @@
 //! Pure sample maths on `&[f32]`: mixing with ducking and fades, waveform peaks, measurements,
-//! MFCC, VAD, DTW, time-stretch, isochrony and loudness.
+//! MFCC, VAD, DTW, time-stretch, isochrony and loudness. Imports `model` only.
 
 pub mod agreement;
 pub mod align;

@@ -1,4 +1,13 @@
-//! Long work reports progress and honours cancellation through one shared [`Job`] struct.
+//! Background work, one way: long work reports progress and honours cancellation through one
+//! shared [`Job`] struct; [`Task`] runs a piece of work on a named thread with a job and a
+//! bounded result channel (dropping it cancels without blocking); [`LatestWorker`] serves only
+//! the newest of many requests (scrubbing). Std only, so every layer may use it.
+
+mod latest;
+mod task;
+
+pub use latest::LatestWorker;
+pub use task::{Results, Task};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

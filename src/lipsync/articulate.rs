@@ -308,7 +308,7 @@ mod tests {
     #[test]
     fn an_articulator_learns_a_delayed_opening_and_keeps_its_spread() {
         // Sound "energy" e(t); the mouth opens with the energy two frames later.
-        let n = 300;
+        let n: usize = 300;
         let energy: Vec<f32> =
             (0..n).map(|i| ((i as f32 * 0.31).sin() + (i as f32 * 0.07).cos()).max(0.0)).collect();
         let descriptors: Vec<Vec<f32>> =

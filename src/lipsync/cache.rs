@@ -5,8 +5,8 @@
 
 use super::bank::{Bank, BankEntry, CompactPatch, FrameLook, JAW_LEN};
 use super::engine::TrackFrame;
-use super::geometry::{MAX_DETAIL, PATCH_H, PATCH_W, detail_dims};
 use super::occlusion::{COLOUR_BINS, FaceModel};
+use crate::analysis::mouth_patch::{MAX_DETAIL, PATCH_H, PATCH_W, detail_dims};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -209,7 +209,7 @@ pub fn load_or_build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lipsync::geometry::Patch;
+    use crate::analysis::mouth_patch::Patch;
 
     fn sample() -> (Bank, Option<FaceModel>) {
         let entries = (0..5)

@@ -8,7 +8,8 @@
 //! cups and microphones enter from outside; a rare lip shade inside the mouth does not). The user
 //! can add a painted mask, which lives in canonical coordinates and so follows the face.
 
-use super::geometry::{PATCH_H, PATCH_W, Patch, patch_to_canonical};
+use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, Patch, patch_to_canonical};
+use crate::model::lip::PaintedMask;
 
 /// Per-pixel colour model of the canonical lower face, and the colours of the mouth.
 #[derive(Clone, Debug, PartialEq)]
@@ -374,16 +375,6 @@ fn mask_at<U: AsRef<[bool]>>(
     let kept = occluder_pieces(&seeds, MIN_SEED_PIXELS, MIN_INNER_PIECE);
     let kept = if kept.iter().any(|&b| b) { grow_into(&kept, &stable, GROW_STEPS) } else { kept };
     if kept.iter().any(|&b| b) { dilate_and_soften(&kept, 3) } else { vec![0.0; PATCH_W * PATCH_H] }
-}
-
-/// A user-painted occlusion mask in canonical patch coordinates (it moves with the face).
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PaintedMask {
-    /// Frame it was painted on.
-    pub keyframe: i64,
-    /// `PATCH_W × PATCH_H` values, 1 = keep the source (run-length encoded in files).
-    #[serde(with = "crate::model::lip::rle_mask")]
-    pub values: Vec<f32>,
 }
 
 /// Combines automatic and painted occlusion: the larger wins.

@@ -1,6 +1,6 @@
 //! Measuring lip sync without any model: several per-frame mouth features (how open the mouth
 //! is, how tall the lips are, how much the mouth moves; see
-//! [`super::measure::MouthSeries::features`]) against the loudness envelope of the audio in the
+//! [`crate::analysis::mouth::shape::MouthSeries::features`]) against the loudness envelope of the audio in the
 //! speech band, all band-passed to the syllable rate, over a range of lags. At each lag the
 //! features' best linear combination is fitted (a canonical correlation), so the measure does
 //! not assume that every face opens its mouth with loudness in the same way; the lag of the
@@ -294,20 +294,6 @@ pub fn sync_offset_multi(
     }
 }
 
-/// Flicker: mean absolute difference between consecutive frames' values (e.g. mouth-region
-/// pixels), averaged over the pairs of frames that both have values of the same length (an
-/// empty entry marks a frame without the face).
-pub fn flicker(regions: &[Vec<f32>]) -> f32 {
-    let diffs: Vec<f32> = regions
-        .windows(2)
-        .filter(|w| !w[0].is_empty() && w[0].len() == w[1].len())
-        .map(|w| {
-            w[0].iter().zip(&w[1]).map(|(a, b)| (a - b).abs()).sum::<f32>() / w[0].len() as f32
-        })
-        .collect();
-    if diffs.is_empty() { 0.0 } else { diffs.iter().sum::<f32>() / diffs.len() as f32 }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,7 +319,6 @@ mod tests {
         assert!(r.peak > 0.8 && r.confidence > 4.0, "{r:?}");
         let unrelated: Vec<f32> = (0..200).map(|t| ((t * 7919) % 101) as f32).collect();
         assert!(sync_offset(&opening, &unrelated, 25.0, 15).confidence < 0.5 * r.confidence);
-        assert_eq!(flicker(&[vec![1.0, 1.0], vec![2.0, 0.0]]), 1.0);
         // Too short for the null statistics: no claim.
         assert_eq!(sync_offset(&opening[..40], &env[..40], 25.0, 15).confidence, 0.0);
     }

@@ -262,7 +262,7 @@ impl Writer {
                 PixelFormat::I420(src) => {
                     caps = caps.field("format", "I420");
                     // Keep how the source's samples are to be read.
-                    let src = gst::Caps::from_str(src)
+                    let src = gst::Caps::from_str(&src.caps)
                         .map_err(|e| MediaError::Internal(format!("source caps: {e}")))?;
                     if let Some(st) = src.structure(0) {
                         for f in ["colorimetry", "chroma-site"] {

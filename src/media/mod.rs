@@ -1,5 +1,6 @@
-//! GStreamer glue: probe, video decode with a frame cache, audio decode, encoding. The glue stays
-//! thin; the maths lives in `dsp`.
+//! GStreamer glue: probe, video decode with a frame cache (frames carry their typed
+//! colorimetry), audio decode, encoding. The glue stays thin; the sample maths lives in `dsp`,
+//! the pixel maths of the lip edit in `render::pixels`. Imports `model` and `dsp` only.
 
 pub mod audio;
 pub mod cache;

@@ -21,8 +21,8 @@ pub enum PixelFormat {
     /// Tightly packed RGBA, rows top to bottom.
     Rgba,
     /// 8-bit 4:2:0 planes in GStreamer's default layout ([`super::yuv::I420Layout`]); the
-    /// decoder's caps (colorimetry, chroma siting) as a caps string.
-    I420(Arc<str>),
+    /// decoder's caps (colorimetry, chroma siting) and their colorimetry, parsed once.
+    I420(super::yuv::I420Caps),
 }
 
 /// One decoded picture, tightly packed RGBA (or I420 from [`VideoDecoder::open_i420`]).
@@ -469,7 +469,11 @@ impl VideoDecoder {
                         .copy_from_slice(&plane[row * src_stride..row * src_stride + rw]);
                 }
             }
-            (data, PixelFormat::I420(Arc::from(caps.to_string())))
+            let format = super::yuv::I420Caps {
+                caps: Arc::from(caps.to_string()),
+                colorimetry: super::yuv::Colorimetry::from_info(&info),
+            };
+            (data, PixelFormat::I420(format))
         } else {
             let stride = vframe.plane_stride()[0] as usize;
             let plane = vframe.plane_data(0).map_err(plane_err)?;

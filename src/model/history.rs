@@ -5,6 +5,20 @@
 use super::Project;
 use super::edit::{Edit, EditError};
 
+/// A step that could not be undone or redone (an edit of it no longer applies). The project is
+/// left as it was before the attempt and the step stays where it was.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} \"{label}\": {source}")]
+pub struct HistoryError {
+    /// "undo" or "redo".
+    pub action: &'static str,
+    /// The step's label.
+    pub label: String,
+    /// Why its edit failed.
+    #[source]
+    pub source: EditError,
+}
+
 /// One undoable step.
 #[derive(Clone, Debug)]
 struct Step {
@@ -95,29 +109,62 @@ impl History {
         self.gesture.is_some()
     }
 
-    /// Undoes the last step; returns its label, or `None` when there is nothing to undo.
-    pub fn undo(&mut self, project: &mut Project) -> Option<String> {
+    /// Undoes the last step; returns its label, or `None` when there is nothing to undo. When
+    /// an edit of the step fails, the edits already reverted are applied again, the step stays
+    /// on the undo stack and the error says which step could not be undone.
+    pub fn undo(&mut self, project: &mut Project) -> Result<Option<String>, HistoryError> {
         self.end_gesture();
-        let step = self.undo.pop()?;
-        let redo = Self::run(project, &step.undo);
-        self.redo.push(Step { label: step.label.clone(), undo: redo, serial: step.serial });
-        Some(step.label)
+        let Some(step) = self.undo.pop() else { return Ok(None) };
+        match Self::run(project, &step.undo) {
+            Ok(redo) => {
+                self.redo.push(Step { label: step.label.clone(), undo: redo, serial: step.serial });
+                Ok(Some(step.label))
+            }
+            Err(source) => {
+                let label = step.label.clone();
+                self.undo.push(step);
+                Err(HistoryError { action: "undo", label, source })
+            }
+        }
     }
 
-    /// Redoes the last undone step; returns its label.
-    pub fn redo(&mut self, project: &mut Project) -> Option<String> {
+    /// Redoes the last undone step; returns its label (`None` when there is nothing to redo).
+    /// A failure leaves the project and the stacks as they were, like [`History::undo`].
+    pub fn redo(&mut self, project: &mut Project) -> Result<Option<String>, HistoryError> {
         self.end_gesture();
-        let step = self.redo.pop()?;
-        let undo = Self::run(project, &step.undo);
-        self.undo.push(Step { label: step.label.clone(), undo, serial: step.serial });
-        Some(step.label)
+        let Some(step) = self.redo.pop() else { return Ok(None) };
+        match Self::run(project, &step.undo) {
+            Ok(undo) => {
+                self.undo.push(Step { label: step.label.clone(), undo, serial: step.serial });
+                Ok(Some(step.label))
+            }
+            Err(source) => {
+                let label = step.label.clone();
+                self.redo.push(step);
+                Err(HistoryError { action: "redo", label, source })
+            }
+        }
     }
 
-    /// Applies edits in order and returns the inverses in the order that reverts them.
-    fn run(project: &mut Project, edits: &[Edit]) -> Vec<Edit> {
-        let mut inverses: Vec<Edit> = edits.iter().filter_map(|e| e.apply(project).ok()).collect();
+    /// Applies edits in order and returns the inverses in the order that reverts them. When an
+    /// edit fails, the ones applied before it are reverted (the project is as it was) and the
+    /// error is returned: a step is undone whole or not at all.
+    fn run(project: &mut Project, edits: &[Edit]) -> Result<Vec<Edit>, EditError> {
+        let mut inverses = Vec::with_capacity(edits.len());
+        for e in edits {
+            match e.apply(project) {
+                Ok(inverse) => inverses.push(inverse),
+                Err(err) => {
+                    for inv in inverses.iter().rev() {
+                        // The inverse of an edit that just applied applies to its result.
+                        let _ = inv.apply(project);
+                    }
+                    return Err(err);
+                }
+            }
+        }
         inverses.reverse();
-        inverses
+        Ok(inverses)
     }
 
     /// Label of the step that undo would revert.
@@ -178,13 +225,13 @@ mod tests {
         h.mark_saved();
         assert!(!h.is_dirty());
         let after = p.clone();
-        assert_eq!(h.undo(&mut p).as_deref(), Some("marker"));
+        assert_eq!(h.undo(&mut p).unwrap().as_deref(), Some("marker"));
         assert!(h.is_dirty());
-        assert_eq!(h.undo(&mut p).as_deref(), Some("rename"));
+        assert_eq!(h.undo(&mut p).unwrap().as_deref(), Some("rename"));
         assert_eq!(p, orig);
-        assert_eq!(h.undo(&mut p), None);
-        h.redo(&mut p);
-        h.redo(&mut p);
+        assert_eq!(h.undo(&mut p).unwrap(), None);
+        h.redo(&mut p).unwrap();
+        h.redo(&mut p).unwrap();
         assert_eq!(p, after);
         assert!(!h.is_dirty(), "redo back to the saved state is clean");
     }
@@ -200,7 +247,7 @@ mod tests {
         }
         h.end_gesture();
         assert_eq!(h.undo_len(), 1);
-        h.undo(&mut p);
+        h.undo(&mut p).unwrap();
         assert_eq!(p, orig);
         h.begin_gesture("drag");
         h.apply(&mut p, marker(9), "").unwrap();
@@ -214,9 +261,32 @@ mod tests {
         let mut p = Project::new("p", FrameRate::FPS_25);
         let mut h = History::new();
         h.apply(&mut p, marker(1), "m").unwrap();
-        h.undo(&mut p);
+        h.undo(&mut p).unwrap();
         assert_eq!(h.redo_len(), 1);
         h.apply(&mut p, marker(2), "m").unwrap();
         assert_eq!(h.redo_len(), 0);
+    }
+
+    #[test]
+    fn a_failed_undo_step_stops_leaves_the_project_and_says_so() {
+        let mut p = Project::new("p", FrameRate::FPS_25);
+        let mut h = History::new();
+        h.apply(&mut p, Edit::SetName("a".into()), "rename").unwrap();
+        h.apply(&mut p, marker(5), "marker").unwrap();
+        // A two-edit gesture whose second inverse no longer applies (the project lost what it
+        // names since): undoing it must neither half-apply nor drop the step.
+        h.begin_gesture("both");
+        h.apply(&mut p, Edit::SetName("b".into()), "").unwrap();
+        h.apply(&mut p, marker(7), "").unwrap();
+        h.end_gesture();
+        let step = h.undo.last_mut().unwrap();
+        step.undo.push(Edit::RemoveClip { clip: crate::model::ClipId(99) });
+        let before = p.clone();
+        let err = h.undo(&mut p).unwrap_err();
+        assert_eq!((err.action, err.label.as_str()), ("undo", "both"));
+        assert!(err.to_string().starts_with("cannot undo \"both\""), "{err}");
+        assert_eq!(p, before, "the project is as it was");
+        assert_eq!((h.undo_len(), h.redo_len()), (3, 0), "the step stays");
+        assert_eq!(h.undo_label(), Some("both"));
     }
 }

@@ -142,6 +142,17 @@ impl Default for LipSettings {
 /// Feather widths the inspector offers (canonical units).
 pub const FEATHER_RANGE: std::ops::RangeInclusive<f32> = 0.0..=24.0;
 
+/// A user-painted occlusion mask in canonical patch coordinates (it moves with the face).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PaintedMask {
+    /// Frame it was painted on.
+    pub keyframe: i64,
+    /// `PATCH_W × PATCH_H` values (the lip patch grid), 1 = keep the source (run-length
+    /// encoded in files).
+    #[serde(with = "rle_mask")]
+    pub values: Vec<f32>,
+}
+
 /// The settings of one lip segment that differ from its track's: a segment is a stretch of the
 /// timeline where the dub track's speech drives the mouth (found by the same speech detection
 /// the plan uses). The override is stored with the time span the segment had when it was
@@ -157,7 +168,7 @@ pub struct LipSegment {
     pub settings: LipSettings,
     /// The user's occluder mask, in canonical patch coordinates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mask: Option<crate::lipsync::occlusion::PaintedMask>,
+    pub mask: Option<PaintedMask>,
 }
 
 /// The override of `overrides` that applies to a detected segment `[start, end)`: the one that
@@ -233,7 +244,7 @@ mod tests {
             start: Time::from_millis(1000),
             end: Time::from_millis(2000),
             settings: LipSettings { occlusion: OcclusionMode::Off, ..old },
-            mask: Some(crate::lipsync::occlusion::PaintedMask {
+            mask: Some(PaintedMask {
                 keyframe: 30,
                 values: [vec![0.0; 500], vec![1.0; 40], vec![0.0; 100]].concat(),
             }),

@@ -1,4 +1,5 @@
-//! The project model: rational time, the project file and its timeline. No GStreamer, no UI.
+//! The project model: rational time, the project file and its timeline, lip settings, edits
+//! and their history. The bottom layer: imports nothing else of the crate; no GStreamer, no UI.
 
 pub mod hash;
 pub mod lip;
@@ -20,4 +21,4 @@ pub use warp::{AlignMode, Warp, WarpPoint};
 pub mod edit;
 pub mod history;
 pub use edit::{Edit, EditError};
-pub use history::History;
+pub use history::{History, HistoryError};

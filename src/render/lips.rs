@@ -1,441 +1,32 @@
-//! Lip edits in the render graph: for each dub track bound to a face, the bank engine's plan
-//! (computed once, ahead of rendering) and, per frame, the patch layers the compositor blends.
-//! Preview and export both call [`LipRenderer::apply`].
+//! Lip edits in the render graph: per frame, the patch layers of the planned faces
+//! ([`crate::lipsync::plan`]) and their blend through the [`Compositor`]. Preview and export both
+//! call [`LipRenderer::apply`].
 
 use super::RenderError;
-use super::gpu::{self, Backend, GpuCompositor, PatchLayer};
-use crate::analysis::job::analyze_file;
-use crate::analysis::pipeline::AnalysisOptions;
-use crate::analysis::track::FaceTrack;
-use crate::dsp::mfcc::{Features, MfccConfig, MfccExtractor};
-use crate::dsp::vad::{VadConfig, detect_speech};
+use super::compositor::{self, Backend, Compositor, PatchLayer};
+use super::sources::{Sources, load_sources, media_path, mix_input};
+use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, Patch, extract_patch_at, patch_to_image};
 use crate::dsp::{SAMPLE_RATE, measure::to_mono, mix};
 use crate::jobs::Job;
-use crate::lipsync::bank::{Bank, DecodedCache, SelectParams};
-use crate::lipsync::cache as bank_cache;
-use crate::lipsync::engine::Look;
-use crate::lipsync::engine::{self, EditMasks, LipSettings, Planned, TargetPatch, TrackFrame};
-use crate::lipsync::geometry::{PATCH_H, PATCH_W, Patch, extract_patch_at, patch_to_image};
-use crate::lipsync::kept::Kept;
-use crate::lipsync::occlusion::{FaceModel, PaintedMask};
-use crate::lipsync::sync::{SLOW_HALF_WIDTH_S, audio_envelope, band_pass};
-use crate::media::yuv::Rect;
-use crate::media::{MediaError, VideoDecoder, decode_audio};
-use crate::model::lip::segment_override;
-use crate::model::project::DubTrack;
-use crate::model::{FrameRate, Project, Time, TrackId};
+use crate::lipsync::bank::{Bank, DecodedCache};
+use crate::lipsync::engine::Planned;
+use crate::lipsync::engine::{self, EditMasks, LipSettings, TargetPatch, TrackFrame};
+use crate::lipsync::occlusion::FaceModel;
+use crate::lipsync::plan::{LipTrack, SegmentDraw, plan_lips, track_frame};
+use crate::model::lip::PaintedMask;
+use crate::model::{Project, Time};
+use crate::render::pixels::Rect;
 use std::path::Path;
-
-/// Audio features around a video frame: MFCC + deltas pooled over three thirds of ±100 ms, so
-/// the bank sees the direction of the sound, not only its average.
-pub fn frame_features(features: &Features, t: f64) -> Vec<f32> {
-    let third = 0.1 / 3.0;
-    let mut v: Vec<f32> = [t - 2.0 * third, t, t + 2.0 * third]
-        .iter()
-        .flat_map(|&c| features.pool(c, third))
-        .collect();
-    crate::lipsync::bank::weight_loudness(&mut v, features.dim);
-    v
-}
-
-/// One lip segment of a dub track: a stretch of its speech (VAD) with the settings it is edited
-/// with (the track's, or the segment's override).
-#[derive(Clone, Debug, PartialEq)]
-pub struct LipSegmentPlan {
-    /// Start on the timeline.
-    pub start: Time,
-    /// End on the timeline (exclusive).
-    pub end: Time,
-    /// The settings in force.
-    pub settings: LipSettings,
-    /// The user's occluder mask, if painted.
-    pub mask: Option<PaintedMask>,
-    /// Whether the settings come from a segment override rather than the track.
-    pub overridden: bool,
-}
-
-impl LipSegmentPlan {
-    /// Whether timeline time `t` is in the segment.
-    pub fn contains(&self, t: Time) -> bool {
-        t >= self.start && t < self.end
-    }
-}
-
-/// The speech segments of a dub track's own dialogue (mono, 48 kHz, timeline-aligned), in
-/// timeline time: where the dub drives the mouth. The plan and the timeline lane both use this.
-pub fn speech_spans(dub_mono: &[f32]) -> Vec<(Time, Time)> {
-    detect_speech(dub_mono, SAMPLE_RATE, &VadConfig::default())
-        .iter()
-        .map(|s| {
-            (
-                Time::from_samples(s.start as i64, SAMPLE_RATE),
-                Time::from_samples(s.end as i64, SAMPLE_RATE),
-            )
-        })
-        .collect()
-}
-
-/// Gives each speech span of `track` its settings: the override that matches it (see
-/// [`segment_override`]) or the track's.
-pub fn resolve_segments(track: &DubTrack, spans: &[(Time, Time)]) -> Vec<LipSegmentPlan> {
-    spans
-        .iter()
-        .map(|&(start, end)| match segment_override(&track.lip_segments, start, end) {
-            Some(o) => LipSegmentPlan {
-                start,
-                end,
-                settings: o.settings,
-                mask: o.mask.clone(),
-                overridden: true,
-            },
-            None => {
-                LipSegmentPlan { start, end, settings: track.lip, mask: None, overridden: false }
-            }
-        })
-        .collect()
-}
-
-/// The speech spans of every dub track with clips, each track alone, from the same speech
-/// detection as [`plan_lips`] (the timeline's lip lanes). `dialogue_of(project)` as there.
-pub fn dub_track_spans(
-    project: &Project,
-    dialogue_of: impl Fn(&Project) -> Vec<f32>,
-) -> Vec<(TrackId, Vec<(Time, Time)>)> {
-    project
-        .timeline
-        .dub_tracks
-        .iter()
-        .filter(|t| !t.clips.is_empty())
-        .map(|t| (t.id, speech_spans(&track_dialogue(project, &dialogue_of, t.id))))
-        .collect()
-}
-
-/// A segment's settings ready to draw: the masks of its region and feather.
-pub struct SegmentDraw {
-    /// The segment.
-    pub segment: LipSegmentPlan,
-    /// Its region and ring masks.
-    pub masks: EditMasks,
-}
-
-/// The planned lip edit of one dub track.
-pub struct LipTrack {
-    /// The dub track.
-    pub dub_track: TrackId,
-    /// The bound face.
-    pub face: FaceTrack,
-    /// The actor's mouths.
-    pub bank: Bank,
-    /// Colour model of the lower face (occlusion).
-    pub model: Option<FaceModel>,
-    /// Per video frame: the chosen mouth, if edited.
-    pub plan: Vec<Option<Planned>>,
-    /// The track's lip segments with their settings and masks, in time order.
-    pub segments: Vec<SegmentDraw>,
-    /// Frame rate of the plan.
-    pub rate: FrameRate,
-    /// The bank mouths last drawn, decoded (shared by the render workers).
-    pub decoded: DecodedCache,
-    /// The analysis-size patches of the frames last drawn (see [`TARGETS_KEPT`]).
-    pub targets: Kept<i64, TargetPatch>,
-}
-
-/// Frames whose analysis-size patch a [`LipTrack`] keeps: a few per render worker.
-pub const TARGETS_KEPT: usize = 32;
-
-impl LipTrack {
-    /// The segment that frame `i` belongs to.
-    pub fn segment_at(&self, i: i64) -> Option<&SegmentDraw> {
-        let t = self.rate.frame_to_time(i);
-        self.segments.iter().find(|s| s.segment.contains(t))
-    }
-}
-
-fn track_frame(face: &FaceTrack, i: i64) -> Option<TrackFrame> {
-    face.at(i).map(|f| TrackFrame {
-        landmarks: f.landmarks,
-        score: if f.filled { 0.0 } else { f.confidence },
-    })
-}
-
-/// Dub speech of one track alone, mono, timeline-aligned.
-pub fn track_dialogue(
-    project: &Project,
-    input_for: impl Fn(&Project) -> Vec<f32>,
-    track: TrackId,
-) -> Vec<f32> {
-    let mut solo = project.clone();
-    for t in &mut solo.timeline.dub_tracks {
-        t.solo = false;
-        t.mute = t.id != track;
-    }
-    to_mono(&input_for(&solo), mix::CHANNELS)
-}
-
-/// Per frame, whether the original dialogue is replaced there for this dub track: inside one of
-/// its clips (the original is ducked under them), or anywhere when the original track is muted.
-fn replaced_frames(project: &Project, track: &DubTrack, rate: FrameRate, frames: i64) -> Vec<bool> {
-    let muted = project.timeline.original_audio.mute;
-    (0..frames)
-        .map(|i| {
-            let t = rate.frame_to_time(i);
-            muted || track.clips.iter().any(|c| t >= c.position && t < c.end())
-        })
-        .collect()
-}
-
-/// Plans every bound, enabled dub track. `dialogue_of(project)` returns the interleaved
-/// dialogue stem of the whole timeline for a (modified) project. `production` is the original
-/// audio track's file (muted or not): what the bank hears when the shot itself has no audio
-/// stream (sound recorded apart, placed from the shot's start). `shot_sound` is the shot's own
-/// audio, mono 48 kHz, when the caller has it decoded already (else it is decoded here).
-#[allow(clippy::too_many_arguments)]
-pub fn plan_lips(
-    project: &Project,
-    video: &Path,
-    rate: FrameRate,
-    frames: i64,
-    dialogue_of: impl Fn(&Project) -> Vec<f32>,
-    production: Option<&Path>,
-    shot_sound: Option<Vec<f32>>,
-    job: &Job,
-) -> Result<Vec<LipTrack>, RenderError> {
-    let bound: Vec<_> = project
-        .timeline
-        .dub_tracks
-        .iter()
-        .filter(|t| t.lip.enabled && project.is_audible(t))
-        .filter_map(|t| t.face.map(|f| (t.id, f)))
-        // A face whose edit is switched off keeps its own mouth.
-        .filter(|(_, f)| project.face_edit_on(*f))
-        .collect();
-    if bound.is_empty() {
-        return Ok(Vec::new());
-    }
-    let analysis_err = |e: crate::analysis::AnalysisError| match e {
-        crate::analysis::AnalysisError::Cancelled => RenderError::Media(MediaError::Cancelled),
-        crate::analysis::AnalysisError::Media(m) => RenderError::Media(m),
-        other => RenderError::Invalid(format!("face analysis of {}: {other}", video.display())),
-    };
-    let (analysis, _) =
-        analyze_file(video, &AnalysisOptions::default(), job, true).map_err(analysis_err)?;
-    let extractor = MfccExtractor::new(MfccConfig::speech(SAMPLE_RATE));
-    // The bank hears what was filmed: the shot's own audio, whatever replaces it in the mix, or
-    // the production sound on the original audio track when the shot has none.
-    // A bank built from production sound is cached under that sound's content too.
-    let mut bank_media = analysis.media_hash.clone();
-    let decoded = match shot_sound {
-        Some(sound) => Ok(sound),
-        None => decode_audio(video, Some(1)).map(|a| a.samples),
-    };
-    let original = match decoded {
-        Ok(a) => a,
-        Err(MediaError::NoStream { .. }) => match production.filter(|p| *p != video) {
-            Some(path) => {
-                let sound = crate::model::hash::content_hash(path)
-                    .map_err(|e| RenderError::Invalid(format!("{}: {e}", path.display())))?;
-                bank_media = format!("{bank_media}-{}", sound.trim_start_matches("sha256:"));
-                decode_audio(path, Some(1))?.samples
-            }
-            None => {
-                return Err(RenderError::Invalid(format!(
-                    "{} has no audio stream: the lip edit finds the actor's mouths by the \
-                     dialogue heard when they were filmed; put the shot's production sound on \
-                     the Original audio track",
-                    video.display()
-                )));
-            }
-        },
-        Err(e) => return Err(e.into()),
-    };
-    let orig_features = extractor.mfcc_deltas_normalised(&original);
-    let fps = rate.as_f64();
-    let mut out = Vec::new();
-    for (track_id, face_id) in bound {
-        let Some(dub_track) = project.timeline.dub_tracks.iter().find(|t| t.id == track_id) else {
-            continue;
-        };
-        let face = analysis.tracks.iter().find(|t| t.id == face_id.0).cloned().ok_or_else(|| {
-            RenderError::Invalid(format!(
-                "dub track {} is bound to face {}, which the analysis of {} does not have ({} face(s) found)",
-                track_id.0,
-                face_id.0,
-                video.display(),
-                analysis.tracks.len()
-            ))
-        })?;
-        let track: Vec<Option<TrackFrame>> = (0..frames).map(|i| track_frame(&face, i)).collect();
-        let features: Vec<Vec<f32>> =
-            (0..frames).map(|i| frame_features(&orig_features, i as f64 / fps)).collect();
-        // Built once per shot and face, then read from the bank cache (progress while building):
-        // the shot is opened for decoding only when the bank is built.
-        let budget = crate::lipsync::bank::bank_budget_bytes();
-        let key = bank_cache::key(&bank_media, face.id, &track, budget);
-        let mut open_err = None;
-        let built = bank_cache::load_or_build(bank_cache::cache_dir().as_deref(), &key, || {
-            let mut decoder = match VideoDecoder::open_with_cache(video, 0) {
-                Ok(d) => d,
-                Err(e) => {
-                    open_err = Some(e);
-                    return None;
-                }
-            };
-            let (w, h) = decoder.size();
-            let (bank, model, cap) = engine::build_bank(
-                &track,
-                &features,
-                w as usize,
-                h as usize,
-                |i| decoder.frame(i as i64).ok().map(|f| f.data.clone()),
-                |i| {
-                    job.set_progress(i as f64 / track.len().max(1) as f64);
-                    job.is_cancelled()
-                },
-                budget,
-            );
-            eprintln!(
-                "bank face {}: {} mouths of {} clean frames ({} near-duplicates and {} in \
-                 stretches of common mouths dropped), {:.1} MiB of a {:.0} MiB budget, {:.1} KiB \
-                 per mouth",
-                face.id,
-                bank.entries.len(),
-                cap.before,
-                cap.near_duplicates,
-                cap.stretches,
-                bank.bytes() as f64 / 1048576.0,
-                budget as f64 / 1048576.0,
-                bank.bytes() as f64 / 1024.0 / bank.entries.len().max(1) as f64,
-            );
-            (!job.is_cancelled()).then_some((bank, model))
-        });
-        if let Some(e) = open_err {
-            return Err(e.into());
-        }
-        let Some((bank, model)) = built else {
-            return Err(MediaError::Cancelled.into());
-        };
-        // New speech: the track's own dialogue, with its speech segments from the VAD; each
-        // segment is edited with its own settings (a segment switched off keeps the original).
-        let dub = track_dialogue(project, &dialogue_of, track_id);
-        let segments = resolve_segments(dub_track, &speech_spans(&dub));
-        let dub_features = extractor.mfcc_deltas_normalised(&dub);
-        let targets: Vec<Option<Vec<f32>>> = (0..frames)
-            .map(|i| {
-                let t = rate.frame_to_time(i);
-                let speaking = segments.iter().any(|s| s.contains(t) && s.settings.enabled);
-                (speaking && track[i as usize].is_some())
-                    .then(|| frame_features(&dub_features, i as f64 / fps))
-            })
-            .collect();
-        // The looks (pose, lighting, jaw) of the bank mouths and of each target frame: the target
-        // is a frame of the same shot, so its lighting and jaw are read from its own clean frame,
-        // or the nearest one where it has none (occluded, low score).
-        let entry_looks: Vec<Option<Look>> = bank
-            .entries
-            .iter()
-            .map(|e| {
-                let tf = track.get(usize::try_from(e.frame).ok()?).copied().flatten()?;
-                let l = bank.look_near(e.frame)?;
-                Some(Look { pose: Look::pose(&tf.landmarks)?, light: l.light, jaw: l.jaw })
-            })
-            .collect();
-        let target_looks: Vec<Option<Look>> = (0..frames)
-            .map(|i| {
-                let tf = track[i as usize]?;
-                let l = bank.look_near(i)?;
-                Some(Look { pose: Look::pose(&tf.landmarks)?, light: l.light, jaw: l.jaw })
-            })
-            .collect();
-        // How open each edited frame's mouth should be: the dub's speech-band loudness (the
-        // sync measure's envelope) at the syllable rate — smoothed over three frames (lips and
-        // jaw cannot follow frame-to-frame jitter) minus its ±0.4 s mean — mapped onto the
-        // bank's apertures. The syllable rate, not the level: a mouth opens on each syllable
-        // and closes between them, however loud the phrase is overall.
-        let envelope = audio_envelope(&dub, SAMPLE_RATE, fps, frames as usize);
-        let loudness = band_pass(&envelope, (SLOW_HALF_WIDTH_S * fps).round().max(1.0) as usize);
-        let loudness: Vec<Option<f32>> =
-            targets.iter().zip(&loudness).map(|(t, l)| t.as_ref().map(|_| *l)).collect();
-        // The mouth says the dub: lip shapes wanted from the dub's sound through the actor's own
-        // sound → shape map (learned from the shot), the bank chosen by shape; the actor rests
-        // where the dub pauses over their original speech. The former loudness-driven plan
-        // stays for shots whose lips cannot be measured (no lip-landmark model, or too few
-        // frames).
-        let shaped = if std::env::var_os("REDUB_LIP_ENGINE").is_some_and(|v| v == "loudness") {
-            None
-        } else {
-            crate::lipsync::speak::plan_by_shape(&crate::lipsync::speak::ShapeInputs {
-                video,
-                face: &face,
-                bank: &bank,
-                original: &original,
-                dub: &dub,
-                fps,
-                frames: frames as usize,
-                speak: &targets.iter().map(Option::is_some).collect::<Vec<_>>(),
-                dub_speech: &(0..frames)
-                    .map(|i| segments.iter().any(|s| s.contains(rate.frame_to_time(i))))
-                    .collect::<Vec<_>>(),
-                replaced: &replaced_frames(project, dub_track, rate, frames),
-                entry_looks: &entry_looks,
-                target_looks: &target_looks,
-                job,
-            })
-        };
-        let (plan, rest_spans) = match shaped {
-            Some(s) => (s.plan, s.rest_spans),
-            None => {
-                let apertures = engine::aperture_targets(&bank, &loudness);
-                let plan = engine::plan_with_looks(
-                    &bank,
-                    &targets,
-                    SelectParams::from_env(),
-                    &entry_looks,
-                    &target_looks,
-                    &apertures,
-                );
-                (plan, Vec::new())
-            }
-        };
-        let mut segments = segments;
-        segments.extend(rest_spans.iter().map(|&(start, end)| LipSegmentPlan {
-            start,
-            end,
-            settings: dub_track.lip,
-            mask: None,
-            overridden: false,
-        }));
-        segments.sort_by_key(|s| s.start);
-        let segments = segments
-            .into_iter()
-            .map(|segment| SegmentDraw {
-                masks: EditMasks::at(&segment.settings, bank.detail()),
-                segment,
-            })
-            .collect();
-        out.push(LipTrack {
-            dub_track: track_id,
-            face,
-            bank,
-            model,
-            plan,
-            segments,
-            rate,
-            decoded: DecodedCache::default(),
-            targets: Kept::new(TARGETS_KEPT),
-        });
-    }
-    Ok(out)
-}
 
 /// One face's lip layer at a frame, ready to blend.
 pub struct PreparedLayer<'a> {
     /// The new mouth, colour-matched to the frame.
     pub patch: Patch,
     /// Blend weight per patch pixel: region × strength × (1 − occlusion). The patch, its alpha
-    /// and `region` share one detail (see [`crate::lipsync::geometry::dims_of`]).
+    /// and `region` share one detail (see [`crate::analysis::mouth_patch::dims_of`]).
     pub alpha: Vec<f32>,
     /// Patch pixels → frame pixels.
-    pub to_image: crate::lipsync::geometry::Similarity,
+    pub to_image: crate::analysis::mouth_patch::Similarity,
     /// The segment's edit region in patch pixels (before strength and occlusion).
     pub region: &'a [f32],
     /// Intensity × plan weight, 0..1.
@@ -452,22 +43,24 @@ impl PreparedLayer<'_> {
 /// Applies planned lip edits to decoded frames, on the GPU when one is available.
 pub struct LipRenderer {
     tracks: Vec<LipTrack>,
-    gpu: Option<std::sync::Arc<GpuCompositor>>,
+    compositor: Compositor,
 }
 
 impl LipRenderer {
-    /// Wraps plans; opens the GPU compositor when there is an edit to draw (and an adapter).
+    /// Wraps plans; opens the GPU compositor when there is an edit to draw (and an adapter),
+    /// else keeps why the CPU draws.
     pub fn new(tracks: Vec<LipTrack>) -> Self {
-        let gpu = if tracks.is_empty() { None } else { GpuCompositor::shared().ok() };
-        Self { tracks, gpu }
+        let compositor = if tracks.is_empty() {
+            Compositor::cpu("no lip edit to draw")
+        } else {
+            Compositor::shared()
+        };
+        Self { tracks, compositor }
     }
 
-    /// Which compositor draws.
+    /// Which compositor draws (with the reason when it is the CPU).
     pub fn backend(&self) -> Backend {
-        match &self.gpu {
-            Some(g) => Backend::Gpu(g.adapter_name().to_string()),
-            None => Backend::Cpu,
-        }
+        self.compositor.backend()
     }
 
     /// Whether any frame is edited.
@@ -634,11 +227,11 @@ impl LipRenderer {
     }
 
     /// The part of a `width × height` frame that blending `layers` may change (see
-    /// [`gpu::footprint`]).
+    /// [`compositor::footprint`]).
     pub fn footprint(layers: &[PreparedLayer<'_>], width: usize, height: usize) -> Option<Rect> {
         let layers: Vec<PatchLayer<'_>> =
             layers.iter().map(PreparedLayer::as_patch_layer).collect();
-        gpu::footprint(&layers, width, height)
+        compositor::footprint(&layers, width, height)
     }
 
     /// Blends prepared layers onto `frame` (RGBA); which compositor ran, or `None` when there
@@ -655,7 +248,95 @@ impl LipRenderer {
         }
         let layers: Vec<PatchLayer<'_>> =
             prepared.iter().map(PreparedLayer::as_patch_layer).collect();
-        Some(gpu::composite(self.gpu.as_deref(), frame, width, height, &layers))
+        Some(self.compositor.composite(frame, width, height, &layers))
+    }
+}
+
+/// Plans the lip edits of a project's bound dub tracks from already-loaded sources.
+pub(crate) fn lips_for(
+    project: &Project,
+    project_dir: &Path,
+    sources: &Sources,
+    video: &Path,
+    job: &Job,
+) -> Result<LipRenderer, RenderError> {
+    let rate = project.timeline.frame_rate;
+    let frames = rate.time_to_frame(project.timeline.duration - Time::from_ticks(1)) + 1;
+    let len = rate.frame_to_time(frames).to_samples(SAMPLE_RATE).max(0) as usize;
+    let dialogue_of = |p: &Project| mix::mix_range(&mix_input(p, sources), 0, len).dialogue;
+    let production = project
+        .timeline
+        .original_audio
+        .media
+        .map(|id| media_path(project, project_dir, id))
+        .transpose()?;
+    // The original audio track's sound is the shot's own when it plays the shot's file (and
+    // no M&E stem replaces it): already decoded for the mix, so the plan does not decode it again.
+    let shot_sound = sources
+        .original
+        .as_ref()
+        .filter(|_| !sources.is_me && production.as_deref() == Some(video))
+        .map(|a| to_mono(&a.samples, usize::from(a.channels)));
+    let tracks = plan_lips(
+        project,
+        video,
+        rate,
+        frames,
+        dialogue_of,
+        production.as_deref(),
+        shot_sound,
+        job,
+    )?;
+    Ok(LipRenderer::new(tracks))
+}
+
+/// Plans a project's lip edits (loading its audio): what the viewer and the export draw.
+pub fn plan_project_lips(
+    project: &Project,
+    project_dir: &Path,
+    job: &Job,
+) -> Result<LipRenderer, RenderError> {
+    let sources = load_sources(project, project_dir, true)?;
+    let video = sources
+        .video
+        .clone()
+        .ok_or_else(|| RenderError::Invalid("the project has no video".into()))?;
+    lips_for(project, project_dir, &sources, &video, job)
+}
+
+/// Renders one planned frame onto `frame` in place on the CPU reference (see
+/// [`engine::prepare_layer`]): the lip edit of a single picture, without a plan or a renderer.
+#[allow(clippy::too_many_arguments)]
+pub fn render_frame(
+    frame: &mut [u8],
+    width: usize,
+    height: usize,
+    target: &TrackFrame,
+    bank: &Bank,
+    planned: Planned,
+    settings: &LipSettings,
+    model: Option<&FaceModel>,
+    neighbours: [Option<&Patch>; 2],
+    painted: Option<&PaintedMask>,
+) {
+    let detail = bank.detail();
+    let Some(own) = extract_patch_at(frame, width, height, &target.landmarks, 1) else {
+        return;
+    };
+    let [prev, next] = neighbours.map(|n| n.map(|p| TargetPatch::new(p.clone())));
+    if let Some((patch, alpha, to_image)) = engine::prepare_layer(
+        &TargetPatch::new(own),
+        target,
+        bank,
+        &DecodedCache::new(3),
+        planned,
+        settings,
+        &EditMasks::at(settings, detail),
+        model,
+        [prev.as_ref(), next.as_ref()],
+        painted,
+    ) {
+        compositor::cpu::composite(frame, width, height, &patch, &alpha, &to_image);
     }
 }
 
@@ -663,10 +344,14 @@ impl LipRenderer {
 mod tests {
     use super::*;
     use crate::analysis::geometry::BBox;
-    use crate::analysis::track::TrackFrame as FaceFrame;
+    use crate::analysis::mouth_patch::{canonical, patch_to_image_at};
+    use crate::analysis::track::{FaceTrack, TrackFrame as FaceFrame};
     use crate::lipsync::bank::BankEntry;
-    use crate::lipsync::geometry::{PATCH_H, PATCH_W, canonical};
+    use crate::lipsync::engine::{build_bank, track_detail};
+    use crate::lipsync::kept::Kept;
+    use crate::lipsync::plan::{LipSegmentPlan, TARGETS_KEPT};
     use crate::model::lip::OcclusionMode;
+    use crate::model::{FrameRate, TrackId};
 
     /// One face track, a bank of one red mouth, every frame planned: the renderer of a single
     /// segment with `settings` and `mask`.
@@ -738,5 +423,106 @@ mod tests {
             let (src, out) = render(&renderer(s, None));
             assert_eq!(src, out);
         }
+    }
+
+    #[test]
+    fn zero_intensity_and_full_occlusion_leave_the_frame_identical() {
+        let (w, h) = (160usize, 160usize);
+        let frame: Vec<u8> = (0..w * h * 4).map(|i| (i * 7 % 256) as u8).collect();
+        let target =
+            TrackFrame { landmarks: canonical().map(|p| [p[0] + 10.0, p[1] - 10.0]), score: 1.0 };
+        let patch = Patch { rgb: vec![[250.0, 10.0, 10.0]; PATCH_W * PATCH_H] };
+        let bank = Bank::new(vec![BankEntry::new(0, &patch, vec![0.0])]);
+        let planned = Planned { entry: 0, weight: 1.0, mix: [None, None] };
+        let mut f = frame.clone();
+        let s = LipSettings { intensity: 0.0, ..LipSettings::default() };
+        render_frame(&mut f, w, h, &target, &bank, planned, &s, None, [None, None], None);
+        assert_eq!(f, frame);
+        let painted = PaintedMask { keyframe: 0, values: vec![1.0; PATCH_W * PATCH_H] };
+        render_frame(
+            &mut f,
+            w,
+            h,
+            &target,
+            &bank,
+            planned,
+            &LipSettings::default(),
+            None,
+            [None, None],
+            Some(&painted),
+        );
+        assert_eq!(f, frame);
+        render_frame(
+            &mut f,
+            w,
+            h,
+            &target,
+            &bank,
+            planned,
+            &LipSettings::default(),
+            None,
+            [None, None],
+            None,
+        );
+        assert_ne!(f, frame);
+    }
+
+    #[test]
+    fn a_detail_bank_renders_the_same_mouth_only_inside_the_patch() {
+        let (w, h) = (700usize, 700usize);
+        let frame: Vec<u8> = (0..w * h * 4).map(|i| (i * 7 % 256) as u8).collect();
+        let landmarks = canonical().map(|p| [p[0] * 2.8 + 120.0, p[1] * 2.8 - 60.0]);
+        let target = TrackFrame { landmarks, score: 1.0 };
+        let track = vec![Some(target); 3];
+        assert_eq!(track_detail(&track), 2);
+        let (bank, model, _) = build_bank(
+            &track,
+            &vec![vec![0.0]; 3],
+            w,
+            h,
+            |_| Some(frame.clone()),
+            |_| false,
+            usize::MAX,
+        );
+        assert_eq!(bank.detail(), 2);
+        assert_eq!(bank.entries.len(), 3);
+        assert_eq!(bank.entries[0].patch.len(), PATCH_W * PATCH_H * 4);
+        // A red detail-2 mouth lands on the face, nothing outside the patch changes.
+        let red = Patch { rgb: vec![[250.0, 10.0, 10.0]; PATCH_W * PATCH_H * 4] };
+        let red_bank = Bank::new(vec![BankEntry::new(0, &red, vec![0.0])]);
+        let planned = Planned { entry: 0, weight: 1.0, mix: [None, None] };
+        let mut f = frame.clone();
+        let settings = LipSettings::default();
+        render_frame(
+            &mut f,
+            w,
+            h,
+            &target,
+            &red_bank,
+            planned,
+            &settings,
+            model.as_ref(),
+            [None, None],
+            None,
+        );
+        let to_patch = patch_to_image_at(&landmarks, 1).unwrap().inverse();
+        let mut changed = 0;
+        for y in 0..h {
+            for x in 0..w {
+                let o = (y * w + x) * 4;
+                let p = to_patch.apply([x as f32, y as f32]);
+                let inside =
+                    p[0] > -1.0 && p[1] > -1.0 && p[0] < PATCH_W as f32 && p[1] < PATCH_H as f32;
+                if f[o..o + 4] != frame[o..o + 4] {
+                    assert!(inside, "({x},{y}) outside the patch changed");
+                    changed += 1;
+                }
+            }
+        }
+        let centre = patch_to_image_at(&landmarks, 1).unwrap().apply([64.0, 45.0]);
+        let o = (centre[1] as usize * w + centre[0] as usize) * 4;
+        // Red (relit to the frame's brightness, so not 250).
+        assert!(i32::from(f[o]) - i32::from(f[o + 1]) > 60, "{:?}", &f[o..o + 3]);
+        assert!(changed > 10_000, "{changed}");
     }
 }

@@ -5,33 +5,45 @@ use redub::media::{self, VideoDecoder};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The shared test media folder, or `None` after printing why the test is skipped.
+/// Whether this run is CI (`CI=true`, set by `.ci/run`): there a missing fixture fails the
+/// test instead of skipping it, so a test cannot pass by not running.
+pub fn under_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// Skips `test` for `why` (a missing fixture or tool): prints it locally, fails under CI.
+pub fn skip(test: &str, why: &str) {
+    assert!(!under_ci(), "{test}: {why} (CI=true: a missing fixture is a failure)");
+    println!("SKIP {test}: {why}");
+}
+
+/// The shared test media folder, or `None` after [`skip`]ping.
 pub fn shared_media(test: &str) -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/media");
     if dir.is_dir() {
         Some(dir)
     } else {
-        println!("SKIP {test}: {} is absent", dir.display());
+        skip(test, &format!("{} is absent", dir.display()));
         None
     }
 }
 
-/// The shared test media folder when it and the models are there, or `None` after printing why
-/// the test is skipped.
+/// The shared test media folder when it and the models are there, or `None` after [`skip`]ping.
 pub fn media_and_models(test: &str) -> Option<PathBuf> {
     let media = shared_media(test)?;
     models_or_skip(test).then_some(media)
 }
 
-/// Whether the MTCNN models and ONNX Runtime are installed; prints why the test is skipped if not.
+/// Whether the MTCNN models and ONNX Runtime are installed; [`skip`]s the test if not.
 pub fn models_or_skip(test: &str) -> bool {
     let dir = redub::inference::models_dir();
     let ok = dir.join("mtcnn/pnet.onnx").is_file() && redub::inference::find_library().is_ok();
     if !ok {
-        println!(
-            "SKIP {test}: models or ONNX Runtime absent under {} (run packaging/setup.sh deps)",
+        let why = format!(
+            "models or ONNX Runtime absent under {} (run packaging/setup.sh deps)",
             dir.display()
         );
+        skip(test, &why);
     }
     ok
 }
@@ -98,7 +110,7 @@ pub fn v1_gap_dubbed(media: &Path, dir: &Path) -> GapDubbed {
     let (dub, first_line) = dub_with_gap(dir);
     let project = dub_project(&video, &dub, Some(0));
     let lips =
-        redub::render::export::plan_project_lips(&project, dir, &redub::jobs::Job::new()).unwrap();
+        redub::render::lips::plan_project_lips(&project, dir, &redub::jobs::Job::new()).unwrap();
     assert_eq!(lips.tracks().len(), 1);
     GapDubbed { video, project, lips, first_line }
 }
@@ -113,9 +125,9 @@ pub fn edits_stay_in_the_mouth(
     lips: redub::render::lips::LipRenderer,
     first_line: f64,
 ) -> usize {
-    use redub::lipsync::geometry::{PATCH_H, PATCH_W, patch_to_image};
+    use redub::analysis::mouth_patch::{PATCH_H, PATCH_W, patch_to_image};
     use redub::model::Time;
-    use redub::render::export::FrameRenderer;
+    use redub::render::graph::FrameRenderer;
     let face = lips.tracks()[0].face.clone();
     let mut renderer = FrameRenderer::open(video, lips).unwrap();
     let mut source = VideoDecoder::open_with_cache(video, 0).unwrap();
@@ -327,13 +339,13 @@ pub fn write_shot(
 }
 
 /// The public-domain astronaut photo installed by `packaging/setup.sh deps` (a face whose
-/// pictures may go into committed snapshots), or `None` after printing why the test is skipped.
+/// pictures may go into committed snapshots), or `None` after [`skip`]ping.
 pub fn astronaut_or_skip(test: &str) -> Option<image::RgbaImage> {
     let path = redub::inference::models_dir().join("fixtures/astronaut.png");
     match image::open(&path) {
         Ok(img) => Some(img.to_rgba8()),
         Err(e) => {
-            println!("SKIP {test}: {} unreadable ({e})", path.display());
+            skip(test, &format!("{} unreadable ({e})", path.display()));
             None
         }
     }

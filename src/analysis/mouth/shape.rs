@@ -2,8 +2,9 @@
 //! aperture per frame, the mouth activity that follows speech (for sync checks) and the
 //! mouth-region pixels (for flicker).
 
-use super::bank::{luma, mouth_opening};
-use super::geometry::{Landmarks5, PATCH_H, PATCH_W, Patch, Region, extract_patch, region_mask};
+use crate::analysis::mouth_patch::{
+    Landmarks5, PATCH_H, PATCH_W, Patch, Region, extract_patch, region_mask,
+};
 use std::sync::OnceLock;
 
 /// The lips region with a hard edge, built once for every frame measured.
@@ -221,7 +222,7 @@ impl MouthSeries {
     /// absent: the [`aperture`](MouthSeries::aperture) (teeth or dark interior: how open), the
     /// lip height along the vertical profile through the mouth centre (the vertical lip
     /// distance; see [`lip_shape`]) and the mouth-core [`motion`](MouthSeries::motion) (how much
-    /// the lips move, whatever their colour). [`super::sync::sync_offset_multi`] weighs them
+    /// the lips move, whatever their colour). `lipsync::sync::sync_offset_multi` weighs them
     /// per clip.
     pub fn features(&self) -> Vec<Vec<f32>> {
         vec![
@@ -234,7 +235,7 @@ impl MouthSeries {
     /// Flicker of the lips region: mean absolute luma change between consecutive frames where
     /// the face is present in both.
     pub fn flicker(&self) -> f32 {
-        super::sync::flicker(&self.region)
+        flicker(&self.region)
     }
 }
 
@@ -295,7 +296,7 @@ impl FileMouth {
         Ok(Self { face: track.id, fps, frames, series, mouth_energy })
     }
 
-    /// The features [`super::sync::sync_offset_multi`] combines: [`MouthSeries::features`]
+    /// The features `lipsync::sync::sync_offset_multi` combines: [`MouthSeries::features`]
     /// and the analysis's mouth energy. Where the face is absent they hold their mean over the
     /// frames with the face (no information there), so the face leaving or coming back does not
     /// read as the mouth closing or moving.
@@ -313,6 +314,54 @@ fn hold_mean_where_absent(x: &mut [f32], present: &[bool]) {
     let values: Vec<f32> = x.iter().zip(present).filter(|(_, p)| **p).map(|(v, _)| *v).collect();
     let mean = values.iter().sum::<f32>() / values.len().max(1) as f32;
     x.iter_mut().zip(present).filter(|(_, p)| !**p).for_each(|(v, _)| *v = mean);
+}
+
+/// BT.601 luma of an R'G'B' colour (0..255).
+pub fn luma(p: [f32; 3]) -> f32 {
+    0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]
+}
+
+/// Mouth opening from the canonical patch: the share of dark pixels (the mouth interior) in an
+/// ellipse between the mouth corners, relative to the skin brightness around it.
+pub fn mouth_opening(patch: &Patch) -> f32 {
+    // Mouth centre in patch pixels: canonical (64, 106) → ((64−16)/0.75, (106−72)/0.75).
+    let (cu, cv) = (64.0f32, 45.3f32);
+    let (ru, rv) = (24.0f32, 16.0f32);
+    let mut inner = Vec::new();
+    let mut outer = Vec::new();
+    for (i, p) in patch.rgb.iter().enumerate() {
+        let (u, v) = ((i % PATCH_W) as f32, (i / PATCH_W) as f32);
+        let r = ((u - cu) / ru).powi(2) + ((v - cv) / rv).powi(2);
+        if r <= 1.0 {
+            inner.push(luma(*p));
+        } else if r <= 2.5 {
+            outer.push(luma(*p));
+        }
+    }
+    if inner.is_empty() || outer.is_empty() {
+        return 0.0;
+    }
+    outer.sort_by(f32::total_cmp);
+    let skin = outer[outer.len() / 2];
+    // Continuous darkness rather than a threshold count: a half-open mouth reads half-way, and
+    // the measure does not jump when one pixel crosses a line.
+    let skin = skin.max(1.0);
+    inner.iter().map(|&l| ((0.8 * skin - l) / (0.8 * skin)).clamp(0.0, 1.0)).sum::<f32>()
+        / inner.len() as f32
+}
+
+/// Flicker: mean absolute difference between consecutive frames' values (e.g. mouth-region
+/// pixels), averaged over the pairs of frames that both have values of the same length (an
+/// empty entry marks a frame without the face).
+pub fn flicker(regions: &[Vec<f32>]) -> f32 {
+    let diffs: Vec<f32> = regions
+        .windows(2)
+        .filter(|w| !w[0].is_empty() && w[0].len() == w[1].len())
+        .map(|w| {
+            w[0].iter().zip(&w[1]).map(|(a, b)| (a - b).abs()).sum::<f32>() / w[0].len() as f32
+        })
+        .collect();
+    if diffs.is_empty() { 0.0 } else { diffs.iter().sum::<f32>() / diffs.len() as f32 }
 }
 
 #[cfg(test)]
@@ -384,7 +433,7 @@ mod tests {
             let rgba: Vec<u8> =
                 p.rgb.iter().flat_map(|c| [c[0] as u8, c[1] as u8, c[2] as u8, 255]).collect();
             // The patch itself as the frame, with landmarks that map it onto itself.
-            let lm = crate::lipsync::geometry::canonical()
+            let lm = crate::analysis::mouth_patch::canonical()
                 .map(|q| [(q[0] - 16.0) / 0.75, (q[1] - 72.0) / 0.75]);
             s.push(&rgba, PATCH_W, PATCH_H, Some(&lm));
         }
@@ -396,5 +445,26 @@ mod tests {
             motion[3] > motion[2] && motion[4] > motion[8] && motion[5] > motion[9],
             "{motion:?}"
         );
+    }
+
+    #[test]
+    fn mouth_opening_sees_a_dark_interior() {
+        let mut patch = Patch { rgb: vec![[180.0, 140.0, 120.0]; PATCH_W * PATCH_H] };
+        assert_eq!(mouth_opening(&patch), 0.0);
+        for (i, p) in patch.rgb.iter_mut().enumerate() {
+            let (u, v) = ((i % PATCH_W) as f32, (i / PATCH_W) as f32);
+            if ((u - 64.0) / 18.0).powi(2) + ((v - 45.0) / 8.0).powi(2) <= 1.0 {
+                *p = [30.0, 10.0, 10.0];
+            }
+        }
+        let open = mouth_opening(&patch);
+        assert!(open > 0.2 && open < 0.6, "{open}");
+    }
+
+    #[test]
+    fn flicker_is_the_mean_change_between_frames() {
+        assert_eq!(flicker(&[vec![1.0, 1.0], vec![2.0, 0.0]]), 1.0);
+        // A frame without the face (empty) is no pair.
+        assert_eq!(flicker(&[vec![1.0], vec![], vec![3.0]]), 0.0);
     }
 }

@@ -1,5 +1,7 @@
-//! Mouth geometry: the canonical lower-face frame from 5 landmarks (a similarity transform), the
-//! mouth patch's pixel grid in that frame, bilinear sampling, and the feathered region mask.
+//! The mouth patch: the canonical lower-face frame from 5 landmarks (a similarity transform),
+//! the patch's pixel grid in that frame, bilinear sampling, and the feathered region mask. The
+//! analysis measures lips on it; the lip engines (`lipsync`) draw mouths in it. (Boxes and the
+//! similarity transform itself are [`super::geometry`].)
 
 /// Five facial landmarks in image pixels: left eye, right eye, nose tip, left and right mouth
 /// corners (the MTCNN order).
@@ -24,7 +26,7 @@ pub const PATCH_SCALE: f32 = 0.75;
 /// y 72..144 (from just under the nose to below the chin).
 pub const PATCH_ORIGIN: [f32; 2] = [16.0, 72.0];
 
-pub use crate::analysis::geometry::Similarity;
+pub use super::geometry::Similarity;
 use crate::analysis::mouth::CANONICAL_LANDMARKS;
 use wide::f32x4;
 

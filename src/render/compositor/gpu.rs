@@ -1,10 +1,10 @@
 //! GPU compositor (wgpu): one render pass per patch layer does the affine warp and the masked
 //! blend of a lip patch into the frame; the result is read back for export, and the editor can
-//! show the same texture. The CPU reference (`lipsync::render::composite`) is used when no
-//! adapter exists or `REDUB_FORCE_CPU=1`; [`Backend`] says which one ran.
+//! show the same texture. [`super::Compositor`] picks it or the CPU reference ([`super::cpu`]).
 
-use crate::lipsync::geometry::{Patch, Similarity, dims_of};
-use crate::media::yuv::Rect;
+use super::{PatchLayer, footprint};
+use crate::analysis::mouth_patch::dims_of;
+use crate::render::pixels::Rect;
 use std::sync::{Arc, OnceLock};
 use wgpu::util::DeviceExt;
 
@@ -20,46 +20,12 @@ pub enum GpuError {
     /// A GPU operation failed.
     #[error("GPU: {0}")]
     Failed(String),
+    /// Opening the process's compositor failed earlier (the first error, kept as its text).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
-/// Which compositor ran.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Backend {
-    /// The wgpu path on this adapter.
-    Gpu(String),
-    /// The CPU reference.
-    Cpu,
-}
-
-impl std::fmt::Display for Backend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Backend::Gpu(name) => write!(f, "GPU ({name})"),
-            Backend::Cpu => write!(f, "CPU"),
-        }
-    }
-}
-
-/// One patch to blend: colours and alpha in patch pixels, and the patch → frame transform.
-#[derive(Clone, Copy, Debug)]
-pub struct PatchLayer<'a> {
-    /// Colours, 0..255, of a patch of any detail (`PATCH_W·s × PATCH_H·s`, see
-    /// `lipsync::geometry::detail_dims`).
-    pub patch: &'a Patch,
-    /// Alpha per patch pixel, 0..1 (mask × intensity × (1 − occlusion)).
-    pub alpha: &'a [f32],
-    /// Patch pixels → frame pixels.
-    pub to_image: Similarity,
-}
-
-/// Applies layers on the CPU (the reference).
-pub fn composite_cpu(frame: &mut [u8], width: usize, height: usize, layers: &[PatchLayer<'_>]) {
-    for l in layers {
-        crate::lipsync::render::composite(frame, width, height, l.patch, l.alpha, &l.to_image);
-    }
-}
-
-fn force_cpu() -> bool {
+pub(super) fn force_cpu() -> bool {
     std::env::var("REDUB_FORCE_CPU").is_ok_and(|v| v == "1")
 }
 
@@ -184,7 +150,7 @@ impl GpuCompositor {
         SHARED
             .get_or_init(|| Self::new().map(Arc::new).map_err(|e| e.to_string()))
             .clone()
-            .map_err(GpuError::NoAdapter)
+            .map_err(GpuError::Unavailable)
     }
 
     fn on_device(
@@ -329,7 +295,7 @@ impl GpuCompositor {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("composite") });
         let mut keep = Vec::new();
         for layer in layers {
-            // The patch may have any detail (see `lipsync::geometry::detail_dims`).
+            // The patch may have any detail (see `analysis::mouth_patch::detail_dims`).
             let (pw, ph) = dims_of(layer.patch.rgb.len());
             let patch_extent =
                 wgpu::Extent3d { width: pw as u32, height: ph as u32, depth_or_array_layers: 1 };
@@ -459,38 +425,8 @@ impl GpuCompositor {
     }
 }
 
-/// The part of a `width × height` frame that blending `layers` may change: each layer's masked
-/// footprint ([`crate::lipsync::render::footprint`]) with a pixel to spare, in whole chroma
-/// samples; `None` when nothing can change (every alpha zero, or off the frame).
-pub fn footprint(layers: &[PatchLayer<'_>], width: usize, height: usize) -> Option<Rect> {
-    layers
-        .iter()
-        .filter_map(|l| {
-            let b = crate::lipsync::render::footprint(l.patch.rgb.len(), l.alpha, &l.to_image)?;
-            Rect::covering(b, 2.0, width, height)
-        })
-        .reduce(Rect::union)
-}
-
 fn bytemuck_f32(v: &[f32]) -> &[u8] {
     // f32 has no padding and any bit pattern is a valid u8 sequence.
     // SAFETY: the slice covers exactly `len * 4` initialised bytes of the same allocation.
     unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
-}
-
-/// Blends layers on the GPU when `gpu` is given and works, else on the CPU; says which ran.
-pub fn composite(
-    gpu: Option<&GpuCompositor>,
-    frame: &mut [u8],
-    width: usize,
-    height: usize,
-    layers: &[PatchLayer<'_>],
-) -> Backend {
-    if let Some(g) = gpu
-        && g.composite(frame, width, height, layers).is_ok()
-    {
-        return Backend::Gpu(g.adapter_name().to_string());
-    }
-    composite_cpu(frame, width, height, layers);
-    Backend::Cpu
 }

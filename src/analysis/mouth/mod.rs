@@ -1,11 +1,15 @@
-//! The canonical mouth crop and the per-frame mouth-motion energy derived from it.
+//! Mouth measures, one home: the canonical mouth crop and the per-frame mouth-motion energy
+//! derived from it (here, for visual speech activity), and the lip shape, aperture, opening and
+//! flicker measured on the lip patch ([`shape`], for the bank, sync checks and the CLI).
 //!
 //! Each face is brought to a canonical pose by the similarity transform that best maps a
 //! reference 5-point layout onto its landmarks; the mouth region is then sampled on a fixed grid,
 //! so what changes between two crops is the mouth itself, not the head's position, size or roll.
 
-use super::geometry::Similarity;
-use super::image::RgbImage;
+pub mod shape;
+
+use crate::analysis::geometry::Similarity;
+use crate::analysis::image::RgbImage;
 
 /// Reference landmark layout in a 112×112 canonical face (the widely used ArcFace alignment
 /// points): eyes, nose tip, mouth corners.

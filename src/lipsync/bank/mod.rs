@@ -2,137 +2,16 @@
 //! they were filmed, and the selection of a mouth sequence for new audio (k nearest by audio,
 //! then Viterbi with a cost for visual jumps; natural successors are free).
 
-use super::geometry::{PATCH_H, PATCH_W, Patch, detail_of, dims_of, downsample};
+use crate::analysis::mouth::shape::luma;
+use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, Patch, detail_of, dims_of, downsample};
 
 /// Side of the small grey descriptor used to price visual jumps.
 const DESC_W: usize = 16;
 const DESC_H: usize = 12;
 
-/// A canonical patch stored compactly: luma at full resolution and both chroma planes at half
-/// resolution each way (4:2:0 Y'CbCr, BT.601 full range), 1.5 bytes per pixel instead of 3.
-/// The source footage is itself 4:2:0 almost always, so the halved chroma loses next to nothing
-/// that was filmed; the luma, which carries the lips' and teeth's detail, is kept whole.
-/// The default is an empty patch.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CompactPatch {
-    w: usize,
-    h: usize,
-    y: Vec<u8>,
-    cb: Vec<u8>,
-    cr: Vec<u8>,
-}
+mod compact;
 
-fn to_ycc(p: [f32; 3]) -> [f32; 3] {
-    let y = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
-    [y, 128.0 + 0.564 * (p[2] - y), 128.0 + 0.713 * (p[0] - y)]
-}
-
-fn byte(v: f32) -> u8 {
-    v.round().clamp(0.0, 255.0) as u8
-}
-
-impl CompactPatch {
-    /// Packs a patch (of any detail; its size gives its width and height).
-    pub fn new(patch: &Patch) -> Self {
-        let (w, h) = dims_of(patch.rgb.len());
-        let ycc: Vec<[f32; 3]> = patch.rgb.iter().map(|&p| to_ycc(p)).collect();
-        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        let mut cb = Vec::with_capacity(cw * ch);
-        let mut cr = Vec::with_capacity(cw * ch);
-        for v in 0..ch {
-            for u in 0..cw {
-                let mut acc = [0.0f32; 2];
-                let mut n = 0.0f32;
-                for y in 2 * v..(2 * v + 2).min(h) {
-                    for x in 2 * u..(2 * u + 2).min(w) {
-                        let q = ycc[y * w + x];
-                        acc[0] += q[1];
-                        acc[1] += q[2];
-                        n += 1.0;
-                    }
-                }
-                cb.push(byte(acc[0] / n));
-                cr.push(byte(acc[1] / n));
-            }
-        }
-        Self { w, h, y: ycc.iter().map(|q| byte(q[0])).collect(), cb, cr }
-    }
-
-    /// A patch from its planes (`y`: `w × h`, `cb` and `cr`: `⌈w/2⌉ × ⌈h/2⌉`), if they fit.
-    pub fn from_planes(w: usize, h: usize, y: Vec<u8>, cb: Vec<u8>, cr: Vec<u8>) -> Option<Self> {
-        let c = w.div_ceil(2) * h.div_ceil(2);
-        (y.len() == w * h && cb.len() == c && cr.len() == c).then_some(Self { w, h, y, cb, cr })
-    }
-
-    /// The luma, Cb and Cr planes.
-    pub fn planes(&self) -> (&[u8], &[u8], &[u8]) {
-        (&self.y, &self.cb, &self.cr)
-    }
-
-    /// Width and height in pixels.
-    pub fn dims(&self) -> (usize, usize) {
-        (self.w, self.h)
-    }
-
-    /// Pixels in the patch.
-    pub fn len(&self) -> usize {
-        self.y.len()
-    }
-
-    /// Whether the patch has no pixels.
-    pub fn is_empty(&self) -> bool {
-        self.y.is_empty()
-    }
-
-    /// Bytes the pixels take.
-    pub fn bytes(&self) -> usize {
-        self.y.len() + self.cb.len() + self.cr.len()
-    }
-
-    /// The RGB patch: chroma interpolated bilinearly between the half-resolution samples (each
-    /// sits at the centre of its 2×2 block).
-    pub fn to_patch(&self) -> Patch {
-        let (w, h) = (self.w, self.h);
-        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        // Per output column/row: the two chroma samples and the weight of the second.
-        let taps = |n: usize, cn: usize| -> Vec<(usize, usize, f32)> {
-            (0..n)
-                .map(|x| {
-                    let c = (x as f32 - 0.5) / 2.0;
-                    let lo = c.floor().max(0.0) as usize;
-                    let hi = (lo + 1).min(cn - 1);
-                    let t = (c - lo as f32).clamp(0.0, 1.0);
-                    (lo.min(cn - 1), hi, t)
-                })
-                .collect()
-        };
-        let (tx, ty) = (taps(w, cw), taps(h, ch));
-        let mut rgb = Vec::with_capacity(w * h);
-        // Separable: each output row first blends its two chroma rows, then each pixel its two
-        // chroma columns.
-        let (mut row_b, mut row_r) = (vec![0.0f32; cw], vec![0.0f32; cw]);
-        for (y, &(y0, y1, fy)) in ty.iter().enumerate() {
-            for (plane, row) in [(&self.cb, &mut row_b), (&self.cr, &mut row_r)] {
-                let (top, bottom) = (&plane[y0 * cw..y0 * cw + cw], &plane[y1 * cw..y1 * cw + cw]);
-                for ((r, &t), &b) in row.iter_mut().zip(top).zip(bottom) {
-                    let t = f32::from(t);
-                    *r = t + fy * (f32::from(b) - t) - 128.0;
-                }
-            }
-            let luma = &self.y[y * w..y * w + w];
-            for (&(x0, x1, fx), &l) in tx.iter().zip(luma) {
-                let l = f32::from(l);
-                let b = row_b[x0] + fx * (row_b[x1] - row_b[x0]);
-                let r = row_r[x0] + fx * (row_r[x1] - row_r[x0]);
-                let red = l + r / 0.713;
-                let blue = l + b / 0.564;
-                let green = (l - 0.299 * red - 0.114 * blue) / 0.587;
-                rgb.push([red, green, blue].map(|v| v.clamp(0.0, 255.0)));
-            }
-        }
-        Patch { rgb }
-    }
-}
+pub use compact::{CompactPatch, DecodedCache, DecodedEntry};
 
 /// One usable frame of the bound face.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,13 +22,13 @@ pub struct BankEntry {
     /// frame, or the next one kept after near-duplicate frames were dropped (see
     /// [`Bank::cap`]). Continuations are free steps in the selection.
     pub continues: bool,
-    /// Canonical patch at the bank's detail (see [`super::geometry::detail_dims`]), compact.
+    /// Canonical patch at the bank's detail (see [`crate::analysis::mouth_patch::detail_dims`]), compact.
     pub patch: CompactPatch,
     /// Downsampled grey patch, zero mean, for visual distances.
     pub descriptor: Vec<f32>,
     /// Audio features of the original around this frame (normalised per track).
     pub features: Vec<f32>,
-    /// Mouth aperture (0 closed .. 1 wide open; see [`super::measure::aperture`]: teeth and the
+    /// Mouth aperture (0 closed .. 1 wide open; see [`crate::analysis::mouth::shape::aperture`]: teeth and the
     /// dark interior both count).
     pub opening: f32,
 }
@@ -169,7 +48,7 @@ impl BankEntry {
             patch: CompactPatch::new(patch),
             descriptor: descriptor(small),
             features,
-            opening: super::measure::aperture(small),
+            opening: crate::analysis::mouth::shape::aperture(small),
         }
     }
 
@@ -191,11 +70,6 @@ impl BankEntry {
     }
 }
 
-/// BT.601 luma of an R'G'B' colour (0..255).
-pub(crate) fn luma(p: [f32; 3]) -> f32 {
-    0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]
-}
-
 /// The luma of each pixel of a patch.
 pub fn luma_of(patch: &Patch) -> Vec<f32> {
     patch.rgb.iter().map(|&p| luma(p)).collect()
@@ -213,35 +87,6 @@ pub fn descriptor(patch: &Patch) -> Vec<f32> {
     let mean = d.iter().sum::<f32>() / d.len() as f32;
     d.iter_mut().for_each(|v| *v -= mean);
     d
-}
-
-/// Mouth opening from the canonical patch: the share of dark pixels (the mouth interior) in an
-/// ellipse between the mouth corners, relative to the skin brightness around it.
-pub fn mouth_opening(patch: &Patch) -> f32 {
-    // Mouth centre in patch pixels: canonical (64, 106) → ((64−16)/0.75, (106−72)/0.75).
-    let (cu, cv) = (64.0f32, 45.3f32);
-    let (ru, rv) = (24.0f32, 16.0f32);
-    let mut inner = Vec::new();
-    let mut outer = Vec::new();
-    for (i, p) in patch.rgb.iter().enumerate() {
-        let (u, v) = ((i % PATCH_W) as f32, (i / PATCH_W) as f32);
-        let r = ((u - cu) / ru).powi(2) + ((v - cv) / rv).powi(2);
-        if r <= 1.0 {
-            inner.push(luma(*p));
-        } else if r <= 2.5 {
-            outer.push(luma(*p));
-        }
-    }
-    if inner.is_empty() || outer.is_empty() {
-        return 0.0;
-    }
-    outer.sort_by(f32::total_cmp);
-    let skin = outer[outer.len() / 2];
-    // Continuous darkness rather than a threshold count: a half-open mouth reads half-way, and
-    // the measure does not jump when one pixel crosses a line.
-    let skin = skin.max(1.0);
-    inner.iter().map(|&l| ((0.8 * skin - l) / (0.8 * skin)).clamp(0.0, 1.0)).sum::<f32>()
-        / inner.len() as f32
 }
 
 /// Weight of loudness (c0) and its change (Δc0) in the audio distance, as factors on the
@@ -318,7 +163,7 @@ const JAW_ANGLES: usize = 24;
 const JAW_RADII: [f32; 5] = [0.8, 0.9, 1.0, 1.1, 1.2];
 
 /// The lower face's geometry at the edit's outer edge: the grey level's change from ring to ring
-/// across the edge of the lips+jaw region (the ellipse of [`super::geometry::region_mask`] for
+/// across the edge of the lips+jaw region (the ellipse of [`crate::analysis::mouth_patch::region_mask`] for
 /// `Region::LipsJaw`; five rings over its feather) at 24 angles, on an analysis-size patch.
 /// Where the jaw line and the chin's folds cross the mask's edge is what a bank mouth must
 /// match, or a crease shows where it meets the kept face. Changes, not levels: the renderer
@@ -449,53 +294,6 @@ fn shape_clusters(entries: &[BankEntry], k: usize) -> Vec<usize> {
         }
     }
     assign
-}
-
-/// A bank mouth decoded to floats: at the bank's detail and at analysis size.
-#[derive(Debug)]
-pub struct DecodedEntry {
-    /// [`BankEntry::to_patch`].
-    pub patch: Patch,
-    /// `patch` at analysis size (`PATCH_W × PATCH_H`, see [`downsample`]).
-    pub small: Patch,
-    /// The luma of `small` (see [`luma_of`]).
-    pub luma: Vec<f32>,
-}
-
-/// Entries kept decoded by a [`DecodedCache`] of [`DecodedCache::default`]: a few for each
-/// render worker (export runs one per two cores), each drawing a mouth and up to two neighbours.
-fn decoded_kept() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    6 + 3 * (cores / 2).clamp(1, 8)
-}
-
-/// The last few bank mouths decoded to floats. Consecutive frames draw the same mouths (a
-/// frame's mouth is its neighbours' mix, a filmed run repeats none), so each is unpacked once
-/// rather than once per frame and per role. Shared by render workers.
-#[derive(Debug)]
-pub struct DecodedCache(super::kept::Kept<usize, DecodedEntry>);
-
-impl Default for DecodedCache {
-    fn default() -> Self {
-        Self::new(decoded_kept())
-    }
-}
-
-impl DecodedCache {
-    /// A cache of at most `capacity` entries (at least one).
-    pub fn new(capacity: usize) -> Self {
-        Self(super::kept::Kept::new(capacity))
-    }
-
-    /// Entry `entry` of `bank`, decoded (from the cache when it is there).
-    pub fn get(&self, bank: &Bank, entry: usize) -> Option<std::sync::Arc<DecodedEntry>> {
-        self.0.get_or_make(entry, || {
-            let patch = bank.entries.get(entry)?.to_patch();
-            let small = downsample(&patch);
-            let luma = luma_of(&small);
-            Some(DecodedEntry { patch, small, luma })
-        })
-    }
 }
 
 /// The bank of one face track.
@@ -994,7 +792,7 @@ mod tests {
     #[test]
     fn jaw_profiles_see_where_the_jaw_line_crosses_the_edge() {
         // A chin edge (bright skin above, dark below) at two heights.
-        let chin = |row: usize| crate::lipsync::geometry::chin_patch(row, 60.0);
+        let chin = |row: usize| crate::analysis::mouth_patch::chin_patch(row, 60.0);
         let (a, b, c) = (jaw_profile(&chin(80)), jaw_profile(&chin(80)), jaw_profile(&chin(70)));
         assert_eq!(jaw_distance(&a, &b), 0.0);
         assert!(jaw_distance(&a, &c) > 100.0, "{}", jaw_distance(&a, &c));
@@ -1002,19 +800,5 @@ mod tests {
         let mut lit = chin(80);
         lit.rgb.iter_mut().for_each(|p| p.iter_mut().for_each(|v| *v += 20.0));
         assert!(jaw_distance(&a, &jaw_profile(&lit)) < 1.0);
-    }
-
-    #[test]
-    fn mouth_opening_sees_a_dark_interior() {
-        let mut patch = Patch { rgb: vec![[180.0, 140.0, 120.0]; PATCH_W * PATCH_H] };
-        assert_eq!(mouth_opening(&patch), 0.0);
-        for (i, p) in patch.rgb.iter_mut().enumerate() {
-            let (u, v) = ((i % PATCH_W) as f32, (i / PATCH_W) as f32);
-            if ((u - 64.0) / 18.0).powi(2) + ((v - 45.0) / 8.0).powi(2) <= 1.0 {
-                *p = [30.0, 10.0, 10.0];
-            }
-        }
-        let open = mouth_opening(&patch);
-        assert!(open > 0.2 && open < 0.6, "{open}");
     }
 }

@@ -1,0 +1,390 @@
+//! The one dispatcher: every [`AppCommand`] a panel emits is applied here, once per frame, with
+//! the editing helpers the commands share (split, edit points, seek).
+
+use super::*;
+
+impl RedubApp {
+    /// Applies one command.
+    pub fn apply(&mut self, cmd: AppCommand) {
+        use AppCommand as C;
+        match cmd {
+            C::NewProject => self.guard_unsaved(AfterPrompt::New),
+            C::Open(Some(p)) => self.guard_unsaved(AfterPrompt::Open(p)),
+            C::Open(None) => {
+                if let Some(p) =
+                    rfd::FileDialog::new().add_filter("Redub project", &["redub"]).pick_file()
+                {
+                    self.guard_unsaved(AfterPrompt::Open(p));
+                }
+            }
+            C::Save => match self.path.clone() {
+                Some(p) => {
+                    self.save_to(&p);
+                }
+                None => self.apply(C::SaveAs(None)),
+            },
+            C::SaveAs(Some(p)) => {
+                self.save_to(&p);
+            }
+            C::SaveAs(None) => {
+                if let Some(p) = rfd::FileDialog::new()
+                    .add_filter("Redub project", &["redub"])
+                    .set_file_name("project.redub")
+                    .save_file()
+                {
+                    self.save_to(&p);
+                }
+            }
+            C::Import { paths: Some(paths), target } => {
+                if let Err(e) = self.importer.start(paths, target, self.ctx.clone()) {
+                    self.error(format!("cannot start import: {e}"));
+                }
+            }
+            C::Import { paths: None, target } => {
+                if let Some(paths) = rfd::FileDialog::new()
+                    .add_filter(
+                        "Media",
+                        &[
+                            "mp4", "mov", "mkv", "webm", "wav", "flac", "mp3", "ogg", "opus",
+                            "m4a", "aac",
+                        ],
+                    )
+                    .pick_files()
+                {
+                    self.apply(C::Import { paths: Some(paths), target });
+                }
+            }
+            C::Edit { edit, label } => self.edit(edit, &label),
+            C::BeginGesture(label) => self.history.begin_gesture(&label),
+            C::EndGesture => {
+                self.history.end_gesture();
+                self.changes += 1;
+            }
+            C::CancelGesture => self.history.cancel_gesture(&mut self.project),
+            C::Undo => {
+                self.stop();
+                match self.history.undo(&mut self.project) {
+                    Ok(Some(l)) => self.info(format!("Undo: {l}")),
+                    Ok(None) => self.info("Nothing to undo"),
+                    Err(e) => self.error(format!("{e}; the project is unchanged")),
+                }
+                self.after_change(true);
+            }
+            C::Redo => {
+                self.stop();
+                match self.history.redo(&mut self.project) {
+                    Ok(Some(l)) => self.info(format!("Redo: {l}")),
+                    Ok(None) => self.info("Nothing to redo"),
+                    Err(e) => self.error(format!("{e}; the project is unchanged")),
+                }
+                self.after_change(true);
+            }
+            C::TogglePlay => {
+                if self.play.is_some() {
+                    self.stop();
+                } else {
+                    self.shuttle.speed = 1;
+                    self.start_play(1);
+                }
+            }
+            C::Shuttle(dir) => {
+                let speed = self.shuttle.press(dir);
+                self.stop();
+                if speed != 0 {
+                    self.start_play(speed);
+                }
+            }
+            C::StepFrames(n) => {
+                self.stop();
+                let rate = self.project.timeline.frame_rate;
+                let f = (rate.time_to_frame(self.playhead) + n).max(0);
+                self.seek(rate.frame_to_time(f));
+            }
+            C::Seek(t) => {
+                let playing = self.play.as_ref().map(|_| self.shuttle.speed);
+                self.stop();
+                self.seek(t.max(Time::ZERO));
+                if let Some(s) = playing {
+                    self.start_play(s);
+                }
+            }
+            C::PrevEdit | C::NextEdit => {
+                let next = matches!(cmd, C::NextEdit);
+                if let Some(t) = self.edit_point(next) {
+                    self.stop();
+                    self.seek(t);
+                }
+            }
+            C::SetIn => self.in_point = Some(self.playhead),
+            C::SetOut => self.out_point = Some(self.playhead),
+            C::AddMarker => {
+                let mut m = self.project.timeline.markers.clone();
+                if !m.iter().any(|x| x.time == self.playhead) {
+                    m.push(Marker { time: self.playhead, name: format!("Marker {}", m.len() + 1) });
+                    self.edit(Edit::SetMarkers(m), "Add marker");
+                }
+            }
+            C::Split => self.split(),
+            C::Delete => {
+                let edits: Vec<Edit> = self
+                    .editable_selection()
+                    .into_iter()
+                    .map(|clip| Edit::RemoveClip { clip })
+                    .collect();
+                if !edits.is_empty() {
+                    self.edit(Edit::Batch(edits), "Delete clips");
+                    self.selection.clear();
+                }
+            }
+            C::RippleDelete => {
+                let ids = self.editable_selection();
+                if !ids.is_empty() {
+                    let e = ripple_delete(&self.project, &ids);
+                    self.edit(e, "Ripple delete");
+                    self.selection.clear();
+                }
+            }
+            C::ToggleSnap => self.snap = !self.snap,
+            C::Select(ids, mode) => {
+                // Selecting clips ends the lip segment selection.
+                self.lip_ui.selected = None;
+                match mode {
+                    SelectMode::Replace => self.selection = ids,
+                    SelectMode::Add => {
+                        for id in ids {
+                            if !self.selection.contains(&id) {
+                                self.selection.push(id);
+                            }
+                        }
+                    }
+                    SelectMode::Toggle => {
+                        for id in ids {
+                            if let Some(i) = self.selection.iter().position(|s| *s == id) {
+                                self.selection.remove(i);
+                            } else {
+                                self.selection.push(id);
+                            }
+                        }
+                    }
+                }
+            }
+            C::AddTrack => {
+                let mut scratch = self.project.clone();
+                let n = scratch.timeline.dub_tracks.len() + 1;
+                let id = scratch.add_dub_track(format!("Dub {n}"));
+                if let Some(track) =
+                    scratch.timeline.dub_tracks.iter().find(|t| t.id == id).cloned()
+                {
+                    self.edit(Edit::AddTrack { index: usize::MAX, track }, "Add dub track");
+                }
+            }
+            C::RemoveTrack(id) => self.edit(Edit::RemoveTrack { track: id }, "Remove dub track"),
+            C::ZoomTimeline { factor, around } => self.timeline.zoom(factor, around),
+            C::ViewerZoom(z) => self.viewer.zoom = z,
+            C::ToggleSafeAreas => self.viewer.safe_areas = !self.viewer.safe_areas,
+            C::ToggleBeforeAfter => self.viewer.before = !self.viewer.before,
+            C::SetWipe(f) => self.viewer.split = f,
+            C::ToggleMaskOverlay => self.viewer.mask_overlay = !self.viewer.mask_overlay,
+            C::ToggleFaceBoxes => self.viewer.face_boxes = !self.viewer.face_boxes,
+            C::CancelLipJob => self.lip_preview.cancel(),
+            C::PlaybackStats { reset: true } => {
+                self.dropped_frames = 0;
+                self.viewer.played_frames = 0;
+                self.stats_since = Some(Instant::now());
+            }
+            C::PlaybackStats { reset: false } => println!("{}", self.playback_stats()),
+            C::RetryLipJob => self.lip_preview.retry(&self.ctx.clone()),
+            C::ShowExport => self.export.show(&self.project, self.path.as_deref()),
+            C::HideExport => {
+                if self.export.running.is_none() {
+                    self.export.open = false;
+                }
+            }
+            C::StartExport { preset, range, output } => self.start_export(preset, range, output),
+            C::CancelExport => {
+                if let Some(r) = &self.export.running {
+                    r.job.cancel();
+                }
+            }
+            C::ShowInFolder(dir) => {
+                if let Err(e) = std::process::Command::new("xdg-open").arg(&dir).spawn() {
+                    self.error(format!("cannot open {}: {e}", dir.display()));
+                }
+            }
+            C::RelinkFolder(Some(folder)) => {
+                let (edit, left) = relink_edit(&self.project, &self.project_dir(), &folder);
+                let n = match &edit {
+                    Some(Edit::Batch(v)) => v.len(),
+                    _ => 0,
+                };
+                if let Some(e) = edit {
+                    self.edit(e, "Relink media");
+                }
+                self.missing_checked = None;
+                self.info(format!("Relinked {n} file(s); {left} still missing"));
+            }
+            C::RelinkFolder(None) => {
+                if let Some(f) = rfd::FileDialog::new().pick_folder() {
+                    self.apply(C::RelinkFolder(Some(f)));
+                }
+            }
+            C::RecoverAutosave => {
+                if let Some(slot) = self.recovery.take() {
+                    match slot.load() {
+                        Ok(p) => {
+                            self.replace_project(p, slot.source.clone());
+                            self.history.mark_unsaved();
+                            self.info("Recovered the autosaved project");
+                        }
+                        Err(e) => self.error(format!("{e:#}")),
+                    }
+                }
+            }
+            C::DiscardAutosave => {
+                if let Some(slot) = self.recovery.take() {
+                    slot.clear();
+                }
+            }
+            C::Quit => self.guard_unsaved(AfterPrompt::Quit),
+            C::Unsaved(choice) => {
+                let Some(after) = self.unsaved_prompt.take() else { return };
+                match choice {
+                    UnsavedChoice::Cancel => {}
+                    UnsavedChoice::Save => {
+                        let saved = match self.path.clone() {
+                            Some(p) => self.save_to(&p),
+                            None => match rfd::FileDialog::new()
+                                .set_file_name("project.redub")
+                                .save_file()
+                            {
+                                Some(p) => self.save_to(&p),
+                                None => false,
+                            },
+                        };
+                        if saved {
+                            self.proceed(after);
+                        }
+                    }
+                    UnsavedChoice::Discard => {
+                        self.drop_autosave();
+                        self.proceed(after);
+                    }
+                }
+            }
+            // Handled by the lip panels above.
+            C::SelectLipSegment(s) => self.lip_ui.select_segment(s),
+            C::PaintLipMask(seg) => {
+                if let Err(e) = self.lip_ui.open_painter(seg, &self.project) {
+                    self.error(format!("lip edit: {e}"));
+                }
+            }
+            C::AutoAlign { clip, settings } => {
+                self.stop();
+                let r = crate::app::align_ui::align_edit(
+                    &self.project,
+                    self.audio.sources.as_deref(),
+                    self.audio.dialogue.as_ref().map(|d| d.as_slice()),
+                    clip,
+                    &settings,
+                );
+                match r {
+                    Ok((edit, summary)) => {
+                        self.edit(edit, &format!("Auto-align ({})", settings.mode.name()));
+                        self.info(summary);
+                    }
+                    Err(e) => self.error(format!("Auto-align: {e}")),
+                }
+            }
+            C::SetKeyPreset(p) => {
+                self.key_preset = p;
+                self.settings.key_preset = p;
+                if let Err(e) = self.settings.save(&self.dirs) {
+                    self.error(format!("{e:#}"));
+                }
+            }
+        }
+    }
+
+    pub(super) fn editable_selection(&self) -> Vec<ClipId> {
+        self.project
+            .timeline
+            .dub_tracks
+            .iter()
+            .filter(|t| !t.locked)
+            .flat_map(|t| t.clips.iter().map(|c| c.id))
+            .filter(|id| self.selection.contains(id))
+            .collect()
+    }
+
+    pub(super) fn split(&mut self) {
+        // The selection, or every clip under the playhead when nothing is selected.
+        let at = self.playhead;
+        let candidates: Vec<ClipId> = if self.selection.is_empty() {
+            self.project
+                .timeline
+                .dub_tracks
+                .iter()
+                .filter(|t| !t.locked)
+                .flat_map(|t| &t.clips)
+                .filter(|c| c.position < at && c.end() > at)
+                .map(|c| c.id)
+                .collect()
+        } else {
+            self.editable_selection()
+        };
+        let mut scratch = self.project.clone();
+        let mut edits = Vec::new();
+        for id in candidates {
+            let new_id = scratch.next_clip_id();
+            if let Some(e) = split_clip(&scratch, id, at, new_id)
+                && e.apply(&mut scratch).is_ok()
+            {
+                edits.push(e);
+            }
+        }
+        if edits.is_empty() {
+            self.info("Nothing to split at the playhead");
+        } else {
+            self.edit(Edit::Batch(edits), "Split clip");
+        }
+    }
+
+    pub(super) fn edit_point(&self, next: bool) -> Option<Time> {
+        let mut pts: Vec<Time> = vec![Time::ZERO, self.project.timeline.duration];
+        for t in &self.project.timeline.dub_tracks {
+            for c in &t.clips {
+                pts.push(c.position);
+                pts.push(c.end());
+            }
+        }
+        pts.extend(self.project.timeline.markers.iter().map(|m| m.time));
+        let p = self.playhead;
+        if next {
+            pts.into_iter().filter(|t| *t > p).min()
+        } else {
+            pts.into_iter().filter(|t| *t < p).max()
+        }
+    }
+
+    /// Moves the playhead, kept within the timeline (0 to its end).
+    pub(super) fn seek(&mut self, t: Time) {
+        let t = t.max(Time::ZERO).min(self.end_time());
+        self.playhead = t;
+        self.timeline.reveal(t);
+    }
+
+    pub(super) fn end_time(&self) -> Time {
+        let clips_end = self
+            .project
+            .timeline
+            .dub_tracks
+            .iter()
+            .flat_map(|t| &t.clips)
+            .map(|c| c.end())
+            .max()
+            .unwrap_or(Time::ZERO);
+        self.project.timeline.duration.max(clips_end)
+    }
+
+    // ----- playback -----
+}

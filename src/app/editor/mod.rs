@@ -1,0 +1,636 @@
+//! The editor application: its state, opening and saving, background workers and autosave.
+//! Commands are applied in [`command_handling`] (the one dispatcher), the panels laid out in
+//! [`ui`], playback started and stopped in [`transport`].
+
+mod command_handling;
+mod transport;
+mod ui;
+
+use super::command::{AppCommand, ExportRange, SelectMode, UnsavedChoice, ViewerZoom};
+use super::export_dialog::{ExportDialog, export_dialog_ui};
+use super::inspector::{InspectorState, inspector_ui};
+use super::keys::{KeyPreset, Shuttle, command_for_key};
+use super::loudness_panel::LoudnessPanel;
+use super::media_bin::{Importer, ProbeFacts, import_edit, media_bin_ui, relink_edit};
+use super::overlay::{FaceContext, bind_target};
+use super::playback::{AudioOut, Clock, MixFeed, frame_at, open_output};
+use super::preview::LipPreview;
+use super::script::ScriptRunner;
+use super::storage::{AutosaveSlot, Dirs, Settings};
+use super::thumbs::Thumbnails;
+use super::timeline::{PEAK_BUCKET, TimelineInput, TimelineView, Waveforms, timeline_ui};
+use super::viewer::{Viewer, viewer_ui};
+use crate::dsp::SAMPLE_RATE;
+use crate::dsp::peaks::peaks;
+use crate::jobs::LatestWorker;
+use crate::jobs::Task;
+use crate::model::edit::{Edit, TrackProps, clip, ripple_delete, split_clip};
+use crate::model::project::{MediaId, project_dir, resolve_media_path};
+use crate::model::time::format_timecode;
+use crate::model::{ClipId, FrameRate, History, Marker, Project, Time};
+use crate::render::RenderOptions;
+use crate::render::sources::{Sources, load_sources, warped_clips};
+use crate::render::warp_cache::WarpCache;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Seconds between timed autosaves while there are changes.
+pub const AUTOSAVE_SECS: u64 = 10;
+
+/// How the editor starts.
+#[derive(Clone, Debug, Default)]
+pub struct AppOptions {
+    /// Project to open.
+    pub project: Option<PathBuf>,
+    /// Where autosaves and settings go.
+    pub dirs: Option<Dirs>,
+    /// Use the audio device (off in tests: the clock is then a wall clock).
+    pub audio: bool,
+    /// Commands to run at start (the smoke tests' stand-in for a user).
+    pub script: Option<String>,
+}
+
+/// A line in the log panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEntry {
+    /// An error (red) or information.
+    pub error: bool,
+    /// The text.
+    pub text: String,
+}
+
+/// What waits for the answer to "save changes?".
+#[derive(Clone, Debug, PartialEq)]
+pub enum AfterPrompt {
+    /// Close the window.
+    Quit,
+    /// Start a new project.
+    New,
+    /// Open this project.
+    Open(PathBuf),
+}
+
+struct PlayState {
+    clock: Clock,
+    /// When and where playback started (for the stats line at stop).
+    since: (Instant, Time),
+    /// UI frames drawn while playing, and the time spent building them.
+    ui_frames: u64,
+    ui_time: Duration,
+    /// The edit count the mixer was started with: the mix is restarted after later edits.
+    mixed_changes: Option<u64>,
+    _feed: Option<MixFeed>,
+    _out: Option<AudioOut>,
+}
+
+/// Decoded sources, their waveforms, and the original dialogue as mono (for speech detection
+/// and auto-align; also when an M&E stem replaces it in the mix).
+type SourcesResult = Result<(Arc<Sources>, Arc<Waveforms>, Option<Arc<Vec<f32>>>), String>;
+/// The media an audio load covers: its identity for "did it change?".
+type SourcesKey = Vec<(MediaId, PathBuf)>;
+
+#[derive(Default)]
+struct AudioSources {
+    key: Option<SourcesKey>,
+    sources: Option<Arc<Sources>>,
+    peaks: Option<Arc<Waveforms>>,
+    dialogue: Option<Arc<Vec<f32>>>,
+    loading: Option<(SourcesKey, Task<SourcesResult>)>,
+    warp_cache: WarpCache,
+}
+
+/// The editor.
+pub struct RedubApp {
+    /// The open project.
+    pub project: Project,
+    /// Its undo history.
+    pub history: History,
+    /// Its file, once saved or opened.
+    pub path: Option<PathBuf>,
+    /// Selected clips.
+    pub selection: Vec<ClipId>,
+    /// Playhead.
+    pub playhead: Time,
+    /// In point.
+    pub in_point: Option<Time>,
+    /// Out point.
+    pub out_point: Option<Time>,
+    /// Snapping on.
+    pub snap: bool,
+    /// Timeline view.
+    pub timeline: TimelineView,
+    /// Viewer.
+    pub viewer: Viewer,
+    /// Face analysis and lip plan jobs of the shot (what the viewer's render path draws).
+    pub lip_preview: LipPreview,
+    /// When the playback counters were last reset.
+    stats_since: Option<Instant>,
+    /// Export dialog.
+    pub export: ExportDialog,
+    /// Messages for the user (errors also go to the status bar).
+    pub log: Vec<LogEntry>,
+    /// Frames skipped during playback.
+    pub dropped_frames: u64,
+    /// Shown when playback runs without sound.
+    pub audio_notice: Option<String>,
+    /// An autosave newer than the project, offered at start.
+    pub recovery: Option<AutosaveSlot>,
+    /// "Save changes?" is showing; what follows the answer.
+    pub unsaved_prompt: Option<AfterPrompt>,
+    /// Key bindings.
+    pub key_preset: KeyPreset,
+    /// Show the log window.
+    pub show_log: bool,
+    /// Thumbnails of the shot.
+    pub thumbnails: Thumbnails,
+    /// Lip lanes, the lip section of the inspector, the faces list and the mask painter.
+    pub lip_ui: super::lip_ui::LipUi,
+    /// The timeline's "Speaking" lane: faces speaking and proposed speakers of the dialogue.
+    pub speakers: super::speakers::Speakers,
+    /// The EBU R128 meter panel.
+    pub loudness: LoudnessPanel,
+    importer: Importer,
+    inspector: InspectorState,
+    settings: Settings,
+    dirs: Dirs,
+    slot: AutosaveSlot,
+    autosave_worker: Option<LatestWorker<(AutosaveSlot, Project)>>,
+    changes: u64,
+    autosaved_changes: u64,
+    last_autosave: Instant,
+    structural_pending: bool,
+    play: Option<PlayState>,
+    shuttle: Shuttle,
+    audio: AudioSources,
+    pending: Vec<AppCommand>,
+    allow_close: bool,
+    title: String,
+    audio_enabled: bool,
+    missing: HashMap<MediaId, bool>,
+    facts: ProbeFacts,
+    missing_checked: Option<Instant>,
+    ctx: egui::Context,
+    script: ScriptRunner,
+}
+
+impl RedubApp {
+    /// Creates the editor, opening `options.project` if given and looking for an autosave.
+    pub fn new(ctx: egui::Context, options: AppOptions) -> Self {
+        let dirs = options.dirs.clone().unwrap_or_else(Dirs::from_env);
+        let settings = Settings::load(&dirs);
+        let autosave_worker =
+            LatestWorker::spawn("autosave", |(slot, project): (AutosaveSlot, Project)| {
+                if let Err(e) = slot.write(&project) {
+                    eprintln!("redub: autosave failed: {e:#}");
+                }
+            })
+            .ok();
+        let mut app = Self {
+            project: Project::new("Untitled", FrameRate::FPS_25),
+            history: History::new(),
+            path: None,
+            selection: Vec::new(),
+            playhead: Time::ZERO,
+            in_point: None,
+            out_point: None,
+            snap: true,
+            timeline: TimelineView::default(),
+            viewer: Viewer::default(),
+            lip_preview: LipPreview::default(),
+            stats_since: None,
+            export: ExportDialog::default(),
+            log: Vec::new(),
+            dropped_frames: 0,
+            audio_notice: None,
+            recovery: None,
+            unsaved_prompt: None,
+            key_preset: settings.key_preset,
+            show_log: false,
+            thumbnails: Thumbnails::default(),
+            lip_ui: Default::default(),
+            speakers: Default::default(),
+            loudness: LoudnessPanel::default(),
+            importer: Importer::default(),
+            inspector: InspectorState::default(),
+            slot: AutosaveSlot::for_project(&dirs, None),
+            settings,
+            dirs,
+            autosave_worker,
+            changes: 0,
+            autosaved_changes: 0,
+            last_autosave: Instant::now(),
+            structural_pending: false,
+            play: None,
+            shuttle: Shuttle::default(),
+            audio: AudioSources::default(),
+            pending: Vec::new(),
+            allow_close: false,
+            title: String::new(),
+            audio_enabled: options.audio,
+            missing: HashMap::new(),
+            facts: ProbeFacts::default(),
+            missing_checked: None,
+            ctx,
+            script: ScriptRunner::new(options.script.as_deref().unwrap_or("")),
+        };
+        match &options.project {
+            Some(p) if p.exists() => app.open_now(p),
+            Some(p) => {
+                // A new file name: start empty and save there.
+                app.path = Some(p.clone());
+                app.slot = AutosaveSlot::for_project(&app.dirs, Some(p));
+                app.check_recovery();
+            }
+            None => app.check_recovery(),
+        }
+        app
+    }
+
+    /// Queues a command (applied at the end of the frame, like the panels' commands).
+    pub fn queue(&mut self, cmd: AppCommand) {
+        self.pending.push(cmd);
+    }
+
+    /// Applies queued commands now (tests call this between frames too).
+    pub fn apply_pending(&mut self) {
+        let cmds = std::mem::take(&mut self.pending);
+        for c in cmds {
+            self.apply(c);
+        }
+    }
+
+    /// Whether there are unsaved changes.
+    pub fn is_dirty(&self) -> bool {
+        self.history.is_dirty()
+    }
+
+    /// The window title: file name, `*` when unsaved.
+    pub fn window_title(&self) -> String {
+        let name = self
+            .path
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map_or_else(|| "Untitled".to_string(), |n| n.to_string_lossy().into_owned());
+        format!("{name}{} — Redub", if self.is_dirty() { "*" } else { "" })
+    }
+
+    /// The autosave slot in use.
+    pub fn autosave_slot(&self) -> &AutosaveSlot {
+        &self.slot
+    }
+
+    /// Whether playback is running.
+    pub fn is_playing(&self) -> bool {
+        self.play.is_some()
+    }
+
+    /// Whether an import is still running.
+    pub fn importing(&self) -> bool {
+        self.importer.busy()
+    }
+
+    /// Whether an export is still running.
+    pub fn exporting(&self) -> bool {
+        self.export.running.is_some()
+    }
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.log.push(LogEntry { error: false, text: text.into() });
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        eprintln!("redub: {text}");
+        self.log.push(LogEntry { error: true, text });
+    }
+
+    fn project_dir(&self) -> PathBuf {
+        self.path
+            .as_deref()
+            .map(project_dir)
+            .unwrap_or_else(|| std::env::current_dir().unwrap_or_default())
+    }
+
+    fn check_recovery(&mut self) {
+        if self.slot.is_recoverable() {
+            // Also on stderr, so a script or a smoke test can see the offer.
+            eprintln!("redub: offering recovery of autosave {}", self.slot.file.display());
+            self.recovery = Some(self.slot.clone());
+        }
+    }
+
+    // ----- commands -----
+
+    fn guard_unsaved(&mut self, after: AfterPrompt) {
+        if self.is_dirty() {
+            self.unsaved_prompt = Some(after);
+        } else {
+            self.proceed(after);
+        }
+    }
+
+    fn proceed(&mut self, after: AfterPrompt) {
+        match after {
+            AfterPrompt::Quit => {
+                self.allow_close = true;
+                self.ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            AfterPrompt::New => {
+                self.drop_autosave();
+                self.replace_project(Project::new("Untitled", FrameRate::FPS_25), None);
+            }
+            AfterPrompt::Open(p) => {
+                self.drop_autosave();
+                self.open_now(&p);
+            }
+        }
+    }
+
+    /// Removes this project's autosave (its changes were saved or thrown away).
+    fn drop_autosave(&mut self) {
+        if let Some(w) = self.autosave_worker.take() {
+            w.finish();
+        }
+        self.slot.clear();
+        self.autosaved_changes = self.changes;
+        self.autosave_worker =
+            LatestWorker::spawn("autosave", |(slot, project): (AutosaveSlot, Project)| {
+                if let Err(e) = slot.write(&project) {
+                    eprintln!("redub: autosave failed: {e:#}");
+                }
+            })
+            .ok();
+    }
+
+    fn open_now(&mut self, path: &Path) {
+        match Project::load(path) {
+            Ok(p) => {
+                self.replace_project(p, Some(path.to_path_buf()));
+                self.settings.add_recent(path);
+                if let Err(e) = self.settings.save(&self.dirs) {
+                    self.error(format!("{e:#}"));
+                }
+                self.check_recovery();
+            }
+            Err(e) => self.error(e.to_string()),
+        }
+    }
+
+    fn replace_project(&mut self, project: Project, path: Option<PathBuf>) {
+        self.stop();
+        self.project = project;
+        self.history = History::new();
+        self.slot = AutosaveSlot::for_project(&self.dirs, path.as_deref());
+        self.path = path;
+        self.selection.clear();
+        self.playhead = Time::ZERO;
+        self.in_point = None;
+        self.out_point = None;
+        self.missing_checked = None;
+        self.changes += 1;
+        self.autosaved_changes = self.changes;
+        self.timeline.scroll_sec = 0.0;
+    }
+
+    /// Saves to `path`; returns whether it worked.
+    fn save_to(&mut self, path: &Path) -> bool {
+        let path = if path.extension().is_none() {
+            path.with_extension("redub")
+        } else {
+            path.to_path_buf()
+        };
+        match self.project.save(&path) {
+            Ok(()) => {
+                self.history.mark_saved();
+                if self.path.as_deref() != Some(path.as_path()) {
+                    self.drop_autosave();
+                    self.slot = AutosaveSlot::for_project(&self.dirs, Some(&path));
+                }
+                self.drop_autosave();
+                self.path = Some(path.clone());
+                self.settings.add_recent(&path);
+                if let Err(e) = self.settings.save(&self.dirs) {
+                    self.error(format!("{e:#}"));
+                }
+                self.info(format!("Saved {}", path.display()));
+                true
+            }
+            Err(e) => {
+                self.error(e.to_string());
+                false
+            }
+        }
+    }
+
+    fn edit(&mut self, edit: Edit, label: &str) {
+        let structural = edit.is_structural();
+        match self.history.apply(&mut self.project, edit, label) {
+            Ok(()) => self.after_change(structural),
+            Err(e) => self.error(format!("{label}: {e}")),
+        }
+    }
+
+    fn after_change(&mut self, structural: bool) {
+        self.changes += 1;
+        self.structural_pending |= structural;
+        let ids: Vec<ClipId> = self
+            .selection
+            .iter()
+            .copied()
+            .filter(|id| clip(&self.project, *id).is_some())
+            .collect();
+        self.selection = ids;
+    }
+
+    fn start_export(&mut self, preset: crate::model::Preset, range: ExportRange, output: PathBuf) {
+        if output.as_os_str().is_empty() {
+            self.error("choose an output file");
+            return;
+        }
+        let range = match (range, self.in_point, self.out_point) {
+            (ExportRange::InOut, Some(a), Some(b)) if b > a => Some((a, b)),
+            (ExportRange::InOut, _, _) => {
+                self.error("set an in and an out point first (I / O)");
+                return;
+            }
+            _ => None,
+        };
+        let mut settings = self.project.export.clone();
+        settings.preset = preset;
+        settings.output = Some(output.clone());
+        settings.range = range;
+        if settings != self.project.export {
+            self.edit(Edit::SetExport(settings), "Export settings");
+        }
+        let opts = RenderOptions { preset, output, range };
+        if let Err(e) =
+            self.export.start(self.project.clone(), self.path.as_deref(), opts, self.ctx.clone())
+        {
+            self.error(format!("cannot start export: {e}"));
+        }
+    }
+
+    fn poll_workers(&mut self) {
+        for batch in self.importer.poll() {
+            for e in &batch.errors {
+                self.error(format!("import: {e}"));
+            }
+            if let Some(edit) = import_edit(&self.project, &batch) {
+                self.edit(edit, "Import media");
+                self.missing_checked = None;
+            }
+        }
+        if let Some(r) = self.export.poll().cloned() {
+            match r {
+                Ok(files) => {
+                    // The mix (WAV stems also write dialogue and background files).
+                    let out = self.project.export.output.clone();
+                    if let Some(f) =
+                        files.iter().find(|f| Some(*f) == out.as_ref()).or(files.first())
+                    {
+                        self.loudness.measure_export(f, &self.ctx.clone());
+                    }
+                    self.info(format!(
+                        "Exported {}",
+                        files
+                            .iter()
+                            .map(|f| f.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                }
+                Err(e) => self.error(format!("export: {e}")),
+            }
+        }
+        self.update_audio_sources();
+        self.facts.poll();
+        if self.loudness.poll() && self.loudness.open {
+            self.ctx.request_repaint();
+        }
+    }
+
+    /// Whether every background job (import, audio and waveform loading, probing, thumbnails,
+    /// export) is done: tests wait for this before taking snapshots.
+    pub fn background_idle(&self) -> bool {
+        !self.importer.busy()
+            && self.audio.loading.is_none()
+            && !self.facts.busy()
+            && !self.thumbnails.busy()
+            && !self.lip_ui.busy()
+            && self.export.running.is_none()
+            && !self.lip_preview.busy()
+    }
+
+    fn autosave_tick(&mut self) {
+        if self.history.in_gesture() || self.changes == self.autosaved_changes || !self.is_dirty() {
+            return;
+        }
+        let due = self.structural_pending
+            || self.last_autosave.elapsed() >= Duration::from_secs(AUTOSAVE_SECS);
+        if due && let Some(w) = &self.autosave_worker {
+            w.send((self.slot.clone(), self.project.clone()));
+            self.autosaved_changes = self.changes;
+            self.structural_pending = false;
+            self.last_autosave = Instant::now();
+        }
+    }
+
+    /// Waits until queued autosaves are on disk (tests).
+    pub fn flush_autosave(&mut self) {
+        if let Some(w) = self.autosave_worker.take() {
+            w.finish();
+        }
+        self.autosave_worker =
+            LatestWorker::spawn("autosave", |(slot, project): (AutosaveSlot, Project)| {
+                if let Err(e) = slot.write(&project) {
+                    eprintln!("redub: autosave failed: {e:#}");
+                }
+            })
+            .ok();
+    }
+
+    fn refresh_missing(&mut self) {
+        if self.missing_checked.is_some_and(|t| t.elapsed() < Duration::from_secs(2)) {
+            return;
+        }
+        let dir = self.project_dir();
+        let files: Vec<(MediaId, PathBuf)> = self
+            .project
+            .media
+            .iter()
+            .filter_map(|m| resolve_media_path(m, &dir).map(|p| (m.id, p)))
+            .collect();
+        self.facts.update(files, &self.ctx.clone());
+        self.missing = self
+            .project
+            .media
+            .iter()
+            .map(|m| (m.id, resolve_media_path(m, &dir).is_none()))
+            .collect();
+        self.missing_checked = Some(Instant::now());
+    }
+
+    /// Called on a clean exit: an autosave is only kept for unsaved work.
+    pub fn shutdown(&mut self) {
+        self.stop();
+        if let Some(w) = self.autosave_worker.take() {
+            w.finish();
+        }
+        if !self.is_dirty() {
+            self.slot.clear();
+        }
+    }
+
+    /// One line of playback counters since the last `PlaybackStats { reset: true }`.
+    pub fn playback_stats(&self) -> String {
+        let secs = self.stats_since.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        format!(
+            "playback: {:.1} s, {} frames shown, {} dropped, lip edit on {} face(s), compositor {}",
+            secs,
+            self.viewer.played_frames,
+            self.dropped_frames,
+            self.lip_preview.edited_faces.len(),
+            self.viewer.backend.as_deref().unwrap_or("none (no edited frame shown)")
+        )
+    }
+
+    /// Project selection helper for tests: the id of the only clip of a track.
+    pub fn clip_ids(&self) -> Vec<ClipId> {
+        self.project.timeline.dub_tracks.iter().flat_map(|t| t.clips.iter().map(|c| c.id)).collect()
+    }
+
+    /// Sets a track's properties (used by the script runner).
+    pub fn set_track_props(&mut self, index: usize, f: impl FnOnce(&mut TrackProps)) {
+        if let Some(t) = self.project.timeline.dub_tracks.get(index) {
+            let mut p = TrackProps::of(t);
+            f(&mut p);
+            let id = t.id;
+            self.edit(Edit::SetTrackProps { track: id, props: p }, "Track");
+        }
+    }
+}
+
+/// The original dialogue as mono with its waveform, decoded on its own (when an M&E stem has
+/// taken its place in the decoded sources).
+fn original_dialogue(
+    project: &Project,
+    dir: &Path,
+) -> Option<(Vec<f32>, Vec<crate::dsp::peaks::Peak>)> {
+    let m = project.timeline.original_audio.media.and_then(|id| project.media(id))?;
+    let path = resolve_media_path(m, dir)?;
+    let b = crate::media::decode_audio(&path, Some(2)).ok()?;
+    let p = peaks(&b.samples, usize::from(b.channels), PEAK_BUCKET);
+    Some((b.mono(), p))
+}
+
+impl eframe::App for RedubApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+    }
+
+    fn on_exit(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,478 @@
+//! The per-frame layout of the editor: menus, transport bar, status bar, dialogs and the
+//! panels, plus keyboard shortcuts and dropped files. Panels emit commands; nothing is applied
+//! here (see `command_handling`).
+
+use super::*;
+
+impl RedubApp {
+    pub(super) fn keys(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let preset = self.key_preset;
+        let cmds: Vec<AppCommand> = ctx.input(|i| {
+            let k_held = i.key_down(egui::Key::K);
+            i.events
+                .iter()
+                .filter_map(|e| match e {
+                    egui::Event::Key { key, pressed: true, modifiers, .. } => {
+                        command_for_key(preset, *key, *modifiers, k_held && *key != egui::Key::K)
+                    }
+                    _ => None,
+                })
+                .collect()
+        });
+        self.pending.extend(cmds);
+    }
+
+    pub(super) fn dropped_files(&mut self, ctx: &egui::Context) {
+        let (files, pos) = ctx.input(|i| {
+            (
+                i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect::<Vec<_>>(),
+                i.pointer.hover_pos(),
+            )
+        });
+        if files.is_empty() {
+            return;
+        }
+        let rate = self.project.timeline.frame_rate;
+        // Drops land on a frame boundary, like every other edit.
+        let target = pos.and_then(|p| self.timeline.drop_target(p)).map(|(t, at)| {
+            let f = (at.as_seconds_f64() * rate.as_f64()).round() as i64;
+            (t, rate.frame_to_time(f))
+        });
+        self.pending.push(AppCommand::Import { paths: Some(files), target });
+    }
+
+    pub(super) fn menu_ui(&mut self, ui: &mut egui::Ui) {
+        let out = &mut self.pending;
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("New").clicked() {
+                    out.push(AppCommand::NewProject);
+                }
+                if ui.button("Open…").clicked() {
+                    out.push(AppCommand::Open(None));
+                }
+                ui.menu_button("Open recent", |ui| {
+                    if self.settings.recent.is_empty() {
+                        ui.label("No recent projects");
+                    }
+                    for p in &self.settings.recent {
+                        if ui.button(p.display().to_string()).clicked() {
+                            out.push(AppCommand::Open(Some(p.clone())));
+                        }
+                    }
+                });
+                if ui.button("Save").clicked() {
+                    out.push(AppCommand::Save);
+                }
+                if ui.button("Save as…").clicked() {
+                    out.push(AppCommand::SaveAs(None));
+                }
+                ui.separator();
+                if ui.button("Import…").clicked() {
+                    out.push(AppCommand::Import { paths: None, target: None });
+                }
+                if ui.button("Relink missing media…").clicked() {
+                    out.push(AppCommand::RelinkFolder(None));
+                }
+                if ui.button("Export…").clicked() {
+                    out.push(AppCommand::ShowExport);
+                }
+                ui.separator();
+                if ui.button("Quit").clicked() {
+                    out.push(AppCommand::Quit);
+                }
+            });
+            ui.menu_button("Edit", |ui| {
+                let undo =
+                    self.history.undo_label().map_or("Undo".to_string(), |l| format!("Undo {l}"));
+                if ui
+                    .add_enabled(self.history.undo_len() > 0, egui::Button::new(undo))
+                    .on_hover_text("Undo")
+                    .clicked()
+                {
+                    out.push(AppCommand::Undo);
+                }
+                let redo =
+                    self.history.redo_label().map_or("Redo".to_string(), |l| format!("Redo {l}"));
+                if ui
+                    .add_enabled(self.history.redo_len() > 0, egui::Button::new(redo))
+                    .on_hover_text("Redo")
+                    .clicked()
+                {
+                    out.push(AppCommand::Redo);
+                }
+                ui.separator();
+                for (label, cmd) in [
+                    ("Split at playhead", AppCommand::Split),
+                    ("Delete", AppCommand::Delete),
+                    ("Ripple delete", AppCommand::RippleDelete),
+                    ("Add marker", AppCommand::AddMarker),
+                    ("Add dub track", AppCommand::AddTrack),
+                    ("Toggle snapping", AppCommand::ToggleSnap),
+                ] {
+                    if ui.button(label).clicked() {
+                        out.push(cmd);
+                    }
+                }
+                crate::app::me_track::me_menu_ui(ui, &self.project, out);
+            });
+            ui.menu_button("View", |ui| {
+                if ui.button("Fit frame").clicked() {
+                    out.push(AppCommand::ViewerZoom(ViewerZoom::Fit));
+                }
+                if ui.button("100 %").clicked() {
+                    out.push(AppCommand::ViewerZoom(ViewerZoom::Scale(1.0)));
+                }
+                if ui.button("Safe areas").clicked() {
+                    out.push(AppCommand::ToggleSafeAreas);
+                }
+                if ui.button("Log").clicked() {
+                    self.show_log = !self.show_log;
+                }
+                if ui.button("Loudness meter").clicked() {
+                    self.loudness.open = !self.loudness.open;
+                }
+            });
+            ui.menu_button("Playback", |ui| {
+                for (label, cmd) in [
+                    ("Play / pause", AppCommand::TogglePlay),
+                    ("Go to start", AppCommand::Seek(Time::ZERO)),
+                    ("Set in", AppCommand::SetIn),
+                    ("Set out", AppCommand::SetOut),
+                ] {
+                    if ui.button(label).clicked() {
+                        out.push(cmd);
+                    }
+                }
+            });
+            ui.menu_button("Keys", |ui| {
+                for p in [KeyPreset::Premiere, KeyPreset::Resolve] {
+                    if ui.radio(self.key_preset == p, p.name()).clicked() {
+                        out.push(AppCommand::SetKeyPreset(p));
+                    }
+                }
+            });
+        });
+    }
+
+    pub(super) fn transport_ui(&mut self, ui: &mut egui::Ui) {
+        let rate = self.project.timeline.frame_rate;
+        let end = self.end_time();
+        ui.horizontal(|ui| {
+            let out = &mut self.pending;
+            if ui.button("|<").on_hover_text("Go to start").clicked() {
+                out.push(AppCommand::Seek(Time::ZERO));
+            }
+            if ui.button("<").on_hover_text("Previous frame").clicked() {
+                out.push(AppCommand::StepFrames(-1));
+            }
+            let play = if self.play.is_some() { "Pause" } else { "Play" };
+            if ui.button(play).on_hover_text("Play or pause (Space)").clicked() {
+                out.push(AppCommand::TogglePlay);
+            }
+            if ui.button(">").on_hover_text("Next frame").clicked() {
+                out.push(AppCommand::StepFrames(1));
+            }
+            ui.monospace(format_timecode(self.playhead, rate, rate.is_drop_frame_rate()));
+            ui.label("/");
+            ui.monospace(format_timecode(end, rate, rate.is_drop_frame_rate()));
+            if let (Some(a), Some(b)) = (self.in_point, self.out_point) {
+                ui.label(format!(
+                    "In {} Out {}",
+                    format_timecode(a, rate, false),
+                    format_timecode(b, rate, false)
+                ));
+            }
+        });
+    }
+
+    pub(super) fn status_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let state = if self.play.is_some() { "Playing" } else { "Stopped" };
+            ui.label(state);
+            ui.separator();
+            ui.label(format!("Dropped frames: {}", self.dropped_frames));
+            ui.separator();
+            crate::app::preview::status_ui(ui, &self.lip_preview, &self.viewer, &mut self.pending);
+            ui.separator();
+            ui.label(format!("Keys: {}", self.key_preset.name()));
+            if let Some(n) = &self.audio_notice {
+                ui.separator();
+                ui.colored_label(egui::Color32::from_rgb(240, 190, 80), n);
+            }
+            if self.importer.busy() {
+                ui.separator();
+                ui.spinner();
+                ui.label("Importing…");
+            }
+            if let Some(r) = &self.export.running {
+                ui.separator();
+                ui.add(
+                    egui::ProgressBar::new(r.job.progress() as f32)
+                        .desired_width(120.0)
+                        .text("Exporting"),
+                );
+            }
+            if let Some(last) = self.log.last() {
+                ui.separator();
+                let color = if last.error {
+                    egui::Color32::from_rgb(240, 90, 80)
+                } else {
+                    ui.visuals().weak_text_color()
+                };
+                if ui
+                    .add(
+                        egui::Label::new(egui::RichText::new(&last.text).color(color))
+                            .sense(egui::Sense::click()),
+                    )
+                    .on_hover_text("Click for the log")
+                    .clicked()
+                {
+                    self.show_log = true;
+                }
+            }
+        });
+    }
+
+    pub(super) fn dialogs_ui(&mut self, ctx: &egui::Context) {
+        if let Some(slot) = &self.recovery {
+            let when = std::fs::metadata(&slot.file)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .map_or(String::new(), |d| format!(" ({} s ago)", d.as_secs()));
+            egui::Modal::new(egui::Id::unique("recovery")).show(ctx, |ui| {
+                ui.heading("Recover unsaved changes?");
+                ui.label(format!(
+                    "An autosave of this project is newer than the saved file{when}."
+                ));
+                ui.horizontal(|ui| {
+                    if ui.button("Recover").clicked() {
+                        self.pending.push(AppCommand::RecoverAutosave);
+                    }
+                    if ui.button("Discard autosave").clicked() {
+                        self.pending.push(AppCommand::DiscardAutosave);
+                    }
+                });
+            });
+        }
+        if self.unsaved_prompt.is_some() {
+            egui::Modal::new(egui::Id::unique("unsaved")).show(ctx, |ui| {
+                ui.heading("Save changes?");
+                ui.label("The project has unsaved changes.");
+                ui.horizontal(|ui| {
+                    if ui.button("Save").clicked() {
+                        self.pending.push(AppCommand::Unsaved(UnsavedChoice::Save));
+                    }
+                    if ui.button("Don't save").clicked() {
+                        self.pending.push(AppCommand::Unsaved(UnsavedChoice::Discard));
+                    }
+                    if ui.button("Cancel").clicked() {
+                        self.pending.push(AppCommand::Unsaved(UnsavedChoice::Cancel));
+                    }
+                });
+            });
+        }
+        if self.show_log {
+            let mut open = true;
+            egui::Window::new("Log").open(&mut open).default_size([520.0, 260.0]).show(ctx, |ui| {
+                egui::ScrollArea::vertical().stick_to_bottom(true).show(ui, |ui| {
+                    for l in &self.log {
+                        let c = if l.error {
+                            egui::Color32::from_rgb(240, 90, 80)
+                        } else {
+                            ui.visuals().text_color()
+                        };
+                        ui.colored_label(c, &l.text);
+                    }
+                });
+            });
+            self.show_log = open;
+        }
+        let in_out = self.in_point.zip(self.out_point);
+        export_dialog_ui(ctx, &mut self.export, in_out, &mut self.pending);
+        self.loudness.ui(ctx);
+    }
+
+    /// Builds one frame of the whole UI (also what the benchmark and the tests call).
+    pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        let began = Instant::now();
+        let ctx = ui.ctx().clone();
+        self.poll_workers();
+        self.refresh_missing();
+        for cmd in self.script.due() {
+            self.pending.push(cmd);
+        }
+
+        // An edit during playback: restart the mixer from here so what is heard stays the
+        // project as it is now (not during a drag, which would stutter; at its end instead).
+        let stale = self
+            .play
+            .as_ref()
+            .and_then(|p| p.mixed_changes)
+            .is_some_and(|c| c != self.changes && !self.history.in_gesture());
+        if stale {
+            let t = self.play.as_ref().map_or(self.playhead, |p| p.clock.now());
+            let speed = self.shuttle.speed.max(1);
+            self.stop();
+            self.playhead = t;
+            self.shuttle.speed = speed;
+            self.start_play(speed);
+        }
+        // Playback clock drives the playhead.
+        if let Some(p) = &self.play {
+            let t = p.clock.now();
+            let end = self.end_time();
+            if t >= end || t < Time::ZERO {
+                self.playhead = t.clamp(Time::ZERO, end);
+                self.stop();
+            } else {
+                self.playhead = t;
+                self.timeline.reveal(t);
+                // Draw again when the next frame is due, not as fast as the renderer can (with
+                // no vsync, as under Xvfb, that starved the decoder); decoded frames arriving
+                // early ask for their own repaint.
+                let rate = self.project.timeline.frame_rate;
+                let next = rate.frame_to_time(frame_at(rate, t) + 1);
+                let speed = self.shuttle.speed.unsigned_abs().max(1);
+                let wait = (next - t).as_seconds_f64().max(0.001) / f64::from(speed);
+                ctx.request_repaint_after(Duration::from_secs_f64(wait));
+            }
+            if let Some(p) = self.play.as_mut() {
+                p.ui_frames += 1;
+            }
+        }
+        let dir = self.project_dir();
+        let video_path = self
+            .project
+            .timeline
+            .video
+            .media
+            .and_then(|id| self.project.media(id))
+            .and_then(|m| resolve_media_path(m, &dir));
+        self.viewer.set_source(video_path.as_deref(), &ctx);
+        self.lip_preview.set_source(video_path.as_deref(), &ctx);
+        if let Some(plan) = self.lip_preview.update(&self.project, &dir, &ctx) {
+            self.viewer.set_plan(plan);
+        }
+        let shot_len = self
+            .project
+            .timeline
+            .video
+            .media
+            .and_then(|id| self.project.media(id))
+            .map_or(Time::ZERO, |m| m.duration);
+        self.thumbnails.set_source(video_path.as_deref(), shot_len, &ctx);
+        self.thumbnails.poll(&ctx);
+        let shot = self.project.timeline.video.media.and_then(|id| self.project.media(id));
+        let shot = video_path.as_deref().zip(shot.map(|m| m.content_hash.as_str()));
+        self.lip_ui.update(&self.project, self.audio.sources.as_ref(), shot, &ctx);
+        // The faces list shows the analysis the preview job computed.
+        if let Some(a) = &self.lip_preview.analysis {
+            self.lip_ui.faces.set_analysis(a.clone(), &ctx);
+        }
+        self.speakers.update(
+            self.lip_preview.analysis.as_ref(),
+            self.audio.dialogue.as_ref(),
+            self.audio.peaks.as_ref().map_or(&[][..], |w| w.speech.as_slice()),
+        );
+        let index = frame_at(self.project.timeline.frame_rate, self.playhead);
+        self.dropped_frames += self.viewer.update(&ctx, index, self.play.is_some());
+
+        self.keys(&ctx);
+        self.dropped_files(&ctx);
+        if ctx.input(|i| i.viewport().close_requested()) && !self.allow_close && self.is_dirty() {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            self.unsaved_prompt = Some(AfterPrompt::Quit);
+        }
+
+        egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+        egui::Panel::bottom("timeline").resizable(true).default_size(330.0).min_size(160.0).show(
+            ui,
+            |ui| {
+                let thumbs: Vec<(Time, egui::TextureId, egui::Vec2)> =
+                    self.thumbnails.items.iter().map(|(t, tex, s)| (*t, tex.id(), *s)).collect();
+                let input = TimelineInput {
+                    project: &self.project,
+                    selection: &self.selection,
+                    playhead: self.playhead,
+                    in_point: self.in_point,
+                    out_point: self.out_point,
+                    snap: self.snap,
+                    waveforms: self.audio.peaks.as_deref(),
+                    thumbnails: &thumbs,
+                    lip_segments: &self.lip_ui.segments,
+                    lip_selected: self.lip_ui.selected,
+                    speakers: Some(&self.speakers),
+                    bind_target: self.lip_ui.target_track(&self.project, &self.selection),
+                };
+                timeline_ui(ui, &input, &mut self.timeline, &mut self.pending);
+            },
+        );
+        egui::Panel::left("media-bin").resizable(true).default_size(220.0).show(ui, |ui| {
+            let thumb = self.thumbnails.items.first().map(|(_, t, s)| (t.id(), *s));
+            media_bin_ui(
+                ui,
+                &self.project,
+                &self.missing,
+                &self.facts.facts,
+                thumb,
+                self.importer.busy(),
+                &mut self.pending,
+            );
+            ui.separator();
+            self.lip_ui.faces_ui(ui, &self.project, &self.selection, &mut self.pending);
+        });
+        egui::Panel::right("inspector").resizable(true).default_size(270.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().id_salt("inspector-scroll").show(ui, |ui| {
+                self.lip_ui.inspector_ui(ui, &self.project, &mut self.pending);
+                inspector_ui(
+                    ui,
+                    &self.project,
+                    &self.selection,
+                    self.audio.peaks.as_deref(),
+                    &mut self.inspector,
+                    &mut self.pending,
+                );
+            });
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.transport_ui(ui);
+            let has_video = self.project.timeline.video.media.is_some();
+            let faces = FaceContext {
+                analysis: self.lip_preview.analysis.as_deref(),
+                project: &self.project,
+                bind_track: bind_target(&self.project, &self.selection),
+            };
+            viewer_ui(ui, &self.viewer, has_video, &faces, &mut self.pending);
+        });
+        self.dialogs_ui(&ctx);
+        self.lip_ui.windows_ui(&ctx, &self.project, &mut self.pending);
+
+        if !self.pending.is_empty() {
+            // Commands change what the panels show: draw once more with the new state.
+            ctx.request_repaint();
+        }
+        self.apply_pending();
+        self.autosave_tick();
+
+        let title = self.window_title();
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+        if !self.background_idle() {
+            ctx.request_repaint_after(Duration::from_millis(100));
+        }
+        if let Some(wait) = self.script.next_wait() {
+            ctx.request_repaint_after(wait);
+        }
+        if let Some(p) = self.play.as_mut() {
+            p.ui_time += began.elapsed();
+        }
+    }
+}
