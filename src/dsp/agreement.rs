@@ -98,17 +98,18 @@ pub fn dynamic_distance(pred: &[Option<Vec<f32>>], truth: &[Option<Vec<f32>>]) -
     if both.iter().any(|(p, _)| p.len() != dim) {
         return None;
     }
-    let mean = |pick: &dyn Fn(&(&Vec<f32>, &Vec<f32>)) -> Vec<f32>| {
+    let mean = |side: usize| {
         let mut m = vec![0.0f64; dim];
         for pair in &both {
-            for (acc, v) in m.iter_mut().zip(pick(pair)) {
-                *acc += f64::from(v);
+            let v = if side == 0 { pair.0 } else { pair.1 };
+            for (acc, x) in m.iter_mut().zip(v) {
+                *acc += f64::from(*x);
             }
         }
         m.iter().map(|v| (v / both.len() as f64) as f32).collect::<Vec<f32>>()
     };
-    let mp = mean(&|(p, _)| p.to_vec());
-    let mt = mean(&|(_, t)| t.to_vec());
+    let mp = mean(0);
+    let mt = mean(1);
     let points = dim / 2;
     let total: f64 = both
         .iter()
