@@ -3,7 +3,7 @@
 //! The actor's own shot teaches how their mouth moves with their voice: for every frame of the
 //! shot we know the sound around it (the original dialogue) and the lip shape filmed (Face Mesh
 //! lip contours, pose-normalised). A ridge regression from a window of speaker-normalised audio
-//! features (±[`CONTEXT_FRAMES`] video frames of MFCCs) to the lip shape is learned at plan time
+//! features (±[`CONTEXT_FRAMES`] video frames of MFCCs and speech-band loudness) to the lip shape is learned at plan time
 //! from the shot alone, with its penalty chosen by cross-validation over contiguous blocks.
 //! The dub's audio, normalised the same way over its own speech, then gives a wanted lip shape
 //! per frame, and the bank mouths are chosen in shape space (Viterbi: nearest shapes, filmed
@@ -33,24 +33,17 @@ pub const MIN_TRAINING_FRAMES: usize = 20;
 /// Per video frame, the speaker-normalised MFCCs of a track's audio (mono, `rate` Hz) around
 /// the frame's time (pooled over the frame's duration).
 pub fn frame_descriptors(mono: &[f32], rate: u32, fps: f64, frames: usize) -> Vec<Vec<f32>> {
-    let kind = std::env::var("REDUB_ART_FEATURES").unwrap_or_default();
     let extractor = MfccExtractor::new(MfccConfig::speech(rate));
     let mut mfcc = extractor.mfcc(mono);
     normalise_over_speech(&mut mfcc);
     let half = 0.5 / fps.max(1.0);
-    let envelope = super::sync::audio_envelope(mono, rate, fps, frames);
-    let env = standardise(&envelope);
-    let coeffs: usize =
-        std::env::var("REDUB_ART_MFCC").ok().and_then(|v| v.parse().ok()).unwrap_or(13);
+    // The speech-band loudness as its own feature: how open the mouth is follows it closely,
+    // and MFCCs hold it only spread over c0 and the spectral tilt.
+    let envelope = standardise(&super::sync::audio_envelope(mono, rate, fps, frames));
     (0..frames)
         .map(|i| {
-            let mut v: Vec<f32> = match kind.as_str() {
-                "env" => Vec::new(),
-                _ => mfcc.pool(i as f64 / fps, half).into_iter().take(coeffs).collect(),
-            };
-            if kind == "env" || kind == "both" {
-                v.push(env.get(i).copied().unwrap_or(0.0));
-            }
+            let mut v = mfcc.pool(i as f64 / fps, half);
+            v.push(envelope.get(i).copied().unwrap_or(0.0));
             v
         })
         .collect()
@@ -229,40 +222,14 @@ pub fn select_by_shape(
     // The audio distance is switched off (empty targets): the shape cost is the per-entry cost.
     let targets: Vec<Option<Vec<f32>>> =
         wanted.iter().map(|w| w.as_ref().map(|_| Vec::new())).collect();
-    let weight: f32 = std::env::var("REDUB_ART_SHAPE_WEIGHT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(SHAPE_WEIGHT);
     let extra = |t: usize, e: usize| -> f32 {
         let shape = match (wanted.get(t), entry_shapes.get(e)) {
-            (Some(Some(w)), Some(Some(s))) => weight * shape_cost(w, s, scale),
+            (Some(Some(w)), Some(Some(s))) => SHAPE_WEIGHT * shape_cost(w, s, scale),
             _ => UNMEASURED_COST,
         };
         shape + look(t, e)
     };
     bank.select_with(&targets, params, extra)
-}
-
-/// Maps each level onto `values` by rank: the k-th smallest level gets the value at the same
-/// relative rank among `values` (ties share their mid-rank). `None` levels stay `None`.
-pub fn rank_map(mut values: Vec<f32>, levels: &[Option<f32>]) -> Vec<Option<f32>> {
-    values.sort_by(f32::total_cmp);
-    let mut sorted: Vec<f32> = levels.iter().flatten().copied().collect();
-    sorted.sort_by(f32::total_cmp);
-    if values.is_empty() || sorted.is_empty() {
-        return vec![None; levels.len()];
-    }
-    levels
-        .iter()
-        .map(|l| {
-            let l = (*l)?;
-            let below = sorted.partition_point(|&v| v < l);
-            let upto = sorted.partition_point(|&v| v <= l);
-            let q = (below + upto) as f32 / 2.0 / sorted.len() as f32;
-            let k = ((q * values.len() as f32) as usize).min(values.len() - 1);
-            Some(values[k])
-        })
-        .collect()
 }
 
 /// Weight of the shape distance (in units of the bank's shape spread) against the jump cost.

@@ -51,9 +51,8 @@ pub struct Shaped {
     pub rest_spans: Vec<(Time, Time)>,
 }
 
-/// Weight of the loudness-ranked opening target (in squared standard deviations of the actor's
-/// speaking openings) against the shape cost.
-pub const OPEN_WEIGHT: f32 = 0.0;
+/// Speaking frames either side whose predicted shapes are averaged into a frame's wanted shape.
+pub const SMOOTH_RADIUS: usize = 1;
 
 /// Index of the inner upper lip (mesh point 13) and lower lip (14) in a shape vector: the
 /// outer contour's 20 points come first, then the inner contour's.
@@ -155,41 +154,9 @@ pub fn plan_by_shape(inp: &ShapeInputs<'_>) -> Option<Shaped> {
         .iter()
         .map(|e| shapes.get(usize::try_from(e.frame).ok()?).cloned().flatten())
         .collect();
-    // How open the mouth should be where the dub speaks: the dub's speech-band loudness mapped
-    // by rank onto the openings the actor showed while speaking.
-    let envelope = super::sync::audio_envelope(inp.dub, SAMPLE_RATE, inp.fps, inp.frames);
-    let levels: Vec<Option<f32>> = (0..inp.frames)
-        .map(|i| inp.speak.get(i).copied().unwrap_or(false).then(|| envelope[i]))
-        .collect();
-    let spoken: Vec<f32> = shapes
-        .iter()
-        .zip(&original_speech)
-        .filter_map(|(s, sp)| s.as_ref().filter(|_| *sp).map(|s| shape_opening(s)))
-        .collect();
-    let open_target = super::articulate::rank_map(spoken.clone(), &levels);
-    let open_spread = {
-        let n = spoken.len().max(1) as f32;
-        let m = spoken.iter().sum::<f32>() / n;
-        (spoken.iter().map(|v| (v - m).powi(2)).sum::<f32>() / n).sqrt().max(1e-4)
-    };
-    let open_weight: f32 = std::env::var("REDUB_ART_OPEN_WEIGHT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(OPEN_WEIGHT);
-    let entry_open: Vec<Option<f32>> =
-        entry_shapes.iter().map(|s| s.as_deref().map(shape_opening)).collect();
-    let look = |t: usize, e: usize| {
-        let look = match (inp.target_looks.get(t), inp.entry_looks.get(e)) {
-            (Some(Some(a)), Some(Some(b))) => a.cost(b),
-            _ => 0.0,
-        };
-        let open = match (open_target.get(t), entry_open.get(e)) {
-            (Some(Some(want)), Some(Some(have))) => {
-                open_weight * ((have - want) / open_spread).powi(2)
-            }
-            _ => 0.0,
-        };
-        look + open
+    let look = |t: usize, e: usize| match (inp.target_looks.get(t), inp.entry_looks.get(e)) {
+        (Some(Some(a)), Some(Some(b))) => a.cost(b),
+        _ => 0.0,
     };
     let chosen = select_by_shape(inp.bank, &entry_shapes, &wanted, SelectParams::from_env(), look);
     // Rest spans: runs of frames that rest, as timeline times (frame edges at half frames).
