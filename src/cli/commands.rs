@@ -3,6 +3,7 @@
 use super::CliError;
 use crate::jobs::Job;
 use crate::media::{self, MediaInfo};
+use crate::model::output::{Input, check_output, project_inputs};
 use crate::model::project::project_dir;
 use crate::model::{MediaKind, Preset, Project, Time};
 use crate::render::{RenderOptions, render_project};
@@ -64,6 +65,8 @@ pub(super) fn render(
     loudness: Option<&str>,
 ) -> Result<(), CliError> {
     let mut project = Project::load(project_path)?;
+    let inputs = project_inputs(&project, project_path);
+    check_output(output, &inputs)?;
     if let Some(l) = loudness {
         project.export.loudness =
             Some(crate::model::LoudnessTarget::parse(l).ok_or_else(|| {
@@ -81,6 +84,11 @@ pub(super) fn render(
             .and_then(|e| Preset::from_name(&e.to_string_lossy()))
             .unwrap_or(project.export.preset),
     };
+    if preset == Preset::WavStems {
+        for stem in crate::render::export::stem_paths(output) {
+            check_output(&stem, &inputs)?;
+        }
+    }
     let range = range.map(parse_range).transpose()?;
     let opts = RenderOptions { preset, output: output.to_path_buf(), range };
     let job = Job::new();
@@ -146,6 +154,12 @@ pub(super) fn new(
             output.display()
         )));
     }
+    let mut inputs = vec![Input::new(video, "the shot")];
+    for spec in dubs {
+        let file = spec.rsplit_once('@').map_or(spec.as_str(), |(f, _)| f);
+        inputs.push(Input::new(file, "a dub clip"));
+    }
+    check_output(output, &inputs)?;
     let info = media::probe(video)?;
     let v = info
         .video

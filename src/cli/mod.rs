@@ -27,6 +27,12 @@ impl From<crate::model::ProjectError> for CliError {
     }
 }
 
+impl From<crate::model::output::OutputRefused> for CliError {
+    fn from(e: crate::model::output::OutputRefused) -> Self {
+        CliError::User(e.to_string())
+    }
+}
+
 impl From<crate::media::MediaError> for CliError {
     fn from(e: crate::media::MediaError) -> Self {
         if e.is_user_error() {

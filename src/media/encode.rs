@@ -201,16 +201,15 @@ fn temp_path(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}.redub-{}.part.{ext}", std::process::id()))
 }
 
-/// Checks that `target`'s folder exists and can take a new file.
+/// Checks that `target`'s folder exists and can take a new file, and that `target` is new or a
+/// regular file (a device, FIFO or folder would be replaced by the final rename).
 pub fn check_writable(target: &Path) -> Result<(), MediaError> {
     let write_err = |reason: String| MediaError::Write { path: target.to_path_buf(), reason };
     let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !dir.is_dir() {
         return Err(write_err(format!("folder {} does not exist", dir.display())));
     }
-    if target.is_dir() {
-        return Err(write_err("is a folder".into()));
-    }
+    crate::model::output::check_regular_or_new(target).map_err(|e| write_err(e.reason))?;
     let probe = tempfile::Builder::new().prefix(".redub-write-check").tempfile_in(dir);
     probe.map(drop).map_err(|e| write_err(e.to_string()))
 }

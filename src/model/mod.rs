@@ -3,6 +3,7 @@
 pub mod hash;
 pub mod lip;
 pub mod loudness;
+pub mod output;
 pub mod project;
 pub mod subtitles;
 pub mod time;

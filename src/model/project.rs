@@ -519,9 +519,12 @@ impl Project {
     }
 
     /// Saves atomically: a temp file in the same folder, fsync, rename. Media paths are written
-    /// relative to the project's folder, with the absolute path kept as fallback.
+    /// relative to the project's folder, with the absolute path kept as fallback. An existing
+    /// `path` that is not a regular file (a device, FIFO, folder) is refused, never replaced.
     pub fn save(&self, path: &Path) -> Result<(), ProjectError> {
         let io = |source| ProjectError::Io { path: path.to_path_buf(), source };
+        crate::model::output::check_regular_or_new(path)
+            .map_err(|e| ProjectError::Invalid(e.to_string()))?;
         let dir = project_dir(path);
         let mut out = self.clone();
         out.schema_version = SCHEMA_VERSION;
