@@ -145,3 +145,201 @@ fn outputs_that_are_inputs_or_devices_are_refused() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Prints why a test cannot run here and skips it, or fails under `CI=true` (where every test
+/// must run).
+fn skip(test: &str, reason: &str) {
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{test} cannot run under CI: {reason}");
+    println!("SKIP {test}: {reason}");
+}
+
+/// A small tmpfs mounted on a new folder, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts one of `size` (e.g. "1m"), or skips the test (see [`skip`]).
+    fn mount(test: &str, size: &str) -> Option<Self> {
+        let dir = tempfile::Builder::new().prefix("redub-tmpfs").tempdir().unwrap().keep();
+        let o = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .output();
+        match o {
+            Ok(o) if o.status.success() => Some(Tmpfs(dir)),
+            Ok(o) => {
+                skip(test, &format!("cannot mount a tmpfs: {}", stderr(&o).trim()));
+                None
+            }
+            Err(e) => {
+                skip(test, &format!("cannot run mount: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Fills the filesystem with one file until `free` bytes are left.
+    fn leave_free(&self, free: u64) {
+        let filler = self.0.join("filler");
+        let _ = std::fs::remove_file(&filler);
+        let now = redub::media::encode::free_bytes(&self.0).unwrap();
+        let size = now.saturating_sub(free) as usize;
+        std::fs::write(&filler, vec![0u8; size]).unwrap();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Names in `dir` that look like temp files (ours or the MP4 muxer's).
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".part") || n.starts_with("qtmux") || n.contains("redub-"))
+        .collect()
+}
+
+#[test]
+fn a_full_disk_ends_the_export_at_once() {
+    let test = "a_full_disk_ends_the_export_at_once";
+    let Some(fs) = Tmpfs::mount(test, "1m") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = make_project(d);
+    let spool = tempfile::tempdir().unwrap();
+    for (ext, free) in [("mov", 1 << 20), ("webm", 16 << 10), ("mp4", 16 << 10)] {
+        fs.leave_free(free);
+        let out = fs.0.join(format!("out.{ext}"));
+        let began = std::time::Instant::now();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_redub"))
+            .args(["render", s(&p), "-o", s(&out)])
+            .env("TMPDIR", spool.path())
+            .output()
+            .unwrap();
+        let took = began.elapsed();
+        let err = stderr(&o);
+        println!("{ext}: {took:?}: {err}");
+        assert_eq!(o.status.code(), Some(1), "{ext}: {err}");
+        assert!(took.as_secs_f64() < 5.0, "{ext}: took {took:?}");
+        let line = err.lines().last().unwrap_or_default();
+        assert!(line.starts_with("redub: disk full writing "), "{ext}: {err}");
+        assert!(line.contains(&format!("out.{ext}")) && line.contains("MB free)"), "{line}");
+        assert!(!out.exists(), "{ext}: no output");
+        assert_eq!(temp_files(&fs.0), Vec::<String>::new(), "{ext}: temp files left");
+        assert_eq!(temp_files(spool.path()), Vec::<String>::new(), "{ext}: spool in TMPDIR");
+    }
+
+    // PCM's size is known: refused before starting.
+    fs.leave_free(64 << 10);
+    let mix = fs.0.join("mix.wav");
+    let o = redub(&["render", s(&p), "--preset", "wav", "-o", s(&mix)]);
+    assert_refused(&o, "not enough disk space");
+    assert_eq!(temp_files(&fs.0), Vec::<String>::new());
+
+    // A writer whose disk fills mid-stream (the WAV that used to hang) fails within seconds.
+    use redub::media::MediaError;
+    use redub::media::encode::{Tags, Writer, WriterConfig};
+    let cfg = WriterConfig {
+        preset: redub::model::Preset::WavStems,
+        video: None,
+        tags: Tags::default(),
+        keyframe_interval: None,
+    };
+    let target = mix.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut w = Writer::create(&target, &cfg).unwrap();
+        let second = vec![0.25f32; 96_000];
+        let r =
+            (0..600).try_for_each(|_| w.push_audio(&second)).and_then(|()| w.finish().map(drop));
+        let _ = tx.send(r);
+    });
+    let r = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the writer hangs");
+    match r {
+        Err(MediaError::DiskFull { path, .. }) => assert_eq!(path, mix),
+        other => panic!("expected disk full, got {other:?}"),
+    }
+    assert_eq!(temp_files(&fs.0), Vec::<String>::new());
+}
+
+/// A 10 s 640×360 project for a render that is still running when signalled.
+fn long_project(d: &Path) -> PathBuf {
+    let shot = d.join("long.mp4");
+    write_bars_clip(&shot, 250, 640, 360, FrameRate::FPS_25, 440.0).unwrap();
+    let p = d.join("long.redub");
+    let o = redub(&["new", "--video", s(&shot), "-o", s(&p)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    p
+}
+
+#[cfg(unix)]
+#[test]
+fn signals_leave_no_temp_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = long_project(d);
+    let spool = tempfile::tempdir().unwrap();
+    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+        for ext in ["mp4", "mov"] {
+            let out = d.join(format!("out.{ext}"));
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_redub"))
+                .args(["render", s(&p), "-o", s(&out)])
+                .env("TMPDIR", spool.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Wait for the render to be writing.
+            let began = std::time::Instant::now();
+            while temp_files(d).iter().all(|n| !n.contains(".part.")) {
+                assert!(began.elapsed().as_secs() < 30, "no part file appeared");
+                assert!(child.try_wait().unwrap().is_none(), "render ended before the signal");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let pid = child.id().to_string();
+            assert!(
+                std::process::Command::new("kill")
+                    .args([&format!("-{signal}"), &pid])
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+            let o = child.wait_with_output().unwrap();
+            assert_eq!(o.status.code(), Some(code), "SIG{signal} {ext}: {}", stderr(&o));
+            assert_eq!(temp_files(d), Vec::<String>::new(), "SIG{signal} {ext}");
+            assert_eq!(temp_files(spool.path()), Vec::<String>::new(), "SIG{signal} {ext} TMPDIR");
+            assert!(!out.exists());
+        }
+    }
+
+    // kill -9 leaves the part file; the next write beside it removes it (its process is gone),
+    // but not the part file of a process still running.
+    let dead = {
+        let mut c = std::process::Command::new("true").spawn().unwrap();
+        let pid = c.id();
+        c.wait().unwrap();
+        pid
+    };
+    let stale = d.join(format!(".out.mp4.redub-{dead}.part.mp4"));
+    let stale_spool = d.join(format!(".out.mp4.redub-{dead}.part.spool.mp4"));
+    let live = d.join(format!(".out.mp4.redub-{}.part.mp4", std::process::id()));
+    for f in [&stale, &stale_spool, &live] {
+        std::fs::write(f, b"left over").unwrap();
+    }
+    let out = d.join("out.mp4");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_redub"))
+        .args(["render", s(&p), "-o", s(&out), "--range", "0..1"])
+        .env("TMPDIR", spool.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stale.exists() && !stale_spool.exists(), "stale part files removed");
+    assert!(live.exists(), "a running process's part file stays");
+    // A finished MP4 render leaves nothing in TMPDIR either.
+    assert_eq!(temp_files(spool.path()), Vec::<String>::new());
+}

@@ -90,6 +90,7 @@ pub(super) fn render(
         }
     }
     let range = range.map(parse_range).transpose()?;
+    check_space(&project, project_path, output, preset, range)?;
     let opts = RenderOptions { preset, output: output.to_path_buf(), range };
     let job = Job::new();
     let bar = (!json && std::io::stderr().is_terminal()).then(|| {
@@ -138,6 +139,52 @@ pub(super) fn render(
             println!("lip edits composited on the {c}");
         }
     }
+    Ok(())
+}
+
+/// Refuses a WAV export that cannot fit on the output's disk (PCM: the size is known) and warns
+/// when a video export probably will not (its size depends on the pictures).
+fn check_space(
+    project: &Project,
+    project_path: &Path,
+    output: &Path,
+    preset: Preset,
+    range: Option<(Time, Time)>,
+) -> Result<(), CliError> {
+    let Some(free) = media::encode::free_bytes(output) else { return Ok(()) };
+    let (start, end) = range.unwrap_or((Time::ZERO, project.timeline.duration));
+    let duration = end.min(project.timeline.duration) - start;
+    let video = if preset == Preset::WavStems {
+        None
+    } else {
+        let dir = project_dir(project_path);
+        let info = project
+            .timeline
+            .video
+            .media
+            .and_then(|id| project.media(id))
+            .and_then(|m| crate::model::project::resolve_media_path(m, &dir))
+            .and_then(|p| media::probe(&p).ok());
+        info.and_then(|i| i.video).map(|v| (v.width, v.height, v.frame_rate))
+    };
+    let mut need = media::encode::estimate_bytes(preset, video, duration);
+    if preset == Preset::WavStems {
+        need *= 3; // mix, dialogue and background
+    }
+    if need <= free {
+        return Ok(());
+    }
+    let (need_mb, free_mb) = (need.div_ceil(1 << 20), free >> 20);
+    if preset == Preset::WavStems {
+        return Err(CliError::User(format!(
+            "{}: not enough disk space: the WAV stems need {need_mb} MB, {free_mb} MB free",
+            output.display()
+        )));
+    }
+    eprintln!(
+        "redub: warning: {}: the export may need up to {need_mb} MB, {free_mb} MB free",
+        output.display()
+    );
     Ok(())
 }
 

@@ -254,8 +254,22 @@ enum LinesCommand {
     },
 }
 
+/// On SIGINT or SIGTERM, removes the temp files of writes in progress and exits with 128 + the
+/// signal (130, 143), as a shell reports a process killed by it.
+fn remove_temp_files_on_signal() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else { return };
+    let _ = std::thread::Builder::new().name("signals".into()).spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            crate::media::encode::remove_part_files();
+            signal_hook::low_level::exit(128 + sig);
+        }
+    });
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    remove_temp_files_on_signal();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
