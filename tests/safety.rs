@@ -343,3 +343,58 @@ fn signals_leave_no_temp_files() {
     // A finished MP4 render leaves nothing in TMPDIR either.
     assert_eq!(temp_files(spool.path()), Vec::<String>::new());
 }
+
+/// Runs the binary with arguments that need not be UTF-8.
+fn redub_os(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_redub")).args(args).output().unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_paths_work_end_to_end() {
+    use std::ffi::{OsStr, OsString};
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = make_project(d);
+    let bad = |name: &[u8]| d.join(OsString::from_vec(name.to_vec()));
+    // Probe of a real clip under a Latin-1 name.
+    let clip = bad(b"bad\xff.mp4");
+    std::fs::copy(d.join("shot.mp4"), &clip).unwrap();
+    let o = redub_os(&[OsStr::new("probe"), clip.as_os_str()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(common::stdout(&o).contains("320x240"), "{}", common::stdout(&o));
+    // Render to such a name: the file is there, whole, under exactly that name.
+    let out = bad(b"out\xe9.webm");
+    let o = redub_os(&[OsStr::new("render"), p.as_os_str(), OsStr::new("-o"), out.as_os_str()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(common::all_frames(&out).len(), 50);
+    // A dub clip under such a name (FILE@TIME splits at the last @).
+    let line = bad(b"line\xfe.wav");
+    std::fs::copy(d.join("line.wav"), &line).unwrap();
+    let mut dub = line.as_os_str().to_os_string();
+    dub.push("@0.5");
+    let p2 = d.join("p2.redub");
+    let o = redub_os(&[
+        OsStr::new("new"),
+        OsStr::new("--video"),
+        d.join("shot.mp4").as_os_str(),
+        OsStr::new("--dub"),
+        &dub,
+        OsStr::new("-o"),
+        p2.as_os_str(),
+    ]);
+    // A project file stores paths as text: such a name is a clear error, never a panic.
+    let code = o.status.code();
+    assert!(code == Some(0) || code == Some(1), "{code:?}: {}", stderr(&o));
+    if code == Some(1) {
+        assert_refused(&o, "line");
+        assert!(!p2.exists());
+    }
+    // Options and subcommands given as non-UTF-8 bytes: a usage error, exit 1, no panic.
+    let o = redub_os(&[OsStr::from_bytes(b"pr\xffobe")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = redub_os(&[OsStr::new("edit"), clip.as_os_str()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}

@@ -7,8 +7,9 @@ use crate::model::output::{Input, check_output, project_inputs};
 use crate::model::project::project_dir;
 use crate::model::{MediaKind, Preset, Project, Time};
 use crate::render::{RenderOptions, render_project};
+use std::ffi::{OsStr, OsString};
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub(super) fn probe(file: &Path, json: bool) -> Result<(), CliError> {
     let info = media::probe(file)?;
@@ -188,9 +189,30 @@ fn check_space(
     Ok(())
 }
 
+/// `--dub FILE@TIME` split at the last `@`: the file (any bytes: paths need not be UTF-8) and
+/// the time.
+fn split_dub(spec: &OsStr) -> Result<(PathBuf, Time), CliError> {
+    let shown = spec.to_string_lossy();
+    let bad = || CliError::User(format!("--dub {shown:?}: expected FILE@TIME, e.g. line.wav@2.5"));
+    let bytes = spec.as_encoded_bytes();
+    let at = bytes.iter().rposition(|&b| b == b'@').ok_or_else(bad)?;
+    let time = std::str::from_utf8(&bytes[at + 1..]).map_err(|_| bad())?;
+    let time: Time = time.parse().map_err(|_| {
+        CliError::User(format!("--dub {shown:?}: {time:?} is not a time (seconds or mm:ss.fff)"))
+    })?;
+    #[cfg(unix)]
+    let file = {
+        use std::os::unix::ffi::OsStrExt;
+        PathBuf::from(OsStr::from_bytes(&bytes[..at]))
+    };
+    #[cfg(not(unix))]
+    let file = PathBuf::from(shown.rsplit_once('@').ok_or_else(bad)?.0);
+    Ok((file, time))
+}
+
 pub(super) fn new(
     video: &Path,
-    dubs: &[String],
+    dubs: &[OsString],
     name: Option<&str>,
     output: &Path,
     force: bool,
@@ -202,8 +224,8 @@ pub(super) fn new(
         )));
     }
     let mut inputs = vec![Input::new(video, "the shot")];
-    for spec in dubs {
-        let file = spec.rsplit_once('@').map_or(spec.as_str(), |(f, _)| f);
+    let dubs = dubs.iter().map(|d| split_dub(d)).collect::<Result<Vec<_>, _>>()?;
+    for (file, _) in &dubs {
         inputs.push(Input::new(file, "a dub clip"));
     }
     check_output(output, &inputs)?;
@@ -223,17 +245,11 @@ pub(super) fn new(
     }
     let frames = media::VideoDecoder::open(video)?.frame_count();
     project.timeline.duration = v.frame_rate.frame_to_time(frames);
-    for spec in dubs {
-        let (file, at) = spec.rsplit_once('@').ok_or_else(|| {
-            CliError::User(format!("--dub {spec:?}: expected FILE@TIME, e.g. line.wav@2.5"))
-        })?;
-        let at: Time = at.parse().map_err(|_| {
-            CliError::User(format!("--dub {spec:?}: {at:?} is not a time (seconds or mm:ss.fff)"))
-        })?;
-        let path = Path::new(file);
+    for (path, at) in &dubs {
+        let (path, at) = (path.as_path(), *at);
         let ainfo = media::probe(path)?;
         if ainfo.audio.is_none() {
-            return Err(CliError::User(format!("{file}: has no audio stream")));
+            return Err(CliError::User(format!("{}: has no audio stream", path.display())));
         }
         let media_id = project.add_media(path, MediaKind::Audio, ainfo.duration)?;
         // First dub track where the clip does not overlap another; a new one otherwise.

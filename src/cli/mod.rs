@@ -9,6 +9,7 @@ mod dialogue;
 mod lips;
 
 use clap::{Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -102,7 +103,7 @@ enum Command {
         video: PathBuf,
         /// A dub clip as `FILE@TIME` (time in seconds or mm:ss.fff); repeatable.
         #[arg(long = "dub", value_name = "FILE@TIME")]
-        dubs: Vec<String>,
+        dubs: Vec<OsString>,
         /// Project title (default: the video's name).
         #[arg(long)]
         name: Option<String>,

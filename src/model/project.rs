@@ -534,6 +534,14 @@ impl Project {
             m.path = relative_path(&abs, &dir).unwrap_or_else(|| abs.clone());
             m.absolute_path = abs;
         }
+        if let Some(m) = out.media.iter().find(|m| m.absolute_path.to_str().is_none()) {
+            return Err(ProjectError::Invalid(format!(
+                "{}: cannot store the media path {} (not UTF-8; project files hold paths as \
+                 text): rename the file",
+                path.display(),
+                m.absolute_path.display()
+            )));
+        }
         let json = serde_json::to_string_pretty(&out)
             .map_err(|e| io(std::io::Error::other(e.to_string())))?;
         let mut tmp = tempfile::Builder::new()
