@@ -398,3 +398,63 @@ fn non_utf8_paths_work_end_to_end() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+#[test]
+fn absurd_times_are_rejected_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = make_project(d);
+    let good: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let out = d.join("out.mp4");
+    let huge = serde_json::json!(1i64 << 62);
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        ("/timeline/duration", huge.clone(), "timeline duration = "),
+        (
+            "/timeline/dub_tracks/0/clips/0/position",
+            serde_json::json!(-705_600_000i64),
+            "clip 1 position = -1.000s: negative",
+        ),
+        (
+            "/timeline/dub_tracks/0/clips/0/source_in",
+            serde_json::json!(705_600_000i64 * 2),
+            "clip 1 source_out = 1.000s: before source_in 2.000s",
+        ),
+        ("/timeline/dub_tracks/0/clips/0/fade_in", huge.clone(), "clip 1 fade_in = "),
+        (
+            "/timeline/dub_tracks/0/clips/0/position",
+            serde_json::json!(705_600_000i64 * 86_400),
+            "clip 1 end = 86401.000s: past the 24 h limit",
+        ),
+    ];
+    for (pointer, value, names) in cases {
+        let mut v = good.clone();
+        *v.pointer_mut(pointer).unwrap() = value;
+        let bad = d.join("bad.redub");
+        let text = serde_json::to_string_pretty(&v).unwrap();
+        std::fs::write(&bad, &text).unwrap();
+        let o = redub(&["render", s(&bad), "-o", s(&out)]);
+        assert_refused(&o, names);
+        assert!(stderr(&o).contains("bad.redub: "), "{}", stderr(&o));
+        assert_eq!(std::fs::read_to_string(&bad).unwrap(), text);
+        assert!(!out.exists());
+    }
+
+    // A subtitle cue 114 years in: the cue's line is named, the project untouched.
+    let before = std::fs::read(&p).unwrap();
+    let cues = d.join("far.srt");
+    std::fs::write(&cues, "1\n999999:59:59,000 --> 999999:59:59,500\nHello.\n").unwrap();
+    let lines = d.join("lines");
+    std::fs::create_dir(&lines).unwrap();
+    std::fs::copy(d.join("line.wav"), lines.join("01.wav")).unwrap();
+    let o = redub(&["lines", "import", s(&p), "--srt", s(&cues), "--folder", s(&lines)]);
+    assert_refused(&o, "far.srt: line 2: cue start");
+    assert!(stderr(&o).contains("24 h"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&p).unwrap(), before);
+
+    // A dub placed before the start.
+    let p2 = d.join("p2.redub");
+    let dub = format!("{}@-3", s(&d.join("line.wav")));
+    let o = redub(&["new", "--video", s(&d.join("shot.mp4")), "--dub", &dub, "-o", s(&p2)]);
+    assert_refused(&o, "-3");
+    assert!(!p2.exists());
+}

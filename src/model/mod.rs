@@ -7,6 +7,7 @@ pub mod output;
 pub mod project;
 pub mod subtitles;
 pub mod time;
+pub mod validate;
 pub mod warp;
 
 pub use loudness::LoudnessTarget;

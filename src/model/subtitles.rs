@@ -232,6 +232,15 @@ fn parse_timing(line: &str, n: usize, style: TimeStyle) -> Result<(Time, Time), 
     if end < start {
         return err(n, format!("cue ends ({end}) before it starts ({start})"));
     }
+    let max = crate::model::validate::MAX_TIMELINE;
+    for (what, t, text) in [("start", start, a.trim()), ("end", end, b)] {
+        if t > max {
+            return err(
+                n,
+                format!("cue {what} {} is past the 24 h limit of a timeline", clip_text(text)),
+            );
+        }
+    }
     Ok((start, end))
 }
 
