@@ -91,6 +91,7 @@ pub(super) fn render(
         }
     }
     let range = range.map(parse_range).transpose()?;
+    media::encode::check_writable(output)?;
     check_space(&project, project_path, output, preset, range)?;
     let opts = RenderOptions { preset, output: output.to_path_buf(), range };
     let job = Job::new();
