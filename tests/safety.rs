@@ -458,3 +458,46 @@ fn absurd_times_are_rejected_naming_the_field() {
     assert_refused(&o, "-3");
     assert!(!p2.exists());
 }
+
+#[test]
+fn silent_audio_and_legacy_subtitle_encodings() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = make_project(d);
+    // sync-check against silence: no speech to measure, exit 1 (before any face analysis).
+    let silent = d.join("silent.wav");
+    write_wav(&silent, &vec![0.0; 48_000 * 2 * 2]).unwrap();
+    let o = redub(&["sync-check", s(&d.join("shot.mp4")), "--audio", s(&silent)]);
+    assert_refused(&o, "silent.wav: no speech");
+
+    // UTF-16 (with a BOM) and Latin-1 cues import; Latin-1 with a note.
+    let lines = d.join("lines");
+    std::fs::create_dir(&lines).unwrap();
+    std::fs::copy(d.join("line.wav"), lines.join("01.wav")).unwrap();
+    let text = "1\r\n00:00:00,500 --> 00:00:01,500\r\nCafé olé\r\n";
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let latin1: Vec<u8> = text.chars().map(|c| c as u8).collect();
+    for (name, bytes, note) in [("u16.srt", utf16, false), ("l1.srt", latin1, true)] {
+        let cues = d.join(name);
+        std::fs::write(&cues, bytes).unwrap();
+        let out = d.join(format!("{name}.redub"));
+        let o = redub(&[
+            "lines",
+            "import",
+            s(&p),
+            "--srt",
+            s(&cues),
+            "--folder",
+            s(&lines),
+            "-o",
+            s(&out),
+        ]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert_eq!(stderr(&o).contains("read as Latin-1"), note, "{}", stderr(&o));
+        let back = d.join(format!("{name}.out.srt"));
+        let o = redub(&["lines", "export", s(&out), "-o", s(&back)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(std::fs::read_to_string(&back).unwrap().contains("Café olé"), "{name}");
+    }
+}

@@ -193,8 +193,12 @@ fn first_number(stem: &str) -> Option<u64> {
 fn read_cues(path: &Path) -> Result<Vec<Cue>, CliError> {
     let format = SubtitleFormat::from_path(path)
         .ok_or_else(|| CliError::User(format!("{}: not a .srt or .vtt file", path.display())))?;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::User(format!("{}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| CliError::User(format!("{}: {e}", path.display())))?;
+    let (text, encoding) = subtitles::decode(&bytes);
+    if encoding == subtitles::TextEncoding::Latin1 {
+        eprintln!("redub: note: {}: not UTF-8; read as Latin-1", path.display());
+    }
     subtitles::parse(&text, format).map_err(|e| CliError::User(format!("{}: {e}", path.display())))
 }
 
