@@ -1,10 +1,30 @@
 //! The `redub` binary: the editor with no arguments or `edit`, else the command line.
 //! (The cli never imports the app, so the split happens here.)
 
+use std::ffi::OsString;
+
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None | Some("edit") | Some("bench-timeline") => redub::app::main(&args),
+    // Arguments are paths, and paths need not be UTF-8: the command line (clap) takes them as
+    // `OsString`s; only the editor's few arguments must be text.
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    match args.first().map(|a| a.to_str()) {
+        None | Some(Some("edit" | "bench-timeline")) => {
+            let mut text = Vec::with_capacity(args.len());
+            for a in &args {
+                match a.to_str() {
+                    Some(s) => text.push(s.to_string()),
+                    None => {
+                        eprintln!(
+                            "redub: {}: the editor's arguments must be UTF-8; rename the file or \
+                             open it from the editor",
+                            a.to_string_lossy()
+                        );
+                        return std::process::ExitCode::from(1);
+                    }
+                }
+            }
+            redub::app::main(&text)
+        }
         _ => redub::cli::main(),
     }
 }

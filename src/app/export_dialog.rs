@@ -77,6 +77,23 @@ impl ExportDialog {
         opts: RenderOptions,
         ctx: egui::Context,
     ) -> std::io::Result<()> {
+        // Never over the project or its media, nor a device or FIFO.
+        let mut inputs = match project_path {
+            Some(p) => crate::model::output::project_inputs(&project, p),
+            None => Vec::new(),
+        };
+        inputs.extend(
+            project.media.iter().map(|m| {
+                crate::model::output::Input::new(m.path.clone(), "media the project uses")
+            }),
+        );
+        let mut outputs = vec![opts.output.clone()];
+        if opts.preset == Preset::WavStems {
+            outputs = crate::render::export::stem_paths(&opts.output).to_vec();
+        }
+        for o in &outputs {
+            crate::model::output::check_output(o, &inputs).map_err(std::io::Error::other)?;
+        }
         let dir = project_path
             .map(project_dir)
             .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());

@@ -3,11 +3,13 @@
 use super::CliError;
 use crate::jobs::Job;
 use crate::media::{self, MediaInfo};
+use crate::model::output::{Input, check_output, project_inputs};
 use crate::model::project::project_dir;
 use crate::model::{MediaKind, Preset, Project, Time};
 use crate::render::{RenderOptions, render_project};
+use std::ffi::{OsStr, OsString};
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub(super) fn probe(file: &Path, json: bool) -> Result<(), CliError> {
     let info = media::probe(file)?;
@@ -64,6 +66,8 @@ pub(super) fn render(
     loudness: Option<&str>,
 ) -> Result<(), CliError> {
     let mut project = Project::load(project_path)?;
+    let inputs = project_inputs(&project, project_path);
+    check_output(output, &inputs)?;
     if let Some(l) = loudness {
         project.export.loudness =
             Some(crate::model::LoudnessTarget::parse(l).ok_or_else(|| {
@@ -81,7 +85,14 @@ pub(super) fn render(
             .and_then(|e| Preset::from_name(&e.to_string_lossy()))
             .unwrap_or(project.export.preset),
     };
+    if preset == Preset::WavStems {
+        for stem in crate::render::export::stem_paths(output) {
+            check_output(&stem, &inputs)?;
+        }
+    }
     let range = range.map(parse_range).transpose()?;
+    media::encode::check_writable(output)?;
+    check_space(&project, project_path, output, preset, range)?;
     let opts = RenderOptions { preset, output: output.to_path_buf(), range };
     let job = Job::new();
     let bar = (!json && std::io::stderr().is_terminal()).then(|| {
@@ -133,9 +144,76 @@ pub(super) fn render(
     Ok(())
 }
 
+/// Refuses a WAV export that cannot fit on the output's disk (PCM: the size is known) and warns
+/// when a video export probably will not (its size depends on the pictures).
+fn check_space(
+    project: &Project,
+    project_path: &Path,
+    output: &Path,
+    preset: Preset,
+    range: Option<(Time, Time)>,
+) -> Result<(), CliError> {
+    let Some(free) = media::encode::free_bytes(output) else { return Ok(()) };
+    let (start, end) = range.unwrap_or((Time::ZERO, project.timeline.duration));
+    let duration = end.min(project.timeline.duration) - start;
+    let video = if preset == Preset::WavStems {
+        None
+    } else {
+        let dir = project_dir(project_path);
+        let info = project
+            .timeline
+            .video
+            .media
+            .and_then(|id| project.media(id))
+            .and_then(|m| crate::model::project::resolve_media_path(m, &dir))
+            .and_then(|p| media::probe(&p).ok());
+        info.and_then(|i| i.video).map(|v| (v.width, v.height, v.frame_rate))
+    };
+    let mut need = media::encode::estimate_bytes(preset, video, duration);
+    if preset == Preset::WavStems {
+        need *= 3; // mix, dialogue and background
+    }
+    if need <= free {
+        return Ok(());
+    }
+    let (need_mb, free_mb) = (need.div_ceil(1 << 20), free >> 20);
+    if preset == Preset::WavStems {
+        return Err(CliError::User(format!(
+            "{}: not enough disk space: the WAV stems need {need_mb} MB, {free_mb} MB free",
+            output.display()
+        )));
+    }
+    eprintln!(
+        "redub: warning: {}: the export may need up to {need_mb} MB, {free_mb} MB free",
+        output.display()
+    );
+    Ok(())
+}
+
+/// `--dub FILE@TIME` split at the last `@`: the file (any bytes: paths need not be UTF-8) and
+/// the time.
+fn split_dub(spec: &OsStr) -> Result<(PathBuf, Time), CliError> {
+    let shown = spec.to_string_lossy();
+    let bad = || CliError::User(format!("--dub {shown:?}: expected FILE@TIME, e.g. line.wav@2.5"));
+    let bytes = spec.as_encoded_bytes();
+    let at = bytes.iter().rposition(|&b| b == b'@').ok_or_else(bad)?;
+    let time = std::str::from_utf8(&bytes[at + 1..]).map_err(|_| bad())?;
+    let time: Time = time.parse().map_err(|_| {
+        CliError::User(format!("--dub {shown:?}: {time:?} is not a time (seconds or mm:ss.fff)"))
+    })?;
+    #[cfg(unix)]
+    let file = {
+        use std::os::unix::ffi::OsStrExt;
+        PathBuf::from(OsStr::from_bytes(&bytes[..at]))
+    };
+    #[cfg(not(unix))]
+    let file = PathBuf::from(shown.rsplit_once('@').ok_or_else(bad)?.0);
+    Ok((file, time))
+}
+
 pub(super) fn new(
     video: &Path,
-    dubs: &[String],
+    dubs: &[OsString],
     name: Option<&str>,
     output: &Path,
     force: bool,
@@ -146,6 +224,12 @@ pub(super) fn new(
             output.display()
         )));
     }
+    let mut inputs = vec![Input::new(video, "the shot")];
+    let dubs = dubs.iter().map(|d| split_dub(d)).collect::<Result<Vec<_>, _>>()?;
+    for (file, _) in &dubs {
+        inputs.push(Input::new(file, "a dub clip"));
+    }
+    check_output(output, &inputs)?;
     let info = media::probe(video)?;
     let v = info
         .video
@@ -162,17 +246,11 @@ pub(super) fn new(
     }
     let frames = media::VideoDecoder::open(video)?.frame_count();
     project.timeline.duration = v.frame_rate.frame_to_time(frames);
-    for spec in dubs {
-        let (file, at) = spec.rsplit_once('@').ok_or_else(|| {
-            CliError::User(format!("--dub {spec:?}: expected FILE@TIME, e.g. line.wav@2.5"))
-        })?;
-        let at: Time = at.parse().map_err(|_| {
-            CliError::User(format!("--dub {spec:?}: {at:?} is not a time (seconds or mm:ss.fff)"))
-        })?;
-        let path = Path::new(file);
+    for (path, at) in &dubs {
+        let (path, at) = (path.as_path(), *at);
         let ainfo = media::probe(path)?;
         if ainfo.audio.is_none() {
-            return Err(CliError::User(format!("{file}: has no audio stream")));
+            return Err(CliError::User(format!("{}: has no audio stream", path.display())));
         }
         let media_id = project.add_media(path, MediaKind::Audio, ainfo.duration)?;
         // First dub track where the clip does not overlap another; a new one otherwise.

@@ -6,6 +6,7 @@ use crate::dsp::align::{AlignSettings, align_clip};
 use crate::dsp::isochrony::{Fit, StretchRange};
 use crate::dsp::loudness::measure;
 use crate::media::{self, decode_audio};
+use crate::model::output::{Input, check_output, media_inputs, project_inputs};
 use crate::model::project::{project_dir, resolve_media_path};
 use crate::model::subtitles::{self, Cue, SubtitleFormat};
 use crate::model::{
@@ -74,6 +75,7 @@ pub(super) fn align(args: &AlignArgs<'_>) -> Result<(), CliError> {
         return Err(CliError::User("--tightness must be between 0 and 1".into()));
     }
     let mut project = Project::load(args.project)?;
+    check_output(args.output.unwrap_or(args.project), &media_inputs(&project, args.project))?;
     let dir = project_dir(args.project);
     let id = ClipId(args.clip);
     let clip = project
@@ -191,8 +193,12 @@ fn first_number(stem: &str) -> Option<u64> {
 fn read_cues(path: &Path) -> Result<Vec<Cue>, CliError> {
     let format = SubtitleFormat::from_path(path)
         .ok_or_else(|| CliError::User(format!("{}: not a .srt or .vtt file", path.display())))?;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::User(format!("{}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| CliError::User(format!("{}: {e}", path.display())))?;
+    let (text, encoding) = subtitles::decode(&bytes);
+    if encoding == subtitles::TextEncoding::Latin1 {
+        eprintln!("redub: note: {}: not UTF-8; read as Latin-1", path.display());
+    }
     subtitles::parse(&text, format).map_err(|e| CliError::User(format!("{}: {e}", path.display())))
 }
 
@@ -298,6 +304,9 @@ pub(super) fn lines_import(args: &ImportArgs<'_>) -> Result<(), CliError> {
         project.timeline.markers.sort_by_key(|m| m.time);
     }
     let out = args.output.unwrap_or(project_path);
+    let mut inputs = media_inputs(&project, project_path);
+    inputs.push(Input::new(srt, "the subtitle file being imported"));
+    check_output(out, &inputs)?;
     project.save(out)?;
     println!(
         "imported {} lines onto {} dub track(s); wrote {}",
@@ -330,6 +339,7 @@ pub(super) fn lines_export(project_path: &Path, output: &Path) -> Result<(), Cli
         CliError::User(format!("{}: output must end in .srt or .vtt", output.display()))
     })?;
     let project = Project::load(project_path)?;
+    check_output(output, &project_inputs(&project, project_path))?;
     let cues = project_cues(&project);
     std::fs::write(output, subtitles::write(&cues, format))
         .map_err(|e| CliError::User(format!("{}: cannot write: {e}", output.display())))?;

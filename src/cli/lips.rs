@@ -60,10 +60,17 @@ impl From<MeasureError> for CliError {
 /// Measures the mouth of the largest face track of `file` against `audio` (default: the file's
 /// own audio).
 pub(super) fn sync_check(file: &Path, audio: Option<&Path>, json: bool) -> Result<(), CliError> {
-    let mouth = FileMouth::measure(file)?;
-    let (rate, frames) = (mouth.fps, mouth.frames);
     let audio_path = audio.unwrap_or(file);
     let sound = decode_audio(audio_path, Some(1))?;
+    let vad = crate::dsp::vad::VadConfig::default();
+    if crate::dsp::vad::detect_speech(&sound.samples, SAMPLE_RATE, &vad).is_empty() {
+        return Err(CliError::User(format!(
+            "{}: no speech in the audio; there is nothing to measure lip sync against",
+            audio_path.display()
+        )));
+    }
+    let mouth = FileMouth::measure(file)?;
+    let (rate, frames) = (mouth.fps, mouth.frames);
     let envelope = audio_envelope(&sound.samples, SAMPLE_RATE, rate, frames);
     let features = mouth.features();
     let features: Vec<&[f32]> = features.iter().map(Vec::as_slice).collect();

@@ -12,6 +12,7 @@ mod lipmesh;
 mod lips;
 
 use clap::{Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,6 +27,12 @@ pub enum CliError {
 
 impl From<crate::model::ProjectError> for CliError {
     fn from(e: crate::model::ProjectError) -> Self {
+        CliError::User(e.to_string())
+    }
+}
+
+impl From<crate::model::output::OutputRefused> for CliError {
+    fn from(e: crate::model::output::OutputRefused) -> Self {
         CliError::User(e.to_string())
     }
 }
@@ -125,7 +132,7 @@ enum Command {
         video: PathBuf,
         /// A dub clip as `FILE@TIME` (time in seconds or mm:ss.fff); repeatable.
         #[arg(long = "dub", value_name = "FILE@TIME")]
-        dubs: Vec<String>,
+        dubs: Vec<OsString>,
         /// Project title (default: the video's name).
         #[arg(long)]
         name: Option<String>,
@@ -294,8 +301,22 @@ enum LinesCommand {
     },
 }
 
+/// On SIGINT or SIGTERM, removes the temp files of writes in progress and exits with 128 + the
+/// signal (130, 143), as a shell reports a process killed by it.
+fn remove_temp_files_on_signal() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else { return };
+    let _ = std::thread::Builder::new().name("signals".into()).spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            crate::media::encode::remove_part_files();
+            signal_hook::low_level::exit(128 + sig);
+        }
+    });
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    remove_temp_files_on_signal();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

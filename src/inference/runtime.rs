@@ -25,17 +25,18 @@ impl std::fmt::Debug for Runtime {
 
 /// CPU session settings. Redub runs its networks next to video decoding on the same cores, so
 /// ONNX Runtime's worker threads must not spin while idle (spinning starves the decoder). One
-/// intra-op thread per core, at most 4 (`REDUB_ORT_THREADS` overrides): P-Net's scan of a whole
+/// intra-op thread per core, at most 4 (`REDUB_ORT_THREADS` overrides, up to the core count): P-Net's scan of a whole
 /// picture splits well across threads (measured 1.4–1.9× faster with 2 threads on 2 cores), the
 /// small R-Net/O-Net batches gain little from more.
 fn cpu_options(
     b: ort::session::builder::SessionBuilder,
 ) -> Result<ort::session::builder::SessionBuilder, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = std::env::var("REDUB_ORT_THREADS")
         .ok()
         .and_then(|t| t.parse::<usize>().ok())
         .filter(|&t| t > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
+        .map_or(cores.min(4), |t| t.min(cores));
     let err = |e: ort::Error<ort::session::builder::SessionBuilder>| e.to_string();
     b.with_intra_threads(threads)
         .map_err(err)?

@@ -1,14 +1,17 @@
 //! Encoding: `appsrc` video + `appsrc` audio through the preset's encoders and muxer into a
 //! temp file that is renamed onto the target only when everything succeeded.
 
-use super::{MediaError, PixelFormat, bus_error, make};
+use super::{MediaError, PixelFormat, make};
 use crate::dsp::SAMPLE_RATE;
 use crate::model::{FrameRate, Preset, Time};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// x264 settings shared by export and the transcode benchmark, so the two compare like for like.
 pub const X264_PROPS: &[(&str, &str)] =
@@ -61,7 +64,12 @@ pub struct Writer {
     skip: usize,
     /// Zero samples to append at the end so the stream keeps its length after the skip.
     pad: usize,
+    /// Counts buffers taken from the video and audio inputs (see [`Writer::push_to`]).
+    video_drain: Arc<Drain>,
+    audio_drain: Arc<Drain>,
     tmp: PathBuf,
+    /// The MP4 muxer's spool file, beside the target.
+    spool: Option<PathBuf>,
     target: PathBuf,
     finished: bool,
 }
@@ -181,11 +189,14 @@ fn audio_chain(preset: Preset) -> Result<Vec<gst::Element>, MediaError> {
     })
 }
 
-fn muxer(preset: Preset) -> Result<gst::Element, MediaError> {
+fn muxer(preset: Preset, spool: &Path) -> Result<gst::Element, MediaError> {
     Ok(match preset {
         Preset::Mp4 => {
             let m = make("mp4mux")?;
             m.set_property("faststart", true);
+            // Its default is a `qtmux-N` file in $TMPDIR, left behind when the export is killed
+            // and filling another disk than the target's.
+            m.set_property("faststart-file", spool.to_string_lossy().as_ref());
             m
         }
         Preset::Webm => make("webmmux")?,
@@ -194,23 +205,216 @@ fn muxer(preset: Preset) -> Result<gst::Element, MediaError> {
     })
 }
 
-/// A temp path beside `target` (same filesystem, so the final rename is atomic).
-fn temp_path(target: &Path) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = target.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
-    target.with_file_name(format!(".{name}.redub-{}.part.{ext}", std::process::id()))
+/// `.NAME.redub-`: how every temp file of a write to `target` named NAME begins; the writer's
+/// process id and `.part.` follow.
+fn part_stem(target: &Path) -> OsString {
+    let mut stem = OsString::from(".");
+    stem.push(target.file_name().unwrap_or_default());
+    stem.push(".redub-");
+    stem
 }
 
-/// Checks that `target`'s folder exists and can take a new file.
+/// A temp path beside `target` (same filesystem, so the final rename is atomic):
+/// `.NAME.redub-PID.part.EXT`.
+fn temp_path(target: &Path) -> PathBuf {
+    let mut name = part_stem(target);
+    name.push(format!("{}.part.", std::process::id()));
+    name.push(target.extension().unwrap_or_default());
+    target.with_file_name(name)
+}
+
+/// Where the MP4 muxer spools the media data until it writes the index first (faststart):
+/// beside the target, `.NAME.redub-PID.part.spool.EXT`, not in `$TMPDIR`.
+fn spool_path(target: &Path) -> PathBuf {
+    let mut name = part_stem(target);
+    name.push(format!("{}.part.spool.", std::process::id()));
+    name.push(target.extension().unwrap_or_default());
+    target.with_file_name(name)
+}
+
+/// Temp files of writes in progress, removed by [`remove_part_files`] (on SIGINT/SIGTERM).
+static PARTS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn register_part(path: &Path) {
+    if let Ok(mut parts) = PARTS.lock() {
+        parts.push(path.to_path_buf());
+    }
+}
+
+fn unregister_part(path: &Path) {
+    if let Ok(mut parts) = PARTS.lock() {
+        parts.retain(|p| p != path);
+    }
+}
+
+/// Removes the temp files of every write in progress. For a signal handler about to end the
+/// process: the files a [`Writer`] would remove when dropped.
+pub fn remove_part_files() {
+    let parts = match PARTS.lock() {
+        Ok(parts) => parts.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    for p in parts {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Whether process `pid` still runs (or may: a process we may not signal counts as running).
+fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+            return false;
+        };
+        !matches!(rustix::process::test_kill_process(pid), Err(rustix::io::Errno::SRCH))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
+/// Removes temp files of earlier writes to `target` whose process is gone (killed with -9, a
+/// power cut): `.NAME.redub-PID.part.*` beside it. Returns how many were removed.
+pub fn remove_stale_parts(target: &Path) -> usize {
+    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let stem = part_stem(target);
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name();
+        let Some(rest) = name.as_encoded_bytes().strip_prefix(stem.as_encoded_bytes()) else {
+            continue;
+        };
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let pid = std::str::from_utf8(&rest[..digits]).ok().and_then(|d| d.parse::<u32>().ok());
+        let Some(pid) = pid.filter(|_| rest[digits..].starts_with(b".part.")) else { continue };
+        if pid != std::process::id()
+            && !process_alive(pid)
+            && e.file_type().is_ok_and(|t| t.is_file())
+            && std::fs::remove_file(e.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Free bytes for an unprivileged writer on the filesystem holding `path` (a file or folder).
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let dir = if path.is_dir() {
+            path
+        } else {
+            path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+        };
+        let st = rustix::fs::statvfs(dir).ok()?;
+        Some(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// Bytes an export of `duration` in `preset` is likely to take, erring high: x264 at quantizer
+/// 21 and VP9 at cq 28 stay under about 0.25 bit per pixel on ordinary footage; ProRes 422 HQ
+/// is about 3.6 bits per pixel; PCM is exact. MP4 counts twice: the muxer spools the media
+/// beside the target, then writes the file with its index first.
+pub fn estimate_bytes(preset: Preset, video: Option<(u32, u32, FrameRate)>, duration: Time) -> u64 {
+    let secs = duration.as_seconds_f64().max(0.0);
+    let pixels_per_s = video.map_or(0.0, |(w, h, fr)| f64::from(w) * f64::from(h) * fr.as_f64());
+    let (video_bpp, audio_bps) = match preset {
+        Preset::Mp4 => (0.25, 192_000.0),
+        Preset::Webm => (0.25, 160_000.0),
+        Preset::Mov => (3.6, 48_000.0 * 2.0 * 24.0),
+        Preset::WavStems => (0.0, 48_000.0 * 2.0 * 24.0),
+    };
+    let bytes = (pixels_per_s * video_bpp + audio_bps) * secs / 8.0;
+    let copies = if preset == Preset::Mp4 { 2.0 } else { 1.0 };
+    (bytes * copies) as u64
+}
+
+/// A failed write: [`MediaError::DiskFull`] when GStreamer says there is no space left or the
+/// disk is (nearly) full, else [`MediaError::Encode`] with its message.
+fn write_failure(target: &Path, err: Option<gst::glib::Error>, fallback: &str) -> MediaError {
+    let free = free_bytes(target);
+    let nearly_full = free.is_some_and(|f| f < (1 << 20));
+    match err {
+        Some(e) if e.matches(gst::ResourceError::NoSpaceLeft) || nearly_full => {
+            MediaError::DiskFull { path: target.to_path_buf(), free_mb: free.unwrap_or(0) >> 20 }
+        }
+        Some(e) => MediaError::Encode { path: target.to_path_buf(), reason: e.to_string() },
+        None if nearly_full => {
+            MediaError::DiskFull { path: target.to_path_buf(), free_mb: free.unwrap_or(0) >> 20 }
+        }
+        None => MediaError::Encode { path: target.to_path_buf(), reason: fallback.to_string() },
+    }
+}
+
+/// The first error message waiting on a pipeline's bus.
+fn pending_error(pipeline: &gst::Pipeline) -> Option<gst::glib::Error> {
+    let bus = pipeline.bus()?;
+    while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+        if let gst::MessageView::Error(err) = msg.view() {
+            return Some(err.error());
+        }
+    }
+    None
+}
+
+/// How long a push waits for room in an input queue before it looks at the bus again.
+const PUSH_POLL: Duration = Duration::from_millis(20);
+
+/// How long the encoder may take no input at all before the export is declared stalled.
+const STALL: Duration = Duration::from_secs(300);
+
+/// Counts buffers leaving an input queue, so a push waiting for room wakes when there is some.
+#[derive(Default)]
+struct Drain {
+    taken: Mutex<u64>,
+    cond: Condvar,
+}
+
+impl Drain {
+    fn watch(self: &Arc<Self>, src: &gst_app::AppSrc) {
+        let Some(pad) = src.static_pad("src") else { return };
+        let drain = Arc::clone(self);
+        pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, move |_, _| {
+            if let Ok(mut n) = drain.taken.lock() {
+                *n += 1;
+            }
+            drain.cond.notify_all();
+            gst::PadProbeReturn::Ok
+        });
+    }
+
+    fn taken(&self) -> u64 {
+        self.taken.lock().map_or(0, |n| *n)
+    }
+
+    /// Waits until a buffer leaves after `seen` were counted, or `timeout`.
+    fn wait(&self, seen: u64, timeout: Duration) {
+        if let Ok(n) = self.taken.lock()
+            && *n == seen
+        {
+            let _ = self.cond.wait_timeout(n, timeout);
+        }
+    }
+}
+
+/// Checks that `target`'s folder exists and can take a new file, and that `target` is new or a
+/// regular file (a device, FIFO or folder would be replaced by the final rename).
 pub fn check_writable(target: &Path) -> Result<(), MediaError> {
     let write_err = |reason: String| MediaError::Write { path: target.to_path_buf(), reason };
     let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !dir.is_dir() {
         return Err(write_err(format!("folder {} does not exist", dir.display())));
     }
-    if target.is_dir() {
-        return Err(write_err("is a folder".into()));
-    }
+    crate::model::output::check_regular_or_new(target).map_err(|e| write_err(e.reason))?;
     let probe = tempfile::Builder::new().prefix(".redub-write-check").tempfile_in(dir);
     probe.map(drop).map_err(|e| write_err(e.to_string()))
 }
@@ -232,10 +436,12 @@ impl Writer {
     ) -> Result<Self, MediaError> {
         check_writable(target)?;
         check_preset(cfg.preset)?;
+        remove_stale_parts(target);
         let internal = |e: gst::glib::BoolError| MediaError::Internal(e.to_string());
         let tmp = temp_path(target);
+        let spool = (cfg.preset == Preset::Mp4).then(|| spool_path(target));
         let pipeline = gst::Pipeline::new();
-        let mux = muxer(cfg.preset)?;
+        let mux = muxer(cfg.preset, spool.as_deref().unwrap_or(&tmp))?;
         let sink = make("filesink")?;
         sink.set_property("location", &tmp);
         pipeline.add_many([&mux, &sink]).map_err(internal)?;
@@ -283,7 +489,9 @@ impl Writer {
             let src = gst_app::AppSrc::builder()
                 .caps(&caps)
                 .format(gst::Format::Time)
-                .block(true)
+                // Never block inside push_buffer: a push waits for room itself, watching the bus
+                // (a full disk stops the pipeline, and a blocked push would wait forever).
+                .block(false)
                 .max_bytes((u64::from(w) * u64::from(h) * 4 * 4).max(1 << 20))
                 .build();
             let mut chain = vec![src.clone().upcast::<gst::Element>()];
@@ -305,7 +513,7 @@ impl Writer {
         let audio_src = gst_app::AppSrc::builder()
             .caps(&acaps)
             .format(gst::Format::Time)
-            .block(true)
+            .block(false)
             .max_bytes(64 << 20)
             .build();
         let mut chain = vec![audio_src.clone().upcast::<gst::Element>()];
@@ -319,6 +527,15 @@ impl Writer {
             if cfg.preset == Preset::WavStems { "sink" } else { "audio_%u" },
         )?;
 
+        let (video_drain, audio_drain) = (Arc::new(Drain::default()), Arc::new(Drain::default()));
+        if let Some(v) = &video_src {
+            video_drain.watch(v);
+        }
+        audio_drain.watch(&audio_src);
+        register_part(&tmp);
+        if let Some(sp) = &spool {
+            register_part(sp);
+        }
         let writer = Self {
             pipeline,
             video_src,
@@ -328,7 +545,10 @@ impl Writer {
             samples: 0,
             skip: priming(cfg.preset),
             pad: priming(cfg.preset),
+            video_drain,
+            audio_drain,
             tmp,
+            spool,
             target: target.to_path_buf(),
             finished: false,
         };
@@ -339,9 +559,40 @@ impl Writer {
     }
 
     fn failure(&self, fallback: &str) -> MediaError {
-        let reason =
-            self.pipeline.bus().and_then(|b| bus_error(&b)).unwrap_or_else(|| fallback.to_string());
-        MediaError::Encode { path: self.target.clone(), reason }
+        write_failure(&self.target, pending_error(&self.pipeline), fallback)
+    }
+
+    /// Pushes `buffer` into `src` once its queue has room, watching the bus meanwhile: an error
+    /// anywhere in the pipeline (a full disk) ends the push at once instead of waiting forever
+    /// for a queue nobody drains.
+    fn push_to(
+        &self,
+        src: &gst_app::AppSrc,
+        drain: &Drain,
+        buffer: gst::Buffer,
+        what: &str,
+    ) -> Result<(), MediaError> {
+        let max = src.max_bytes();
+        let mut last_taken = (drain.taken(), Instant::now());
+        loop {
+            if let Some(e) = pending_error(&self.pipeline) {
+                return Err(write_failure(&self.target, Some(e), what));
+            }
+            if src.current_level_bytes() < max {
+                break;
+            }
+            let seen = drain.taken();
+            if seen != last_taken.0 {
+                last_taken = (seen, Instant::now());
+            } else if last_taken.1.elapsed() > STALL {
+                return Err(self.failure(&format!("{what}: no input taken for 5 minutes")));
+            }
+            drain.wait(seen, PUSH_POLL);
+        }
+        if src.push_buffer(buffer).is_err() {
+            return Err(self.failure(what));
+        }
+        Ok(())
     }
 
     /// Appends one RGBA frame (`width * height * 4` bytes); its time follows the previous one.
@@ -361,9 +612,7 @@ impl Writer {
             b.set_pts(super::clock(pts));
             b.set_duration(super::clock(next - pts));
         }
-        if src.push_buffer(buffer).is_err() {
-            return Err(self.failure("the video encoder stopped"));
-        }
+        self.push_to(src, &self.video_drain, buffer, "the video encoder stopped")?;
         self.frames += 1;
         Ok(())
     }
@@ -389,9 +638,7 @@ impl Writer {
             b.set_pts(super::clock(pts));
             b.set_duration(super::clock(end - pts));
         }
-        if self.audio_src.push_buffer(buffer).is_err() {
-            return Err(self.failure("the audio encoder stopped"));
-        }
+        self.push_to(&self.audio_src, &self.audio_drain, buffer, "the audio encoder stopped")?;
         self.samples += n;
         Ok(())
     }
@@ -421,14 +668,15 @@ impl Writer {
         );
         let outcome = match msg.as_ref().map(|m| m.view()) {
             Some(gst::MessageView::Eos(_)) => Ok(()),
-            Some(gst::MessageView::Error(e)) => Err(e.error().to_string()),
-            _ => Err("timed out waiting for the encoder".to_string()),
+            Some(gst::MessageView::Error(e)) => Err(Some(e.error())),
+            _ => Err(None),
         };
         let _ = self.pipeline.set_state(gst::State::Null);
-        outcome.map_err(|reason| MediaError::Encode { path: self.target.clone(), reason })?;
+        outcome.map_err(|e| write_failure(&self.target, e, "timed out waiting for the encoder"))?;
         std::fs::rename(&self.tmp, &self.target)
             .map_err(|e| MediaError::Write { path: self.target.clone(), reason: e.to_string() })?;
         self.finished = true;
+        self.remove_temp_files();
         Ok(self.target.clone())
     }
 }
@@ -450,11 +698,26 @@ fn link_to_mux(
     Ok(())
 }
 
+impl Writer {
+    /// Removes the temp file (unless renamed onto the target) and the muxer's spool file, and
+    /// forgets them for [`remove_part_files`].
+    fn remove_temp_files(&self) {
+        if !self.finished {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        unregister_part(&self.tmp);
+        if let Some(sp) = &self.spool {
+            let _ = std::fs::remove_file(sp);
+            unregister_part(sp);
+        }
+    }
+}
+
 impl Drop for Writer {
     fn drop(&mut self) {
         if !self.finished {
             let _ = self.pipeline.set_state(gst::State::Null);
-            let _ = std::fs::remove_file(&self.tmp);
+            self.remove_temp_files();
         }
     }
 }

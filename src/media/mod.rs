@@ -77,6 +77,14 @@ pub enum MediaError {
         /// What GStreamer said.
         reason: String,
     },
+    /// The disk filled up while writing; the temp file was removed.
+    #[error("disk full writing {path} ({free_mb} MB free)")]
+    DiskFull {
+        /// The output path.
+        path: PathBuf,
+        /// Space left on its filesystem, MB.
+        free_mb: u64,
+    },
     /// The job was cancelled; nothing was left at the target path.
     #[error("cancelled")]
     Cancelled,

@@ -4,9 +4,11 @@
 pub mod hash;
 pub mod lip;
 pub mod loudness;
+pub mod output;
 pub mod project;
 pub mod subtitles;
 pub mod time;
+pub mod validate;
 pub mod warp;
 
 pub use loudness::LoudnessTarget;

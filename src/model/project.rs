@@ -481,8 +481,8 @@ impl Project {
         !track.mute && (!any_solo || track.solo)
     }
 
-    /// Loads a project. A newer schema, a malformed file or a missing file is a clear error;
-    /// nothing is written. Media paths are resolved to absolute paths against the file's folder.
+    /// Loads a project. A newer schema, a malformed file, a missing file or a time out of range
+    /// ([`Project::validate`]) is a clear error; nothing is written. Media paths are resolved to absolute paths against the file's folder.
     pub fn load(path: &Path) -> Result<Self, ProjectError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ProjectError::Io { path: path.to_path_buf(), source })?;
@@ -509,6 +509,7 @@ impl Project {
             return Err(ProjectError::NoSchema { path: path.to_path_buf() });
         }
         let mut project: Project = serde_json::from_str(&text).map_err(malformed)?;
+        project.validate().map_err(|e| named(path, e))?;
         let dir = project_dir(path);
         for m in &mut project.media {
             if let Some(found) = resolve_media_path(m, &dir) {
@@ -519,9 +520,13 @@ impl Project {
     }
 
     /// Saves atomically: a temp file in the same folder, fsync, rename. Media paths are written
-    /// relative to the project's folder, with the absolute path kept as fallback.
+    /// relative to the project's folder, with the absolute path kept as fallback. An existing
+    /// `path` that is not a regular file (a device, FIFO, folder) is refused, never replaced.
     pub fn save(&self, path: &Path) -> Result<(), ProjectError> {
         let io = |source| ProjectError::Io { path: path.to_path_buf(), source };
+        crate::model::output::check_regular_or_new(path)
+            .map_err(|e| ProjectError::Invalid(e.to_string()))?;
+        self.validate().map_err(|e| named(path, e))?;
         let dir = project_dir(path);
         let mut out = self.clone();
         out.schema_version = SCHEMA_VERSION;
@@ -530,6 +535,14 @@ impl Project {
             let abs = std::path::absolute(&abs).map_err(io)?;
             m.path = relative_path(&abs, &dir).unwrap_or_else(|| abs.clone());
             m.absolute_path = abs;
+        }
+        if let Some(m) = out.media.iter().find(|m| m.absolute_path.to_str().is_none()) {
+            return Err(ProjectError::Invalid(format!(
+                "{}: cannot store the media path {} (not UTF-8; project files hold paths as \
+                 text): rename the file",
+                path.display(),
+                m.absolute_path.display()
+            )));
         }
         let json = serde_json::to_string_pretty(&out)
             .map_err(|e| io(std::io::Error::other(e.to_string())))?;
@@ -545,6 +558,11 @@ impl Project {
         tmp.persist(path).map_err(|e| io(e.error))?;
         Ok(())
     }
+}
+
+/// A validation error prefixed with the project file's path.
+fn named(path: &Path, e: ProjectError) -> ProjectError {
+    ProjectError::Invalid(format!("{}: {e}", path.display()))
 }
 
 /// Temp files are private (0600); a project is an ordinary document, so it keeps the old file's

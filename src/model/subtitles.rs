@@ -66,6 +66,40 @@ fn err<T>(line: usize, message: impl Into<String>) -> Result<T, SubtitleError> {
     Err(SubtitleError { line, message: message.into() })
 }
 
+/// How subtitle bytes were read by [`decode`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextEncoding {
+    /// UTF-8, with or without a byte-order mark.
+    Utf8,
+    /// UTF-16 with a little-endian byte-order mark.
+    Utf16Le,
+    /// UTF-16 with a big-endian byte-order mark.
+    Utf16Be,
+    /// Not valid UTF-8 and no BOM: read as Latin-1 (ISO 8859-1), byte for character.
+    Latin1,
+}
+
+/// Subtitle file bytes as text: a UTF-16 byte-order mark selects UTF-16, valid UTF-8 is UTF-8,
+/// anything else is read as Latin-1 (every byte is a character, so nothing is lost; callers
+/// should say so). Bad UTF-16 sequences become U+FFFD.
+pub fn decode(bytes: &[u8]) -> (String, TextEncoding) {
+    let utf16 = |le: bool| {
+        let units = bytes[2..].chunks_exact(2).map(|c| {
+            let pair = [c[0], c[1]];
+            if le { u16::from_le_bytes(pair) } else { u16::from_be_bytes(pair) }
+        });
+        char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect()
+    };
+    match bytes {
+        [0xFF, 0xFE, ..] => (utf16(true), TextEncoding::Utf16Le),
+        [0xFE, 0xFF, ..] => (utf16(false), TextEncoding::Utf16Be),
+        _ => match std::str::from_utf8(bytes) {
+            Ok(s) => (s.to_string(), TextEncoding::Utf8),
+            Err(_) => (bytes.iter().map(|&b| char::from(b)).collect(), TextEncoding::Latin1),
+        },
+    }
+}
+
 /// Parses text in the given format.
 pub fn parse(text: &str, format: SubtitleFormat) -> Result<Vec<Cue>, SubtitleError> {
     match format {
@@ -231,6 +265,15 @@ fn parse_timing(line: &str, n: usize, style: TimeStyle) -> Result<(Time, Time), 
     })?;
     if end < start {
         return err(n, format!("cue ends ({end}) before it starts ({start})"));
+    }
+    let max = crate::model::validate::MAX_TIMELINE;
+    for (what, t, text) in [("start", start, a.trim()), ("end", end, b)] {
+        if t > max {
+            return err(
+                n,
+                format!("cue {what} {} is past the 24 h limit of a timeline", clip_text(text)),
+            );
+        }
     }
     Ok((start, end))
 }

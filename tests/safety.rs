@@ -1,0 +1,503 @@
+//! Never destroy input, never hang, bounded inputs (issue 22): outputs that are inputs or
+//! devices are refused, a full disk ends an export at once, signals leave no temp file,
+//! non-UTF-8 paths work, absurd times are rejected.
+
+mod common;
+
+use common::{redub, stderr};
+use redub::media::testsrc::{write_bars_clip, write_wav};
+use redub::model::FrameRate;
+use std::path::{Path, PathBuf};
+
+/// Exit 1 with one line on stderr that names `names`.
+fn assert_refused(o: &std::process::Output, names: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(names), "message names {names}: {err}");
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A 2 s shot, a 1 s dub line at 0.5 s, and the project `p.redub` made from them.
+fn make_project(d: &Path) -> PathBuf {
+    let shot = d.join("shot.mp4");
+    write_bars_clip(&shot, 50, 320, 240, FrameRate::FPS_25, 440.0).unwrap();
+    let line = d.join("line.wav");
+    let tone: Vec<f32> =
+        (0..48_000).flat_map(|i| [0.1 * (i as f32 * 0.05).sin(); 2]).collect::<Vec<_>>();
+    write_wav(&line, &tone).unwrap();
+    let p = d.join("p.redub");
+    let dub = format!("{}@0.5", s(&line));
+    let o = redub(&["new", "--video", s(&shot), "--dub", &dub, "-o", s(&p)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    p
+}
+
+/// Every file of `dir` with its bytes (not following symlinks).
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| (e.path(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn outputs_that_are_inputs_or_devices_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = make_project(d);
+    let shot = d.join("shot.mp4");
+    let cues = d.join("cues.srt");
+    std::fs::write(&cues, "1\n00:00:00,500 --> 00:00:01,500\nHello.\n").unwrap();
+    let lines = d.join("lines");
+    std::fs::create_dir(&lines).unwrap();
+    std::fs::copy(d.join("line.wav"), lines.join("01.wav")).unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&shot, d.join("link.mp4")).unwrap();
+        std::os::unix::fs::symlink(&p, d.join("link.srt")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", d.join("null.mp4")).unwrap();
+        let fifo = d.join("fifo.mp4");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    }
+    let before = snapshot(d);
+    let sub = d.join("lines/../p.redub");
+    let [line, link_mp4, null_mp4, fifo_mp4, link_srt] =
+        ["line.wav", "link.mp4", "null.mp4", "fifo.mp4", "link.srt"].map(|n| d.join(n));
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["render", s(&p), "-o", s(&p)], "the project being read"),
+        (vec!["render", s(&p), "-o", s(&sub)], "the project being read"),
+        (vec!["render", s(&p), "-o", s(&shot)], "media the project uses"),
+        (vec!["render", s(&p), "-o", s(&line)], "media the project uses"),
+        (vec!["render", s(&p), "-o", s(&link_mp4)], "shot.mp4"),
+        (vec!["render", s(&p), "-o", s(&null_mp4)], "is a device"),
+        (vec!["render", s(&p), "-o", s(&fifo_mp4)], "is a FIFO"),
+        (vec!["render", s(&p), "-o", "/dev/null"], "/dev/null"),
+        (vec!["render", s(&p), "-o", s(d)], "is a folder"),
+        (vec!["render", s(&p), "--preset", "wav", "-o", s(&line)], "line.wav"),
+        (vec!["new", "--video", s(&shot), "-o", s(&shot), "--force"], "the shot"),
+        (vec!["new", "--video", s(&shot), "-o", "/dev/null", "--force"], "is a device"),
+        (vec!["align", s(&p), "--clip", "1", "-o", s(&shot)], "media the project uses"),
+        (vec!["align", s(&p), "--clip", "1", "-o", "/dev/null"], "/dev/null"),
+        (
+            vec![
+                "lines",
+                "import",
+                s(&p),
+                "--srt",
+                s(&cues),
+                "--folder",
+                s(&lines),
+                "-o",
+                s(&shot),
+            ],
+            "media the project uses",
+        ),
+        (
+            vec![
+                "lines",
+                "import",
+                s(&p),
+                "--srt",
+                s(&cues),
+                "--folder",
+                s(&lines),
+                "-o",
+                s(&cues),
+            ],
+            "the subtitle file being imported",
+        ),
+        (vec!["lines", "export", s(&p), "-o", s(&link_srt)], "the project being read"),
+    ];
+    for (args, names) in &cases {
+        let o = redub(args);
+        assert_refused(&o, names);
+        let first = stderr(&o);
+        assert!(first.contains("refusing") || first.contains("not a regular file"), "{first}");
+        assert_eq!(snapshot(d), before, "{args:?} changed a file");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+        let fifo = std::fs::symlink_metadata(d.join("fifo.mp4")).unwrap();
+        assert!(fifo.file_type().is_fifo());
+        let link = std::fs::symlink_metadata(d.join("null.mp4")).unwrap();
+        assert!(link.file_type().is_symlink());
+    }
+    // The in-place forms still work: a project written over itself.
+    let o = redub(&["bind", s(&p), "--track", "1", "--face", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = redub(&["lines", "import", s(&p), "--srt", s(&cues), "--folder", s(&lines)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let leftovers: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".part") || n.contains("redub-save"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Prints why a test cannot run here and skips it, or fails under `CI=true` (where every test
+/// must run).
+fn skip(test: &str, reason: &str) {
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{test} cannot run under CI: {reason}");
+    println!("SKIP {test}: {reason}");
+}
+
+/// A small tmpfs mounted on a new folder, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts one of `size` (e.g. "1m"), or skips the test (see [`skip`]).
+    fn mount(test: &str, size: &str) -> Option<Self> {
+        let dir = tempfile::Builder::new().prefix("redub-tmpfs").tempdir().unwrap().keep();
+        let o = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .output();
+        match o {
+            Ok(o) if o.status.success() => Some(Tmpfs(dir)),
+            Ok(o) => {
+                skip(test, &format!("cannot mount a tmpfs: {}", stderr(&o).trim()));
+                None
+            }
+            Err(e) => {
+                skip(test, &format!("cannot run mount: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Fills the filesystem with one file until `free` bytes are left.
+    fn leave_free(&self, free: u64) {
+        let filler = self.0.join("filler");
+        let _ = std::fs::remove_file(&filler);
+        let now = redub::media::encode::free_bytes(&self.0).unwrap();
+        let size = now.saturating_sub(free) as usize;
+        std::fs::write(&filler, vec![0u8; size]).unwrap();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Names in `dir` that look like temp files (ours or the MP4 muxer's).
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".part") || n.starts_with("qtmux") || n.contains("redub-"))
+        .collect()
+}
+
+#[test]
+fn a_full_disk_ends_the_export_at_once() {
+    let test = "a_full_disk_ends_the_export_at_once";
+    let Some(fs) = Tmpfs::mount(test, "1m") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = make_project(d);
+    let spool = tempfile::tempdir().unwrap();
+    for (ext, free) in [("mov", 1 << 20), ("webm", 16 << 10), ("mp4", 16 << 10)] {
+        fs.leave_free(free);
+        let out = fs.0.join(format!("out.{ext}"));
+        let began = std::time::Instant::now();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_redub"))
+            .args(["render", s(&p), "-o", s(&out)])
+            .env("TMPDIR", spool.path())
+            .output()
+            .unwrap();
+        let took = began.elapsed();
+        let err = stderr(&o);
+        println!("{ext}: {took:?}: {err}");
+        assert_eq!(o.status.code(), Some(1), "{ext}: {err}");
+        assert!(took.as_secs_f64() < 5.0, "{ext}: took {took:?}");
+        let line = err.lines().last().unwrap_or_default();
+        assert!(line.starts_with("redub: disk full writing "), "{ext}: {err}");
+        assert!(line.contains(&format!("out.{ext}")) && line.contains("MB free)"), "{line}");
+        assert!(!out.exists(), "{ext}: no output");
+        assert_eq!(temp_files(&fs.0), Vec::<String>::new(), "{ext}: temp files left");
+        assert_eq!(temp_files(spool.path()), Vec::<String>::new(), "{ext}: spool in TMPDIR");
+    }
+
+    // PCM's size is known: refused before starting.
+    fs.leave_free(64 << 10);
+    let mix = fs.0.join("mix.wav");
+    let o = redub(&["render", s(&p), "--preset", "wav", "-o", s(&mix)]);
+    assert_refused(&o, "not enough disk space");
+    assert_eq!(temp_files(&fs.0), Vec::<String>::new());
+
+    // A writer whose disk fills mid-stream (the WAV that used to hang) fails within seconds.
+    use redub::media::MediaError;
+    use redub::media::encode::{Tags, Writer, WriterConfig};
+    let cfg = WriterConfig {
+        preset: redub::model::Preset::WavStems,
+        video: None,
+        tags: Tags::default(),
+        keyframe_interval: None,
+    };
+    let target = mix.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut w = Writer::create(&target, &cfg).unwrap();
+        let second = vec![0.25f32; 96_000];
+        let r =
+            (0..600).try_for_each(|_| w.push_audio(&second)).and_then(|()| w.finish().map(drop));
+        let _ = tx.send(r);
+    });
+    let r = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the writer hangs");
+    match r {
+        Err(MediaError::DiskFull { path, .. }) => assert_eq!(path, mix),
+        other => panic!("expected disk full, got {other:?}"),
+    }
+    assert_eq!(temp_files(&fs.0), Vec::<String>::new());
+}
+
+/// A 10 s 640×360 project for a render that is still running when signalled.
+fn long_project(d: &Path) -> PathBuf {
+    let shot = d.join("long.mp4");
+    write_bars_clip(&shot, 250, 640, 360, FrameRate::FPS_25, 440.0).unwrap();
+    let p = d.join("long.redub");
+    let o = redub(&["new", "--video", s(&shot), "-o", s(&p)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    p
+}
+
+#[cfg(unix)]
+#[test]
+fn signals_leave_no_temp_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = long_project(d);
+    let spool = tempfile::tempdir().unwrap();
+    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+        for ext in ["mp4", "mov"] {
+            let out = d.join(format!("out.{ext}"));
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_redub"))
+                .args(["render", s(&p), "-o", s(&out)])
+                .env("TMPDIR", spool.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Wait for the render to be writing.
+            let began = std::time::Instant::now();
+            while temp_files(d).iter().all(|n| !n.contains(".part.")) {
+                assert!(began.elapsed().as_secs() < 30, "no part file appeared");
+                assert!(child.try_wait().unwrap().is_none(), "render ended before the signal");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let pid = child.id().to_string();
+            assert!(
+                std::process::Command::new("kill")
+                    .args([&format!("-{signal}"), &pid])
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+            let o = child.wait_with_output().unwrap();
+            assert_eq!(o.status.code(), Some(code), "SIG{signal} {ext}: {}", stderr(&o));
+            assert_eq!(temp_files(d), Vec::<String>::new(), "SIG{signal} {ext}");
+            assert_eq!(temp_files(spool.path()), Vec::<String>::new(), "SIG{signal} {ext} TMPDIR");
+            assert!(!out.exists());
+        }
+    }
+
+    // kill -9 leaves the part file; the next write beside it removes it (its process is gone),
+    // but not the part file of a process still running.
+    let dead = {
+        let mut c = std::process::Command::new("true").spawn().unwrap();
+        let pid = c.id();
+        c.wait().unwrap();
+        pid
+    };
+    let stale = d.join(format!(".out.mp4.redub-{dead}.part.mp4"));
+    let stale_spool = d.join(format!(".out.mp4.redub-{dead}.part.spool.mp4"));
+    let live = d.join(format!(".out.mp4.redub-{}.part.mp4", std::process::id()));
+    for f in [&stale, &stale_spool, &live] {
+        std::fs::write(f, b"left over").unwrap();
+    }
+    let out = d.join("out.mp4");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_redub"))
+        .args(["render", s(&p), "-o", s(&out), "--range", "0..1"])
+        .env("TMPDIR", spool.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stale.exists() && !stale_spool.exists(), "stale part files removed");
+    assert!(live.exists(), "a running process's part file stays");
+    // A finished MP4 render leaves nothing in TMPDIR either.
+    assert_eq!(temp_files(spool.path()), Vec::<String>::new());
+}
+
+/// Runs the binary with arguments that need not be UTF-8.
+fn redub_os(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_redub")).args(args).output().unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_paths_work_end_to_end() {
+    use std::ffi::{OsStr, OsString};
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = make_project(d);
+    let bad = |name: &[u8]| d.join(OsString::from_vec(name.to_vec()));
+    // Probe of a real clip under a Latin-1 name.
+    let clip = bad(b"bad\xff.mp4");
+    std::fs::copy(d.join("shot.mp4"), &clip).unwrap();
+    let o = redub_os(&[OsStr::new("probe"), clip.as_os_str()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(common::stdout(&o).contains("320x240"), "{}", common::stdout(&o));
+    // Render to such a name: the file is there, whole, under exactly that name.
+    let out = bad(b"out\xe9.webm");
+    let o = redub_os(&[OsStr::new("render"), p.as_os_str(), OsStr::new("-o"), out.as_os_str()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(common::all_frames(&out).len(), 50);
+    // A dub clip under such a name (FILE@TIME splits at the last @).
+    let line = bad(b"line\xfe.wav");
+    std::fs::copy(d.join("line.wav"), &line).unwrap();
+    let mut dub = line.as_os_str().to_os_string();
+    dub.push("@0.5");
+    let p2 = d.join("p2.redub");
+    let o = redub_os(&[
+        OsStr::new("new"),
+        OsStr::new("--video"),
+        d.join("shot.mp4").as_os_str(),
+        OsStr::new("--dub"),
+        &dub,
+        OsStr::new("-o"),
+        p2.as_os_str(),
+    ]);
+    // A project file stores paths as text: such a name is a clear error, never a panic.
+    let code = o.status.code();
+    assert!(code == Some(0) || code == Some(1), "{code:?}: {}", stderr(&o));
+    if code == Some(1) {
+        assert_refused(&o, "line");
+        assert!(!p2.exists());
+    }
+    // Options and subcommands given as non-UTF-8 bytes: a usage error, exit 1, no panic.
+    let o = redub_os(&[OsStr::from_bytes(b"pr\xffobe")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = redub_os(&[OsStr::new("edit"), clip.as_os_str()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
+#[test]
+fn absurd_times_are_rejected_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = make_project(d);
+    let good: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let out = d.join("out.mp4");
+    let huge = serde_json::json!(1i64 << 62);
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        ("/timeline/duration", huge.clone(), "timeline duration = "),
+        (
+            "/timeline/dub_tracks/0/clips/0/position",
+            serde_json::json!(-705_600_000i64),
+            "clip 1 position = -1.000s: negative",
+        ),
+        (
+            "/timeline/dub_tracks/0/clips/0/source_in",
+            serde_json::json!(705_600_000i64 * 2),
+            "clip 1 source_out = 1.000s: before source_in 2.000s",
+        ),
+        ("/timeline/dub_tracks/0/clips/0/fade_in", huge.clone(), "clip 1 fade_in = "),
+        (
+            "/timeline/dub_tracks/0/clips/0/position",
+            serde_json::json!(705_600_000i64 * 86_400),
+            "clip 1 end = 86401.000s: past the 24 h limit",
+        ),
+    ];
+    for (pointer, value, names) in cases {
+        let mut v = good.clone();
+        *v.pointer_mut(pointer).unwrap() = value;
+        let bad = d.join("bad.redub");
+        let text = serde_json::to_string_pretty(&v).unwrap();
+        std::fs::write(&bad, &text).unwrap();
+        let o = redub(&["render", s(&bad), "-o", s(&out)]);
+        assert_refused(&o, names);
+        assert!(stderr(&o).contains("bad.redub: "), "{}", stderr(&o));
+        assert_eq!(std::fs::read_to_string(&bad).unwrap(), text);
+        assert!(!out.exists());
+    }
+
+    // A subtitle cue 114 years in: the cue's line is named, the project untouched.
+    let before = std::fs::read(&p).unwrap();
+    let cues = d.join("far.srt");
+    std::fs::write(&cues, "1\n999999:59:59,000 --> 999999:59:59,500\nHello.\n").unwrap();
+    let lines = d.join("lines");
+    std::fs::create_dir(&lines).unwrap();
+    std::fs::copy(d.join("line.wav"), lines.join("01.wav")).unwrap();
+    let o = redub(&["lines", "import", s(&p), "--srt", s(&cues), "--folder", s(&lines)]);
+    assert_refused(&o, "far.srt: line 2: cue start");
+    assert!(stderr(&o).contains("24 h"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&p).unwrap(), before);
+
+    // A dub placed before the start.
+    let p2 = d.join("p2.redub");
+    let dub = format!("{}@-3", s(&d.join("line.wav")));
+    let o = redub(&["new", "--video", s(&d.join("shot.mp4")), "--dub", &dub, "-o", s(&p2)]);
+    assert_refused(&o, "-3");
+    assert!(!p2.exists());
+}
+
+#[test]
+fn silent_audio_and_legacy_subtitle_encodings() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = make_project(d);
+    // sync-check against silence: no speech to measure, exit 1 (before any face analysis).
+    let silent = d.join("silent.wav");
+    write_wav(&silent, &vec![0.0; 48_000 * 2 * 2]).unwrap();
+    let o = redub(&["sync-check", s(&d.join("shot.mp4")), "--audio", s(&silent)]);
+    assert_refused(&o, "silent.wav: no speech");
+
+    // UTF-16 (with a BOM) and Latin-1 cues import; Latin-1 with a note.
+    let lines = d.join("lines");
+    std::fs::create_dir(&lines).unwrap();
+    std::fs::copy(d.join("line.wav"), lines.join("01.wav")).unwrap();
+    let text = "1\r\n00:00:00,500 --> 00:00:01,500\r\nCafé olé\r\n";
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    let latin1: Vec<u8> = text.chars().map(|c| c as u8).collect();
+    for (name, bytes, note) in [("u16.srt", utf16, false), ("l1.srt", latin1, true)] {
+        let cues = d.join(name);
+        std::fs::write(&cues, bytes).unwrap();
+        let out = d.join(format!("{name}.redub"));
+        let o = redub(&[
+            "lines",
+            "import",
+            s(&p),
+            "--srt",
+            s(&cues),
+            "--folder",
+            s(&lines),
+            "-o",
+            s(&out),
+        ]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert_eq!(stderr(&o).contains("read as Latin-1"), note, "{}", stderr(&o));
+        let back = d.join(format!("{name}.out.srt"));
+        let o = redub(&["lines", "export", s(&out), "-o", s(&back)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(std::fs::read_to_string(&back).unwrap().contains("Café olé"), "{name}");
+    }
+}
