@@ -302,8 +302,17 @@ pub fn status_ui(
         .or_else(|| preview.backend.clone())
         .unwrap_or_else(|| "CPU".to_string());
     let edited = !preview.edited_faces.is_empty();
-    ui.label(format!("Compositor: {}", if edited { compositor.as_str() } else { "idle" }))
-        .on_hover_text("Which compositor draws the lip edit (REDUB_FORCE_CPU=1 forces the CPU)");
+    // "CPU (why)": the bar says CPU, the reason the GPU is not used goes in the hover text.
+    let (shown, why) = match compositor.strip_prefix("CPU (") {
+        Some(reason) => ("CPU", reason.strip_suffix(')')),
+        None => (compositor.as_str(), None),
+    };
+    let hover = "Which compositor draws the lip edit (REDUB_FORCE_CPU=1 forces the CPU)";
+    let hover = match why {
+        Some(why) if edited => format!("{hover}\nThe CPU draws because: {why}"),
+        _ => hover.to_string(),
+    };
+    ui.label(format!("Compositor: {}", if edited { shown } else { "idle" })).on_hover_text(hover);
     if let Some((p, what)) = preview.progress() {
         ui.separator();
         ui.add(

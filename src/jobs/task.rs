@@ -92,8 +92,9 @@ impl<T> Task<T> {
         std::iter::from_fn(|| self.try_recv()).collect()
     }
 
-    /// Whether the work has ended and every result was received (known once a receive finds
-    /// the channel closed).
+    /// Whether the work has ended and every result was received. Known once a receive finds
+    /// the channel closed: after the last result, one more [`Task::try_recv`] (or
+    /// [`Task::drain`]) is needed to see it.
     pub fn is_finished(&self) -> bool {
         self.finished
     }
@@ -139,12 +140,12 @@ mod tests {
         assert_eq!(got, (0..10).collect::<Vec<_>>());
         assert_eq!(task.progress(), 1.0);
         let mut one = Task::spawn_one("test-one", |_| 42).unwrap();
-        let mut v = None;
+        let mut v = Vec::new();
         wait_until(|| {
-            v = v.or_else(|| one.try_recv());
+            v.extend(one.try_recv());
             one.is_finished()
         });
-        assert_eq!(v, Some(42));
+        assert_eq!(v, [42]);
     }
 
     #[test]
