@@ -27,7 +27,7 @@ use crate::model::project::Preset;
 use crate::model::{MediaKind, Project, Time};
 use crate::render::graph::FrameRenderer;
 use crate::render::lips::LipRenderer;
-use crate::render::lips::plan_project_lips;
+use crate::render::lips::{plan_project_lips, plan_project_lips_held_out};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -92,6 +92,16 @@ pub struct ClipReport {
     pub closure_threshold: f32,
 }
 
+/// How the truth is held out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Half A is the shot, half B's sound the dub, B's frames the truth.
+    Halves,
+    /// Each 1 s window of the clip is driven by its own sound, with no mouth from (and nothing
+    /// learned from) the frames within ±1.5 s of it; the clip's frames are the truth.
+    LeaveOut,
+}
+
 /// Options of `eval reconstruct`.
 pub struct ReconstructArgs<'a> {
     /// The clips.
@@ -104,6 +114,8 @@ pub struct ReconstructArgs<'a> {
     pub edit_only: bool,
     /// Shift the dub's pitch by this many cents (sox `pitch`): a stand-in for another speaker.
     pub dub_pitch: Option<i32>,
+    /// How the truth is held out.
+    pub protocol: Protocol,
 }
 
 pub(super) fn reconstruct(args: ReconstructArgs<'_>) -> Result<(), CliError> {
@@ -121,7 +133,10 @@ pub(super) fn reconstruct(args: ReconstructArgs<'_>) -> Result<(), CliError> {
                 tempfile::tempdir().map_err(|e| CliError::Internal(format!("temp dir: {e}")))?,
             ),
         };
-        let report = halves(clip, dir.path(), args.edit_only, args.dub_pitch)?;
+        let report = match args.protocol {
+            Protocol::Halves => halves(clip, dir.path(), args.edit_only, args.dub_pitch)?,
+            Protocol::LeaveOut => leave_out(clip, dir.path(), args.edit_only, args.dub_pitch)?,
+        };
         if !args.json {
             print_report(&report);
         }
@@ -351,31 +366,19 @@ fn halves(
         oracle_lips.tracks_mut().iter_mut().for_each(|t| t.plan.iter_mut().for_each(|p| *p = None));
     }
     if let Some(track) = oracle_lips.tracks_mut().first_mut().filter(|_| !edit_only) {
-        let entries: Vec<(usize, &Vec<f32>)> = track
+        let entries: Vec<(usize, Vec<f32>)> = track
             .bank
             .entries
             .iter()
             .enumerate()
             .filter_map(|(k, e)| {
                 let m = shot_mouths.get(usize::try_from(e.frame).ok()?)?.as_ref()?;
-                Some((k, &m.shape))
+                Some((k, m.shape.clone()))
             })
             .collect();
-        let mut chosen = Vec::new();
-        for (i, p) in track.plan.iter().enumerate() {
-            let want = truth.get(i).and_then(|t| t.as_ref()).map(|m| &m.shape);
-            let best = want.and_then(|want| {
-                entries
-                    .iter()
-                    .min_by(|a, b| sq_dist(a.1, want).total_cmp(&sq_dist(b.1, want)))
-                    .map(|(k, _)| *k)
-            });
-            chosen.push(match (p, best) {
-                (Some(p), Some(entry)) => Some(Planned { entry, weight: p.weight, mix: [None; 2] }),
-                (p, _) => *p,
-            });
-        }
-        track.plan = chosen;
+        oracle_plan(&mut track.plan, &entries, |i| {
+            truth.get(i).and_then(|t| t.as_ref()).map(|m| m.shape.clone())
+        });
     }
     let oracle = if edit_only {
         Vec::new()
@@ -415,6 +418,153 @@ fn halves(
         oracle: oracle_f,
         closure_threshold: threshold,
     })
+}
+
+/// Seconds either side of a leave-out window whose frames are held out of the plan.
+const LEAVE_OUT_MARGIN_S: f64 = 1.5;
+
+/// The leave-out protocol on one clip: every 1 s window is planned with the frames within
+/// ±[`LEAVE_OUT_MARGIN_S`] of it held out (no bank mouth, no learning from them) and driven by
+/// its own sound; the clip's own frames are the truth. No edit is the truth itself here, so
+/// that reference has no figures.
+fn leave_out(
+    clip: &Path,
+    dir: &Path,
+    edit_only: bool,
+    dub_pitch: Option<i32>,
+) -> Result<ClipReport, CliError> {
+    let job = Job::new();
+    let total = VideoDecoder::open(clip)?.frame_count();
+    let analysis_err = |e: crate::analysis::AnalysisError| {
+        CliError::User(format!("face analysis of {}: {e}", clip.display()))
+    };
+    let opts = crate::analysis::AnalysisOptions::default();
+    let (whole, _) =
+        crate::analysis::analyze_file(clip, &opts, &job, true).map_err(analysis_err)?;
+    let track = main_track(&whole)
+        .ok_or_else(|| CliError::User(format!("{}: no face found", clip.display())))?
+        .clone();
+    let mut meter = Meter::new()?;
+    let mut truth = Vec::new();
+    each_frame(clip, 0..total, |i, rgba, w, h| {
+        truth.push(track.at(i).and_then(|f| meter.measure(rgba, w, h, &f.landmarks)));
+    })?;
+    let threshold =
+        closure_threshold(&truth.iter().flatten().map(|m| m.opening).collect::<Vec<_>>());
+    // The dub is the clip's own sound.
+    let sound = decode_audio(clip, Some(2))?;
+    let dub = dir.join("own_sound.wav");
+    crate::media::testsrc::write_wav(&dub, &sound.samples)
+        .map_err(|e| CliError::Internal(format!("{}: {e}", dub.display())))?;
+    let dub = match dub_pitch {
+        Some(cents) => pitch_shifted(&dub, cents)?,
+        None => dub,
+    };
+    let project = dub_project(clip, &dub, track.id, total)?;
+    let fps = project.timeline.frame_rate.as_f64();
+    let window = fps.round().max(1.0) as i64;
+    let margin = (LEAVE_OUT_MARGIN_S * fps).round() as i64;
+    let mut edit: Vec<Option<Mouth>> = vec![None; total as usize];
+    let mut oracle: Vec<Option<Mouth>> = vec![None; total as usize];
+    let mut edited_frames = 0;
+    let mut start = 0;
+    while start < total {
+        let end = (start + window).min(total);
+        let held = (start - margin).max(0)..(end + margin).min(total);
+        let lips = plan_project_lips_held_out(&project, dir, &job, Some(held.clone()))?;
+        edited_frames += lips.tracks().first().map_or(0, |t| {
+            (start..end).filter(|&i| t.plan.get(i as usize).is_some_and(Option::is_some)).count()
+        });
+        let mut oracle_lips = if edit_only {
+            None
+        } else {
+            let mut o = plan_project_lips_held_out(&project, dir, &job, Some(held.clone()))?;
+            if let Some(t) = o.tracks_mut().first_mut() {
+                let entries: Vec<(usize, Vec<f32>)> = t
+                    .bank
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| !held.contains(&e.frame))
+                    .filter_map(|(k, e)| {
+                        Some((
+                            k,
+                            truth.get(usize::try_from(e.frame).ok()?)?.as_ref()?.shape.clone(),
+                        ))
+                    })
+                    .collect();
+                oracle_plan(&mut t.plan, &entries, |i| {
+                    truth.get(i).and_then(|m| m.as_ref()).map(|m| m.shape.clone())
+                });
+            }
+            Some(o)
+        };
+        let mut renderer = FrameRenderer::open(clip, lips)?;
+        let (w, h) = renderer.size();
+        for i in start..end {
+            let (rgba, _) = renderer.render(i)?;
+            edit[i as usize] = track
+                .at(i)
+                .and_then(|f| meter.measure(&rgba, w as usize, h as usize, &f.landmarks));
+        }
+        if let Some(o) = oracle_lips.take() {
+            let mut renderer = FrameRenderer::open(clip, o)?;
+            for i in start..end {
+                let (rgba, _) = renderer.render(i)?;
+                oracle[i as usize] = track
+                    .at(i)
+                    .and_then(|f| meter.measure(&rgba, w as usize, h as usize, &f.landmarks));
+            }
+        }
+        start = end;
+    }
+    let own = decode_audio(&dub, Some(1))?;
+    let envelope = audio_envelope(&own.samples, SAMPLE_RATE, fps, total as usize);
+    let loudness: Vec<Option<f32>> = envelope.iter().map(|v| Some(*v)).collect();
+    let truth_open: Vec<Option<f32>> =
+        truth.iter().map(|m| m.as_ref().map(|m| m.opening)).collect();
+    let lag = best_lag(&loudness, &truth_open, MAX_LAG);
+    Ok(ClipReport {
+        clip: clip.display().to_string(),
+        protocol: match dub_pitch {
+            Some(c) => format!("leave-out, dub pitch {c:+} cents"),
+            None => "leave-out".into(),
+        },
+        frames: total as usize,
+        edited_frames,
+        edit: figures(&edit, &truth, threshold, None),
+        no_edit: Figures::default(),
+        loudness_only: Figures {
+            opening_correlation: lagged_correlation(&loudness, &truth_open, 0),
+            best_lag: lag.map(|l| l.0),
+            best_lag_correlation: lag.map(|l| l.1),
+            ..Figures::default()
+        },
+        oracle: if edit_only {
+            Figures::default()
+        } else {
+            figures(&oracle, &truth, threshold, None)
+        },
+        closure_threshold: threshold,
+    })
+}
+
+/// Replaces each planned frame's mouth with the bank entry (of `entries`: index and filmed
+/// shape) nearest to the true shape there (`truth(i)`), unblended: the bank oracle.
+fn oracle_plan(
+    plan: &mut [Option<Planned>],
+    entries: &[(usize, Vec<f32>)],
+    truth: impl Fn(usize) -> Option<Vec<f32>>,
+) {
+    for (i, p) in plan.iter_mut().enumerate() {
+        let Some(planned) = p.as_mut() else { continue };
+        let Some(want) = truth(i) else { continue };
+        if let Some((k, _)) =
+            entries.iter().min_by(|a, b| sq_dist(&a.1, &want).total_cmp(&sq_dist(&b.1, &want)))
+        {
+            *planned = Planned { entry: *k, weight: planned.weight, mix: [None; 2] };
+        }
+    }
 }
 
 fn sq_dist(a: &[f32], b: &[f32]) -> f32 {

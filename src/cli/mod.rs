@@ -91,6 +91,11 @@ enum EvalCommand {
         /// Shift the dub's pitch by this many cents (with sox), a stand-in for another speaker.
         #[arg(long, allow_hyphen_values = true)]
         dub_pitch: Option<i32>,
+        /// `halves`: half A is the shot, half B's sound the dub and B's frames the truth.
+        /// `leave-out`: each 1 s window is driven by its own sound, with the frames within
+        /// ±1.5 s of it kept out of the bank and the learning.
+        #[arg(long, default_value = "halves", value_parser = ["halves", "leave-out"])]
+        protocol: String,
     },
 }
 
@@ -377,13 +382,18 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Eval {
-            command: EvalCommand::Reconstruct { clips, json, keep, edit_only, dub_pitch },
+            command: EvalCommand::Reconstruct { clips, json, keep, edit_only, dub_pitch, protocol },
         } => eval::reconstruct(eval::ReconstructArgs {
             clips: &clips,
             json,
             keep: keep.as_deref(),
             edit_only,
             dub_pitch,
+            protocol: if protocol == "leave-out" {
+                eval::Protocol::LeaveOut
+            } else {
+                eval::Protocol::Halves
+            },
         }),
         Command::Lips { file, json, every } => lipmesh::run(&file, json, every),
         Command::Bind { project, track, face } => lips::bind(&project, track, face),

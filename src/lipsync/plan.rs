@@ -210,6 +210,7 @@ pub fn plan_lips(
     production: Option<&Path>,
     shot_sound: Option<Vec<f32>>,
     job: &Job,
+    held_out: Option<std::ops::Range<i64>>,
 ) -> Result<Vec<LipTrack>, PlanError> {
     let bound: Vec<_> = project
         .timeline
@@ -390,6 +391,7 @@ pub fn plan_lips(
                 entry_looks: &entry_looks,
                 target_looks: &target_looks,
                 job,
+                held_out: held_out.clone(),
             })
         };
         let (plan, rest_spans) = match shaped {

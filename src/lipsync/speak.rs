@@ -41,6 +41,8 @@ pub struct ShapeInputs<'a> {
     pub target_looks: &'a [Option<Look>],
     /// Progress and cancel of the lip shape measurement.
     pub job: &'a Job,
+    /// Shot frames the plan must not learn from nor take mouths from (evaluation).
+    pub held_out: Option<std::ops::Range<i64>>,
 }
 
 /// A plan by shape.
@@ -122,6 +124,13 @@ pub fn plan_by_shape(inp: &ShapeInputs<'_>) -> Option<Shaped> {
     };
     let mut shapes = shapes;
     shapes.resize(inp.frames, None);
+    if let Some(h) = &inp.held_out {
+        for (i, s) in shapes.iter_mut().enumerate() {
+            if h.contains(&(i as i64)) {
+                *s = None;
+            }
+        }
+    }
     let original = frame_descriptors(inp.original, SAMPLE_RATE, inp.fps, inp.frames);
     let dub = frame_descriptors(inp.dub, SAMPLE_RATE, inp.fps, inp.frames);
     let articulator = Articulator::learn(&original, &shapes)?;

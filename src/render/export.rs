@@ -139,7 +139,7 @@ pub fn render_project(
                 .name("export-lip-plan".into())
                 .spawn_scoped(scope, || {
                     let sources = load_sources(project, project_dir, true)?;
-                    let lips = lips_for(project, project_dir, &sources, video_path, job)?;
+                    let lips = lips_for(project, project_dir, &sources, video_path, job, None)?;
                     Ok::<_, RenderError>((sources, lips))
                 })
                 .map_err(|e| RenderError::Invalid(format!("cannot start the lip planner: {e}")))?;

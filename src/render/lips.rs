@@ -259,6 +259,7 @@ pub(crate) fn lips_for(
     sources: &Sources,
     video: &Path,
     job: &Job,
+    held_out: Option<std::ops::Range<i64>>,
 ) -> Result<LipRenderer, RenderError> {
     let rate = project.timeline.frame_rate;
     let frames = rate.time_to_frame(project.timeline.duration - Time::from_ticks(1)) + 1;
@@ -286,6 +287,7 @@ pub(crate) fn lips_for(
         production.as_deref(),
         shot_sound,
         job,
+        held_out,
     )?;
     Ok(LipRenderer::new(tracks))
 }
@@ -296,12 +298,24 @@ pub fn plan_project_lips(
     project_dir: &Path,
     job: &Job,
 ) -> Result<LipRenderer, RenderError> {
+    plan_project_lips_held_out(project, project_dir, job, None)
+}
+
+/// [`plan_project_lips`] with the shot's frames `held_out` kept out of the plan's knowledge:
+/// no bank mouth comes from them and the sound → shape map does not learn from them (`redub
+/// eval`'s leave-out protocol, where those frames are the truth).
+pub fn plan_project_lips_held_out(
+    project: &Project,
+    project_dir: &Path,
+    job: &Job,
+    held_out: Option<std::ops::Range<i64>>,
+) -> Result<LipRenderer, RenderError> {
     let sources = load_sources(project, project_dir, true)?;
     let video = sources
         .video
         .clone()
         .ok_or_else(|| RenderError::Invalid("the project has no video".into()))?;
-    lips_for(project, project_dir, &sources, &video, job)
+    lips_for(project, project_dir, &sources, &video, job, held_out)
 }
 
 /// Renders one planned frame onto `frame` in place on the CPU reference (see
