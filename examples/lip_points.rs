@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("Face Mesh found no face".into());
     }
     let mut picks: Vec<usize> =
-        (0..n.saturating_sub(2)).map(|k| k * all.len() / n.max(3)).collect();
+        (0..n.saturating_sub(2)).map(|k| k * all.len() / n.saturating_sub(2).max(1)).collect();
     let by_opening =
         |a: &usize, b: &usize| all[*a].2.inner_opening().total_cmp(&all[*b].2.inner_opening());
     let idx: Vec<usize> = (0..all.len()).collect();

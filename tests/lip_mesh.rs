@@ -4,7 +4,8 @@
 //! missing; under CI (CI=true) that is a failure.
 
 use redub::analysis::lip_track::{for_each_track_lips, main_track};
-use redub::analysis::{AnalysisOptions, FaceMesh, analyze_file};
+use redub::analysis::lipmesh::Crop;
+use redub::analysis::{AnalysisOptions, FaceMesh, LipLandmarks, analyze_file};
 use redub::jobs::Job;
 use std::path::PathBuf;
 
@@ -68,7 +69,17 @@ fn quantile(v: &[f32], q: f32) -> f32 {
     s[((s.len() - 1) as f32 * q).round() as usize]
 }
 
-fn check(test: &str, clip: &str) {
+/// What a clip must show: the mesh's corners within `corners` (median, 90th percentile) of
+/// MTCNN's, over the eye distance; some frame's inner opening below `closed`.
+struct Expect {
+    corners: (f32, f32),
+    closed: f32,
+}
+
+/// Frontal faces: the two corner definitions agree within a few percent of the eye distance.
+const FRONTAL: Expect = Expect { corners: (0.07, 0.10), closed: 0.05 };
+
+fn check(test: &str, clip: &str, expect: &Expect) {
     let Some(video) = clip_or_skip(test, clip) else { return };
     let m = measure(&video);
     let found = m.opening.len();
@@ -85,30 +96,34 @@ fn check(test: &str, clip: &str) {
         100.0 * c90
     );
     assert!(found * 10 >= m.frames * 9, "Face Mesh sees the face in nearly every frame");
-    assert!(c50 < 0.08 && c90 < 0.14, "mesh corners near MTCNN's");
+    assert!(c50 < expect.corners.0 && c90 < expect.corners.1, "mesh corners near MTCNN's");
     assert!((0.6..1.3).contains(&w50), "a mouth about as wide as the eyes are apart");
-    assert!(omin < 0.03, "nearly closed lips occur during speech");
-    assert!(omax > 0.12 && o90 > 2.0 * o10.max(0.01), "and clearly open ones");
+    assert!(omin < expect.closed, "nearly closed lips occur during speech");
+    assert!(omax > 0.2 && o90 > 2.0 * o10, "and clearly open ones");
 }
 
 #[test]
 fn lips_follow_speech_on_v1() {
-    check("lips_follow_speech_on_v1", "v1_retalking_face2.mp4");
+    check("lips_follow_speech_on_v1", "v1_retalking_face2.mp4", &FRONTAL);
 }
 
 #[test]
 fn lips_follow_speech_on_v3() {
-    check("lips_follow_speech_on_v3", "v3_retalking_face5.mp4");
+    check("lips_follow_speech_on_v3", "v3_retalking_face5.mp4", &FRONTAL);
 }
 
 #[test]
 fn lips_follow_speech_on_v4() {
-    check("lips_follow_speech_on_v4", "v4_sadtalker_WDA_KatieHill_000.mp4");
+    check("lips_follow_speech_on_v4", "v4_sadtalker_WDA_KatieHill_000.mp4", &FRONTAL);
 }
 
 #[test]
 fn lips_follow_speech_on_a_small_face() {
-    check("lips_follow_speech_on_a_small_face", "v7_voxceleb_00015.mp4");
+    // A 224² clip of a face in three-quarter view: MTCNN's far mouth corner drifts onto the
+    // cheek (seen in examples/lip_points.rs pictures, where the mesh's corner sits on the
+    // lips), and the speaker never quite closes the mouth at this size.
+    let expect = Expect { corners: (0.12, 0.18), closed: 0.08 };
+    check("lips_follow_speech_on_a_small_face", "v7_voxceleb_00015.mp4", &expect);
 }
 
 /// `img` turned by `deg` about `c` (bilinear, black outside), and the map of a point into it.
@@ -152,6 +167,12 @@ fn rotated(
     (out, fwd)
 }
 
+/// The largest distance between corresponding points of two pose-normalised lip shapes.
+fn shape_diff(a: &LipLandmarks, b: &LipLandmarks) -> f32 {
+    let (a, b) = (a.shape(), b.shape());
+    a.iter().zip(&b).map(|(p, q)| (p[0] - q[0]).hypot(p[1] - q[1])).fold(0f32, f32::max)
+}
+
 #[test]
 fn a_tilted_head_gives_the_same_lip_shape() {
     let test = "a_tilted_head_gives_the_same_lip_shape";
@@ -162,7 +183,7 @@ fn a_tilted_head_gives_the_same_lip_shape() {
     let mut mesh = FaceMesh::load_default().expect("Face Mesh");
     let mut dec = redub::media::VideoDecoder::open(&video).unwrap();
     let mut worst: f32 = 0.0;
-    // A closed and an open mouth (frames looked at with examples/lip_points.rs).
+    // Two mouth openings (0.17 and 0.09 eye distances).
     for tf in [&track.frames[10], &track.frames[track.frames.len() / 2]] {
         let f = dec.frame(tf.frame).unwrap();
         let img =
@@ -172,22 +193,25 @@ fn a_tilted_head_gives_the_same_lip_shape() {
         for deg in [-30.0f32, 25.0] {
             let (turned, map) = rotated(&img, centre, deg);
             let lips = mesh.lips(&turned, &tf.landmarks.map(&map)).unwrap().expect("lips turned");
-            let (a, b) = (upright.shape(), lips.shape());
-            let diff = a
-                .iter()
-                .zip(&b)
-                .map(|(p, q)| (p[0] - q[0]).hypot(p[1] - q[1]))
-                .fold(0f32, f32::max);
+            let diff = shape_diff(&upright, &lips);
             let dopen = (upright.inner_opening() - lips.inner_opening()).abs();
+            // For comparison: the same crop left level (not turned with the eye line).
+            let level = Crop::from_landmarks5(&tf.landmarks.map(&map))
+                .map(|c| Crop::new(c.to_image.apply([96.0, 96.0]), c.scale() * 192.0, 0.0))
+                .and_then(|c| mesh.mesh(&turned, &c).ok())
+                .and_then(|m| LipLandmarks::from_mesh(&m));
             println!(
-                "frame {} turned {deg}°: shape differs by at most {diff:.3}, opening {:.3} vs {:.3}",
+                "frame {} turned {deg}°: shape differs by at most {diff:.4}, opening {:.4} vs {:.4} \
+                 (a level one-pass crop: shape off by {:.4}, opening {:.4})",
                 tf.frame,
                 upright.inner_opening(),
-                lips.inner_opening()
+                lips.inner_opening(),
+                level.as_ref().map_or(f32::NAN, |l| shape_diff(&upright, l)),
+                level.as_ref().map_or(f32::NAN, LipLandmarks::inner_opening),
             );
             assert!(dopen < 0.03, "the opening does not change with the head's roll");
             worst = worst.max(diff);
         }
     }
-    assert!(worst < 0.06, "the pose-normalised shape does not change with the head's roll");
+    assert!(worst < 0.03, "the pose-normalised shape does not change with the head's roll");
 }
