@@ -225,16 +225,29 @@ enum Command {
         #[arg(long)]
         face: u32,
     },
-    /// Measure lip sync: A/V offset and confidence from mouth activity vs the audio envelope.
+    /// Measure lip sync: A/V offset, confidence and a verdict from the main face's inner-lip
+    /// opening (Face Mesh) vs the speech-band envelope; with --against, rank several audios.
     ///
     /// The confidence is a z-score against chance (the same mouth against the audio reversed
     /// and far shifted): about 0 for unrelated audio, several units for a mouth that follows it.
+    /// "in sync" needs a confidence of at least 2.1 and an offset within 45 ms early / 125 ms late
+    /// (plus one frame); an audio without speech is an error (exit 1).
     SyncCheck {
         /// The video.
         file: PathBuf,
         /// Audio to check against (default: the video's own).
         #[arg(long)]
         audio: Option<PathBuf>,
+        /// Another audio (or video) to rank against the first; repeatable. Prints each one's
+        /// confidence and offset, best match first.
+        #[arg(long, value_name = "AUDIO")]
+        against: Vec<PathBuf>,
+        /// Add the lip opening's frame-to-frame change to the mouth signal.
+        #[arg(long)]
+        with_change: bool,
+        /// Also report the lips region's flicker (decodes every frame).
+        #[arg(long)]
+        flicker: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -397,7 +410,16 @@ pub fn main() -> ExitCode {
         }),
         Command::Lips { file, json, every } => lipmesh::run(&file, json, every),
         Command::Bind { project, track, face } => lips::bind(&project, track, face),
-        Command::SyncCheck { file, audio, json } => lips::sync_check(&file, audio.as_deref(), json),
+        Command::SyncCheck { file, audio, against, with_change, flicker, json } => {
+            lips::sync_check(&lips::SyncArgs {
+                file: &file,
+                audio: audio.as_deref(),
+                against: &against,
+                with_change,
+                flicker,
+                json,
+            })
+        }
         Command::Analyze { file, bench: Some(runs), every, .. } => {
             analyze::bench(&file, runs, every)
         }

@@ -1,12 +1,14 @@
-//! Measuring lip sync without any model: several per-frame mouth features (how open the mouth
-//! is, how tall the lips are, how much the mouth moves; see
-//! [`crate::analysis::mouth::shape::MouthSeries::features`]) against the loudness envelope of the audio in the
-//! speech band, all band-passed to the syllable rate, over a range of lags. At each lag the
-//! features' best linear combination is fitted (a canonical correlation), so the measure does
-//! not assume that every face opens its mouth with loudness in the same way; the lag of the
-//! best fit is the A/V offset. The confidence is a z-score against a null distribution made
+//! Measuring lip sync: a per-frame mouth signal against the loudness envelope of the audio in the
+//! speech band, both band-passed to the syllable rate, over a range of lags. `redub sync-check`
+//! uses the Face Mesh inner-lip opening of the main face ([`LipMouth`], signed correlation in
+//! [`sync_offset_signed`], optionally with its frame-to-frame change); [`sync_offset_multi`]
+//! also combines several features (the patch measures of
+//! [`crate::analysis::mouth::shape::MouthSeries::features`]), fitting at each lag the features'
+//! best linear combination (a canonical correlation). The lag of the best fit is the A/V
+//! offset. The confidence is a z-score against a null distribution made
 //! from the same clip (its mouth against the audio reversed, and against far shifts of it), so
-//! chance gives about 0 whatever the clip's length.
+//! chance gives about 0 whatever the clip's length; [`Verdict`] says "in sync" only from
+//! [`SYNC_THRESHOLD_Z`], chosen from that null.
 //!
 //! The choices, none fitted to particular footage: speech energy between 300 and 3000 Hz is
 //! where the mouth's opening shapes the sound (formants; below it the voice's fundamental,
@@ -15,6 +17,7 @@
 //! average removes what is slower: head movement, lighting drift, phrase-level loudness), which
 //! also keeps slow trends from correlating by chance on short clips.
 
+use crate::analysis::mouth::shape::MeasureError;
 use crate::dsp::spectrum::{FrameLayout, PowerSpectra};
 
 /// The result of a sync check.
@@ -35,6 +38,10 @@ pub struct SyncReport {
     pub peak: f32,
     /// The fit at each lag from −max to +max.
     pub curve: Vec<f32>,
+    /// The chance distribution behind `confidence`: each null window's best fit as a z-score
+    /// by the same mean and spread (what audio unrelated to the mouth scores on this clip).
+    #[serde(skip)]
+    pub null_z: Vec<f32>,
 }
 
 /// Lower edge of the speech band whose loudness the mouth shapes, in Hz.
@@ -232,34 +239,82 @@ pub fn sync_offset_multi(
     fps: f64,
     max_lag: i32,
 ) -> SyncReport {
-    let max_lag = max_lag.max(0);
     let n = features.iter().map(|f| f.len()).chain([envelope.len()]).min().unwrap_or(0);
-    let empty = SyncReport {
+    if features.is_empty() || !long_enough(n, max_lag) {
+        return no_claim(max_lag);
+    }
+    let radius = band_radius(fps);
+    let x: Vec<Vec<f32>> =
+        features.iter().map(|f| standardise(&band_pass(&f[..n], radius))).collect();
+    let fit = Fit::new(&x);
+    search(&envelope[..n], fps, max_lag, |y, k| fit.at(y, k))
+}
+
+/// Like [`sync_offset`] for one mouth signal that should rise with the audio's loudness (an
+/// opening: lips apart on vowels, closed in pauses and on m/b/p), but the fit at each lag is
+/// the signed Pearson correlation of the band-passed signals, not its magnitude: a mouth that
+/// closes when the sound gets louder does not count as a match. With one signal and no sign
+/// freedom, chance has half the ways to score, so the same z means more.
+pub fn sync_offset_signed(mouth: &[f32], envelope: &[f32], fps: f64, max_lag: i32) -> SyncReport {
+    let n = mouth.len().min(envelope.len());
+    if !long_enough(n, max_lag) {
+        return no_claim(max_lag);
+    }
+    let x = standardise(&band_pass(&mouth[..n], band_radius(fps)));
+    search(&envelope[..n], fps, max_lag, |y, k| {
+        let dot: f32 = (0..n).map(|t| x[t] * y[(t + k) % n]).sum();
+        dot / n as f32
+    })
+}
+
+/// Whether `n` frames are enough for a search within ±`max_lag` with a null: the searched
+/// window must be at most half the circle, so that the reversed audio's windows (the null) are
+/// not mostly the searched shifts again.
+fn long_enough(n: usize, max_lag: i32) -> bool {
+    let max_lag = max_lag.max(0);
+    n >= (4 * max_lag).max(2 * PEAK_HALF_WIDTH + 8) as usize
+}
+
+/// The report of a clip too short to judge: offset 0, confidence 0.
+fn no_claim(max_lag: i32) -> SyncReport {
+    SyncReport {
         offset_frames: 0,
         offset_ms: 0.0,
         confidence: 0.0,
         peak: 0.0,
-        curve: vec![0.0; (2 * max_lag + 1) as usize],
-    };
-    // The searched window must be at most half the circle, so that the reversed audio's
-    // windows (the null) are not mostly the searched shifts again.
-    if features.is_empty() || n < (4 * max_lag).max(2 * PEAK_HALF_WIDTH + 8) as usize {
-        return empty;
+        curve: vec![0.0; (2 * max_lag.max(0) + 1) as usize],
+        null_z: Vec::new(),
     }
-    let radius = (SLOW_HALF_WIDTH_S * fps).round().max(1.0) as usize;
-    let x: Vec<Vec<f32>> =
-        features.iter().map(|f| standardise(&band_pass(&f[..n], radius))).collect();
-    let y = standardise(&band_pass(&envelope[..n], radius));
+}
+
+/// The moving-average radius of [`band_pass`] at `fps`.
+fn band_radius(fps: f64) -> usize {
+    (SLOW_HALF_WIDTH_S * fps).round().max(1.0) as usize
+}
+
+/// The search shared by [`sync_offset_multi`] and [`sync_offset_signed`]: `fit(y, k)` scores
+/// the mouth against the standardised, band-passed audio `y` circularly shifted by `k` frames.
+/// The offset is the best lag within ±`max_lag`; the confidence is the z-score of its fit
+/// against the null windows (the audio reversed at every shift, the forward audio at shifts
+/// far from the searched ones).
+fn search(
+    envelope: &[f32],
+    fps: f64,
+    max_lag: i32,
+    fit: impl Fn(&[f32], usize) -> f32,
+) -> SyncReport {
+    let max_lag = max_lag.max(0);
+    let n = envelope.len();
+    let y = standardise(&band_pass(envelope, band_radius(fps)));
     let reversed: Vec<f32> = y.iter().rev().copied().collect();
-    let fit = Fit::new(&x);
     let ni = n as i32;
     let shift = |lag: i32| lag.rem_euclid(ni) as usize;
-    // R at each shift of the forward and reversed audio, computed once when first needed.
+    // The fit at each shift of the forward and reversed audio, computed once when first needed.
     let mut forward: Vec<Option<f32>> = vec![None; n];
     let mut backward: Vec<Option<f32>> = vec![None; n];
     let window_best = |cache: &mut Vec<Option<f32>>, audio: &[f32], centre: i32| -> f32 {
         (centre - max_lag..=centre + max_lag)
-            .map(|l| *cache[shift(l)].get_or_insert_with(|| fit.at(audio, shift(l))))
+            .map(|l| *cache[shift(l)].get_or_insert_with(|| fit(audio, shift(l))))
             .fold(f32::MIN, f32::max)
     };
     window_best(&mut forward, &y, 0);
@@ -291,6 +346,147 @@ pub fn sync_offset_multi(
         confidence: (peak - m) / sd,
         peak,
         curve,
+        null_z: null.iter().map(|v| (v - m) / sd).collect(),
+    }
+}
+
+/// Lags searched by `redub sync-check`, in frames each way (±0.6 s at 25 fps).
+pub const MAX_LAG_FRAMES: i32 = 15;
+
+/// Confidence (z against chance) from which `sync-check` says the mouth follows an audio.
+/// Chosen from the chance distribution, not from right-versus-wrong results: over the six dev
+/// clips in `../shared/media`, the null windows (each clip's lip opening against its own audio
+/// reversed and far shifted, 931 windows, standardised as the confidence is; printed by
+/// `examples/sync_chance.rs`) reach at most 1.96 with the opening alone and 2.01 with its
+/// change added (99th percentiles 1.96 and 2.01): the threshold is that maximum rounded up to
+/// the next tenth. Because each null window is the best of 2·max + 1 lags, many windows share
+/// the same chance peak and the null's z stays below about 2 by construction; a confidence
+/// above the threshold means the peak beats every chance peak of the clip.
+pub const SYNC_THRESHOLD_Z: f32 = 2.1;
+
+/// How early the audio may be and still count as in sync, ms: the detectability threshold of
+/// ITU-R BT.1359 (45 ms early); one frame of measuring resolution is added at the clip's rate.
+pub const IN_SYNC_EARLY_MS: f32 = 45.0;
+/// How late the audio may be and still count as in sync, ms (ITU-R BT.1359: 125 ms late),
+/// plus one frame of resolution.
+pub const IN_SYNC_LATE_MS: f32 = 125.0;
+
+/// What a sync check concludes about one audio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The mouth follows the audio (confidence at least [`SYNC_THRESHOLD_Z`]) at an offset
+    /// within the in-sync tolerance.
+    InSync,
+    /// The mouth follows the audio, but at an offset outside the tolerance.
+    OutOfSync,
+    /// The confidence is below [`SYNC_THRESHOLD_Z`]: this mouth does not measurably follow
+    /// this audio (a wrong audio, or a clip too short or too still to tell).
+    NoReliableSync,
+}
+
+impl Verdict {
+    /// The verdict on `report` measured at `fps`.
+    pub fn of(report: &SyncReport, fps: f64) -> Self {
+        let frame_ms = (1000.0 / fps.max(1.0)) as f32;
+        if report.confidence < SYNC_THRESHOLD_Z {
+            Self::NoReliableSync
+        } else if report.offset_ms >= -(IN_SYNC_EARLY_MS + frame_ms)
+            && report.offset_ms <= IN_SYNC_LATE_MS + frame_ms
+        {
+            Self::InSync
+        } else {
+            Self::OutOfSync
+        }
+    }
+}
+
+/// Whether the speech detector hears speech in the first `seconds` of `mono` (at
+/// [`crate::dsp::SAMPLE_RATE`]): an audio without any cannot be checked against a mouth.
+pub fn has_speech(mono: &[f32], seconds: f64) -> bool {
+    use crate::dsp::vad::{VadConfig, detect_speech};
+    let rate = crate::dsp::SAMPLE_RATE;
+    let end = ((seconds.max(0.0) * f64::from(rate)) as usize).min(mono.len());
+    !detect_speech(&mono[..end], rate, &VadConfig::default()).is_empty()
+}
+
+/// The mouth side of `redub sync-check`: the Face Mesh inner-lip opening of a video's main
+/// face (see [`crate::analysis::lip_track::main_track`]) per frame, from the cached lip shapes
+/// of [`crate::analysis::lip_shapes::track_shapes`].
+#[derive(Clone, Debug)]
+pub struct LipMouth {
+    /// The face track's id in the analysis.
+    pub face: u32,
+    /// Frames per second.
+    pub fps: f64,
+    /// Frames in the file.
+    pub frames: usize,
+    /// Frames where Face Mesh measured the lips.
+    pub measured: usize,
+    /// Inner-lip opening per frame over the eye distance (pose-normalised); where the lips were
+    /// not measured it holds the mean of the measured frames, so a face leaving or coming back
+    /// does not read as the mouth closing.
+    pub opening: Vec<f32>,
+    /// The face analysis's normal-flow mouth energy per frame (0 where the face is absent):
+    /// an independent motion measure.
+    pub mouth_energy: Vec<f32>,
+}
+
+impl LipMouth {
+    /// Analyses `path` (cached), picks its main face and measures its lips (cached).
+    pub fn measure(path: &std::path::Path, job: &crate::jobs::Job) -> Result<Self, MeasureError> {
+        use crate::analysis::{AnalysisOptions, analyze_file};
+        let (analysis, _) = analyze_file(path, &AnalysisOptions::default(), job, true)?;
+        let no_face = || MeasureError::NoFace(path.display().to_string());
+        let track = crate::analysis::lip_track::main_track(&analysis).ok_or_else(no_face)?;
+        let fps = analysis.frame_rate.as_f64();
+        let frames = usize::try_from(analysis.frame_count).unwrap_or(0);
+        let shapes = crate::analysis::lip_shapes::track_shapes(path, track, job)?;
+        let raw: Vec<Option<f32>> = (0..frames)
+            .map(|i| {
+                shapes.get(i).and_then(Option::as_deref).map(crate::lipsync::speak::shape_opening)
+            })
+            .collect();
+        let values: Vec<f32> = raw.iter().flatten().copied().collect();
+        if values.is_empty() {
+            return Err(no_face());
+        }
+        let mean = values.iter().sum::<f32>() / values.len() as f32;
+        let mouth_energy =
+            (0..frames).map(|i| track.at(i as i64).map_or(0.0, |t| t.mouth_energy)).collect();
+        Ok(Self {
+            face: track.id,
+            fps,
+            frames,
+            measured: values.len(),
+            opening: raw.iter().map(|v| v.unwrap_or(mean)).collect(),
+            mouth_energy,
+        })
+    }
+
+    /// How much the opening changes from one frame to the next (0 on the first frame).
+    pub fn change(&self) -> Vec<f32> {
+        let o = &self.opening;
+        (0..o.len()).map(|i| if i == 0 { 0.0 } else { (o[i] - o[i - 1]).abs() }).collect()
+    }
+
+    /// The speech-band envelope ([`audio_envelope`]) of `mono` (at
+    /// [`crate::dsp::SAMPLE_RATE`]) per frame of this video.
+    pub fn envelope(&self, mono: &[f32]) -> Vec<f32> {
+        audio_envelope(mono, crate::dsp::SAMPLE_RATE, self.fps, self.frames)
+    }
+
+    /// The lip opening against `mono` within ±[`MAX_LAG_FRAMES`]: the signed correlation
+    /// ([`sync_offset_signed`]), or with `with_change` the opening and its frame-to-frame
+    /// change combined ([`sync_offset_multi`]).
+    pub fn check(&self, mono: &[f32], with_change: bool) -> SyncReport {
+        let env = self.envelope(mono);
+        if with_change {
+            let change = self.change();
+            sync_offset_multi(&[&self.opening, &change], &env, self.fps, MAX_LAG_FRAMES)
+        } else {
+            sync_offset_signed(&self.opening, &env, self.fps, MAX_LAG_FRAMES)
+        }
     }
 }
 
