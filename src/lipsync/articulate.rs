@@ -298,7 +298,9 @@ mod tests {
             .map(|i| {
                 let t = i as f32 / 48_000.0;
                 let on = if (t * 4.0).fract() < 0.5 { 1.0 } else { 0.0 };
-                on * 0.2 * (t * 2.0 * std::f32::consts::PI * 220.0).sin()
+                // A recording's noise floor scales with its gain, like the speech.
+                let noise = 0.002 * (((i as u64 * 2_654_435_761) % 1000) as f32 / 500.0 - 1.0);
+                on * 0.2 * (t * 2.0 * std::f32::consts::PI * 220.0).sin() + noise
             })
             .collect();
         let loud: Vec<f32> = tone.iter().map(|v| v * 4.0).collect();

@@ -115,38 +115,26 @@ pub fn v1_gap_dubbed(media: &Path, dir: &Path) -> GapDubbed {
     GapDubbed { video, project, lips, first_line }
 }
 
-/// Renders every frame of `video` with the planned `lips` of `project` (a [`dub_with_gap`] dub
-/// whose first line lasts `first_line` s) and checks the edit's guarantees: frames inside the
-/// dub's 2 s gap are the source bit for bit, and nothing outside the mouth patch footprint
-/// changes anywhere. Returns how many frames changed.
+/// Renders every frame of `video` with the planned `lips` of `project` and checks the edit's
+/// guarantee: nothing outside the mouth patch footprint changes anywhere (inside the dub's
+/// silence over the actor's original speech the mouth rests: `tests/lip_rest.rs`). Returns how
+/// many frames changed.
 pub fn edits_stay_in_the_mouth(
     video: &Path,
     project: &redub::model::Project,
     lips: redub::render::lips::LipRenderer,
-    first_line: f64,
 ) -> usize {
     use redub::analysis::mouth_patch::{PATCH_H, PATCH_W, patch_to_image};
-    use redub::model::Time;
     use redub::render::graph::FrameRenderer;
     let face = lips.tracks()[0].face.clone();
     let mut renderer = FrameRenderer::open(video, lips).unwrap();
     let mut source = VideoDecoder::open_with_cache(video, 0).unwrap();
     let (w, h) = renderer.size();
     let (w, h) = (w as usize, h as usize);
-    // Frames inside the 2 s gap of the dub (the clip starts at 0.2 s), less the VAD's hangover
-    // and the edit's ramp at each side.
-    let rate = project.timeline.frame_rate;
-    let gap = 0.2 + first_line;
-    let gap_start = rate.time_to_frame(Time::from_seconds_f64(gap + 0.4));
-    let gap_end = rate.time_to_frame(Time::from_seconds_f64(gap + 2.0 - 0.3));
-    assert!(gap_end - gap_start > 25, "over a second of silence checked");
     let mut changed_frames = 0;
     for i in 0..project.timeline.frame_rate.time_to_frame(project.timeline.duration) {
         let (out, _) = renderer.render(i).unwrap();
         let src = source.frame(i).unwrap();
-        if i >= gap_start && i < gap_end {
-            assert!(out == src.data, "frame {i} in the dub's silence is the original");
-        }
         if out != src.data {
             changed_frames += 1;
         }
@@ -174,7 +162,7 @@ pub fn edits_stay_in_the_mouth(
             }
         }
     }
-    println!("frames changed: {changed_frames}; gap frames {gap_start}..{gap_end} identical");
+    println!("frames changed: {changed_frames}");
     changed_frames
 }
 
