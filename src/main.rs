@@ -25,6 +25,20 @@ fn main() -> std::process::ExitCode {
             }
             redub::app::main(&text)
         }
-        _ => redub::cli::main(),
+        _ => {
+            quiet_headless_vulkan();
+            redub::cli::main()
+        }
+    }
+}
+
+/// Mesa's Vulkan device-select layer connects to a Wayland display to order the GPUs; with no
+/// display (a render on a server, over ssh) libwayland then prints "XDG_RUNTIME_DIR is invalid"
+/// as the first line of a successful render. The command line opens no window, so the layer is
+/// switched off for it (its own `NODEVICE_SELECT` switch) unless the user set that already.
+fn quiet_headless_vulkan() {
+    if std::env::var_os("NODEVICE_SELECT").is_none() {
+        // SAFETY: the first thing the command line does, before any thread is started.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
     }
 }

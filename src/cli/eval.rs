@@ -11,10 +11,11 @@
 //! (each frame's bank mouth chosen by B's true lip shape: the ceiling of selection).
 
 use super::CliError;
+use crate::analysis::RgbImage;
+use crate::analysis::lip_track::main_track;
 use crate::analysis::lipmesh::{FaceMesh, LipLandmarks};
 use crate::analysis::mouth_patch::{PATCH_H, PATCH_W, extract_patch};
 use crate::analysis::track::FaceTrack;
-use crate::analysis::{Analysis, RgbImage};
 use crate::dsp::SAMPLE_RATE;
 use crate::dsp::agreement::{best_lag, closure_match, dynamic_distance, lagged_correlation, ssim};
 use crate::jobs::Job;
@@ -166,9 +167,14 @@ impl Work {
     }
 }
 
-/// The face track seen in most frames (the clip's speaker in a one-face clip).
-fn main_track(analysis: &Analysis) -> Option<&FaceTrack> {
-    analysis.tracks.iter().max_by_key(|t| t.frames.iter().filter(|f| !f.filled).count())
+/// The main face track of `video` (face analysis, cached).
+fn face_of(video: &Path, job: &Job) -> Result<FaceTrack, CliError> {
+    let opts = crate::analysis::AnalysisOptions::default();
+    let (analysis, _) = crate::analysis::analyze_file(video, &opts, job, true)
+        .map_err(|e| CliError::User(format!("face analysis of {}: {e}", video.display())))?;
+    main_track(&analysis)
+        .cloned()
+        .ok_or_else(|| CliError::User(format!("{}: no face found", video.display())))
 }
 
 /// Lip measurements of frames, one face at a time.
@@ -309,15 +315,7 @@ fn halves(
             clip.display()
         )));
     }
-    let analysis_err = |e: crate::analysis::AnalysisError| {
-        CliError::User(format!("face analysis of {}: {e}", clip.display()))
-    };
-    let opts = crate::analysis::AnalysisOptions::default();
-    let (whole, _) =
-        crate::analysis::analyze_file(clip, &opts, &job, true).map_err(analysis_err)?;
-    let truth_track = main_track(&whole)
-        .ok_or_else(|| CliError::User(format!("{}: no face found", clip.display())))?
-        .clone();
+    let truth_track = face_of(clip, &job)?;
     let mut meter = Meter::new()?;
     // The truth: B's frames, measured with the clip's own track; and the whole clip's openings
     // for the closure threshold.
@@ -341,11 +339,7 @@ fn halves(
         Some(cents) => pitch_shifted(&dub, cents)?,
         None => dub,
     };
-    let (shot_analysis, _) =
-        crate::analysis::analyze_file(&shot, &opts, &job, true).map_err(analysis_err)?;
-    let shot_track = main_track(&shot_analysis)
-        .ok_or_else(|| CliError::User(format!("{}: no face found in half A", clip.display())))?
-        .clone();
+    let shot_track = face_of(&shot, &job)?;
     let project = dub_project(&shot, &dub, shot_track.id, half)?;
     let lips = plan_project_lips(&project, dir, &job)?;
     let plan: Vec<Option<Planned>> =
@@ -435,15 +429,7 @@ fn leave_out(
 ) -> Result<ClipReport, CliError> {
     let job = Job::new();
     let total = VideoDecoder::open(clip)?.frame_count();
-    let analysis_err = |e: crate::analysis::AnalysisError| {
-        CliError::User(format!("face analysis of {}: {e}", clip.display()))
-    };
-    let opts = crate::analysis::AnalysisOptions::default();
-    let (whole, _) =
-        crate::analysis::analyze_file(clip, &opts, &job, true).map_err(analysis_err)?;
-    let track = main_track(&whole)
-        .ok_or_else(|| CliError::User(format!("{}: no face found", clip.display())))?
-        .clone();
+    let track = face_of(clip, &job)?;
     let mut meter = Meter::new()?;
     let mut truth = Vec::new();
     each_frame(clip, 0..total, |i, rgba, w, h| {

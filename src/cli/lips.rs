@@ -132,15 +132,19 @@ fn verdict_text(v: Verdict, r: &SyncReport) -> String {
 /// and any `--against` audios.
 pub(super) fn sync_check(a: &SyncArgs<'_>) -> Result<(), CliError> {
     let job = Job::new();
-    let mouth = LipMouth::measure(a.file, &job)?;
-    let seconds = mouth.frames as f64 / mouth.fps.max(1.0);
+    // The sound first: silence is refused before the (slower) face and lip analysis.
+    let seconds = crate::media::probe(a.file)
+        .map_err(|e| CliError::User(format!("{}: {e}", a.file.display())))?
+        .duration
+        .as_seconds_f64();
     let audio_path = a.audio.unwrap_or(a.file);
     let Some(main) = speech_audio(audio_path, seconds)? else {
         return Err(CliError::User(format!(
-            "no speech in {} (over the video's {seconds:.1} s): nothing to check the mouth against",
+            "{}: no speech (over the video's {seconds:.1} s): nothing to check the mouth against",
             audio_path.display()
         )));
     };
+    let mouth = LipMouth::measure(a.file, &job)?;
     let sync = mouth.check(&main, a.with_change);
     let verdict = Verdict::of(&sync, mouth.fps);
     let motion =

@@ -238,24 +238,22 @@ pub const SHAPE_WEIGHT: f32 = 2.0;
 /// Cost of a bank entry whose shape was not measured: never preferred to a measured one.
 const UNMEASURED_COST: f32 = 1e3;
 
-/// The actor's rest mouth: the mean shape of the shot's frames where the original is silent
-/// (`silent[i]`), or of the least open tenth of the frames when the shot has no pause.
+/// The actor's rest mouth: the mean of the least open half of the shot's frames where the
+/// original is silent (`silent[i]`; a pause starts and ends with the mouth still closing or
+/// opening, so its settled half is the rest), or of the least open tenth of all frames when the
+/// shot has no pause.
 pub fn rest_shape(
     shapes: &[Option<Vec<f32>>],
     silent: &[bool],
     opening: impl Fn(&[f32]) -> f32,
 ) -> Option<Vec<f32>> {
+    let by_opening = |v: &mut Vec<&Vec<f32>>| v.sort_by(|a, b| opening(a).total_cmp(&opening(b)));
     let quiet: Vec<&Vec<f32>> =
         shapes.iter().zip(silent).filter_map(|(s, q)| s.as_ref().filter(|_| *q)).collect();
-    let pool: Vec<&Vec<f32>> = if quiet.len() >= 5 {
-        quiet
-    } else {
-        let mut all: Vec<&Vec<f32>> = shapes.iter().flatten().collect();
-        all.sort_by(|a, b| opening(a).total_cmp(&opening(b)));
-        let keep = all.len().div_ceil(10);
-        all.truncate(keep);
-        all
-    };
+    let (mut pool, share) =
+        if quiet.len() >= 10 { (quiet, 2) } else { (shapes.iter().flatten().collect(), 10) };
+    by_opening(&mut pool);
+    pool.truncate(pool.len().div_ceil(share));
     let first = pool.first()?;
     let n = pool.len() as f32;
     Some((0..first.len()).map(|o| pool.iter().map(|s| s[o]).sum::<f32>() / n).collect())
@@ -264,6 +262,25 @@ pub fn rest_shape(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rest_mouth_is_the_settled_half_of_the_pauses() {
+        // Shapes are one number, the opening. Pauses: 12 frames closing from 0.5 to 0.1 and
+        // settled at 0.1; speech frames wide open.
+        let open = |s: &[f32]| s[0];
+        let pause = [0.5, 0.4, 0.3, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1];
+        let mut shapes: Vec<Option<Vec<f32>>> = pause.iter().map(|o| Some(vec![*o])).collect();
+        let mut silent = vec![true; pause.len()];
+        shapes.extend((0..20).map(|_| Some(vec![0.8])));
+        silent.extend([false; 20]);
+        let rest = rest_shape(&shapes, &silent, open).unwrap();
+        assert!((rest[0] - 0.1).abs() < 1e-6, "{rest:?}");
+        // No pause: the least open tenth of all frames.
+        let shapes: Vec<Option<Vec<f32>>> = (0..30).map(|i| Some(vec![i as f32])).collect();
+        let rest = rest_shape(&shapes, &[false; 30], open).unwrap();
+        assert!((rest[0] - 1.0).abs() < 1e-6, "{rest:?}");
+        assert!(rest_shape(&[None, None], &[true, true], open).is_none());
+    }
 
     #[test]
     fn context_repeats_the_edges() {

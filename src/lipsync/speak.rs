@@ -53,8 +53,11 @@ pub struct Shaped {
     pub rest_spans: Vec<(Time, Time)>,
 }
 
-/// Speaking frames either side whose predicted shapes are averaged into a frame's wanted shape.
-pub const SMOOTH_RADIUS: usize = 1;
+/// Speaking frames either side whose predicted shapes are averaged into a frame's wanted shape
+/// (`REDUB_ART_SMOOTH` overrides). Off: ±1 moved the held-out halves' opening correlation by
+/// +0.01 (within noise) and made the edited v1 follow a human dub less than its replaced sound
+/// in `sync-check` (tests/lip_sync.rs).
+pub const SMOOTH_RADIUS: usize = 0;
 
 /// Index of the inner upper lip (mesh point 13) and lower lip (14) in a shape vector: the
 /// outer contour's 20 points come first, then the inner contour's.
@@ -154,8 +157,10 @@ pub fn plan_by_shape(inp: &ShapeInputs<'_>) -> Option<Shaped> {
             }
         })
         .collect();
-    let smooth: usize =
-        std::env::var("REDUB_ART_SMOOTH").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let smooth: usize = std::env::var("REDUB_ART_SMOOTH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SMOOTH_RADIUS);
     let wanted = if smooth > 0 { smooth_spoken(&wanted, inp.speak, smooth) } else { wanted };
     let entry_shapes: Vec<Option<Vec<f32>>> = inp
         .bank
