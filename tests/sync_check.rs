@@ -97,7 +97,7 @@ fn audio_without_speech_is_refused() {
     let out = redub(&cache, &["sync-check", &v, "--audio", &s]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&format!("no speech in {s}")), "{stderr}");
+    assert!(stderr.contains(&format!("{s}: no speech")), "{stderr}");
     // As a candidate it is listed, unmeasured, last.
     let out = redub(&cache, &["sync-check", &v, "--against", &s, "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

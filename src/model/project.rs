@@ -486,6 +486,13 @@ impl Project {
     pub fn load(path: &Path) -> Result<Self, ProjectError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ProjectError::Io { path: path.to_path_buf(), source })?;
+        Self::from_json(&text, path)
+    }
+
+    /// A project from the text of a project file that lives (or would live) at `path`: the
+    /// checks of [`Project::load`] without reading the file. `path` names the file in errors and
+    /// resolves relative media paths.
+    pub fn from_json(text: &str, path: &Path) -> Result<Self, ProjectError> {
         let malformed = |e: serde_json::Error| ProjectError::Malformed {
             path: path.to_path_buf(),
             line: e.line(),
@@ -493,7 +500,7 @@ impl Project {
             message: e.to_string().split(" at line").next().unwrap_or_default().to_string(),
         };
         // Read the version first so that a newer file says "newer" rather than "malformed".
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(malformed)?;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(malformed)?;
         let version = value
             .get("schema_version")
             .and_then(serde_json::Value::as_u64)
@@ -508,7 +515,7 @@ impl Project {
         if version == 0 {
             return Err(ProjectError::NoSchema { path: path.to_path_buf() });
         }
-        let mut project: Project = serde_json::from_str(&text).map_err(malformed)?;
+        let mut project: Project = serde_json::from_str(text).map_err(malformed)?;
         project.validate().map_err(|e| named(path, e))?;
         let dir = project_dir(path);
         for m in &mut project.media {

@@ -9,6 +9,12 @@ use crate::model::time::{TICKS_PER_SECOND, Time};
 /// The longest timeline a project may have: 24 hours.
 pub const MAX_TIMELINE: Time = Time::from_ticks(24 * 3600 * TICKS_PER_SECOND);
 
+/// The frame rates a timeline may have (the slowest time-lapse to the fastest high-speed
+/// camera's playback rate): outside them a frame's length makes the arithmetic absurd (a
+/// 25/4294967295 rate has 5-year frames).
+const MIN_FPS: f64 = 1.0;
+const MAX_FPS: f64 = 1000.0;
+
 /// Longest ducking ramp, in ms (an hour).
 const MAX_RAMP_MS: f32 = 3_600_000.0;
 
@@ -49,6 +55,14 @@ impl Project {
     /// field, e.g. `clip 3 source_out = 1.000s: before source_in 2.000s`.
     pub fn validate(&self) -> Result<(), ProjectError> {
         let tl = &self.timeline;
+        let fps = tl.frame_rate.as_f64();
+        if !(MIN_FPS..=MAX_FPS).contains(&fps) {
+            return Err(invalid(
+                "timeline frame_rate",
+                format!("{}/{}", tl.frame_rate.num, tl.frame_rate.den),
+                &format!("must be {MIN_FPS} to {MAX_FPS} frames a second"),
+            ));
+        }
         in_range("timeline duration", tl.duration)?;
         for m in &self.media {
             if m.duration < Time::ZERO {
@@ -141,6 +155,13 @@ mod tests {
         q.timeline.duration = Time::from_ticks(i64::MAX);
         assert!(err(&q).starts_with("timeline duration = "), "{}", err(&q));
         assert!(err(&q).contains("24 h"), "{}", err(&q));
+
+        let mut q = p.clone();
+        q.timeline.frame_rate.den = u32::MAX;
+        assert_eq!(
+            err(&q),
+            "timeline frame_rate = 25/4294967295: must be 1 to 1000 frames a second"
+        );
 
         let mut q = p.clone();
         clip(&mut q).position = Time::from_millis(-3000);
