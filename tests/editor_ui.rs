@@ -348,6 +348,15 @@ fn keys_mark_step_and_ripple_delete_and_alt_drag_slips() {
     h.key_press(egui::Key::ArrowUp);
     h.run_ok();
     assert_eq!(h.state().playhead, Time::from_millis(500));
+    // End goes to the last frame, Home to the first.
+    h.key_press(egui::Key::End);
+    h.run_ok();
+    let rate = h.state().project.timeline.frame_rate;
+    let last = rate.time_to_frame(h.state().project.timeline.duration) - 1;
+    assert!(rate.time_to_frame(h.state().playhead) >= last, "End: {}", h.state().playhead);
+    h.key_press(egui::Key::Home);
+    h.run_ok();
+    assert_eq!(h.state().playhead, Time::ZERO);
 
     // Trim the clip's start so there is source to slip, then Alt+drag slips it.
     let edge = h.get_by_role_and_label(Role::Button, "Trim start of line").rect();

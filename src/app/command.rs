@@ -88,6 +88,10 @@ pub enum AppCommand {
     StepFrames(i64),
     /// Put the playhead at a time.
     Seek(Time),
+    /// Go to the start of the timeline (Home).
+    GoToStart,
+    /// Go to the end of the timeline: its last frame (End).
+    GoToEnd,
     /// Jump to the previous clip edge or marker.
     PrevEdit,
     /// Jump to the next clip edge or marker.

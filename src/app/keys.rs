@@ -83,6 +83,8 @@ pub fn command_for_key(
         Key::L => C::Shuttle(1),
         Key::ArrowLeft => C::StepFrames(if m.shift { -10 } else { -1 }),
         Key::ArrowRight => C::StepFrames(if m.shift { 10 } else { 1 }),
+        Key::Home => C::GoToStart,
+        Key::End => C::GoToEnd,
         Key::ArrowUp => C::PrevEdit,
         Key::ArrowDown => C::NextEdit,
         Key::I => C::SetIn,
@@ -115,6 +117,14 @@ mod tests {
             command_for_key(KeyPreset::Resolve, Key::Z, Modifiers::CTRL | Modifiers::SHIFT, false),
             Some(AppCommand::Redo)
         );
+    }
+
+    #[test]
+    fn home_and_end_go_to_the_start_and_the_end() {
+        let none = Modifiers::NONE;
+        let key = |k| command_for_key(KeyPreset::Premiere, k, none, false);
+        assert_eq!(key(Key::Home), Some(AppCommand::GoToStart));
+        assert_eq!(key(Key::End), Some(AppCommand::GoToEnd));
     }
 
     #[test]

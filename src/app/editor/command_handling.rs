@@ -108,6 +108,13 @@ impl RedubApp {
                     self.start_play(s);
                 }
             }
+            C::GoToStart | C::GoToEnd => {
+                self.stop();
+                let rate = self.project.timeline.frame_rate;
+                let last = (rate.time_to_frame(self.end_time()) - 1).max(0);
+                let frame = if matches!(cmd, C::GoToEnd) { last } else { 0 };
+                self.seek(rate.frame_to_time(frame));
+            }
             C::PrevEdit | C::NextEdit => {
                 let next = matches!(cmd, C::NextEdit);
                 if let Some(t) = self.edit_point(next) {
