@@ -72,6 +72,21 @@ fn frame_accurate_seek_on_vfr_input() {
     let held = frames.windows(2).filter(|w| w[0].data == w[1].data).count();
     println!("{} frames at the container's rate, {held} of them held", frames.len());
     assert!(held >= 15 && held * 2 < frames.len(), "a variable-rate clip: {held} held frames");
+    // `redub probe` reads the pictures' own timestamps and flags the clip.
+    let out = common::redub(&["probe", "--json", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = &json["video"];
+    assert_eq!(v["variable_frame_rate"], true, "{v}");
+    assert_eq!(v["timing"]["frames"], (frames.len() - held) as u64, "{v}");
+    let mean = v["timing"]["mean_fps"].as_f64().unwrap();
+    assert!(mean < 22.0 && mean > 10.0, "{v}");
+    // A steady clip is not flagged, and counts every picture.
+    let steady = dir.path().join("steady.mp4");
+    redub::media::testsrc::write_bars_clip(&steady, 40, 160, 120, FrameRate::FPS_25, 440.0)
+        .unwrap();
+    let t = redub::media::frame_timing(&steady).unwrap().expect("video");
+    assert!(!t.variable && t.frames == 40 && (t.mean_fps - 25.0).abs() < 0.01, "{t:?}");
     let mut dec = VideoDecoder::open_with_cache(&path, 0).unwrap();
     let n = frames.len() as i64;
     for i in [n / 2, 3, n - 2, 0, n / 3, n - 1, 1, 2 * n / 3, n / 2 + 1] {

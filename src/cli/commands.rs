@@ -12,7 +12,14 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 pub(super) fn probe(file: &Path, json: bool) -> Result<(), CliError> {
-    let info = media::probe(file)?;
+    let mut info = media::probe(file)?;
+    // The container's rate is an average: the pictures' own timestamps say whether it varies.
+    if let Some(v) = &mut info.video {
+        v.timing = media::frame_timing(file)?;
+        if let Some(t) = &v.timing {
+            v.variable_frame_rate |= t.variable;
+        }
+    }
     if json {
         let text =
             serde_json::to_string_pretty(&info).map_err(|e| CliError::Internal(e.to_string()))?;
@@ -38,6 +45,16 @@ fn describe(info: &MediaInfo) -> String {
             if v.variable_frame_rate { " (variable)" } else { "" },
             v.frame_count
         );
+        if let Some(t) = &v.timing {
+            s += &format!(
+                "  pictures   {} in the stream, {:.2} fps on average, {:.1}–{:.1} ms each{}\n",
+                t.frames,
+                t.mean_fps,
+                t.shortest_ms,
+                t.longest_ms,
+                if t.variable { " (variable frame rate)" } else { "" }
+            );
+        }
     }
     if let Some(a) = &info.audio {
         let depth = if a.depth > 0 { format!(", {}-bit", a.depth) } else { String::new() };

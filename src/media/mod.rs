@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 pub use audio::{AudioBuffer, decode_audio};
-pub use probe::{AudioStreamInfo, MediaInfo, VideoStreamInfo, probe};
+pub use probe::{AudioStreamInfo, FrameTiming, MediaInfo, VideoStreamInfo, frame_timing, probe};
 pub use video::{Frame, PixelFormat, VideoDecoder};
 
 /// Media errors. User errors (bad file, missing plugin, unwritable path) name the file and say

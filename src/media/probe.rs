@@ -41,6 +41,10 @@ pub struct VideoStreamInfo {
     /// Frame count estimated from the container duration and rate (may be one off when audio
     /// runs past the last picture; `VideoDecoder::frame_count` is exact).
     pub frame_count: i64,
+    /// The pictures' real timing, when read ([`frame_timing`]: `redub probe` reads it; the
+    /// quick probe does not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<FrameTiming>,
 }
 
 /// An audio stream.
@@ -106,6 +110,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
             variable_frame_rate: variable,
             codec: describe(v.caps()),
             frame_count,
+            timing: None,
         }
     });
     let audio = info.audio_streams().into_iter().next().map(|a| AudioStreamInfo {
@@ -129,4 +134,119 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
         audio,
         seekable: info.is_seekable(),
     })
+}
+
+/// The real timing of a video stream, read from its packets' timestamps (nothing is decoded):
+/// what a variable-frame-rate file (a phone recording, a screen capture) hides behind the
+/// average rate its container declares.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FrameTiming {
+    /// Pictures in the stream.
+    pub frames: u64,
+    /// Pictures a second over the span of their timestamps.
+    pub mean_fps: f64,
+    /// The shortest and the longest picture, in ms.
+    pub shortest_ms: f64,
+    /// See `shortest_ms`.
+    pub longest_ms: f64,
+    /// Whether picture lengths differ from the typical (median) one by more than a tenth.
+    pub variable: bool,
+}
+
+/// Reads the timestamps of every picture of `path`'s first video stream (demuxed and parsed,
+/// not decoded). `None` when the file has no video.
+pub fn frame_timing(path: &Path) -> Result<Option<FrameTiming>, MediaError> {
+    use gstreamer_app as gst_app;
+    check_input(path)?;
+    let pipeline = gst::Pipeline::new();
+    let src = super::make("filesrc")?;
+    src.set_property("location", path);
+    let parse = super::make("parsebin")?;
+    let sink = gst_app::AppSink::builder().sync(false).build();
+    let internal = |e: gst::glib::BoolError| MediaError::Internal(e.to_string());
+    pipeline.add_many([&src, &parse, sink.upcast_ref()]).map_err(internal)?;
+    src.link(&parse).map_err(internal)?;
+    let sink_pad = sink
+        .static_pad("sink")
+        .ok_or_else(|| MediaError::Internal("appsink has no sink pad".into()))?;
+    super::link_decoded_pads(&parse, &sink_pad, "video/");
+    let bus = pipeline.bus().ok_or_else(|| MediaError::Internal("pipeline without bus".into()))?;
+    let failed = |reason: String| MediaError::Decode { path: path.to_path_buf(), reason };
+    let stop = |r| {
+        let _ = pipeline.set_state(gst::State::Null);
+        r
+    };
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        return stop(Err(failed(super::bus_error(&bus).unwrap_or_else(|| "cannot start".into()))));
+    }
+    let mut pts: Vec<u64> = Vec::new();
+    let mut last_duration = 0;
+    loop {
+        match sink.try_pull_sample(gst::ClockTime::from_seconds(30)) {
+            Some(sample) => {
+                let Some(b) = sample.buffer() else { continue };
+                if let Some(t) = b.pts() {
+                    pts.push(t.nseconds());
+                    last_duration = b.duration().map_or(0, |d| d.nseconds());
+                }
+            }
+            None if sink.is_eos() => break,
+            // No video pad ever linked: the stream ended (or never started) without pictures.
+            None if !sink_pad.is_linked() => return stop(Ok(None)),
+            None => {
+                let why = super::bus_error(&bus).unwrap_or_else(|| "demuxer stalled".into());
+                return stop(Err(failed(why)));
+            }
+        }
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    Ok(timing_of(pts, last_duration))
+}
+
+/// [`FrameTiming`] from pictures' timestamps (any order: B-frames arrive out of order) and the
+/// last one's duration, in ns.
+fn timing_of(mut pts: Vec<u64>, last_duration: u64) -> Option<FrameTiming> {
+    pts.sort_unstable();
+    pts.dedup();
+    pts.first()?;
+    let mut lengths: Vec<u64> = pts.windows(2).map(|w| w[1] - w[0]).collect();
+    if last_duration > 0 || lengths.is_empty() {
+        lengths.push(last_duration);
+    }
+    let span = lengths.iter().sum::<u64>().max(1);
+    let mut sorted = lengths.clone();
+    sorted.sort_unstable();
+    let median = sorted[sorted.len() / 2] as f64;
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let variable = sorted.len() > 1
+        && sorted.iter().any(|&l| (l as f64 - median).abs() > 0.1 * median.max(1.0));
+    Some(FrameTiming {
+        frames: pts.len() as u64,
+        mean_fps: pts.len() as f64 / (span as f64 / 1e9),
+        shortest_ms: ms(sorted[0]),
+        longest_ms: ms(sorted[sorted.len() - 1]),
+        variable,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timing_of;
+
+    #[test]
+    fn steady_and_variable_pictures() {
+        let ms = 1_000_000;
+        // 25 fps, B-frame order.
+        let steady: Vec<u64> = [0, 80, 40, 160, 120, 200].iter().map(|t| t * ms).collect();
+        let t = timing_of(steady, 40 * ms).unwrap();
+        assert_eq!(t.frames, 6);
+        assert!((t.mean_fps - 25.0).abs() < 1e-9, "{t:?}");
+        assert!(!t.variable);
+        // A dropped picture: one 80 ms frame among 40 ms ones.
+        let gap: Vec<u64> = [0, 40, 120, 160].iter().map(|t| t * ms).collect();
+        let t = timing_of(gap, 40 * ms).unwrap();
+        assert!(t.variable && (t.longest_ms - 80.0).abs() < 1e-9, "{t:?}");
+        assert!((t.mean_fps - 20.0).abs() < 1e-9, "{t:?}");
+        assert!(timing_of(Vec::new(), 0).is_none());
+    }
 }
