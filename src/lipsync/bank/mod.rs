@@ -568,26 +568,12 @@ impl Bank {
         extra: impl Fn(usize, usize) -> f32,
         step: impl Fn(usize, usize, usize) -> f32,
     ) -> Vec<usize> {
-        // Candidates: the k nearest, plus the natural successor of each previous candidate, so
-        // that continuous stretches of the original footage stay reachable.
-        let mut cands: Vec<Vec<(usize, f32)>> = Vec::with_capacity(run.len());
-        for (i, f) in run.iter().enumerate() {
-            let mut c = self.nearest_with(f, params.k, |e| extra(i, e));
-            if i > 0 {
-                let succ: Vec<usize> = cands[i - 1]
-                    .iter()
-                    .map(|&(e, _)| e + 1)
-                    .filter(|&e| e < self.entries.len() && !c.iter().any(|&(x, _)| x == e))
-                    .collect();
-                c.extend(
-                    succ.into_iter().map(|e| (e, dist(f, &self.entries[e].features) + extra(i, e))),
-                );
-            }
-            cands.push(c);
-        }
-        // Candidate sets grow along a run (successors of successors), so the same entry pairs
-        // are priced on many frames: each pair's transition is computed once.
+        // Candidates: the k nearest, plus the natural successors of the k best paths so far, so
+        // that continuous stretches of the original footage stay reachable. (Successors of every
+        // previous candidate would grow the set along the run: quadratic in the dub's length,
+        // and a long shot's bank made that hours.)
         let n = self.entries.len();
+        // Each pair's transition is computed once (candidate sets overlap from frame to frame).
         let mut memo = if n <= 1024 { vec![f32::NAN; n * n] } else { Vec::new() };
         let mut transition = |from: usize, to: usize| match memo.get_mut(from * n + to) {
             Some(m) if !m.is_nan() => *m,
@@ -597,13 +583,30 @@ impl Bank {
             }
             None => self.transition(from, to, params.lambda),
         };
-        let mut cost: Vec<f32> = cands[0].iter().map(|&(_, d)| d).collect();
-        let mut back: Vec<Vec<usize>> = vec![Vec::new()];
-        for i in 1..run.len() {
-            let mut next_cost = Vec::with_capacity(cands[i].len());
-            let mut next_back = Vec::with_capacity(cands[i].len());
-            for &(e, d) in &cands[i] {
-                let (best, arg) = cands[i - 1]
+        let keep = params.k.max(1);
+        let mut cands: Vec<Vec<(usize, f32)>> = Vec::with_capacity(run.len());
+        let mut cost: Vec<f32> = Vec::new();
+        let mut back: Vec<Vec<usize>> = Vec::with_capacity(run.len());
+        for (i, f) in run.iter().enumerate() {
+            let mut c = self.nearest_with(f, params.k, |e| extra(i, e));
+            let Some(prev) = cands.last() else {
+                cost = c.iter().map(|&(_, d)| d).collect();
+                back.push(Vec::new());
+                cands.push(c);
+                continue;
+            };
+            let mut best: Vec<usize> = (0..prev.len()).collect();
+            best.sort_by(|&a, &b| cost[a].total_cmp(&cost[b]));
+            for &j in best.iter().take(keep) {
+                let e = prev[j].0 + 1;
+                if e < n && !c.iter().any(|&(x, _)| x == e) {
+                    c.push((e, dist(f, &self.entries[e].features) + extra(i, e)));
+                }
+            }
+            let mut next_cost = Vec::with_capacity(c.len());
+            let mut next_back = Vec::with_capacity(c.len());
+            for &(e, d) in &c {
+                let (best, arg) = prev
                     .iter()
                     .enumerate()
                     .map(|(j, &(p, _))| (cost[j] + transition(p, e) + step(i, p, e), j))
@@ -613,6 +616,7 @@ impl Bank {
             }
             cost = next_cost;
             back.push(next_back);
+            cands.push(c);
         }
         let mut j = cost
             .iter()
@@ -660,6 +664,29 @@ mod tests {
         let sel =
             bank.select(&targets, SelectParams { k: 3, lambda: 0.0, ..SelectParams::default() });
         assert_eq!(sel, vec![Some(3), Some(9)]);
+    }
+
+    #[test]
+    fn selection_work_grows_with_the_dub_not_the_shot() {
+        // A long shot's bank (1500 mouths) and a 400-frame dub run: the candidates per frame
+        // stay near 2k (k nearest plus the successors of the k best paths), so the priced
+        // transitions are bounded by frames × (2k)², however long the run.
+        let bank = Bank::new((0..1500).map(|i| entry(i, (i % 97) as f32, 100.0)).collect());
+        let targets: Vec<Option<Vec<f32>>> =
+            (0..400).map(|i| Some(vec![((i * 7) % 97) as f32, 0.0])).collect();
+        let params = SelectParams { k: 8, ..SelectParams::default() };
+        let steps = std::cell::Cell::new(0usize);
+        let sel = bank.select_with_steps(
+            &targets,
+            params,
+            |_, _| 0.0,
+            |_, _, _| {
+                steps.set(steps.get() + 1);
+                0.0
+            },
+        );
+        assert!(sel.iter().all(Option::is_some));
+        assert!(steps.get() <= 400 * 16 * 16, "{} transitions priced", steps.get());
     }
 
     #[test]
