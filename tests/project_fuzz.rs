@@ -3,6 +3,9 @@
 //! a panic or a huge allocation (a clear error is allowed: a mutated media path, say). A short
 //! run is part of the suite; the ignored test runs 10⁶ loads and prints how long they took.
 
+mod common;
+
+use common::Rng;
 use redub::jobs::Job;
 use redub::media::testsrc::{write_bars_clip, write_wav};
 use redub::model::{FrameRate, MediaKind, Preset, Project, Time};
@@ -46,21 +49,6 @@ unsafe impl GlobalAlloc for Guard {
 
 #[global_allocator]
 static ALLOCATOR: Guard = Guard;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*: fast and deterministic.
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// Numbers that break arithmetic: zero, signs, the integer limits, huge and tiny floats, 24 h
 /// and just past it in ticks (705 600 000 a second).

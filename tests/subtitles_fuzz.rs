@@ -3,6 +3,9 @@
 //! with the same cue count and times. A short run is part of the suite; the ignored test runs
 //! 10⁶ executions and prints how long they took.
 
+mod common;
+
+use common::Rng;
 use redub::model::subtitles::{SubtitleFormat, parse, write};
 
 const SEEDS: [&str; 3] = [
@@ -16,21 +19,6 @@ const TOKENS: [&str; 14] = [
     "-->", "\n", "\r\n", "\n\n", ":", ",", ".", "<v ", "</v>", "&amp;", "WEBVTT", "NOTE", "00:",
     "\u{feff}",
 ];
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*: fast and deterministic, good enough to drive mutations.
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn mutate(rng: &mut Rng, input: &str) -> String {
     let mut s: Vec<char> = input.chars().collect();

@@ -361,3 +361,21 @@ pub fn astronaut_shot(photo: &image::RgbaImage, faces: u32, size: u32, n: usize,
         canvas.into_raw()
     });
 }
+
+/// A deterministic random source for the mutation fuzzers (xorshift64*: fast, reproducible).
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
