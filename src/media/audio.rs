@@ -1,6 +1,6 @@
 //! Audio decode to interleaved f32 at 48 kHz, from any format GStreamer reads.
 
-use super::{MediaError, bus_error, check_input, link_decoded_pads, make, probe};
+use super::{MediaError, StopOnDrop, bus_error, check_input, link_decoded_pads, make, probe};
 use crate::dsp::SAMPLE_RATE;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -104,13 +104,4 @@ pub fn decode_audio(path: &Path, channels: Option<u16>) -> Result<AudioBuffer, M
         return Err(decode_err(e));
     }
     Ok(AudioBuffer { rate: SAMPLE_RATE, channels, samples })
-}
-
-/// Sets a pipeline to NULL when dropped (GStreamer requires it before the last reference goes).
-struct StopOnDrop<'a>(&'a gst::Pipeline);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.set_state(gst::State::Null);
-    }
 }

@@ -163,6 +163,16 @@ pub(crate) fn link_decoded_pads(decodebin: &gst::Element, sink: &gst::Pad, prefi
     });
 }
 
+/// Sets a pipeline to NULL when dropped (GStreamer requires it before the last reference goes),
+/// so every way out of a function that runs one leaves it stopped.
+pub(crate) struct StopOnDrop<'a>(pub(crate) &'a gst::Pipeline);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.set_state(gst::State::Null);
+    }
+}
+
 /// The first error on a bus, if any, as text with the element that posted it.
 pub(crate) fn bus_error(bus: &gst::Bus) -> Option<String> {
     while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {

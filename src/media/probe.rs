@@ -159,6 +159,7 @@ pub fn frame_timing(path: &Path) -> Result<Option<FrameTiming>, MediaError> {
     use gstreamer_app as gst_app;
     check_input(path)?;
     let pipeline = gst::Pipeline::new();
+    let _stop = super::StopOnDrop(&pipeline);
     let src = super::make("filesrc")?;
     src.set_property("location", path);
     let parse = super::make("parsebin")?;
@@ -172,12 +173,8 @@ pub fn frame_timing(path: &Path) -> Result<Option<FrameTiming>, MediaError> {
     super::link_decoded_pads(&parse, &sink_pad, "video/");
     let bus = pipeline.bus().ok_or_else(|| MediaError::Internal("pipeline without bus".into()))?;
     let failed = |reason: String| MediaError::Decode { path: path.to_path_buf(), reason };
-    let stop = |r| {
-        let _ = pipeline.set_state(gst::State::Null);
-        r
-    };
     if pipeline.set_state(gst::State::Playing).is_err() {
-        return stop(Err(failed(super::bus_error(&bus).unwrap_or_else(|| "cannot start".into()))));
+        return Err(failed(super::bus_error(&bus).unwrap_or_else(|| "cannot start".into())));
     }
     let mut pts: Vec<u64> = Vec::new();
     let mut last_duration = 0;
@@ -192,14 +189,13 @@ pub fn frame_timing(path: &Path) -> Result<Option<FrameTiming>, MediaError> {
             }
             None if sink.is_eos() => break,
             // No video pad ever linked: the stream ended (or never started) without pictures.
-            None if !sink_pad.is_linked() => return stop(Ok(None)),
+            None if !sink_pad.is_linked() => return Ok(None),
             None => {
                 let why = super::bus_error(&bus).unwrap_or_else(|| "demuxer stalled".into());
-                return stop(Err(failed(why)));
+                return Err(failed(why));
             }
         }
     }
-    let _ = pipeline.set_state(gst::State::Null);
     Ok(timing_of(pts, last_duration))
 }
 
@@ -214,7 +210,7 @@ fn timing_of(mut pts: Vec<u64>, last_duration: u64) -> Option<FrameTiming> {
         lengths.push(last_duration);
     }
     let span = lengths.iter().sum::<u64>().max(1);
-    let mut sorted = lengths.clone();
+    let mut sorted = lengths;
     sorted.sort_unstable();
     let median = sorted[sorted.len() / 2] as f64;
     let ms = |ns: u64| ns as f64 / 1e6;
