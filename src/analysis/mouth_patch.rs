@@ -253,14 +253,36 @@ pub fn region_mask(region: Region, feather: f32) -> Vec<f32> {
 
 /// [`region_mask`] on the pixels of a patch with `detail`.
 pub fn region_mask_at(region: Region, feather: f32, detail: usize) -> Vec<f32> {
+    // Ellipse around the mouth centre in canonical units.
+    let (rx, ry, cy) = match region {
+        Region::Lips => (24.0f32, 13.0f32, MOUTH_CENTRE[1]),
+        Region::LipsJaw => (34.0, 26.0, MOUTH_CENTRE[1] + 8.0),
+    };
+    ellipse_mask_at([MOUTH_CENTRE[0], cy], [rx, ry], feather, detail)
+}
+
+/// The mouth's centre in the canonical face.
+const MOUTH_CENTRE: [f32; 2] = [64.0, 106.0];
+
+/// How far below its resting place the lower lip goes when the mouth opens wide, in canonical
+/// units: 0.35 eye distances (a wide-open inner mouth measures about 0.3; the canonical eyes
+/// are 40 units apart).
+const LOWER_LIP_TRAVEL: f32 = 14.0;
+
+/// Where the lips can be, in patch pixels at `detail` (feathered like [`region_mask_at`]):
+/// the lips region stretched down by the lower lip's travel when the mouth opens wide. What
+/// lies outside it is face whatever the mouth says.
+pub fn mouth_travel_mask_at(feather: f32, detail: usize) -> Vec<f32> {
+    let half = LOWER_LIP_TRAVEL / 2.0;
+    ellipse_mask_at([MOUTH_CENTRE[0], MOUTH_CENTRE[1] + half], [24.0, 13.0 + half], feather, detail)
+}
+
+/// A feathered ellipse (centre and radii in canonical units) on the pixels of a patch with
+/// `detail`, exactly 0 on the patch border.
+fn ellipse_mask_at(centre: [f32; 2], [rx, ry]: [f32; 2], feather: f32, detail: usize) -> Vec<f32> {
     let detail = detail.max(1);
     let (pw, ph) = detail_dims(detail);
-    // Ellipse around the mouth centre in canonical units.
-    let centre = [64.0f32, 106.0];
-    let (rx, ry, cy) = match region {
-        Region::Lips => (24.0f32, 13.0f32, centre[1]),
-        Region::LipsJaw => (34.0, 26.0, centre[1] + 8.0),
-    };
+    let cy = centre[1];
     let feather = feather.max(0.5);
     let to_canon = patch_to_canonical().then_after(&detail_to_patch(detail));
     let mut mask = Vec::with_capacity(pw * ph);

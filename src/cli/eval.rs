@@ -83,6 +83,9 @@ pub struct ClipReport {
     pub edited_frames: usize,
     /// The lip edit.
     pub edit: Figures,
+    /// The lip edit before drawing: each edited frame's chosen bank mouth as filmed (what the
+    /// selection asks for; the gap to `edit` is what drawing loses).
+    pub selection: Figures,
     /// The shot's own frames.
     pub no_edit: Figures,
     /// The dub's speech envelope as the opening.
@@ -351,6 +354,12 @@ fn halves(
     each_frame(&shot, 0..half, |i, rgba, w, h| {
         shot_mouths.push(shot_track.at(i).and_then(|f| meter.measure(rgba, w, h, &f.landmarks)));
     })?;
+    let entry_frames: Vec<i64> = lips
+        .tracks()
+        .first()
+        .map(|t| t.bank.entries.iter().map(|e| e.frame).collect())
+        .unwrap_or_default();
+    let selected = selected_mouths(&plan, &entry_frames, &shot_mouths);
     let edit = render_and_measure(&shot, lips, &shot_track, half, &mut meter)?;
 
     // The oracle: each edited frame's mouth is the bank entry whose filmed frame's lip shape is
@@ -388,6 +397,7 @@ fn halves(
 
     let no_edit = figures(&shot_mouths, &truth, threshold, None);
     let edit_f = figures(&edit, &truth, threshold, no_edit.dynamic_distance);
+    let selection_f = figures(&selected, &truth, threshold, no_edit.dynamic_distance);
     let oracle_f = figures(&oracle, &truth, threshold, no_edit.dynamic_distance);
     let truth_open: Vec<Option<f32>> =
         truth.iter().map(|m| m.as_ref().map(|m| m.opening)).collect();
@@ -407,11 +417,31 @@ fn halves(
         frames: half as usize,
         edited_frames,
         edit: edit_f,
+        selection: selection_f,
         no_edit,
         loudness_only: loudness_f,
         oracle: oracle_f,
         closure_threshold: threshold,
     })
+}
+
+/// Per frame, the filmed mouth (`shot[frame]`) of the bank entry `plan` chooses there
+/// (`entry_frames[entry]`), or the frame's own where the plan keeps it.
+fn selected_mouths(
+    plan: &[Option<Planned>],
+    entry_frames: &[i64],
+    shot: &[Option<Mouth>],
+) -> Vec<Option<Mouth>> {
+    shot.iter()
+        .enumerate()
+        .map(|(i, own)| match plan.get(i).and_then(Option::as_ref) {
+            Some(p) => entry_frames
+                .get(p.entry)
+                .and_then(|f| usize::try_from(*f).ok())
+                .and_then(|f| shot.get(f).cloned().flatten()),
+            None => own.clone(),
+        })
+        .collect()
 }
 
 /// Seconds either side of a leave-out window whose frames are held out of the plan.
@@ -452,6 +482,7 @@ fn leave_out(
     let margin = (LEAVE_OUT_MARGIN_S * fps).round() as i64;
     let mut edit: Vec<Option<Mouth>> = vec![None; total as usize];
     let mut oracle: Vec<Option<Mouth>> = vec![None; total as usize];
+    let mut selected: Vec<Option<Mouth>> = vec![None; total as usize];
     let mut edited_frames = 0;
     let mut start = 0;
     while start < total {
@@ -461,6 +492,13 @@ fn leave_out(
         edited_frames += lips.tracks().first().map_or(0, |t| {
             (start..end).filter(|&i| t.plan.get(i as usize).is_some_and(Option::is_some)).count()
         });
+        if let Some(t) = lips.tracks().first() {
+            let frames: Vec<i64> = t.bank.entries.iter().map(|e| e.frame).collect();
+            let chosen = selected_mouths(&t.plan, &frames, &truth);
+            for i in start..end {
+                selected[i as usize] = chosen.get(i as usize).cloned().flatten();
+            }
+        }
         let mut oracle_lips = if edit_only {
             None
         } else {
@@ -519,6 +557,7 @@ fn leave_out(
         frames: total as usize,
         edited_frames,
         edit: figures(&edit, &truth, threshold, None),
+        selection: figures(&selected, &truth, threshold, None),
         no_edit: Figures::default(),
         loudness_only: Figures {
             opening_correlation: lagged_correlation(&loudness, &truth_open, 0),
@@ -617,6 +656,8 @@ pub struct Summary {
     pub clips: usize,
     /// Mean of each figure of the edit.
     pub edit: Figures,
+    /// Of the selection before drawing.
+    pub selection: Figures,
     /// Of no edit.
     pub no_edit: Figures,
     /// Of loudness only.
@@ -647,6 +688,7 @@ impl Summary {
         Summary {
             clips: reports.len(),
             edit: mean(&|r| &r.edit),
+            selection: mean(&|r| &r.selection),
             no_edit: mean(&|r| &r.no_edit),
             loudness_only: mean(&|r| &r.loudness_only),
             oracle: mean(&|r| &r.oracle),
@@ -694,6 +736,7 @@ fn print_report(r: &ClipReport) {
     );
     rows(&[
         ("edit", &r.edit),
+        ("selection", &r.selection),
         ("no edit", &r.no_edit),
         ("loudness only", &r.loudness_only),
         ("oracle", &r.oracle),
@@ -708,6 +751,7 @@ fn print_summary(s: &Summary) {
     );
     rows(&[
         ("edit", &s.edit),
+        ("selection", &s.selection),
         ("no edit", &s.no_edit),
         ("loudness only", &s.loudness_only),
         ("oracle", &s.oracle),

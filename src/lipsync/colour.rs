@@ -147,6 +147,17 @@ pub fn skin_weights_at(detail: usize) -> Vec<f32> {
     .collect()
 }
 
+/// Skin weights for [`fit_weights`]: like [`skin_weights_at`] but falling to 0 wherever the lips
+/// can be ([`crate::analysis::mouth_patch::mouth_travel_mask_at`]): a bank mouth open wider than
+/// the target's shows its lower lip and chin where the target shows skin, which is the edit, not
+/// a misfit.
+pub fn fit_skin_at(detail: usize) -> Vec<f32> {
+    crate::analysis::mouth_patch::mouth_travel_mask_at(6.0, detail)
+        .iter()
+        .map(|m| (1.0 - m).powi(2))
+        .collect()
+}
+
 /// Radius in patch pixels of each of the three box passes of the shading low-pass (about a
 /// third of the mouth width: wide enough to ignore lip and teeth detail, narrow enough to follow
 /// a shadow across the jaw).
@@ -526,6 +537,38 @@ mod tests {
         assert!(fit[85 * PATCH_W + 8] < 0.05, "{}", fit[85 * PATCH_W + 8]);
         assert!(fit[45 * PATCH_W + 64] > 0.95);
         assert_eq!(fit[20 * PATCH_W + 100], 1.0);
+    }
+
+    #[test]
+    fn a_wider_open_mouth_is_not_a_misfit() {
+        // In canonical units (eyes 40 apart, mouth corners at y 106): a wide-open lower lip
+        // sits about 14 below its resting place, the chin's edge at the jaw region's bottom.
+        let to_patch = crate::analysis::mouth_patch::patch_to_canonical().inverse();
+        let at = |w: &[f32], x: f32, y: f32| {
+            let p = to_patch.apply([x, y]);
+            w[p[1].round() as usize * PATCH_W + p[0].round() as usize]
+        };
+        let (fit, shading) = (fit_skin_at(1), skin_weights());
+        // The open lower lip: shading still reads it as skin, the fit does not judge it.
+        assert!(at(&shading, 64.0, 124.0) > 0.5, "{}", at(&shading, 64.0, 124.0));
+        assert!(at(&fit, 64.0, 124.0) < 0.05, "{}", at(&fit, 64.0, 124.0));
+        // Cheeks and the jaw line stay judged (a face edge or another pose's chin).
+        assert!(at(&fit, 64.0, 139.0) > 0.9, "{}", at(&fit, 64.0, 139.0));
+        assert!(at(&fit, 30.0, 106.0) > 0.9, "{}", at(&fit, 30.0, 106.0));
+        // A wide-open bank mouth (dark lower lip and mouth down to y 128) over a closed one:
+        // the shading skin would call it a misfit and keep the target; the fit skin keeps it.
+        let face = lit_mouth(|_, _| [1.0; 3]);
+        let mut open = face.clone();
+        let to_canon = crate::analysis::mouth_patch::patch_to_canonical();
+        for (i, p) in open.rgb.iter_mut().enumerate() {
+            let c = to_canon.apply([(i % PATCH_W) as f32, (i / PATCH_W) as f32]);
+            if (c[0] - 64.0).abs() < 14.0 && (106.0..128.0).contains(&c[1]) {
+                *p = [40.0, 15.0, 15.0];
+            }
+        }
+        let kept = |skin: &[f32]| at(&fit_weights(&open, &face, skin), 64.0, 124.0);
+        assert!(kept(&fit) > 0.95, "{}", kept(&fit));
+        assert!(kept(&shading) < 0.5, "{}", kept(&shading));
     }
 
     #[test]

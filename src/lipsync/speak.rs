@@ -2,7 +2,9 @@
 //! of the shot, the actor's sound → shape map, the wanted shape of every edited frame, and the
 //! bank chosen by shape. Where the dub pauses over the actor's original speech the mouth rests.
 
-use super::articulate::{Articulator, frame_descriptors, rest_shape, select_by_shape};
+use super::articulate::{
+    Articulator, OpeningModel, frame_descriptors, loudness, rest_shape, select_by_shape,
+};
 use super::bank::{Bank, SelectParams};
 use super::engine::{Look, Planned, finish_plan};
 use crate::analysis::lip_shapes::track_shapes;
@@ -141,7 +143,7 @@ pub fn plan_by_shape(inp: &ShapeInputs<'_>) -> Option<Shaped> {
     let silent: Vec<bool> = original_speech.iter().map(|s| !s).collect();
     let rest = rest_shape(&shapes, &silent, shape_opening)?;
     let face_at = |i: usize| inp.face.at(i as i64).is_some();
-    let wanted: Vec<Option<Vec<f32>>> = (0..inp.frames)
+    let mut wanted: Vec<Option<Vec<f32>>> = (0..inp.frames)
         .map(|i| {
             let get = |v: &[bool]| v.get(i).copied().unwrap_or(false);
             if get(inp.speak) {
@@ -157,6 +159,13 @@ pub fn plan_by_shape(inp: &ShapeInputs<'_>) -> Option<Shaped> {
             }
         })
         .collect();
+    // How open the mouth is follows the dub's loudness as much as the learned map (the map,
+    // learned from seconds of one shot, is surer of the shape than of the opening).
+    if let Some(model) = OpeningModel::learn(&shapes, &original_speech, shape_opening) {
+        let speaking: Vec<usize> =
+            (0..inp.frames).filter(|&i| inp.speak.get(i).copied().unwrap_or(false)).collect();
+        model.blend_loudness(&mut wanted, &speaking, &loudness(&dub), shape_opening);
+    }
     let smooth: usize = std::env::var("REDUB_ART_SMOOTH")
         .ok()
         .and_then(|v| v.parse().ok())

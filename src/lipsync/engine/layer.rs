@@ -19,8 +19,11 @@ pub struct EditMasks {
     pub skin: Vec<f32>,
     /// The lips at analysis size (where neighbouring mouths are aligned and compared).
     pub lips: Vec<f32>,
-    /// [`EditMasks::skin`] at analysis size (the shading and fit are found there).
+    /// [`EditMasks::skin`] at analysis size (the shading is found there).
     pub skin_small: Vec<f32>,
+    /// The skin that [`fit_weights`] reads, at analysis size: outside wherever the lips can
+    /// be ([`fit_skin_at`]).
+    pub fit_skin: Vec<f32>,
 }
 
 impl EditMasks {
@@ -36,7 +39,8 @@ impl EditMasks {
         let ring = ring_weights(&region);
         let lips = region_mask(Region::Lips, 2.0);
         let skin_small = skin_weights_at(1);
-        Self { detail, region, ring, skin: skin_weights_at(detail), lips, skin_small }
+        let fit_skin = fit_skin_at(1);
+        Self { detail, region, ring, skin: skin_weights_at(detail), lips, skin_small, fit_skin }
     }
 }
 
@@ -158,7 +162,7 @@ pub fn prepare_layer(
         _ => vec![0.0; PATCH_W * PATCH_H],
     };
     let occlusion = combine(&auto, painted.filter(|_| settings.occlusion.uses_painted()));
-    let fit = fit_weights(&matched_small, own_small, &masks.skin_small);
+    let fit = fit_weights(&matched_small, own_small, &masks.fit_skin);
     // The gains and the kept share ((1 − occlusion) × fit) upsampled to the detail in one pass:
     // matched = source × gain (clamped), alpha = region × strength × kept.
     let maps: Vec<f32x4> = (0..PATCH_W * PATCH_H)

@@ -6,7 +6,9 @@ use super::bank::{
     Bank, BankEntry, CapReport, CompactPatch, DecodedCache, DecodedEntry, FrameLook, JAW_LEN,
     SelectParams, descriptor_step, jaw_distance, jaw_profile,
 };
-use super::colour::{apply_gain, fit_weights, ring_weights, shading_gain, skin_weights_at};
+use super::colour::{
+    apply_gain, fit_skin_at, fit_weights, ring_weights, shading_gain, skin_weights_at,
+};
 use super::occlusion::{
     FaceModel, MAX_MODEL_FRAMES, combine, mouth_zone, occlusion_mask_with, occlusion_masks,
 };
