@@ -409,6 +409,18 @@ fn shot(h: &mut Harness<'_, RedubApp>, name: &str) {
     }
 }
 
+/// A click as a mouse makes it: move, press in one frame, release in the next.
+fn click_in_two_frames(h: &mut Harness<'_, RedubApp>, at: Pos2, button: PointerButton) {
+    h.event(Event::PointerMoved(at));
+    h.step();
+    let m = Modifiers::NONE;
+    h.event(Event::PointerButton { pos: at, button, pressed: true, modifiers: m });
+    h.step();
+    h.event(Event::PointerButton { pos: at, button, pressed: false, modifiers: m });
+    h.step();
+    h.run_ok();
+}
+
 /// A real mouse drag with modifiers held (Ctrl for gain, Alt for slip).
 fn drag_with(h: &mut Harness<'_, RedubApp>, from: Pos2, to: Pos2, modifiers: Modifiers) {
     h.event(Event::PointerMoved(from));
@@ -449,7 +461,8 @@ fn a_bin_item_dragged_onto_a_dub_lane_becomes_a_clip_at_the_drop_time() {
     let dir = tempfile::tempdir().unwrap();
     let file = two_track_project(dir.path());
     let mut h = harness(&dir.path().join("appdata"), Some(file));
-    h.run_ok();
+    // The bin's layout settles once the probe facts are in: click what is on screen.
+    step_until(&mut h, "background work", |a| a.background_idle());
     let item = h.get_by_role_and_label(Role::Button, "Media line.wav").rect();
     // Drop it on Bob's lane (empty) at 2 s.
     let lane = dub_lane(&h, 1);
@@ -472,7 +485,8 @@ fn comma_inserts_and_period_overwrites_the_selected_bin_item_at_the_playhead() {
     let dir = tempfile::tempdir().unwrap();
     let file = two_track_project(dir.path());
     let mut h = harness(&dir.path().join("appdata"), Some(file));
-    h.run_ok();
+    // The bin's layout settles once the probe facts are in: click what is on screen.
+    step_until(&mut h, "background work", |a| a.background_idle());
     h.get_by_role_and_label(Role::Button, "Media line.wav").click();
     h.run_ok();
     assert!(h.state().media_selection.is_some(), "the bin item is selected");
@@ -503,15 +517,18 @@ fn right_click_on_a_bin_item_adds_it_to_a_dub_track_at_the_playhead() {
     let dir = tempfile::tempdir().unwrap();
     let file = two_track_project(dir.path());
     let mut h = harness(&dir.path().join("appdata"), Some(file));
-    h.run_ok();
+    // The bin's layout settles once the probe facts are in: click what is on screen.
+    step_until(&mut h, "background work", |a| a.background_idle());
     h.state_mut().queue(AppCommand::Seek(Time::from_millis(3000)));
     h.run_ok();
-    h.get_by_role_and_label(Role::Button, "Media line.wav").click_secondary();
+    // A right-click as a mouse makes it: press and release in separate frames.
+    let item = h.get_by_role_and_label(Role::Button, "Media line.wav").rect().center();
+    click_in_two_frames(&mut h, item, PointerButton::Secondary);
     h.run_ok();
     assert!(h.query_by_label("Add to Alice").is_some(), "one entry per dub track");
     shot(&mut h, "1c_bin_context_menu");
-    h.get_by_label("Add to Bob").click();
-    h.run_ok();
+    let entry = h.get_by_label("Add to Bob").rect().center();
+    click_in_two_frames(&mut h, entry, PointerButton::Primary);
     let log = h.state().log.clone();
     assert_eq!(spans(&h.state().project, 1), vec![(3000, 5000)], "log {log:?}");
 }

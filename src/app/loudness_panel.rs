@@ -134,7 +134,7 @@ impl LoudnessPanel {
             ctx.request_repaint();
         });
         match spawned {
-            // Measured in the background; the panel shows it when the user opens it (View ▸
+            // Measured in the background; the panel shows it when the user opens it (View >
             // Loudness meter), instead of popping up over every finished export.
             Ok(task) => self.export_task = Some(task),
             Err(e) => self.export = Some(Err(e.to_string())),

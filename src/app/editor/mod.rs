@@ -619,7 +619,7 @@ impl RedubApp {
                         self.loudness.measure_export(f, &self.ctx.clone());
                     }
                     self.info(format!(
-                        "Exported {} (loudness: View ▸ Loudness meter)",
+                        "Exported {} (its loudness: View > Loudness meter)",
                         files
                             .iter()
                             .map(|f| f.display().to_string())

@@ -211,15 +211,7 @@ impl RedubApp {
                 } else {
                     // The sound problem: an icon with the reason, not a line of text that
                     // would push results out of the bar.
-                    let r = ui
-                        .add(
-                            egui::Label::new(
-                                egui::RichText::new("🔇")
-                                    .color(egui::Color32::from_rgb(240, 190, 80)),
-                            )
-                            .sense(egui::Sense::hover()),
-                        )
-                        .on_hover_text(n.as_str());
+                    let r = muted_speaker_icon(ui).on_hover_text(n.as_str());
                     r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, n));
                 }
             }
@@ -583,4 +575,28 @@ impl RedubApp {
             p.ui_time += began.elapsed();
         }
     }
+}
+
+/// A speaker with a slash across it, drawn (the bundled fonts have no such glyph).
+fn muted_speaker_icon(ui: &mut egui::Ui) -> egui::Response {
+    let (rect, resp) = ui.allocate_exact_size(egui::vec2(18.0, 14.0), egui::Sense::hover());
+    let p = ui.painter();
+    let c = egui::Color32::from_rgb(240, 190, 80);
+    let (l, t, h) = (rect.left() + 2.0, rect.top() + 1.0, rect.height() - 2.0);
+    let pt = |x: f32, y: f32| egui::pos2(l + x, t + y * h);
+    p.add(egui::Shape::convex_polygon(
+        vec![
+            pt(0.0, 0.35),
+            pt(3.0, 0.35),
+            pt(8.0, 0.0),
+            pt(8.0, 1.0),
+            pt(3.0, 0.65),
+            pt(0.0, 0.65),
+        ],
+        c,
+        egui::Stroke::NONE,
+    ));
+    p.line_segment([pt(10.0, 0.15), pt(15.0, 0.85)], egui::Stroke::new(1.5, c));
+    p.line_segment([pt(15.0, 0.15), pt(10.0, 0.85)], egui::Stroke::new(1.5, c));
+    resp
 }
