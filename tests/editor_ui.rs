@@ -640,7 +640,7 @@ fn export_dialog_warns_about_a_dub_past_the_picture_and_asks_before_replacing_a_
     let dir = tempfile::tempdir().unwrap();
     let file = two_track_project(dir.path());
     let mut h = harness(&dir.path().join("appdata"), Some(file));
-    h.run_ok();
+    step_until(&mut h, "background work", |a| a.background_idle());
     // A 2 s line on Bob at 3 s runs 1 s past the 4 s picture.
     let (media, bob) = {
         let p = &h.state().project;
@@ -660,6 +660,16 @@ fn export_dialog_warns_about_a_dub_past_the_picture_and_asks_before_replacing_a_
     let warning = "The dub runs 1.00 s past the picture";
     assert!(h.query_by_label_contains(warning).is_some(), "warns about the dub");
     shot(&mut h, "5_export_dub_past_picture");
+    // Browse… without a system dialog: the built-in browser, at the output file.
+    h.state_mut().builtin_file_dialog = true;
+    h.get_by_label("Browse…").click();
+    h.run_ok();
+    assert!(h.query_by_label("Export to").is_some(), "the built-in browser");
+    let typed = h.state().file_browser.as_ref().map(|b| b.path.clone());
+    assert_eq!(typed, Some(out.display().to_string()));
+    h.get_by_role_and_label(Role::Button, "Cancel").click();
+    h.run_ok();
+    assert!(h.state().file_browser.is_none());
 
     // The file exists: Export asks first and writes nothing.
     h.get_by_role_and_label(Role::Button, "Export").click();

@@ -182,6 +182,8 @@ pub enum AppCommand {
     CancelExport,
     /// Open the file manager at a folder.
     ShowInFolder(PathBuf),
+    /// Choose the export's output file (system dialog or the built-in browser).
+    BrowseExportOutput,
     /// Relink missing media from a folder; `None` shows a folder dialog.
     RelinkFolder(Option<PathBuf>),
     /// Load the autosave found at start.

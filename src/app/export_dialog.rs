@@ -196,16 +196,8 @@ pub fn export_dialog_ui(
                         ui.add(egui::TextEdit::singleline(&mut d.output).desired_width(320.0))
                             .labelled_by(l.id);
                         if ui.button("Browse…").on_hover_text("Choose the output file").clicked()
-                            && let Some(p) = rfd::FileDialog::new()
-                                .set_file_name(
-                                    PathBuf::from(&d.output)
-                                        .file_name()
-                                        .map(|n| n.to_string_lossy().into_owned())
-                                        .unwrap_or_default(),
-                                )
-                                .save_file()
                         {
-                            d.output = p.display().to_string();
+                            out.push(AppCommand::BrowseExportOutput);
                         }
                     });
                     ui.end_row();

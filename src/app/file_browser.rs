@@ -20,6 +20,8 @@ pub enum BrowsePurpose {
     SaveAs,
     /// Relink missing media from a folder.
     RelinkFolder,
+    /// The export's output file.
+    ExportOutput,
 }
 
 impl BrowsePurpose {
@@ -29,6 +31,7 @@ impl BrowsePurpose {
             BrowsePurpose::Open => "Open project",
             BrowsePurpose::SaveAs => "Save project as",
             BrowsePurpose::RelinkFolder => "Relink media from a folder",
+            BrowsePurpose::ExportOutput => "Export to",
         }
     }
 
@@ -38,6 +41,7 @@ impl BrowsePurpose {
             BrowsePurpose::Open => "Open",
             BrowsePurpose::SaveAs => "Save",
             BrowsePurpose::RelinkFolder => "Choose folder",
+            BrowsePurpose::ExportOutput => "Choose",
         }
     }
 
@@ -51,6 +55,7 @@ impl BrowsePurpose {
             BrowsePurpose::Import(_) => MEDIA_EXTENSIONS.contains(&ext.as_str()),
             BrowsePurpose::Open | BrowsePurpose::SaveAs => ext == "redub",
             BrowsePurpose::RelinkFolder => false,
+            BrowsePurpose::ExportOutput => true,
         }
     }
 }
@@ -217,7 +222,7 @@ impl FileBrowser {
                     Err(format!("{} does not exist", p.display()))
                 }
             }
-            BrowsePurpose::SaveAs => {
+            BrowsePurpose::SaveAs | BrowsePurpose::ExportOutput => {
                 if p.is_dir() || text.ends_with('/') {
                     return Err("type a file name after the folder".into());
                 }

@@ -218,6 +218,13 @@ impl RedubApp {
                     r.job.cancel();
                 }
             }
+            C::BrowseExportOutput => {
+                if let Some(p) =
+                    self.browse(BrowsePurpose::ExportOutput).and_then(|v| v.into_iter().next())
+                {
+                    self.export.output = p.display().to_string();
+                }
+            }
             C::ShowInFolder(dir) => {
                 if let Err(e) = std::process::Command::new("xdg-open").arg(&dir).spawn() {
                     self.error(format!("cannot open {}: {e}", dir.display()));

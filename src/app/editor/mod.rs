@@ -392,10 +392,21 @@ impl RedubApp {
         } else {
             super::file_browser::native_dialog_unavailable()
         };
-        let dir = self.browse_dir();
+        let dir = match &purpose {
+            // The export starts where its output is.
+            B::ExportOutput => PathBuf::from(&self.export.output)
+                .parent()
+                .filter(|d| d.is_dir())
+                .map_or_else(|| self.browse_dir(), Path::to_path_buf),
+            _ => self.browse_dir(),
+        };
         let open_builtin = |app: &mut Self, why: String| {
             app.info(format!("Using Redub's file browser: {why}"));
-            app.file_browser = Some(FileBrowser::new(purpose.clone(), &dir, why));
+            let mut b = FileBrowser::new(purpose.clone(), &dir, why);
+            if purpose == B::ExportOutput && !app.export.output.trim().is_empty() {
+                b.path = app.export.output.trim().to_string();
+            }
+            app.file_browser = Some(b);
         };
         if let Some(why) = why {
             open_builtin(self, why);
@@ -412,6 +423,13 @@ impl RedubApp {
                 .save_file()
                 .map(|p| vec![p]),
             B::RelinkFolder => d.pick_folder().map(|p| vec![p]),
+            B::ExportOutput => {
+                let name = PathBuf::from(&self.export.output)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                d.set_file_name(name).save_file().map(|p| vec![p])
+            }
         };
         match &chosen {
             Some(paths) => {

@@ -359,12 +359,19 @@ impl RedubApp {
                 BrowserAction::Chosen(p) => {
                     self.file_browser = None;
                     self.remember_folder(&p);
-                    self.pending.push(match purpose {
-                        B::Import(target) => AppCommand::Import { paths: Some(vec![p]), target },
-                        B::Open => AppCommand::Open(Some(p)),
-                        B::SaveAs => AppCommand::SaveAs(Some(p)),
-                        B::RelinkFolder => AppCommand::RelinkFolder(Some(p)),
-                    });
+                    let cmd = match purpose {
+                        B::Import(target) => {
+                            Some(AppCommand::Import { paths: Some(vec![p]), target })
+                        }
+                        B::Open => Some(AppCommand::Open(Some(p))),
+                        B::SaveAs => Some(AppCommand::SaveAs(Some(p))),
+                        B::RelinkFolder => Some(AppCommand::RelinkFolder(Some(p))),
+                        B::ExportOutput => {
+                            self.export.output = p.display().to_string();
+                            None
+                        }
+                    };
+                    self.pending.extend(cmd);
                 }
             }
         }
