@@ -686,3 +686,32 @@ fn export_dialog_warns_about_a_dub_past_the_picture_and_asks_before_replacing_a_
     let secs = redub::media::probe(&out).unwrap().duration.as_seconds_f64();
     assert!((secs - 4.0).abs() < 0.05, "exported the 4 s it showed: {secs}");
 }
+
+#[test]
+fn save_changes_through_the_built_in_browser_then_the_new_project_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(&dir.path().join("appdata"), None);
+    h.state_mut().builtin_file_dialog = true;
+    h.run_ok();
+    h.get_by_label("+ Dub track").click();
+    h.run_ok();
+    assert!(h.state().is_dirty());
+    h.state_mut().queue(AppCommand::NewProject);
+    h.run_ok();
+    h.get_by_role_and_label(Role::Button, "Save").click();
+    h.run_ok();
+    assert!(h.query_by_label("Save project as").is_some(), "the built-in browser asks where");
+    let file = dir.path().join("first.redub");
+    h.get_by_role_and_label(Role::TextInput, "Path").focus();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Path").type_text(&file.display().to_string());
+    h.run_ok();
+    h.get_by_role_and_label(Role::Button, "Save").click();
+    h.run_ok();
+    assert!(file.is_file(), "saved: {:?}", h.state().log);
+    assert_eq!(Project::load(&file).unwrap().timeline.dub_tracks.len(), 1);
+    // Then the new project the user asked for.
+    assert!(h.state().project.timeline.dub_tracks.is_empty(), "a new, empty project");
+    assert_eq!(h.state().window_title(), "Untitled — Redub");
+}

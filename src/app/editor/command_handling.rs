@@ -24,7 +24,13 @@ impl RedubApp {
                 None => self.apply(C::SaveAs(None)),
             },
             C::SaveAs(Some(p)) => {
-                self.save_to(&p);
+                // A "Save" answered to "save changes?" through the built-in browser goes on
+                // with what waited for the answer once the file is written.
+                if self.save_to(&p)
+                    && let Some(after) = self.after_save.take()
+                {
+                    self.proceed(after);
+                }
             }
             C::SaveAs(None) => {
                 if let Some(p) =
@@ -274,14 +280,19 @@ impl RedubApp {
                     UnsavedChoice::Save => {
                         let saved = match self.path.clone() {
                             Some(p) => self.save_to(&p),
-                            // With the built-in browser the choice comes later: the prompt
-                            // closes and the user goes on after saving.
+                            // With the built-in browser the choice comes later: what waited
+                            // goes on once that save worked (see SaveAs).
                             None => match self
                                 .browse(BrowsePurpose::SaveAs)
                                 .and_then(|v| v.into_iter().next())
                             {
                                 Some(p) => self.save_to(&p),
-                                None => false,
+                                None => {
+                                    if self.file_browser.is_some() {
+                                        self.after_save = Some(after.clone());
+                                    }
+                                    false
+                                }
                             },
                         };
                         if saved {

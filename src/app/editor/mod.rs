@@ -174,6 +174,8 @@ pub struct RedubApp {
     pub recovery: Option<AutosaveSlot>,
     /// "Save changes?" is showing; what follows the answer.
     pub unsaved_prompt: Option<AfterPrompt>,
+    /// What follows a save chosen in the built-in browser (its answer arrives later).
+    after_save: Option<AfterPrompt>,
     /// Key bindings.
     pub key_preset: KeyPreset,
     /// Show the log window.
@@ -248,6 +250,7 @@ impl RedubApp {
             auto_bound: Default::default(),
             recovery: None,
             unsaved_prompt: None,
+            after_save: None,
             key_preset: settings.key_preset,
             show_log: false,
             thumbnails: Thumbnails::default(),

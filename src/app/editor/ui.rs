@@ -355,7 +355,10 @@ impl RedubApp {
             let purpose = b.purpose.clone();
             match action {
                 BrowserAction::None => {}
-                BrowserAction::Cancel => self.file_browser = None,
+                BrowserAction::Cancel => {
+                    self.file_browser = None;
+                    self.after_save = None;
+                }
                 BrowserAction::Chosen(p) => {
                     self.file_browser = None;
                     self.remember_folder(&p);
