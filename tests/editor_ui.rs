@@ -323,6 +323,14 @@ fn export_dialog_renders_on_a_worker_with_progress() {
     assert!(done.is_ok(), "{done:?}");
     assert!(out.is_file());
     assert!(h.get_by_label("Show in folder").rect().width() > 0.0);
+    // The result is a toast (and in the log); the Loudness window stays closed.
+    let toast = h.state().toasts.iter().any(|t| t.text.starts_with("Exported"));
+    assert!(toast, "a toast says so: {:?}", h.state().toasts);
+    step_until(&mut h, "the export's loudness", |a| {
+        !a.loudness.measuring() && a.loudness.export.is_some()
+    });
+    assert!(!h.state().loudness.open, "no Loudness window over the finished export");
+    assert!(h.query_by_label("Loudness (EBU R128)").is_none());
 }
 
 #[test]
