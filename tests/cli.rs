@@ -159,3 +159,35 @@ fn probe_json_and_render_progress_json() {
     assert_eq!(done["frames"], 25);
     assert_eq!(common::all_frames(&out).len(), 25);
 }
+
+#[test]
+fn new_binds_the_only_dub_track_to_the_only_face() {
+    let test = "new_binds_the_only_dub_track_to_the_only_face";
+    if !common::models_or_skip(test) {
+        return;
+    }
+    let Some(photo) = common::astronaut_or_skip(test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("astronaut.mp4");
+    common::astronaut_shot(&photo, 1, 480, 50, &video);
+    let line = dir.path().join("line.wav");
+    common::espeak("We choose to go to the moon.", "en-us", &line);
+    let p = dir.path().join("p.redub");
+    let dub = format!("{}@0.2", line.display());
+    let args =
+        ["new", "--video", video.to_str().unwrap(), "--dub", &dub, "-o", p.to_str().unwrap()];
+    let o = redub(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("bound Dub 1 to face 0"), "{}", stdout(&o));
+    let project = Project::load(&p).unwrap();
+    assert_eq!(project.timeline.dub_tracks[0].face, Some(redub::model::lip::FaceId(0)));
+    // --no-bind leaves it to the user.
+    let q = dir.path().join("q.redub");
+    let mut args = args.to_vec();
+    let q_str = q.to_str().unwrap().to_string();
+    *args.last_mut().unwrap() = &q_str;
+    args.push("--no-bind");
+    let o = redub(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(Project::load(&q).unwrap().timeline.dub_tracks[0].face, None);
+}

@@ -238,6 +238,7 @@ fn snapshots_of_main_window_timeline_and_export_dialog() {
     // Waveforms, thumbnails and probe facts arrive in the background: wait for all of them so
     // the snapshot is the same every run.
     step_until(&mut h, "background work", |a| a.background_idle() && a.thumbnails.items.len() == 4);
+    h.state_mut().toasts.clear();
     h.run_ok();
     let opts = snapshot_options();
     h.snapshot_options("main_window", &opts);
@@ -322,6 +323,14 @@ fn export_dialog_renders_on_a_worker_with_progress() {
     assert!(done.is_ok(), "{done:?}");
     assert!(out.is_file());
     assert!(h.get_by_label("Show in folder").rect().width() > 0.0);
+    // The result is a toast (and in the log); the Loudness window stays closed.
+    let toast = h.state().toasts.iter().any(|t| t.text.starts_with("Exported"));
+    assert!(toast, "a toast says so: {:?}", h.state().toasts);
+    step_until(&mut h, "the export's loudness", |a| {
+        !a.loudness.measuring() && a.loudness.export.is_some()
+    });
+    assert!(!h.state().loudness.open, "no Loudness window over the finished export");
+    assert!(h.query_by_label("Loudness (EBU R128)").is_none());
 }
 
 #[test]
@@ -397,4 +406,320 @@ fn keys_mark_step_and_ripple_delete_and_alt_drag_slips() {
     h.key_press_modifiers(Modifiers::SHIFT, egui::Key::Delete);
     h.run_ok();
     assert!(h.state().project.timeline.dub_tracks[0].clips.is_empty());
+}
+
+/// Saves the window as a PNG under `$REDUB_SHOTS`, when set (screenshots for a review).
+fn shot(h: &mut Harness<'_, RedubApp>, name: &str) {
+    if let Some(dir) = std::env::var_os("REDUB_SHOTS")
+        && let Ok(img) = h.render()
+    {
+        let _ = img.save(Path::new(&dir).join(format!("{name}.png")));
+    }
+}
+
+/// A click as a mouse makes it: move, press in one frame, release in the next.
+fn click_in_two_frames(h: &mut Harness<'_, RedubApp>, at: Pos2, button: PointerButton) {
+    h.event(Event::PointerMoved(at));
+    h.step();
+    let m = Modifiers::NONE;
+    h.event(Event::PointerButton { pos: at, button, pressed: true, modifiers: m });
+    h.step();
+    h.event(Event::PointerButton { pos: at, button, pressed: false, modifiers: m });
+    h.step();
+    h.run_ok();
+}
+
+/// A real mouse drag with modifiers held (Ctrl for gain, Alt for slip).
+fn drag_with(h: &mut Harness<'_, RedubApp>, from: Pos2, to: Pos2, modifiers: Modifiers) {
+    h.event(Event::PointerMoved(from));
+    h.event(Event::ModifiersChanged(modifiers));
+    h.step();
+    h.event(Event::PointerButton {
+        pos: from,
+        button: PointerButton::Primary,
+        pressed: true,
+        modifiers,
+    });
+    h.step();
+    for k in 1..=8 {
+        h.event(Event::PointerMoved(from + (to - from) * (k as f32 / 8.0)));
+        h.step();
+    }
+    h.event(Event::PointerButton {
+        pos: to,
+        button: PointerButton::Primary,
+        pressed: false,
+        modifiers,
+    });
+    h.step();
+    h.event(Event::ModifiersChanged(Modifiers::NONE));
+    h.run_ok();
+}
+
+fn ms(t: Time) -> i64 {
+    (t.as_seconds_f64() * 1000.0).round() as i64
+}
+
+fn spans(p: &Project, track: usize) -> Vec<(i64, i64)> {
+    p.timeline.dub_tracks[track].clips.iter().map(|c| (ms(c.position), ms(c.end()))).collect()
+}
+
+#[test]
+fn a_bin_item_dragged_onto_a_dub_lane_becomes_a_clip_at_the_drop_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    // The bin's layout settles once the probe facts are in: click what is on screen.
+    step_until(&mut h, "background work", |a| a.background_idle());
+    let item = h.get_by_role_and_label(Role::Button, "Media line.wav").rect();
+    // Drop it on Bob's lane (empty) at 2 s.
+    let lane = dub_lane(&h, 1);
+    let x2s = h.state().timeline.x_of(Time::from_millis(2000));
+    drag(&mut h, item.center(), Pos2::new(x2s, lane.center().y));
+    shot(&mut h, "1a_bin_drag_to_lane");
+    let p = h.state().project.clone();
+    assert_eq!(spans(&p, 1), vec![(2000, 4000)], "a 2 s clip at the drop time on Bob");
+    assert_eq!(spans(&p, 0), vec![(500, 2500)], "Alice unchanged");
+    assert_eq!(h.state().history.undo_label(), Some("Add line.wav"));
+    assert_eq!(h.state().selection, vec![p.timeline.dub_tracks[1].clips[0].id], "selected");
+    // One undo step.
+    h.state_mut().queue(AppCommand::Undo);
+    h.run_ok();
+    assert!(h.state().project.timeline.dub_tracks[1].clips.is_empty());
+}
+
+#[test]
+fn comma_inserts_and_period_overwrites_the_selected_bin_item_at_the_playhead() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    // The bin's layout settles once the probe facts are in: click what is on screen.
+    step_until(&mut h, "background work", |a| a.background_idle());
+    h.get_by_role_and_label(Role::Button, "Media line.wav").click();
+    h.run_ok();
+    assert!(h.state().media_selection.is_some(), "the bin item is selected");
+    h.state_mut().queue(AppCommand::Seek(Time::from_millis(1000)));
+    h.run_ok();
+    // `.` overwrites Alice's clip (0.5–2.5 s) from the playhead on.
+    h.key_press(egui::Key::Period);
+    h.run_ok();
+    assert_eq!(spans(&h.state().project, 0), vec![(500, 1000), (1000, 3000)]);
+    h.state_mut().queue(AppCommand::Undo);
+    h.run_ok();
+    assert_eq!(spans(&h.state().project, 0), vec![(500, 2500)]);
+    // `,` inserts: the part after the playhead moves right by the new clip's 2 s.
+    h.key_press(egui::Key::Comma);
+    h.run_ok();
+    assert_eq!(spans(&h.state().project, 0), vec![(500, 1000), (1000, 3000), (3000, 4500)]);
+    shot(&mut h, "1b_insert_by_key");
+    // The Edit menu has both, with their keys.
+    h.get_by_label("Edit").click();
+    h.run_ok();
+    assert!(h.query_by_label_contains("Insert at playhead").is_some());
+    assert!(h.query_by_label_contains("Overwrite at playhead").is_some());
+    shot(&mut h, "1b_edit_menu_shortcuts");
+}
+
+#[test]
+fn right_click_on_a_bin_item_adds_it_to_a_dub_track_at_the_playhead() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    // The bin's layout settles once the probe facts are in: click what is on screen.
+    step_until(&mut h, "background work", |a| a.background_idle());
+    h.state_mut().queue(AppCommand::Seek(Time::from_millis(3000)));
+    h.run_ok();
+    // A right-click as a mouse makes it: press and release in separate frames.
+    let item = h.get_by_role_and_label(Role::Button, "Media line.wav").rect().center();
+    click_in_two_frames(&mut h, item, PointerButton::Secondary);
+    h.run_ok();
+    assert!(h.query_by_label("Add to Alice").is_some(), "one entry per dub track");
+    shot(&mut h, "1c_bin_context_menu");
+    let entry = h.get_by_label("Add to Bob").rect().center();
+    click_in_two_frames(&mut h, entry, PointerButton::Primary);
+    let log = h.state().log.clone();
+    assert_eq!(spans(&h.state().project, 1), vec![(3000, 5000)], "log {log:?}");
+}
+
+#[test]
+fn import_without_a_system_dialog_opens_the_built_in_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let takes = dir.path().join("takes");
+    std::fs::create_dir(&takes).unwrap();
+    let take = takes.join("take1.wav");
+    let samples: Vec<f32> = (0..48_000).flat_map(|i| [0.2 * (i as f32 * 0.03).sin(); 2]).collect();
+    write_wav(&take, &samples).unwrap();
+    std::fs::write(takes.join("notes.txt"), "not media").unwrap();
+    let mut h = harness(&dir.path().join("appdata"), None);
+    h.state_mut().builtin_file_dialog = true;
+    h.run_ok();
+    h.get_by_role_and_label(Role::Button, "Import…").click();
+    h.run_ok();
+    assert!(h.state().file_browser.is_some(), "the built-in browser is open");
+    let said = h.state().log.iter().any(|l| l.text.contains("Using Redub's file browser"));
+    assert!(said, "the log says why: {:?}", h.state().log);
+    assert!(h.query_by_label("Import media").is_some(), "its window");
+
+    // Type the folder and the start of the name; Tab completes it.
+    let field = h.get_by_role_and_label(Role::TextInput, "Path");
+    field.focus();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Path").type_text(&format!("{}/ta", takes.display()));
+    h.run_ok();
+    assert!(h.query_by_label("take1.wav").is_some(), "the matching entry is listed");
+    assert!(h.query_by_label("notes.txt").is_none(), "only media files are offered");
+    h.key_press(egui::Key::Tab);
+    h.run_ok();
+    let typed = h.state().file_browser.as_ref().map(|b| b.path.clone()).unwrap();
+    assert_eq!(typed, take.display().to_string(), "Tab completed the name");
+    shot(&mut h, "1d_builtin_browser");
+    h.get_by_role_and_label(Role::Button, "Import").click();
+    h.run_ok();
+    assert!(h.state().file_browser.is_none());
+    step_until(&mut h, "the import", |a| !a.project.media.is_empty() && !a.importing());
+    assert_eq!(h.state().project.media[0].path.file_name(), take.file_name());
+    assert_eq!(h.state().recent_folders().first(), Some(&takes), "a recent folder now");
+
+    // Save As without a system dialog opens the browser too, listing the recent folder.
+    h.state_mut().queue(AppCommand::SaveAs(None));
+    h.run_ok();
+    assert!(h.query_by_label("Save project as").is_some());
+    assert!(h.query_by_label(&takes.display().to_string()).is_some(), "recent folders listed");
+    h.get_by_role_and_label(Role::Button, "Save").click();
+    h.run_ok();
+    assert!(takes.join("project.redub").is_file(), "saved: {:?}", h.state().log);
+}
+
+#[test]
+fn a_plain_drag_on_the_gain_line_moves_the_clip_and_ctrl_drag_changes_gain() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    h.run_ok();
+    let body = h.get_by_role_and_label(Role::Button, "Clip line").rect();
+    // The gain line sits at 35 % of the clip's height (0 dB): start the drag right on it.
+    let on_line = Pos2::new(body.center().x, body.top() + body.height() * 0.35);
+    drag(&mut h, on_line, on_line + egui::vec2(40.0, 0.0));
+    let c = h.state().project.timeline.dub_tracks[0].clips[0].clone();
+    let moved = c.position;
+    assert!((ms(moved) - 1000).abs() <= 80, "moved by about 0.5 s (40 points): {moved:?}");
+    assert_eq!(c.gain_db, 0.0, "gain unchanged");
+    assert_eq!(h.state().history.undo_label(), Some("Move clip"));
+
+    // Ctrl+drag up raises the gain and leaves the clip where it is.
+    let body = h.get_by_role_and_label(Role::Button, "Clip line").rect();
+    let on_line = Pos2::new(body.center().x, body.top() + body.height() * 0.35);
+    drag_with(&mut h, on_line, on_line - egui::vec2(0.0, 10.0), Modifiers::COMMAND);
+    let c = h.state().project.timeline.dub_tracks[0].clips[0].clone();
+    assert!(c.gain_db > 3.0, "gain raised: {} dB", c.gain_db);
+    assert_eq!(c.position, moved, "not moved");
+    assert_eq!(h.state().history.undo_label(), Some("Change clip gain"));
+    shot(&mut h, "3_ctrl_drag_gain");
+}
+
+#[test]
+fn a_project_that_cannot_be_opened_shows_a_dialog_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.redub");
+    std::fs::write(&bad, "{ this is not a project").unwrap();
+    let mut h = harness(&dir.path().join("appdata"), Some(bad.clone()));
+    h.run_ok();
+    assert!(h.query_by_label("Cannot open the project").is_some(), "a dialog");
+    shot(&mut h, "4_failed_open_dialog");
+    let reason = h.state().failure.clone().map(|f| f.1).unwrap_or_default();
+    assert!(
+        reason.contains("broken.redub") && reason.contains("not a valid Redub project"),
+        "{reason}"
+    );
+    assert!(h.query_by_label(&reason).is_some(), "the reason is shown");
+    assert!(h.state().log.iter().any(|l| l.error), "and kept in the log");
+    h.get_by_label("OK").click();
+    h.run_ok();
+    assert!(h.state().failure.is_none());
+    // Opening it from a running editor says the same.
+    h.state_mut().queue(AppCommand::Open(Some(bad)));
+    h.run_ok();
+    assert!(h.query_by_label("Cannot open the project").is_some());
+}
+
+#[test]
+fn export_dialog_warns_about_a_dub_past_the_picture_and_asks_before_replacing_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    step_until(&mut h, "background work", |a| a.background_idle());
+    // A 2 s line on Bob at 3 s runs 1 s past the 4 s picture.
+    let (media, bob) = {
+        let p = &h.state().project;
+        (p.media[1].id, p.timeline.dub_tracks[1].id)
+    };
+    let at = Time::from_millis(3000);
+    let mode = redub::model::edit::PlaceMode::Overwrite;
+    h.state_mut().queue(AppCommand::PlaceMedia { media, track: bob, at, mode });
+    h.state_mut().queue(AppCommand::ShowExport);
+    h.run_ok();
+    let out = dir.path().join("mix.wav");
+    std::fs::write(&out, "an older export").unwrap();
+    h.state_mut().export.preset = redub::model::Preset::WavStems;
+    h.state_mut().export.output = out.display().to_string();
+    h.run_ok();
+    assert!(h.query_by_label_contains("Exports 00:00:04:00").is_some(), "the length it exports");
+    let warning = "The dub runs 1.00 s past the picture";
+    assert!(h.query_by_label_contains(warning).is_some(), "warns about the dub");
+    shot(&mut h, "5_export_dub_past_picture");
+    // Browse… without a system dialog: the built-in browser, at the output file.
+    h.state_mut().builtin_file_dialog = true;
+    h.get_by_label("Browse…").click();
+    h.run_ok();
+    assert!(h.query_by_label("Export to").is_some(), "the built-in browser");
+    let typed = h.state().file_browser.as_ref().map(|b| b.path.clone());
+    assert_eq!(typed, Some(out.display().to_string()));
+    h.get_by_role_and_label(Role::Button, "Cancel").click();
+    h.run_ok();
+    assert!(h.state().file_browser.is_none());
+
+    // The file exists: Export asks first and writes nothing.
+    h.get_by_role_and_label(Role::Button, "Export").click();
+    h.run_ok();
+    assert!(h.query_by_label_contains("exists. Replace it?").is_some());
+    assert!(!h.state().exporting());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "an older export");
+    shot(&mut h, "5_export_overwrite_prompt");
+    h.get_by_label("Replace").click();
+    h.run_ok();
+    step_until(&mut h, "the export", |a| !a.exporting() && a.export.finished.is_some());
+    let done = h.state().export.finished.clone().unwrap();
+    assert!(done.is_ok(), "{done:?}");
+    let secs = redub::media::probe(&out).unwrap().duration.as_seconds_f64();
+    assert!((secs - 4.0).abs() < 0.05, "exported the 4 s it showed: {secs}");
+}
+
+#[test]
+fn save_changes_through_the_built_in_browser_then_the_new_project_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(&dir.path().join("appdata"), None);
+    h.state_mut().builtin_file_dialog = true;
+    h.run_ok();
+    h.get_by_label("+ Dub track").click();
+    h.run_ok();
+    assert!(h.state().is_dirty());
+    h.state_mut().queue(AppCommand::NewProject);
+    h.run_ok();
+    h.get_by_role_and_label(Role::Button, "Save").click();
+    h.run_ok();
+    assert!(h.query_by_label("Save project as").is_some(), "the built-in browser asks where");
+    let file = dir.path().join("first.redub");
+    h.get_by_role_and_label(Role::TextInput, "Path").focus();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Path").type_text(&file.display().to_string());
+    h.run_ok();
+    h.get_by_role_and_label(Role::Button, "Save").click();
+    h.run_ok();
+    assert!(file.is_file(), "saved: {:?}", h.state().log);
+    assert_eq!(Project::load(&file).unwrap().timeline.dub_tracks.len(), 1);
+    // Then the new project the user asked for.
+    assert!(h.state().project.timeline.dub_tracks.is_empty(), "a new, empty project");
+    assert_eq!(h.state().window_title(), "Untitled — Redub");
 }

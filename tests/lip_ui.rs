@@ -86,8 +86,9 @@ fn select_a_lip_segment_drag_its_intensity_and_undo() {
     let resolved = &h.state().lip_ui.segments[0].1;
     assert!(resolved[1].overridden && !resolved[0].overridden);
     assert_eq!(resolved[0].settings.intensity, 1.0, "the other segment keeps the track's");
-    // Pointer off the widgets, so no hover tooltip is in the snapshot.
+    // Pointer off the widgets, so no hover tooltip is in the snapshot; no timed toasts.
     h.hover_at(Pos2::new(1000.0, 860.0));
+    h.state_mut().toasts.clear();
     h.run_ok();
     let opts = snapshot_options();
     h.snapshot_options("lip_segment_inspector", &opts);
@@ -194,6 +195,8 @@ fn faces_list_shows_thumbnails_binds_the_selected_track_and_paints_a_mask() {
     assert!(painted > 200, "a stroke across the patch");
     assert!(seg[0].settings.occlusion.uses_painted());
     h.hover_at(Pos2::new(1000.0, 860.0));
+    // Toasts are timed: cleared, so the snapshot does not depend on how fast this ran.
+    h.state_mut().toasts.clear();
     h.run_ok();
     h.snapshot_options("mask_painter", &opts_s);
     h.state_mut().queue(AppCommand::Undo);
@@ -202,4 +205,61 @@ fn faces_list_shows_thumbnails_binds_the_selected_track_and_paints_a_mask() {
         h.state().project.timeline.dub_tracks[1].lip_segments.is_empty(),
         "one stroke, one undo"
     );
+}
+
+/// The astronaut shot (one face) and a spoken line, for the binding tests; `None` after
+/// skipping (models or the photo absent).
+fn one_face_shot(test: &str, dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    if !common::models_or_skip(test) {
+        return None;
+    }
+    let photo = common::astronaut_or_skip(test)?;
+    let video = dir.join("astronaut.mp4");
+    common::astronaut_shot(&photo, 1, 480, 50, &video);
+    let line = dir.join("line.wav");
+    common::espeak("We choose to go to the moon.", "en-us", &line);
+    Some((video, line))
+}
+
+#[test]
+fn one_face_and_one_dub_track_are_bound_automatically_and_undo_keeps_them_apart() {
+    let test = "one_face_and_one_dub_track_are_bound_automatically_and_undo_keeps_them_apart";
+    let dir = tempfile::tempdir().unwrap();
+    let Some((video, line)) = one_face_shot(test, dir.path()) else { return };
+    let info = redub::media::probe(&video).unwrap();
+    let mut p = Project::new("bind", info.video.unwrap().frame_rate);
+    let v = p.add_media(&video, MediaKind::Video, info.duration).unwrap();
+    p.timeline.video.media = Some(v);
+    p.timeline.duration = info.duration;
+    let d = redub::media::probe(&line).unwrap().duration;
+    let l = p.add_media(&line, MediaKind::Audio, d).unwrap();
+    let t = p.add_dub_track("Dub 1");
+    p.add_clip(t, l, Time::from_millis(200)).unwrap();
+    let file = dir.path().join("bind.redub");
+    p.save(&file).unwrap();
+
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    step_until(&mut h, "the face analysis", |a| {
+        a.lip_preview.analysis.is_some() && a.project.timeline.dub_tracks[0].face.is_some()
+    });
+    let a = h.state();
+    assert_eq!(a.lip_preview.analysis.as_ref().unwrap().tracks.len(), 1, "one face");
+    assert_eq!(a.project.timeline.dub_tracks[0].face, Some(FaceId(0)));
+    let said = a.log.iter().any(|l| l.text.contains("Dub 1 now drives face 0"));
+    assert!(said, "the log says so: {:?}", a.log);
+    assert!(a.is_dirty(), "a real edit of the project");
+    if let Some(d) = std::env::var_os("REDUB_SHOTS")
+        && let Ok(img) = h.render()
+    {
+        let _ = img.save(Path::new(&d).join("2_auto_bind.png"));
+    }
+    // Undo unbinds, and the editor does not bind it again behind the user's back.
+    h.state_mut().queue(AppCommand::Undo);
+    h.run_ok();
+    for _ in 0..5 {
+        h.step();
+    }
+    assert_eq!(h.state().project.timeline.dub_tracks[0].face, None);
+    // Nothing drives a face now: the faces list says what to do.
+    assert!(h.query_by_label_contains("No dub track drives a face yet").is_some());
 }

@@ -1,6 +1,8 @@
 //! Everything the user can ask for is an [`AppCommand`]. Panels and key bindings only emit
 //! commands; the app applies them once per frame, so tests can drive the editor without a mouse.
 
+use crate::model::edit::PlaceMode;
+use crate::model::project::MediaId;
 use crate::model::{ClipId, Edit, Preset, Time, TrackId};
 use std::path::PathBuf;
 
@@ -63,6 +65,24 @@ pub enum AppCommand {
         /// Where dropped audio lands.
         target: Option<(TrackId, Time)>,
     },
+    /// Select a media-bin item (the source of insert and overwrite), or none.
+    SelectMedia(Option<MediaId>),
+    /// Put the whole of a pool file on a dub track at a time (a bin item dropped on a lane,
+    /// "Add to …" in its menu).
+    PlaceMedia {
+        /// The pool file.
+        media: MediaId,
+        /// The dub track.
+        track: TrackId,
+        /// Where the clip starts.
+        at: Time,
+        /// Overwrite or insert.
+        mode: PlaceMode,
+    },
+    /// Insert the selected bin item at the playhead on the target dub track (`,`).
+    InsertAtPlayhead,
+    /// Overwrite with the selected bin item at the playhead on the target dub track (`.`).
+    OverwriteAtPlayhead,
     /// Apply an edit as one undo step.
     Edit {
         /// The edit.
@@ -162,6 +182,8 @@ pub enum AppCommand {
     CancelExport,
     /// Open the file manager at a folder.
     ShowInFolder(PathBuf),
+    /// Choose the export's output file (system dialog or the built-in browser).
+    BrowseExportOutput,
     /// Relink missing media from a folder; `None` shows a folder dialog.
     RelinkFolder(Option<PathBuf>),
     /// Load the autosave found at start.

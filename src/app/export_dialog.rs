@@ -35,6 +35,19 @@ pub struct ExportDialog {
     pub running: Option<RunningExport>,
     /// The last outcome: files written, or the error.
     pub finished: Option<Result<Vec<PathBuf>, String>>,
+    /// The output file exists: asking before replacing it.
+    pub confirm_overwrite: Option<PathBuf>,
+}
+
+/// What the dialog says about the length of the export.
+#[derive(Clone, Copy, Debug)]
+pub struct ExportLength {
+    /// The picture's end: where a whole-timeline export ends.
+    pub picture_end: Time,
+    /// The end of the last dub clip.
+    pub dub_end: Time,
+    /// The timeline's frame rate (for timecodes).
+    pub rate: crate::model::FrameRate,
 }
 
 impl Default for ExportDialog {
@@ -46,6 +59,7 @@ impl Default for ExportDialog {
             output: String::new(),
             running: None,
             finished: None,
+            confirm_overwrite: None,
         }
     }
 }
@@ -137,6 +151,7 @@ pub fn export_dialog_ui(
     ctx: &egui::Context,
     d: &mut ExportDialog,
     in_out: Option<(Time, Time)>,
+    length: ExportLength,
     out: &mut Vec<AppCommand>,
 ) {
     if !d.open {
@@ -181,21 +196,36 @@ pub fn export_dialog_ui(
                         ui.add(egui::TextEdit::singleline(&mut d.output).desired_width(320.0))
                             .labelled_by(l.id);
                         if ui.button("Browse…").on_hover_text("Choose the output file").clicked()
-                            && let Some(p) = rfd::FileDialog::new()
-                                .set_file_name(
-                                    PathBuf::from(&d.output)
-                                        .file_name()
-                                        .map(|n| n.to_string_lossy().into_owned())
-                                        .unwrap_or_default(),
-                                )
-                                .save_file()
                         {
-                            d.output = p.display().to_string();
+                            out.push(AppCommand::BrowseExportOutput);
                         }
                     });
                     ui.end_row();
                 });
             });
+            // The length it exports, and what a whole-timeline export leaves out.
+            let tc = |t: Time| crate::model::time::format_timecode(t, length.rate, false);
+            let (a, b) = match (d.range, in_out) {
+                (ExportRange::InOut, Some((a, b))) => (a, b.min(length.picture_end)),
+                _ => (Time::ZERO, length.picture_end),
+            };
+            ui.label(format!("Exports {} ({:.2} s)", tc(b - a), (b - a).as_seconds_f64()));
+            if length.dub_end > b
+                && (d.range == ExportRange::Whole
+                    || in_out.is_some_and(|(_, o)| o > length.picture_end))
+            {
+                let past = length.dub_end - length.picture_end;
+                ui.colored_label(
+                    egui::Color32::from_rgb(240, 190, 80),
+                    format!(
+                        "The dub runs {:.2} s past the picture (to {}): the export ends with the \
+                         picture at {} and leaves that out.",
+                        past.as_seconds_f64(),
+                        tc(length.dub_end),
+                        tc(length.picture_end)
+                    ),
+                );
+            }
             ui.separator();
             if let Some(r) = &d.running {
                 let f = r.job.progress();
@@ -228,13 +258,37 @@ pub fn export_dialog_ui(
                     }
                     None => {}
                 }
+                let output = PathBuf::from(d.output.trim());
+                let start = AppCommand::StartExport {
+                    preset: d.preset,
+                    range: d.range,
+                    output: output.clone(),
+                };
+                if d.confirm_overwrite.as_ref().is_some_and(|p| *p != output) {
+                    d.confirm_overwrite = None;
+                }
+                if let Some(p) = d.confirm_overwrite.clone() {
+                    ui.colored_label(
+                        egui::Color32::from_rgb(240, 190, 80),
+                        format!("{} exists. Replace it?", p.display()),
+                    );
+                    ui.horizontal(|ui| {
+                        if ui.button("Replace").clicked() {
+                            d.confirm_overwrite = None;
+                            out.push(start.clone());
+                        }
+                        if ui.button("Keep it").clicked() {
+                            d.confirm_overwrite = None;
+                        }
+                    });
+                }
                 ui.horizontal(|ui| {
                     if ui.button("Export").on_hover_text("Start the export").clicked() {
-                        out.push(AppCommand::StartExport {
-                            preset: d.preset,
-                            range: d.range,
-                            output: PathBuf::from(d.output.trim()),
-                        });
+                        if output.is_file() {
+                            d.confirm_overwrite = Some(output.clone());
+                        } else {
+                            out.push(start.clone());
+                        }
                     }
                     if ui.button("Close").clicked() {
                         out.push(AppCommand::HideExport);

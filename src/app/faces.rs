@@ -160,6 +160,15 @@ pub fn faces_ui(
     }
     let target_track =
         target.and_then(|id| project.timeline.dub_tracks.iter().find(|t| t.id == id));
+    let dubs = &project.timeline.dub_tracks;
+    if dubs.iter().all(|d| d.face.is_none()) && dubs.iter().any(|d| !d.clips.is_empty()) {
+        // Nothing drives a face and it is not clear which voice is whose: say what to do.
+        ui.colored_label(
+            egui::Color32::from_rgb(240, 190, 80),
+            "No dub track drives a face yet: select a clip of a dub track, then click its face \
+             in the viewer or a Bind button below.",
+        );
+    }
     for t in tracks {
         let face = FaceId(t.id);
         ui.horizontal(|ui| {

@@ -32,6 +32,35 @@ impl KeyPreset {
     }
 }
 
+/// The shortcut a menu shows next to a command, as the keys of `preset` bind it.
+pub fn shortcut_text(preset: KeyPreset, cmd: &AppCommand) -> Option<String> {
+    use AppCommand as C;
+    let ctrl = |k: &str| format!("Ctrl+{k}");
+    Some(match cmd {
+        C::Undo => ctrl("Z"),
+        C::Redo => ctrl("Shift+Z"),
+        C::Save => ctrl("S"),
+        C::SaveAs(_) => ctrl("Shift+S"),
+        C::Open(_) => ctrl("O"),
+        C::Import { .. } => ctrl("I"),
+        C::ShowExport => ctrl("E"),
+        C::NewProject => ctrl("N"),
+        C::Split => ctrl(preset.split_key().name()),
+        C::TogglePlay => "Space".into(),
+        C::GoToStart => "Home".into(),
+        C::GoToEnd => "End".into(),
+        C::SetIn => "I".into(),
+        C::SetOut => "O".into(),
+        C::AddMarker => "M".into(),
+        C::ToggleSnap => "S".into(),
+        C::Delete => "Delete".into(),
+        C::RippleDelete => "Shift+Delete".into(),
+        C::InsertAtPlayhead => ",".into(),
+        C::OverwriteAtPlayhead => ".".into(),
+        _ => return None,
+    })
+}
+
 /// A shuttle press: repeated presses of the same direction speed up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Shuttle {
@@ -90,6 +119,8 @@ pub fn command_for_key(
         Key::I => C::SetIn,
         Key::O => C::SetOut,
         Key::M => C::AddMarker,
+        Key::Comma => C::InsertAtPlayhead,
+        Key::Period => C::OverwriteAtPlayhead,
         Key::S => C::ToggleSnap,
         Key::Delete | Key::Backspace if m.shift => C::RippleDelete,
         Key::Delete | Key::Backspace => C::Delete,
@@ -125,6 +156,13 @@ mod tests {
         let key = |k| command_for_key(KeyPreset::Premiere, k, none, false);
         assert_eq!(key(Key::Home), Some(AppCommand::GoToStart));
         assert_eq!(key(Key::End), Some(AppCommand::GoToEnd));
+    }
+
+    #[test]
+    fn comma_inserts_and_period_overwrites_as_in_premiere() {
+        let key = |k| command_for_key(KeyPreset::Premiere, k, Modifiers::NONE, false);
+        assert_eq!(key(Key::Comma), Some(AppCommand::InsertAtPlayhead));
+        assert_eq!(key(Key::Period), Some(AppCommand::OverwriteAtPlayhead));
     }
 
     #[test]

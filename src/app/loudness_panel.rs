@@ -134,10 +134,9 @@ impl LoudnessPanel {
             ctx.request_repaint();
         });
         match spawned {
-            Ok(task) => {
-                self.export_task = Some(task);
-                self.open = true;
-            }
+            // Measured in the background; the panel shows it when the user opens it (View >
+            // Loudness meter), instead of popping up over every finished export.
+            Ok(task) => self.export_task = Some(task),
             Err(e) => self.export = Some(Err(e.to_string())),
         }
     }

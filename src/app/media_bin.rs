@@ -4,7 +4,7 @@
 use super::command::AppCommand;
 use crate::jobs::Task;
 use crate::media::{MediaInfo, probe};
-use crate::model::edit::{Edit, new_clip};
+use crate::model::edit::{Edit, PlaceMode, new_clip};
 use crate::model::hash::content_hash;
 use crate::model::project::{MediaId, MediaKind, MediaRef, resolve_media_path};
 use crate::model::{FrameRate, Project, Time, TrackId};
@@ -193,16 +193,35 @@ fn collect_files(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Draws the bin. `missing` says which media cannot be found; `info` has probe facts.
+/// What is being dragged from the bin: a pool file (dropped on a dub lane, it becomes a clip
+/// there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaDrag(pub MediaId);
+
+/// What the bin reads besides the project.
+pub struct BinInput<'a> {
+    /// Which media cannot be found.
+    pub missing: &'a HashMap<MediaId, bool>,
+    /// Probe facts.
+    pub facts: &'a HashMap<MediaId, String>,
+    /// The shot's thumbnail.
+    pub shot_thumb: Option<(egui::TextureId, egui::Vec2)>,
+    /// An import is running.
+    pub busy: bool,
+    /// The selected item (the source of insert and overwrite).
+    pub selected: Option<MediaId>,
+    /// The playhead ("Add to Dub n" places there).
+    pub playhead: Time,
+}
+
+/// Draws the bin.
 pub fn media_bin_ui(
     ui: &mut egui::Ui,
     project: &Project,
-    missing: &HashMap<MediaId, bool>,
-    facts: &HashMap<MediaId, String>,
-    shot_thumb: Option<(egui::TextureId, egui::Vec2)>,
-    busy: bool,
+    input: &BinInput<'_>,
     out: &mut Vec<AppCommand>,
 ) {
+    let BinInput { missing, facts, shot_thumb, busy, .. } = *input;
     ui.horizontal(|ui| {
         ui.heading("Media");
         if ui.button("Import…").on_hover_text("Import media files").clicked() {
@@ -243,16 +262,78 @@ pub fn media_bin_ui(
                 ui.add(egui::Image::new((tex, size)).alt_text(format!("Thumbnail of {name}")));
             }
             let text = egui::RichText::new(format!("{name}\n{role} · {dur}")).color(color);
-            let resp =
-                ui.add(egui::Button::new(text).min_size(egui::vec2(ui.available_width(), 0.0)));
+            let selected = input.selected == Some(m.id);
+            let resp = ui.add(
+                egui::Button::new(text)
+                    .selected(selected)
+                    .sense(egui::Sense::click_and_drag())
+                    .min_size(egui::vec2(ui.available_width(), 0.0)),
+            );
+            if resp.clicked() || resp.drag_started() {
+                out.push(AppCommand::SelectMedia(Some(m.id)));
+            }
+            if m.kind == MediaKind::Audio {
+                resp.dnd_set_drag_payload(MediaDrag(m.id));
+                if resp.dragged()
+                    && let Some(p) = ui.ctx().pointer_interact_pos()
+                {
+                    // The file follows the pointer until it is dropped on a dub lane.
+                    let layer =
+                        egui::LayerId::new(egui::Order::Tooltip, egui::Id::unique("bin-drag"));
+                    ui.ctx().layer_painter(layer).text(
+                        p + egui::vec2(12.0, 4.0),
+                        egui::Align2::LEFT_TOP,
+                        &name,
+                        egui::FontId::proportional(13.0),
+                        ui.visuals().strong_text_color(),
+                    );
+                }
+            }
             let tip = if is_missing {
                 format!("Missing: {}", m.absolute_path.display())
+            } else if m.kind == MediaKind::Audio {
+                format!(
+                    "{}\nDrag onto a dub track, or select and press , (insert) or . (overwrite) \
+                     to place it at the playhead; right-click for more",
+                    m.path.display()
+                )
             } else {
                 m.path.display().to_string()
             };
             let resp = resp.on_hover_text(tip);
             if m.kind == MediaKind::Audio {
                 resp.context_menu(|ui| {
+                    for t in &project.timeline.dub_tracks {
+                        let b = egui::Button::new(format!("Add to {}", t.name));
+                        // No tooltip here: a tooltip would close the menu.
+                        if ui.add_enabled(!t.locked, b).clicked() {
+                            out.push(AppCommand::PlaceMedia {
+                                media: m.id,
+                                track: t.id,
+                                at: input.playhead,
+                                mode: PlaceMode::Overwrite,
+                            });
+                            ui.close();
+                        }
+                    }
+                    if project.timeline.dub_tracks.is_empty() {
+                        ui.label("No dub track yet: add one (+ Dub track)");
+                    }
+                    ui.separator();
+                    for (label, mode, key) in [
+                        ("Insert at playhead", PlaceMode::Insert, ","),
+                        ("Overwrite at playhead", PlaceMode::Overwrite, "."),
+                    ] {
+                        if ui.add(egui::Button::new(label).shortcut_text(key)).clicked() {
+                            out.push(AppCommand::SelectMedia(Some(m.id)));
+                            out.push(match mode {
+                                PlaceMode::Insert => AppCommand::InsertAtPlayhead,
+                                PlaceMode::Overwrite => AppCommand::OverwriteAtPlayhead,
+                            });
+                            ui.close();
+                        }
+                    }
+                    ui.separator();
                     if ui.button("Use as M&E track").clicked() {
                         out.push(AppCommand::Edit {
                             edit: super::me_track::set_me_edit(Some(m.id)),

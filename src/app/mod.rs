@@ -8,6 +8,7 @@ pub mod command;
 mod editor;
 pub mod export_dialog;
 pub mod faces;
+pub mod file_browser;
 pub mod inspector;
 pub mod keys;
 pub mod lip_lane;

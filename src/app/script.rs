@@ -32,6 +32,7 @@ fn parse_step(word: &str) -> Option<Step> {
         "save" => Step::Run(AppCommand::Save),
         "quit" => Step::Run(AppCommand::Quit),
         "export" => Step::Run(AppCommand::ShowExport),
+        "import" => Step::Run(AppCommand::Import { paths: None, target: None }),
         "before" => Step::Run(AppCommand::ToggleBeforeAfter),
         "wipe" => Step::Run(AppCommand::SetWipe(Some(arg.parse().unwrap_or(0.5)))),
         "mask" => Step::Run(AppCommand::ToggleMaskOverlay),

@@ -51,6 +51,10 @@ pub struct Settings {
     /// Key bindings.
     #[serde(default)]
     pub key_preset: KeyPreset,
+    /// Folders files were last imported from, opened from or saved to, most recent first (the
+    /// built-in file browser lists them).
+    #[serde(default)]
+    pub recent_folders: Vec<PathBuf>,
 }
 
 /// How many recent projects are remembered.
@@ -76,6 +80,16 @@ impl Settings {
         let path = Self::path(dirs);
         let text = serde_json::to_string_pretty(self)?;
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Puts the folder of `path` (or `path`, a folder) at the top of the recent folders.
+    pub fn add_recent_folder(&mut self, path: &Path) {
+        let dir = if path.is_dir() { Some(path) } else { path.parent() };
+        let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) else { return };
+        let d = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        self.recent_folders.retain(|r| r != &d);
+        self.recent_folders.insert(0, d);
+        self.recent_folders.truncate(MAX_RECENT);
     }
 
     /// Puts a project at the top of the recent list.

@@ -234,6 +234,7 @@ pub(super) fn new(
     name: Option<&str>,
     output: &Path,
     force: bool,
+    bind: bool,
 ) -> Result<(), CliError> {
     if output.exists() && !force {
         return Err(CliError::User(format!(
@@ -287,7 +288,48 @@ pub(super) fn new(
         };
         project.add_clip(track, media_id, at)?;
     }
+    if bind {
+        auto_bind(&mut project, video);
+    }
     project.save(output)?;
     println!("wrote {}", output.display());
     Ok(())
+}
+
+/// Binds the only dub track to the only face of the shot (face analysis, from the cache when
+/// there); otherwise says why not and how to bind by hand. Never fails `new`: a project without
+/// a binding is still a project.
+fn auto_bind(project: &mut Project, video: &Path) {
+    let [track] = project.timeline.dub_tracks.as_slice() else {
+        if project.timeline.dub_tracks.len() > 1 {
+            println!(
+                "{} dub tracks: bind each to its face with `redub bind PROJECT --track ID --face ID` \
+                 (face ids from `redub analyze`)",
+                project.timeline.dub_tracks.len()
+            );
+        }
+        return;
+    };
+    let (id, name) = (track.id, track.name.clone());
+    let opts = crate::analysis::pipeline::AnalysisOptions::default();
+    match crate::analysis::job::analyze_file(video, &opts, &Job::new(), true) {
+        Ok((a, _)) => match a.tracks.as_slice() {
+            [face] => {
+                let face = crate::model::lip::FaceId(face.id);
+                if let Some(t) = project.timeline.dub_tracks.iter_mut().find(|t| t.id == id) {
+                    t.face = Some(face);
+                }
+                println!("bound {name} to face {}: the shot has one face", face.0);
+            }
+            [] => println!("no face found in {}: {name} is not bound", video.display()),
+            faces => println!(
+                "{} faces in {}: bind {name} with `redub bind PROJECT --track {} --face ID` \
+                 (face ids from `redub analyze`)",
+                faces.len(),
+                video.display(),
+                id.0
+            ),
+        },
+        Err(e) => println!("face analysis unavailable ({e}): {name} is not bound"),
+    }
 }

@@ -147,6 +147,10 @@ enum Command {
         /// Overwrite an existing project file.
         #[arg(long)]
         force: bool,
+        /// Leave the dub track unbound (by default one dub track is bound to the shot's face
+        /// when the shot has exactly one).
+        #[arg(long)]
+        no_bind: bool,
     },
     /// Measure EBU R128 loudness: integrated, range, true peak, momentary and short-term maxima.
     Loudness {
@@ -352,8 +356,8 @@ pub fn main() -> ExitCode {
             json,
             loudness.as_deref(),
         ),
-        Command::New { video, dubs, name, output, force } => {
-            commands::new(&video, &dubs, name.as_deref(), &output, force)
+        Command::New { video, dubs, name, output, force, no_bind } => {
+            commands::new(&video, &dubs, name.as_deref(), &output, force, !no_bind)
         }
         Command::Loudness { file, json } => dialogue::loudness(&file, json),
         Command::Align { project, clip, mode, range, tightness, output, json } => {

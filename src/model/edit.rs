@@ -434,6 +434,80 @@ pub fn ripple_delete(project: &Project, ids: &[ClipId]) -> Edit {
     Edit::Batch(edits)
 }
 
+/// How a clip placed from the media pool treats the clips already on its track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlaceMode {
+    /// Replace what lies under the new clip (Premiere's overwrite, `.`).
+    Overwrite,
+    /// Push what starts at or after the new clip right by its length; a clip under the insert
+    /// point is split there (Premiere's insert, `,`).
+    Insert,
+}
+
+/// The edit that places the whole of `media` on `track` at `at`, as an overwrite or an insert
+/// (see [`PlaceMode`]). Returns the edit and the new clip's id.
+pub fn place_clip(
+    project: &Project,
+    track: TrackId,
+    media: MediaId,
+    at: Time,
+    mode: PlaceMode,
+) -> Result<(Edit, ClipId), EditError> {
+    let ti = track_index(project, track)?;
+    let mut scratch = project.clone();
+    let mut edits = Vec::new();
+    let mut push = |e: Edit, scratch: &mut Project| -> Result<(), EditError> {
+        e.apply(scratch)?;
+        edits.push(e);
+        Ok(())
+    };
+    let len = new_clip(project, media, at)?.duration();
+    let end = at + len;
+    // Cut the track's clips at the insert point (and, to overwrite, at the new clip's end).
+    let cuts: &[Time] = match mode {
+        PlaceMode::Overwrite => &[at, end],
+        PlaceMode::Insert => &[at],
+    };
+    for &cut in cuts {
+        let spanning: Vec<ClipId> = scratch.timeline.dub_tracks[ti]
+            .clips
+            .iter()
+            .filter(|c| c.position < cut && c.end() > cut)
+            .map(|c| c.id)
+            .collect();
+        for id in spanning {
+            let new_id = scratch.next_clip_id();
+            if let Some(e) = split_clip(&scratch, id, cut, new_id) {
+                push(e, &mut scratch)?;
+            }
+        }
+    }
+    let later: Vec<Clip> = scratch.timeline.dub_tracks[ti]
+        .clips
+        .iter()
+        .filter(|c| match mode {
+            PlaceMode::Overwrite => c.position >= at && c.end() <= end,
+            PlaceMode::Insert => c.position >= at,
+        })
+        .cloned()
+        .collect();
+    for c in later {
+        let e = match mode {
+            PlaceMode::Overwrite => Edit::RemoveClip { clip: c.id },
+            PlaceMode::Insert => {
+                let mut moved = c;
+                moved.position += len;
+                Edit::SetClip { track, clip: moved }
+            }
+        };
+        push(e, &mut scratch)?;
+    }
+    let clip = new_clip(&scratch, media, at)?;
+    let id = clip.id;
+    push(Edit::AddClip { track, clip }, &mut scratch)?;
+    Ok((Edit::Batch(edits), id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -655,5 +729,30 @@ mod tests {
             }
             prop_assert_eq!(p, orig);
         }
+    }
+
+    #[test]
+    fn overwrite_replaces_what_lies_under_and_insert_pushes_it_right() {
+        let ms = Time::from_millis;
+        // Track A: a 2 s clip at 0.5 s (0.5–2.5 s). Place the 3 s media 2 at 1 s.
+        let p = base();
+        let a = p.timeline.dub_tracks[0].id;
+        let (e, id) = place_clip(&p, a, MediaId(2), ms(1000), PlaceMode::Overwrite).unwrap();
+        let mut o = p.clone();
+        let inv = e.apply(&mut o).unwrap();
+        let spans: Vec<(Time, Time)> =
+            o.timeline.dub_tracks[0].clips.iter().map(|c| (c.position, c.end())).collect();
+        assert_eq!(spans, vec![(ms(500), ms(1000)), (ms(1000), ms(4000))]);
+        assert_eq!(o.timeline.dub_tracks[0].clips[1].id, id);
+        inv.apply(&mut o).unwrap();
+        assert_eq!(o, p, "one undo");
+
+        let (e, _) = place_clip(&p, a, MediaId(2), ms(1000), PlaceMode::Insert).unwrap();
+        let mut i = p.clone();
+        e.apply(&mut i).unwrap();
+        let spans: Vec<(Time, Time)> =
+            i.timeline.dub_tracks[0].clips.iter().map(|c| (c.position, c.end())).collect();
+        // Split at 1 s; the right part (1.5 s long) moves right by the new clip's 3 s.
+        assert_eq!(spans, vec![(ms(500), ms(1000)), (ms(1000), ms(4000)), (ms(4000), ms(5500))]);
     }
 }

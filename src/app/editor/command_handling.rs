@@ -2,6 +2,7 @@
 //! the editing helpers the commands share (split, edit points, seek).
 
 use super::*;
+use crate::app::file_browser::BrowsePurpose;
 
 impl RedubApp {
     /// Applies one command.
@@ -11,8 +12,7 @@ impl RedubApp {
             C::NewProject => self.guard_unsaved(AfterPrompt::New),
             C::Open(Some(p)) => self.guard_unsaved(AfterPrompt::Open(p)),
             C::Open(None) => {
-                if let Some(p) =
-                    rfd::FileDialog::new().add_filter("Redub project", &["redub"]).pick_file()
+                if let Some(p) = self.browse(BrowsePurpose::Open).and_then(|v| v.into_iter().next())
                 {
                     self.guard_unsaved(AfterPrompt::Open(p));
                 }
@@ -24,13 +24,17 @@ impl RedubApp {
                 None => self.apply(C::SaveAs(None)),
             },
             C::SaveAs(Some(p)) => {
-                self.save_to(&p);
+                // A "Save" answered to "save changes?" through the built-in browser goes on
+                // with what waited for the answer once the file is written.
+                if self.save_to(&p)
+                    && let Some(after) = self.after_save.take()
+                {
+                    self.proceed(after);
+                }
             }
             C::SaveAs(None) => {
-                if let Some(p) = rfd::FileDialog::new()
-                    .add_filter("Redub project", &["redub"])
-                    .set_file_name("project.redub")
-                    .save_file()
+                if let Some(p) =
+                    self.browse(BrowsePurpose::SaveAs).and_then(|v| v.into_iter().next())
                 {
                     self.save_to(&p);
                 }
@@ -41,17 +45,24 @@ impl RedubApp {
                 }
             }
             C::Import { paths: None, target } => {
-                if let Some(paths) = rfd::FileDialog::new()
-                    .add_filter(
-                        "Media",
-                        &[
-                            "mp4", "mov", "mkv", "webm", "wav", "flac", "mp3", "ogg", "opus",
-                            "m4a", "aac",
-                        ],
-                    )
-                    .pick_files()
-                {
+                if let Some(paths) = self.browse(BrowsePurpose::Import(target)) {
                     self.apply(C::Import { paths: Some(paths), target });
+                }
+            }
+            C::SelectMedia(m) => self.media_selection = m,
+            C::PlaceMedia { media, track, at, mode } => self.place_media(media, track, at, mode),
+            C::InsertAtPlayhead | C::OverwriteAtPlayhead => {
+                let mode = if matches!(cmd, C::InsertAtPlayhead) {
+                    PlaceMode::Insert
+                } else {
+                    PlaceMode::Overwrite
+                };
+                let Some(media) = self.media_selection else {
+                    self.error("select an audio file in the Media panel first");
+                    return;
+                };
+                if let Some(track) = self.target_track() {
+                    self.place_media(media, track, self.playhead, mode);
                 }
             }
             C::Edit { edit, label } => self.edit(edit, &label),
@@ -213,6 +224,13 @@ impl RedubApp {
                     r.job.cancel();
                 }
             }
+            C::BrowseExportOutput => {
+                if let Some(p) =
+                    self.browse(BrowsePurpose::ExportOutput).and_then(|v| v.into_iter().next())
+                {
+                    self.export.output = p.display().to_string();
+                }
+            }
             C::ShowInFolder(dir) => {
                 if let Err(e) = std::process::Command::new("xdg-open").arg(&dir).spawn() {
                     self.error(format!("cannot open {}: {e}", dir.display()));
@@ -231,7 +249,9 @@ impl RedubApp {
                 self.info(format!("Relinked {n} file(s); {left} still missing"));
             }
             C::RelinkFolder(None) => {
-                if let Some(f) = rfd::FileDialog::new().pick_folder() {
+                if let Some(f) =
+                    self.browse(BrowsePurpose::RelinkFolder).and_then(|v| v.into_iter().next())
+                {
                     self.apply(C::RelinkFolder(Some(f)));
                 }
             }
@@ -260,12 +280,19 @@ impl RedubApp {
                     UnsavedChoice::Save => {
                         let saved = match self.path.clone() {
                             Some(p) => self.save_to(&p),
-                            None => match rfd::FileDialog::new()
-                                .set_file_name("project.redub")
-                                .save_file()
+                            // With the built-in browser the choice comes later: what waited
+                            // goes on once that save worked (see SaveAs).
+                            None => match self
+                                .browse(BrowsePurpose::SaveAs)
+                                .and_then(|v| v.into_iter().next())
                             {
                                 Some(p) => self.save_to(&p),
-                                None => false,
+                                None => {
+                                    if self.file_browser.is_some() {
+                                        self.after_save = Some(after.clone());
+                                    }
+                                    false
+                                }
                             },
                         };
                         if saved {
@@ -309,6 +336,67 @@ impl RedubApp {
                     self.error(format!("{e:#}"));
                 }
             }
+        }
+    }
+
+    /// The dub track that insert and overwrite target: the track of the first selected clip,
+    /// else the first unlocked one; a first "Dub 1" is added when there is none.
+    pub(super) fn target_track(&mut self) -> Option<TrackId> {
+        let tracks = &self.project.timeline.dub_tracks;
+        let of_selection = tracks
+            .iter()
+            .filter(|t| !t.locked)
+            .find(|t| t.clips.iter().any(|c| self.selection.contains(&c.id)));
+        if let Some(t) = of_selection.or_else(|| tracks.iter().find(|t| !t.locked)) {
+            return Some(t.id);
+        }
+        if !tracks.is_empty() {
+            self.error("every dub track is locked");
+            return None;
+        }
+        self.apply(AppCommand::AddTrack);
+        self.project.timeline.dub_tracks.first().map(|t| t.id)
+    }
+
+    /// Puts the whole of a pool file on a dub track at `at` (a frame boundary), as one undo
+    /// step, and selects the new clip.
+    pub(super) fn place_media(
+        &mut self,
+        media: MediaId,
+        track: TrackId,
+        at: Time,
+        mode: PlaceMode,
+    ) {
+        let Some(m) = self.project.media(media) else { return };
+        let name = m.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if m.kind != MediaKind::Audio {
+            self.error(format!("{name} is a video: only audio goes on a dub track"));
+            return;
+        }
+        let Some(t) = self.project.timeline.dub_tracks.iter().find(|t| t.id == track) else {
+            return;
+        };
+        let track_name = t.name.clone();
+        if t.locked {
+            self.error(format!("{track_name} is locked"));
+            return;
+        }
+        let rate = self.project.timeline.frame_rate;
+        let at = rate
+            .frame_to_time((at.max(Time::ZERO).as_seconds_f64() * rate.as_f64()).round() as i64);
+        match place_clip(&self.project, track, media, at, mode) {
+            Ok((edit, id)) => {
+                let verb = match mode {
+                    PlaceMode::Insert => "Insert",
+                    PlaceMode::Overwrite => "Add",
+                };
+                self.edit(edit, &format!("{verb} {name}"));
+                self.selection = vec![id];
+                self.media_selection = Some(media);
+                let tc = format_timecode(at, rate, rate.is_drop_frame_rate());
+                self.info(format!("{verb}ed {name} to {track_name} at {tc}"));
+            }
+            Err(e) => self.error(format!("cannot place {name}: {e}")),
         }
     }
 

@@ -11,7 +11,7 @@ use super::export_dialog::{ExportDialog, export_dialog_ui};
 use super::inspector::{InspectorState, inspector_ui};
 use super::keys::{KeyPreset, Shuttle, command_for_key};
 use super::loudness_panel::LoudnessPanel;
-use super::media_bin::{Importer, ProbeFacts, import_edit, media_bin_ui, relink_edit};
+use super::media_bin::{BinInput, Importer, ProbeFacts, import_edit, media_bin_ui, relink_edit};
 use super::overlay::{FaceContext, bind_target};
 use super::playback::{AudioOut, Clock, MixFeed, frame_at, open_output};
 use super::preview::LipPreview;
@@ -24,10 +24,12 @@ use crate::dsp::SAMPLE_RATE;
 use crate::dsp::peaks::peaks;
 use crate::jobs::LatestWorker;
 use crate::jobs::Task;
-use crate::model::edit::{Edit, TrackProps, clip, ripple_delete, split_clip};
-use crate::model::project::{MediaId, project_dir, resolve_media_path};
+use crate::model::edit::{
+    Edit, PlaceMode, TrackProps, clip, place_clip, ripple_delete, split_clip,
+};
+use crate::model::project::{MediaId, MediaKind, project_dir, resolve_media_path};
 use crate::model::time::format_timecode;
-use crate::model::{ClipId, FrameRate, History, Marker, Project, Time};
+use crate::model::{ClipId, FrameRate, History, Marker, Project, Time, TrackId};
 use crate::render::RenderOptions;
 use crate::render::sources::{Sources, load_sources, warped_clips};
 use crate::render::warp_cache::WarpCache;
@@ -59,6 +61,24 @@ pub struct LogEntry {
     pub error: bool,
     /// The text.
     pub text: String,
+}
+
+/// A short-lived message over the bottom right of the window (the log keeps it).
+#[derive(Clone, Debug)]
+pub struct Toast {
+    /// An error (red, shown longer) or a result.
+    pub error: bool,
+    /// The text.
+    pub text: String,
+    /// When it appeared.
+    pub since: Instant,
+}
+
+impl Toast {
+    /// How long it stays.
+    pub fn lifetime(&self) -> Duration {
+        Duration::from_secs(if self.error { 8 } else { 4 })
+    }
 }
 
 /// What waits for the answer to "save changes?".
@@ -111,6 +131,8 @@ pub struct RedubApp {
     pub path: Option<PathBuf>,
     /// Selected clips.
     pub selection: Vec<ClipId>,
+    /// The selected media-bin item: what insert (`,`) and overwrite (`.`) place.
+    pub media_selection: Option<MediaId>,
     /// Playhead.
     pub playhead: Time,
     /// In point.
@@ -129,16 +151,31 @@ pub struct RedubApp {
     stats_since: Option<Instant>,
     /// Export dialog.
     pub export: ExportDialog,
-    /// Messages for the user (errors also go to the status bar).
+    /// Every message for the user, kept for the log window.
     pub log: Vec<LogEntry>,
+    /// Recent messages shown as toasts.
+    pub toasts: Vec<Toast>,
+    /// A failure to open or save that waits for the user's OK: title and reason.
+    pub failure: Option<(String, String)>,
+    /// The built-in file browser, when it is open.
+    pub file_browser: Option<super::file_browser::FileBrowser>,
+    /// Use the built-in file browser even where the system dialog could open (tests; also
+    /// `REDUB_FILE_DIALOG=builtin`).
+    pub builtin_file_dialog: bool,
     /// Frames skipped during playback.
     pub dropped_frames: u64,
     /// Shown when playback runs without sound.
     pub audio_notice: Option<String>,
+    /// The sound problem was put in the log already.
+    audio_warned: bool,
+    /// Dub tracks bound automatically (or considered) once: never again, so an unbind stays.
+    auto_bound: std::collections::HashSet<TrackId>,
     /// An autosave newer than the project, offered at start.
     pub recovery: Option<AutosaveSlot>,
     /// "Save changes?" is showing; what follows the answer.
     pub unsaved_prompt: Option<AfterPrompt>,
+    /// What follows a save chosen in the built-in browser (its answer arrives later).
+    after_save: Option<AfterPrompt>,
     /// Key bindings.
     pub key_preset: KeyPreset,
     /// Show the log window.
@@ -192,6 +229,7 @@ impl RedubApp {
             history: History::new(),
             path: None,
             selection: Vec::new(),
+            media_selection: None,
             playhead: Time::ZERO,
             in_point: None,
             out_point: None,
@@ -202,10 +240,17 @@ impl RedubApp {
             stats_since: None,
             export: ExportDialog::default(),
             log: Vec::new(),
+            toasts: Vec::new(),
+            failure: None,
+            file_browser: None,
+            builtin_file_dialog: false,
             dropped_frames: 0,
             audio_notice: None,
+            audio_warned: false,
+            auto_bound: Default::default(),
             recovery: None,
             unsaved_prompt: None,
+            after_save: None,
             key_preset: settings.key_preset,
             show_log: false,
             thumbnails: Thumbnails::default(),
@@ -297,13 +342,113 @@ impl RedubApp {
     }
 
     fn info(&mut self, text: impl Into<String>) {
-        self.log.push(LogEntry { error: false, text: text.into() });
+        let text = text.into();
+        self.toasts.push(Toast { error: false, text: text.clone(), since: Instant::now() });
+        self.log.push(LogEntry { error: false, text });
     }
 
     fn error(&mut self, text: impl Into<String>) {
         let text = text.into();
         eprintln!("redub: {text}");
+        self.toasts.push(Toast { error: true, text: text.clone(), since: Instant::now() });
         self.log.push(LogEntry { error: true, text });
+    }
+
+    /// A failure the user must acknowledge (a project that cannot be opened or saved): a
+    /// dialog with the reason; the log keeps it too.
+    fn fail(&mut self, title: &str, reason: String) {
+        eprintln!("redub: {title}: {reason}");
+        self.log.push(LogEntry { error: true, text: format!("{title}: {reason}") });
+        self.failure = Some((title.to_string(), reason));
+    }
+
+    /// Remembers the folder of a chosen file for the file browser's recent folders.
+    fn remember_folder(&mut self, path: &Path) {
+        self.settings.add_recent_folder(path);
+        if let Err(e) = self.settings.save(&self.dirs) {
+            self.error(format!("{e:#}"));
+        }
+    }
+
+    /// Where a file dialog starts: the last folder used, else the project's.
+    fn browse_dir(&self) -> PathBuf {
+        self.settings
+            .recent_folders
+            .iter()
+            .find(|d| d.is_dir())
+            .cloned()
+            .unwrap_or_else(|| self.project_dir())
+    }
+
+    /// The recently used folders (newest first).
+    pub fn recent_folders(&self) -> &[PathBuf] {
+        &self.settings.recent_folders
+    }
+
+    /// Asks for paths with the system's file dialog; where it cannot open (no portal, no
+    /// zenity), or when the built-in browser is chosen, opens the built-in browser instead and
+    /// says why (its choice arrives later as a command). `None`: nothing chosen now.
+    fn browse(&mut self, purpose: super::file_browser::BrowsePurpose) -> Option<Vec<PathBuf>> {
+        use super::file_browser::{BrowsePurpose as B, FileBrowser, MEDIA_EXTENSIONS};
+        let why = if self.builtin_file_dialog {
+            Some("chosen instead of the system's file dialog".to_string())
+        } else {
+            super::file_browser::native_dialog_unavailable()
+        };
+        let dir = match &purpose {
+            // The export starts where its output is.
+            B::ExportOutput => PathBuf::from(&self.export.output)
+                .parent()
+                .filter(|d| d.is_dir())
+                .map_or_else(|| self.browse_dir(), Path::to_path_buf),
+            _ => self.browse_dir(),
+        };
+        let open_builtin = |app: &mut Self, why: String| {
+            app.info(format!("Using Redub's file browser: {why}"));
+            let mut b = FileBrowser::new(purpose.clone(), &dir, why);
+            if purpose == B::ExportOutput && !app.export.output.trim().is_empty() {
+                b.path = app.export.output.trim().to_string();
+            }
+            app.file_browser = Some(b);
+        };
+        if let Some(why) = why {
+            open_builtin(self, why);
+            return None;
+        }
+        let started = Instant::now();
+        let d = rfd::FileDialog::new().set_directory(&dir);
+        let chosen = match &purpose {
+            B::Import(_) => d.add_filter("Media", MEDIA_EXTENSIONS).pick_files(),
+            B::Open => d.add_filter("Redub project", &["redub"]).pick_file().map(|p| vec![p]),
+            B::SaveAs => d
+                .add_filter("Redub project", &["redub"])
+                .set_file_name("project.redub")
+                .save_file()
+                .map(|p| vec![p]),
+            B::RelinkFolder => d.pick_folder().map(|p| vec![p]),
+            B::ExportOutput => {
+                let name = PathBuf::from(&self.export.output)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                d.set_file_name(name).save_file().map(|p| vec![p])
+            }
+        };
+        match &chosen {
+            Some(paths) => {
+                if let Some(p) = paths.first() {
+                    self.remember_folder(p);
+                }
+            }
+            // Nobody cancels a dialog this fast: it did not open.
+            None if started.elapsed() < Duration::from_millis(150) => open_builtin(
+                self,
+                "the system's file dialog did not open (no xdg-desktop-portal or zenity answered)"
+                    .into(),
+            ),
+            None => {}
+        }
+        chosen
     }
 
     fn project_dir(&self) -> PathBuf {
@@ -374,7 +519,7 @@ impl RedubApp {
                 }
                 self.check_recovery();
             }
-            Err(e) => self.error(e.to_string()),
+            Err(e) => self.fail("Cannot open the project", e.to_string()),
         }
     }
 
@@ -385,6 +530,8 @@ impl RedubApp {
         self.slot = AutosaveSlot::for_project(&self.dirs, path.as_deref());
         self.path = path;
         self.selection.clear();
+        self.media_selection = None;
+        self.auto_bound.clear();
         self.playhead = Time::ZERO;
         self.in_point = None;
         self.out_point = None;
@@ -418,7 +565,7 @@ impl RedubApp {
                 true
             }
             Err(e) => {
-                self.error(e.to_string());
+                self.fail("Cannot save the project", e.to_string());
                 false
             }
         }
@@ -493,7 +640,7 @@ impl RedubApp {
                         self.loudness.measure_export(f, &self.ctx.clone());
                     }
                     self.info(format!(
-                        "Exported {}",
+                        "Exported {} (its loudness: View > Loudness meter)",
                         files
                             .iter()
                             .map(|f| f.display().to_string())
@@ -521,6 +668,31 @@ impl RedubApp {
             && !self.lip_ui.busy()
             && self.export.running.is_none()
             && !self.lip_preview.busy()
+    }
+
+    /// When the shot has exactly one face and the project one dub track that drives none,
+    /// binds the two (one undo step) and says so; done once per track, so an unbind stays.
+    fn auto_bind(&mut self) {
+        let Some(a) = self.lip_preview.analysis.as_ref() else { return };
+        let [face] = a.tracks.as_slice() else { return };
+        let face = crate::model::lip::FaceId(face.id);
+        let [t] = self.project.timeline.dub_tracks.as_slice() else { return };
+        if t.face.is_some() {
+            self.auto_bound.insert(t.id);
+            return;
+        }
+        if self.history.in_gesture() || !self.auto_bound.insert(t.id) {
+            return;
+        }
+        let (id, name) = (t.id, t.name.clone());
+        self.edit(
+            Edit::SetTrackFace { track: id, face: Some(face) },
+            &format!("Bind {name} to face {}", face.0),
+        );
+        self.info(format!(
+            "{name} now drives face {}: the shot has one face (Undo unbinds it)",
+            face.0
+        ));
     }
 
     fn autosave_tick(&mut self) {

@@ -22,7 +22,14 @@ impl RedubApp {
                     self.play = Some(state);
                     return;
                 }
-                Err(e) => self.audio_notice = Some(e),
+                Err(e) => {
+                    // Once in the log (and a toast); then only the status bar's icon.
+                    if !self.audio_warned {
+                        self.audio_warned = true;
+                        self.info(e.clone());
+                    }
+                    self.audio_notice = Some(e);
+                }
             }
         } else {
             self.audio_notice = Some(match shuttle_note {

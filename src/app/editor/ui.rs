@@ -46,14 +46,21 @@ impl RedubApp {
 
     pub(super) fn menu_ui(&mut self, ui: &mut egui::Ui) {
         let out = &mut self.pending;
+        let preset = self.key_preset;
+        // A menu entry with the key that does the same, as Premiere and Resolve show it.
+        let item = |ui: &mut egui::Ui, label: &str, cmd: AppCommand, out: &mut Vec<AppCommand>| {
+            let mut b = egui::Button::new(label);
+            if let Some(k) = super::super::keys::shortcut_text(preset, &cmd) {
+                b = b.shortcut_text(k);
+            }
+            if ui.add(b).clicked() {
+                out.push(cmd);
+            }
+        };
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
-                if ui.button("New").clicked() {
-                    out.push(AppCommand::NewProject);
-                }
-                if ui.button("Open…").clicked() {
-                    out.push(AppCommand::Open(None));
-                }
+                item(ui, "New", AppCommand::NewProject, out);
+                item(ui, "Open…", AppCommand::Open(None), out);
                 ui.menu_button("Open recent", |ui| {
                     if self.settings.recent.is_empty() {
                         ui.label("No recent projects");
@@ -64,22 +71,14 @@ impl RedubApp {
                         }
                     }
                 });
-                if ui.button("Save").clicked() {
-                    out.push(AppCommand::Save);
-                }
-                if ui.button("Save as…").clicked() {
-                    out.push(AppCommand::SaveAs(None));
-                }
+                item(ui, "Save", AppCommand::Save, out);
+                item(ui, "Save as…", AppCommand::SaveAs(None), out);
                 ui.separator();
-                if ui.button("Import…").clicked() {
-                    out.push(AppCommand::Import { paths: None, target: None });
-                }
+                item(ui, "Import…", AppCommand::Import { paths: None, target: None }, out);
                 if ui.button("Relink missing media…").clicked() {
                     out.push(AppCommand::RelinkFolder(None));
                 }
-                if ui.button("Export…").clicked() {
-                    out.push(AppCommand::ShowExport);
-                }
+                item(ui, "Export…", AppCommand::ShowExport, out);
                 ui.separator();
                 if ui.button("Quit").clicked() {
                     out.push(AppCommand::Quit);
@@ -89,7 +88,10 @@ impl RedubApp {
                 let undo =
                     self.history.undo_label().map_or("Undo".to_string(), |l| format!("Undo {l}"));
                 if ui
-                    .add_enabled(self.history.undo_len() > 0, egui::Button::new(undo))
+                    .add_enabled(
+                        self.history.undo_len() > 0,
+                        egui::Button::new(undo).shortcut_text("Ctrl+Z"),
+                    )
                     .on_hover_text("Undo")
                     .clicked()
                 {
@@ -98,7 +100,10 @@ impl RedubApp {
                 let redo =
                     self.history.redo_label().map_or("Redo".to_string(), |l| format!("Redo {l}"));
                 if ui
-                    .add_enabled(self.history.redo_len() > 0, egui::Button::new(redo))
+                    .add_enabled(
+                        self.history.redo_len() > 0,
+                        egui::Button::new(redo).shortcut_text("Ctrl+Shift+Z"),
+                    )
                     .on_hover_text("Redo")
                     .clicked()
                 {
@@ -106,6 +111,8 @@ impl RedubApp {
                 }
                 ui.separator();
                 for (label, cmd) in [
+                    ("Insert at playhead", AppCommand::InsertAtPlayhead),
+                    ("Overwrite at playhead", AppCommand::OverwriteAtPlayhead),
                     ("Split at playhead", AppCommand::Split),
                     ("Delete", AppCommand::Delete),
                     ("Ripple delete", AppCommand::RippleDelete),
@@ -113,9 +120,7 @@ impl RedubApp {
                     ("Add dub track", AppCommand::AddTrack),
                     ("Toggle snapping", AppCommand::ToggleSnap),
                 ] {
-                    if ui.button(label).clicked() {
-                        out.push(cmd);
-                    }
+                    item(ui, label, cmd, out);
                 }
                 crate::app::me_track::me_menu_ui(ui, &self.project, out);
             });
@@ -139,13 +144,12 @@ impl RedubApp {
             ui.menu_button("Playback", |ui| {
                 for (label, cmd) in [
                     ("Play / pause", AppCommand::TogglePlay),
-                    ("Go to start", AppCommand::Seek(Time::ZERO)),
+                    ("Go to start", AppCommand::GoToStart),
+                    ("Go to end", AppCommand::GoToEnd),
                     ("Set in", AppCommand::SetIn),
                     ("Set out", AppCommand::SetOut),
                 ] {
-                    if ui.button(label).clicked() {
-                        out.push(cmd);
-                    }
+                    item(ui, label, cmd, out);
                 }
             });
             ui.menu_button("Keys", |ui| {
@@ -201,7 +205,15 @@ impl RedubApp {
             ui.label(format!("Keys: {}", self.key_preset.name()));
             if let Some(n) = &self.audio_notice {
                 ui.separator();
-                ui.colored_label(egui::Color32::from_rgb(240, 190, 80), n);
+                if n.starts_with("Shuttle") && !n.contains("audio output off") {
+                    // A mode of the transport, shown while it lasts.
+                    ui.colored_label(egui::Color32::from_rgb(240, 190, 80), n);
+                } else {
+                    // The sound problem: an icon with the reason, not a line of text that
+                    // would push results out of the bar.
+                    let r = muted_speaker_icon(ui).on_hover_text(n.as_str());
+                    r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, n));
+                }
             }
             if self.importer.busy() {
                 ui.separator();
@@ -216,25 +228,77 @@ impl RedubApp {
                         .text("Exporting"),
                 );
             }
-            if let Some(last) = self.log.last() {
+            if !self.log.is_empty() {
+                // Results show as toasts; the log keeps every message.
                 ui.separator();
-                let color = if last.error {
+                let errors = self.log.iter().filter(|l| l.error).count();
+                let text = match errors {
+                    0 => format!("Log ({})", self.log.len()),
+                    n => format!(
+                        "Log ({}, {n} error{})",
+                        self.log.len(),
+                        if n == 1 { "" } else { "s" }
+                    ),
+                };
+                let color = if errors > 0 {
                     egui::Color32::from_rgb(240, 90, 80)
                 } else {
                     ui.visuals().weak_text_color()
                 };
                 if ui
-                    .add(
-                        egui::Label::new(egui::RichText::new(&last.text).color(color))
-                            .sense(egui::Sense::click()),
-                    )
-                    .on_hover_text("Click for the log")
+                    .add(egui::Button::new(egui::RichText::new(text).color(color)).frame(false))
+                    .on_hover_text("Show every message")
                     .clicked()
                 {
                     self.show_log = true;
                 }
             }
         });
+    }
+
+    /// The newest messages, over the bottom right corner, each for a few seconds; a click
+    /// opens the log.
+    fn toasts_ui(&mut self, ctx: &egui::Context) {
+        self.toasts.retain(|t| t.since.elapsed() < t.lifetime());
+        let n = self.toasts.len();
+        let shown = &self.toasts[n.saturating_sub(4)..];
+        if shown.is_empty() {
+            return;
+        }
+        let mut open_log = false;
+        egui::Area::new(egui::Id::unique("toasts"))
+            .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -40.0))
+            .order(egui::Order::Foreground)
+            .interactable(true)
+            .show(ctx, |ui| {
+                ui.set_max_width(420.0);
+                for t in shown {
+                    let color = if t.error {
+                        egui::Color32::from_rgb(240, 90, 80)
+                    } else {
+                        ui.visuals().strong_text_color()
+                    };
+                    let r = egui::Frame::popup(ui.style())
+                        .show(ui, |ui| {
+                            ui.add(
+                                egui::Label::new(egui::RichText::new(&t.text).color(color)).wrap(),
+                            )
+                        })
+                        .response
+                        .interact(egui::Sense::click());
+                    if r.on_hover_text("Click for the log").clicked() {
+                        open_log = true;
+                    }
+                }
+            });
+        if open_log {
+            self.show_log = true;
+        }
+        if let Some(left) =
+            shown.iter().map(|t| t.lifetime().saturating_sub(t.since.elapsed())).min()
+        {
+            ctx.request_repaint_after(left);
+        }
     }
 
     pub(super) fn dialogs_ui(&mut self, ctx: &egui::Context) {
@@ -276,6 +340,45 @@ impl RedubApp {
                 });
             });
         }
+        if let Some((title, reason)) = self.failure.clone() {
+            egui::Modal::new(egui::Id::unique("failure")).show(ctx, |ui| {
+                ui.heading(&title);
+                ui.label(&reason);
+                if ui.button("OK").clicked() {
+                    self.failure = None;
+                }
+            });
+        }
+        if let Some(b) = self.file_browser.as_mut() {
+            use crate::app::file_browser::{BrowsePurpose as B, BrowserAction, file_browser_ui};
+            let action = file_browser_ui(ctx, b, &self.settings.recent_folders);
+            let purpose = b.purpose.clone();
+            match action {
+                BrowserAction::None => {}
+                BrowserAction::Cancel => {
+                    self.file_browser = None;
+                    self.after_save = None;
+                }
+                BrowserAction::Chosen(p) => {
+                    self.file_browser = None;
+                    self.remember_folder(&p);
+                    let cmd = match purpose {
+                        B::Import(target) => {
+                            Some(AppCommand::Import { paths: Some(vec![p]), target })
+                        }
+                        B::Open => Some(AppCommand::Open(Some(p))),
+                        B::SaveAs => Some(AppCommand::SaveAs(Some(p))),
+                        B::RelinkFolder => Some(AppCommand::RelinkFolder(Some(p))),
+                        B::ExportOutput => {
+                            self.export.output = p.display().to_string();
+                            None
+                        }
+                    };
+                    self.pending.extend(cmd);
+                }
+            }
+        }
+        self.toasts_ui(ctx);
         if self.show_log {
             let mut open = true;
             egui::Window::new("Log").open(&mut open).default_size([520.0, 260.0]).show(ctx, |ui| {
@@ -293,7 +396,13 @@ impl RedubApp {
             self.show_log = open;
         }
         let in_out = self.in_point.zip(self.out_point);
-        export_dialog_ui(ctx, &mut self.export, in_out, &mut self.pending);
+        let clips_end = self.end_time();
+        let length = crate::app::export_dialog::ExportLength {
+            picture_end: self.project.timeline.duration,
+            dub_end: clips_end,
+            rate: self.project.timeline.frame_rate,
+        };
+        export_dialog_ui(ctx, &mut self.export, in_out, length, &mut self.pending);
         self.loudness.ui(ctx);
     }
 
@@ -374,6 +483,7 @@ impl RedubApp {
         if let Some(a) = &self.lip_preview.analysis {
             self.lip_ui.faces.set_analysis(a.clone(), &ctx);
         }
+        self.auto_bind();
         self.speakers.update(
             self.lip_preview.analysis.as_ref(),
             self.audio.dialogue.as_ref(),
@@ -415,15 +525,15 @@ impl RedubApp {
         );
         egui::Panel::left("media-bin").resizable(true).default_size(220.0).show(ui, |ui| {
             let thumb = self.thumbnails.items.first().map(|(_, t, s)| (t.id(), *s));
-            media_bin_ui(
-                ui,
-                &self.project,
-                &self.missing,
-                &self.facts.facts,
-                thumb,
-                self.importer.busy(),
-                &mut self.pending,
-            );
+            let bin = BinInput {
+                missing: &self.missing,
+                facts: &self.facts.facts,
+                shot_thumb: thumb,
+                busy: self.importer.busy(),
+                selected: self.media_selection,
+                playhead: self.playhead,
+            };
+            media_bin_ui(ui, &self.project, &bin, &mut self.pending);
             ui.separator();
             self.lip_ui.faces_ui(ui, &self.project, &self.selection, &mut self.pending);
         });
@@ -475,4 +585,28 @@ impl RedubApp {
             p.ui_time += began.elapsed();
         }
     }
+}
+
+/// A speaker with a slash across it, drawn (the bundled fonts have no such glyph).
+fn muted_speaker_icon(ui: &mut egui::Ui) -> egui::Response {
+    let (rect, resp) = ui.allocate_exact_size(egui::vec2(18.0, 14.0), egui::Sense::hover());
+    let p = ui.painter();
+    let c = egui::Color32::from_rgb(240, 190, 80);
+    let (l, t, h) = (rect.left() + 2.0, rect.top() + 1.0, rect.height() - 2.0);
+    let pt = |x: f32, y: f32| egui::pos2(l + x, t + y * h);
+    p.add(egui::Shape::convex_polygon(
+        vec![
+            pt(0.0, 0.35),
+            pt(3.0, 0.35),
+            pt(8.0, 0.0),
+            pt(8.0, 1.0),
+            pt(3.0, 0.65),
+            pt(0.0, 0.65),
+        ],
+        c,
+        egui::Stroke::NONE,
+    ));
+    p.line_segment([pt(10.0, 0.15), pt(15.0, 0.85)], egui::Stroke::new(1.5, c));
+    p.line_segment([pt(15.0, 0.15), pt(10.0, 0.85)], egui::Stroke::new(1.5, c));
+    resp
 }

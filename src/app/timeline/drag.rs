@@ -3,8 +3,10 @@
 
 use super::*;
 
-/// Interaction of one clip: body (move, Alt = slip), edges (trim), top corners (fades), the gain
-/// line (vertical drag). Returns whether the pointer is on it.
+/// Interaction of one clip: body (move; Alt = slip; Ctrl = gain, a vertical drag, as Premiere's
+/// rubber band with Ctrl), edges (trim), top corners (fades). A plain drag anywhere on the body
+/// moves the clip: the gain line only follows the pointer with Ctrl held. Returns whether the
+/// pointer is on it.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn clip_interact_ui(
     ui: &mut egui::Ui,
@@ -39,14 +41,6 @@ pub(super) fn clip_interact_ui(
             "Fade out of",
         ),
         (
-            DragKind::Gain,
-            Rect::from_center_size(
-                Pos2::new(rect.center().x, gain_y(rect, clip.gain_db)),
-                Vec2::new(rect.width().min(40.0) * 0.5, 6.0),
-            ),
-            "Gain of",
-        ),
-        (
             DragKind::TrimStart,
             Rect::from_min_size(rect.left_top(), Vec2::new(edge, rect.height())),
             "Trim start of",
@@ -76,8 +70,14 @@ pub(super) fn clip_interact_ui(
                 &label,
             )
         });
-        let resp =
-            if kind == DragKind::Move { resp } else { resp.on_hover_cursor(cursor_for(kind)) };
+        let gain_key = ui.input(|i| i.modifiers.command || i.modifiers.ctrl);
+        let resp = match kind {
+            DragKind::Move if gain_key && !locked => {
+                resp.on_hover_cursor(cursor_for(DragKind::Gain))
+            }
+            DragKind::Move => resp,
+            _ => resp.on_hover_cursor(cursor_for(kind)),
+        };
         if resp.hovered() || resp.dragged() {
             on_clip = true;
         }
@@ -89,8 +89,12 @@ pub(super) fn clip_interact_ui(
             continue;
         }
         if resp.drag_started() {
-            let alt = ui.input(|i| i.modifiers.alt);
-            let kind = if kind == DragKind::Move && alt { DragKind::Slip } else { kind };
+            let m = ui.input(|i| i.modifiers);
+            let kind = match kind {
+                DragKind::Move if m.alt => DragKind::Slip,
+                DragKind::Move if m.command || m.ctrl => DragKind::Gain,
+                k => k,
+            };
             start_drag(kind, clip, ti, input, view, out);
         }
         if resp.dragged()

@@ -434,6 +434,8 @@ pub fn timeline_ui(
         }
     }
 
+    media_drop_ui(ui, &area_painter, input, view, out);
+
     headers_ui(ui, input, view, tracks_clip, out);
     ruler_ui(ui, &painter, input, view, full, rate, out);
 
@@ -460,5 +462,41 @@ fn scroll_and_zoom(ui: &egui::Ui, full: Rect, view: &mut TimelineView) {
     } else if scroll != Vec2::ZERO {
         let d = if scroll.x != 0.0 { scroll.x } else { scroll.y };
         view.scroll_sec = (view.scroll_sec - f64::from(d / view.px_per_sec)).max(0.0);
+    }
+}
+
+/// A media-bin item dragged over a dub lane: the lane and the drop time are shown; released
+/// there, the file becomes a clip at that time (over what lies there, as a drop in Premiere).
+fn media_drop_ui(
+    ui: &egui::Ui,
+    painter: &egui::Painter,
+    input: &TimelineInput<'_>,
+    view: &TimelineView,
+    out: &mut Vec<AppCommand>,
+) {
+    let ctx = ui.ctx();
+    let Some(payload) = egui::DragAndDrop::payload::<super::media_bin::MediaDrag>(ctx) else {
+        return;
+    };
+    let Some(p) = ctx.pointer_latest_pos() else { return };
+    let Some((track, at)) = view.drop_target(p) else { return };
+    let rate = input.project.timeline.frame_rate;
+    let at = rate.frame_to_time((at.as_seconds_f64() * rate.as_f64()).round() as i64);
+    let len = input.project.media(payload.0).map_or(Time::ZERO, |m| m.duration);
+    if let Some((_, lane)) = view.lanes.iter().find(|(l, _)| *l == Lane::Dub(track)) {
+        let x0 = view.x_of(at);
+        let r = Rect::from_x_y_ranges(x0..=view.x_of(at + len).max(x0 + 2.0), lane.y_range());
+        painter.rect_filled(r, 3.0, Color32::from_rgba_unmultiplied(255, 255, 255, 40));
+        painter.vline(x0, lane.y_range(), Stroke::new(2.0, Color32::WHITE));
+    }
+    if ctx.input(|i| i.pointer.any_released())
+        && let Some(m) = egui::DragAndDrop::take_payload::<super::media_bin::MediaDrag>(ctx)
+    {
+        out.push(AppCommand::PlaceMedia {
+            media: m.0,
+            track,
+            at,
+            mode: crate::model::edit::PlaceMode::Overwrite,
+        });
     }
 }
