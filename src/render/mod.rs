@@ -37,6 +37,14 @@ pub enum RenderError {
         /// Where the project expected it.
         path: PathBuf,
     },
+    /// A media file is not the one the project was made with (replaced or edited on disk).
+    #[error("{path}: {what} since it was added to the project; relink it or restore the original")]
+    MediaChanged {
+        /// The file.
+        path: PathBuf,
+        /// What changed.
+        what: String,
+    },
     /// The project cannot be rendered as asked.
     #[error("{0}")]
     Invalid(String),

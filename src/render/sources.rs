@@ -8,7 +8,7 @@ use crate::dsp::SAMPLE_RATE;
 use crate::dsp::db_to_gain;
 use crate::dsp::mix::{self, ClipSignal, DuckParams, MixInput};
 use crate::media::{AudioBuffer, MediaError, decode_audio};
-use crate::model::project::resolve_media_path;
+use crate::model::project::{media_change, resolve_media_path};
 use crate::model::{ClipId, MediaId, Project, Time};
 use crate::render::warp_cache::WarpCache;
 use std::collections::HashMap;
@@ -42,7 +42,16 @@ pub(crate) fn media_path(
     let m = project.media(id).ok_or_else(|| {
         RenderError::Invalid(format!("project refers to unknown media id {}", id.0))
     })?;
-    resolve_media_path(m, dir).ok_or_else(|| RenderError::MissingMedia { path: m.path.clone() })
+    let path = resolve_media_path(m, dir)
+        .ok_or_else(|| RenderError::MissingMedia { path: m.path.clone() })?;
+    // Other content under the same name would render silently, and a bound lip edit would land
+    // on another face: refuse it.
+    let changed = media_change(m, &path)
+        .map_err(|e| RenderError::Invalid(format!("{}: {e}", path.display())))?;
+    match changed {
+        Some(what) => Err(RenderError::MediaChanged { path, what }),
+        None => Ok(path),
+    }
 }
 
 /// The shot's path (an error when the project has none).
