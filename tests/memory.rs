@@ -28,6 +28,8 @@ fn project(d: &Path, name: &str, seconds: u32) -> PathBuf {
 /// Runs `redub ARGS` to the end; returns its peak RSS in MiB (`wait4`'s `ru_maxrss`).
 #[cfg(target_os = "linux")]
 fn peak_rss_mib(args: &[&str]) -> f64 {
+    // Reaped by wait4 below (std's wait would not give the child's rusage).
+    #[allow(clippy::zombie_processes)]
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_redub"))
         .args(args)
         .stdout(std::process::Stdio::null())

@@ -226,28 +226,6 @@ fn timing_of(mut pts: Vec<u64>, last_duration: u64) -> Option<FrameTiming> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::timing_of;
-
-    #[test]
-    fn steady_and_variable_pictures() {
-        let ms = 1_000_000;
-        // 25 fps, B-frame order.
-        let steady: Vec<u64> = [0, 80, 40, 160, 120, 200].iter().map(|t| t * ms).collect();
-        let t = timing_of(steady, 40 * ms).unwrap();
-        assert_eq!(t.frames, 6);
-        assert!((t.mean_fps - 25.0).abs() < 1e-9, "{t:?}");
-        assert!(!t.variable);
-        // A dropped picture: one 80 ms frame among 40 ms ones.
-        let gap: Vec<u64> = [0, 40, 120, 160].iter().map(|t| t * ms).collect();
-        let t = timing_of(gap, 40 * ms).unwrap();
-        assert!(t.variable && (t.longest_ms - 80.0).abs() < 1e-9, "{t:?}");
-        assert!((t.mean_fps - 20.0).abs() < 1e-9, "{t:?}");
-        assert!(timing_of(Vec::new(), 0).is_none());
-    }
-}
-
 /// A WAV file whose `data` chunk claims more bytes than the file holds (a damaged header, or a
 /// file cut short) is refused by name: GStreamer's reader waits for the missing data and then
 /// reports no stream at all. Other files, and WAVs that leave the size open (0 or 0xFFFFFFFF,
@@ -280,12 +258,9 @@ fn check_wav_header(path: &Path) -> Result<(), MediaError> {
             if size == 0 || size == u64::from(u32::MAX) || size <= holds {
                 return Ok(());
             }
-            let length = if byte_rate > 0 {
-                let secs = size / byte_rate;
+            let length = size.checked_div(byte_rate).map_or(String::new(), |secs| {
                 format!(" ({} h {:02} min of audio)", secs / 3600, secs / 60 % 60)
-            } else {
-                String::new()
-            };
+            });
             return Err(MediaError::Unsupported {
                 path: path.to_path_buf(),
                 reason: format!(
@@ -297,4 +272,26 @@ fn check_wav_header(path: &Path) -> Result<(), MediaError> {
         at += 8 + size + (size & 1);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timing_of;
+
+    #[test]
+    fn steady_and_variable_pictures() {
+        let ms = 1_000_000;
+        // 25 fps, B-frame order.
+        let steady: Vec<u64> = [0, 80, 40, 160, 120, 200].iter().map(|t| t * ms).collect();
+        let t = timing_of(steady, 40 * ms).unwrap();
+        assert_eq!(t.frames, 6);
+        assert!((t.mean_fps - 25.0).abs() < 1e-9, "{t:?}");
+        assert!(!t.variable);
+        // A dropped picture: one 80 ms frame among 40 ms ones.
+        let gap: Vec<u64> = [0, 40, 120, 160].iter().map(|t| t * ms).collect();
+        let t = timing_of(gap, 40 * ms).unwrap();
+        assert!(t.variable && (t.longest_ms - 80.0).abs() < 1e-9, "{t:?}");
+        assert!((t.mean_fps - 20.0).abs() < 1e-9, "{t:?}");
+        assert!(timing_of(Vec::new(), 0).is_none());
+    }
 }
