@@ -501,3 +501,93 @@ fn silent_audio_and_legacy_subtitle_encodings() {
         assert!(std::fs::read_to_string(&back).unwrap().contains("Café olé"), "{name}");
     }
 }
+
+/// A WAV whose header claims 37 hours in a one-second file is named as inconsistent at once.
+#[test]
+fn a_wav_header_claiming_more_than_the_file_holds_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("liar.wav");
+    write_wav(&wav, &vec![0.0; 48_000 * 2]).unwrap();
+    let mut bytes = std::fs::read(&wav).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"data").unwrap();
+    let holds = bytes.len() - at - 8;
+    // 37 h of 24-bit stereo at 48 kHz does not fit in 32 bits; claim the largest size short
+    // of the "unknown length" marker instead (about 8 h of it).
+    let claim = u32::MAX - 1;
+    bytes[at + 4..at + 8].copy_from_slice(&claim.to_le_bytes());
+    std::fs::write(&wav, &bytes).unwrap();
+    let began = std::time::Instant::now();
+    let o = redub(&["probe", s(&wav)]);
+    assert!(began.elapsed().as_secs() < 5, "answered in {:?}", began.elapsed());
+    assert_refused(&o, "liar.wav");
+    let err = stderr(&o);
+    assert!(err.contains("header is inconsistent"), "{err}");
+    assert!(err.contains(&claim.to_string()) && err.contains(&holds.to_string()), "{err}");
+}
+
+/// A picture the muxers cannot take (1×1) is refused before the export starts, naming the
+/// constraint; an odd size names x264's in MP4 only.
+#[test]
+fn an_unencodable_picture_size_is_named_before_the_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tiny = d.join("tiny.mkv");
+    let desc = format!(
+        "videotestsrc num-buffers=10 ! video/x-raw,width=1,height=1,framerate=25/1 ! vp8enc \
+         ! matroskamux ! filesink location=\"{}\"",
+        tiny.display()
+    );
+    redub::media::testsrc::run_to_eos(&desc, &tiny).unwrap();
+    let p = d.join("tiny.redub");
+    let o = redub(&["new", "--video", s(&tiny), "-o", s(&p)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = d.join("out.mp4");
+    let o = redub(&["render", s(&p), "-o", s(&out)]);
+    assert_refused(&o, "1×1");
+    assert!(stderr(&o).contains("at least 16×16"), "{}", stderr(&o));
+    assert!(!out.exists());
+    assert_eq!(temp_files(d), Vec::<String>::new());
+
+    use redub::media::encode::check_frame_size;
+    use redub::model::Preset;
+    let odd = check_frame_size(Preset::Mp4, 17, 17, &out).unwrap_err().to_string();
+    assert!(odd.contains("even width and height") && !odd.contains("16×16"), "{odd}");
+    assert!(check_frame_size(Preset::Webm, 17, 17, &out).is_ok());
+    assert!(check_frame_size(Preset::Mov, 17, 17, &out).is_ok());
+    assert!(check_frame_size(Preset::Mp4, 16, 16, &out).is_ok());
+}
+
+/// Media replaced on disk after the project was made is refused at render, naming the file and
+/// what changed (size, or content at the same size), and the output is not written.
+#[test]
+fn media_changed_on_disk_is_refused_at_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = make_project(d);
+    let shot = d.join("shot.mp4");
+    let out = d.join("out.mp4");
+    let good = std::fs::read(&shot).unwrap();
+    // Same size, other content.
+    let mut other = good.clone();
+    let mid = other.len() / 2;
+    other[mid] ^= 0xFF;
+    std::fs::write(&shot, &other).unwrap();
+    let o = redub(&["render", s(&p), "-o", s(&out)]);
+    assert_refused(&o, "shot.mp4");
+    assert!(
+        stderr(&o).contains("content changed") && stderr(&o).contains("relink"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    // Another file under the same name.
+    write_bars_clip(&shot, 40, 320, 240, FrameRate::FPS_25, 880.0).unwrap();
+    let o = redub(&["render", s(&p), "-o", s(&out)]);
+    assert_refused(&o, "shot.mp4");
+    let size = std::fs::metadata(&shot).unwrap().len();
+    assert!(stderr(&o).contains(&format!("to {size} bytes")), "{}", stderr(&o));
+    // The original back: it renders.
+    std::fs::write(&shot, &good).unwrap();
+    let o = redub(&["render", s(&p), "-o", s(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -58,8 +58,7 @@ pub fn track_spans(project: &Project, sources: &Sources) -> Spans {
         .unwrap_or(Time::ZERO)
         .max(project.timeline.duration);
     let len = end.to_samples(crate::dsp::SAMPLE_RATE).max(0) as usize;
-    let dialogue_of =
-        |p: &Project| crate::dsp::mix::mix_range(&mix_input(p, sources), 0, len).dialogue;
+    let dialogue_of = |p: &Project| crate::dsp::mix::dialogue_range(&mix_input(p, sources), 0, len);
     crate::lipsync::plan::dub_track_spans(project, dialogue_of)
 }
 

@@ -363,6 +363,7 @@ mod tests {
         let sources = Sources {
             video: None,
             original: Some(crate::media::AudioBuffer { samples: ramp, channels: 2, rate: 48_000 }),
+            original_file: None,
             is_me: false,
             clips: HashMap::new(),
             warped: HashMap::new(),
@@ -424,6 +425,7 @@ mod tests {
         let sources = Arc::new(Sources {
             video: None,
             original: None,
+            original_file: None,
             is_me: false,
             clips,
             warped: HashMap::new(),

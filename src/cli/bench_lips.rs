@@ -276,3 +276,130 @@ pub(super) fn lips_export(
     }
     Ok(())
 }
+
+/// Peak resident memory since the last [`reset_peak_rss`], MiB (`VmHWM` of /proc/self/status).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Starts a new peak-memory window (Linux ≥ 4.0: writing 5 to clear_refs resets `VmHWM`).
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Loops `src` (picture and sound) into an MP4 of `seconds` at its own size.
+fn loop_shot(src: &Path, out: &Path, seconds: f64) -> Result<i64, CliError> {
+    let mut dec = VideoDecoder::open(src)?;
+    let (w, h) = dec.size();
+    let rate = dec.frame_rate();
+    let cfg = WriterConfig {
+        preset: Preset::Mp4,
+        video: Some((w, h, rate)),
+        tags: Default::default(),
+        keyframe_interval: None,
+    };
+    let mut writer = Writer::create(out, &cfg)?;
+    let audio = decode_audio(src, Some(2))?;
+    let n = dec.frame_count().max(1);
+    let total = rate.time_to_frame(Time::from_seconds_f64(seconds));
+    let samples = |i: i64| rate.frame_to_time(i).to_samples(48_000).max(0) as usize;
+    for k in 0..total {
+        // Forth and back, so the loop points do not jump.
+        let lap = k / n;
+        let i = if lap % 2 == 0 { k % n } else { n - 1 - k % n };
+        let f = dec.frame(i)?;
+        writer.push_frame(&f.data)?;
+        let (s0, s1) = (samples(k), samples(k + 1));
+        let len = audio.frames().max(1);
+        let chunk: Vec<f32> = (s0..s1)
+            .flat_map(|s| {
+                let j = s % len;
+                [
+                    audio.samples.get(j * 2).copied().unwrap_or(0.0),
+                    audio.samples.get(j * 2 + 1).copied().unwrap_or(0.0),
+                ]
+            })
+            .collect();
+        writer.push_audio(&chunk)?;
+    }
+    writer.finish()?;
+    Ok(total)
+}
+
+/// `redub bench --lips VIDEO --dub WAV --long-shot MINUTES`: the shot looped to `minutes`, two
+/// 10 s cuts of the dub at a third and two thirds of it bound to the first face; export time to
+/// the first frame, total time and peak memory with the lip edit against a plain export of the
+/// same shot (the analysis is run first and cached, as the editor does at import).
+pub(super) fn long_shot(video: &Path, dub: &Path, minutes: f64) -> Result<(), CliError> {
+    let dir = tempfile::tempdir().map_err(internal)?;
+    let shot = dir.path().join("long_shot.mp4");
+    let t0 = Instant::now();
+    let frames = loop_shot(video, &shot, minutes * 60.0)?;
+    println!(
+        "bench long shot: {} looped to {minutes} min ({frames} frames) in {:.0} s",
+        video.display(),
+        t0.elapsed().as_secs_f64()
+    );
+    let t0 = Instant::now();
+    crate::analysis::job::analyze_file(
+        &shot,
+        &crate::analysis::pipeline::AnalysisOptions::default(),
+        &Job::new(),
+        true,
+    )
+    .map_err(internal)?;
+    println!("  face analysis (cached for the renders) {:.0} s", t0.elapsed().as_secs_f64());
+    let info = probe(&shot)?;
+    let v = info.video.as_ref().ok_or_else(|| internal("no video"))?;
+    let mut project = Project::new("bench-long-shot", v.frame_rate);
+    let vid = project.add_media(&shot, MediaKind::Video, info.duration)?;
+    project.timeline.video.media = Some(vid);
+    project.timeline.original_audio.media = Some(vid);
+    project.timeline.duration = info.duration;
+    let d = probe(dub)?;
+    let a = project.add_media(dub, MediaKind::Audio, d.duration)?;
+    let t = project.add_dub_track("Dub 1");
+    let cut = Time::from_seconds_f64(10.0).min(d.duration);
+    let length = info.duration.as_seconds_f64();
+    for at in [length / 3.0, 2.0 * length / 3.0] {
+        let id = project.add_clip(t, a, Time::from_seconds_f64(at))?;
+        if let Some(c) = project.timeline.dub_tracks[0].clips.iter_mut().find(|c| c.id == id) {
+            c.source_out = c.source_in + cut;
+        }
+    }
+    let run = |project: &Project, name: &str| -> Result<(f64, f64, Option<f64>), CliError> {
+        let opts =
+            RenderOptions { preset: Preset::Mp4, output: dir.path().join(name), range: None };
+        let reset = reset_peak_rss();
+        let t0 = Instant::now();
+        let mut first = None;
+        render_project(project, dir.path(), &opts, &Job::new(), |p| {
+            if p.done == 1 {
+                first = Some(t0.elapsed().as_secs_f64());
+            }
+        })?;
+        let total = t0.elapsed().as_secs_f64();
+        Ok((first.unwrap_or(total), total, peak_rss_mib().filter(|_| reset)))
+    };
+    let mib = |m: Option<f64>| m.map_or("n/a".into(), |m| format!("{m:.0} MiB"));
+    let plain = run(&project, "plain.mp4")?;
+    project.timeline.dub_tracks[0].face = Some(FaceId(0));
+    let lips = run(&project, "lips.mp4")?;
+    println!(
+        "  plain export      first frame {:.1} s, total {:.1} s, peak RSS {}",
+        plain.0,
+        plain.1,
+        mib(plain.2)
+    );
+    println!(
+        "  with lip edit     first frame {:.1} s (goal <= 30), total {:.1} s, peak RSS {} (goal <= 1536 MiB)",
+        lips.0,
+        lips.1,
+        mib(lips.2)
+    );
+    println!("  ratio             {:.2} (goal <= 1.3)", lips.1 / plain.1.max(1e-9));
+    Ok(())
+}

@@ -287,6 +287,11 @@ enum Command {
         /// Re-frame the shot to this size (e.g. 1920x1080) for `--lips` and `--playback`.
         #[arg(long, value_parser = parse_size)]
         size: Option<(u32, u32)>,
+        /// With `--lips`: loop the shot to this many minutes, put two 10 s cuts of the dub on
+        /// it, and report time to the first frame, total time and peak memory against a plain
+        /// export of the same shot.
+        #[arg(long, requires = "lips")]
+        long_shot: Option<f64>,
     },
 }
 
@@ -384,9 +389,12 @@ pub fn main() -> ExitCode {
         Command::Lines { command: LinesCommand::Export { project, output } } => {
             dialogue::lines_export(&project, &output)
         }
-        Command::Bench { quick, composite, lips, dub, engine, playback, size } => {
+        Command::Bench { quick, composite, lips, dub, engine, playback, size, long_shot } => {
             let runs = if quick { 1 } else { 3 };
             match (composite, engine, lips, playback, dub) {
+                (_, _, Some(video), None, Some(dub)) if long_shot.is_some() => {
+                    bench_lips::long_shot(&video, &dub, long_shot.unwrap_or(10.0))
+                }
                 (_, _, _, Some(video), Some(dub)) => {
                     bench_playback::playback(&video, &dub, size, 10.0)
                 }

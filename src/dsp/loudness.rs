@@ -201,63 +201,116 @@ pub fn normalise(
 
 /// Look-ahead peak limiter: keeps every sample within `limit_dbfs`, reaching the needed gain
 /// over 1.5 ms before a peak and releasing over about 80 ms, all channels linked. Returns the
-/// largest gain reduction in dB.
+/// largest gain reduction in dB. (The whole-buffer form of [`PeakLimiter`].)
 pub fn limit_peaks(interleaved: &mut [f32], channels: usize, rate: u32, limit_dbfs: f64) -> f64 {
-    let ch = channels.max(1);
-    let n = interleaved.len() / ch;
-    if n == 0 {
-        return 0.0;
-    }
-    let limit = 10f32.powf((limit_dbfs / 20.0) as f32);
-    let need: Vec<f32> = interleaved
-        .chunks(ch)
-        .map(|f| {
-            let peak = f.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            if peak > limit { limit / peak } else { 1.0 }
-        })
-        .collect();
-    if need.iter().all(|&g| g >= 1.0) {
-        return 0.0;
-    }
-    let look = ((rate as f32 * 0.0015) as usize).max(1);
-    // Lowest gain needed within the next `look` samples (monotone deque sliding minimum).
-    let mut ahead = vec![1.0f32; n];
-    let mut dq: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
-    for i in (0..n).rev() {
-        while dq.back().is_some_and(|&j| need[j] >= need[i]) {
-            dq.pop_back();
-        }
-        dq.push_back(i);
-        while dq.front().is_some_and(|&j| j > i + look) {
-            dq.pop_front();
-        }
-        ahead[i] = dq.front().map_or(1.0, |&j| need[j]);
-    }
-    // Instant attack, exponential release.
-    let release = (-1.0 / (rate as f32 * 0.080)).exp();
-    let mut env = vec![1.0f32; n];
-    let mut e = 1.0f32;
-    for i in 0..n {
-        e = ahead[i].min(1.0 - (1.0 - e) * release);
-        env[i] = e;
-    }
-    // Averaging the envelope over the last `look + 1` samples smooths the attack into a ramp;
-    // every value averaged at a peak is already at or under the gain that peak needs.
-    let mut acc = 0.0f64;
-    let mut min_gain = 1.0f32;
-    for i in 0..n {
-        acc += f64::from(env[i]);
-        if i > look {
-            acc -= f64::from(env[i - look - 1]);
-        }
-        let g = (acc / (i.min(look) + 1) as f64) as f32;
-        let g = g.min(need[i]);
-        min_gain = min_gain.min(g);
-        for v in &mut interleaved[i * ch..(i + 1) * ch] {
-            *v *= g;
+    let mut limiter = PeakLimiter::new(channels, rate, limit_dbfs);
+    let mut out = Vec::with_capacity(interleaved.len());
+    limiter.process(interleaved, &mut out);
+    limiter.flush(&mut out);
+    interleaved.copy_from_slice(&out[..interleaved.len()]);
+    limiter.reduction_db()
+}
+
+/// The look-ahead peak limiter of [`limit_peaks`] on a stream: audio goes in chunk by chunk and
+/// comes out delayed by the 1.5 ms look-ahead, holding only that much, so a whole programme can
+/// be limited in constant memory. Fed the same samples in any chunking, it gives exactly what
+/// [`limit_peaks`] gives.
+pub struct PeakLimiter {
+    channels: usize,
+    limit: f32,
+    look: usize,
+    release: f32,
+    /// Frames in, not yet out (interleaved), with the gain each needs alone.
+    queued: std::collections::VecDeque<f32>,
+    needs: std::collections::VecDeque<f32>,
+    /// Frame indices with rising need over the look-ahead window (sliding minimum).
+    window: std::collections::VecDeque<(u64, f32)>,
+    /// The last `look + 2` envelope values, for the smoothing average.
+    envs: std::collections::VecDeque<f32>,
+    next_in: u64,
+    next_out: u64,
+    env: f32,
+    acc: f64,
+    min_gain: f32,
+}
+
+impl PeakLimiter {
+    /// A limiter holding interleaved `channels` audio at `rate` within `limit_dbfs`.
+    pub fn new(channels: usize, rate: u32, limit_dbfs: f64) -> Self {
+        Self {
+            channels: channels.max(1),
+            limit: 10f32.powf((limit_dbfs / 20.0) as f32),
+            look: ((rate as f32 * 0.0015) as usize).max(1),
+            release: (-1.0 / (rate as f32 * 0.080)).exp(),
+            queued: Default::default(),
+            needs: Default::default(),
+            window: Default::default(),
+            envs: Default::default(),
+            next_in: 0,
+            next_out: 0,
+            env: 1.0,
+            acc: 0.0,
+            min_gain: 1.0,
         }
     }
-    -20.0 * f64::from(min_gain).log10()
+
+    /// Feeds interleaved samples (whole frames); appends to `out` every frame whose
+    /// look-ahead window is complete.
+    pub fn process(&mut self, interleaved: &[f32], out: &mut Vec<f32>) {
+        for frame in interleaved.chunks_exact(self.channels) {
+            let peak = frame.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let need = if peak > self.limit { self.limit / peak } else { 1.0 };
+            while self.window.back().is_some_and(|&(_, n)| n >= need) {
+                self.window.pop_back();
+            }
+            self.window.push_back((self.next_in, need));
+            self.queued.extend(frame);
+            self.needs.push_back(need);
+            self.next_in += 1;
+            if self.next_in > self.look as u64 {
+                self.emit(out);
+            }
+        }
+    }
+
+    /// Emits the frames still held (the end of the programme).
+    pub fn flush(&mut self, out: &mut Vec<f32>) {
+        while self.next_out < self.next_in {
+            self.emit(out);
+        }
+    }
+
+    /// Largest gain reduction so far, dB (0 when it never acted).
+    pub fn reduction_db(&self) -> f64 {
+        if self.min_gain >= 1.0 { 0.0 } else { -20.0 * f64::from(self.min_gain).log10() }
+    }
+
+    /// Outputs frame `next_out`: lowest need ahead, instant attack, exponential release, the
+    /// envelope averaged over the last `look + 1` frames (every value averaged at a peak is
+    /// already at or under the gain that peak needs).
+    fn emit(&mut self, out: &mut Vec<f32>) {
+        let i = self.next_out;
+        while self.window.front().is_some_and(|&(j, _)| j < i) {
+            self.window.pop_front();
+        }
+        let ahead = self.window.front().map_or(1.0, |&(_, n)| n);
+        self.env = ahead.min(1.0 - (1.0 - self.env) * self.release);
+        self.envs.push_back(self.env);
+        self.acc += f64::from(self.env);
+        if self.envs.len() > self.look + 1
+            && let Some(old) = self.envs.pop_front()
+        {
+            self.acc -= f64::from(old);
+        }
+        let need = self.needs.pop_front().unwrap_or(1.0);
+        let g = ((self.acc / (i.min(self.look as u64) + 1) as f64) as f32).min(need);
+        self.min_gain = self.min_gain.min(g);
+        for _ in 0..self.channels {
+            let v = self.queued.pop_front().unwrap_or(0.0);
+            out.push(v * g);
+        }
+        self.next_out += 1;
+    }
 }
 
 #[cfg(test)]
@@ -282,5 +335,27 @@ mod tests {
                 .abs()
                 < 1e-6
         );
+    }
+
+    #[test]
+    fn streamed_limiter_equals_the_whole_buffer_one() {
+        let x: Vec<f32> = (0..2 * 30_000)
+            .map(|i| {
+                let env = if (20_000..21_000).contains(&(i / 2)) { 1.5 } else { 0.3 };
+                env * (i as f32 * 0.013).sin()
+            })
+            .collect();
+        let mut whole = x.clone();
+        let red = limit_peaks(&mut whole, 2, 48_000, -3.0);
+        for chunk in [1, 7, 1920, 48_000] {
+            let mut l = PeakLimiter::new(2, 48_000, -3.0);
+            let mut out = Vec::new();
+            for c in x.chunks(chunk * 2) {
+                l.process(c, &mut out);
+            }
+            l.flush(&mut out);
+            assert_eq!(out, whole, "chunk {chunk}");
+            assert_eq!(l.reduction_db(), red);
+        }
     }
 }

@@ -71,8 +71,11 @@ pub struct DuckParams {
 /// Everything the mixer reads.
 #[derive(Clone, Debug)]
 pub struct MixInput<'a> {
-    /// The original audio, timeline-aligned (sample 0 = timeline 0), stereo.
+    /// The original audio, stereo, its first sample at timeline sample `original_start`
+    /// (export streams it in chunks; the editor holds all of it from 0).
     pub original: Option<&'a [f32]>,
+    /// Timeline sample of `original`'s first sample.
+    pub original_start: i64,
     /// Linear gain of the original.
     pub original_gain: f32,
     /// Audible dub clips of all tracks.
@@ -124,10 +127,10 @@ fn clip_duck_amount(c: &ClipSignal<'_>, duck: DuckParams, t: i64) -> f32 {
     }
 }
 
-/// Mixes `len` sample frames of the timeline starting at sample `start`.
-pub fn mix_range(input: &MixInput<'_>, start: i64, len: usize) -> Stems {
+/// The dialogue stem alone of `len` sample frames from timeline sample `start` (what the lip
+/// plan listens to: no background or mix stems beside it).
+pub fn dialogue_range(input: &MixInput<'_>, start: i64, len: usize) -> Vec<f32> {
     let mut dialogue = vec![0.0f32; len * CHANNELS];
-    let mut background = vec![0.0f32; len * CHANNELS];
     let end = start + len as i64;
     for c in &input.clips {
         let from = c.position.max(start);
@@ -141,6 +144,14 @@ pub fn mix_range(input: &MixInput<'_>, start: i64, len: usize) -> Stems {
             }
         }
     }
+    dialogue
+}
+
+/// Mixes `len` sample frames of the timeline starting at sample `start`.
+pub fn mix_range(input: &MixInput<'_>, start: i64, len: usize) -> Stems {
+    let dialogue = dialogue_range(input, start, len);
+    let mut background = vec![0.0f32; len * CHANNELS];
+    let end = start + len as i64;
     if let Some(orig) = input.original {
         let relevant: Vec<ClipSignal<'_>> = input
             .clips
@@ -151,11 +162,12 @@ pub fn mix_range(input: &MixInput<'_>, start: i64, len: usize) -> Stems {
                 c.end() + d.release as i64 > start && c.position - (d.attack as i64) < end
             })
             .collect();
-        let orig_frames = (orig.len() / CHANNELS) as i64;
-        for t in start.max(0)..end.min(orig_frames) {
+        let orig_start = input.original_start.max(0);
+        let orig_end = input.original_start + (orig.len() / CHANNELS) as i64;
+        for t in start.max(orig_start)..end.min(orig_end) {
             let g = input.original_gain * duck_gain(&relevant, input.ducking, t);
             let o = (t - start) as usize * CHANNELS;
-            let s = t as usize * CHANNELS;
+            let s = (t - input.original_start) as usize * CHANNELS;
             for ch in 0..CHANNELS {
                 background[o + ch] = g * orig[s + ch];
             }
@@ -179,6 +191,7 @@ mod tests {
         let input = MixInput {
             original: None,
             original_gain: 1.0,
+            original_start: 0,
             clips: vec![ClipSignal {
                 samples: &clip,
                 position: 50,
@@ -209,6 +222,7 @@ mod tests {
         let input = MixInput {
             original: Some(&orig),
             original_gain: 1.0,
+            original_start: 0,
             clips: vec![ClipSignal {
                 samples: &clip,
                 position: 400,
@@ -245,6 +259,7 @@ mod tests {
         let input = MixInput {
             original: Some(&orig),
             original_gain: 1.0,
+            original_start: 0,
             clips: vec![
                 signal(100, None),
                 signal(500, Some(DuckParams { depth_db: 6.0, attack: 0, release: 0 })),
@@ -255,5 +270,40 @@ mod tests {
         assert!((s.background[150 * 2] - 0.1).abs() < 1e-6);
         assert!((s.background[550 * 2] - db_to_gain(-6.0)).abs() < 1e-6);
         assert_eq!(s.background[700 * 2], 1.0);
+    }
+
+    #[test]
+    fn the_original_given_in_chunks_mixes_as_the_whole() {
+        let orig: Vec<f32> = (0..3000 * CHANNELS).map(|i| (i as f32 * 0.01).sin()).collect();
+        let clip = ones(300);
+        let clips = vec![ClipSignal {
+            samples: &clip,
+            position: 1000,
+            gain: 0.5,
+            fade_in: 50,
+            fade_out: 50,
+            duck: None,
+        }];
+        let ducking = DuckParams { depth_db: 12.0, attack: 200, release: 300 };
+        let whole = MixInput {
+            original: Some(&orig),
+            original_gain: 0.8,
+            original_start: 0,
+            clips: clips.clone(),
+            ducking,
+        };
+        let all = mix_range(&whole, 0, 3000);
+        let mut chunked = Stems::default();
+        for start in (0..3000).step_by(700) {
+            let n = 700.min(3000 - start);
+            let part = &orig[start * CHANNELS..(start + n) * CHANNELS];
+            let input =
+                MixInput { original: Some(part), original_start: start as i64, ..whole.clone() };
+            let s = mix_range(&input, start as i64, n);
+            chunked.dialogue.extend(s.dialogue);
+            chunked.background.extend(s.background);
+            chunked.mix.extend(s.mix);
+        }
+        assert_eq!(chunked, all);
     }
 }

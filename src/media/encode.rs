@@ -96,6 +96,46 @@ fn unbounded_queue() -> Result<gst::Element, MediaError> {
     Ok(q)
 }
 
+/// Checks that a preset can encode pictures of `width`×`height`, before anything is written:
+/// every muxer (mp4mux, webmmux, qtmux) takes at least 16×16 pixels, and x264enc in 4:2:0 (the
+/// MP4 preset) an even width and height. Otherwise GStreamer only says "Internal data stream
+/// error" once the first frame is pushed.
+pub fn check_frame_size(
+    preset: Preset,
+    width: u32,
+    height: u32,
+    target: &Path,
+) -> Result<(), MediaError> {
+    let (muxer, name) = match preset {
+        Preset::Mp4 => ("mp4mux", "MP4"),
+        Preset::Webm => ("webmmux", "WebM"),
+        Preset::Mov => ("qtmux", "MOV"),
+        Preset::WavStems => return Ok(()),
+    };
+    let mut needs = Vec::new();
+    if width < 16 || height < 16 {
+        needs.push(format!("{muxer} takes pictures of at least 16×16 pixels"));
+    }
+    if preset == Preset::Mp4 && (width % 2 == 1 || height % 2 == 1) {
+        needs.push("x264enc (H.264 4:2:0) needs an even width and height".to_string());
+    }
+    if needs.is_empty() {
+        return Ok(());
+    }
+    Err(MediaError::Encode {
+        path: target.to_path_buf(),
+        reason: format!(
+            "cannot export a {width}×{height} picture as {name}: {}; scale or pad the shot first{}",
+            needs.join(" and "),
+            if preset == Preset::Mp4 && width >= 16 && height >= 16 {
+                " (or choose the webm or mov preset)"
+            } else {
+                ""
+            }
+        ),
+    })
+}
+
 /// Checks that every element a preset needs is installed.
 pub fn check_preset(preset: Preset) -> Result<(), MediaError> {
     let needed: &[&str] = match preset {
@@ -436,6 +476,9 @@ impl Writer {
     ) -> Result<Self, MediaError> {
         check_writable(target)?;
         check_preset(cfg.preset)?;
+        if let Some((w, h, _)) = cfg.video {
+            check_frame_size(cfg.preset, w, h, target)?;
+        }
         remove_stale_parts(target);
         let internal = |e: gst::glib::BoolError| MediaError::Internal(e.to_string());
         let tmp = temp_path(target);

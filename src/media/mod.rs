@@ -15,7 +15,7 @@ use gstreamer::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-pub use audio::{AudioBuffer, decode_audio};
+pub use audio::{AudioBuffer, AudioReader, decode_audio};
 pub use probe::{AudioStreamInfo, FrameTiming, MediaInfo, VideoStreamInfo, frame_timing, probe};
 pub use video::{Frame, PixelFormat, VideoDecoder};
 

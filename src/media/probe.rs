@@ -68,6 +68,7 @@ fn describe(caps: Option<gst::Caps>) -> String {
 /// Probes a file: streams, duration, frame rate (variable rate flagged), audio format.
 pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
     check_input(path)?;
+    check_wav_header(path)?;
     init()?;
     let abs = std::path::absolute(path)
         .map_err(|e| MediaError::Unsupported { path: path.to_path_buf(), reason: e.to_string() })?;
@@ -223,6 +224,54 @@ fn timing_of(mut pts: Vec<u64>, last_duration: u64) -> Option<FrameTiming> {
         longest_ms: ms(sorted[sorted.len() - 1]),
         variable,
     })
+}
+
+/// A WAV file whose `data` chunk claims more bytes than the file holds (a damaged header, or a
+/// file cut short) is refused by name: GStreamer's reader waits for the missing data and then
+/// reports no stream at all. Other files, and WAVs that leave the size open (0 or 0xFFFFFFFF,
+/// written while recording), pass.
+fn check_wav_header(path: &Path) -> Result<(), MediaError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else { return Ok(()) };
+    let Ok(len) = file.metadata().map(|m| m.len()) else { return Ok(()) };
+    let mut head = [0u8; 12];
+    if file.read_exact(&mut head).is_err() || &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return Ok(());
+    }
+    let mut at = 12u64;
+    let mut byte_rate = 0u64;
+    // Walk the chunks to `data` (a few at most: fmt, LIST, fact…).
+    for _ in 0..64 {
+        let mut chunk = [0u8; 8];
+        if file.seek(SeekFrom::Start(at)).is_err() || file.read_exact(&mut chunk).is_err() {
+            return Ok(());
+        }
+        let size = u64::from(u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]));
+        if &chunk[0..4] == b"fmt " && size >= 16 {
+            let mut fmt = [0u8; 16];
+            if file.read_exact(&mut fmt).is_ok() {
+                byte_rate = u64::from(u32::from_le_bytes([fmt[8], fmt[9], fmt[10], fmt[11]]));
+            }
+        }
+        if &chunk[0..4] == b"data" {
+            let holds = len.saturating_sub(at + 8);
+            if size == 0 || size == u64::from(u32::MAX) || size <= holds {
+                return Ok(());
+            }
+            let length = size.checked_div(byte_rate).map_or(String::new(), |secs| {
+                format!(" ({} h {:02} min of audio)", secs / 3600, secs / 60 % 60)
+            });
+            return Err(MediaError::Unsupported {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "the WAV header is inconsistent: it claims {size} bytes of audio data{length} \
+                     but the file holds {holds}; the file is cut short or its header is damaged"
+                ),
+            });
+        }
+        at += 8 + size + (size & 1);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

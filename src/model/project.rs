@@ -595,6 +595,20 @@ pub fn resolve_media_path(media: &MediaRef, project_dir: &Path) -> Option<PathBu
     [rel, media.absolute_path.clone()].into_iter().find(|p| p.is_file())
 }
 
+/// How the file at `path` differs from what the project recorded of `media` (size, then the
+/// content hash: a few MiB read, so cheap on any file), or `None` when it is the same file.
+/// Media recorded without a size or hash (hand-written projects) is not checked.
+pub fn media_change(media: &MediaRef, path: &Path) -> std::io::Result<Option<String>> {
+    let size = std::fs::metadata(path)?.len();
+    if media.size != 0 && size != media.size {
+        return Ok(Some(format!("its size changed from {} to {size} bytes", media.size)));
+    }
+    if media.content_hash.starts_with("sha256:") && content_hash(path)? != media.content_hash {
+        return Ok(Some("its content changed (same size, different content hash)".into()));
+    }
+    Ok(None)
+}
+
 /// The folder a project file lives in, absolute.
 pub fn project_dir(path: &Path) -> PathBuf {
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));

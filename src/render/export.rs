@@ -5,9 +5,9 @@
 use super::RenderError;
 use super::graph::{ExportTiming, FrameRenderer};
 use super::lips::{LipRenderer, lips_for};
-use super::sources::{load_sources, mix_input, video_path};
+use super::sources::{load_sources_streamed, mix_input, video_path};
+use super::stream::{StemStream, loudness_level};
 use crate::dsp::SAMPLE_RATE;
-use crate::dsp::mix::{self, MixInput};
 use crate::jobs::Job;
 use crate::media::MediaError;
 use crate::media::encode::{Tags, Writer, WriterConfig, check_preset, check_writable};
@@ -56,38 +56,6 @@ pub fn stem_paths(target: &Path) -> [PathBuf; 3] {
     [with("dialogue"), with("background"), target.to_path_buf()]
 }
 
-/// The three stems of `start..end` (timeline samples), brought to the project's loudness target
-/// when it has one: the mix is normalised (gain, then the limiter where peaks need it); the
-/// dialogue and background stems get the same gain so they still add up to the mix before
-/// limiting. `None` when the project has no loudness target, so audio streams in chunks.
-fn normalised_stems(
-    project: &Project,
-    preset: Preset,
-    input: &MixInput<'_>,
-    start: i64,
-    end: i64,
-) -> Result<Option<mix::Stems>, RenderError> {
-    let Some(target) = project.export.loudness else { return Ok(None) };
-    let mut stems = mix::mix_range(input, start, (end - start).max(0) as usize);
-    // Lossy encoders (AAC, Opus) rebuild peaks with overshoot; after heavy limiting AAC at
-    // 192 kb/s was measured up to 1.35 dB over, so lossy presets limit 2 dB lower.
-    let margin = match preset {
-        Preset::Mp4 | Preset::Webm => 2.0,
-        Preset::Mov | Preset::WavStems => 0.0,
-    };
-    let report = crate::dsp::loudness::normalise(
-        &mut stems.mix,
-        mix::CHANNELS,
-        SAMPLE_RATE,
-        target.lufs(),
-        crate::model::loudness::TRUE_PEAK_CEILING_DBTP - margin,
-    )
-    .map_err(|e| RenderError::Invalid(e.to_string()))?;
-    let g = 10f32.powf((report.gain_db / 20.0) as f32);
-    stems.dialogue.iter_mut().chain(stems.background.iter_mut()).for_each(|v| *v *= g);
-    Ok(Some(stems))
-}
-
 fn tags(project: &Project) -> Tags {
     Tags {
         title: project.name.clone(),
@@ -133,12 +101,12 @@ pub fn render_project(
     // while this thread opens the shot and starts the encoder; the first frame waits for both.
     let video = if need_video { Some(video_path(project, project_dir)?) } else { None };
     let (sources, prepared) = match &video {
-        None => (load_sources(project, project_dir, false)?, None),
+        None => (load_sources_streamed(project, project_dir, false)?, None),
         Some(video_path) => std::thread::scope(|scope| {
             let planner = std::thread::Builder::new()
                 .name("export-lip-plan".into())
                 .spawn_scoped(scope, || {
-                    let sources = load_sources(project, project_dir, true)?;
+                    let sources = load_sources_streamed(project, project_dir, true)?;
                     let lips = lips_for(project, project_dir, &sources, video_path, job, None)?;
                     Ok::<_, RenderError>((sources, lips))
                 })
@@ -175,22 +143,11 @@ pub fn render_project(
     let input = mix_input(project, &sources);
     let sample_at = |frame: i64| rate.frame_to_time(frame).to_samples(SAMPLE_RATE);
     let (s_first, s_last) = (sample_at(first), sample_at(last));
-    let normalised = normalised_stems(project, opts.preset, &input, s_first, s_last)?;
-    let stems_at = |s0: i64, n: usize| -> mix::Stems {
-        match &normalised {
-            Some(all) => {
-                let a = (s0 - s_first).max(0) as usize * mix::CHANNELS;
-                let b = (a + n * mix::CHANNELS).min(all.mix.len());
-                let a = a.min(b);
-                mix::Stems {
-                    dialogue: all.dialogue[a..b].to_vec(),
-                    background: all.background[a..b].to_vec(),
-                    mix: all.mix[a..b].to_vec(),
-                }
-            }
-            None => mix::mix_range(&input, s0, n),
-        }
-    };
+    // The sound streams: mixed a second at a time, the original read from its file, the
+    // loudness target met by passes over the stream; nothing holds the whole range.
+    let level = loudness_level(project, opts.preset, &input, &sources, s_first, s_last, job)?;
+    let file = sources.original_file.as_deref();
+    let mut audio = StemStream::new(&input, file, s_first, s_last, level)?;
 
     if let Some((mut frames, mut writer)) = prepared {
         let writer_rgba = !matches!(opts.preset, Preset::Mp4 | Preset::Webm);
@@ -206,7 +163,7 @@ pub fn render_project(
             };
             writer.push_frame_buffer(buffer)?;
             let (s0, s1) = (sample_at(i), sample_at(i + 1));
-            writer.push_audio(&stems_at(s0, (s1 - s0) as usize).mix)?;
+            writer.push_audio(&audio.next((s1 - s0) as usize)?.mix)?;
             let done = i - first + 1;
             job.set_progress(done as f64 / total as f64);
             on_progress(RenderProgress { done, total });
@@ -244,7 +201,7 @@ pub fn render_project(
             return Err(MediaError::Cancelled.into());
         }
         let n = (s_end - s).min(chunk);
-        let stems = stems_at(s, n as usize);
+        let stems = audio.next(n as usize)?;
         for (w, data) in writers.iter_mut().zip([&stems.dialogue, &stems.background, &stems.mix]) {
             w.push_audio(data)?;
         }

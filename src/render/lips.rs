@@ -264,7 +264,7 @@ pub(crate) fn lips_for(
     let rate = project.timeline.frame_rate;
     let frames = rate.time_to_frame(project.timeline.duration - Time::from_ticks(1)) + 1;
     let len = rate.frame_to_time(frames).to_samples(SAMPLE_RATE).max(0) as usize;
-    let dialogue_of = |p: &Project| mix::mix_range(&mix_input(p, sources), 0, len).dialogue;
+    let dialogue_of = |p: &Project| mix::dialogue_range(&mix_input(p, sources), 0, len);
     let production = project
         .timeline
         .original_audio

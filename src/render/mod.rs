@@ -8,6 +8,8 @@
 //! - [`graph`]: [`graph::FrameRenderer`], decoded frame → edited frame, for preview and export;
 //! - [`lips`]: the per-frame lip layers of a planned project ([`lips::LipRenderer`]);
 //! - [`sources`]: decoded sound of the project and the mixer input built from it;
+//! - [`stream`]: export's sound mixed chunk by chunk, the original streamed from its file,
+//!   loudness normalisation as passes over the stream;
 //! - [`warp_cache`]: stretched samples of warped dub clips;
 //! - [`export`]: the writer side ([`render_project`]).
 
@@ -17,6 +19,7 @@ pub mod graph;
 pub mod lips;
 pub mod pixels;
 pub mod sources;
+pub mod stream;
 pub mod warp_cache;
 
 use crate::lipsync::plan::PlanError;
@@ -33,6 +36,14 @@ pub enum RenderError {
     MissingMedia {
         /// Where the project expected it.
         path: PathBuf,
+    },
+    /// A media file is not the one the project was made with (replaced or edited on disk).
+    #[error("{path}: {what} since it was added to the project; relink it or restore the original")]
+    MediaChanged {
+        /// The file.
+        path: PathBuf,
+        /// What changed.
+        what: String,
     },
     /// The project cannot be rendered as asked.
     #[error("{0}")]

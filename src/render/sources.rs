@@ -8,7 +8,7 @@ use crate::dsp::SAMPLE_RATE;
 use crate::dsp::db_to_gain;
 use crate::dsp::mix::{self, ClipSignal, DuckParams, MixInput};
 use crate::media::{AudioBuffer, MediaError, decode_audio};
-use crate::model::project::resolve_media_path;
+use crate::model::project::{media_change, resolve_media_path};
 use crate::model::{ClipId, MediaId, Project, Time};
 use crate::render::warp_cache::WarpCache;
 use std::collections::HashMap;
@@ -20,8 +20,12 @@ use std::sync::Arc;
 pub struct Sources {
     /// The shot's path, when video is rendered.
     pub video: Option<PathBuf>,
-    /// The original audio, or the M&E stem that replaces it (stereo 48 kHz).
+    /// The original audio, or the M&E stem that replaces it (stereo 48 kHz); `None` when
+    /// [`Sources::original_file`] streams it instead.
     pub original: Option<AudioBuffer>,
+    /// The file of the original audio (or M&E stem) when it is streamed rather than decoded
+    /// whole ([`load_sources_streamed`]: export, whose memory must not grow with the media).
+    pub original_file: Option<PathBuf>,
     /// Whether `original` is an M&E stem (never ducked: it has no dialogue).
     pub is_me: bool,
     /// Every audible dub clip's media, stereo 48 kHz.
@@ -38,7 +42,16 @@ pub(crate) fn media_path(
     let m = project.media(id).ok_or_else(|| {
         RenderError::Invalid(format!("project refers to unknown media id {}", id.0))
     })?;
-    resolve_media_path(m, dir).ok_or_else(|| RenderError::MissingMedia { path: m.path.clone() })
+    let path = resolve_media_path(m, dir)
+        .ok_or_else(|| RenderError::MissingMedia { path: m.path.clone() })?;
+    // Other content under the same name would render silently, and a bound lip edit would land
+    // on another face: refuse it.
+    let changed = media_change(m, &path)
+        .map_err(|e| RenderError::Invalid(format!("{}: {e}", path.display())))?;
+    match changed {
+        Some(what) => Err(RenderError::MediaChanged { path, what }),
+        None => Ok(path),
+    }
 }
 
 /// The shot's path (an error when the project has none).
@@ -54,6 +67,25 @@ pub fn load_sources(
     project: &Project,
     dir: &Path,
     need_video: bool,
+) -> Result<Sources, RenderError> {
+    load(project, dir, need_video, false)
+}
+
+/// [`load_sources`] with the original audio (or M&E stem) left in its file, to be streamed
+/// ([`Sources::original_file`]); only the dub clips are decoded.
+pub fn load_sources_streamed(
+    project: &Project,
+    dir: &Path,
+    need_video: bool,
+) -> Result<Sources, RenderError> {
+    load(project, dir, need_video, true)
+}
+
+fn load(
+    project: &Project,
+    dir: &Path,
+    need_video: bool,
+    stream_original: bool,
 ) -> Result<Sources, RenderError> {
     let video = if need_video { Some(video_path(project, dir)?) } else { None };
     let is_me = project.timeline.me_track.is_some();
@@ -74,6 +106,20 @@ pub fn load_sources(
             }
         }
     }
+    let mut original_file = None;
+    let original_media = match original_media {
+        Some(id) if stream_original => {
+            let path = media_path(project, dir, id)?;
+            match crate::media::probe(&path)?.audio {
+                Some(_) => original_file = Some(path),
+                // A shot without sound plays none (an M&E stem without sound is an error).
+                None if !is_me => {}
+                None => return Err(MediaError::NoStream { path, what: "audio" }.into()),
+            }
+            None
+        }
+        other => other,
+    };
     let paths: Vec<PathBuf> = original_media
         .iter()
         .chain(&clip_media)
@@ -93,7 +139,7 @@ pub fn load_sources(
         clips.insert(id, a?);
     }
     let warped = warped_clips(project, &clips, &mut WarpCache::new());
-    Ok(Sources { video, original, is_me, clips, warped })
+    Ok(Sources { video, original, original_file, is_me, clips, warped })
 }
 
 /// Decodes each file's sound (stereo 48 kHz), several at once (one per core), in order.
@@ -205,6 +251,7 @@ pub fn mix_input_with<'a>(
                 if sources.is_me { !tl.me_mute } else { !tl.original_audio.mute }
             })
             .map(|b| b.samples.as_slice()),
+        original_start: 0,
         // The M&E stem plays at unity: the original track's gain is for the original.
         original_gain: if sources.is_me {
             1.0

@@ -513,6 +513,7 @@ impl RedubApp {
         match Project::load(path) {
             Ok(p) => {
                 self.replace_project(p, Some(path.to_path_buf()));
+                self.check_changed_media(path);
                 self.settings.add_recent(path);
                 if let Err(e) = self.settings.save(&self.dirs) {
                     self.error(format!("{e:#}"));
@@ -520,6 +521,28 @@ impl RedubApp {
                 self.check_recovery();
             }
             Err(e) => self.fail("Cannot open the project", e.to_string()),
+        }
+    }
+
+    /// Says which media files are not the ones the project was made with (size or content hash
+    /// changed on disk), asking to relink them; missing files are reported elsewhere.
+    fn check_changed_media(&mut self, project_path: &Path) {
+        let dir = crate::model::project::project_dir(project_path);
+        let changed: Vec<String> = self
+            .project
+            .media
+            .iter()
+            .filter_map(|m| {
+                let path = crate::model::project::resolve_media_path(m, &dir)?;
+                let what = crate::model::project::media_change(m, &path).ok()??;
+                Some(format!("{}: {what}", path.display()))
+            })
+            .collect();
+        if !changed.is_empty() {
+            self.error(format!(
+                "Media changed since it was added to the project (relink or restore it): {}",
+                changed.join("; ")
+            ));
         }
     }
 

@@ -1,0 +1,85 @@
+//! Memory does not grow with the media's length (issue 22, item 6): rendering the sound of a
+//! clip nine times longer peaks at about the same RSS, with and without a loudness target, and a
+//! short range of the long clip costs no more than the short clip. Each render is a child
+//! `redub` process whose own peak RSS comes from `wait4`.
+
+mod common;
+
+use common::stderr;
+use redub::media::testsrc::write_bars_clip;
+use redub::model::FrameRate;
+use std::path::{Path, PathBuf};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A `seconds`-long 64×48 10 fps bars + tone clip and a project `name.redub` made from it.
+fn project(d: &Path, name: &str, seconds: u32) -> PathBuf {
+    let clip = d.join(format!("{name}.mp4"));
+    let rate = FrameRate::new(10, 1).unwrap();
+    write_bars_clip(&clip, seconds * 10, 64, 48, rate, 440.0).unwrap();
+    let p = d.join(format!("{name}.redub"));
+    let o = common::redub(&["new", "--video", s(&clip), "-o", s(&p)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    p
+}
+
+/// Runs `redub ARGS` to the end; returns its peak RSS in MiB (`wait4`'s `ru_maxrss`).
+#[cfg(target_os = "linux")]
+fn peak_rss_mib(args: &[&str]) -> f64 {
+    // Reaped by wait4 below (std's wait would not give the child's rusage).
+    #[allow(clippy::zombie_processes)]
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_redub"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value to be overwritten; wait4 reaps our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4");
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "redub {args:?} failed");
+    usage.ru_maxrss as f64 / 1024.0
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn render_memory_does_not_grow_with_the_media_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 20 s and 3 min: the long clip's sound alone is 66 MiB as f32 stereo, 200 MiB as the three
+    // stems a loudness pass used to hold (measured before streaming: 90 → 377 MiB with
+    // `--loudness`); the rest of a render is the same for both.
+    let short = project(d, "short", 20);
+    let long = project(d, "long", 180);
+    let stems = d.join("o.wav");
+    let mut report = Vec::new();
+    // The WAV stems carry the whole audio path (original streamed, mix, loudness passes) and
+    // no video encoder, whose own queues ahead of the muxer are not this test's subject.
+    for extra in [vec![], vec!["--loudness", "-16"]] {
+        let mut args = vec!["render", "", "-o", s(&stems)];
+        args.extend(extra.iter());
+        args[1] = s(&short);
+        let a = peak_rss_mib(&args);
+        args[1] = s(&long);
+        let b = peak_rss_mib(&args);
+        report.push(format!("wav {extra:?}: 20 s {a:.0} MiB, 3 min {b:.0} MiB"));
+        assert!(
+            b <= a * 1.10 + 4.0,
+            "wav {extra:?}: 20 s peaks at {a:.0} MiB, 3 min at {b:.0} MiB"
+        );
+    }
+    // Five seconds of the long clip, with video, cost what the whole short clip costs (the
+    // sound is read from the range's start, not decoded whole: before, 185 against 95 MiB).
+    let target = d.join("range.mov");
+    let range = peak_rss_mib(&["render", s(&long), "-o", s(&target), "--range", "0..5"]);
+    let whole_short = peak_rss_mib(&["render", s(&short), "-o", s(&target)]);
+    report.push(format!(
+        "mov --range 0..5 of 3 min: {range:.0} MiB, whole 20 s: {whole_short:.0} MiB"
+    ));
+    println!("{}", report.join("\n"));
+    assert!(range <= whole_short * 1.10 + 4.0, "range {range:.0} MiB vs 20 s {whole_short:.0} MiB");
+}
