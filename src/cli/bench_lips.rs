@@ -160,16 +160,7 @@ pub(super) fn reframe(src: &Path, out: &Path, w: usize, h: usize) -> Result<(), 
 /// A project on `video` with `dub` at 0.2 s bound to its first face, the shot's face analysis
 /// already cached.
 pub(super) fn lip_project(video: &Path, dub: &Path) -> Result<Project, CliError> {
-    let info = probe(video)?;
-    let v = info
-        .video
-        .as_ref()
-        .ok_or_else(|| CliError::User(format!("{} has no video", video.display())))?;
-    let mut p = Project::new("bench-lips", v.frame_rate);
-    let vid = p.add_media(video, MediaKind::Video, info.duration)?;
-    p.timeline.video.media = Some(vid);
-    p.timeline.original_audio.media = Some(vid);
-    p.timeline.duration = info.duration;
+    let mut p = shot_project("bench-lips", video)?;
     let d = probe(dub)?;
     let a = p.add_media(dub, MediaKind::Audio, d.duration)?;
     let t = p.add_dub_track("Dub 1");
@@ -184,6 +175,22 @@ pub(super) fn lip_project(video: &Path, dub: &Path) -> Result<Project, CliError>
         true,
     )
     .map_err(internal)?;
+    Ok(p)
+}
+
+/// A project named `name` on `video`: its picture and its sound as the original, as long as the
+/// video.
+pub(super) fn shot_project(name: &str, video: &Path) -> Result<Project, CliError> {
+    let info = probe(video)?;
+    let v = info
+        .video
+        .as_ref()
+        .ok_or_else(|| CliError::User(format!("{} has no video", video.display())))?;
+    let mut p = Project::new(name, v.frame_rate);
+    let vid = p.add_media(video, MediaKind::Video, info.duration)?;
+    p.timeline.video.media = Some(vid);
+    p.timeline.original_audio.media = Some(vid);
+    p.timeline.duration = info.duration;
     Ok(p)
 }
 
@@ -352,18 +359,12 @@ pub(super) fn long_shot(video: &Path, dub: &Path, minutes: f64) -> Result<(), Cl
     )
     .map_err(internal)?;
     println!("  face analysis (cached for the renders) {:.0} s", t0.elapsed().as_secs_f64());
-    let info = probe(&shot)?;
-    let v = info.video.as_ref().ok_or_else(|| internal("no video"))?;
-    let mut project = Project::new("bench-long-shot", v.frame_rate);
-    let vid = project.add_media(&shot, MediaKind::Video, info.duration)?;
-    project.timeline.video.media = Some(vid);
-    project.timeline.original_audio.media = Some(vid);
-    project.timeline.duration = info.duration;
+    let mut project = shot_project("bench-long-shot", &shot)?;
     let d = probe(dub)?;
     let a = project.add_media(dub, MediaKind::Audio, d.duration)?;
     let t = project.add_dub_track("Dub 1");
     let cut = Time::from_seconds_f64(10.0).min(d.duration);
-    let length = info.duration.as_seconds_f64();
+    let length = project.timeline.duration.as_seconds_f64();
     for at in [length / 3.0, 2.0 * length / 3.0] {
         let id = project.add_clip(t, a, Time::from_seconds_f64(at))?;
         if let Some(c) = project.timeline.dub_tracks[0].clips.iter_mut().find(|c| c.id == id) {

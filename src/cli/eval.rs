@@ -266,13 +266,8 @@ fn pitch_shifted(wav: &Path, cents: i32) -> Result<PathBuf, CliError> {
 
 /// A project on `shot` with `dub` on one dub track from 0 s, bound to `face`.
 fn dub_project(shot: &Path, dub: &Path, face: u32, frames: i64) -> Result<Project, CliError> {
-    let info = probe(shot)?;
-    let v = info.video.ok_or_else(|| CliError::User(format!("{}: no video", shot.display())))?;
-    let mut p = Project::new("eval", v.frame_rate);
-    let vid = p.add_media(shot, MediaKind::Video, info.duration).map_err(CliError::from)?;
-    p.timeline.video.media = Some(vid);
-    p.timeline.original_audio.media = Some(vid);
-    p.timeline.duration = v.frame_rate.frame_to_time(frames);
+    let mut p = super::bench_lips::shot_project("eval", shot)?;
+    p.timeline.duration = p.timeline.frame_rate.frame_to_time(frames);
     let d = probe(dub)?;
     let a = p.add_media(dub, MediaKind::Audio, d.duration).map_err(CliError::from)?;
     let t = p.add_dub_track("Dub");
