@@ -56,9 +56,8 @@ pub fn loudness(descriptors: &[Vec<f32>]) -> Vec<f32> {
 
 /// Zero mean, unit variance.
 fn standardise(x: &[f32]) -> Vec<f32> {
-    let n = x.len().max(1) as f32;
-    let m = x.iter().sum::<f32>() / n;
-    let sd = (x.iter().map(|v| (v - m).powi(2)).sum::<f32>() / n).sqrt().max(1e-6);
+    let (m, sd) = mean_sd(x);
+    let sd = sd.max(1e-6);
     x.iter().map(|v| (v - m) / sd).collect()
 }
 
@@ -140,13 +139,9 @@ impl Articulator {
         let held = held_out_predictions(&x, &y, ridge.lambda);
         let gain = (0..m)
             .map(|o| {
-                let sd = |v: &mut dyn Iterator<Item = f32>| {
-                    let v: Vec<f32> = v.collect();
-                    let mu = v.iter().sum::<f32>() / v.len().max(1) as f32;
-                    (v.iter().map(|a| (a - mu).powi(2)).sum::<f32>() / v.len().max(1) as f32).sqrt()
-                };
-                let truth = sd(&mut y.iter().map(|v| v[o]));
-                let pred = sd(&mut held.iter().map(|v| v[o]));
+                let sd = |v: Vec<f32>| mean_sd(&v).1;
+                let truth = sd(y.iter().map(|v| v[o]).collect());
+                let pred = sd(held.iter().map(|v| v[o]).collect());
                 if pred > 1e-6 { (truth / pred).clamp(1.0, 3.0) } else { 1.0 }
             })
             .collect();
