@@ -390,6 +390,25 @@ fn halves(
     let envelope = audio_envelope(&dub_sound.samples, SAMPLE_RATE, fps, half as usize);
     let loudness: Vec<Option<f32>> = envelope.iter().map(|v| Some(*v)).collect();
 
+    let opening = |s: &[Option<Mouth>]| -> Vec<Option<f32>> {
+        s.iter().map(|m| m.as_ref().map(|m| m.opening)).collect()
+    };
+    write_columns(
+        &dir.join("openings.csv"),
+        &[
+            ("truth", opening(&truth)),
+            ("edit", opening(&edit)),
+            ("selection", opening(&selected)),
+            ("no_edit", opening(&shot_mouths)),
+            ("weight", plan.iter().map(|p| p.as_ref().map(|p| p.weight)).collect()),
+            (
+                "entry_frame",
+                plan.iter()
+                    .map(|p| p.as_ref().and_then(|p| entry_frames.get(p.entry)).map(|f| *f as f32))
+                    .collect(),
+            ),
+        ],
+    )?;
     let no_edit = figures(&shot_mouths, &truth, threshold, None);
     let edit_f = figures(&edit, &truth, threshold, no_edit.dynamic_distance);
     let selection_f = figures(&selected, &truth, threshold, no_edit.dynamic_distance);
@@ -418,6 +437,29 @@ fn halves(
         oracle: oracle_f,
         closure_threshold: threshold,
     })
+}
+
+/// Writes per-frame series as CSV (a column each, empty where unmeasured), so a kept work folder
+/// (`--keep`) shows where the edit departs from its selection and the truth.
+fn write_columns(path: &Path, series: &[(&str, Vec<Option<f32>>)]) -> Result<(), CliError> {
+    let mut text = String::from("frame");
+    for (name, _) in series {
+        text.push(',');
+        text.push_str(name);
+    }
+    text.push('\n');
+    let frames = series.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
+    for i in 0..frames {
+        text.push_str(&i.to_string());
+        for (_, s) in series {
+            text.push(',');
+            if let Some(Some(v)) = s.get(i) {
+                text.push_str(&format!("{v:.4}"));
+            }
+        }
+        text.push('\n');
+    }
+    std::fs::write(path, text).map_err(|e| CliError::User(format!("{}: {e}", path.display())))
 }
 
 /// Per frame, the filmed mouth (`shot[frame]`) of the bank entry `plan` chooses there

@@ -82,7 +82,9 @@ enum EvalCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        /// Keep the work files (half A, the dub, caches) in this folder.
+        /// Keep the work files (half A, the dub, caches, and per halves clip `openings.csv`: each
+        /// frame's truth, edit, selection and no-edit openings, plan weight and chosen bank frame)
+        /// in this folder.
         #[arg(long)]
         keep: Option<PathBuf>,
         /// Skip the bank oracle (faster, when comparing engine settings).
