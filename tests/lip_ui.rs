@@ -238,7 +238,7 @@ fn one_face_and_one_dub_track_are_bound_automatically_and_undo_keeps_them_apart(
     let file = dir.path().join("bind.redub");
     p.save(&file).unwrap();
 
-    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    let mut h = harness(&dir.path().join("appdata"), Some(file.clone()));
     step_until(&mut h, "the face analysis", |a| {
         a.lip_preview.analysis.is_some() && a.project.timeline.dub_tracks[0].face.is_some()
     });
@@ -262,4 +262,28 @@ fn one_face_and_one_dub_track_are_bound_automatically_and_undo_keeps_them_apart(
     assert_eq!(h.state().project.timeline.dub_tracks[0].face, None);
     // Nothing drives a face now: the faces list says what to do.
     assert!(h.query_by_label_contains("No dub track drives a face yet").is_some());
+
+    // Bound by hand and unbound again, then saved: opened again, it stays unbound.
+    for face in [Some(FaceId(0)), None] {
+        h.state_mut().queue(AppCommand::Edit {
+            edit: redub::model::edit::Edit::SetTrackFace { track: t, face },
+            label: "bind".into(),
+        });
+        h.run_ok();
+    }
+    h.state_mut().queue(AppCommand::Save);
+    h.run_ok();
+    assert!(!h.state().is_dirty(), "saved");
+    drop(h);
+    let saved = Project::load(&file).unwrap();
+    assert!(!saved.timeline.dub_tracks[0].auto_bind, "the unbind is saved");
+    let mut h = harness(&dir.path().join("appdata2"), Some(file));
+    step_until(&mut h, "the face analysis after reopening", |a| {
+        a.lip_preview.analysis.is_some() && a.background_idle()
+    });
+    for _ in 0..5 {
+        h.step();
+    }
+    assert_eq!(h.state().project.timeline.dub_tracks[0].face, None, "not bound again");
+    assert!(!h.state().is_dirty());
 }

@@ -318,6 +318,7 @@ fn auto_bind(project: &mut Project, video: &Path) {
                 let face = crate::model::lip::FaceId(face.id);
                 if let Some(t) = project.timeline.dub_tracks.iter_mut().find(|t| t.id == id) {
                     t.face = Some(face);
+                    t.auto_bind = false;
                 }
                 println!("bound {name} to face {}: the shot has one face", face.0);
             }

@@ -104,12 +104,23 @@ pub enum Edit {
         /// New properties.
         props: TrackProps,
     },
-    /// Binds a dub track to a face of the shot (or unbinds it with `None`).
+    /// Binds a dub track to a face of the shot (or unbinds it with `None`); either way the
+    /// editor no longer binds the track by itself ([`crate::model::DubTrack::auto_bind`]).
     SetTrackFace {
         /// The track.
         track: TrackId,
         /// The face its speech drives.
         face: Option<crate::model::lip::FaceId>,
+    },
+    /// Sets a dub track's face and [`crate::model::DubTrack::auto_bind`] as they were: the
+    /// inverse of [`Edit::SetTrackFace`].
+    RestoreTrackFace {
+        /// The track.
+        track: TrackId,
+        /// The face.
+        face: Option<crate::model::lip::FaceId>,
+        /// Whether the editor may bind the track by itself.
+        auto_bind: bool,
     },
     /// Replaces a dub track's per-segment lip settings (the overrides of its lip segments).
     SetLipSegments {
@@ -245,8 +256,17 @@ impl Edit {
             }
             Edit::SetTrackFace { track, face } => {
                 let i = track_index(project, *track)?;
-                let old = std::mem::replace(&mut project.timeline.dub_tracks[i].face, *face);
-                Edit::SetTrackFace { track: *track, face: old }
+                let t = &mut project.timeline.dub_tracks[i];
+                let old = std::mem::replace(&mut t.face, *face);
+                let auto_bind = std::mem::replace(&mut t.auto_bind, false);
+                Edit::RestoreTrackFace { track: *track, face: old, auto_bind }
+            }
+            Edit::RestoreTrackFace { track, face, auto_bind } => {
+                let i = track_index(project, *track)?;
+                let t = &mut project.timeline.dub_tracks[i];
+                let old = std::mem::replace(&mut t.face, *face);
+                let old_auto = std::mem::replace(&mut t.auto_bind, *auto_bind);
+                Edit::RestoreTrackFace { track: *track, face: old, auto_bind: old_auto }
             }
             Edit::SetLipSegments { track, segments } => {
                 let i = track_index(project, *track)?;
@@ -535,6 +555,30 @@ mod tests {
         p.add_dub_track("B");
         p.add_clip(a, MediaId(1), Time::from_millis(500)).unwrap();
         p
+    }
+
+    #[test]
+    fn binding_or_unbinding_ends_auto_binding_and_undo_restores_it() {
+        let mut p = base();
+        let orig = p.clone();
+        let track = p.timeline.dub_tracks[0].id;
+        assert!(p.timeline.dub_tracks[0].auto_bind, "a new track may be bound by the editor");
+        let face = Some(crate::model::lip::FaceId(0));
+        let bind = Edit::SetTrackFace { track, face }.apply(&mut p).unwrap();
+        let unbind = Edit::SetTrackFace { track, face: None }.apply(&mut p).unwrap();
+        assert_eq!(p.timeline.dub_tracks[0].face, None);
+        assert!(!p.timeline.dub_tracks[0].auto_bind, "unbound on purpose");
+        // Saved and read back, the decision stays; a project from before the field binds.
+        let text = serde_json::to_string(&p).unwrap();
+        let back: Project = serde_json::from_str(&text).unwrap();
+        assert!(!back.timeline.dub_tracks[0].auto_bind);
+        let text = serde_json::to_string(&orig).unwrap();
+        assert!(!text.contains("auto_bind"), "the default is not written: {text}");
+        let back: Project = serde_json::from_str(&text).unwrap();
+        assert!(back.timeline.dub_tracks[0].auto_bind);
+        unbind.apply(&mut p).unwrap();
+        bind.apply(&mut p).unwrap();
+        assert_eq!(p, orig, "undo restores the face and the auto binding");
     }
 
     #[test]

@@ -208,6 +208,11 @@ impl Clip {
     }
 }
 
+/// [`DubTrack::auto_bind`] of tracks saved before it existed, and of new ones.
+fn auto_bind_default() -> bool {
+    true
+}
+
 /// A track of replacement speech.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DubTrack {
@@ -228,6 +233,11 @@ pub struct DubTrack {
     /// The face this track's speech drives; unbound tracks edit no mouth.
     #[serde(default)]
     pub face: Option<crate::model::lip::FaceId>,
+    /// Whether the editor may still bind this track by itself (the shot has one face and the
+    /// project one dub track): true until a face is bound to it or it is unbound on purpose, so
+    /// a track the user unbound stays unbound when the project is opened again.
+    #[serde(default = "auto_bind_default", skip_serializing_if = "Clone::clone")]
+    pub auto_bind: bool,
     /// How the bound face's mouth is edited.
     #[serde(default)]
     pub lip: crate::model::lip::LipSettings,
@@ -441,6 +451,7 @@ impl Project {
             solo: false,
             locked: false,
             face: None,
+            auto_bind: true,
             lip: Default::default(),
             lip_segments: Vec::new(),
         });

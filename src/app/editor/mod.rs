@@ -693,14 +693,16 @@ impl RedubApp {
             && !self.lip_preview.busy()
     }
 
-    /// When the shot has exactly one face and the project one dub track that drives none,
-    /// binds the two (one undo step) and says so; done once per track, so an unbind stays.
+    /// When the shot has exactly one face and the project one dub track that drives none and
+    /// was never bound or unbound ([`crate::model::DubTrack::auto_bind`]), binds the two (one
+    /// undo step) and says so; done once per track in a session, so an undo stays unbound.
     fn auto_bind(&mut self) {
         let Some(a) = self.lip_preview.analysis.as_ref() else { return };
         let [face] = a.tracks.as_slice() else { return };
         let face = crate::model::lip::FaceId(face.id);
         let [t] = self.project.timeline.dub_tracks.as_slice() else { return };
-        if t.face.is_some() {
+        if t.face.is_some() || !t.auto_bind {
+            // Bound, or bound and unbound again (saved with the project): the user decided.
             self.auto_bound.insert(t.id);
             return;
         }
