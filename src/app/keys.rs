@@ -55,8 +55,14 @@ pub fn shortcut_text(preset: KeyPreset, cmd: &AppCommand) -> Option<String> {
         C::ToggleSnap => "S".into(),
         C::Delete => "Delete".into(),
         C::RippleDelete => "Shift+Delete".into(),
-        C::InsertAtPlayhead => ",".into(),
-        C::OverwriteAtPlayhead => ".".into(),
+        C::InsertAtPlayhead => match preset {
+            KeyPreset::Premiere => ",".into(),
+            KeyPreset::Resolve => "F9".into(),
+        },
+        C::OverwriteAtPlayhead => match preset {
+            KeyPreset::Premiere => ".".into(),
+            KeyPreset::Resolve => "F10".into(),
+        },
         _ => return None,
     })
 }
@@ -119,8 +125,9 @@ pub fn command_for_key(
         Key::I => C::SetIn,
         Key::O => C::SetOut,
         Key::M => C::AddMarker,
-        Key::Comma => C::InsertAtPlayhead,
-        Key::Period => C::OverwriteAtPlayhead,
+        // Premiere's `,` / `.` and Resolve's F9 / F10, in either preset (no other use).
+        Key::Comma | Key::F9 => C::InsertAtPlayhead,
+        Key::Period | Key::F10 => C::OverwriteAtPlayhead,
         Key::S => C::ToggleSnap,
         Key::Delete | Key::Backspace if m.shift => C::RippleDelete,
         Key::Delete | Key::Backspace => C::Delete,
@@ -147,6 +154,23 @@ mod tests {
         assert_eq!(
             command_for_key(KeyPreset::Resolve, Key::Z, Modifiers::CTRL | Modifiers::SHIFT, false),
             Some(AppCommand::Redo)
+        );
+    }
+
+    #[test]
+    fn insert_and_overwrite_take_premiere_and_resolve_keys() {
+        for preset in [KeyPreset::Premiere, KeyPreset::Resolve] {
+            let key = |k| command_for_key(preset, k, Modifiers::NONE, false);
+            assert_eq!(key(Key::Comma), Some(AppCommand::InsertAtPlayhead));
+            assert_eq!(key(Key::F9), Some(AppCommand::InsertAtPlayhead));
+            assert_eq!(key(Key::Period), Some(AppCommand::OverwriteAtPlayhead));
+            assert_eq!(key(Key::F10), Some(AppCommand::OverwriteAtPlayhead));
+        }
+        let text = |p, c| shortcut_text(p, &c);
+        assert_eq!(text(KeyPreset::Resolve, AppCommand::InsertAtPlayhead).as_deref(), Some("F9"));
+        assert_eq!(
+            text(KeyPreset::Premiere, AppCommand::OverwriteAtPlayhead).as_deref(),
+            Some(".")
         );
     }
 
