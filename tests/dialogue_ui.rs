@@ -279,6 +279,20 @@ fn markers_are_renamed_in_the_inspector() {
     h.run_ok();
     assert_eq!(h.state().project.timeline.markers[0].name, "Door slam");
     assert_eq!(h.state().history.undo_label(), Some("Rename marker"));
+    // The name field takes the panel's width: a name is not cut to a few letters.
+    let field = h.get_by_label("Marker name at 00:00:00:00");
+    let (width, field_right) = (field.rect().width(), field.rect().right());
+    if let Some(d) = std::env::var_os("REDUB_SHOTS")
+        && let Ok(img) = h.render()
+    {
+        let _ = img.save(std::path::Path::new(&d).join("marker_name.png"));
+    }
+    // ... and stops before the remove button, which stays on screen.
+    let remove = h.get_by_label("x").rect();
+    assert!(width > 100.0, "the name field is {width} px wide");
+    assert!(field_right <= remove.left(), "the field runs under the remove button");
+    assert!(remove.right() <= 1440.0, "the remove button is on screen");
+
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.run_ok();
     assert_eq!(h.state().project.timeline.markers[0].name, "Marker 1");

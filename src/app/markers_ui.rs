@@ -38,37 +38,43 @@ pub fn markers_ui(
         return;
     }
     let rate = project.timeline.frame_rate;
-    egui::Grid::new("markers").num_columns(3).show(ui, |ui| {
-        for (i, m) in markers.iter().enumerate() {
+    // One row a marker: its timecode, then the name field taking the width the panel has (a
+    // fixed width was cut off by a narrow panel), the remove button at the right edge.
+    for (i, m) in markers.iter().enumerate() {
+        ui.horizontal(|ui| {
             let tc = format_timecode(m.time, rate, rate.is_drop_frame_rate());
             if ui.button(&tc).on_hover_text(format!("Go to {}", m.name)).clicked() {
                 out.push(AppCommand::Seek(m.time));
             }
-            let mut text = match &state.editing {
-                Some((k, t)) if *k == i => t.clone(),
-                _ => m.name.clone(),
-            };
-            let r = ui
-                .add(egui::TextEdit::singleline(&mut text).desired_width(120.0))
-                .on_hover_text(format!("Marker name at {tc}"));
-            if r.changed() || r.has_focus() {
-                state.editing = Some((i, text.clone()));
-            }
-            if r.lost_focus() {
-                if let Some(edit) = rename_marker_edit(project, i, &text) {
-                    out.push(AppCommand::Edit { edit, label: "Rename marker".into() });
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button("x").on_hover_text(format!("Remove marker {}", m.name)).clicked() {
+                    let mut left = markers.clone();
+                    left.remove(i);
+                    out.push(AppCommand::Edit {
+                        edit: Edit::SetMarkers(left),
+                        label: "Remove marker".into(),
+                    });
                 }
-                state.editing = None;
-            }
-            if ui.button("x").on_hover_text(format!("Remove marker {}", m.name)).clicked() {
-                let mut left = markers.clone();
-                left.remove(i);
-                out.push(AppCommand::Edit {
-                    edit: Edit::SetMarkers(left),
-                    label: "Remove marker".into(),
-                });
-            }
-            ui.end_row();
-        }
-    });
+                let mut text = match &state.editing {
+                    Some((k, t)) if *k == i => t.clone(),
+                    _ => m.name.clone(),
+                };
+                let r = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut text)
+                            .desired_width(ui.available_width().max(40.0)),
+                    )
+                    .on_hover_text(format!("Marker name at {tc}"));
+                if r.changed() || r.has_focus() {
+                    state.editing = Some((i, text.clone()));
+                }
+                if r.lost_focus() {
+                    if let Some(edit) = rename_marker_edit(project, i, &text) {
+                        out.push(AppCommand::Edit { edit, label: "Rename marker".into() });
+                    }
+                    state.editing = None;
+                }
+            });
+        });
+    }
 }
