@@ -1,4 +1,4 @@
-//! Playback: a mixer thread feeds `dsp::mix::mix_range` of the project (the exact mix export
+//! Playback: a mixer task feeds `dsp::mix::mix_range` of the project (the exact mix export
 //! writes) to the audio output, and the number of samples the output has consumed is the
 //! master clock, less the output's latency (what was handed to the device but not heard yet).
 //! Without an audio device a wall clock runs at real time instead.

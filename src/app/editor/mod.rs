@@ -1,4 +1,4 @@
-//! The editor application: its state, opening and saving, background workers and autosave.
+//! The editor application: its state, its background workers and their polling, auto-binding.
 //! Commands are applied in [`command_handling`] (the one dispatcher), the panels laid out in
 //! [`ui`], playback started and stopped in [`transport`], the project file opened, saved and
 //! autosaved in [`files`].
