@@ -12,11 +12,15 @@
 //! | [`analysis`] | face detection, tracks, shot cuts, speech activity, the mouth patch and mouth measures | below |
 //! | [`lipsync`] | the lip engines (bank), colour matching, occlusion, the lip plan, the sync measure | below |
 //! | [`render`] | the frame path: compositor (cpu, gpu), pixels, graph, sources, lips, export | below |
-//! | [`jobs`] | progress + cancel for background work (std only; any layer may use it) | std |
+//! | [`jobs`] | the one way to run background work: `Task<T>` (named thread, progress, cancel, bounded results), `LatestWorker` (std only; any layer may use it) | std |
 //! | [`app`] | the desktop editor (eframe): panels, commands | everything but cli |
 //! | [`cli`] | the `redub` command line | everything but app |
 //!
 //! `app` and `cli` never import each other, and nothing imports `app`.
+//!
+//! Errors are typed (thiserror) below `app` and `cli`, which add context with anyhow at their
+//! edge; library code reports through `tracing` (the `redub` binary prints it to stderr), and
+//! background work runs as a [`jobs::Task`].
 #![warn(missing_docs)]
 
 pub mod analysis;

@@ -4,6 +4,8 @@
 use std::ffi::OsString;
 
 fn main() -> std::process::ExitCode {
+    // Library code logs through tracing; this is where its lines reach the user.
+    let _ = tracing::subscriber::set_global_default(StderrLog);
     // Arguments are paths, and paths need not be UTF-8: the command line (clap) takes them as
     // `OsString`s; only the editor's few arguments must be text.
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -41,4 +43,40 @@ fn quiet_headless_vulkan() {
         // SAFETY: the first thing the command line does, before any thread is started.
         unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
     }
+}
+
+/// The process's tracing subscriber: Redub's own events at INFO and above go to stderr as
+/// `redub: <message>` (dependencies' events, e.g. ONNX Runtime's, are left out). No spans.
+struct StderrLog;
+
+impl tracing::Subscriber for StderrLog {
+    fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
+        *meta.level() <= tracing::Level::INFO && meta.target().starts_with("redub")
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        eprintln!("redub: {}", message.0);
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
 }

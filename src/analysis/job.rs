@@ -5,11 +5,9 @@ use super::cache;
 use super::mtcnn::Mtcnn;
 use super::pipeline::{Analysis, AnalysisOptions, Analyzer};
 use crate::inference::{Registry, models_dir};
-use crate::jobs::Job;
+use crate::jobs::{Job, Task};
 use crate::media::VideoDecoder;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 
 /// Loads the detector from the default models folder.
 pub fn load_detector() -> Result<Mtcnn, AnalysisError> {
@@ -68,14 +66,15 @@ pub fn analyze_file(
         && let Some(d) = dir.as_deref()
         && let Err(e) = cache::store(d, &analysis)
     {
-        eprintln!("redub: analysis cache not written: {e}");
+        tracing::warn!("analysis cache not written: {e}");
     }
     job.set_progress(1.0);
     Ok((analysis, Source::Computed))
 }
 
-/// The worker thread of [`spawn_analysis`]; joining it yields what [`analyze_file`] returned.
-pub type AnalysisWorker = JoinHandle<Result<(Analysis, Source), AnalysisError>>;
+/// The task of [`spawn_analysis`]; its one result is what [`analyze_file`] returned (none if
+/// the work panicked).
+pub type AnalysisWorker = Task<Result<(Analysis, Source), AnalysisError>>;
 
 /// Calls `f` on every frame of the stream in order, numbered as the decoder numbers them (by
 /// presentation time, so a stream whose first picture is at 80 ms starts at frame 2).
@@ -104,16 +103,11 @@ pub(crate) fn for_each_frame(
     Ok(())
 }
 
-/// Starts [`analyze_file`] on a named worker thread; watch or cancel it through the returned job.
+/// Starts [`analyze_file`] as a named [`Task`]; watch or cancel it through the task's job.
 pub fn spawn_analysis(
     path: PathBuf,
     opts: AnalysisOptions,
     use_cache: bool,
-) -> std::io::Result<(Arc<Job>, AnalysisWorker)> {
-    let job = Job::new();
-    let worker_job = Arc::clone(&job);
-    let handle = std::thread::Builder::new()
-        .name("redub-analysis".into())
-        .spawn(move || analyze_file(&path, &opts, &worker_job, use_cache))?;
-    Ok((job, handle))
+) -> std::io::Result<AnalysisWorker> {
+    Task::spawn_one("redub-analysis", move |job| analyze_file(&path, &opts, job, use_cache))
 }

@@ -497,9 +497,9 @@ fn face_cache_roundtrip_and_cancel() {
     let other = AnalysisOptions { detect_every: 1, ..opts };
     assert_eq!(cache::load(tmp.path(), &a.media_hash, &other), None, "options are part of the key");
 
-    let (job, handle) = spawn_analysis(clip, opts, false).unwrap();
-    job.cancel();
-    assert!(matches!(handle.join().unwrap(), Err(AnalysisError::Cancelled)));
+    let mut task = spawn_analysis(clip, opts, false).unwrap();
+    task.cancel();
+    assert!(matches!(task.recv(), Some(Err(AnalysisError::Cancelled))));
 }
 
 #[test]

@@ -122,7 +122,7 @@ impl ExportDialog {
                     last = Instant::now();
                 }
             });
-            out.send(r.map(|rep| rep.outputs).map_err(|e| e.to_string()));
+            out.send(r.map(|rep| rep.outputs).map_err(crate::app::error_line));
             ctx.request_repaint();
         })?;
         self.finished = None;

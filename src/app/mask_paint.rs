@@ -13,6 +13,7 @@ use crate::media::VideoDecoder;
 use crate::model::Project;
 use crate::model::lip::OcclusionMode;
 use crate::model::lip::PaintedMask;
+use anyhow::Context as _;
 use egui::{Color32, ColorImage, Sense, TextureHandle, TextureOptions};
 use std::path::Path;
 
@@ -80,9 +81,12 @@ impl MaskPainter {
             .ok_or("the face is not in this segment")?;
         let tf = ft.at(keyframe).ok_or("the face is not in this segment")?;
         let video = video.ok_or("the project has no video")?;
-        let mut dec = VideoDecoder::open(video).map_err(|e| e.to_string())?;
+        let mut dec = VideoDecoder::open(video).map_err(crate::app::error_line)?;
         let (w, h) = dec.size();
-        let frame = dec.frame(keyframe).map_err(|e| e.to_string())?;
+        let frame = dec
+            .frame(keyframe)
+            .with_context(|| format!("the keyframe {keyframe} of {}", video.display()))
+            .map_err(crate::app::error_line)?;
         let patch = extract_patch(&frame.data, w as usize, h as usize, &tf.landmarks)
             .ok_or("degenerate face geometry at the keyframe")?;
         let mask = current

@@ -8,6 +8,7 @@ use crate::model::edit::{Edit, PlaceMode, new_clip};
 use crate::model::hash::content_hash;
 use crate::model::project::{MediaId, MediaKind, MediaRef, resolve_media_path};
 use crate::model::{FrameRate, Project, Time, TrackId};
+use anyhow::Context as _;
 use egui::Color32;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -81,7 +82,7 @@ impl Importer {
 }
 
 fn import_one(path: &Path) -> Result<Imported, String> {
-    let info = probe(path).map_err(|e| e.to_string())?;
+    let info = probe(path).map_err(crate::app::error_line)?;
     let kind = if info.video.is_some() {
         MediaKind::Video
     } else if info.audio.is_some() {
@@ -92,7 +93,10 @@ fn import_one(path: &Path) -> Result<Imported, String> {
     // The pool entry is built by the model's own constructor (hashing included) on a scratch
     // project, so the editor never duplicates how a MediaRef is made.
     let mut scratch = Project::new("import", FrameRate::FPS_25);
-    let id = scratch.add_media(path, kind, info.duration).map_err(|e| e.to_string())?;
+    let id = scratch
+        .add_media(path, kind, info.duration)
+        .with_context(|| format!("adding {}", path.display()))
+        .map_err(crate::app::error_line)?;
     let media =
         scratch.media(id).cloned().ok_or_else(|| format!("{}: not added", path.display()))?;
     Ok(Imported { media, info })

@@ -33,6 +33,24 @@ pub use editor::{AfterPrompt, AppOptions, LogEntry, RedubApp};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The edge of the app: an error with its context and sources as one line for the status bar,
+/// a toast or a dialog. A source whose text the line already holds (a message that quotes its
+/// cause) is not repeated.
+pub(crate) fn error_line(e: impl Into<anyhow::Error>) -> String {
+    let e = e.into();
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
 /// Usage of `redub edit`.
 const USAGE: &str = "usage: redub edit [PROJECT] [--script STEPS]\n       redub bench-timeline [--clips N] [--tracks N] [--frames N]";
 
@@ -80,7 +98,7 @@ pub fn share_render_device(cc: &eframe::CreationContext<'_>) {
             rs.device.clone(),
             rs.queue.clone(),
         );
-        eprintln!("redub: {msg}");
+        tracing::info!("{msg}");
     }
 }
 

@@ -1,4 +1,4 @@
-//! Playback: a mixer thread feeds `dsp::mix::mix_range` of the project (the exact mix export
+//! Playback: a mixer task feeds `dsp::mix::mix_range` of the project (the exact mix export
 //! writes) to the audio output, and the number of samples the output has consumed is the
 //! master clock, less the output's latency (what was handed to the device but not heard yet).
 //! Without an audio device a wall clock runs at real time instead.
@@ -9,12 +9,13 @@
 
 use crate::dsp::SAMPLE_RATE;
 use crate::dsp::mix::{CHANNELS, mix_range};
+use crate::jobs::{Job, Results, Task};
 use crate::model::{ClipId, FrameRate, Project, Time};
 use crate::render::sources::{Sources, mix_input_with};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::SyncSender;
 use std::time::Instant;
 
 /// Sample frames per mixed chunk (about 21 ms).
@@ -23,9 +24,10 @@ pub const CHUNK_FRAMES: usize = 1024;
 const AHEAD_CHUNKS: usize = 8;
 
 /// The consumer end of the mixer: what an audio callback (or a test's fake device) pulls from.
-/// Pulling never locks: chunks arrive over a bounded channel and a missing chunk is silence.
+/// Pulling never locks: chunks arrive over the mixer task's bounded channel and a missing chunk
+/// is silence. Dropping it ends the mixer.
 pub struct MixPull {
-    rx: Receiver<Vec<f32>>,
+    mixer: Task<Vec<f32>>,
     current: Vec<f32>,
     pos: usize,
     played: Arc<AtomicU64>,
@@ -43,12 +45,12 @@ impl MixPull {
         let channels = channels.max(1);
         for frame in out.chunks_mut(channels) {
             if self.pos >= self.current.len() {
-                match self.rx.try_recv() {
-                    Ok(chunk) => {
+                match self.mixer.try_recv() {
+                    Some(chunk) => {
                         self.current = chunk;
                         self.pos = 0;
                     }
-                    Err(_) => {
+                    None => {
                         self.underruns.fetch_add(1, Ordering::Relaxed);
                         frame.fill(0.0);
                         if self.tap.is_some() {
@@ -93,9 +95,10 @@ impl MixPull {
 /// Stretched samples of warped clips, by clip.
 pub type Warped = Arc<HashMap<ClipId, Arc<Vec<f32>>>>;
 
-/// The producer thread: mixes the project chunk by chunk ahead of the output.
+/// The producer: a task that mixes the project chunk by chunk ahead of the output. Dropping
+/// the feed stops it.
 pub struct MixFeed {
-    stop: Arc<AtomicBool>,
+    job: Arc<Job>,
 }
 
 impl MixFeed {
@@ -120,14 +123,12 @@ impl MixFeed {
         start: i64,
         speed: i32,
     ) -> std::io::Result<(Self, MixPull)> {
-        let (tx, rx) = sync_channel::<Vec<f32>>(AHEAD_CHUNKS);
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = Arc::clone(&stop);
-        std::thread::Builder::new()
-            .name("playback-mix".into())
-            .spawn(move || mix_loop(&project, &sources, &warped, start, speed, &tx, &s))?;
+        let mixer = Task::spawn("playback-mix", AHEAD_CHUNKS, move |job, out| {
+            mix_loop(&project, &sources, &warped, start, speed, out, job);
+        })?;
+        let job = Arc::clone(mixer.job());
         let pull = MixPull {
-            rx,
+            mixer,
             current: Vec::new(),
             pos: 0,
             played: Arc::new(AtomicU64::new(0)),
@@ -136,13 +137,13 @@ impl MixFeed {
             tap: None,
             tapped: Vec::new(),
         };
-        Ok((Self { stop }, pull))
+        Ok((Self { job }, pull))
     }
 }
 
 impl Drop for MixFeed {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.job.cancel();
     }
 }
 
@@ -172,13 +173,13 @@ fn mix_loop(
     warped: &HashMap<ClipId, Arc<Vec<f32>>>,
     start: i64,
     speed: i32,
-    tx: &SyncSender<Vec<f32>>,
-    stop: &AtomicBool,
+    out: &Results<Vec<f32>>,
+    job: &Job,
 ) {
     let input = mix_input_with(project, sources, warped);
     let mut at = start;
     let span = CHUNK_FRAMES * speed.unsigned_abs() as usize;
-    while !stop.load(Ordering::Relaxed) {
+    while !job.is_cancelled() {
         let mut chunk = match speed {
             1 => mix_range(&input, at, CHUNK_FRAMES).mix,
             s if s > 1 => resample_chunk(&mix_range(&input, at, span).mix, CHUNK_FRAMES),
@@ -186,16 +187,16 @@ fn mix_loop(
             _ => vec![0.0; CHUNK_FRAMES * CHANNELS],
         };
         loop {
-            match tx.try_send(chunk) {
-                Ok(()) => break,
-                Err(TrySendError::Full(c)) => {
-                    if stop.load(Ordering::Relaxed) {
+            match out.try_send(chunk) {
+                Ok(true) => break,
+                Ok(false) => return,
+                Err(c) => {
+                    if job.is_cancelled() {
                         return;
                     }
                     chunk = c;
                     std::thread::sleep(std::time::Duration::from_millis(5));
                 }
-                Err(TrySendError::Disconnected(_)) => return,
             }
         }
         at += span as i64 * i64::from(speed.signum());
@@ -295,11 +296,12 @@ pub struct AudioOut {
 }
 
 /// Opens the default output device at 48 kHz and plays `pull` through it.
-pub fn open_output(mut pull: MixPull) -> Result<AudioOut, String> {
+pub fn open_output(mut pull: MixPull) -> anyhow::Result<AudioOut> {
+    use anyhow::Context as _;
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     let host = cpal::default_host();
-    let device = host.default_output_device().ok_or("no audio output device")?;
-    let supported = device.default_output_config().map_err(|e| e.to_string())?;
+    let device = host.default_output_device().context("no audio output device")?;
+    let supported = device.default_output_config().context("the audio output's configuration")?;
     let channels = supported.channels();
     let latency = pull.latency_handle();
     let config = cpal::StreamConfig {
@@ -320,11 +322,11 @@ pub fn open_output(mut pull: MixPull) -> Result<AudioOut, String> {
                 let delay_frames = (delay.as_secs_f64() * f64::from(SAMPLE_RATE)).round() as u64;
                 latency.store(frames as u64 + delay_frames, Ordering::Relaxed);
             },
-            |e| eprintln!("redub: audio output error: {e}"),
+            |e| tracing::error!("audio output error: {e}"),
             Some(std::time::Duration::from_secs(2)),
         )
-        .map_err(|e| e.to_string())?;
-    stream.play().map_err(|e| e.to_string())?;
+        .context("opening the audio output")?;
+    stream.play().context("starting the audio output")?;
     Ok(AudioOut { _stream: stream })
 }
 

@@ -7,7 +7,7 @@
 
 use crate::analysis::pipeline::{Analysis, AnalysisOptions};
 use crate::analysis::{AnalysisError, AnalysisWorker, spawn_analysis};
-use crate::jobs::{Job, Task};
+use crate::jobs::Task;
 use crate::model::Project;
 use crate::render::lips::LipRenderer;
 use crate::render::lips::plan_project_lips;
@@ -66,7 +66,7 @@ pub struct NewPlan {
 #[derive(Default)]
 pub struct LipPreview {
     source: Option<PathBuf>,
-    analysis_job: Option<(Arc<Job>, AnalysisWorker)>,
+    analysis_job: Option<AnalysisWorker>,
     /// The shot's face analysis, once done.
     pub analysis: Option<Arc<Analysis>>,
     /// Whether it came from the disk cache.
@@ -110,8 +110,8 @@ impl LipPreview {
 
     /// Progress (0..1) and label of the running job, for the status bar.
     pub fn progress(&self) -> Option<(f64, &'static str)> {
-        if let Some((job, _)) = &self.analysis_job {
-            return Some((job.progress(), "Analysing faces"));
+        if let Some(task) = &self.analysis_job {
+            return Some((task.progress(), "Analysing faces"));
         }
         if let Some(p) = &self.planning {
             return Some((p.task.progress(), "Lip plan updating"));
@@ -122,8 +122,8 @@ impl LipPreview {
     /// Cancels the running job (analysis or planning); it is not restarted until the shot or
     /// the plan's inputs change, or [`LipPreview::retry`].
     pub fn cancel(&mut self) {
-        if let Some((job, _)) = self.analysis_job.take() {
-            job.cancel();
+        if let Some(task) = self.analysis_job.take() {
+            task.cancel();
             self.error = Some("face analysis cancelled".into());
         }
         if let Some(p) = self.planning.take() {
@@ -140,10 +140,8 @@ impl LipPreview {
     }
 
     fn reset(&mut self) {
-        if let Some((job, _)) = self.analysis_job.take() {
-            job.cancel();
-        }
-        // Dropping a running plan's task cancels it.
+        // Dropping a running task (analysis or plan) cancels it.
+        self.analysis_job = None;
         self.planning = None;
         let version = self.version;
         *self = Self { version, ..Self::default() };
@@ -172,19 +170,27 @@ impl LipPreview {
         project_dir: &Path,
         ctx: &egui::Context,
     ) -> Option<NewPlan> {
-        if self.analysis_job.as_ref().is_some_and(|(_, h)| h.is_finished())
-            && let Some((_, h)) = self.analysis_job.take()
-        {
-            match h.join() {
-                Ok(Ok((a, src))) => {
+        let done = match self.analysis_job.as_mut() {
+            Some(task) => match task.try_recv() {
+                Some(result) => Some(Some(result)),
+                // Ended without a result: the work panicked.
+                None if task.is_finished() => Some(None),
+                None => None,
+            },
+            None => None,
+        };
+        if let Some(result) = done {
+            self.analysis_job = None;
+            match result {
+                Some(Ok((a, src))) => {
                     self.from_cache = src == crate::analysis::Source::Cache;
                     self.analysis = Some(Arc::new(a));
                 }
-                Ok(Err(AnalysisError::Cancelled)) => {
+                Some(Err(AnalysisError::Cancelled)) => {
                     self.error = Some("face analysis cancelled".into())
                 }
-                Ok(Err(e)) => self.error = Some(format!("face analysis: {e}")),
-                Err(_) => self.error = Some("face analysis crashed".into()),
+                Some(Err(e)) => self.error = Some(format!("face analysis: {e}")),
+                None => self.error = Some("face analysis crashed".into()),
             }
         }
         self.analysis.as_ref()?;
@@ -249,7 +255,7 @@ impl LipPreview {
     fn start_plan(&mut self, key: u64, project: &Project, dir: &Path, ctx: &egui::Context) {
         let (p, d, c) = (project.clone(), dir.to_path_buf(), ctx.clone());
         let task = Task::spawn("lip-plan", 1, move |job, out| {
-            let r = plan_project_lips(&p, &d, job).map_err(|e| e.to_string());
+            let r = plan_project_lips(&p, &d, job).map_err(crate::app::error_line);
             if !job.is_cancelled() {
                 out.send(r);
             }

@@ -43,7 +43,7 @@ fn parse_step(word: &str) -> Option<Step> {
         "wait" => Step::Wait(Duration::from_millis(arg.parse().ok()?)),
         "" => return None,
         other => {
-            eprintln!("redub: unknown script step {other:?}");
+            tracing::warn!("unknown script step {other:?}");
             return None;
         }
     })

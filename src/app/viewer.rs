@@ -59,8 +59,8 @@ impl RenderState {
         if let Some(f) = self.ahead.get(&i) {
             return Ok(f.clone());
         }
-        let src = self.renderer.source(i).map_err(|e| e.to_string())?;
-        let (data, backend) = self.renderer.render(i).map_err(|e| e.to_string())?;
+        let src = self.renderer.source(i).map_err(crate::app::error_line)?;
+        let (data, backend) = self.renderer.render(i).map_err(crate::app::error_line)?;
         let frame = Arc::new(Frame {
             index: src.index,
             pts: src.pts,
@@ -167,7 +167,7 @@ impl FrameFetcher {
 fn render_one(st: &mut RenderState, index: i64, masks: bool) -> Out {
     let last = st.renderer.frame_count().max(1) - 1;
     let i = index.clamp(0, last);
-    let original = st.renderer.source(i).map_err(|e| e.to_string())?;
+    let original = st.renderer.source(i).map_err(crate::app::error_line)?;
     let (edited, backend) = st.edited(i)?;
     let mask = if masks && !st.renderer.lips().is_empty() {
         let (w, h) = (original.width as usize, original.height as usize);

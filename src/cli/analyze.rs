@@ -2,7 +2,7 @@
 
 use super::CliError;
 use crate::analysis::{AnalysisError, AnalysisOptions, Source, analyze_file};
-use crate::jobs::Job;
+use crate::jobs::{Job, Task};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -29,22 +29,26 @@ pub(super) fn run(
         opts.detect_every = k.max(1);
     }
     let job = Job::new();
-    // A progress bar on a terminal only; the work runs here, the bar on a small watcher thread.
-    let watcher = (!json && std::io::stderr().is_terminal()).then(|| {
-        let job = Arc::clone(&job);
-        std::thread::spawn(move || {
-            let bar = indicatif::ProgressBar::new(1000);
-            while job.progress() < 1.0 && !job.is_cancelled() {
-                bar.set_position((job.progress() * 1000.0) as u64);
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            bar.finish_and_clear();
+    // A progress bar on a terminal only; the work runs here, the bar on a small watcher task.
+    let watcher = (!json && std::io::stderr().is_terminal())
+        .then(|| {
+            let job = Arc::clone(&job);
+            Task::spawn_one("analyze-progress", move |_| {
+                let bar = indicatif::ProgressBar::new(1000);
+                while job.progress() < 1.0 && !job.is_cancelled() {
+                    bar.set_position((job.progress() * 1000.0) as u64);
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                bar.finish_and_clear();
+            })
+            .ok()
         })
-    });
+        .flatten();
     let result = analyze_file(file, &opts, &job, !no_cache);
     job.set_progress(1.0);
-    if let Some(w) = watcher {
-        let _ = w.join();
+    if let Some(mut w) = watcher {
+        // Waits for the bar to be cleared before printing.
+        w.recv();
     }
     let (a, source) = result?;
     if json {

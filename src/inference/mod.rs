@@ -74,12 +74,12 @@ pub enum InferenceError {
         reason: String,
     },
     /// ONNX Runtime rejected the file when building a session.
-    #[error("{path}: ONNX Runtime cannot load this model: {reason}")]
+    #[error("{path}: ONNX Runtime cannot load this model: {source}")]
     SessionCreate {
         /// The model file.
         path: PathBuf,
         /// What the runtime said.
-        reason: String,
+        source: ort::Error,
     },
     /// Running a session failed.
     #[error("{model}: inference failed: {reason}")]

@@ -30,22 +30,17 @@ impl std::fmt::Debug for Runtime {
 /// small R-Net/O-Net batches gain little from more.
 fn cpu_options(
     b: ort::session::builder::SessionBuilder,
-) -> Result<ort::session::builder::SessionBuilder, String> {
+) -> Result<ort::session::builder::SessionBuilder, ort::Error> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = std::env::var("REDUB_ORT_THREADS")
         .ok()
         .and_then(|t| t.parse::<usize>().ok())
         .filter(|&t| t > 0)
         .map_or(cores.min(4), |t| t.min(cores));
-    let err = |e: ort::Error<ort::session::builder::SessionBuilder>| e.to_string();
-    b.with_intra_threads(threads)
-        .map_err(err)?
-        .with_inter_threads(1)
-        .map_err(err)?
-        .with_config_entry("session.intra_op.allow_spinning", "0")
-        .map_err(err)?
-        .with_config_entry("session.inter_op.allow_spinning", "0")
-        .map_err(err)
+    Ok(b.with_intra_threads(threads)?
+        .with_inter_threads(1)?
+        .with_config_entry("session.intra_op.allow_spinning", "0")?
+        .with_config_entry("session.inter_op.allow_spinning", "0")?)
 }
 
 /// Name reported when a session runs on ONNX Runtime's default CPU provider.
@@ -187,28 +182,26 @@ impl Runtime {
                 _ => ep::CoreML::default().build(),
             };
             let attempt = Session::builder(&self.env)
-                .map_err(|e| e.to_string())
                 .and_then(cpu_options)
                 .and_then(|b| {
                     b.with_execution_providers([dispatch.error_on_failure()])
-                        .map_err(|e| e.to_string())
+                        .map_err(ort::Error::from)
                 })
-                .and_then(|mut b| b.commit_from_file(path).map_err(|e| e.to_string()));
+                .and_then(|mut b| b.commit_from_file(path));
             match attempt {
                 Ok(session) => return Ok((session, name)),
                 Err(reason) => {
-                    eprintln!(
-                        "redub: {}: {name} unavailable ({reason}); trying the next provider",
+                    tracing::warn!(
+                        "{}: {name} unavailable ({reason}); trying the next provider",
                         path.display()
                     );
                 }
             }
         }
         let session = Session::builder(&self.env)
-            .map_err(|e| e.to_string())
             .and_then(cpu_options)
-            .and_then(|mut b| b.commit_from_file(path).map_err(|e| e.to_string()))
-            .map_err(|reason| InferenceError::SessionCreate { path: path.to_path_buf(), reason })?;
+            .and_then(|mut b| b.commit_from_file(path))
+            .map_err(|source| InferenceError::SessionCreate { path: path.to_path_buf(), source })?;
         Ok((session, CPU_PROVIDER))
     }
 }

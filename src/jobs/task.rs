@@ -5,7 +5,7 @@
 
 use super::Job;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 
 /// Where a task's work sends its results (a bounded channel: a fast producer waits for its
 /// owner instead of piling results up).
@@ -16,6 +16,17 @@ impl<T> Results<T> {
     /// task: the work should stop.
     pub fn send(&self, value: T) -> bool {
         self.0.send(value).is_ok()
+    }
+
+    /// Sends one result without waiting: `Err(value)` gives it back while the channel is full
+    /// (for work that must keep checking its cancel flag), `Ok(false)` when the owner dropped
+    /// the task.
+    pub fn try_send(&self, value: T) -> Result<bool, T> {
+        match self.0.try_send(value) {
+            Ok(()) => Ok(true),
+            Err(TrySendError::Full(v)) => Err(v),
+            Err(TrySendError::Disconnected(_)) => Ok(false),
+        }
     }
 }
 
@@ -85,6 +96,14 @@ impl<T> Task<T> {
                 None
             }
         }
+    }
+
+    /// The next result, waiting for it; `None` once the work has ended without another.
+    /// Blocks: for command-line work and tests, never on the UI thread.
+    pub fn recv(&mut self) -> Option<T> {
+        let v = self.rx.recv().ok();
+        self.finished |= v.is_none();
+        v
     }
 
     /// Every result that arrived so far, without waiting.
@@ -162,5 +181,23 @@ mod tests {
         drop(task);
         assert!(t0.elapsed() < Duration::from_millis(500), "drop did not block");
         assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok("stopped"));
+    }
+
+    #[test]
+    fn try_send_gives_back_when_full_and_recv_waits() {
+        let (checked_tx, checked_rx) = std::sync::mpsc::channel();
+        let mut task = Task::spawn("test-try-send", 1, move |_, out| {
+            let first = out.try_send(1);
+            let second = out.try_send(2);
+            let _ = checked_tx.send((first, second));
+            out.send(3);
+        })
+        .unwrap();
+        let checked = checked_rx.recv_timeout(Duration::from_secs(10));
+        assert_eq!(checked, Ok((Ok(true), Err(2))), "a full channel gives the value back");
+        assert_eq!(task.recv(), Some(1));
+        assert_eq!(task.recv(), Some(3));
+        assert_eq!(task.recv(), None);
+        assert!(task.is_finished());
     }
 }

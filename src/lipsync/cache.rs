@@ -201,7 +201,7 @@ pub fn load_or_build(
     if let Some(d) = dir
         && let Err(e) = store(d, key, &bank, model.as_ref())
     {
-        eprintln!("warning: bank cache {}: {e}", d.display());
+        tracing::warn!("bank cache {}: {e}", d.display());
     }
     Some((bank, model))
 }

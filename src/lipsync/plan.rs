@@ -305,7 +305,7 @@ pub fn plan_lips(
                 },
                 budget,
             );
-            eprintln!(
+            tracing::info!(
                 "bank face {}: {} mouths of {} clean frames ({} near-duplicates and {} in \
                  stretches of common mouths dropped), {:.1} MiB of a {:.0} MiB budget, {:.1} KiB \
                  per mouth",

@@ -120,7 +120,7 @@ pub fn plan_by_shape(inp: &ShapeInputs<'_>) -> Option<Shaped> {
     let shapes = match track_shapes(inp.video, inp.face, inp.job) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!(
+            tracing::warn!(
                 "lip shapes of {}: {e}; the mouth follows the dub's loudness",
                 inp.video.display()
             );

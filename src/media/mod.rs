@@ -91,21 +91,22 @@ pub enum MediaError {
     /// GStreamer itself failed (not the user's input).
     #[error("GStreamer: {0}")]
     Internal(String),
+    /// GStreamer could not be initialised (kept as its own error for the chain).
+    #[error("GStreamer: {0}")]
+    Init(#[source] gst::glib::Error),
 }
 
 impl MediaError {
     /// Whether the user can fix this (bad input, missing package, unwritable output).
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, MediaError::Internal(_))
+        !matches!(self, MediaError::Internal(_) | MediaError::Init(_))
     }
 }
 
 /// Initialises GStreamer once per process.
 pub fn init() -> Result<(), MediaError> {
-    static INIT: OnceLock<Result<(), String>> = OnceLock::new();
-    INIT.get_or_init(|| gst::init().map_err(|e| e.to_string()))
-        .clone()
-        .map_err(MediaError::Internal)
+    static INIT: OnceLock<Result<(), gst::glib::Error>> = OnceLock::new();
+    INIT.get_or_init(gst::init).clone().map_err(MediaError::Init)
 }
 
 /// Debian package that ships a GStreamer element, for "install X" messages.

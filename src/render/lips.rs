@@ -1,6 +1,10 @@
 //! Lip edits in the render graph: per frame, the patch layers of the planned faces
 //! ([`crate::lipsync::plan`]) and their blend through the [`Compositor`]. Preview and export both
 //! call [`LipRenderer::apply`].
+//!
+//! The plan itself (bank, selection, segments) is lipsync's [`plan_lips`]; what stays here is
+//! the glue from render's loaded [`Sources`] to its inputs ([`plan_project_lips`]: the dub's
+//! dialogue mix, the shot's own sound), which lipsync may not import.
 
 use super::RenderError;
 use super::compositor::{self, Backend, Compositor, PatchLayer};

@@ -1,8 +1,10 @@
-//! The editor application: its state, opening and saving, background workers and autosave.
+//! The editor application: its state, its background workers and their polling, auto-binding.
 //! Commands are applied in [`command_handling`] (the one dispatcher), the panels laid out in
-//! [`ui`], playback started and stopped in [`transport`].
+//! [`ui`], playback started and stopped in [`transport`], the project file opened, saved and
+//! autosaved in [`files`].
 
 mod command_handling;
+mod files;
 mod transport;
 mod ui;
 
@@ -217,13 +219,7 @@ impl RedubApp {
     pub fn new(ctx: egui::Context, options: AppOptions) -> Self {
         let dirs = options.dirs.clone().unwrap_or_else(Dirs::from_env);
         let settings = Settings::load(&dirs);
-        let autosave_worker =
-            LatestWorker::spawn("autosave", |(slot, project): (AutosaveSlot, Project)| {
-                if let Err(e) = slot.write(&project) {
-                    eprintln!("redub: autosave failed: {e:#}");
-                }
-            })
-            .ok();
+        let autosave_worker = autosave_worker();
         let mut app = Self {
             project: Project::new("Untitled", FrameRate::FPS_25),
             history: History::new(),
@@ -349,7 +345,7 @@ impl RedubApp {
 
     fn error(&mut self, text: impl Into<String>) {
         let text = text.into();
-        eprintln!("redub: {text}");
+        tracing::error!("{text}");
         self.toasts.push(Toast { error: true, text: text.clone(), since: Instant::now() });
         self.log.push(LogEntry { error: true, text });
     }
@@ -357,7 +353,7 @@ impl RedubApp {
     /// A failure the user must acknowledge (a project that cannot be opened or saved): a
     /// dialog with the reason; the log keeps it too.
     fn fail(&mut self, title: &str, reason: String) {
-        eprintln!("redub: {title}: {reason}");
+        tracing::error!("{title}: {reason}");
         self.log.push(LogEntry { error: true, text: format!("{title}: {reason}") });
         self.failure = Some((title.to_string(), reason));
     }
@@ -449,149 +445,6 @@ impl RedubApp {
             None => {}
         }
         chosen
-    }
-
-    fn project_dir(&self) -> PathBuf {
-        self.path
-            .as_deref()
-            .map(project_dir)
-            .unwrap_or_else(|| std::env::current_dir().unwrap_or_default())
-    }
-
-    fn check_recovery(&mut self) {
-        if self.slot.is_recoverable() {
-            // Also on stderr, so a script or a smoke test can see the offer.
-            eprintln!("redub: offering recovery of autosave {}", self.slot.file.display());
-            self.recovery = Some(self.slot.clone());
-        }
-    }
-
-    // ----- commands -----
-
-    fn guard_unsaved(&mut self, after: AfterPrompt) {
-        if self.is_dirty() {
-            self.unsaved_prompt = Some(after);
-        } else {
-            self.proceed(after);
-        }
-    }
-
-    fn proceed(&mut self, after: AfterPrompt) {
-        match after {
-            AfterPrompt::Quit => {
-                self.allow_close = true;
-                self.ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-            }
-            AfterPrompt::New => {
-                self.drop_autosave();
-                self.replace_project(Project::new("Untitled", FrameRate::FPS_25), None);
-            }
-            AfterPrompt::Open(p) => {
-                self.drop_autosave();
-                self.open_now(&p);
-            }
-        }
-    }
-
-    /// Removes this project's autosave (its changes were saved or thrown away).
-    fn drop_autosave(&mut self) {
-        if let Some(w) = self.autosave_worker.take() {
-            w.finish();
-        }
-        self.slot.clear();
-        self.autosaved_changes = self.changes;
-        self.autosave_worker =
-            LatestWorker::spawn("autosave", |(slot, project): (AutosaveSlot, Project)| {
-                if let Err(e) = slot.write(&project) {
-                    eprintln!("redub: autosave failed: {e:#}");
-                }
-            })
-            .ok();
-    }
-
-    fn open_now(&mut self, path: &Path) {
-        match Project::load(path) {
-            Ok(p) => {
-                self.replace_project(p, Some(path.to_path_buf()));
-                self.check_changed_media(path);
-                self.settings.add_recent(path);
-                if let Err(e) = self.settings.save(&self.dirs) {
-                    self.error(format!("{e:#}"));
-                }
-                self.check_recovery();
-            }
-            Err(e) => self.fail("Cannot open the project", e.to_string()),
-        }
-    }
-
-    /// Says which media files are not the ones the project was made with (size or content hash
-    /// changed on disk), asking to relink them; missing files are reported elsewhere.
-    fn check_changed_media(&mut self, project_path: &Path) {
-        let dir = crate::model::project::project_dir(project_path);
-        let changed: Vec<String> = self
-            .project
-            .media
-            .iter()
-            .filter_map(|m| {
-                let path = crate::model::project::resolve_media_path(m, &dir)?;
-                let what = crate::model::project::media_change(m, &path).ok()??;
-                Some(format!("{}: {what}", path.display()))
-            })
-            .collect();
-        if !changed.is_empty() {
-            self.error(format!(
-                "Media changed since it was added to the project (relink or restore it): {}",
-                changed.join("; ")
-            ));
-        }
-    }
-
-    fn replace_project(&mut self, project: Project, path: Option<PathBuf>) {
-        self.stop();
-        self.project = project;
-        self.history = History::new();
-        self.slot = AutosaveSlot::for_project(&self.dirs, path.as_deref());
-        self.path = path;
-        self.selection.clear();
-        self.media_selection = None;
-        self.auto_bound.clear();
-        self.playhead = Time::ZERO;
-        self.in_point = None;
-        self.out_point = None;
-        self.missing_checked = None;
-        self.changes += 1;
-        self.autosaved_changes = self.changes;
-        self.timeline.scroll_sec = 0.0;
-    }
-
-    /// Saves to `path`; returns whether it worked.
-    fn save_to(&mut self, path: &Path) -> bool {
-        let path = if path.extension().is_none() {
-            path.with_extension("redub")
-        } else {
-            path.to_path_buf()
-        };
-        match self.project.save(&path) {
-            Ok(()) => {
-                self.history.mark_saved();
-                if self.path.as_deref() != Some(path.as_path()) {
-                    self.drop_autosave();
-                    self.slot = AutosaveSlot::for_project(&self.dirs, Some(&path));
-                }
-                self.drop_autosave();
-                self.path = Some(path.clone());
-                self.settings.add_recent(&path);
-                if let Err(e) = self.settings.save(&self.dirs) {
-                    self.error(format!("{e:#}"));
-                }
-                self.info(format!("Saved {}", path.display()));
-                true
-            }
-            Err(e) => {
-                self.fail("Cannot save the project", e.to_string());
-                false
-            }
-        }
     }
 
     fn edit(&mut self, edit: Edit, label: &str) {
@@ -720,66 +573,6 @@ impl RedubApp {
         ));
     }
 
-    fn autosave_tick(&mut self) {
-        if self.history.in_gesture() || self.changes == self.autosaved_changes || !self.is_dirty() {
-            return;
-        }
-        let due = self.structural_pending
-            || self.last_autosave.elapsed() >= Duration::from_secs(AUTOSAVE_SECS);
-        if due && let Some(w) = &self.autosave_worker {
-            w.send((self.slot.clone(), self.project.clone()));
-            self.autosaved_changes = self.changes;
-            self.structural_pending = false;
-            self.last_autosave = Instant::now();
-        }
-    }
-
-    /// Waits until queued autosaves are on disk (tests).
-    pub fn flush_autosave(&mut self) {
-        if let Some(w) = self.autosave_worker.take() {
-            w.finish();
-        }
-        self.autosave_worker =
-            LatestWorker::spawn("autosave", |(slot, project): (AutosaveSlot, Project)| {
-                if let Err(e) = slot.write(&project) {
-                    eprintln!("redub: autosave failed: {e:#}");
-                }
-            })
-            .ok();
-    }
-
-    fn refresh_missing(&mut self) {
-        if self.missing_checked.is_some_and(|t| t.elapsed() < Duration::from_secs(2)) {
-            return;
-        }
-        let dir = self.project_dir();
-        let files: Vec<(MediaId, PathBuf)> = self
-            .project
-            .media
-            .iter()
-            .filter_map(|m| resolve_media_path(m, &dir).map(|p| (m.id, p)))
-            .collect();
-        self.facts.update(files, &self.ctx.clone());
-        self.missing = self
-            .project
-            .media
-            .iter()
-            .map(|m| (m.id, resolve_media_path(m, &dir).is_none()))
-            .collect();
-        self.missing_checked = Some(Instant::now());
-    }
-
-    /// Called on a clean exit: an autosave is only kept for unsaved work.
-    pub fn shutdown(&mut self) {
-        self.stop();
-        if let Some(w) = self.autosave_worker.take() {
-            w.finish();
-        }
-        if !self.is_dirty() {
-            self.slot.clear();
-        }
-    }
-
     /// One line of playback counters since the last `PlaybackStats { reset: true }`.
     pub fn playback_stats(&self) -> String {
         let secs = self.stats_since.map_or(0.0, |t| t.elapsed().as_secs_f64());
@@ -807,6 +600,16 @@ impl RedubApp {
             self.edit(Edit::SetTrackProps { track: id, props: p }, "Track");
         }
     }
+}
+
+/// The autosave writer: writes the newest project it is sent, off the UI thread.
+fn autosave_worker() -> Option<LatestWorker<(AutosaveSlot, Project)>> {
+    LatestWorker::spawn("autosave", |(slot, project): (AutosaveSlot, Project)| {
+        if let Err(e) = slot.write(&project) {
+            tracing::error!("autosave failed: {e:#}");
+        }
+    })
+    .ok()
 }
 
 /// The original dialogue as mono with its waveform, decoded on its own (when an M&E stem has

@@ -64,7 +64,7 @@ impl RedubApp {
         pull.set_tap(self.loudness.tap());
         let clock = pull.clock_at_speed(start, speed);
         let out =
-            open_output(pull).map_err(|e| format!("No audio output ({e}): playing silently"))?;
+            open_output(pull).map_err(|e| format!("No audio output ({e:#}): playing silently"))?;
         Ok(PlayState {
             clock,
             since: (Instant::now(), start),
@@ -88,7 +88,7 @@ impl RedubApp {
                 p.ui_time.as_secs_f64() * 1000.0
             );
             if std::env::var_os("REDUB_PLAYBACK_STATS").is_some() {
-                eprintln!("redub: {stats}");
+                tracing::info!("{stats}");
             }
             self.info(stats);
             // Land on a frame boundary so the viewer and timecode agree.
@@ -145,7 +145,7 @@ impl RedubApp {
         }
         let ctx = self.ctx.clone();
         let spawned = Task::spawn("audio-load", 1, move |_, out| {
-            let r = load_sources(&project, &dir, false).map_err(|e| e.to_string()).map(|s| {
+            let r = load_sources(&project, &dir, false).map_err(crate::app::error_line).map(|s| {
                 let of = |b: &crate::media::AudioBuffer| {
                     peaks(&b.samples, usize::from(b.channels), PEAK_BUCKET)
                 };

@@ -20,9 +20,9 @@ pub enum GpuError {
     /// A GPU operation failed.
     #[error("GPU: {0}")]
     Failed(String),
-    /// Opening the process's compositor failed earlier (the first error, kept as its text).
-    #[error("{0}")]
-    Unavailable(String),
+    /// Opening the process's compositor failed earlier (the first error, shared).
+    #[error(transparent)]
+    Unavailable(Arc<GpuError>),
 }
 
 pub(super) fn force_cpu() -> bool {
@@ -49,7 +49,7 @@ fn check_adapter(info: &wgpu::AdapterInfo, allow_software: bool) -> Result<(), G
     Ok(())
 }
 
-static SHARED: OnceLock<Result<Arc<GpuCompositor>, String>> = OnceLock::new();
+static SHARED: OnceLock<Result<Arc<GpuCompositor>, Arc<GpuError>>> = OnceLock::new();
 
 /// Makes the editor's wgpu device the process's compositor (see [`GpuCompositor::shared`]);
 /// the first call wins, later ones and calls after a renderer opened its own are ignored.
@@ -62,7 +62,7 @@ pub fn install_shared(
     let r = SHARED.get_or_init(|| {
         GpuCompositor::with_device(adapter, device, queue, software_allowed())
             .map(Arc::new)
-            .map_err(|e| e.to_string())
+            .map_err(Arc::new)
     });
     match r {
         Ok(g) => format!("lip compositor: GPU ({})", g.adapter_name()),
@@ -148,7 +148,7 @@ impl GpuCompositor {
             return Err(GpuError::Disabled);
         }
         SHARED
-            .get_or_init(|| Self::new().map(Arc::new).map_err(|e| e.to_string()))
+            .get_or_init(|| Self::new().map(Arc::new).map_err(Arc::new))
             .clone()
             .map_err(GpuError::Unavailable)
     }
