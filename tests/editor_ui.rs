@@ -619,6 +619,23 @@ fn a_plain_drag_on_the_gain_line_moves_the_clip_and_ctrl_drag_changes_gain() {
 }
 
 #[test]
+fn a_video_given_as_the_project_opens_as_a_new_project_with_it_imported() {
+    // `redub edit clip.mp4`: the clip is the shot of a new, untitled project.
+    let dir = tempfile::tempdir().unwrap();
+    let (video, _) = media(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(video.clone()));
+    step_until(&mut h, "the import", |a| a.project.timeline.video.media.is_some());
+    let a = h.state();
+    assert!(a.failure.is_none(), "no failure dialog: {:?}", a.failure);
+    assert_eq!(a.path, None, "untitled: saving asks where");
+    let shot = a.project.media(a.project.timeline.video.media.unwrap()).unwrap();
+    assert_eq!(shot.absolute_path, std::fs::canonicalize(&video).unwrap());
+    assert!(a.project.timeline.duration >= Time::from_millis(3900), "the shot's length");
+    let said = a.log.iter().any(|l| l.text.contains("is not a Redub project"));
+    assert!(said, "the log says what happened: {:?}", a.log);
+}
+
+#[test]
 fn a_project_that_cannot_be_opened_shows_a_dialog_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("broken.redub");

@@ -52,7 +52,7 @@ pub(crate) fn error_line(e: impl Into<anyhow::Error>) -> String {
 }
 
 /// Usage of `redub edit`.
-const USAGE: &str = "usage: redub edit [PROJECT] [--script STEPS]\n       redub bench-timeline [--clips N] [--tracks N] [--frames N]";
+const USAGE: &str = "usage: redub edit [PROJECT | VIDEO] [--script STEPS]   (a video opens as a new project)\n       redub bench-timeline [--clips N] [--tracks N] [--frames N]";
 
 /// Runs `redub` with no subcommand, `redub edit [PROJECT]`, or `redub bench-timeline`.
 /// `args` are the process arguments after the program name.

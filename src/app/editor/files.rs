@@ -55,6 +55,18 @@ impl RedubApp {
     }
 
     pub(super) fn open_now(&mut self, path: &Path) {
+        if !looks_like_project(path) {
+            // A video or a sound (`redub edit clip.mp4`, File ▸ Open on a clip): a new project
+            // with the file imported, as a drop on an empty editor.
+            self.replace_project(Project::new("Untitled", FrameRate::FPS_25), None);
+            self.check_recovery();
+            self.apply(AppCommand::Import { paths: Some(vec![path.to_path_buf()]), target: None });
+            self.info(format!(
+                "{} is not a Redub project: opened a new project with it imported",
+                path.display()
+            ));
+            return;
+        }
         match Project::load(path) {
             Ok(p) => {
                 self.replace_project(p, Some(path.to_path_buf()));
@@ -192,4 +204,22 @@ impl RedubApp {
             self.slot.clear();
         }
     }
+}
+
+/// Whether `path` is a project file to load rather than media to import: the project
+/// extension, or a file that starts as JSON (a project saved under another name).
+fn looks_like_project(path: &Path) -> bool {
+    use std::io::Read;
+    if !path.is_file() {
+        return true; // what cannot be read is reported as the project that cannot be opened
+    }
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case(crate::model::project::PROJECT_EXTENSION))
+    {
+        return true;
+    }
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    head[..n].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
