@@ -17,7 +17,7 @@ use redub::app::RedubApp;
 use redub::app::command::AppCommand;
 use redub::app::timeline::Lane;
 use redub::media::testsrc::{write_bars_clip, write_wav};
-use redub::model::{FrameRate, Project, Time};
+use redub::model::{FrameRate, MediaKind, Project, Time};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -633,6 +633,31 @@ fn a_video_given_as_the_project_opens_as_a_new_project_with_it_imported() {
     assert!(a.project.timeline.duration >= Time::from_millis(3900), "the shot's length");
     let said = a.log.iter().any(|l| l.text.contains("is not a Redub project"));
     assert!(said, "the log says what happened: {:?}", a.log);
+}
+
+#[test]
+fn one_unreadable_sound_leaves_the_others_playing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (video, line) = media(dir.path());
+    // A dub line whose file is not a sound (damaged, or replaced on disk).
+    let bad = dir.path().join("broken.wav");
+    std::fs::write(&bad, vec![0x5au8; 50_000]).unwrap();
+    let mut p = Project::new("bad", FrameRate::FPS_25);
+    let v = p.add_media(&video, MediaKind::Video, Time::from_millis(4000)).unwrap();
+    p.timeline.video.media = Some(v);
+    p.timeline.duration = Time::from_millis(4000);
+    let good = p.add_media(&line, MediaKind::Audio, Time::from_millis(2000)).unwrap();
+    let broken = p.add_media(&bad, MediaKind::Audio, Time::from_millis(1000)).unwrap();
+    let t = p.add_dub_track("Dub 1");
+    p.add_clip(t, good, Time::ZERO).unwrap();
+    p.add_clip(t, broken, Time::from_millis(2500)).unwrap();
+    let file = dir.path().join("bad.redub");
+    p.save(&file).unwrap();
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    step_until(&mut h, "the audio load", |a| a.background_idle() && !a.playable_audio().is_empty());
+    assert_eq!(h.state().playable_audio(), vec![good], "the readable line plays");
+    let said = h.state().log.iter().any(|l| l.error && l.text.contains("broken.wav"));
+    assert!(said, "the unreadable file is named: {:?}", h.state().log);
 }
 
 #[test]

@@ -68,7 +68,19 @@ pub fn load_sources(
     dir: &Path,
     need_video: bool,
 ) -> Result<Sources, RenderError> {
-    load(project, dir, need_video, false)
+    load(project, dir, need_video, false, None)
+}
+
+/// [`load_sources`] for playback: a sound that cannot be found or decoded is left out (its
+/// clips play silent, an original that fails plays none) and listed with its error, instead of
+/// failing the whole load: one unreadable file must not silence every other one.
+pub fn load_sources_lenient(
+    project: &Project,
+    dir: &Path,
+) -> Result<(Sources, Vec<(MediaId, RenderError)>), RenderError> {
+    let mut skipped = Vec::new();
+    let sources = load(project, dir, false, false, Some(&mut skipped))?;
+    Ok((sources, skipped))
 }
 
 /// [`load_sources`] with the original audio (or M&E stem) left in its file, to be streamed
@@ -78,14 +90,17 @@ pub fn load_sources_streamed(
     dir: &Path,
     need_video: bool,
 ) -> Result<Sources, RenderError> {
-    load(project, dir, need_video, true)
+    load(project, dir, need_video, true, None)
 }
 
+/// Loads the sources; with `skipped`, a media file that cannot be found or decoded is left out
+/// and listed there instead of failing the load.
 fn load(
     project: &Project,
     dir: &Path,
     need_video: bool,
     stream_original: bool,
+    mut skipped: Option<&mut Vec<(MediaId, RenderError)>>,
 ) -> Result<Sources, RenderError> {
     let video = if need_video { Some(video_path(project, dir)?) } else { None };
     let is_me = project.timeline.me_track.is_some();
@@ -120,23 +135,39 @@ fn load(
         }
         other => other,
     };
-    let paths: Vec<PathBuf> = original_media
-        .iter()
-        .chain(&clip_media)
-        .map(|&id| media_path(project, dir, id))
-        .collect::<Result<_, _>>()?;
-    let mut decoded = decode_all(&paths).into_iter();
-    // (The first result is the original's only when there is one.)
-    let original = match original_media.and_then(|_| decoded.next()) {
-        None => None,
-        Some(Ok(a)) => Some(a),
-        // A shot without sound plays none (an M&E stem without sound is an error).
-        Some(Err(MediaError::NoStream { .. })) if !is_me => None,
-        Some(Err(e)) => return Err(e.into()),
-    };
+    // Each sound to decode (the original first, when there is one) with its path; a path that
+    // cannot be resolved is skipped when allowed.
+    let wanted = original_media.map(|id| (true, id)).into_iter();
+    let wanted = wanted.chain(clip_media.iter().map(|&id| (false, id)));
+    let mut located: Vec<(bool, MediaId, PathBuf)> = Vec::new();
+    for (is_original, id) in wanted {
+        match (media_path(project, dir, id), skipped.as_deref_mut()) {
+            (Ok(p), _) => located.push((is_original, id, p)),
+            (Err(e), Some(list)) => list.push((id, e)),
+            (Err(e), None) => return Err(e),
+        }
+    }
+    let paths: Vec<PathBuf> = located.iter().map(|(_, _, p)| p.clone()).collect();
+    let mut original = None;
     let mut clips = HashMap::new();
-    for (id, a) in clip_media.into_iter().zip(decoded) {
-        clips.insert(id, a?);
+    for ((is_original, id, _), decoded) in located.into_iter().zip(decode_all(&paths)) {
+        let e = match decoded {
+            Ok(a) if is_original => {
+                original = Some(a);
+                continue;
+            }
+            Ok(a) => {
+                clips.insert(id, a);
+                continue;
+            }
+            // A shot without sound plays none (an M&E stem without sound is an error).
+            Err(MediaError::NoStream { .. }) if is_original && !is_me => continue,
+            Err(e) => e,
+        };
+        match skipped.as_deref_mut() {
+            Some(list) => list.push((id, e.into())),
+            None => return Err(e.into()),
+        }
     }
     let warped = warped_clips(project, &clips, &mut WarpCache::new());
     Ok(Sources { video, original, original_file, is_me, clips, warped })

@@ -33,7 +33,7 @@ use crate::model::project::{MediaId, MediaKind, project_dir, resolve_media_path}
 use crate::model::time::format_timecode;
 use crate::model::{ClipId, FrameRate, History, Marker, Project, Time, TrackId};
 use crate::render::RenderOptions;
-use crate::render::sources::{Sources, load_sources, warped_clips};
+use crate::render::sources::{Sources, load_sources_lenient, warped_clips};
 use crate::render::warp_cache::WarpCache;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -107,9 +107,11 @@ struct PlayState {
     _out: Option<AudioOut>,
 }
 
-/// Decoded sources, their waveforms, and the original dialogue as mono (for speech detection
-/// and auto-align; also when an M&E stem replaces it in the mix).
-type SourcesResult = Result<(Arc<Sources>, Arc<Waveforms>, Option<Arc<Vec<f32>>>), String>;
+/// Decoded sources, their waveforms, the original dialogue as mono (for speech detection and
+/// auto-align; also when an M&E stem replaces it in the mix), and a line for each sound left
+/// out because it could not be read.
+type SourcesResult =
+    Result<(Arc<Sources>, Arc<Waveforms>, Option<Arc<Vec<f32>>>, Vec<String>), String>;
 /// The media an audio load covers: its identity for "did it change?".
 type SourcesKey = Vec<(MediaId, PathBuf)>;
 
@@ -325,6 +327,18 @@ impl RedubApp {
     /// Whether playback is running.
     pub fn is_playing(&self) -> bool {
         self.play.is_some()
+    }
+
+    /// The media whose sound is loaded for playback and waveforms (tests).
+    pub fn playable_audio(&self) -> Vec<MediaId> {
+        let mut ids: Vec<MediaId> = self
+            .audio
+            .sources
+            .as_ref()
+            .map(|s| s.clips.keys().copied().collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids
     }
 
     /// Whether an import is still running.

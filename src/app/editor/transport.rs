@@ -105,7 +105,10 @@ impl RedubApp {
             let key = key.clone();
             self.audio.loading = None;
             match r {
-                Ok((s, p, d)) => {
+                Ok((s, p, d, skipped)) => {
+                    for line in skipped {
+                        self.error(format!("audio: {line}"));
+                    }
                     self.audio.sources = Some(s);
                     self.audio.peaks = Some(p);
                     self.audio.dialogue = d;
@@ -145,40 +148,57 @@ impl RedubApp {
         }
         let ctx = self.ctx.clone();
         let spawned = Task::spawn("audio-load", 1, move |_, out| {
-            let r = load_sources(&project, &dir, false).map_err(crate::app::error_line).map(|s| {
-                let of = |b: &crate::media::AudioBuffer| {
-                    peaks(&b.samples, usize::from(b.channels), PEAK_BUCKET)
-                };
-                // The original dialogue, also when an M&E stem replaces it in the mix.
-                let dialogue = if s.is_me {
-                    original_dialogue(&project, &dir)
-                } else {
-                    s.original.as_ref().map(|b| (b.mono(), of(b)))
-                };
-                let speech = dialogue.as_ref().map_or_else(Vec::new, |(mono, _)| {
-                    crate::dsp::vad::speech_times(
-                        mono,
-                        SAMPLE_RATE,
-                        &crate::dsp::vad::VadConfig::default(),
-                    )
-                });
-                let me = if s.is_me { s.original.as_ref().map(of) } else { None };
-                let (mono, original) = dialogue.unzip();
-                let vad = crate::dsp::vad::VadConfig::default();
-                let clip_speech = s
-                    .clips
-                    .iter()
-                    .map(|(id, b)| (*id, crate::dsp::vad::speech_times(&b.mono(), b.rate, &vad)))
-                    .collect();
-                let w = Waveforms {
-                    original: original.unwrap_or_default(),
-                    clip_speech,
-                    me: me.unwrap_or_default(),
-                    clips: s.clips.iter().map(|(id, b)| (*id, of(b))).collect(),
-                    speech,
-                };
-                (Arc::new(s), Arc::new(w), mono.map(Arc::new))
-            });
+            let r = load_sources_lenient(&project, &dir).map_err(crate::app::error_line).map(
+                |(s, skipped)| {
+                    // What could not be read plays silent; the rest plays (one unreadable file
+                    // used to silence every track and hide every waveform).
+                    let skipped: Vec<String> = skipped
+                        .into_iter()
+                        .map(|(id, e)| {
+                            let name = project.media(id).map_or_else(
+                                || format!("media {}", id.0),
+                                |m| m.path.display().to_string(),
+                            );
+                            let e = crate::app::error_line(e);
+                            format!("{name} cannot be played ({e}); the rest plays without it")
+                        })
+                        .collect();
+                    let of = |b: &crate::media::AudioBuffer| {
+                        peaks(&b.samples, usize::from(b.channels), PEAK_BUCKET)
+                    };
+                    // The original dialogue, also when an M&E stem replaces it in the mix.
+                    let dialogue = if s.is_me {
+                        original_dialogue(&project, &dir)
+                    } else {
+                        s.original.as_ref().map(|b| (b.mono(), of(b)))
+                    };
+                    let speech = dialogue.as_ref().map_or_else(Vec::new, |(mono, _)| {
+                        crate::dsp::vad::speech_times(
+                            mono,
+                            SAMPLE_RATE,
+                            &crate::dsp::vad::VadConfig::default(),
+                        )
+                    });
+                    let me = if s.is_me { s.original.as_ref().map(of) } else { None };
+                    let (mono, original) = dialogue.unzip();
+                    let vad = crate::dsp::vad::VadConfig::default();
+                    let clip_speech = s
+                        .clips
+                        .iter()
+                        .map(|(id, b)| {
+                            (*id, crate::dsp::vad::speech_times(&b.mono(), b.rate, &vad))
+                        })
+                        .collect();
+                    let w = Waveforms {
+                        original: original.unwrap_or_default(),
+                        clip_speech,
+                        me: me.unwrap_or_default(),
+                        clips: s.clips.iter().map(|(id, b)| (*id, of(b))).collect(),
+                        speech,
+                    };
+                    (Arc::new(s), Arc::new(w), mono.map(Arc::new), skipped)
+                },
+            );
             out.send(r);
             ctx.request_repaint();
         });
