@@ -619,6 +619,36 @@ fn a_plain_drag_on_the_gain_line_moves_the_clip_and_ctrl_drag_changes_gain() {
 }
 
 #[test]
+fn right_click_on_a_clip_or_a_track_name_offers_their_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    h.run_ok();
+    let body = h.get_by_role_and_label(Role::Button, "Clip line").rect();
+    click_in_two_frames(&mut h, body.center(), PointerButton::Secondary);
+    let id = h.state().project.timeline.dub_tracks[0].clips[0].id;
+    assert_eq!(h.state().selection, vec![id], "the clip is selected");
+    for label in ["Split at playhead", "Ripple delete", "Go to clip start"] {
+        // (A menu entry's label carries its shortcut too.)
+        assert!(h.query_by_label_contains(label).is_some(), "the menu offers {label}");
+    }
+    shot(&mut h, "5_clip_menu");
+    let entry = h.get_by_label_contains("Ripple delete").rect().center();
+    click_in_two_frames(&mut h, entry, PointerButton::Primary);
+    h.run_ok();
+    assert!(h.state().project.timeline.dub_tracks[0].clips.is_empty(), "deleted");
+    assert!(h.state().history.undo_label().is_some_and(|l| l.contains("elete")));
+
+    // Right-click on a track's name: its actions; Mute there mutes it.
+    let name = h.get_by_label("Bob").rect().center();
+    click_in_two_frames(&mut h, name, PointerButton::Secondary);
+    assert!(h.query_by_label("Remove track").is_some(), "the track menu");
+    let mute = h.get_by_label("Mute").rect().center();
+    click_in_two_frames(&mut h, mute, PointerButton::Primary);
+    assert!(h.state().project.timeline.dub_tracks[1].mute, "Bob is muted");
+}
+
+#[test]
 fn a_video_given_as_the_project_opens_as_a_new_project_with_it_imported() {
     // `redub edit clip.mp4`: the clip is the shot of a new, untitled project.
     let dir = tempfile::tempdir().unwrap();

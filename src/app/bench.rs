@@ -74,6 +74,7 @@ pub fn time_timeline(project: &Project, px_per_sec: f32, frames: usize) -> Frame
                 lip_selected: None,
                 speakers: None,
                 bind_target: None,
+                preset: crate::app::keys::KeyPreset::Premiere,
             };
             let mut cmds = Vec::new();
             timeline_ui(ui, &ti, &mut view, &mut cmds);

@@ -67,6 +67,25 @@ pub fn shortcut_text(preset: KeyPreset, cmd: &AppCommand) -> Option<String> {
     })
 }
 
+/// A menu entry for `cmd` showing its shortcut in `preset`; clicked, it queues the command and
+/// closes the menu.
+pub fn menu_item(
+    ui: &mut egui::Ui,
+    label: &str,
+    cmd: AppCommand,
+    preset: KeyPreset,
+    out: &mut Vec<AppCommand>,
+) {
+    let mut b = egui::Button::new(label);
+    if let Some(k) = shortcut_text(preset, &cmd) {
+        b = b.shortcut_text(k);
+    }
+    if ui.add(b).clicked() {
+        out.push(cmd);
+        ui.close();
+    }
+}
+
 /// A shuttle press: repeated presses of the same direction speed up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Shuttle {

@@ -49,13 +49,7 @@ impl RedubApp {
         let preset = self.key_preset;
         // A menu entry with the key that does the same, as Premiere and Resolve show it.
         let item = |ui: &mut egui::Ui, label: &str, cmd: AppCommand, out: &mut Vec<AppCommand>| {
-            let mut b = egui::Button::new(label);
-            if let Some(k) = super::super::keys::shortcut_text(preset, &cmd) {
-                b = b.shortcut_text(k);
-            }
-            if ui.add(b).clicked() {
-                out.push(cmd);
-            }
+            super::super::keys::menu_item(ui, label, cmd, preset, out);
         };
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
@@ -519,6 +513,7 @@ impl RedubApp {
                     lip_selected: self.lip_ui.selected,
                     speakers: Some(&self.speakers),
                     bind_target: self.lip_ui.target_track(&self.project, &self.selection),
+                    preset: self.key_preset,
                 };
                 timeline_ui(ui, &input, &mut self.timeline, &mut self.pending);
             },

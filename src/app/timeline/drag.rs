@@ -85,6 +85,9 @@ pub(super) fn clip_interact_ui(
             let mode = select_mode(ui.input(|i| i.modifiers));
             out.push(AppCommand::Select(vec![clip.id], mode));
         }
+        if kind == DragKind::Move {
+            clip_menu(&resp, clip, locked, input, out);
+        }
         if locked {
             continue;
         }
@@ -108,6 +111,36 @@ pub(super) fn clip_interact_ui(
         }
     }
     on_clip
+}
+
+/// The right-click menu of a clip: the common actions on it (it is selected first, as a click
+/// would), with their keys.
+fn clip_menu(
+    resp: &egui::Response,
+    clip: &Clip,
+    locked: bool,
+    input: &TimelineInput<'_>,
+    out: &mut Vec<AppCommand>,
+) {
+    if resp.secondary_clicked() && !input.selection.contains(&clip.id) {
+        out.push(AppCommand::Select(vec![clip.id], SelectMode::Replace));
+    }
+    resp.context_menu(|ui| {
+        if locked {
+            ui.label("The track is locked (L in its header)");
+            return;
+        }
+        let item = |ui: &mut egui::Ui, label: &str, cmd: AppCommand, out: &mut Vec<AppCommand>| {
+            crate::app::keys::menu_item(ui, label, cmd, input.preset, out);
+        };
+        item(ui, "Split at playhead", AppCommand::Split, out);
+        item(ui, "Delete", AppCommand::Delete, out);
+        item(ui, "Ripple delete", AppCommand::RippleDelete, out);
+        ui.separator();
+        let start = clip.position;
+        item(ui, "Go to clip start", AppCommand::Seek(start), out);
+        item(ui, "Go to clip end", AppCommand::Seek(clip.end()), out);
+    });
 }
 
 pub(super) fn cursor_for(kind: DragKind) -> egui::CursorIcon {

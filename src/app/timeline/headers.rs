@@ -86,6 +86,32 @@ pub(super) fn headers_ui(
                     if name.double_clicked() {
                         view.renaming = Some((id, t.name.clone()));
                     }
+                    // Right-click on the name: the track's actions in one place.
+                    name.context_menu(|ui| {
+                        if ui.button("Rename").clicked() {
+                            view.renaming = Some((id, t.name.clone()));
+                            ui.close();
+                        }
+                        let flags: [(bool, &str, FlipFlag); 3] = [
+                            (t.mute, "Mute", |p| p.mute = !p.mute),
+                            (t.solo, "Solo", |p| p.solo = !p.solo),
+                            (t.locked, "Lock", |p| p.locked = !p.locked),
+                        ];
+                        for (on, verb, flip) in flags {
+                            let mut checked = on;
+                            if ui.checkbox(&mut checked, verb).clicked() {
+                                let mut p = props.clone();
+                                flip(&mut p);
+                                set(p, &format!("{verb} track"), out);
+                                ui.close();
+                            }
+                        }
+                        ui.separator();
+                        if ui.button("Remove track").clicked() {
+                            out.push(AppCommand::RemoveTrack(id));
+                            ui.close();
+                        }
+                    });
                 }
                 child.horizontal(|ui| {
                     let toggles: [(bool, &str, &str, FlipFlag); 3] = [

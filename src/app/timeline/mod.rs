@@ -146,6 +146,8 @@ pub struct TimelineInput<'a> {
     pub speakers: Option<&'a super::speakers::Speakers>,
     /// The dub track a click on a proposed speaker binds when no dub line plays over it.
     pub bind_target: Option<TrackId>,
+    /// The keyboard preset (menus show its shortcuts).
+    pub preset: crate::app::keys::KeyPreset,
 }
 
 /// Waveform peaks, one per [`PEAK_BUCKET`] samples at 48 kHz.
