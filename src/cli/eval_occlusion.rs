@@ -194,7 +194,7 @@ fn occluder(
                 let mx = cx + 0.2 * mw;
                 let across = (fx - mx) / half;
                 let head = top + half; // centre of the round head
-                let inside = across.abs() <= 1.0 && fy >= head && fy < h
+                let inside = (across.abs() <= 1.0 && fy >= head && fy < h)
                     || (fx - mx).powi(2) + (fy - head).powi(2) <= half * half;
                 if up <= 0.0 || !inside {
                     return None;

@@ -101,7 +101,7 @@ fn face_like_test(patches: &[Vec<[f32; 3]>]) -> impl Fn([f32; 3]) -> bool {
 
 /// Where teeth and the mouth's interior can show (an ellipse inside the lips, tall enough for a
 /// wide-open mouth): every colour can be the face there.
-fn inner_mouth() -> Vec<bool> {
+pub fn inner_mouth() -> Vec<bool> {
     let to_canon = patch_to_canonical();
     (0..PATCH_W * PATCH_H)
         .map(|i| {
@@ -178,7 +178,7 @@ impl FaceModel {
             samples.extend(
                 (0..ycc_patches.len()).filter(|&k| inner[i] || face_like(ycc_patches[k][i])),
             );
-            if samples.len() * 10 < ycc_patches.len() || samples.len() < 3 {
+            if samples.len() * 5 < ycc_patches.len() || samples.len() < 3 {
                 samples.clear();
                 samples.extend(0..ycc_patches.len());
             }
