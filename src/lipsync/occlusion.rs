@@ -76,41 +76,6 @@ fn median(v: &mut [f32]) -> f32 {
     *m
 }
 
-/// Rows at the top of the patch (the cheeks and the nose's base, above where the mouth moves)
-/// that give the face's skin hue.
-const SKIN_ROWS: usize = PATCH_H / 6;
-
-/// Share of the skin's redness (Cr over luma) a colour needs to count as a possible face colour
-/// outside the inner mouth: skin in light or shade and lips are as red as the cheek or redder;
-/// grey, white, blue and green objects are not.
-const FACE_REDNESS: f32 = 0.4;
-
-fn redness(q: [f32; 3]) -> f32 {
-    q[2] / q[0].max(20.0)
-}
-
-/// Whether a colour (YCbCr) can be the face outside the inner mouth: dark (a shadow, the mouth's
-/// interior), or at least [`FACE_REDNESS`] of the cheeks' redness (the median over the patches'
-/// top rows).
-fn face_like_test(patches: &[Vec<[f32; 3]>]) -> impl Fn([f32; 3]) -> bool {
-    let mut reds: Vec<f32> =
-        patches.iter().flat_map(|p| p[..SKIN_ROWS * PATCH_W].iter().map(|&q| redness(q))).collect();
-    let skin = if reds.is_empty() { 0.0 } else { median(&mut reds) };
-    move |q| q[0] < DARK_INTERIOR || skin <= 0.0 || redness(q) >= FACE_REDNESS * skin
-}
-
-/// Where teeth and the mouth's interior can show (an ellipse inside the lips, tall enough for a
-/// wide-open mouth): every colour can be the face there.
-pub fn inner_mouth() -> Vec<bool> {
-    let to_canon = patch_to_canonical();
-    (0..PATCH_W * PATCH_H)
-        .map(|i| {
-            let p = to_canon.apply([(i % PATCH_W) as f32, (i / PATCH_W) as f32]);
-            ((p[0] - 64.0) / 21.0).powi(2) + ((p[1] - 112.0) / 13.0).powi(2) <= 1.0
-        })
-        .collect()
-}
-
 /// Distance (in standard deviations, chroma weighted) past which a pixel is unlikely.
 const UNLIKELY: f32 = 4.0;
 
@@ -165,29 +130,17 @@ impl FaceModel {
         let n = PATCH_W * PATCH_H;
         let mut mean = Vec::with_capacity(n);
         let mut std = Vec::with_capacity(n);
-        let face_like = face_like_test(&ycc_patches);
-        let inner = inner_mouth();
-        let mut column = Vec::with_capacity(used.len());
-        let mut samples: Vec<usize> = Vec::with_capacity(used.len());
+        let mut column = vec![0.0f32; used.len()];
         for i in 0..n {
             let mut m = [0.0f32; 3];
             let mut d = [0.0f32; 3];
-            // The samples that can be the face here: an object in front of the mouth for most
-            // of the shot (a microphone, a card) must not become "the face" by the median.
-            samples.clear();
-            samples.extend(
-                (0..ycc_patches.len()).filter(|&k| inner[i] || face_like(ycc_patches[k][i])),
-            );
-            if samples.len() * 5 < ycc_patches.len() || samples.len() < 3 {
-                samples.clear();
-                samples.extend(0..ycc_patches.len());
-            }
             for c in 0..3 {
-                column.clear();
-                column.extend(samples.iter().map(|&k| ycc_patches[k][i][c]));
+                for (k, p) in ycc_patches.iter().enumerate() {
+                    column[k] = p[i][c];
+                }
                 let med = median(&mut column);
-                for (v, &k) in column.iter_mut().zip(&samples) {
-                    *v = (ycc_patches[k][i][c] - med).abs();
+                for (k, p) in ycc_patches.iter().enumerate() {
+                    column[k] = (p[i][c] - med).abs();
                 }
                 m[c] = med;
                 // 1.4826 × MAD estimates the standard deviation of a normal distribution.
@@ -420,91 +373,8 @@ fn mask_at<U: AsRef<[bool]>>(
         .map(|((&s, &px), &z)| s && !(z && model.is_mouth_colour(px)))
         .collect();
     let kept = occluder_pieces(&seeds, MIN_SEED_PIXELS, MIN_INNER_PIECE);
-    if !kept.iter().any(|&b| b) {
-        return vec![0.0; PATCH_W * PATCH_H];
-    }
-    let kept = grow_into(&kept, &stable, GROW_STEPS);
-    let kept = grow_by_colour(model, centre, &kept);
-    dilate_and_soften(&kept, 3)
-}
-
-/// An occluder's own colours: mean and spread (YCbCr) of the pixels found so far.
-struct OccluderColour {
-    mean: [f32; 3],
-    std: [f32; 3],
-}
-
-impl OccluderColour {
-    fn of(patch: &Patch, kept: &[bool]) -> Option<Self> {
-        let (mut s, mut s2, mut n) = ([0.0f64; 3], [0.0f64; 3], 0usize);
-        for (px, _) in patch.rgb.iter().zip(kept).filter(|(_, k)| **k) {
-            let q = ycc(*px);
-            for c in 0..3 {
-                s[c] += f64::from(q[c]);
-                s2[c] += f64::from(q[c]) * f64::from(q[c]);
-            }
-            n += 1;
-        }
-        if n < MIN_SEED_PIXELS {
-            return None;
-        }
-        let mean = s.map(|v| (v / n as f64) as f32);
-        let std: [f32; 3] = std::array::from_fn(|c| {
-            let m = s[c] / n as f64;
-            ((s2[c] / n as f64 - m * m).max(0.0).sqrt() as f32).max(STD_FLOOR[c])
-        });
-        Some(Self { mean, std })
-    }
-
-    /// Distance of a colour from the occluder's (the same weighting as the face model's).
-    fn distance(&self, q: [f32; 3]) -> f32 {
-        (0..3)
-            .map(|c| {
-                let z = (q[c] - self.mean[c]) / self.std[c];
-                if c == 0 { 0.5 * z * z } else { z * z }
-            })
-            .sum::<f32>()
-            .sqrt()
-    }
-}
-
-impl FaceModel {
-    /// Distance of pixel `i`'s colour from the face model there (see [`FaceModel::unlikely`]).
-    fn distance(&self, i: usize, q: [f32; 3]) -> f32 {
-        (0..3)
-            .map(|c| {
-                let z = (q[c] - self.mean[i][c]) / self.std[i][c];
-                if c == 0 { 0.5 * z * z } else { z * z }
-            })
-            .sum::<f32>()
-            .sqrt()
-    }
-}
-
-/// Colour distance from an occluder within which a pixel may belong to it.
-const OCCLUDER_NEAR: f32 = 2.5;
-/// A pixel joins an occluder only when it is this many times closer to the occluder's colours
-/// than to the face's there: a skin-coloured hand does not swallow the cheek.
-const OCCLUDER_MARGIN: f32 = 2.0;
-
-/// `kept` grown (4-connected, without a step limit) through the pixels that look like the
-/// occluder found so far and clearly unlike the face there: the part of a microphone over the
-/// lips that the mouth's colours hid, or a card's edge over the teeth, joins the piece it
-/// belongs to. Errs toward keeping the original: a missed lip edit is better than a
-/// painted-over hand.
-fn grow_by_colour(model: &FaceModel, centre: &Patch, kept: &[bool]) -> Vec<bool> {
-    let Some(occ) = OccluderColour::of(centre, kept) else { return kept.to_vec() };
-    let like: Vec<bool> = centre
-        .rgb
-        .iter()
-        .enumerate()
-        .map(|(i, px)| {
-            let q = ycc(*px);
-            let d = occ.distance(q);
-            d < OCCLUDER_NEAR && d * OCCLUDER_MARGIN < model.distance(i, q)
-        })
-        .collect();
-    grow_into(kept, &like, usize::MAX)
+    let kept = if kept.iter().any(|&b| b) { grow_into(&kept, &stable, GROW_STEPS) } else { kept };
+    if kept.iter().any(|&b| b) { dilate_and_soften(&kept, 3) } else { vec![0.0; PATCH_W * PATCH_H] }
 }
 
 /// Combines automatic and painted occlusion: the larger wins.
@@ -578,32 +448,6 @@ mod tests {
         assert!(
             grown[45 * PATCH_W + 20 + GROW_STEPS - 1] && !grown[45 * PATCH_W + 20 + GROW_STEPS]
         );
-    }
-
-    #[test]
-    fn a_grey_bar_in_front_of_the_mouth_for_most_of_the_shot_stays_an_occluder() {
-        // A dark grey bar over the chin and lower lip in 16 of 20 training frames: the median of
-        // all frames would call it "the face"; only face-like colours are learned.
-        let bar = |f: &mut Patch| {
-            for v in 50..PATCH_H {
-                for u in 56..76 {
-                    f.rgb[v * PATCH_W + u] = [60.0, 60.0, 62.0];
-                }
-            }
-        };
-        let mut train: Vec<Patch> = (0..20).map(face).collect();
-        for f in &mut train[..16] {
-            bar(f);
-        }
-        let model = FaceModel::learn(&train.iter().collect::<Vec<_>>()).unwrap();
-        let mut frames: Vec<Patch> = (0..3).map(|s| face(300 + s)).collect();
-        frames.iter_mut().for_each(bar);
-        let masks = occlusion_masks(&model, &frames);
-        assert_eq!(masks[1][80 * PATCH_W + 66], 1.0, "the bar on the chin");
-        assert_eq!(masks[1][20 * PATCH_W + 20], 0.0, "the cheek");
-        // Without the bar, the face there is not an occluder.
-        let clean: Vec<Patch> = (0..3).map(|s| face(400 + s)).collect();
-        assert!(occlusion_masks(&model, &clean)[1].iter().all(|&v| v == 0.0));
     }
 
     #[test]

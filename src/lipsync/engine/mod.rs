@@ -10,7 +10,7 @@ use super::colour::{
     apply_gain, fit_skin_at, fit_weights, ring_weights, shading_gain, skin_weights_at,
 };
 use super::occlusion::{
-    FaceModel, MAX_MODEL_FRAMES, combine, inner_mouth, occlusion_mask_with, occlusion_masks,
+    FaceModel, MAX_MODEL_FRAMES, combine, mouth_zone, occlusion_mask_with, occlusion_masks,
 };
 use crate::analysis::mouth_patch::{
     Landmarks5, PATCH_H, PATCH_W, Patch, Region, Similarity, detail_dims, detail_for, downsample,
@@ -226,9 +226,9 @@ pub fn build_bank(
     // each frame's neighbours, so it runs over overlapping windows of the patches.
     let occluded: Vec<bool> = match &model {
         Some(m) => {
-            // Only what covers the mouth itself matters: a hand on the cheek, or the background
-            // or a collar showing past the jaw line as the head turns, leaves the mouth usable.
-            let zone = inner_mouth();
+            // Only what covers the mouth matters: a hand on the cheek, or the background showing
+            // past the jaw line as the head turns, leaves the mouth usable.
+            let zone = mouth_zone();
             let area = zone.iter().filter(|&&z| z).count().max(1);
             let mut out = Vec::with_capacity(clean.len());
             const WINDOW: usize = 256;
@@ -241,7 +241,7 @@ pub fn build_bank(
                 let masks = occlusion_masks(m, &ps);
                 out.extend(masks[start - lo..start - lo + (end - start)].iter().map(|o| {
                     let covered = o.iter().zip(&zone).filter(|(v, z)| **v > 0.5 && **z).count();
-                    covered * 20 > area
+                    covered * 50 > area
                 }));
                 start = end;
             }
