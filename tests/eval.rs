@@ -53,3 +53,31 @@ fn reconstruct_measures_the_edit_against_the_held_out_half() {
     // The summary over one clip is that clip.
     assert_eq!(json["summary"]["clips"], 1);
 }
+
+#[test]
+fn occlusion_keeps_a_dark_bar_in_front_of_the_mouth() {
+    let test = "occlusion_keeps_a_dark_bar_in_front_of_the_mouth";
+    let Some(media) = media_and_models(test) else { return };
+    // A microphone-like dark grey textured bar rising over part of the mouth of a small
+    // interview face: dark like the mouth's interior, so colour alone does not tell them apart.
+    let clip = media.join("v7_voxceleb_00015.mp4");
+    let out = redub(&["eval", "occlusion", "--json", "--kinds", "mic", clip.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
+    let mic = &json["clips"][0]["kinds"][0];
+    println!("{}", serde_json::to_string_pretty(mic).unwrap());
+    assert_eq!(mic["kind"], "mic");
+    let fig = |what: &str| mic[what].as_f64().unwrap();
+    assert!(fig("occluded_frames") >= 90.0 && fig("edited_frames") > 100.0);
+    // Measured with the colour-only occlusion model (2026-12): 14.3 dB pooled, 11.5 dB worst
+    // frame; the goal (issue 23) is 40 dB and 32 dB. This bound guards against getting worse.
+    assert!(fig("psnr") >= 13.0, "occluder PSNR {} dB", fig("psnr"));
+    assert!(fig("worst_frame_psnr") >= 10.0, "worst frame {} dB", fig("worst_frame_psnr"));
+    // The edit still runs where nothing covers the mouth.
+    assert!(
+        fig("mouth_change") >= 0.5 * fig("mouth_change_clean"),
+        "mouth change {} vs {} without the occluder",
+        fig("mouth_change"),
+        fig("mouth_change_clean")
+    );
+}

@@ -171,7 +171,7 @@ impl Work {
 }
 
 /// The main face track of `video` (face analysis, cached).
-fn face_of(video: &Path, job: &Job) -> Result<FaceTrack, CliError> {
+pub(super) fn face_of(video: &Path, job: &Job) -> Result<FaceTrack, CliError> {
     let opts = crate::analysis::AnalysisOptions::default();
     let (analysis, _) = crate::analysis::analyze_file(video, &opts, job, true)
         .map_err(|e| CliError::User(format!("face analysis of {}: {e}", video.display())))?;
@@ -265,7 +265,12 @@ fn pitch_shifted(wav: &Path, cents: i32) -> Result<PathBuf, CliError> {
 }
 
 /// A project on `shot` with `dub` on one dub track from 0 s, bound to `face`.
-fn dub_project(shot: &Path, dub: &Path, face: u32, frames: i64) -> Result<Project, CliError> {
+pub(super) fn dub_project(
+    shot: &Path,
+    dub: &Path,
+    face: u32,
+    frames: i64,
+) -> Result<Project, CliError> {
     let mut p = super::bench_lips::shot_project("eval", shot)?;
     p.timeline.duration = p.timeline.frame_rate.frame_to_time(frames);
     let d = probe(dub)?;

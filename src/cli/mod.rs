@@ -8,6 +8,7 @@ mod bench_playback;
 mod commands;
 mod dialogue;
 mod eval;
+mod eval_occlusion;
 mod lipmesh;
 mod lips;
 
@@ -98,6 +99,32 @@ enum EvalCommand {
         /// ±1.5 s of it kept out of the bank and the learning.
         #[arg(long, default_value = "halves", value_parser = ["halves", "leave-out"])]
         protocol: String,
+    },
+    /// Draw generated occluders over each clip's mouth (a microphone-like dark bar, a finger in
+    /// the actor's skin colour, a white card edge, a hand moving across), lip-edit the clip with
+    /// a dub bound to the face, and measure the occluder's PSNR (3 px inside its edge, export
+    /// vs input: pooled and worst frame) and how much the edit still changes the mouth in the
+    /// frames without an occluder (vs the clean clip's edit).
+    Occlusion {
+        /// Clips with one speaking face (at least 2 s).
+        #[arg(required = true)]
+        clips: Vec<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Occluder kinds, comma-separated.
+        #[arg(long, default_value = "mic,finger,card,hand", value_delimiter = ',',
+              value_parser = ["mic", "finger", "card", "hand"])]
+        kinds: Vec<String>,
+        /// Frames the occluder is in the picture (fewer on a short clip).
+        #[arg(long, default_value_t = 100)]
+        frames: i64,
+        /// Write before/after crop strips (PNG, inputs above, renders below) into this folder.
+        #[arg(long)]
+        strips: Option<PathBuf>,
+        /// Keep the work files (occluded clips, dub, caches) in this folder.
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
 }
 
@@ -422,6 +449,20 @@ pub fn main() -> ExitCode {
                 eval::Protocol::Halves
             },
         }),
+        Command::Eval {
+            command: EvalCommand::Occlusion { clips, json, kinds, frames, strips, keep },
+        } => {
+            let kinds: Vec<eval_occlusion::Kind> =
+                kinds.iter().filter_map(|k| eval_occlusion::Kind::parse(k)).collect();
+            eval_occlusion::occlusion(eval_occlusion::OcclusionArgs {
+                clips: &clips,
+                json,
+                kinds: &kinds,
+                frames,
+                strips: strips.as_deref(),
+                keep: keep.as_deref(),
+            })
+        }
         Command::Lips { file, json, every } => lipmesh::run(&file, json, every),
         Command::Bind { project, track, face } => lips::bind(&project, track, face),
         Command::SyncCheck { file, audio, against, with_change, flicker, json } => {
