@@ -139,7 +139,7 @@ fn noise(x: i64, y: i64, seed: u32) -> f32 {
 /// shorter than `frames + 20`.
 fn event(total: i64, frames: i64) -> std::ops::Range<i64> {
     let len = frames.min(total - 20).max(1);
-    let start = ((total - len) / 2).min(10).max(0);
+    let start = ((total - len) / 2).clamp(0, 10);
     start..start + len
 }
 
@@ -631,12 +631,12 @@ fn clip_report(clip: &Path, args: &OcclusionArgs<'_>, dir: &Path) -> Result<Clip
                         worst = (p, i);
                     }
                 }
-            } else if let (Some(f), Some(Some(c))) = (track.at(i), clean_change.get(i as usize)) {
-                if let Some(m) = mouth_change(out, src, w, h, &f.landmarks, &zone) {
-                    change += m;
-                    change_clean += c;
-                    changed += 1;
-                }
+            } else if let (Some(f), Some(Some(c))) = (track.at(i), clean_change.get(i as usize))
+                && let Some(m) = mouth_change(out, src, w, h, &f.landmarks, &zone)
+            {
+                change += m;
+                change_clean += c;
+                changed += 1;
             }
         })?;
         if let (Some(s), Some(d)) = (strip, args.strips) {
