@@ -1,7 +1,7 @@
 //! Memory does not grow with the media's length (issue 22, item 6): rendering the sound of a
 //! clip nine times longer peaks at about the same RSS, with and without a loudness target, and a
 //! short range of the long clip costs no more than the short clip. Each render is a child
-//! `redub` process whose own peak RSS comes from `wait4`. Face analysis likewise: a talking
+//! `redub` process whose own peak RSS (`VmHWM`) is read from `/proc` while it runs. Face analysis likewise: a talking
 //! face looped to six times the length peaks at about the same RSS.
 
 mod common;
@@ -26,24 +26,35 @@ fn project(d: &Path, name: &str, seconds: u32) -> PathBuf {
     p
 }
 
-/// Runs `redub ARGS` to the end; returns its peak RSS in MiB (`wait4`'s `ru_maxrss`).
+/// Runs `redub ARGS` to the end; returns its peak RSS in MiB: the child's own `VmHWM`, read
+/// from `/proc` every 10 ms while it runs. Not `wait4`'s `ru_maxrss`: a child spawned with
+/// `posix_spawn` (vfork) inherits the test process's own peak into it at exec, and this
+/// process's tests run side by side, decoding and encoding their clips.
 #[cfg(target_os = "linux")]
 fn peak_rss_mib(args: &[&str]) -> f64 {
-    // Reaped by wait4 below (std's wait would not give the child's rusage).
-    #[allow(clippy::zombie_processes)]
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_redub"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_redub"))
         .args(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value to be overwritten; wait4 reaps our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4");
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "redub {args:?} failed");
-    usage.ru_maxrss as f64 / 1024.0
+    let status = format!("/proc/{}/status", child.id());
+    let hwm_kib = || -> Option<f64> {
+        let text = std::fs::read_to_string(&status).ok()?;
+        let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    let mut peak: f64 = 0.0;
+    let exit = loop {
+        // Read before reaping: a zombie's /proc entry has no memory figures.
+        peak = peak.max(hwm_kib().unwrap_or(0.0));
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(exit.success(), "redub {args:?} failed");
+    peak / 1024.0
 }
 
 #[cfg(target_os = "linux")]
