@@ -137,6 +137,9 @@ impl ProjectLock {
                 Attempt::Locked if !still_at(&file, &path) => continue,
                 Attempt::Locked => {}
             }
+            // Removed on SIGINT/SIGTERM from here on (a signal between the open and here leaves
+            // an unlocked file, which the next writer takes over).
+            crate::model::output::register_part(&path);
             let since = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
@@ -144,7 +147,6 @@ impl ProjectLock {
             file.set_len(0).map_err(io)?;
             file.rewind().map_err(io)?;
             file.write_all(line.as_bytes()).map_err(io)?;
-            crate::model::output::register_part(&path);
             return Ok(Self { file: Some(file), path });
         }
         Err(io(std::io::Error::other("the lock file keeps being replaced")))

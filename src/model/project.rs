@@ -569,14 +569,23 @@ impl Project {
         }
         let json = serde_json::to_string_pretty(&out)
             .map_err(|e| io(std::io::Error::other(e.to_string())))?;
-        // `.NAME.redub-PID.part.XXXXXX`: removed on SIGINT/SIGTERM, and by the next save when
-        // this process was killed outright.
+        // `.NAME.redub-PID.part.tmp`: registered before it exists, so SIGINT/SIGTERM at any
+        // moment removes it; removed by the next save when this process was killed outright.
+        // The name is this process's alone (the project lock keeps its own saves apart).
         crate::model::output::remove_stale_parts(path);
-        let mut prefix = crate::model::output::part_stem(path);
-        prefix.push(format!("{}.part.", std::process::id()));
-        let mut tmp = tempfile::Builder::new().prefix(&prefix).tempfile_in(&dir).map_err(io)?;
-        let tmp_path = tmp.path().to_path_buf();
+        let mut name = crate::model::output::part_stem(path);
+        name.push(format!("{}.part.tmp", std::process::id()));
+        let tmp_path = dir.join(&name);
         crate::model::output::register_part(&tmp_path);
+        // One left by an earlier process with this id (ids are reused).
+        let _ = std::fs::remove_file(&tmp_path);
+        let mut tmp = match tempfile::Builder::new().prefix(&name).rand_bytes(0).tempfile_in(&dir) {
+            Ok(t) => t,
+            Err(e) => {
+                crate::model::output::unregister_part(&tmp_path);
+                return Err(io(e));
+            }
+        };
         let written = (|| {
             tmp.write_all(json.as_bytes())?;
             tmp.write_all(b"\n")?;
