@@ -795,3 +795,43 @@ fn save_changes_through_the_built_in_browser_then_the_new_project_follows() {
     assert!(h.state().project.timeline.dub_tracks.is_empty(), "a new, empty project");
     assert_eq!(h.state().window_title(), "Untitled — Redub");
 }
+
+#[test]
+fn opening_a_project_whose_media_changed_on_disk_says_which_and_asks_to_relink() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let line = dir.path().join("line.wav");
+    let saved = std::fs::read(&file).unwrap();
+    // Same length (so the same size), other sound: only the content hash tells.
+    let other: Vec<f32> = (0..96_000).flat_map(|i| [0.2 * (i as f32 * 0.11).sin(); 2]).collect();
+    write_wav(&line, &other).unwrap();
+    let mut h = harness(&dir.path().join("appdata"), Some(file.clone()));
+    h.run_ok();
+    let message = |h: &Harness<'_, RedubApp>| {
+        h.state()
+            .toasts
+            .iter()
+            .find(|t| t.error && t.text.starts_with("Media changed since it was added"))
+            .map(|t| t.text.clone())
+    };
+    let text = message(&h).unwrap_or_else(|| panic!("an error toast: {:?}", h.state().toasts));
+    assert!(text.contains("relink or restore it"), "{text}");
+    assert!(text.contains("line.wav: its content changed"), "names the file and how: {text}");
+    assert!(!text.contains("shot.mp4"), "the unchanged shot is not named: {text}");
+    assert!(h.query_by_label_contains("Media changed since it was added").is_some(), "shown");
+    assert!(h.state().log.iter().any(|l| l.error), "and kept in the log");
+    assert_eq!(std::fs::read(&file).unwrap(), saved, "the project is not touched");
+
+    // A size change is named as such; an unchanged pool gives no message.
+    write_wav(&line, &other[..48_000]).unwrap();
+    h.state_mut().toasts.clear();
+    h.state_mut().queue(AppCommand::Open(Some(file.clone())));
+    h.run_ok();
+    let text = message(&h).unwrap_or_else(|| panic!("an error toast: {:?}", h.state().toasts));
+    assert!(text.contains("line.wav: its size changed from "), "{text}");
+    let fresh = two_track_project(dir.path());
+    h.state_mut().toasts.clear();
+    h.state_mut().queue(AppCommand::Open(Some(fresh)));
+    h.run_ok();
+    assert_eq!(message(&h), None, "no message for media as saved");
+}

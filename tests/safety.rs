@@ -284,9 +284,12 @@ fn signals_leave_no_temp_files() {
     let d = dir.path();
     let p = long_project(d);
     let spool = tempfile::tempdir().unwrap();
-    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+    for (signal, code) in [("TERM", Some(143)), ("INT", Some(130)), ("KILL", None)] {
         for ext in ["mp4", "mov"] {
             let out = d.join(format!("out.{ext}"));
+            // An earlier export of the same name: left as it was.
+            let previous = format!("the previous {ext} export").into_bytes();
+            std::fs::write(&out, &previous).unwrap();
             let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_redub"))
                 .args(["render", s(&p), "-o", s(&out)])
                 .env("TMPDIR", spool.path())
@@ -310,10 +313,18 @@ fn signals_leave_no_temp_files() {
                     .success()
             );
             let o = child.wait_with_output().unwrap();
-            assert_eq!(o.status.code(), Some(code), "SIG{signal} {ext}: {}", stderr(&o));
-            assert_eq!(temp_files(d), Vec::<String>::new(), "SIG{signal} {ext}");
+            assert_eq!(o.status.code(), code, "SIG{signal} {ext}: {}", stderr(&o));
+            assert_eq!(std::fs::read(&out).unwrap(), previous, "SIG{signal} {ext}: output intact");
             assert_eq!(temp_files(spool.path()), Vec::<String>::new(), "SIG{signal} {ext} TMPDIR");
-            assert!(!out.exists());
+            if code.is_some() {
+                assert_eq!(temp_files(d), Vec::<String>::new(), "SIG{signal} {ext}");
+            } else {
+                // Killed outright: its part files stay until the next write beside them.
+                for f in temp_files(d) {
+                    std::fs::remove_file(d.join(f)).unwrap();
+                }
+            }
+            std::fs::remove_file(&out).unwrap();
         }
     }
 
@@ -448,8 +459,48 @@ fn absurd_times_are_rejected_naming_the_field() {
     std::fs::copy(d.join("line.wav"), lines.join("01.wav")).unwrap();
     let o = redub(&["lines", "import", s(&p), "--srt", s(&cues), "--folder", s(&lines)]);
     assert_refused(&o, "far.srt: line 2: cue start");
-    assert!(stderr(&o).contains("24 h"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("168 h limit of any timeline"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&p).unwrap(), before);
+
+    // Past 24 h: refused unless the user raises the project's limit (up to a week).
+    std::fs::write(&cues, "1\n30:00:00,000 --> 30:00:00,500\nHello.\n").unwrap();
+    let import = |extra: &[&str]| {
+        let mut args = vec!["lines", "import", s(&p), "--srt", s(&cues), "--folder", s(&lines)];
+        args.extend_from_slice(extra);
+        redub(&args)
+    };
+    let o = import(&[]);
+    assert_refused(&o, "far.srt: cue 1 ends at 108000.500s, past the 24 h limit");
+    assert!(stderr(&o).contains("--max-hours"), "says how to allow it: {}", stderr(&o));
+    assert_eq!(std::fs::read(&p).unwrap(), before);
+    for bad in ["0", "169", "100000"] {
+        let o = import(&["--max-hours", bad]);
+        assert_refused(&o, &format!("--max-hours: timeline max_hours = {bad}: must be 1 to 168"));
+        assert_eq!(std::fs::read(&p).unwrap(), before);
+    }
+    let o = import(&["--max-hours", "31"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    assert_eq!(v["timeline"]["max_hours"], 31, "the limit is kept in the project");
+    // It loads (renders) with its own limit; lowered by hand below the cue, it is refused.
+    let wav = d.join("first.wav");
+    let o = redub(&["render", s(&p), "--range", "0..0.5", "-o", s(&wav)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (hours, names) in [
+        (serde_json::json!(30), "past the 30 h limit of this timeline"),
+        (serde_json::json!(1000), "timeline max_hours = 1000: must be 1 to 168"),
+    ] {
+        let mut w = v.clone();
+        w["timeline"]["max_hours"] = hours;
+        let q = d.join("q.redub");
+        std::fs::write(&q, serde_json::to_string(&w).unwrap()).unwrap();
+        assert_refused(&redub(&["render", s(&q), "-o", s(&out)]), names);
+    }
+    // `new --max-hours` stores it too.
+    let p3 = d.join("p3.redub");
+    let o = redub(&["new", "--video", s(&d.join("shot.mp4")), "--max-hours", "48", "-o", s(&p3)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&p3).unwrap().contains("\"max_hours\": 48"));
 
     // A dub placed before the start.
     let p2 = d.join("p2.redub");
@@ -590,4 +641,217 @@ fn media_changed_on_disk_is_refused_at_render() {
     std::fs::write(&shot, &good).unwrap();
     let o = redub(&["render", s(&p), "-o", s(&out)]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// `lines` holding `n` line files and `cues.srt` with `n` cues, one a second from 0.1 s.
+fn many_lines(d: &Path, n: usize) -> (PathBuf, PathBuf) {
+    let lines = d.join("lines");
+    std::fs::create_dir_all(&lines).unwrap();
+    let mut srt = String::new();
+    for k in 0..n {
+        std::fs::copy(d.join("line.wav"), lines.join(format!("{:03}.wav", k + 1))).unwrap();
+        let t = |ms: usize| format!("00:{:02}:{:02},{:03}", ms / 60_000, ms / 1000 % 60, ms % 1000);
+        let start = 100 + k * 1000;
+        srt += &format!("{}\n{} --> {}\nLine {k}.\n\n", k + 1, t(start), t(start + 800));
+    }
+    let cues = d.join("cues.srt");
+    std::fs::write(&cues, srt).unwrap();
+    (cues, lines)
+}
+
+fn clip_count(p: &Path) -> usize {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    v["timeline"]["dub_tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["clips"].as_array().unwrap().len())
+        .sum()
+}
+
+/// Whether some process holds the lock on `lock` (a lock file nobody holds is taken over).
+#[cfg(unix)]
+fn lock_held(lock: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(f) = std::fs::File::open(lock) else { return false };
+    // SAFETY: flock on a descriptor we own; released when `f` closes.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) != 0 }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_save_cut_short_by_a_signal_leaves_the_old_or_the_new_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = make_project(d);
+    let (cues, lines) = many_lines(d, 2);
+    let original = std::fs::read(&p).unwrap();
+    // Signals at moments spread over the whole import (probing, building, writing, renaming).
+    let (mut old, mut new) = (0, 0);
+    for k in 0..24u64 {
+        std::fs::write(&p, &original).unwrap();
+        let signal = ["KILL", "TERM", "INT"][k as usize % 3];
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_redub"))
+            .args(["lines", "import", s(&p), "--srt", s(&cues), "--folder", s(&lines)])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(k * 6));
+        let _ = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status();
+        child.wait().unwrap();
+        let now = std::fs::read(&p).unwrap();
+        if now == original {
+            old += 1;
+        } else {
+            let loaded = redub::model::Project::load(&p);
+            assert!(loaded.is_ok(), "SIG{signal} after {} ms: {:?}", k * 6, loaded.err());
+            assert_eq!(clip_count(&p), 3, "the whole import");
+            new += 1;
+        }
+        let left = temp_files(d);
+        if signal == "KILL" {
+            // The lock file and a part file may stay: the next writer takes them over.
+            assert!(left.iter().all(|n| n.contains(".part.") || n == ".p.redub.lock"), "{left:?}");
+        } else {
+            assert_eq!(left, Vec::<String>::new(), "SIG{signal} after {} ms", k * 6);
+            assert!(!lock_held(&d.join(".p.redub.lock")), "SIG{signal}: the lock is released");
+        }
+    }
+    println!("old project {old} times, new {new} times");
+    // What a killed save left is cleared by the next one, which works.
+    std::fs::write(&p, &original).unwrap();
+    let o = redub(&["lines", "import", s(&p), "--srt", s(&cues), "--folder", s(&lines)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(clip_count(&p), 3);
+    assert_eq!(temp_files(d), Vec::<String>::new());
+    assert!(!d.join(".p.redub.lock").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_writer_of_a_project_is_refused_naming_the_first() {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = make_project(d);
+    let (cues, lines) = many_lines(d, 1);
+    let before = std::fs::read(&p).unwrap();
+    let import = || redub(&["lines", "import", s(&p), "--srt", s(&cues), "--folder", s(&lines)]);
+
+    // Another process holds the lock (as a running `lines import` would).
+    let lock = d.join(".p.redub.lock");
+    let mut held = std::fs::File::create(&lock).unwrap();
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+    writeln!(held, "redub lines import (pid 4242, since 2026-12-07 17:00:00 UTC)").unwrap();
+    for o in [
+        import(),
+        redub(&["bind", s(&p), "--track", "1", "--face", "1"]),
+        redub(&["align", s(&p), "--clip", "1"]),
+    ] {
+        assert_refused(&o, "p.redub is being changed by redub lines import (pid 4242, since");
+        assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
+        assert_eq!(std::fs::read(&p).unwrap(), before, "project untouched");
+    }
+    drop(held);
+
+    // Its process gone (killed: the lock file names a dead pid), the next writer goes ahead.
+    assert!(lock.exists());
+    let o = import();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!lock.exists(), "released when done");
+    assert_eq!(clip_count(&p), 2);
+
+    // Two imports at once: each either lands or is refused by name; none is lost silently.
+    for round in 0..4 {
+        std::fs::write(&p, &before).unwrap();
+        let spawn = || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_redub"))
+                .args(["lines", "import", s(&p), "--srt", s(&cues), "--folder", s(&lines)])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        let mut landed = 0;
+        for o in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+            if o.status.success() {
+                landed += 1;
+            } else {
+                assert_refused(&o, "p.redub is being changed by redub lines import (pid ");
+            }
+        }
+        assert!(landed >= 1, "round {round}: one of them lands");
+        assert_eq!(clip_count(&p), 1 + landed, "round {round}: every import that said so landed");
+    }
+}
+
+#[test]
+fn a_stalled_muxer_holds_the_writer_back_instead_of_queueing_without_bound() {
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    use redub::media::encode::{Tags, Writer, WriterConfig};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("slow.mov");
+    let cfg = WriterConfig {
+        preset: redub::model::Preset::Mov,
+        video: Some((160, 120, FrameRate::FPS_25)),
+        tags: Tags::default(),
+        keyframe_interval: None,
+    };
+    let mut w = Writer::create(&out, &cfg).unwrap();
+    // The disk stops taking data: the file sink's input is blocked.
+    let sink = w
+        .pipeline()
+        .iterate_elements()
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.factory().is_some_and(|f| f.name() == "filesink"))
+        .unwrap();
+    let pad = sink.static_pad("sink").unwrap();
+    let probe = pad.add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, |_, _| gst::PadProbeReturn::Ok);
+    let frames = 2500; // 100 s
+    let pushed = std::sync::Arc::new(AtomicUsize::new(0));
+    let feeder = {
+        let pushed = pushed.clone();
+        std::thread::spawn(move || {
+            let picture = vec![128u8; 160 * 120 * 4];
+            let sound = vec![0.1f32; 1920 * 2];
+            for _ in 0..frames {
+                w.push_frame(&picture)?;
+                w.push_audio(&sound)?;
+                pushed.fetch_add(1, Ordering::SeqCst);
+            }
+            w.finish().map(drop)
+        })
+    };
+    // Wait until the feeder stops (held back) or has pushed everything (queued without bound).
+    let (mut last, mut since) = (0, std::time::Instant::now());
+    let began = std::time::Instant::now();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let n = pushed.load(Ordering::SeqCst);
+        if n == frames || since.elapsed().as_secs_f64() > 2.0 {
+            break;
+        }
+        if n != last {
+            (last, since) = (n, std::time::Instant::now());
+        }
+        assert!(began.elapsed().as_secs() < 120, "the feeder never settles: {n} frames");
+    }
+    let held_at = pushed.load(Ordering::SeqCst);
+    println!("held back after {held_at} of {frames} frames");
+    assert!(held_at < 500, "a stalled muxer stops the feeder within seconds: {held_at} frames");
+    // The disk takes data again: the export completes, whole.
+    if let Some(id) = probe {
+        pad.remove_probe(id);
+    }
+    feeder.join().unwrap().unwrap();
+    let info = redub::media::probe(&out).unwrap();
+    assert!((info.duration.as_seconds_f64() - 100.0).abs() < 0.2, "{:?}", info.duration);
 }

@@ -105,7 +105,7 @@ impl FaceTrack {
 #[derive(Clone, Debug)]
 struct Obs {
     det: Detection,
-    patch: LowerFacePatch,
+    patch: PatchRef,
     /// The lips' shape (height, gap) as detected here; `None` where the lips could not be seen.
     lips: Option<LipShape>,
 }
@@ -125,6 +125,77 @@ impl Live {
     }
 }
 
+/// Where a [`PatchStore`] keeps a patch.
+#[derive(Clone, Copy, Debug)]
+enum PatchRef {
+    /// At this offset of the temp file.
+    Disk(u64),
+    /// At this index of the in-memory list.
+    Memory(usize),
+}
+
+/// The tracks' mouth patches, waiting for their track's end (the crops need the landmarks
+/// smoothed over the whole track): 36 KiB per detected frame, about 550 MB for a 10-minute shot
+/// at 25 fps. They go to an unnamed temp file (gone with the process, however it ends) beside the
+/// analysis cache, so memory stays flat with the footage's length; in memory where no temp file
+/// can be written.
+#[derive(Debug, Default)]
+struct PatchStore {
+    file: Option<std::fs::File>,
+    /// No temp file could be made: keep everything in memory.
+    no_file: bool,
+    len: u64,
+    memory: Vec<LowerFacePatch>,
+}
+
+impl PatchStore {
+    fn put(&mut self, patch: LowerFacePatch) -> PatchRef {
+        if cfg!(unix) && self.file.is_none() && !self.no_file {
+            // The analysis cache's folder (on disk, where $TMPDIR may be a RAM-backed tmpfs),
+            // else the system's temp folder.
+            let in_cache = super::cache::cache_dir()
+                .filter(|d| std::fs::create_dir_all(d).is_ok())
+                .and_then(|d| tempfile::tempfile_in(d).ok());
+            self.file = in_cache.or_else(|| tempfile::tempfile().ok());
+            self.no_file = self.file.is_none();
+        }
+        if let Some(file) = &self.file {
+            use std::io::Write;
+            let mut f: &std::fs::File = file;
+            if f.write_all(&patch.to_bytes()).is_ok() {
+                let at = self.len;
+                self.len += LowerFacePatch::BYTES as u64;
+                return PatchRef::Disk(at);
+            }
+            // A full disk: the rest stays in memory (the file's length is no longer known).
+            self.file = None;
+            self.no_file = true;
+        }
+        self.memory.push(patch);
+        PatchRef::Memory(self.memory.len() - 1)
+    }
+
+    fn get(&self, at: PatchRef) -> Option<LowerFacePatch> {
+        match at {
+            PatchRef::Memory(i) => self.memory.get(i).cloned(),
+            PatchRef::Disk(offset) => {
+                let mut bytes = vec![0u8; LowerFacePatch::BYTES];
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::FileExt;
+                    self.file.as_ref()?.read_exact_at(&mut bytes, offset).ok()?;
+                }
+                #[cfg(not(unix))]
+                {
+                    let _ = offset;
+                    return None;
+                }
+                LowerFacePatch::from_bytes(&bytes)
+            }
+        }
+    }
+}
+
 /// Streaming tracker: feed each frame's detections in order, then [`Tracker::finish`].
 #[derive(Debug)]
 pub struct Tracker {
@@ -132,12 +203,19 @@ pub struct Tracker {
     done: Vec<Live>,
     next_id: u32,
     dt: f32,
+    patches: PatchStore,
 }
 
 impl Tracker {
     /// A tracker for footage at `fps` frames per second.
     pub fn new(fps: f32) -> Self {
-        Self { live: Vec::new(), done: Vec::new(), next_id: 0, dt: 1.0 / fps.max(1.0) }
+        Self {
+            live: Vec::new(),
+            done: Vec::new(),
+            next_id: 0,
+            dt: 1.0 / fps.max(1.0),
+            patches: PatchStore::default(),
+        }
     }
 
     /// Boxes of the tracks still open, with their ids (for the O-Net-only refinement path).
@@ -181,8 +259,8 @@ impl Tracker {
             }
             track_used[ti] = true;
             det_used[di] = true;
+            let patch = self.patches.put(capture(&dets[di], work, work_scale));
             let t = &mut self.live[ti];
-            let patch = capture(&dets[di], work, work_scale);
             let lips = measure_lips(&dets[di], work, work_scale);
             let slot = usize::try_from(frame - t.start).unwrap_or(0);
             t.obs.resize(slot, None);
@@ -199,7 +277,7 @@ impl Tracker {
                 start: frame,
                 obs: vec![Some(Obs {
                     det: *d,
-                    patch: capture(d, work, work_scale),
+                    patch: self.patches.put(capture(d, work, work_scale)),
                     lips: measure_lips(d, work, work_scale),
                 })],
                 last_seen: frame,
@@ -222,7 +300,8 @@ impl Tracker {
         let mut lives: Vec<Live> =
             self.done.into_iter().filter(|l| l.detections() >= MIN_DETECTIONS).collect();
         lives.sort_by_key(|l| (l.start, l.id));
-        lives.into_iter().enumerate().map(|(i, l)| build_track(i as u32, l, dt)).collect()
+        let patches = &self.patches;
+        lives.into_iter().enumerate().map(|(i, l)| build_track(i as u32, l, dt, patches)).collect()
     }
 }
 
@@ -258,7 +337,7 @@ fn capture(d: &Detection, work: &RgbImage, work_scale: f32) -> LowerFacePatch {
     LowerFacePatch::capture(work, work_scale, center, d.bbox.width().max(4.0))
 }
 
-fn build_track(id: u32, live: Live, dt: f32) -> (FaceTrack, Vec<LipShape>) {
+fn build_track(id: u32, live: Live, dt: f32, patches: &PatchStore) -> (FaceTrack, Vec<LipShape>) {
     let mut obs = live.obs;
     while matches!(obs.last(), Some(None)) {
         obs.pop();
@@ -327,19 +406,15 @@ fn build_track(id: u32, live: Live, dt: f32) -> (FaceTrack, Vec<LipShape>) {
 
     // Mouth and reference-region motion between consecutive detected frames, from crops of the
     // aligned face (smoothed landmarks) read from each frame's own patch; filled frames take the
-    // neighbours' mean.
-    let crops = |region: [f32; 4]| -> Vec<Option<Vec<f32>>> {
-        obs.iter()
-            .zip(&track.frames)
-            .map(|(o, f)| {
-                o.as_ref().and_then(|o| {
-                    region_crop_with(&f.landmarks, region, |x, y| o.patch.luma_at(x, y))
-                })
-            })
-            .collect()
-    };
-    let mouth = motion_series(&crops(MOUTH_REGION), MOUTH_REGION[2] as usize);
-    let face = motion_series(&crops(REFERENCE_REGION), REFERENCE_REGION[2] as usize);
+    // neighbours' mean. One patch and the previous frame's crops in memory at a time.
+    let mut mouth = MotionSeries::new(MOUTH_REGION);
+    let mut face = MotionSeries::new(REFERENCE_REGION);
+    for (o, f) in obs.iter().zip(&track.frames) {
+        let patch = o.as_ref().and_then(|o| patches.get(o.patch));
+        mouth.push(patch.as_ref(), &f.landmarks);
+        face.push(patch.as_ref(), &f.landmarks);
+    }
+    let (mouth, face) = (mouth.finish(), face.finish());
     for ((f, m), r) in track.frames.iter_mut().zip(mouth).zip(face) {
         f.mouth_energy = m;
         f.face_motion = r;
@@ -358,16 +433,36 @@ fn lip_series(obs: &[Option<Obs>]) -> Vec<LipShape> {
     height.into_iter().zip(gap).map(|(height, gap)| LipShape { height, gap }).collect()
 }
 
-/// Normal flow between consecutive crops (row width `w`); frames without a pair of crops take the
-/// mean of the nearest known values on either side.
-fn motion_series(crops: &[Option<Vec<f32>>], w: usize) -> Vec<f32> {
-    let mut energy: Vec<Option<f32>> = vec![None; crops.len()];
-    for j in 1..crops.len() {
-        if let (Some(a), Some(b)) = (&crops[j - 1], &crops[j]) {
-            energy[j] = Some(normal_flow(a, b, w));
-        }
+/// Normal flow between consecutive crops of one region, fed a frame at a time; frames without a
+/// pair of crops take the mean of the nearest known values on either side.
+struct MotionSeries {
+    region: [f32; 4],
+    previous: Option<Vec<f32>>,
+    energy: Vec<Option<f32>>,
+}
+
+impl MotionSeries {
+    fn new(region: [f32; 4]) -> Self {
+        Self { region, previous: None, energy: Vec::new() }
     }
-    fill_gaps(&energy)
+
+    /// The next frame: its patch (`None` for a filled frame) and smoothed landmarks.
+    fn push(&mut self, patch: Option<&LowerFacePatch>, landmarks: &[[f32; 2]; 5]) {
+        let crop =
+            patch.and_then(|p| region_crop_with(landmarks, self.region, |x, y| p.luma_at(x, y)));
+        let e = match (&self.previous, &crop) {
+            (Some(a), Some(b)) if !self.energy.is_empty() => {
+                Some(normal_flow(a, b, self.region[2] as usize))
+            }
+            _ => None,
+        };
+        self.energy.push(e);
+        self.previous = crop;
+    }
+
+    fn finish(self) -> Vec<f32> {
+        fill_gaps(&self.energy)
+    }
 }
 
 /// The values, each missing one replaced by the mean of the nearest known values on either side

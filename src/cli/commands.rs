@@ -228,14 +228,24 @@ fn split_dub(spec: &OsStr) -> Result<(PathBuf, Time), CliError> {
     Ok((file, time))
 }
 
-pub(super) fn new(
-    video: &Path,
-    dubs: &[OsString],
-    name: Option<&str>,
-    output: &Path,
-    force: bool,
-    bind: bool,
-) -> Result<(), CliError> {
+/// `redub new`'s arguments.
+pub(super) struct NewArgs<'a> {
+    pub video: &'a Path,
+    pub dubs: &'a [OsString],
+    pub name: Option<&'a str>,
+    pub output: &'a Path,
+    pub force: bool,
+    pub bind: bool,
+    pub max_hours: Option<u32>,
+}
+
+pub(super) fn new(args: &NewArgs<'_>) -> Result<(), CliError> {
+    let &NewArgs { video, dubs, name, output, force, bind, max_hours } = args;
+    if let Some(h) = max_hours {
+        crate::model::validate::check_max_hours(h)
+            .map_err(|e| CliError::User(format!("--max-hours: {e}")))?;
+    }
+    let _lock = crate::model::lock::ProjectLock::acquire(output, "redub new")?;
     if output.exists() && !force {
         return Err(CliError::User(format!(
             "{}: already exists; pass --force to overwrite",
@@ -257,6 +267,7 @@ pub(super) fn new(
         video.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
     });
     let mut project = Project::new(title, v.frame_rate);
+    project.timeline.max_hours = max_hours;
     let vid = project.add_media(video, MediaKind::Video, info.duration)?;
     project.timeline.video.media = Some(vid);
     if info.audio.is_some() {

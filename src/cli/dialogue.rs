@@ -6,6 +6,7 @@ use crate::dsp::align::{AlignSettings, align_clip};
 use crate::dsp::isochrony::{Fit, StretchRange};
 use crate::dsp::loudness::measure;
 use crate::media::{self, decode_audio};
+use crate::model::lock::ProjectLock;
 use crate::model::output::{Input, check_output, media_inputs, project_inputs};
 use crate::model::project::{project_dir, resolve_media_path};
 use crate::model::subtitles::{self, Cue, SubtitleFormat};
@@ -74,6 +75,8 @@ pub(super) fn align(args: &AlignArgs<'_>) -> Result<(), CliError> {
     if !(0.0..=1.0).contains(&args.tightness) {
         return Err(CliError::User("--tightness must be between 0 and 1".into()));
     }
+    // Locked before reading: another writer's change cannot land between this read and save.
+    let _lock = ProjectLock::acquire(args.output.unwrap_or(args.project), "redub align")?;
     let mut project = Project::load(args.project)?;
     check_output(args.output.unwrap_or(args.project), &media_inputs(&project, args.project))?;
     let dir = project_dir(args.project);
@@ -190,6 +193,23 @@ fn first_number(stem: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// Refuses a cue past the project's timeline limit (24 h unless it says), naming the cue.
+fn check_cue_limit(project: &Project, srt: &Path, cues: &[Cue]) -> Result<(), CliError> {
+    use crate::model::validate::{LONGER_HINT, MAX_HOURS, hours_limit};
+    let hours = project.timeline.max_hours.unwrap_or(24);
+    let limit = hours_limit(hours);
+    if let Some((k, cue)) = cues.iter().enumerate().find(|(_, c)| c.end > limit) {
+        let hint = if hours < MAX_HOURS { format!("; {LONGER_HINT}") } else { String::new() };
+        return Err(CliError::User(format!(
+            "{}: cue {} ends at {}, past the {hours} h limit of this project's timeline{hint}",
+            srt.display(),
+            cue.id.clone().unwrap_or_else(|| (k + 1).to_string()),
+            cue.end
+        )));
+    }
+    Ok(())
+}
+
 fn read_cues(path: &Path) -> Result<Vec<Cue>, CliError> {
     let format = SubtitleFormat::from_path(path)
         .ok_or_else(|| CliError::User(format!("{}: not a .srt or .vtt file", path.display())))?;
@@ -215,12 +235,21 @@ pub(super) struct ImportArgs<'a> {
     pub by_name: bool,
     pub markers: bool,
     pub output: Option<&'a Path>,
+    pub max_hours: Option<u32>,
 }
 
 pub(super) fn lines_import(args: &ImportArgs<'_>) -> Result<(), CliError> {
     let (project_path, srt, folder, by_name) = (args.project, args.srt, args.folder, args.by_name);
+    // Locked before reading: another writer's change cannot land between this read and save.
+    let _lock = ProjectLock::acquire(args.output.unwrap_or(project_path), "redub lines import")?;
     let mut project = Project::load(project_path)?;
+    if let Some(h) = args.max_hours {
+        crate::model::validate::check_max_hours(h)
+            .map_err(|e| CliError::User(format!("--max-hours: {e}")))?;
+        project.timeline.max_hours = Some(h);
+    }
     let cues = read_cues(srt)?;
+    check_cue_limit(&project, srt, &cues)?;
     let entries = std::fs::read_dir(folder)
         .map_err(|e| CliError::User(format!("{}: {e}", folder.display())))?;
     let mut files: Vec<PathBuf> = entries

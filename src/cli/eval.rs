@@ -237,10 +237,15 @@ fn cut_halves(clip: &Path, frames: i64, out: &Path, dub: &Path) -> Result<(), Cl
         keyframe_interval: None,
     };
     let mut writer = Writer::create(out, &cfg)?;
+    // Each frame's sound right after it: the writer's queues are bounded, so all the pictures
+    // first would fill the video queue while the muxer waits for sound.
+    let at =
+        |i: i64| (rate.frame_to_time(i).to_samples(SAMPLE_RATE).max(0) as usize * 2).min(split);
     for i in 0..frames {
         writer.push_frame(&dec.frame(i)?.data)?;
+        writer.push_audio(&sound.samples[at(i)..at(i + 1)])?;
     }
-    writer.push_audio(&sound.samples[..split])?;
+    writer.push_audio(&sound.samples[at(frames)..split])?;
     writer.finish()?;
     crate::media::testsrc::write_wav(dub, &sound.samples[split..end])
         .map_err(|e| CliError::Internal(format!("{}: {e}", dub.display())))?;

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 pub(super) fn bind(project_path: &Path, track: u32, face: u32) -> Result<(), CliError> {
+    let _lock = crate::model::lock::ProjectLock::acquire(project_path, "redub bind")?;
     let mut project = Project::load(project_path)?;
     let ids: Vec<u32> = project.timeline.dub_tracks.iter().map(|t| t.id.0).collect();
     let t = project.timeline.dub_tracks.iter_mut().find(|t| t.id.0 == track).ok_or_else(|| {

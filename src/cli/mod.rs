@@ -180,6 +180,9 @@ enum Command {
         /// when the shot has exactly one).
         #[arg(long)]
         no_bind: bool,
+        /// Allow a timeline of up to this many hours (1 to 168; default 24), stored in the project.
+        #[arg(long, value_name = "HOURS")]
+        max_hours: Option<u32>,
     },
     /// Measure EBU R128 loudness: integrated, range, true peak, momentary and short-term maxima.
     Loudness {
@@ -346,6 +349,10 @@ enum LinesCommand {
         /// Write the project here instead of over the input.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Allow a timeline of up to this many hours (1 to 168; default 24, or the project's
+        /// own), stored in the project.
+        #[arg(long, value_name = "HOURS")]
+        max_hours: Option<u32>,
     },
     /// Write the dub lines as SRT or VTT (by the output's extension).
     Export {
@@ -390,8 +397,16 @@ pub fn main() -> ExitCode {
             json,
             loudness.as_deref(),
         ),
-        Command::New { video, dubs, name, output, force, no_bind } => {
-            commands::new(&video, &dubs, name.as_deref(), &output, force, !no_bind)
+        Command::New { video, dubs, name, output, force, no_bind, max_hours } => {
+            commands::new(&commands::NewArgs {
+                video: &video,
+                dubs: &dubs,
+                name: name.as_deref(),
+                output: &output,
+                force,
+                bind: !no_bind,
+                max_hours,
+            })
         }
         Command::Loudness { file, json } => dialogue::loudness(&file, json),
         Command::Align { project, clip, mode, range, tightness, output, json } => {
@@ -406,7 +421,7 @@ pub fn main() -> ExitCode {
             })
         }
         Command::Lines {
-            command: LinesCommand::Import { project, srt, folder, by, markers, output },
+            command: LinesCommand::Import { project, srt, folder, by, markers, output, max_hours },
         } => dialogue::lines_import(&dialogue::ImportArgs {
             project: &project,
             srt: &srt,
@@ -414,6 +429,7 @@ pub fn main() -> ExitCode {
             by_name: by == "name",
             markers,
             output: output.as_deref(),
+            max_hours,
         }),
         Command::Lines { command: LinesCommand::Export { project, output } } => {
             dialogue::lines_export(&project, &output)

@@ -3,11 +3,12 @@
 
 use super::{MediaError, PixelFormat, make};
 use crate::dsp::SAMPLE_RATE;
+use crate::model::output::{part_stem, register_part, unregister_part};
+pub use crate::model::output::{remove_part_files, remove_stale_parts};
 use crate::model::{FrameRate, Preset, Time};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Condvar, Mutex};
@@ -86,14 +87,43 @@ fn caps_filter(caps: gst::Caps) -> Result<gst::Element, MediaError> {
     Ok(f)
 }
 
-fn unbounded_queue() -> Result<gst::Element, MediaError> {
-    // Encoders with look-ahead hold many frames; a bounded queue on the other stream would then
-    // block the single feeding thread (a classic muxer deadlock).
+/// Seconds of encoded video the queue before the muxer holds while the muxer waits for sound:
+/// the writer is fed each frame's sound right after the frame, and the audio encoders hold
+/// under 0.1 s, so a few seconds is ample.
+const VIDEO_QUEUE: Duration = Duration::from_secs(3);
+
+/// Seconds of encoded sound the queue before the muxer holds beyond the video encoder's delay:
+/// while x264 holds its look-ahead, the muxer waits for video and the sound piles up here.
+const AUDIO_QUEUE: Duration = Duration::from_secs(10);
+
+/// Frames x264 may hold before its first output (look-ahead, B-frames and frame threads on a
+/// many-core machine), for the sound queue's bound.
+const VIDEO_ENCODER_DELAY_FRAMES: u64 = 300;
+
+/// Raw sound the writer takes ahead of its encoder: 2 s of interleaved stereo f32.
+const AUDIO_INPUT_BYTES: u64 = 2 * SAMPLE_RATE as u64 * WRITER_CHANNELS as u64 * 4;
+
+/// A queue before the muxer holding at most `limit` of encoded stream. A slow muxer or disk
+/// then blocks the encoders and, through the inputs' byte limits, the feeding thread
+/// (back-pressure) instead of the queues growing without bound. Only time bounds it: the bound
+/// must hold the other stream's encoder delay, whatever the bit rate (a byte or buffer bound
+/// could fill first and stop the single feeding thread, a muxer deadlock).
+fn bounded_queue(limit: Duration) -> Result<gst::Element, MediaError> {
     let q = make("queue")?;
     q.set_property("max-size-buffers", 0u32);
     q.set_property("max-size-bytes", 0u32);
-    q.set_property("max-size-time", 0u64);
+    q.set_property("max-size-time", u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX));
     Ok(q)
+}
+
+/// How much encoded sound the queue before the muxer may hold: [`AUDIO_QUEUE`] plus the video
+/// encoder's delay at `rate` (300 frames are 12 s at 25 fps, 5 min at 1 fps).
+fn audio_queue_limit(rate: Option<FrameRate>) -> Duration {
+    let delay = rate.map_or(Duration::ZERO, |r| {
+        let frames = i64::try_from(VIDEO_ENCODER_DELAY_FRAMES).unwrap_or(i64::MAX);
+        Duration::from_secs_f64(r.frame_to_time(frames).as_seconds_f64().max(0.0))
+    });
+    AUDIO_QUEUE + delay
 }
 
 /// Checks that a preset can encode pictures of `width`×`height`, before anything is written:
@@ -245,15 +275,6 @@ fn muxer(preset: Preset, spool: &Path) -> Result<gst::Element, MediaError> {
     })
 }
 
-/// `.NAME.redub-`: how every temp file of a write to `target` named NAME begins; the writer's
-/// process id and `.part.` follow.
-fn part_stem(target: &Path) -> OsString {
-    let mut stem = OsString::from(".");
-    stem.push(target.file_name().unwrap_or_default());
-    stem.push(".redub-");
-    stem
-}
-
 /// A temp path beside `target` (same filesystem, so the final rename is atomic):
 /// `.NAME.redub-PID.part.EXT`.
 fn temp_path(target: &Path) -> PathBuf {
@@ -270,75 +291,6 @@ fn spool_path(target: &Path) -> PathBuf {
     name.push(format!("{}.part.spool.", std::process::id()));
     name.push(target.extension().unwrap_or_default());
     target.with_file_name(name)
-}
-
-/// Temp files of writes in progress, removed by [`remove_part_files`] (on SIGINT/SIGTERM).
-static PARTS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-fn register_part(path: &Path) {
-    if let Ok(mut parts) = PARTS.lock() {
-        parts.push(path.to_path_buf());
-    }
-}
-
-fn unregister_part(path: &Path) {
-    if let Ok(mut parts) = PARTS.lock() {
-        parts.retain(|p| p != path);
-    }
-}
-
-/// Removes the temp files of every write in progress. For a signal handler about to end the
-/// process: the files a [`Writer`] would remove when dropped.
-pub fn remove_part_files() {
-    let parts = match PARTS.lock() {
-        Ok(parts) => parts.clone(),
-        Err(poisoned) => poisoned.into_inner().clone(),
-    };
-    for p in parts {
-        let _ = std::fs::remove_file(p);
-    }
-}
-
-/// Whether process `pid` still runs (or may: a process we may not signal counts as running).
-fn process_alive(pid: u32) -> bool {
-    #[cfg(unix)]
-    {
-        let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
-            return false;
-        };
-        !matches!(rustix::process::test_kill_process(pid), Err(rustix::io::Errno::SRCH))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = pid;
-        true
-    }
-}
-
-/// Removes temp files of earlier writes to `target` whose process is gone (killed with -9, a
-/// power cut): `.NAME.redub-PID.part.*` beside it. Returns how many were removed.
-pub fn remove_stale_parts(target: &Path) -> usize {
-    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let stem = part_stem(target);
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    let mut removed = 0;
-    for e in entries.filter_map(Result::ok) {
-        let name = e.file_name();
-        let Some(rest) = name.as_encoded_bytes().strip_prefix(stem.as_encoded_bytes()) else {
-            continue;
-        };
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        let pid = std::str::from_utf8(&rest[..digits]).ok().and_then(|d| d.parse::<u32>().ok());
-        let Some(pid) = pid.filter(|_| rest[digits..].starts_with(b".part.")) else { continue };
-        if pid != std::process::id()
-            && !process_alive(pid)
-            && e.file_type().is_ok_and(|t| t.is_file())
-            && std::fs::remove_file(e.path()).is_ok()
-        {
-            removed += 1;
-        }
-    }
-    removed
 }
 
 /// Free bytes for an unprivileged writer on the filesystem holding `path` (a file or folder).
@@ -539,7 +491,7 @@ impl Writer {
                 .build();
             let mut chain = vec![src.clone().upcast::<gst::Element>()];
             chain.extend(video_chain(cfg.preset, cfg.keyframe_interval)?);
-            chain.push(unbounded_queue()?);
+            chain.push(bounded_queue(VIDEO_QUEUE)?);
             pipeline.add_many(&chain).map_err(internal)?;
             gst::Element::link_many(&chain).map_err(internal)?;
             link_to_mux(&chain, &mux, "video_%u")?;
@@ -557,11 +509,11 @@ impl Writer {
             .caps(&acaps)
             .format(gst::Format::Time)
             .block(false)
-            .max_bytes(64 << 20)
+            .max_bytes(AUDIO_INPUT_BYTES)
             .build();
         let mut chain = vec![audio_src.clone().upcast::<gst::Element>()];
         chain.extend(audio_chain(cfg.preset)?);
-        chain.push(unbounded_queue()?);
+        chain.push(bounded_queue(audio_queue_limit(rate))?);
         pipeline.add_many(&chain).map_err(internal)?;
         gst::Element::link_many(&chain).map_err(internal)?;
         link_to_mux(
@@ -689,6 +641,12 @@ impl Writer {
     /// Frames pushed so far.
     pub fn frames_written(&self) -> i64 {
         self.frames
+    }
+
+    /// The encoding pipeline, for tests that stall or inspect it.
+    #[doc(hidden)]
+    pub fn pipeline(&self) -> &gst::Pipeline {
+        &self.pipeline
     }
 
     /// Ends the streams, waits for the muxer, and renames the temp file onto the target.

@@ -3,6 +3,7 @@
 
 pub mod hash;
 pub mod lip;
+pub mod lock;
 pub mod loudness;
 pub mod output;
 pub mod project;

@@ -1,12 +1,16 @@
 //! Output guards: a command never writes over one of its own inputs, and never renames a file
-//! over a device, FIFO, socket or folder (or a symlink to one).
+//! over a device, FIFO, socket or folder (or a symlink to one). Also the temp files of writes in
+//! progress (`.NAME.redub-PID.part.…` beside the target): removed on a signal, and those of dead
+//! processes removed by the next write.
 //!
 //! Two paths name the same file when both exist and have the same device and inode (this sees
 //! through symlinks, hard links, `..` and bind mounts); otherwise their canonical forms are
 //! compared.
 
 use crate::model::project::{Project, project_dir, resolve_media_path};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// An output that must not be written, and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -135,6 +139,87 @@ pub fn check_output(output: &Path, inputs: &[Input]) -> Result<(), OutputRefused
         });
     }
     Ok(())
+}
+
+/// `.NAME.redub-`: how every temp file of a write to `target` named NAME begins; the writer's
+/// process id and `.part.` follow (`.NAME.redub-PID.part.…`).
+pub fn part_stem(target: &Path) -> OsString {
+    let mut stem = OsString::from(".");
+    stem.push(target.file_name().unwrap_or_default());
+    stem.push(".redub-");
+    stem
+}
+
+/// Temp files of writes in progress (exports, project saves) and held project locks, removed
+/// by [`remove_part_files`] (on SIGINT/SIGTERM).
+static PARTS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Remembers a temp file for [`remove_part_files`] until [`unregister_part`].
+pub fn register_part(path: &Path) {
+    if let Ok(mut parts) = PARTS.lock() {
+        parts.push(path.to_path_buf());
+    }
+}
+
+/// Forgets a temp file registered with [`register_part`].
+pub fn unregister_part(path: &Path) {
+    if let Ok(mut parts) = PARTS.lock() {
+        parts.retain(|p| p != path);
+    }
+}
+
+/// Removes the temp files of every write in progress. For a signal handler about to end the
+/// process: the files a writer would remove when dropped.
+pub fn remove_part_files() {
+    let parts = match PARTS.lock() {
+        Ok(parts) => parts.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    for p in parts {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Whether process `pid` still runs (or may: a process we may not signal counts as running).
+pub fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+            return false;
+        };
+        !matches!(rustix::process::test_kill_process(pid), Err(rustix::io::Errno::SRCH))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
+/// Removes temp files of earlier writes to `target` whose process is gone (killed with -9, a
+/// power cut): `.NAME.redub-PID.part.*` beside it. Returns how many were removed.
+pub fn remove_stale_parts(target: &Path) -> usize {
+    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let stem = part_stem(target);
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name();
+        let Some(rest) = name.as_encoded_bytes().strip_prefix(stem.as_encoded_bytes()) else {
+            continue;
+        };
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let pid = std::str::from_utf8(&rest[..digits]).ok().and_then(|d| d.parse::<u32>().ok());
+        let Some(pid) = pid.filter(|_| rest[digits..].starts_with(b".part.")) else { continue };
+        if pid != std::process::id()
+            && !process_alive(pid)
+            && e.file_type().is_ok_and(|t| t.is_file())
+            && std::fs::remove_file(e.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 #[cfg(test)]

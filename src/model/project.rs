@@ -51,6 +51,17 @@ pub enum ProjectError {
         /// Newest version this build reads.
         supported: u32,
     },
+    /// Another process is writing the project (see [`crate::model::lock`]).
+    #[error(
+        "{path} is being changed by {holder}; nothing was written: try again when it has \
+         finished"
+    )]
+    Locked {
+        /// The project file.
+        path: PathBuf,
+        /// Who holds the lock, e.g. `redub lines import (pid 1234, since 2026-12-07 16:55:01 UTC)`.
+        holder: String,
+    },
     /// The file is JSON but has no usable `schema_version`.
     #[error("{path}: missing or invalid \"schema_version\"; not a Redub project")]
     NoSchema {
@@ -362,6 +373,10 @@ pub struct Timeline {
     /// a dub track is bound to them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faces_off: Vec<crate::model::lip::FaceId>,
+    /// The user's limit on the timeline's length in hours, when not the default 24 (1 to 168):
+    /// a time past the limit is refused on load, save and import (see [`crate::model::validate`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_hours: Option<u32>,
 }
 
 /// A Redub project.
@@ -397,6 +412,7 @@ impl Project {
                 me_track: None,
                 me_mute: false,
                 faces_off: Vec::new(),
+                max_hours: None,
             },
             export: ExportSettings::default(),
         }
@@ -564,23 +580,53 @@ impl Project {
         }
         let json = serde_json::to_string_pretty(&out)
             .map_err(|e| io(std::io::Error::other(e.to_string())))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".redub-save-")
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(io)?;
-        tmp.write_all(json.as_bytes()).map_err(io)?;
-        tmp.write_all(b"\n").map_err(io)?;
-        set_document_permissions(tmp.as_file(), path).map_err(io)?;
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(path).map_err(|e| io(e.error))?;
-        Ok(())
+        // `.NAME.redub-PID.part.tmp`: registered before it exists, so SIGINT/SIGTERM at any
+        // moment removes it; removed by the next save when this process was killed outright.
+        // The name is this process's alone (the project lock keeps its own saves apart).
+        crate::model::output::remove_stale_parts(path);
+        let mut name = crate::model::output::part_stem(path);
+        name.push(format!("{}.part.tmp", std::process::id()));
+        let tmp_path = dir.join(&name);
+        crate::model::output::register_part(&tmp_path);
+        // One left by an earlier process with this id (ids are reused).
+        let _ = std::fs::remove_file(&tmp_path);
+        let mut tmp = match tempfile::Builder::new().prefix(&name).rand_bytes(0).tempfile_in(&dir) {
+            Ok(t) => t,
+            Err(e) => {
+                crate::model::output::unregister_part(&tmp_path);
+                return Err(io(e));
+            }
+        };
+        let written = (|| {
+            tmp.write_all(json.as_bytes())?;
+            tmp.write_all(b"\n")?;
+            set_document_permissions(tmp.as_file(), path)?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(path).map_err(|e| e.error)?;
+            // Saved either way; a folder that cannot be synced (some network mounts) is no error.
+            let _ = sync_dir(&dir);
+            Ok(())
+        })();
+        crate::model::output::unregister_part(&tmp_path);
+        written.map_err(io)
     }
 }
 
 /// A validation error prefixed with the project file's path.
 fn named(path: &Path, e: ProjectError) -> ProjectError {
     ProjectError::Invalid(format!("{}: {e}", path.display()))
+}
+
+/// Makes a rename in `dir` durable (the folder's entry on disk), where the system allows it.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    let d = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    std::fs::File::open(d)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Temp files are private (0600); a project is an ordinary document, so it keeps the old file's

@@ -266,12 +266,17 @@ fn parse_timing(line: &str, n: usize, style: TimeStyle) -> Result<(Time, Time), 
     if end < start {
         return err(n, format!("cue ends ({end}) before it starts ({start})"));
     }
-    let max = crate::model::validate::MAX_TIMELINE;
+    // Past any project's limit; the project's own (24 h unless it says) is checked on import.
+    let max = crate::model::validate::MAX_TIMELINE_ANY;
     for (what, t, text) in [("start", start, a.trim()), ("end", end, b)] {
         if t > max {
             return err(
                 n,
-                format!("cue {what} {} is past the 24 h limit of a timeline", clip_text(text)),
+                format!(
+                    "cue {what} {} is past the {} h limit of any timeline",
+                    clip_text(text),
+                    crate::model::validate::MAX_HOURS
+                ),
             );
         }
     }

@@ -1,13 +1,42 @@
 //! Range checks on a project's times: nothing negative, no clip whose source runs backwards, and
-//! nothing past [`MAX_TIMELINE`]. Applied when a project is loaded and before it is saved, so an
-//! absurd time (a hand-edited file, a subtitle cue at 999999:59:59) is a clear error naming the
-//! field and its value, never a 114-year render or a huge allocation.
+//! nothing past the timeline's limit: [`MAX_TIMELINE`] (24 h) unless the project raises it with
+//! `timeline.max_hours` (up to [`MAX_HOURS`]). Applied when a project is loaded and before it is
+//! saved, so an absurd time (a hand-edited file, a subtitle cue at 999999:59:59) is a clear error
+//! naming the field and its value, never a 114-year render or a huge allocation.
 
 use crate::model::project::{Project, ProjectError};
 use crate::model::time::{TICKS_PER_SECOND, Time};
 
-/// The longest timeline a project may have: 24 hours.
+/// The longest timeline a project may have unless it says otherwise: 24 hours.
 pub const MAX_TIMELINE: Time = Time::from_ticks(24 * 3600 * TICKS_PER_SECOND);
+
+/// The most hours a project may allow its timeline (`timeline.max_hours`, `--max-hours`): a
+/// week. Past it any time is refused, whatever the project says.
+pub const MAX_HOURS: u32 = 168;
+
+/// The longest timeline any project may have ([`MAX_HOURS`]).
+pub const MAX_TIMELINE_ANY: Time = Time::from_ticks(MAX_HOURS as i64 * 3600 * TICKS_PER_SECOND);
+
+/// How to allow a longer timeline, for the messages.
+pub const LONGER_HINT: &str = "for a longer timeline set the project's \"max_hours\" (up to 168) \
+                               with --max-hours on redub new or redub lines import";
+
+/// Checks a timeline limit in hours (`max_hours`, `--max-hours`): 1 to [`MAX_HOURS`].
+pub fn check_max_hours(hours: u32) -> Result<(), ProjectError> {
+    if !(1..=MAX_HOURS).contains(&hours) {
+        return Err(invalid(
+            "timeline max_hours",
+            hours,
+            &format!("must be 1 to {MAX_HOURS} hours (a week)"),
+        ));
+    }
+    Ok(())
+}
+
+/// A timeline limit of `hours` as a time.
+pub fn hours_limit(hours: u32) -> Time {
+    Time::from_ticks(i64::from(hours.min(MAX_HOURS)) * 3600 * TICKS_PER_SECOND)
+}
 
 /// The frame rates a timeline may have (the slowest time-lapse to the fastest high-speed
 /// camera's playback rate): outside them a frame's length makes the arithmetic absurd (a
@@ -22,21 +51,36 @@ fn invalid(field: &str, value: impl std::fmt::Display, why: &str) -> ProjectErro
     ProjectError::Invalid(format!("{field} = {value}: {why}"))
 }
 
-/// `value` must lie in `0..=MAX_TIMELINE`.
-fn in_range(field: &str, value: Time) -> Result<(), ProjectError> {
+/// The timeline's limit: `hours` of [`Project`]'s `timeline.max_hours`, else 24.
+#[derive(Clone, Copy)]
+struct Limit(u32);
+
+impl Limit {
+    fn time(self) -> Time {
+        hours_limit(self.0)
+    }
+}
+
+/// `value` must lie in `0..=limit`.
+fn in_range(field: &str, value: Time, limit: Limit) -> Result<(), ProjectError> {
     if value < Time::ZERO {
         return Err(invalid(field, value, "negative"));
     }
-    if value > MAX_TIMELINE {
-        return Err(invalid(field, value, "past the 24 h limit of a timeline"));
+    if value > limit.time() {
+        let why = if limit.0 < MAX_HOURS {
+            format!("past the {} h limit of this timeline; {LONGER_HINT}", limit.0)
+        } else {
+            format!("past the {MAX_HOURS} h limit of any timeline")
+        };
+        return Err(invalid(field, value, &why));
     }
     Ok(())
 }
 
-/// `start..end` must lie in `0..=MAX_TIMELINE` and not run backwards.
-fn span(field: &str, start: Time, end: Time) -> Result<(), ProjectError> {
-    in_range(&format!("{field} start"), start)?;
-    in_range(&format!("{field} end"), end)?;
+/// `start..end` must lie in `0..=limit` and not run backwards.
+fn span(field: &str, start: Time, end: Time, limit: Limit) -> Result<(), ProjectError> {
+    in_range(&format!("{field} start"), start, limit)?;
+    in_range(&format!("{field} end"), end, limit)?;
     if end < start {
         return Err(invalid(&format!("{field} end"), end, &format!("before its start {start}")));
     }
@@ -63,7 +107,11 @@ impl Project {
                 &format!("must be {MIN_FPS} to {MAX_FPS} frames a second"),
             ));
         }
-        in_range("timeline duration", tl.duration)?;
+        if let Some(h) = tl.max_hours {
+            check_max_hours(h)?;
+        }
+        let limit = Limit(tl.max_hours.unwrap_or(24));
+        in_range("timeline duration", tl.duration, limit)?;
         for m in &self.media {
             if m.duration < Time::ZERO {
                 return Err(invalid(&format!("media {} duration", m.id.0), m.duration, "negative"));
@@ -75,8 +123,8 @@ impl Project {
         for t in &tl.dub_tracks {
             for c in &t.clips {
                 let field = |f: &str| format!("clip {} {f}", c.id.0);
-                in_range(&field("source_in"), c.source_in)?;
-                in_range(&field("source_out"), c.source_out)?;
+                in_range(&field("source_in"), c.source_in, limit)?;
+                in_range(&field("source_out"), c.source_out, limit)?;
                 if c.source_out < c.source_in {
                     return Err(invalid(
                         &field("source_out"),
@@ -84,17 +132,17 @@ impl Project {
                         &format!("before source_in {}", c.source_in),
                     ));
                 }
-                in_range(&field("position"), c.position)?;
-                in_range(&field("fade_in"), c.fade_in)?;
-                in_range(&field("fade_out"), c.fade_out)?;
+                in_range(&field("position"), c.position, limit)?;
+                in_range(&field("fade_in"), c.fade_in, limit)?;
+                in_range(&field("fade_out"), c.fade_out, limit)?;
                 if let Some(w) = &c.warp {
                     w.validate().map_err(|e| invalid(&field("warp"), "…", &e.to_string()))?;
-                    in_range(&field("warp length"), w.output_len())?;
+                    in_range(&field("warp length"), w.output_len(), limit)?;
                 }
                 let end = Time::from_ticks(c.position.ticks().saturating_add(c.duration().ticks()));
-                in_range(&field("end"), end)?;
+                in_range(&field("end"), end, limit)?;
                 if let Some(cue) = &c.cue {
-                    span(&field("cue"), cue.start, cue.end)?;
+                    span(&field("cue"), cue.start, cue.end, limit)?;
                 }
                 if let Some(dk) = &c.ducking {
                     ramp(&field("ducking attack_ms"), dk.attack_ms)?;
@@ -102,14 +150,19 @@ impl Project {
                 }
             }
             for (k, s) in t.lip_segments.iter().enumerate() {
-                span(&format!("dub track {} lip segment {}", t.id.0, k + 1), s.start, s.end)?;
+                span(
+                    &format!("dub track {} lip segment {}", t.id.0, k + 1),
+                    s.start,
+                    s.end,
+                    limit,
+                )?;
             }
         }
         for (k, m) in tl.markers.iter().enumerate() {
-            in_range(&format!("marker {} ({:?}) time", k + 1, m.name), m.time)?;
+            in_range(&format!("marker {} ({:?}) time", k + 1, m.name), m.time, limit)?;
         }
         if let Some((a, b)) = self.export.range {
-            span("export range", a, b)?;
+            span("export range", a, b, limit)?;
         }
         Ok(())
     }

@@ -98,6 +98,29 @@ impl LowerFacePatch {
         Self { origin, step, data }
     }
 
+    /// Bytes of the patch (little-endian f32: origin, step, then the samples), bit-exact for
+    /// [`LowerFacePatch::from_bytes`].
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let head = [self.origin[0], self.origin[1], self.step];
+        head.iter().chain(&self.data).flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    /// A patch from [`LowerFacePatch::to_bytes`]; `None` for bytes of another length.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != Self::BYTES {
+            return None;
+        }
+        let mut v = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect::<Vec<f32>>();
+        let data = v.split_off(3);
+        Some(Self { origin: [v[0], v[1]], step: v[2], data })
+    }
+
+    /// Length of [`LowerFacePatch::to_bytes`].
+    pub const BYTES: usize = (3 + PATCH_SIZE * PATCH_SIZE) * 4;
+
     /// Luma at a full-resolution point, bilinear; the nearest edge sample outside the patch.
     pub fn luma_at(&self, x: f32, y: f32) -> f32 {
         let max = (PATCH_SIZE - 1) as f32;

@@ -128,7 +128,9 @@ impl RedubApp {
         } else {
             path.to_path_buf()
         };
-        match self.project.save(&path) {
+        let saved = crate::model::lock::ProjectLock::acquire(&path, "the Redub editor")
+            .and_then(|_lock| self.project.save(&path));
+        match saved {
             Ok(()) => {
                 self.history.mark_saved();
                 if self.path.as_deref() != Some(path.as_path()) {
