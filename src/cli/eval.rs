@@ -125,18 +125,7 @@ pub struct ReconstructArgs<'a> {
 pub(super) fn reconstruct(args: ReconstructArgs<'_>) -> Result<(), CliError> {
     let mut reports = Vec::new();
     for clip in args.clips {
-        let dir = match args.keep {
-            Some(k) => {
-                let stem = clip.file_stem().map(|s| s.to_string_lossy().into_owned());
-                let d = k.join(stem.unwrap_or_else(|| "clip".into()));
-                std::fs::create_dir_all(&d)
-                    .map_err(|e| CliError::User(format!("{}: {e}", d.display())))?;
-                Work::Kept(d)
-            }
-            None => Work::Temp(
-                tempfile::tempdir().map_err(|e| CliError::Internal(format!("temp dir: {e}")))?,
-            ),
-        };
+        let dir = Work::for_clip(args.keep, clip)?;
         let report = match args.protocol {
             Protocol::Halves => halves(clip, dir.path(), args.edit_only, args.dub_pitch)?,
             Protocol::LeaveOut => leave_out(clip, dir.path(), args.edit_only, args.dub_pitch)?,
@@ -156,13 +145,31 @@ pub(super) fn reconstruct(args: ReconstructArgs<'_>) -> Result<(), CliError> {
     Ok(())
 }
 
-enum Work {
+/// A clip's work folder: under `--keep`'s folder (named for the clip) or a temp folder.
+pub(super) enum Work {
     Kept(PathBuf),
     Temp(tempfile::TempDir),
 }
 
 impl Work {
-    fn path(&self) -> &Path {
+    /// The work folder of `clip`: `keep/<clip stem>` (made) or a new temp folder.
+    pub(super) fn for_clip(keep: Option<&Path>, clip: &Path) -> Result<Self, CliError> {
+        Ok(match keep {
+            Some(k) => {
+                let stem = clip.file_stem().map(|s| s.to_string_lossy().into_owned());
+                let d = k.join(stem.unwrap_or_else(|| "clip".into()));
+                std::fs::create_dir_all(&d)
+                    .map_err(|e| CliError::User(format!("{}: {e}", d.display())))?;
+                Work::Kept(d)
+            }
+            None => Work::Temp(
+                tempfile::tempdir().map_err(|e| CliError::Internal(format!("temp dir: {e}")))?,
+            ),
+        })
+    }
+
+    /// The folder.
+    pub(super) fn path(&self) -> &Path {
         match self {
             Work::Kept(p) => p,
             Work::Temp(t) => t.path(),

@@ -699,21 +699,8 @@ fn summarise(reports: &[ClipReport], kinds: &[Kind]) -> Vec<KindSummary> {
 pub(super) fn occlusion(args: OcclusionArgs<'_>) -> Result<(), CliError> {
     let mut reports = Vec::new();
     for clip in args.clips {
-        let temp;
-        let dir = match args.keep {
-            Some(k) => {
-                let stem = clip.file_stem().map(|s| s.to_string_lossy().into_owned());
-                let d = k.join(stem.unwrap_or_else(|| "clip".into()));
-                std::fs::create_dir_all(&d)
-                    .map_err(|e| CliError::User(format!("{}: {e}", d.display())))?;
-                d
-            }
-            None => {
-                temp = tempfile::tempdir()
-                    .map_err(|e| CliError::Internal(format!("temp dir: {e}")))?;
-                temp.path().to_path_buf()
-            }
-        };
+        let work = super::eval::Work::for_clip(args.keep, clip)?;
+        let dir = work.path().to_path_buf();
         let r = clip_report(clip, &args, &dir)?;
         if !args.json {
             println!("{}", r.clip);
