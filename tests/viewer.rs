@@ -147,6 +147,9 @@ fn viewer_before_after_click_to_bind_undo_face_toggle_and_mask_snapshot() {
     // Toasts are timed: whether one still shows depends on the machine's speed.
     h.state_mut().toasts.clear();
     h.run_ok();
+    // The overlay says what its tints mean.
+    assert!(h.query_by_label_contains("Edited: the new mouth").is_some(), "legend: edited");
+    assert!(h.query_by_label_contains("Kept: in front of the mouth").is_some(), "legend: kept");
     h.snapshot_options("viewer_mask_overlay", &SnapshotOptions::new().max_failed_pixels(6500));
 
     // The listening (unbound) face is never edited: pixels of the left half are untouched.

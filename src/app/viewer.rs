@@ -499,6 +499,7 @@ pub fn viewer_ui(
             img.min + r.max.to_vec2() * scale,
         );
         painter.image(mask.id(), r, uv, Color32::WHITE);
+        mask_legend(ui, img);
     }
     if viewer.safe_areas {
         for (frac, color) in
@@ -546,5 +547,38 @@ pub fn viewer_ui(
             let nf = ((p.x - img.left()) / img.width().max(1.0)).clamp(0.0, 1.0);
             out.push(AppCommand::SetWipe(Some(nf)));
         }
+    }
+}
+
+/// The mask overlay's legend in the picture's bottom-left corner: what each tint means.
+fn mask_legend(ui: &mut egui::Ui, img: Rect) {
+    use super::overlay::{OCCLUSION_TINT, REGION_TINT};
+    let rows = [
+        (REGION_TINT, "Edited: the new mouth is drawn here"),
+        (OCCLUSION_TINT, "Kept: in front of the mouth (occluder or painted mask)"),
+    ];
+    let (row_h, pad) = (18.0, 6.0);
+    let size = Vec2::new(300.0, rows.len() as f32 * row_h + 2.0 * pad);
+    let at = egui::pos2(img.left() + 8.0, img.bottom() - 8.0 - size.y);
+    let area = Rect::from_min_size(at, size).intersect(img);
+    if area.width() < 60.0 || area.height() < size.y {
+        return; // too small a picture for a legend
+    }
+    ui.painter().rect_filled(area, 4.0, Color32::from_black_alpha(170));
+    for (k, (tint, text)) in rows.into_iter().enumerate() {
+        let top = area.top() + pad + k as f32 * row_h;
+        let swatch =
+            Rect::from_min_size(egui::pos2(area.left() + pad, top + 3.0), Vec2::splat(12.0));
+        ui.painter().rect_filled(swatch, 2.0, Color32::from_rgb(tint[0], tint[1], tint[2]));
+        let label = Rect::from_min_max(
+            egui::pos2(swatch.right() + 6.0, top),
+            egui::pos2(area.right() - pad, top + row_h),
+        );
+        let builder = egui::UiBuilder::new()
+            .max_rect(label)
+            .layout(egui::Layout::left_to_right(egui::Align::Center));
+        ui.scope_builder(builder, |ui| {
+            ui.label(egui::RichText::new(text).small().color(Color32::WHITE));
+        });
     }
 }
