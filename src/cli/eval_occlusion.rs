@@ -393,7 +393,15 @@ fn write_occluded(
     let sound = decode_audio(clip, Some(2))?;
     let mut writer = Writer::create(out, &cfg)?;
     let mut covers = Vec::new();
-    for i in 0..dec.frame_count() {
+    // Each frame's sound right after it: the writer's queues are bounded, so all the pictures
+    // first would fill the video queue while the muxer waits for sound.
+    let rate = dec.frame_rate();
+    let len = sound.samples.len();
+    let at = |i: i64| {
+        (rate.frame_to_time(i).to_samples(crate::dsp::SAMPLE_RATE).max(0) as usize * 2).min(len)
+    };
+    let frames = dec.frame_count();
+    for i in 0..frames {
         let mut f = dec.frame(i)?.data.clone();
         let cover = match kind {
             Some(k) => draw(k, place, ev, i, &mut f, w as usize, h as usize),
@@ -401,8 +409,9 @@ fn write_occluded(
         };
         covers.push(cover);
         writer.push_frame(&f)?;
+        writer.push_audio(&sound.samples[at(i)..at(i + 1)])?;
     }
-    writer.push_audio(&sound.samples)?;
+    writer.push_audio(&sound.samples[at(frames)..])?;
     writer.finish()?;
     Ok(covers)
 }
