@@ -253,3 +253,31 @@ fn scaled_decode_gives_every_frame_at_the_asked_size() {
     let f = full.frame(3).expect("frame");
     assert_eq!((f.width, f.height, read_index(&f.data, 640, 480)), (640, 480, 3));
 }
+
+#[test]
+fn pictures_pushed_far_ahead_of_their_sound_fail_at_once_instead_of_hanging() {
+    use redub::media::encode::{Tags, Writer, WriterConfig};
+    let dir = tempfile::tempdir().unwrap();
+    for preset in [Preset::Mov, Preset::Mp4] {
+        let out = dir.path().join(format!("ahead.{}", preset.extension()));
+        let cfg = WriterConfig {
+            preset,
+            video: Some((64, 48, FrameRate::FPS_25)),
+            tags: Tags::default(),
+            keyframe_interval: None,
+        };
+        let mut w = Writer::create(&out, &cfg).unwrap();
+        let picture = vec![128u8; 64 * 48 * 4];
+        // Every picture first, no sound: this used to wait for ever once the bounded queue
+        // before the muxer filled; now the push past 2 s of pictures says why.
+        let err = (0..250).try_for_each(|_| w.push_frame(&picture)).unwrap_err().to_string();
+        assert!(err.contains("ahead of the sound"), "{preset:?}: {err}");
+        assert_eq!(w.frames_written(), 51, "{preset:?}: 2 s of pictures were taken");
+        // Interleaved, the same writer goes on.
+        let second = vec![0.0f32; 2 * 48_000];
+        w.push_audio(&second).unwrap();
+        w.push_frame(&picture).unwrap();
+        drop(w);
+        assert!(!out.exists(), "a writer dropped unfinished leaves no file");
+    }
+}

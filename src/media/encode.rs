@@ -92,6 +92,12 @@ fn caps_filter(caps: gst::Caps) -> Result<gst::Element, MediaError> {
 /// under 0.1 s, so a few seconds is ample.
 const VIDEO_QUEUE: Duration = Duration::from_secs(3);
 
+/// How far the pictures may run ahead of the sound pushed so far. The muxer interleaves by
+/// time: with the pictures far ahead it waits for sound, the bounded video queue fills and a
+/// push would wait for ever; beyond this the push fails with a message instead (each frame's
+/// sound belongs right after it).
+const MAX_VIDEO_AHEAD: Duration = Duration::from_secs(2);
+
 /// Seconds of encoded sound the queue before the muxer holds beyond the video encoder's delay:
 /// while x264 holds its look-ahead, the muxer waits for video and the sound piles up here.
 const AUDIO_QUEUE: Duration = Duration::from_secs(10);
@@ -603,6 +609,15 @@ impl Writer {
         };
         let pts = rate.frame_to_time(self.frames);
         let next = rate.frame_to_time(self.frames + 1);
+        let sound = Time::from_samples(self.samples, SAMPLE_RATE);
+        let ahead = (pts - sound).as_seconds_f64();
+        if ahead > MAX_VIDEO_AHEAD.as_secs_f64() {
+            return Err(MediaError::Internal(format!(
+                "the pictures were pushed {ahead:.1} s ahead of the sound (frame {}): push each \
+                 frame's sound right after it (the writer's queues are bounded)",
+                self.frames
+            )));
+        }
         if let Some(b) = buffer.get_mut() {
             b.set_pts(super::clock(pts));
             b.set_duration(super::clock(next - pts));
