@@ -514,63 +514,10 @@ impl Strip {
 
     fn save(self, path: &Path) -> Result<(), CliError> {
         let (w, h) = ((self.cols * self.side) as u32, (2 * self.side) as u32);
-        std::fs::write(path, png_rgb(w, h, &self.rgb))
-            .map_err(|e| CliError::User(format!("{}: {e}", path.display())))
+        let img = image::RgbImage::from_raw(w, h, self.rgb)
+            .ok_or_else(|| CliError::Internal(format!("strip of {w}×{h}: wrong pixel count")))?;
+        img.save(path).map_err(|e| CliError::User(format!("{}: {e}", path.display())))
     }
-}
-
-/// A PNG file of an 8-bit RGB picture, its pixel data in stored (uncompressed) deflate blocks:
-/// enough for a few looked-at strips without an image library.
-fn png_rgb(w: u32, h: u32, rgb: &[u8]) -> Vec<u8> {
-    fn crc32(data: &[u8]) -> u32 {
-        let mut c = 0xFFFF_FFFFu32;
-        for &b in data {
-            c ^= u32::from(b);
-            for _ in 0..8 {
-                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-            }
-        }
-        !c
-    }
-    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let start = out.len();
-        out.extend_from_slice(kind);
-        out.extend_from_slice(data);
-        let crc = crc32(&out[start..]);
-        out.extend_from_slice(&crc.to_be_bytes());
-    }
-    // Scanlines, each with filter type 0.
-    let row = w as usize * 3;
-    let mut raw = Vec::with_capacity((row + 1) * h as usize);
-    for y in 0..h as usize {
-        raw.push(0);
-        raw.extend_from_slice(rgb.get(y * row..(y + 1) * row).unwrap_or(&[]));
-    }
-    let (mut a, mut b) = (1u32, 0u32);
-    for &v in &raw {
-        a = (a + u32::from(v)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    let mut z = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
-    for (k, block) in blocks.iter().enumerate() {
-        z.push(u8::from(k + 1 == blocks.len()));
-        let len = block.len() as u16;
-        z.extend_from_slice(&len.to_le_bytes());
-        z.extend_from_slice(&(!len).to_le_bytes());
-        z.extend_from_slice(block);
-    }
-    z.extend_from_slice(&((b << 16) | a).to_be_bytes());
-    let mut out = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&w.to_be_bytes());
-    ihdr.extend_from_slice(&h.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &z);
-    chunk(&mut out, b"IEND", &[]);
-    out
 }
 
 /// Frames of the event shown in a strip.
