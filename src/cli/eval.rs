@@ -407,16 +407,13 @@ fn halves(
     let envelope = audio_envelope(&dub_sound.samples, SAMPLE_RATE, fps, half as usize);
     let loudness: Vec<Option<f32>> = envelope.iter().map(|v| Some(*v)).collect();
 
-    let opening = |s: &[Option<Mouth>]| -> Vec<Option<f32>> {
-        s.iter().map(|m| m.as_ref().map(|m| m.opening)).collect()
-    };
     write_columns(
         &dir.join("openings.csv"),
         &[
-            ("truth", opening(&truth)),
-            ("edit", opening(&edit)),
-            ("selection", opening(&selected)),
-            ("no_edit", opening(&shot_mouths)),
+            ("truth", openings(&truth)),
+            ("edit", openings(&edit)),
+            ("selection", openings(&selected)),
+            ("no_edit", openings(&shot_mouths)),
             ("weight", plan.iter().map(|p| p.as_ref().map(|p| p.weight)).collect()),
             (
                 "entry_frame",
@@ -430,8 +427,7 @@ fn halves(
     let edit_f = figures(&edit, &truth, threshold, no_edit.dynamic_distance);
     let selection_f = figures(&selected, &truth, threshold, no_edit.dynamic_distance);
     let oracle_f = figures(&oracle, &truth, threshold, no_edit.dynamic_distance);
-    let truth_open: Vec<Option<f32>> =
-        truth.iter().map(|m| m.as_ref().map(|m| m.opening)).collect();
+    let truth_open = openings(&truth);
     let lag = best_lag(&loudness, &truth_open, MAX_LAG);
     let loudness_f = Figures {
         opening_correlation: lagged_correlation(&loudness, &truth_open, 0),
@@ -599,8 +595,7 @@ fn leave_out(
     let own = decode_audio(&dub, Some(1))?;
     let envelope = audio_envelope(&own.samples, SAMPLE_RATE, fps, total as usize);
     let loudness: Vec<Option<f32>> = envelope.iter().map(|v| Some(*v)).collect();
-    let truth_open: Vec<Option<f32>> =
-        truth.iter().map(|m| m.as_ref().map(|m| m.opening)).collect();
+    let truth_open = openings(&truth);
     let lag = best_lag(&loudness, &truth_open, MAX_LAG);
     Ok(ClipReport {
         clip: clip.display().to_string(),
@@ -662,19 +657,21 @@ fn closure_threshold(openings: &[f32]) -> f32 {
     q(0.1) + 0.25 * (q(0.9) - q(0.1))
 }
 
+/// Each measured frame's opening (`None` where the frame was not measured).
+fn openings(s: &[Option<Mouth>]) -> Vec<Option<f32>> {
+    s.iter().map(|m| m.as_ref().map(|m| m.opening)).collect()
+}
+
 fn figures(
     pred: &[Option<Mouth>],
     truth: &[Option<Mouth>],
     threshold: f32,
     no_edit_dynamic: Option<f32>,
 ) -> Figures {
-    let open = |s: &[Option<Mouth>]| -> Vec<Option<f32>> {
-        s.iter().map(|m| m.as_ref().map(|m| m.opening)).collect()
-    };
     let shape = |s: &[Option<Mouth>]| -> Vec<Option<Vec<f32>>> {
         s.iter().map(|m| m.as_ref().map(|m| m.shape.clone())).collect()
     };
-    let (po, to) = (open(pred), open(truth));
+    let (po, to) = (openings(pred), openings(truth));
     let lag = best_lag(&po, &to, MAX_LAG);
     let dynamic = dynamic_distance(&shape(pred), &shape(truth));
     // Closures where both frames are measured.
