@@ -3,11 +3,12 @@
 //! content and track, so a shot's lips are measured once.
 
 use super::AnalysisError;
-use super::lip_track::for_each_track_lips;
+use super::lip_track::{for_each_track_lips, for_each_track_lips_where};
 use super::lipmesh::FaceMesh;
 use super::track::FaceTrack;
 use crate::jobs::Job;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
 
@@ -33,16 +34,41 @@ pub fn track_shapes(
     track: &FaceTrack,
     job: &Job,
 ) -> Result<Vec<Option<Vec<f32>>>, AnalysisError> {
+    track_shapes_where(video, track, job, None)
+}
+
+/// [`track_shapes`] measured only on the media frames `only` marks (`only[i]` for frame `i`;
+/// `None`: every frame of the track): a long shot's learned stretches. The other frames read
+/// `None`. Cached per set of frames.
+pub fn track_shapes_where(
+    video: &Path,
+    track: &FaceTrack,
+    job: &Job,
+    only: Option<&[bool]>,
+) -> Result<Vec<Option<Vec<f32>>>, AnalysisError> {
     let hash = crate::model::hash::content_hash(video).map_err(|e| AnalysisError::Cache {
         path: video.to_path_buf(),
         reason: format!("cannot hash: {e}"),
     })?;
     let first = track.frames.first().map_or(0, |f| f.frame);
     let frames = track.frames.len();
+    let picked = |i: i64| {
+        only.is_none_or(|o| usize::try_from(i).ok().and_then(|i| o.get(i)).copied() == Some(true))
+    };
+    // A partial set of frames is part of the key (a hash of which of the track's frames).
+    let partial = only.filter(|_| !track.frames.iter().all(|f| picked(f.frame))).map(|_| {
+        let mut h = Sha256::new();
+        for f in &track.frames {
+            h.update([u8::from(picked(f.frame))]);
+        }
+        let hex: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+        format!("-s{hex}")
+    });
     let key = format!(
-        "lips-{}-t{}-{first}-{frames}-v{LIP_SHAPES_VERSION}.json",
+        "lips-{}-t{}-{first}-{frames}{}-v{LIP_SHAPES_VERSION}.json",
         hash.trim_start_matches("sha256:"),
-        track.id
+        track.id,
+        partial.as_deref().unwrap_or("")
     );
     let dir = super::cache::cache_dir();
     let path = dir.as_ref().map(|d| d.join(&key));
@@ -59,7 +85,9 @@ pub fn track_shapes(
     }
     let mut mesh = FaceMesh::load_default()?;
     let mut shapes = vec![Vec::new(); frames];
-    for_each_track_lips(video, track, 1, &mut mesh, |tl| {
+    let total = track.frames.iter().filter(|f| picked(f.frame)).count().max(1);
+    let mut done = 0usize;
+    let mut each = |tl: super::lip_track::TrackLips<'_>| {
         if job.is_cancelled() {
             return Err(AnalysisError::Cancelled);
         }
@@ -67,9 +95,15 @@ pub fn track_shapes(
         if let (Some(slot), Some(lips)) = (shapes.get_mut(k), tl.lips.as_ref()) {
             *slot = lips.shape().iter().flatten().copied().collect();
         }
-        job.set_progress(k as f64 / frames.max(1) as f64);
+        done += 1;
+        job.set_progress(done as f64 / total as f64);
         Ok(())
-    })?;
+    };
+    if partial.is_some() {
+        for_each_track_lips_where(video, track, &mut mesh, picked, &mut each)?;
+    } else {
+        for_each_track_lips(video, track, 1, &mut mesh, &mut each)?;
+    }
     let cached = Cached {
         version: LIP_SHAPES_VERSION,
         media_hash: hash,

@@ -66,3 +66,34 @@ pub fn for_each_track_lips(
         f(TrackLips { frame: tf, image: &image, lips })
     })
 }
+
+/// Runs `mesh` on the frames of `track` that `want` picks (frame index → whether), in frame
+/// order, calling `f` for each: [`for_each_track_lips`] for a sparse set of frames (the learned
+/// stretches of a long shot), which the decoder reaches by seeking where they are far apart
+/// instead of decoding the whole shot.
+pub fn for_each_track_lips_where(
+    path: &Path,
+    track: &FaceTrack,
+    mesh: &mut FaceMesh,
+    want: impl Fn(i64) -> bool,
+    mut f: impl FnMut(TrackLips<'_>) -> Result<(), AnalysisError>,
+) -> Result<(), AnalysisError> {
+    let mut decoder: Option<VideoDecoder> = None;
+    for tf in track.frames.iter().filter(|tf| want(tf.frame)) {
+        let decoder = match &mut decoder {
+            Some(d) => d,
+            None => decoder.insert(VideoDecoder::open_with_cache(path, 0)?),
+        };
+        let frame = decoder.frame(tf.frame)?;
+        if !matches!(frame.format, PixelFormat::Rgba) {
+            return Err(AnalysisError::Model(format!(
+                "{}: the decoder gave a non-RGBA frame",
+                path.display()
+            )));
+        }
+        let image = RgbImage::from_rgba(frame.width as usize, frame.height as usize, &frame.data);
+        let lips = mesh.lips(&image, &tf.landmarks)?;
+        f(TrackLips { frame: tf, image: &image, lips })?;
+    }
+    Ok(())
+}

@@ -11,5 +11,6 @@ pub mod engine;
 pub mod kept;
 pub mod occlusion;
 pub mod plan;
+pub mod sample;
 pub mod speak;
 pub mod sync;

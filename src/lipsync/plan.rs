@@ -17,6 +17,7 @@ use crate::lipsync::engine::{
 };
 use crate::lipsync::kept::Kept;
 use crate::lipsync::occlusion::FaceModel;
+use crate::lipsync::sample;
 use crate::lipsync::sync::{SLOW_HALF_WIDTH_S, audio_envelope, band_pass};
 use crate::media::{MediaError, VideoDecoder, decode_audio};
 use crate::model::lip::{PaintedMask, segment_override};
@@ -195,6 +196,74 @@ fn replaced_frames(project: &Project, track: &DubTrack, rate: FrameRate, frames:
         .collect()
 }
 
+/// The looks (see [`crate::lipsync::bank::FrameLook`]) of the frames of `track` that `want`
+/// picks and that show the face, measured on their decoded pictures, in frame order. The shot is
+/// opened only when some frame is wanted.
+fn measure_looks(
+    video: &Path,
+    track: &[Option<TrackFrame>],
+    want: impl Fn(usize) -> bool,
+    job: &Job,
+) -> Result<Vec<crate::lipsync::bank::FrameLook>, PlanError> {
+    let wanted: Vec<(usize, TrackFrame)> = track
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| want(*i))
+        .filter_map(|(i, t)| Some((i, (*t)?)))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut decoder = VideoDecoder::open_with_cache(video, 0)?;
+    let (w, h) = decoder.size();
+    let mut out = Vec::with_capacity(wanted.len());
+    for (i, tf) in wanted {
+        if job.is_cancelled() {
+            return Err(MediaError::Cancelled.into());
+        }
+        let frame = decoder.frame(i as i64)?;
+        if let Some(look) = engine::frame_look(&frame.data, w as usize, h as usize, &tf, i as i64) {
+            out.push(look);
+        }
+    }
+    Ok(out)
+}
+
+/// The dub tracks the lip plan edits: enabled, audible, bound to a face whose edit is on.
+fn bound_tracks(project: &Project) -> Vec<(TrackId, crate::model::lip::FaceId)> {
+    project
+        .timeline
+        .dub_tracks
+        .iter()
+        .filter(|t| t.lip.enabled && project.is_audible(t))
+        .filter_map(|t| t.face.map(|f| (t.id, f)))
+        // A face whose edit is switched off keeps its own mouth.
+        .filter(|(_, f)| project.face_edit_on(*f))
+        .collect()
+}
+
+/// The first video frame [`plan_lips`] can edit (`None`: it edits none): the start of the
+/// earliest clip of a bound track, or the first frame when the original dialogue is muted (the
+/// actor may rest anywhere). Frames before it render without the plan, so an export can write
+/// them while the plan is still being made.
+pub fn first_edited_frame(project: &Project, rate: FrameRate) -> Option<i64> {
+    let bound = bound_tracks(project);
+    let clips = project
+        .timeline
+        .dub_tracks
+        .iter()
+        .filter(|t| bound.iter().any(|(id, _)| *id == t.id))
+        .flat_map(|t| t.clips.iter());
+    if bound.is_empty() {
+        return None;
+    }
+    if project.timeline.original_audio.mute {
+        return Some(0);
+    }
+    // A frame starts at its time; the frame holding a clip's start is edited at most.
+    clips.map(|c| rate.time_to_frame(c.position)).min()
+}
+
 /// Plans every bound, enabled dub track. `dialogue_of(project)` returns the interleaved
 /// dialogue stem of the whole timeline for a (modified) project. `production` is the original
 /// audio track's file (muted or not): what the bank hears when the shot itself has no audio
@@ -212,15 +281,7 @@ pub fn plan_lips(
     job: &Job,
     held_out: Option<std::ops::Range<i64>>,
 ) -> Result<Vec<LipTrack>, PlanError> {
-    let bound: Vec<_> = project
-        .timeline
-        .dub_tracks
-        .iter()
-        .filter(|t| t.lip.enabled && project.is_audible(t))
-        .filter_map(|t| t.face.map(|f| (t.id, f)))
-        // A face whose edit is switched off keeps its own mouth.
-        .filter(|(_, f)| project.face_edit_on(*f))
-        .collect();
+    let bound = bound_tracks(project);
     if bound.is_empty() {
         return Ok(Vec::new());
     }
@@ -277,12 +338,23 @@ pub fn plan_lips(
             ))
         })?;
         let track: Vec<Option<TrackFrame>> = (0..frames).map(|i| track_frame(&face, i)).collect();
-        let features: Vec<Vec<f32>> =
-            (0..frames).map(|i| frame_features(&orig_features, i as f64 / fps)).collect();
+        // A long shot is learned from spread stretches of it (the bank, the lip shapes and the
+        // sound → shape map), so its one-off cost stops growing past a few minutes of face.
+        let learn = sample::learning_frames(&track, fps, sample::learn_seconds());
+        let learned = sample::learned_track(&track, &learn);
+        let features: Vec<Vec<f32>> = (0..frames)
+            .map(|i| {
+                if learned[i as usize].is_some() {
+                    frame_features(&orig_features, i as f64 / fps)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
         // Built once per shot and face, then read from the bank cache (progress while building):
         // the shot is opened for decoding only when the bank is built.
         let budget = crate::lipsync::bank::bank_budget_bytes();
-        let key = bank_cache::key(&bank_media, face.id, &track, budget);
+        let key = bank_cache::key(&bank_media, face.id, &learned, budget);
         let mut open_err = None;
         let built = bank_cache::load_or_build(bank_cache::cache_dir().as_deref(), &key, || {
             let mut decoder = match VideoDecoder::open_with_cache(video, 0) {
@@ -294,13 +366,13 @@ pub fn plan_lips(
             };
             let (w, h) = decoder.size();
             let (bank, model, cap) = engine::build_bank(
-                &track,
+                &learned,
                 &features,
                 w as usize,
                 h as usize,
                 |i| decoder.frame(i as i64).ok().map(|f| f.data.clone()),
                 |i| {
-                    job.set_progress(i as f64 / track.len().max(1) as f64);
+                    job.set_progress(i as f64 / learned.len().max(1) as f64);
                     job.is_cancelled()
                 },
                 budget,
@@ -351,10 +423,18 @@ pub fn plan_lips(
                 Some(Look { pose: Look::pose(&tf.landmarks)?, light: l.light, jaw: l.jaw })
             })
             .collect();
+        // Frames the edit may draw on that the bank did not learn from (a long shot's frames
+        // between its learned stretches) have their own look measured: only those under the
+        // track's clips, so the cost follows the dub's length.
+        let replaced = replaced_frames(project, dub_track, rate, frames);
+        let own_looks = measure_looks(video, &track, |i| replaced[i] && !learn[i], job)?;
         let target_looks: Vec<Option<Look>> = (0..frames)
             .map(|i| {
                 let tf = track[i as usize]?;
-                let l = bank.look_near(i)?;
+                let l = match own_looks.binary_search_by_key(&i, |l| l.frame) {
+                    Ok(k) => &own_looks[k],
+                    Err(_) => bank.look_near(i)?,
+                };
                 Some(Look { pose: Look::pose(&tf.landmarks)?, light: l.light, jaw: l.jaw })
             })
             .collect();
@@ -387,7 +467,8 @@ pub fn plan_lips(
                 dub_speech: &(0..frames)
                     .map(|i| segments.iter().any(|s| s.contains(rate.frame_to_time(i))))
                     .collect::<Vec<_>>(),
-                replaced: &replaced_frames(project, dub_track, rate, frames),
+                replaced: &replaced,
+                learn: &learn,
                 entry_looks: &entry_looks,
                 target_looks: &target_looks,
                 job,

@@ -7,7 +7,7 @@ use super::articulate::{
 };
 use super::bank::{Bank, SelectParams};
 use super::engine::{Look, Planned, finish_plan};
-use crate::analysis::lip_shapes::track_shapes;
+use crate::analysis::lip_shapes::track_shapes_where;
 use crate::analysis::track::FaceTrack;
 use crate::dsp::SAMPLE_RATE;
 use crate::dsp::vad::{VadConfig, detect_speech};
@@ -35,6 +35,9 @@ pub struct ShapeInputs<'a> {
     pub speak: &'a [bool],
     /// Per frame: inside one of the dub's speech segments (edited or not).
     pub dub_speech: &'a [bool],
+    /// Per frame: whether the plan learns from it (see [`super::sample::learning_frames`]): the
+    /// lips are measured there only.
+    pub learn: &'a [bool],
     /// Per frame: the original dialogue is replaced there by this track (see the caller).
     pub replaced: &'a [bool],
     /// Looks of the bank entries.
@@ -117,7 +120,7 @@ fn smooth_spoken(
 /// lip-landmark model is missing, or too few frames show the face): the caller falls back to
 /// the loudness-driven plan.
 pub fn plan_by_shape(inp: &ShapeInputs<'_>) -> Option<Shaped> {
-    let shapes = match track_shapes(inp.video, inp.face, inp.job) {
+    let shapes = match track_shapes_where(inp.video, inp.face, inp.job, Some(inp.learn)) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(

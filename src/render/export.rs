@@ -97,89 +97,157 @@ pub fn render_project(
     let last = rate.time_to_frame(end + half).max(first + 1);
     let need_video = opts.preset != Preset::WavStems;
     let tags = tags(project);
-    // With video, the sources are decoded and the lip plan (bank, selection) made on a worker
-    // while this thread opens the shot and starts the encoder; the first frame waits for both.
     let video = if need_video { Some(video_path(project, project_dir)?) } else { None };
-    let (sources, prepared) = match &video {
-        None => (load_sources_streamed(project, project_dir, false)?, None),
-        Some(video_path) => std::thread::scope(|scope| {
-            let planner = std::thread::Builder::new()
-                .name("export-lip-plan".into())
-                .spawn_scoped(scope, || {
-                    let sources = load_sources_streamed(project, project_dir, true)?;
-                    let lips = lips_for(project, project_dir, &sources, video_path, job, None)?;
-                    Ok::<_, RenderError>((sources, lips))
-                })
-                .map_err(|e| RenderError::Invalid(format!("cannot start the lip planner: {e}")))?;
-            let opened = (|| {
-                let mut frames =
-                    FrameRenderer::open_sequential(video_path, LipRenderer::new(Vec::new()))?;
-                let (w, h) = frames.size();
-                let cfg = WriterConfig {
-                    preset: opts.preset,
-                    video: Some((w, h, rate)),
-                    tags: tags.clone(),
-                    keyframe_interval: None,
-                };
-                // The writer takes the decoder's own format (I420 with its colorimetry, or RGBA).
-                // ProRes in MOV carries no colour description the decoders read, so it gets RGBA
-                // converted the way any RGBA source is (as before); H.264 and VP9 signal the
-                // stream's own colorimetry.
-                let format = match opts.preset {
-                    Preset::Mp4 | Preset::Webm => frames.source_native(first)?.format.clone(),
-                    _ => crate::media::PixelFormat::Rgba,
-                };
-                let writer = Writer::create_for(&opts.output, &cfg, &format)?;
-                Ok::<_, RenderError>((frames, writer))
-            })();
-            let (sources, lips) = planner
-                .join()
-                .map_err(|_| RenderError::Invalid("the lip planner panicked".into()))??;
-            let (mut frames, writer) = opened?;
-            frames.set_lips(lips);
-            Ok::<_, RenderError>((sources, Some((frames, writer))))
-        })?,
-    };
+    let sources = load_sources_streamed(project, project_dir, need_video)?;
     let input = mix_input(project, &sources);
     let sample_at = |frame: i64| rate.frame_to_time(frame).to_samples(SAMPLE_RATE);
     let (s_first, s_last) = (sample_at(first), sample_at(last));
-    // The sound streams: mixed a second at a time, the original read from its file, the
-    // loudness target met by passes over the stream; nothing holds the whole range.
+
+    if let Some(video_path) = &video {
+        // The lip plan (bank, lip shapes, selection) is made on a worker while this thread opens
+        // the shot and the encoder and writes the frames before the first one the plan can edit
+        // (see `first_edited_frame`): the export waits for the plan only there.
+        let edited_from = crate::lipsync::plan::first_edited_frame(project, rate);
+        let plan_job = Job::new();
+        let plan_failed = std::sync::atomic::AtomicBool::new(false);
+        return std::thread::scope(|scope| {
+            let planner = match edited_from {
+                Some(_) => Some(
+                    std::thread::Builder::new()
+                        .name("export-lip-plan".into())
+                        .spawn_scoped(scope, || {
+                            let r = lips_for(
+                                project,
+                                project_dir,
+                                &sources,
+                                video_path,
+                                &plan_job,
+                                None,
+                            );
+                            if r.is_err() {
+                                plan_failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            r
+                        })
+                        .map_err(|e| {
+                            RenderError::Invalid(format!("cannot start the lip planner: {e}"))
+                        })?,
+                ),
+                None => None,
+            };
+            // Whatever ends the export early also stops the planner (the scope waits for it).
+            struct StopPlan<'a>(&'a Job);
+            impl Drop for StopPlan<'_> {
+                fn drop(&mut self) {
+                    self.0.cancel();
+                }
+            }
+            let _stop = StopPlan(&plan_job);
+            let mut frames =
+                FrameRenderer::open_sequential(video_path, LipRenderer::new(Vec::new()))?;
+            let (w, h) = frames.size();
+            let cfg = WriterConfig {
+                preset: opts.preset,
+                video: Some((w, h, rate)),
+                tags: tags.clone(),
+                keyframe_interval: None,
+            };
+            // The writer takes the decoder's own format (I420 with its colorimetry, or RGBA).
+            // ProRes in MOV carries no colour description the decoders read, so it gets RGBA
+            // converted the way any RGBA source is (as before); H.264 and VP9 signal the
+            // stream's own colorimetry.
+            let format = match opts.preset {
+                Preset::Mp4 | Preset::Webm => frames.source_native(first)?.format.clone(),
+                _ => crate::media::PixelFormat::Rgba,
+            };
+            let mut writer = Writer::create_for(&opts.output, &cfg, &format)?;
+            // The sound streams: mixed a second at a time, the original read from its file, the
+            // loudness target met by passes over the stream; nothing holds the whole range.
+            let level =
+                loudness_level(project, opts.preset, &input, &sources, s_first, s_last, job)?;
+            let file = sources.original_file.as_deref();
+            let mut audio = StemStream::new(&input, file, s_first, s_last, level)?;
+            let writer_rgba = !matches!(opts.preset, Preset::Mp4 | Preset::Webm);
+            let total = last - first;
+            let mut compositor = None;
+            let start_s = began.elapsed().as_secs_f64();
+            let mut write = |i: i64,
+                             frame: std::sync::Arc<crate::media::Frame>,
+                             backend: Option<crate::render::compositor::Backend>|
+             -> Result<(), RenderError> {
+                compositor = compositor.clone().or(backend);
+                let buffer = if writer_rgba && frame.format != crate::media::PixelFormat::Rgba {
+                    gstreamer::Buffer::from_mut_slice(crate::media::yuv::to_rgba(&frame)?)
+                } else {
+                    crate::media::yuv::frame_buffer(&frame)
+                };
+                writer.push_frame_buffer(buffer)?;
+                let (s0, s1) = (sample_at(i), sample_at(i + 1));
+                writer.push_audio(&audio.next((s1 - s0) as usize)?.mix)?;
+                let done = i - first + 1;
+                job.set_progress(done as f64 / total as f64);
+                on_progress(RenderProgress { done, total });
+                Ok(())
+            };
+            let split = edited_from.map_or(last, |f| f.clamp(first, last));
+            // A plan that fails (a face the analysis lacks, a shot without sound) ends the export
+            // as soon as it does, not at the first edited frame.
+            let failed = || plan_failed.load(std::sync::atomic::Ordering::Relaxed);
+            let head = frames.render_range(first, split, job, |i, f, b| {
+                if failed() {
+                    return Err(RenderError::Invalid("the lip plan failed".into()));
+                }
+                write(i, f, b)
+            });
+            let mut timing = match head {
+                Err(_) if failed() => match planner.map(|p| p.join()) {
+                    Some(Ok(Err(e))) => return Err(e),
+                    _ => return Err(RenderError::Invalid("the lip plan failed".into())),
+                },
+                other => other?,
+            };
+            if let Some(planner) = planner {
+                // Waiting for the plan: the user's cancel reaches the planner.
+                let t0 = std::time::Instant::now();
+                while !planner.is_finished() {
+                    if job.is_cancelled() {
+                        plan_job.cancel();
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                let lips = planner
+                    .join()
+                    .map_err(|_| RenderError::Invalid("the lip planner panicked".into()))?
+                    .map_err(|e| match e {
+                        RenderError::Media(MediaError::Cancelled) if job.is_cancelled() => {
+                            RenderError::Media(MediaError::Cancelled)
+                        }
+                        other => other,
+                    })?;
+                timing.wait += t0.elapsed().as_secs_f64();
+                frames.set_lips(lips);
+            }
+            if split < last {
+                let rest = frames.render_range(split, last, job, &mut write)?;
+                timing.decode += rest.decode;
+                timing.wait += rest.wait;
+                timing.write += rest.write;
+            }
+            let t0 = std::time::Instant::now();
+            let out = writer.finish()?;
+            (timing.start, timing.finish) = (start_s, t0.elapsed().as_secs_f64());
+            Ok(RenderReport {
+                outputs: vec![out],
+                frames: total,
+                duration: end - start,
+                compositor: compositor.map(|b| b.to_string()),
+                timing: Some(timing),
+            })
+        });
+    }
     let level = loudness_level(project, opts.preset, &input, &sources, s_first, s_last, job)?;
     let file = sources.original_file.as_deref();
     let mut audio = StemStream::new(&input, file, s_first, s_last, level)?;
-
-    if let Some((mut frames, mut writer)) = prepared {
-        let writer_rgba = !matches!(opts.preset, Preset::Mp4 | Preset::Webm);
-        let total = last - first;
-        let mut compositor = None;
-        let start_s = began.elapsed().as_secs_f64();
-        let mut timing = frames.render_range(first, last, job, |i, frame, backend| {
-            compositor = compositor.clone().or(backend);
-            let buffer = if writer_rgba && frame.format != crate::media::PixelFormat::Rgba {
-                gstreamer::Buffer::from_mut_slice(crate::media::yuv::to_rgba(&frame)?)
-            } else {
-                crate::media::yuv::frame_buffer(&frame)
-            };
-            writer.push_frame_buffer(buffer)?;
-            let (s0, s1) = (sample_at(i), sample_at(i + 1));
-            writer.push_audio(&audio.next((s1 - s0) as usize)?.mix)?;
-            let done = i - first + 1;
-            job.set_progress(done as f64 / total as f64);
-            on_progress(RenderProgress { done, total });
-            Ok(())
-        })?;
-        let t0 = std::time::Instant::now();
-        let out = writer.finish()?;
-        (timing.start, timing.finish) = (start_s, t0.elapsed().as_secs_f64());
-        return Ok(RenderReport {
-            outputs: vec![out],
-            frames: total,
-            duration: end - start,
-            compositor: compositor.map(|b| b.to_string()),
-            timing: Some(timing),
-        });
-    }
 
     // WAV stems: three writers fed one second at a time; all or nothing.
     let mut writers = Vec::with_capacity(3);

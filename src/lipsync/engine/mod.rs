@@ -165,6 +165,20 @@ pub fn track_detail(track: &[Option<TrackFrame>]) -> usize {
     *d.select_nth_unstable(mid).1
 }
 
+/// The look of frame `frame` (RGBA, `width × height`) with the face at `tf`, as [`build_bank`]
+/// keeps for each clean frame: for frames the bank did not learn from.
+pub fn frame_look(
+    rgba: &[u8],
+    width: usize,
+    height: usize,
+    tf: &TrackFrame,
+    frame: i64,
+) -> Option<FrameLook> {
+    let small = extract_patch_at(rgba, width, height, &tf.landmarks, 1)?;
+    let look = Look::new(&tf.landmarks, &small, &skin_weights_at(1))?;
+    Some(FrameLook { frame, light: look.light, jaw: look.jaw })
+}
+
 /// Builds the bank from the clean frames of a face track. `frame_rgba(i)` returns the decoded
 /// frame `i` (RGBA, `width × height`); `features[i]` are the original audio's features there.
 /// The bank's entries hold at most `budget` bytes (see [`Bank::cap`] for what goes first): the
