@@ -835,3 +835,46 @@ fn opening_a_project_whose_media_changed_on_disk_says_which_and_asks_to_relink()
     h.run_ok();
     assert_eq!(message(&h), None, "no message for media as saved");
 }
+
+#[test]
+fn saving_over_a_project_another_program_changed_asks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file.clone()));
+    h.run_ok();
+    // A command-line tool changes the project while the editor has it open.
+    let mut theirs = Project::load(&file).unwrap();
+    theirs.timeline.dub_tracks[1].name = "Carol".into();
+    theirs.save(&file).unwrap();
+    let on_disk = std::fs::read(&file).unwrap();
+    // An edit here (a marker), then Ctrl+S: nothing is written, the dialog asks.
+    h.key_press(egui::Key::M);
+    h.run_ok();
+    assert_eq!(h.state().project.timeline.markers.len(), 1);
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::S);
+    h.run_ok();
+    h.get_by_label("The project changed on disk");
+    assert_eq!(std::fs::read(&file).unwrap(), on_disk, "the other program's change is kept");
+    h.get_by_role_and_label(Role::Button, "Don't save").click();
+    h.run_ok();
+    assert!(h.query_by_label("The project changed on disk").is_none());
+    assert_eq!(std::fs::read(&file).unwrap(), on_disk);
+    // Asked again; this time the user overwrites.
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::S);
+    h.run_ok();
+    h.get_by_role_and_label(Role::Button, "Overwrite with this version").click();
+    h.run_ok();
+    let saved = Project::load(&file).unwrap();
+    assert_eq!(saved.timeline.markers.len(), 1);
+    assert_eq!(saved.timeline.dub_tracks[1].name, "Bob");
+    // Nothing changed on disk since: the next save goes through without asking.
+    for _ in 0..5 {
+        h.key_press(egui::Key::ArrowRight);
+    }
+    h.key_press(egui::Key::M);
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::S);
+    h.run_ok();
+    assert!(h.query_by_label("The project changed on disk").is_none());
+    assert_eq!(Project::load(&file).unwrap().timeline.markers.len(), 2);
+}

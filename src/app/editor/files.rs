@@ -67,9 +67,11 @@ impl RedubApp {
             ));
             return;
         }
+        let version = crate::model::hash::content_hash(path).ok();
         match Project::load(path) {
             Ok(p) => {
                 self.replace_project(p, Some(path.to_path_buf()));
+                self.disk_version = version;
                 self.check_changed_media(path);
                 self.settings.add_recent(path);
                 if let Err(e) = self.settings.save(&self.dirs) {
@@ -109,6 +111,8 @@ impl RedubApp {
         self.history = History::new();
         self.slot = AutosaveSlot::for_project(&self.dirs, path.as_deref());
         self.path = path;
+        self.disk_version = None;
+        self.changed_on_disk = None;
         self.selection.clear();
         self.media_selection = None;
         self.auto_bound.clear();
@@ -121,17 +125,47 @@ impl RedubApp {
         self.timeline.scroll_sec = 0.0;
     }
 
-    /// Saves to `path`; returns whether it worked.
+    /// Saves to `path`; returns whether it worked. When `path` is the open project's file and
+    /// another program changed it since this editor read or wrote it, nothing is written: the
+    /// "changed on disk" dialog asks first (see [`Editor::save_over`]).
     pub(super) fn save_to(&mut self, path: &Path) -> bool {
+        self.save_checked(path, true)
+    }
+
+    /// [`Editor::save_to`] that replaces the file even when it changed on disk (the user chose
+    /// to overwrite).
+    pub(super) fn save_over(&mut self, path: &Path) -> bool {
+        self.save_checked(path, false)
+    }
+
+    fn save_checked(&mut self, path: &Path, check: bool) -> bool {
         let path = if path.extension().is_none() {
             path.with_extension("redub")
         } else {
             path.to_path_buf()
         };
-        let saved = crate::model::lock::ProjectLock::acquire(&path, "the Redub editor")
-            .and_then(|_lock| self.project.save(&path));
+        let ours = self.path.as_deref() == Some(path.as_path());
+        let saved =
+            crate::model::lock::ProjectLock::acquire(&path, "the Redub editor").and_then(|_lock| {
+                // Checked under the lock: no command writes between the check and the save.
+                let now = crate::model::hash::content_hash(&path).ok();
+                let known = self.disk_version.as_ref().filter(|_| ours);
+                if check && now.is_some() && known.is_some() && now.as_ref() != known {
+                    return Ok(false);
+                }
+                self.project.save(&path).map(|()| true)
+            });
         match saved {
-            Ok(()) => {
+            Ok(false) => {
+                self.changed_on_disk = Some(path.clone());
+                self.error(format!(
+                    "{} was changed by another program since it was opened: not saved yet",
+                    path.display()
+                ));
+                false
+            }
+            Ok(true) => {
+                self.disk_version = crate::model::hash::content_hash(&path).ok();
                 self.history.mark_saved();
                 if self.path.as_deref() != Some(path.as_path()) {
                     self.drop_autosave();

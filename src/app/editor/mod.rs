@@ -178,6 +178,11 @@ pub struct RedubApp {
     pub recovery: Option<AutosaveSlot>,
     /// "Save changes?" is showing; what follows the answer.
     pub unsaved_prompt: Option<AfterPrompt>,
+    /// The project file's content hash as this editor last read or wrote it: a save finds out
+    /// whether another program (a `redub` command, another editor) changed it since.
+    disk_version: Option<String>,
+    /// "The project changed on disk" is showing: the file a save would have replaced.
+    pub changed_on_disk: Option<PathBuf>,
     /// What follows a save chosen in the built-in browser (its answer arrives later).
     after_save: Option<AfterPrompt>,
     /// Key bindings.
@@ -248,6 +253,8 @@ impl RedubApp {
             auto_bound: Default::default(),
             recovery: None,
             unsaved_prompt: None,
+            disk_version: None,
+            changed_on_disk: None,
             after_save: None,
             key_preset: settings.key_preset,
             show_log: false,

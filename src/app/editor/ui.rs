@@ -334,6 +334,33 @@ impl RedubApp {
                 });
             });
         }
+        if let Some(path) = self.changed_on_disk.clone() {
+            let mut choice = None;
+            egui::Modal::new(egui::Id::unique("changed on disk")).show(ctx, |ui| {
+                ui.heading("The project changed on disk");
+                ui.label(format!(
+                    "{} was changed by another program (a redub command, another editor) since \
+                     it was opened or saved here. Saving now replaces those changes.",
+                    path.display()
+                ));
+                ui.horizontal(|ui| {
+                    if ui.button("Overwrite with this version").clicked() {
+                        choice = Some(true);
+                    }
+                    if ui.button("Don't save").clicked() {
+                        choice = Some(false);
+                    }
+                });
+            });
+            match choice {
+                Some(true) => {
+                    self.changed_on_disk = None;
+                    self.save_over(&path);
+                }
+                Some(false) => self.changed_on_disk = None,
+                None => {}
+            }
+        }
         if let Some((title, reason)) = self.failure.clone() {
             egui::Modal::new(egui::Id::unique("failure")).show(ctx, |ui| {
                 ui.heading(&title);
