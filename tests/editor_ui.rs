@@ -736,7 +736,7 @@ fn export_dialog_warns_about_a_dub_past_the_picture_and_asks_before_replacing_a_
     h.state_mut().export.preset = redub::model::Preset::WavStems;
     h.state_mut().export.output = out.display().to_string();
     h.run_ok();
-    assert!(h.query_by_label_contains("Exports 00:00:04:00").is_some(), "the length it exports");
+    assert!(h.query_by_label_contains("Exports 00:00:05:00").is_some(), "the length it exports");
     let warning = "The dub runs 1.00 s past the picture";
     assert!(h.query_by_label_contains(warning).is_some(), "warns about the dub");
     shot(&mut h, "5_export_dub_past_picture");
@@ -764,7 +764,97 @@ fn export_dialog_warns_about_a_dub_past_the_picture_and_asks_before_replacing_a_
     let done = h.state().export.finished.clone().unwrap();
     assert!(done.is_ok(), "{done:?}");
     let secs = redub::media::probe(&out).unwrap().duration.as_seconds_f64();
-    assert!((secs - 4.0).abs() < 0.05, "exported the 4 s it showed: {secs}");
+    assert!((secs - 5.0).abs() < 0.05, "exported the 5 s it showed: {secs}");
+}
+
+/// Mean of the RGB channels of frame `index` of a video file.
+fn frame_mean(path: &Path, index: i64) -> f64 {
+    let mut dec = redub::media::VideoDecoder::open(path).unwrap();
+    let f = dec.frame(index).unwrap();
+    assert_eq!(f.format, redub::media::PixelFormat::Rgba);
+    let rgb = f.data.chunks_exact(4).flat_map(|p| &p[..3]);
+    rgb.map(|&v| f64::from(v)).sum::<f64>() / (f.data.len() / 4 * 3) as f64
+}
+
+/// Mean absolute difference of two frames' RGBA bytes.
+fn frame_diff(a: &Path, ia: i64, b: &Path, ib: i64) -> f64 {
+    let fa = redub::media::VideoDecoder::open(a).unwrap().frame(ia).unwrap();
+    let fb = redub::media::VideoDecoder::open(b).unwrap().frame(ib).unwrap();
+    assert_eq!(fa.data.len(), fb.data.len());
+    let d = fa.data.iter().zip(&fb.data).map(|(x, y)| f64::from(x.abs_diff(*y))).sum::<f64>();
+    d / fa.data.len() as f64
+}
+
+#[test]
+fn the_sequence_ends_at_its_last_clip_and_exports_held_or_black_picture_past_the_shot() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let shot_file = dir.path().join("shot.mp4");
+    let mut h = harness(&dir.path().join("appdata"), Some(file.clone()));
+    step_until(&mut h, "background work", |a| a.background_idle());
+    // A 2 s line on Bob at 3 s: the sequence ends at 5 s, the 4 s picture 1 s before.
+    let (media, bob) = {
+        let p = &h.state().project;
+        (p.media[1].id, p.timeline.dub_tracks[1].id)
+    };
+    let at = Time::from_millis(3000);
+    let mode = redub::model::edit::PlaceMode::Overwrite;
+    h.state_mut().queue(AppCommand::PlaceMedia { media, track: bob, at, mode });
+    h.state_mut().queue(AppCommand::ShowExport);
+    h.run_ok();
+    assert_eq!(h.state().project.timeline.sequence_end(), Time::from_millis(5000));
+    // One length everywhere: the header, the Project panel and the export dialog.
+    assert!(h.query_by_label("00:00:05:00").is_some(), "the header's end");
+    assert!(h.query_by_label("Duration: 00:00:05:00").is_some(), "the Project panel");
+    assert!(h.query_by_label_contains("Exports 00:00:05:00 (5.00 s)").is_some(), "the dialog");
+    assert!(h.query_by_label_contains("Exports 00:00:04:00").is_none());
+
+    // Black past the picture: chosen in the dialog, saved with the project's export settings.
+    let black = dir.path().join("black.mp4");
+    h.get_by_role_and_label(Role::RadioButton, "Black").click();
+    h.state_mut().export.output = black.display().to_string();
+    h.run_ok();
+    shot(&mut h, "1_export_past_picture_black");
+    h.get_by_role_and_label(Role::Button, "Export").click();
+    h.run_ok();
+    step_until(&mut h, "the black export", |a| !a.exporting() && a.export.finished.is_some());
+    let done = h.state().export.finished.clone().unwrap();
+    assert!(done.is_ok(), "{done:?}");
+    let export = &h.state().project.export;
+    assert_eq!(export.past_picture, redub::model::PastPicture::Black, "saved in the project");
+    let secs = redub::media::probe(&black).unwrap().duration.as_seconds_f64();
+    assert!((secs - 5.0).abs() < 0.05, "the sequence's 5 s: {secs}");
+    // Frame 112 (4.48 s) is past the picture: black; frame 90 (3.6 s) is the shot's bars.
+    let late = frame_mean(&black, 112);
+    println!("black export: frame 112 mean {late:.1}");
+    assert!(late < 20.0, "black past the picture: mean {late}");
+    let inside = frame_mean(&black, 90);
+    assert!(inside > 60.0, "the picture before its end: mean {inside}");
+
+    // Hold: the late frame is the shot's last frame.
+    let hold = dir.path().join("hold.mp4");
+    h.state_mut().export.finished = None;
+    h.get_by_role_and_label(Role::RadioButton, "Hold last frame").click();
+    h.state_mut().export.output = hold.display().to_string();
+    h.run_ok();
+    h.get_by_role_and_label(Role::Button, "Export").click();
+    h.run_ok();
+    step_until(&mut h, "the held export", |a| !a.exporting() && a.export.finished.is_some());
+    let done = h.state().export.finished.clone().unwrap();
+    assert!(done.is_ok(), "{done:?}");
+    let secs = redub::media::probe(&hold).unwrap().duration.as_seconds_f64();
+    assert!((secs - 5.0).abs() < 0.05, "the sequence's 5 s: {secs}");
+    let late = frame_mean(&hold, 112);
+    assert!(late > 60.0, "held, not black: mean {late}");
+    let same = frame_diff(&hold, 112, &shot_file, 99);
+    let late_held = frame_mean(&hold, 112);
+    println!(
+        "held export: frame 112 mean {late_held:.1}, difference to the shot's frame 99 {same:.2}"
+    );
+    assert!(same < 6.0, "frame 112 holds the shot's last frame (99): mean difference {same}");
+    let other = frame_diff(&hold, 112, &shot_file, 50);
+    assert!(other > same, "and not an earlier one ({other} vs {same})");
+    assert_eq!(h.state().project.export.past_picture, redub::model::PastPicture::Hold);
 }
 
 #[test]

@@ -177,6 +177,8 @@ pub enum AppCommand {
         range: ExportRange,
         /// Target file.
         output: PathBuf,
+        /// What the picture shows past its end.
+        past_picture: crate::model::PastPicture,
     },
     /// Cancel the running export.
     CancelExport,

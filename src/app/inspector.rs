@@ -226,7 +226,7 @@ pub fn inspector_ui(
     ui.label(format!("Frame rate: {:.3} fps", rate.as_f64()));
     ui.label(format!(
         "Duration: {}",
-        format_timecode(project.timeline.duration, rate, rate.is_drop_frame_rate())
+        format_timecode(project.timeline.sequence_end(), rate, rate.is_drop_frame_rate())
     ));
 }
 

@@ -15,8 +15,8 @@ pub mod warp;
 pub use loudness::LoudnessTarget;
 pub use project::ClipCue;
 pub use project::{
-    Clip, ClipId, DubTrack, Ducking, ExportSettings, Marker, MediaId, MediaKind, MediaRef, Preset,
-    Project, ProjectError, SCHEMA_VERSION, TrackId,
+    Clip, ClipId, DubTrack, Ducking, ExportSettings, Marker, MediaId, MediaKind, MediaRef,
+    PastPicture, Preset, Project, ProjectError, SCHEMA_VERSION, TrackId,
 };
 pub use time::{FrameRate, Time, Timecode};
 pub use warp::{AlignMode, Warp, WarpPoint};

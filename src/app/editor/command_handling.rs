@@ -218,7 +218,9 @@ impl RedubApp {
                     self.export.open = false;
                 }
             }
-            C::StartExport { preset, range, output } => self.start_export(preset, range, output),
+            C::StartExport { preset, range, output, past_picture } => {
+                self.start_export(preset, range, output, past_picture)
+            }
             C::CancelExport => {
                 if let Some(r) = &self.export.running {
                     r.job.cancel();
@@ -468,17 +470,10 @@ impl RedubApp {
         self.timeline.reveal(t);
     }
 
+    /// The end of the sequence (its last clip): the one length the header, the Project panel
+    /// and the export show.
     pub(super) fn end_time(&self) -> Time {
-        let clips_end = self
-            .project
-            .timeline
-            .dub_tracks
-            .iter()
-            .flat_map(|t| &t.clips)
-            .map(|c| c.end())
-            .max()
-            .unwrap_or(Time::ZERO);
-        self.project.timeline.duration.max(clips_end)
+        self.project.timeline.sequence_end()
     }
 
     // ----- playback -----

@@ -481,7 +481,13 @@ impl RedubApp {
         self.selection = ids;
     }
 
-    fn start_export(&mut self, preset: crate::model::Preset, range: ExportRange, output: PathBuf) {
+    fn start_export(
+        &mut self,
+        preset: crate::model::Preset,
+        range: ExportRange,
+        output: PathBuf,
+        past_picture: crate::model::PastPicture,
+    ) {
         if output.as_os_str().is_empty() {
             self.error("choose an output file");
             return;
@@ -498,6 +504,7 @@ impl RedubApp {
         settings.preset = preset;
         settings.output = Some(output.clone());
         settings.range = range;
+        settings.past_picture = past_picture;
         if settings != self.project.export {
             self.edit(Edit::SetExport(settings), "Export settings");
         }

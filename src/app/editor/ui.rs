@@ -390,10 +390,9 @@ impl RedubApp {
             self.show_log = open;
         }
         let in_out = self.in_point.zip(self.out_point);
-        let clips_end = self.end_time();
         let length = crate::app::export_dialog::ExportLength {
-            picture_end: self.project.timeline.duration,
-            dub_end: clips_end,
+            picture_end: self.project.timeline.picture_end(),
+            sequence_end: self.end_time(),
             rate: self.project.timeline.frame_rate,
         };
         export_dialog_ui(ctx, &mut self.export, in_out, length, &mut self.pending);
