@@ -308,7 +308,15 @@ impl RedubApp {
                 }
             }
             // Handled by the lip panels above.
-            C::SelectLipSegment(s) => self.lip_ui.select_segment(s),
+            C::SelectLipSegment(s) => {
+                self.lip_ui.select_segment(s);
+                // The inspector's clip follows: the segment's own clip is the selection, so
+                // the lip section and the clip section never show different clips.
+                if let Some(seg) = s {
+                    let clip = crate::app::lip_ui::LipUi::clip_of_segment(&self.project, &seg);
+                    self.selection = clip.into_iter().collect();
+                }
+            }
             C::PaintLipMask(seg) => {
                 if let Err(e) = self.lip_ui.open_painter(seg, &self.project) {
                     self.error(format!("lip edit: {e}"));
