@@ -925,3 +925,55 @@ fn opening_a_project_whose_media_changed_on_disk_says_which_and_asks_to_relink()
     h.run_ok();
     assert_eq!(message(&h), None, "no message for media as saved");
 }
+
+#[test]
+fn right_click_on_a_ruler_marker_renames_goes_to_and_deletes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    h.state_mut().queue(AppCommand::Seek(Time::from_millis(1200)));
+    h.state_mut().queue(AppCommand::AddMarker);
+    h.state_mut().queue(AppCommand::Seek(Time::ZERO));
+    h.run_ok();
+    assert_eq!(h.state().project.timeline.markers[0].name, "Marker 1");
+    let marker = h.get_by_role_and_label(Role::Button, "Marker Marker 1").rect();
+    let expected_x = h.state().timeline.x_of(Time::from_millis(1200));
+    assert!((marker.center().x - expected_x).abs() < 1.0, "on the ruler at its time");
+
+    // Right-click: the menu; type a name, Enter renames (one undo step).
+    click_in_two_frames(&mut h, marker.center(), PointerButton::Secondary);
+    assert!(h.query_by_label_contains("Go to").is_some(), "the menu offers Go to");
+    assert!(h.query_by_label_contains("Ctrl+Alt+M").is_some(), "Delete shows its key");
+    let field = h.get_by_role_and_label(Role::TextInput, "Rename");
+    field.focus();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Rename").type_text("Door slam");
+    h.run_ok();
+    shot(&mut h, "5_marker_menu");
+    h.key_press(egui::Key::Enter);
+    h.run_ok();
+    assert_eq!(h.state().project.timeline.markers[0].name, "Door slam");
+    assert_eq!(h.state().history.undo_label(), Some("Rename marker"));
+    assert!(h.query_by_label_contains("Go to").is_none(), "Enter closed the menu");
+
+    // Go to: the playhead moves to the marker.
+    let marker = h.get_by_role_and_label(Role::Button, "Marker Door slam").rect();
+    click_in_two_frames(&mut h, marker.center(), PointerButton::Secondary);
+    let go = h.get_by_label_contains("Go to").rect().center();
+    click_in_two_frames(&mut h, go, PointerButton::Primary);
+    assert_eq!(h.state().playhead, Time::from_millis(1200));
+
+    // Delete from the menu, undo, then Ctrl+Alt+M deletes the marker at the playhead.
+    click_in_two_frames(&mut h, marker.center(), PointerButton::Secondary);
+    let delete = h.get_by_label_contains("Ctrl+Alt+M").rect().center();
+    click_in_two_frames(&mut h, delete, PointerButton::Primary);
+    assert!(h.state().project.timeline.markers.is_empty(), "deleted");
+    assert_eq!(h.state().history.undo_label(), Some("Delete marker"));
+    h.state_mut().queue(AppCommand::Undo);
+    h.run_ok();
+    assert_eq!(h.state().project.timeline.markers.len(), 1, "undo brings it back");
+    h.key_press_modifiers(Modifiers::CTRL | Modifiers::ALT, egui::Key::M);
+    h.run_ok();
+    assert!(h.state().project.timeline.markers.is_empty(), "the key deleted it");
+}

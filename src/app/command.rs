@@ -122,6 +122,10 @@ pub enum AppCommand {
     SetOut,
     /// Add a marker at the playhead.
     AddMarker,
+    /// Delete marker `index` (of the timeline's markers, sorted by time).
+    DeleteMarker(usize),
+    /// Delete the marker at the playhead (Ctrl+Alt+M, Premiere's "Clear Selected Marker").
+    DeleteMarkerAtPlayhead,
     /// Split the selected clips (or the clips under the playhead) at the playhead.
     Split,
     /// Delete the selection.

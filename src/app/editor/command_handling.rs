@@ -142,6 +142,29 @@ impl RedubApp {
                     self.edit(Edit::SetMarkers(m), "Add marker");
                 }
             }
+            C::DeleteMarker(index) => {
+                let mut m = self.project.timeline.markers.clone();
+                if index < m.len() {
+                    m.remove(index);
+                    self.edit(Edit::SetMarkers(m), "Delete marker");
+                }
+            }
+            C::DeleteMarkerAtPlayhead => {
+                // At the playhead: within half a frame of it (markers sit on frames).
+                let half =
+                    Time::from_ticks(self.project.timeline.frame_rate.frame_duration().ticks() / 2);
+                let at = self.playhead;
+                let found = self
+                    .project
+                    .timeline
+                    .markers
+                    .iter()
+                    .position(|m| (m.time - at).ticks().abs() <= half.ticks());
+                match found {
+                    Some(i) => self.apply(C::DeleteMarker(i)),
+                    None => self.info("No marker at the playhead"),
+                }
+            }
             C::Split => self.split(),
             C::Delete => {
                 let edits: Vec<Edit> = self
