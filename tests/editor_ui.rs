@@ -977,3 +977,84 @@ fn right_click_on_a_ruler_marker_renames_goes_to_and_deletes_it() {
     h.run_ok();
     assert!(h.state().project.timeline.markers.is_empty(), "the key deleted it");
 }
+
+#[test]
+fn import_subtitles_from_the_file_menu_places_one_clip_per_cue_as_one_undo_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    // A subtitle file with its two line recordings beside it (numbered as the cues).
+    let subs = dir.path().join("subs");
+    std::fs::create_dir(&subs).unwrap();
+    let srt = subs.join("lines.srt");
+    std::fs::write(
+        &srt,
+        "1\n00:00:01,000 --> 00:00:02,000\nBob: Hello there.\n\n\
+         2\n00:00:02,500 --> 00:00:03,200\nCarol: Hi.\n",
+    )
+    .unwrap();
+    for (name, secs) in [("line1.wav", 0.8), ("line2.wav", 0.6)] {
+        let n = (48_000.0 * secs) as usize;
+        let samples: Vec<f32> = (0..n).flat_map(|i| [0.2 * (i as f32 * 0.03).sin(); 2]).collect();
+        write_wav(&subs.join(name), &samples).unwrap();
+    }
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    h.state_mut().builtin_file_dialog = true;
+    h.run_ok();
+    let before = h.state().project.clone();
+
+    // File ▸ Import subtitles…: no system dialog here, so the built-in browser, for .srt/.vtt.
+    h.get_by_label("File").click();
+    h.run_ok();
+    h.get_by_label("Import subtitles…").click();
+    h.run_ok();
+    assert!(h.query_by_label("Import subtitles").is_some(), "the built-in browser");
+    let field = h.get_by_role_and_label(Role::TextInput, "Path");
+    field.focus();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Path").type_text(&format!("{}/", subs.display()));
+    h.run_ok();
+    assert!(h.query_by_label("lines.srt").is_some(), "the subtitle file is offered");
+    assert!(h.query_by_label("line1.wav").is_none(), "only subtitle files");
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Path").type_text(&srt.display().to_string());
+    h.run_ok();
+    h.get_by_role_and_label(Role::Button, "Import").click();
+    h.run_ok();
+    assert!(h.state().file_browser.is_none(), "{:?}", h.state().failure);
+
+    // As `redub lines import`: one clip per cue on the speaker's track (Carol's is new).
+    let p = &h.state().project;
+    let names: Vec<&str> = p.timeline.dub_tracks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["Alice", "Bob", "Carol"]);
+    let bob = &p.timeline.dub_tracks[1].clips;
+    assert_eq!(bob.len(), 1);
+    assert_eq!(bob[0].position, Time::from_millis(1000));
+    assert_eq!(bob[0].name, "Hello there.");
+    assert_eq!(bob[0].cue.as_ref().map(|c| c.end), Some(Time::from_millis(2000)));
+    let carol = &p.timeline.dub_tracks[2].clips;
+    assert_eq!((carol.len(), carol[0].position), (1, Time::from_millis(2500)));
+    assert_eq!(h.state().history.undo_label(), Some("Import subtitles"));
+    let toast = h.state().toasts.iter().any(|t| t.text.starts_with("Imported 2 line(s)"));
+    assert!(toast, "a toast says so: {:?}", h.state().toasts);
+    shot(&mut h, "4_import_subtitles");
+    // One undo step takes it all back.
+    h.state_mut().queue(AppCommand::Undo);
+    h.run_ok();
+    assert_eq!(h.state().project, before, "one undo");
+
+    // A cue without its recording: a dialog says which, nothing changes.
+    std::fs::write(
+        &srt,
+        "1\n00:00:01,000 --> 00:00:02,000\nHello.\n\n2\n00:00:02,500 --> 00:00:03,200\nHi.\n\n\
+         3\n00:00:03,500 --> 00:00:03,900\nBye.\n",
+    )
+    .unwrap();
+    h.state_mut().queue(AppCommand::ImportSubtitles(Some(srt.clone())));
+    h.run_ok();
+    assert!(h.query_by_label("Cannot import the subtitles").is_some(), "a dialog");
+    let reason = h.state().failure.clone().map(|f| f.1).unwrap_or_default();
+    assert!(reason.contains("no audio file numbered 3"), "{reason}");
+    shot(&mut h, "4_import_subtitles_error");
+    assert_eq!(h.state().project, before, "nothing imported");
+}

@@ -122,6 +122,9 @@ pub enum AppCommand {
     SetOut,
     /// Add a marker at the playhead.
     AddMarker,
+    /// Import the dub lines of a subtitle file (.srt/.vtt) with the line recordings beside it,
+    /// as `redub lines import` does; `None` asks for the file.
+    ImportSubtitles(Option<PathBuf>),
     /// Delete marker `index` (of the timeline's markers, sorted by time).
     DeleteMarker(usize),
     /// Delete the marker at the playhead (Ctrl+Alt+M, Premiere's "Clear Selected Marker").

@@ -2,6 +2,7 @@
 //! and their history. The bottom layer: imports nothing else of the crate; no GStreamer, no UI.
 
 pub mod hash;
+pub mod lines;
 pub mod lip;
 pub mod lock;
 pub mod loudness;

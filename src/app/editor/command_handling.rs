@@ -49,6 +49,14 @@ impl RedubApp {
                     self.apply(C::Import { paths: Some(paths), target });
                 }
             }
+            C::ImportSubtitles(None) => {
+                if let Some(p) =
+                    self.browse(BrowsePurpose::Subtitles).and_then(|v| v.into_iter().next())
+                {
+                    self.apply(C::ImportSubtitles(Some(p)));
+                }
+            }
+            C::ImportSubtitles(Some(srt)) => self.import_subtitles(&srt),
             C::SelectMedia(m) => self.media_selection = m,
             C::PlaceMedia { media, track, at, mode } => self.place_media(media, track, at, mode),
             C::InsertAtPlayhead | C::OverwriteAtPlayhead => {

@@ -436,6 +436,7 @@ impl RedubApp {
                 .save_file()
                 .map(|p| vec![p]),
             B::RelinkFolder => d.pick_folder().map(|p| vec![p]),
+            B::Subtitles => d.add_filter("Subtitles", &["srt", "vtt"]).pick_file().map(|p| vec![p]),
             B::ExportOutput => {
                 let name = PathBuf::from(&self.export.output)
                     .file_name()

@@ -69,6 +69,17 @@ impl RedubApp {
                 item(ui, "Save as…", AppCommand::SaveAs(None), out);
                 ui.separator();
                 item(ui, "Import…", AppCommand::Import { paths: None, target: None }, out);
+                if ui
+                    .button("Import subtitles…")
+                    .on_hover_text(
+                        "Dub lines from a .srt or .vtt file and the line recordings beside it: one \
+                         clip per cue, on the speaker's dub track",
+                    )
+                    .clicked()
+                {
+                    out.push(AppCommand::ImportSubtitles(None));
+                    ui.close();
+                }
                 if ui.button("Relink missing media…").clicked() {
                     out.push(AppCommand::RelinkFolder(None));
                 }
@@ -363,6 +374,7 @@ impl RedubApp {
                         B::Open => Some(AppCommand::Open(Some(p))),
                         B::SaveAs => Some(AppCommand::SaveAs(Some(p))),
                         B::RelinkFolder => Some(AppCommand::RelinkFolder(Some(p))),
+                        B::Subtitles => Some(AppCommand::ImportSubtitles(Some(p))),
                         B::ExportOutput => {
                             self.export.output = p.display().to_string();
                             None
