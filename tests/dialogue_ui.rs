@@ -343,6 +343,7 @@ fn loudness_meter_reads_playback_and_the_export() {
         preset: Preset::WavStems,
         range: ExportRange::Whole,
         output: out.clone(),
+        past_picture: redub::model::PastPicture::Hold,
     });
     step_until(&mut h, "export and its measurement", |a| {
         !a.exporting() && !a.loudness.measuring() && a.loudness.export.is_some()

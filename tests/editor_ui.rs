@@ -736,7 +736,7 @@ fn export_dialog_warns_about_a_dub_past_the_picture_and_asks_before_replacing_a_
     h.state_mut().export.preset = redub::model::Preset::WavStems;
     h.state_mut().export.output = out.display().to_string();
     h.run_ok();
-    assert!(h.query_by_label_contains("Exports 00:00:04:00").is_some(), "the length it exports");
+    assert!(h.query_by_label_contains("Exports 00:00:05:00").is_some(), "the length it exports");
     let warning = "The dub runs 1.00 s past the picture";
     assert!(h.query_by_label_contains(warning).is_some(), "warns about the dub");
     shot(&mut h, "5_export_dub_past_picture");
@@ -764,7 +764,97 @@ fn export_dialog_warns_about_a_dub_past_the_picture_and_asks_before_replacing_a_
     let done = h.state().export.finished.clone().unwrap();
     assert!(done.is_ok(), "{done:?}");
     let secs = redub::media::probe(&out).unwrap().duration.as_seconds_f64();
-    assert!((secs - 4.0).abs() < 0.05, "exported the 4 s it showed: {secs}");
+    assert!((secs - 5.0).abs() < 0.05, "exported the 5 s it showed: {secs}");
+}
+
+/// Mean of the RGB channels of frame `index` of a video file.
+fn frame_mean(path: &Path, index: i64) -> f64 {
+    let mut dec = redub::media::VideoDecoder::open(path).unwrap();
+    let f = dec.frame(index).unwrap();
+    assert_eq!(f.format, redub::media::PixelFormat::Rgba);
+    let rgb = f.data.chunks_exact(4).flat_map(|p| &p[..3]);
+    rgb.map(|&v| f64::from(v)).sum::<f64>() / (f.data.len() / 4 * 3) as f64
+}
+
+/// Mean absolute difference of two frames' RGBA bytes.
+fn frame_diff(a: &Path, ia: i64, b: &Path, ib: i64) -> f64 {
+    let fa = redub::media::VideoDecoder::open(a).unwrap().frame(ia).unwrap();
+    let fb = redub::media::VideoDecoder::open(b).unwrap().frame(ib).unwrap();
+    assert_eq!(fa.data.len(), fb.data.len());
+    let d = fa.data.iter().zip(&fb.data).map(|(x, y)| f64::from(x.abs_diff(*y))).sum::<f64>();
+    d / fa.data.len() as f64
+}
+
+#[test]
+fn the_sequence_ends_at_its_last_clip_and_exports_held_or_black_picture_past_the_shot() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let shot_file = dir.path().join("shot.mp4");
+    let mut h = harness(&dir.path().join("appdata"), Some(file.clone()));
+    step_until(&mut h, "background work", |a| a.background_idle());
+    // A 2 s line on Bob at 3 s: the sequence ends at 5 s, the 4 s picture 1 s before.
+    let (media, bob) = {
+        let p = &h.state().project;
+        (p.media[1].id, p.timeline.dub_tracks[1].id)
+    };
+    let at = Time::from_millis(3000);
+    let mode = redub::model::edit::PlaceMode::Overwrite;
+    h.state_mut().queue(AppCommand::PlaceMedia { media, track: bob, at, mode });
+    h.state_mut().queue(AppCommand::ShowExport);
+    h.run_ok();
+    assert_eq!(h.state().project.timeline.sequence_end(), Time::from_millis(5000));
+    // One length everywhere: the header, the Project panel and the export dialog.
+    assert!(h.query_by_label("00:00:05:00").is_some(), "the header's end");
+    assert!(h.query_by_label("Duration: 00:00:05:00").is_some(), "the Project panel");
+    assert!(h.query_by_label_contains("Exports 00:00:05:00 (5.00 s)").is_some(), "the dialog");
+    assert!(h.query_by_label_contains("Exports 00:00:04:00").is_none());
+
+    // Black past the picture: chosen in the dialog, saved with the project's export settings.
+    let black = dir.path().join("black.mp4");
+    h.get_by_role_and_label(Role::RadioButton, "Black").click();
+    h.state_mut().export.output = black.display().to_string();
+    h.run_ok();
+    shot(&mut h, "1_export_past_picture_black");
+    h.get_by_role_and_label(Role::Button, "Export").click();
+    h.run_ok();
+    step_until(&mut h, "the black export", |a| !a.exporting() && a.export.finished.is_some());
+    let done = h.state().export.finished.clone().unwrap();
+    assert!(done.is_ok(), "{done:?}");
+    let export = &h.state().project.export;
+    assert_eq!(export.past_picture, redub::model::PastPicture::Black, "saved in the project");
+    let secs = redub::media::probe(&black).unwrap().duration.as_seconds_f64();
+    assert!((secs - 5.0).abs() < 0.05, "the sequence's 5 s: {secs}");
+    // Frame 112 (4.48 s) is past the picture: black; frame 90 (3.6 s) is the shot's bars.
+    let late = frame_mean(&black, 112);
+    println!("black export: frame 112 mean {late:.1}");
+    assert!(late < 20.0, "black past the picture: mean {late}");
+    let inside = frame_mean(&black, 90);
+    assert!(inside > 60.0, "the picture before its end: mean {inside}");
+
+    // Hold: the late frame is the shot's last frame.
+    let hold = dir.path().join("hold.mp4");
+    h.state_mut().export.finished = None;
+    h.get_by_role_and_label(Role::RadioButton, "Hold last frame").click();
+    h.state_mut().export.output = hold.display().to_string();
+    h.run_ok();
+    h.get_by_role_and_label(Role::Button, "Export").click();
+    h.run_ok();
+    step_until(&mut h, "the held export", |a| !a.exporting() && a.export.finished.is_some());
+    let done = h.state().export.finished.clone().unwrap();
+    assert!(done.is_ok(), "{done:?}");
+    let secs = redub::media::probe(&hold).unwrap().duration.as_seconds_f64();
+    assert!((secs - 5.0).abs() < 0.05, "the sequence's 5 s: {secs}");
+    let late = frame_mean(&hold, 112);
+    assert!(late > 60.0, "held, not black: mean {late}");
+    let same = frame_diff(&hold, 112, &shot_file, 99);
+    let late_held = frame_mean(&hold, 112);
+    println!(
+        "held export: frame 112 mean {late_held:.1}, difference to the shot's frame 99 {same:.2}"
+    );
+    assert!(same < 6.0, "frame 112 holds the shot's last frame (99): mean difference {same}");
+    let other = frame_diff(&hold, 112, &shot_file, 50);
+    assert!(other > same, "and not an earlier one ({other} vs {same})");
+    assert_eq!(h.state().project.export.past_picture, redub::model::PastPicture::Hold);
 }
 
 #[test]
@@ -877,4 +967,137 @@ fn saving_over_a_project_another_program_changed_asks_first() {
     h.run_ok();
     assert!(h.query_by_label("The project changed on disk").is_none());
     assert_eq!(Project::load(&file).unwrap().timeline.markers.len(), 2);
+}
+
+#[test]
+fn right_click_on_a_ruler_marker_renames_goes_to_and_deletes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    h.state_mut().queue(AppCommand::Seek(Time::from_millis(1200)));
+    h.state_mut().queue(AppCommand::AddMarker);
+    h.state_mut().queue(AppCommand::Seek(Time::ZERO));
+    h.run_ok();
+    assert_eq!(h.state().project.timeline.markers[0].name, "Marker 1");
+    let marker = h.get_by_role_and_label(Role::Button, "Marker Marker 1").rect();
+    let expected_x = h.state().timeline.x_of(Time::from_millis(1200));
+    assert!((marker.center().x - expected_x).abs() < 1.0, "on the ruler at its time");
+
+    // Right-click: the menu; type a name, Enter renames (one undo step).
+    click_in_two_frames(&mut h, marker.center(), PointerButton::Secondary);
+    assert!(h.query_by_label_contains("Go to").is_some(), "the menu offers Go to");
+    assert!(h.query_by_label_contains("Ctrl+Alt+M").is_some(), "Delete shows its key");
+    let field = h.get_by_role_and_label(Role::TextInput, "Rename");
+    field.focus();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Rename").type_text("Door slam");
+    h.run_ok();
+    shot(&mut h, "5_marker_menu");
+    h.key_press(egui::Key::Enter);
+    h.run_ok();
+    assert_eq!(h.state().project.timeline.markers[0].name, "Door slam");
+    assert_eq!(h.state().history.undo_label(), Some("Rename marker"));
+    assert!(h.query_by_label_contains("Go to").is_none(), "Enter closed the menu");
+
+    // Go to: the playhead moves to the marker.
+    let marker = h.get_by_role_and_label(Role::Button, "Marker Door slam").rect();
+    click_in_two_frames(&mut h, marker.center(), PointerButton::Secondary);
+    let go = h.get_by_label_contains("Go to").rect().center();
+    click_in_two_frames(&mut h, go, PointerButton::Primary);
+    assert_eq!(h.state().playhead, Time::from_millis(1200));
+
+    // Delete from the menu, undo, then Ctrl+Alt+M deletes the marker at the playhead.
+    click_in_two_frames(&mut h, marker.center(), PointerButton::Secondary);
+    let delete = h.get_by_label_contains("Ctrl+Alt+M").rect().center();
+    click_in_two_frames(&mut h, delete, PointerButton::Primary);
+    assert!(h.state().project.timeline.markers.is_empty(), "deleted");
+    assert_eq!(h.state().history.undo_label(), Some("Delete marker"));
+    h.state_mut().queue(AppCommand::Undo);
+    h.run_ok();
+    assert_eq!(h.state().project.timeline.markers.len(), 1, "undo brings it back");
+    h.key_press_modifiers(Modifiers::CTRL | Modifiers::ALT, egui::Key::M);
+    h.run_ok();
+    assert!(h.state().project.timeline.markers.is_empty(), "the key deleted it");
+}
+
+#[test]
+fn import_subtitles_from_the_file_menu_places_one_clip_per_cue_as_one_undo_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    // A subtitle file with its two line recordings beside it (numbered as the cues).
+    let subs = dir.path().join("subs");
+    std::fs::create_dir(&subs).unwrap();
+    let srt = subs.join("lines.srt");
+    std::fs::write(
+        &srt,
+        "1\n00:00:01,000 --> 00:00:02,000\nBob: Hello there.\n\n\
+         2\n00:00:02,500 --> 00:00:03,200\nCarol: Hi.\n",
+    )
+    .unwrap();
+    for (name, secs) in [("line1.wav", 0.8), ("line2.wav", 0.6)] {
+        let n = (48_000.0 * secs) as usize;
+        let samples: Vec<f32> = (0..n).flat_map(|i| [0.2 * (i as f32 * 0.03).sin(); 2]).collect();
+        write_wav(&subs.join(name), &samples).unwrap();
+    }
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    h.state_mut().builtin_file_dialog = true;
+    h.run_ok();
+    let before = h.state().project.clone();
+
+    // File ▸ Import subtitles…: no system dialog here, so the built-in browser, for .srt/.vtt.
+    h.get_by_label("File").click();
+    h.run_ok();
+    h.get_by_label("Import subtitles…").click();
+    h.run_ok();
+    assert!(h.query_by_label("Import subtitles").is_some(), "the built-in browser");
+    let field = h.get_by_role_and_label(Role::TextInput, "Path");
+    field.focus();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Path").type_text(&format!("{}/", subs.display()));
+    h.run_ok();
+    assert!(h.query_by_label("lines.srt").is_some(), "the subtitle file is offered");
+    assert!(h.query_by_label("line1.wav").is_none(), "only subtitle files");
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Path").type_text(&srt.display().to_string());
+    h.run_ok();
+    h.get_by_role_and_label(Role::Button, "Import").click();
+    h.run_ok();
+    assert!(h.state().file_browser.is_none(), "{:?}", h.state().failure);
+
+    // As `redub lines import`: one clip per cue on the speaker's track (Carol's is new).
+    let p = &h.state().project;
+    let names: Vec<&str> = p.timeline.dub_tracks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["Alice", "Bob", "Carol"]);
+    let bob = &p.timeline.dub_tracks[1].clips;
+    assert_eq!(bob.len(), 1);
+    assert_eq!(bob[0].position, Time::from_millis(1000));
+    assert_eq!(bob[0].name, "Hello there.");
+    assert_eq!(bob[0].cue.as_ref().map(|c| c.end), Some(Time::from_millis(2000)));
+    let carol = &p.timeline.dub_tracks[2].clips;
+    assert_eq!((carol.len(), carol[0].position), (1, Time::from_millis(2500)));
+    assert_eq!(h.state().history.undo_label(), Some("Import subtitles"));
+    let toast = h.state().toasts.iter().any(|t| t.text.starts_with("Imported 2 line(s)"));
+    assert!(toast, "a toast says so: {:?}", h.state().toasts);
+    shot(&mut h, "4_import_subtitles");
+    // One undo step takes it all back.
+    h.state_mut().queue(AppCommand::Undo);
+    h.run_ok();
+    assert_eq!(h.state().project, before, "one undo");
+
+    // A cue without its recording: a dialog says which, nothing changes.
+    std::fs::write(
+        &srt,
+        "1\n00:00:01,000 --> 00:00:02,000\nHello.\n\n2\n00:00:02,500 --> 00:00:03,200\nHi.\n\n\
+         3\n00:00:03,500 --> 00:00:03,900\nBye.\n",
+    )
+    .unwrap();
+    h.state_mut().queue(AppCommand::ImportSubtitles(Some(srt.clone())));
+    h.run_ok();
+    assert!(h.query_by_label("Cannot import the subtitles").is_some(), "a dialog");
+    let reason = h.state().failure.clone().map(|f| f.1).unwrap_or_default();
+    assert!(reason.contains("no audio file numbered 3"), "{reason}");
+    shot(&mut h, "4_import_subtitles_error");
+    assert_eq!(h.state().project, before, "nothing imported");
 }

@@ -108,6 +108,46 @@ fn select_a_lip_segment_drag_its_intensity_and_undo() {
 }
 
 #[test]
+fn selecting_a_lip_segment_selects_its_clip_so_the_inspector_shows_one_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = project_with_lines(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    step_until(&mut h, "lip segments", |a| {
+        a.background_idle() && a.lip_ui.segments.first().is_some_and(|(_, s)| s.len() >= 2)
+    });
+    let clips: Vec<_> =
+        h.state().project.timeline.dub_tracks[0].clips.iter().map(|c| c.id).collect();
+    let (a, b) = (clips[0], clips[1]);
+    // Clip b selected, then the lip segment of clip a clicked: the inspector follows to a.
+    let replace = redub::app::command::SelectMode::Replace;
+    h.state_mut().queue(AppCommand::Select(vec![b], replace));
+    h.run_ok();
+    h.get_by_label("Lip segment 1 of Alice").click();
+    h.run_ok();
+    assert!(h.state().lip_ui.selected.is_some());
+    assert_eq!(h.state().selection, vec![a], "the segment's clip is the selection");
+    assert!(h.query_by_label_contains("Alice · a · ").is_some(), "the lip section names clip a");
+    assert!(h.query_by_label("on Alice").is_some(), "the clip section shows a clip");
+    h.hover_at(Pos2::new(1000.0, 860.0));
+    h.state_mut().toasts.clear();
+    h.run_ok();
+    if let Some(d) = std::env::var_os("REDUB_SHOTS")
+        && let Ok(img) = h.render()
+    {
+        let _ = img.save(Path::new(&d).join("3_lip_segment_and_clip.png"));
+    }
+    h.get_by_label("Lip segment 2 of Alice").click();
+    h.run_ok();
+    assert_eq!(h.state().selection, vec![b]);
+    assert!(h.query_by_label_contains("Alice · b · ").is_some(), "and now clip b");
+    // Selecting a clip ends the segment selection: never a segment of another clip.
+    h.state_mut().queue(AppCommand::Select(vec![a], replace));
+    h.run_ok();
+    assert!(h.state().lip_ui.selected.is_none());
+    assert!(h.query_by_label_contains("Alice · b · ").is_none());
+}
+
+#[test]
 fn faces_list_shows_thumbnails_binds_the_selected_track_and_paints_a_mask() {
     let test = "faces_list_shows_thumbnails_binds_the_selected_track_and_paints_a_mask";
     if !common::models_or_skip(test) {

@@ -122,6 +122,13 @@ pub enum AppCommand {
     SetOut,
     /// Add a marker at the playhead.
     AddMarker,
+    /// Import the dub lines of a subtitle file (.srt/.vtt) with the line recordings beside it,
+    /// as `redub lines import` does; `None` asks for the file.
+    ImportSubtitles(Option<PathBuf>),
+    /// Delete marker `index` (of the timeline's markers, sorted by time).
+    DeleteMarker(usize),
+    /// Delete the marker at the playhead (Ctrl+Alt+M, Premiere's "Clear Selected Marker").
+    DeleteMarkerAtPlayhead,
     /// Split the selected clips (or the clips under the playhead) at the playhead.
     Split,
     /// Delete the selection.
@@ -177,6 +184,8 @@ pub enum AppCommand {
         range: ExportRange,
         /// Target file.
         output: PathBuf,
+        /// What the picture shows past its end.
+        past_picture: crate::model::PastPicture,
     },
     /// Cancel the running export.
     CancelExport,

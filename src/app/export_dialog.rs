@@ -5,7 +5,7 @@ use super::command::{AppCommand, ExportRange};
 use crate::jobs::{Job, Task};
 use crate::model::Preset;
 use crate::model::project::project_dir;
-use crate::model::{Project, Time};
+use crate::model::{PastPicture, Project, Time};
 use crate::render::{RenderOptions, render_project};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,15 +39,18 @@ pub struct ExportDialog {
     pub finished: Option<Result<Vec<PathBuf>, String>>,
     /// The output file exists: asking before replacing it.
     pub confirm_overwrite: Option<PathBuf>,
+    /// What the picture shows past its end (saved with the project's export settings).
+    pub past_picture: PastPicture,
 }
 
 /// What the dialog says about the length of the export.
 #[derive(Clone, Copy, Debug)]
 pub struct ExportLength {
-    /// The picture's end: where a whole-timeline export ends.
+    /// The picture's end.
     pub picture_end: Time,
-    /// The end of the last dub clip.
-    pub dub_end: Time,
+    /// The sequence's end ([`crate::model::project::Timeline::sequence_end`]): where a
+    /// whole-timeline export ends.
+    pub sequence_end: Time,
     /// The timeline's frame rate (for timecodes).
     pub rate: crate::model::FrameRate,
 }
@@ -62,6 +65,7 @@ impl Default for ExportDialog {
             running: None,
             finished: None,
             confirm_overwrite: None,
+            past_picture: PastPicture::Hold,
         }
     }
 }
@@ -71,6 +75,7 @@ impl ExportDialog {
     pub fn show(&mut self, project: &Project, project_path: Option<&Path>) {
         self.open = true;
         self.preset = project.export.preset;
+        self.past_picture = project.export.past_picture;
         if self.output.is_empty() {
             self.output = match &project.export.output {
                 Some(p) => p.display().to_string(),
@@ -224,28 +229,32 @@ pub fn export_dialog_ui(
                     ui.end_row();
                 });
             });
-            // The length it exports, and what a whole-timeline export leaves out.
+            // The length it exports: the sequence's, to its last clip; past the picture's end,
+            // the picture holds its last frame or is black.
             let tc = |t: Time| crate::model::time::format_timecode(t, length.rate, false);
             let (a, b) = match (d.range, in_out) {
-                (ExportRange::InOut, Some((a, b))) => (a, b.min(length.picture_end)),
-                _ => (Time::ZERO, length.picture_end),
+                (ExportRange::InOut, Some((a, b))) => (a, b.min(length.sequence_end)),
+                _ => (Time::ZERO, length.sequence_end),
             };
             ui.label(format!("Exports {} ({:.2} s)", tc(b - a), (b - a).as_seconds_f64()));
-            if length.dub_end > b
-                && (d.range == ExportRange::Whole
-                    || in_out.is_some_and(|(_, o)| o > length.picture_end))
-            {
-                let past = length.dub_end - length.picture_end;
+            if b > length.picture_end && length.sequence_end > length.picture_end {
+                let past = length.sequence_end - length.picture_end;
                 ui.colored_label(
                     egui::Color32::from_rgb(240, 190, 80),
                     format!(
-                        "The dub runs {:.2} s past the picture (to {}): the export ends with the \
-                         picture at {} and leaves that out.",
+                        "The dub runs {:.2} s past the picture (to {}): the picture ends at {}.",
                         past.as_seconds_f64(),
-                        tc(length.dub_end),
+                        tc(length.sequence_end),
                         tc(length.picture_end)
                     ),
                 );
+                ui.add_enabled_ui(!busy, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.label("Past the picture:");
+                        ui.radio_value(&mut d.past_picture, PastPicture::Hold, "Hold last frame");
+                        ui.radio_value(&mut d.past_picture, PastPicture::Black, "Black");
+                    });
+                });
             }
             ui.separator();
             if let Some(r) = &mut d.running {
@@ -286,6 +295,7 @@ pub fn export_dialog_ui(
                     preset: d.preset,
                     range: d.range,
                     output: output.clone(),
+                    past_picture: d.past_picture,
                 };
                 if d.confirm_overwrite.as_ref().is_some_and(|p| *p != output) {
                     d.confirm_overwrite = None;

@@ -22,6 +22,8 @@ pub enum BrowsePurpose {
     RelinkFolder,
     /// The export's output file.
     ExportOutput,
+    /// A subtitle file whose lines to import.
+    Subtitles,
 }
 
 impl BrowsePurpose {
@@ -32,6 +34,7 @@ impl BrowsePurpose {
             BrowsePurpose::SaveAs => "Save project as",
             BrowsePurpose::RelinkFolder => "Relink media from a folder",
             BrowsePurpose::ExportOutput => "Export to",
+            BrowsePurpose::Subtitles => "Import subtitles",
         }
     }
 
@@ -42,6 +45,7 @@ impl BrowsePurpose {
             BrowsePurpose::SaveAs => "Save",
             BrowsePurpose::RelinkFolder => "Choose folder",
             BrowsePurpose::ExportOutput => "Choose",
+            BrowsePurpose::Subtitles => "Import",
         }
     }
 
@@ -56,6 +60,7 @@ impl BrowsePurpose {
             BrowsePurpose::Open | BrowsePurpose::SaveAs => ext == "redub",
             BrowsePurpose::RelinkFolder => false,
             BrowsePurpose::ExportOutput => true,
+            BrowsePurpose::Subtitles => ext == "srt" || ext == "vtt",
         }
     }
 }
@@ -213,7 +218,7 @@ impl FileBrowser {
         let p = PathBuf::from(text.trim_end_matches('/'));
         let p = if p.as_os_str().is_empty() { PathBuf::from("/") } else { p };
         match &self.purpose {
-            BrowsePurpose::Import(_) | BrowsePurpose::Open => {
+            BrowsePurpose::Import(_) | BrowsePurpose::Open | BrowsePurpose::Subtitles => {
                 if p.is_file() {
                     Ok(p)
                 } else if p.is_dir() {

@@ -226,7 +226,7 @@ pub fn inspector_ui(
     ui.label(format!("Frame rate: {:.3} fps", rate.as_f64()));
     ui.label(format!(
         "Duration: {}",
-        format_timecode(project.timeline.duration, rate, rate.is_drop_frame_rate())
+        format_timecode(project.timeline.sequence_end(), rate, rate.is_drop_frame_rate())
     ));
 }
 
@@ -272,8 +272,12 @@ pub fn lip_segment_ui(
         return;
     };
     ui.label(egui::RichText::new("Lip segment").strong());
+    // The clip it belongs to (the clip the inspector shows above: selecting a segment selects it).
+    let clip_name = super::lip_ui::LipUi::clip_of_segment(project, seg)
+        .and_then(|id| track.clips.iter().find(|c| c.id == id))
+        .map_or(String::new(), |c| format!(" · {}", c.name));
     ui.label(format!(
-        "{} · {:.2}–{:.2} s{}",
+        "{}{clip_name} · {:.2}–{:.2} s{}",
         track.name,
         seg.start.as_seconds_f64(),
         seg.end.as_seconds_f64(),

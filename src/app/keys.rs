@@ -52,6 +52,8 @@ pub fn shortcut_text(preset: KeyPreset, cmd: &AppCommand) -> Option<String> {
         C::SetIn => "I".into(),
         C::SetOut => "O".into(),
         C::AddMarker => "M".into(),
+        // The key deletes the marker at the playhead; a marker's menu offers Go to first.
+        C::DeleteMarker(_) | C::DeleteMarkerAtPlayhead => ctrl("Alt+M"),
         C::ToggleSnap => "S".into(),
         C::Delete => "Delete".into(),
         C::RippleDelete => "Shift+Delete".into(),
@@ -126,6 +128,7 @@ pub fn command_for_key(
         Key::I if cmd => C::Import { paths: None, target: None },
         Key::E if cmd => C::ShowExport,
         Key::N if cmd => C::NewProject,
+        Key::M if cmd && m.alt => C::DeleteMarkerAtPlayhead,
         k if cmd && k == preset.split_key() => C::Split,
         _ if cmd => return None,
         Key::Space => C::TogglePlay,
@@ -190,6 +193,19 @@ mod tests {
         assert_eq!(
             text(KeyPreset::Premiere, AppCommand::OverwriteAtPlayhead).as_deref(),
             Some(".")
+        );
+    }
+
+    #[test]
+    fn ctrl_alt_m_deletes_the_marker_at_the_playhead() {
+        let m = Modifiers::CTRL | Modifiers::ALT;
+        let cmd = command_for_key(KeyPreset::Premiere, Key::M, m, false);
+        assert_eq!(cmd, Some(AppCommand::DeleteMarkerAtPlayhead));
+        let text = shortcut_text(KeyPreset::Resolve, &AppCommand::DeleteMarker(0));
+        assert_eq!(text.as_deref(), Some("Ctrl+Alt+M"));
+        assert_eq!(
+            command_for_key(KeyPreset::Premiere, Key::M, Modifiers::NONE, false),
+            Some(AppCommand::AddMarker)
         );
     }
 

@@ -65,6 +65,15 @@ impl LipUi {
             .or_else(|| (tracks.len() == 1).then(|| tracks[0].id))
     }
 
+    /// The clip a lip segment belongs to: the clip of its track it overlaps most (a segment
+    /// is speech within the clips; `None` when it overlaps none).
+    pub fn clip_of_segment(project: &Project, seg: &LipSegmentRef) -> Option<ClipId> {
+        let track = project.timeline.dub_tracks.iter().find(|t| t.id == seg.track)?;
+        let overlap = |c: &crate::model::Clip| c.end().min(seg.end) - c.position.max(seg.start);
+        let best = track.clips.iter().max_by_key(|c| overlap(c))?;
+        (overlap(best) > crate::model::Time::ZERO).then_some(best.id)
+    }
+
     /// Selects a lip segment (or none); the mask painter of another segment closes.
     pub fn select_segment(&mut self, s: Option<LipSegmentRef>) {
         self.selected = s;

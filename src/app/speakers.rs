@@ -187,6 +187,35 @@ fn track_for_line(
         .or(fallback)
 }
 
+/// The dub tracks whose lines all have one proposed speaker: for each dub track, the lines of
+/// the original dialogue its clips replace (each line goes to the track that overlaps it most);
+/// when every one of them has a proposal of a face seen speaking, and all the same face, the
+/// track and that face. A line with only a guess (no face seen speaking), a track with lines of
+/// two faces, or a face that two tracks would take, is ambiguous and left to the user.
+pub fn unanimous_speakers(project: &Project, proposals: &[Proposal]) -> Vec<(TrackId, FaceId)> {
+    // Per track: its face so far, or None once ambiguous.
+    let mut per_track: Vec<(TrackId, Option<u32>)> = Vec::new();
+    for p in proposals {
+        let Some(track) = track_for_line(project, p.start, p.end, None) else { continue };
+        let face = p.speaking.then_some(p.face);
+        match per_track.iter_mut().find(|(t, _)| *t == track) {
+            Some((_, f)) => {
+                if *f != face {
+                    *f = None;
+                }
+            }
+            None => per_track.push((track, face)),
+        }
+    }
+    let chosen: Vec<(TrackId, u32)> =
+        per_track.into_iter().filter_map(|(t, f)| f.map(|f| (t, f))).collect();
+    chosen
+        .iter()
+        .filter(|(_, f)| chosen.iter().filter(|(_, g)| g == f).count() == 1)
+        .map(|&(t, f)| (t, FaceId(f)))
+        .collect()
+}
+
 /// Draws the row labels in the lane's header.
 pub fn header_ui(ui: &mut egui::Ui, speakers: &Speakers) {
     ui.spacing_mut().item_spacing.y = 0.0;
@@ -327,6 +356,53 @@ mod tests {
             tracks,
             stats: Default::default(),
         })
+    }
+
+    fn line(start_ms: i64, end_ms: i64, face: u32, speaking: bool) -> Proposal {
+        Proposal {
+            start: Time::from_millis(start_ms),
+            end: Time::from_millis(end_ms),
+            face,
+            correlation: 0.6,
+            speaking,
+        }
+    }
+
+    /// Two dub tracks: Alice with lines at 0–1 s and 2–3 s, Bob with one at 4–5 s.
+    fn two_tracks() -> Project {
+        let mut p = Project::new("speakers", FrameRate::FPS_25);
+        let media = crate::model::MediaId(1);
+        for (name, spans) in [("Alice", &[(0, 1000), (2000, 3000)][..]), ("Bob", &[(4000, 5000)])] {
+            let t = p.add_dub_track(name);
+            for &(a, b) in spans {
+                let id = p.next_clip_id();
+                let len = Time::from_millis(b - a);
+                let clip =
+                    crate::model::Clip::whole(id, name.into(), media, len, Time::from_millis(a));
+                p.timeline.dub_tracks.iter_mut().find(|d| d.id == t).unwrap().clips.push(clip);
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn a_track_whose_lines_all_propose_one_face_seen_speaking_is_bound_to_it() {
+        let p = two_tracks();
+        let (alice, bob) = (p.timeline.dub_tracks[0].id, p.timeline.dub_tracks[1].id);
+        // Alice's two lines: face 1 both times; Bob's: face 0.
+        let props = [line(100, 900, 1, true), line(2100, 2900, 1, true), line(4100, 4800, 0, true)];
+        assert_eq!(unanimous_speakers(&p, &props), vec![(alice, FaceId(1)), (bob, FaceId(0))]);
+        // Alice's lines disagree: only Bob is unambiguous.
+        let props = [line(100, 900, 1, true), line(2100, 2900, 2, true), line(4100, 4800, 0, true)];
+        assert_eq!(unanimous_speakers(&p, &props), vec![(bob, FaceId(0))]);
+        // A guess (no face seen speaking) is not enough.
+        let props = [line(100, 900, 1, true), line(2100, 2900, 1, false)];
+        assert_eq!(unanimous_speakers(&p, &props), vec![]);
+        // Two tracks would take the same face: neither.
+        let props = [line(100, 900, 1, true), line(4100, 4800, 1, true)];
+        assert_eq!(unanimous_speakers(&p, &props), vec![]);
+        // A line under no dub clip binds nothing.
+        assert_eq!(unanimous_speakers(&p, &[line(6000, 7000, 1, true)]), vec![]);
     }
 
     fn ids(s: &Speakers) -> Vec<u32> {

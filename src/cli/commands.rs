@@ -171,8 +171,9 @@ fn check_space(
     range: Option<(Time, Time)>,
 ) -> Result<(), CliError> {
     let Some(free) = media::encode::free_bytes(output) else { return Ok(()) };
-    let (start, end) = range.unwrap_or((Time::ZERO, project.timeline.duration));
-    let duration = end.min(project.timeline.duration) - start;
+    let sequence_end = project.timeline.sequence_end();
+    let (start, end) = range.unwrap_or((Time::ZERO, sequence_end));
+    let duration = end.min(sequence_end) - start;
     let video = if preset == Preset::WavStems {
         None
     } else {

@@ -6,14 +6,13 @@ use crate::dsp::align::{AlignSettings, align_clip};
 use crate::dsp::isochrony::{Fit, StretchRange};
 use crate::dsp::loudness::measure;
 use crate::media::{self, decode_audio};
+use crate::model::lines;
 use crate::model::lock::ProjectLock;
 use crate::model::output::{Input, check_output, media_inputs, project_inputs};
 use crate::model::project::{project_dir, resolve_media_path};
 use crate::model::subtitles::{self, Cue, SubtitleFormat};
-use crate::model::{
-    AlignMode, ClipCue, ClipId, Marker, MediaId, MediaKind, Project, Time, TrackId,
-};
-use std::path::{Path, PathBuf};
+use crate::model::{AlignMode, ClipId, MediaId, Project, Time};
+use std::path::Path;
 
 fn internal(e: impl std::fmt::Display) -> CliError {
     CliError::Internal(e.to_string())
@@ -162,64 +161,13 @@ pub(super) fn align(args: &AlignArgs<'_>) -> Result<(), CliError> {
     Ok(())
 }
 
-const AUDIO_EXTENSIONS: [&str; 8] = ["wav", "flac", "mp3", "ogg", "opus", "m4a", "aac", "aiff"];
-
-/// Sort key that orders `line2` before `line10`.
-fn natural_key(name: &str) -> Vec<(u8, u64, String)> {
-    let mut out = Vec::new();
-    let mut chars = name.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        let digit = c.is_ascii_digit();
-        let mut run = String::new();
-        while let Some(&d) = chars.peek() {
-            if d.is_ascii_digit() != digit {
-                break;
-            }
-            run.push(d);
-            chars.next();
-        }
-        if digit {
-            out.push((0, run.parse().unwrap_or(u64::MAX), String::new()));
-        } else {
-            out.push((1, 0, run.to_lowercase()));
-        }
-    }
-    out
-}
-
-fn first_number(stem: &str) -> Option<u64> {
-    let digits: String =
-        stem.chars().skip_while(|c| !c.is_ascii_digit()).take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
-/// Refuses a cue past the project's timeline limit (24 h unless it says), naming the cue.
-fn check_cue_limit(project: &Project, srt: &Path, cues: &[Cue]) -> Result<(), CliError> {
-    use crate::model::validate::{LONGER_HINT, MAX_HOURS, hours_limit};
-    let hours = project.timeline.max_hours.unwrap_or(24);
-    let limit = hours_limit(hours);
-    if let Some((k, cue)) = cues.iter().enumerate().find(|(_, c)| c.end > limit) {
-        let hint = if hours < MAX_HOURS { format!("; {LONGER_HINT}") } else { String::new() };
-        return Err(CliError::User(format!(
-            "{}: cue {} ends at {}, past the {hours} h limit of this project's timeline{hint}",
-            srt.display(),
-            cue.id.clone().unwrap_or_else(|| (k + 1).to_string()),
-            cue.end
-        )));
-    }
-    Ok(())
-}
-
+/// Reads the cues of a .srt or .vtt file, noting on stderr when it was not UTF-8.
 fn read_cues(path: &Path) -> Result<Vec<Cue>, CliError> {
-    let format = SubtitleFormat::from_path(path)
-        .ok_or_else(|| CliError::User(format!("{}: not a .srt or .vtt file", path.display())))?;
-    let bytes =
-        std::fs::read(path).map_err(|e| CliError::User(format!("{}: {e}", path.display())))?;
-    let (text, encoding) = subtitles::decode(&bytes);
+    let (cues, encoding) = lines::read_cues(path)?;
     if encoding == subtitles::TextEncoding::Latin1 {
         eprintln!("redub: note: {}: not UTF-8; read as Latin-1", path.display());
     }
-    subtitles::parse(&text, format).map_err(|e| CliError::User(format!("{}: {e}", path.display())))
+    Ok(cues)
 }
 
 /// Dub tracks the app names by default; their clips export without a speaker.
@@ -249,89 +197,17 @@ pub(super) fn lines_import(args: &ImportArgs<'_>) -> Result<(), CliError> {
         project.timeline.max_hours = Some(h);
     }
     let cues = read_cues(srt)?;
-    check_cue_limit(&project, srt, &cues)?;
-    let entries = std::fs::read_dir(folder)
-        .map_err(|e| CliError::User(format!("{}: {e}", folder.display())))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.extension().is_some_and(|x| {
-                    AUDIO_EXTENSIONS.contains(&x.to_string_lossy().to_ascii_lowercase().as_str())
-                })
-        })
-        .collect();
-    files.sort_by_key(|p| natural_key(&p.file_name().unwrap_or_default().to_string_lossy()));
-    let matched: Vec<(&Cue, PathBuf)> = if by_name {
-        let mut out = Vec::new();
-        for (k, cue) in cues.iter().enumerate() {
-            let number =
-                cue.id.as_deref().and_then(|i| i.trim().parse().ok()).unwrap_or(k as u64 + 1);
-            let file = files
-                .iter()
-                .find(|f| {
-                    first_number(&f.file_stem().unwrap_or_default().to_string_lossy())
-                        == Some(number)
-                })
-                .ok_or_else(|| {
-                    CliError::User(format!(
-                        "{}: no audio file numbered {number} for cue {number}",
-                        folder.display()
-                    ))
-                })?;
-            out.push((cue, file.clone()));
-        }
-        out
-    } else {
-        if files.len() != cues.len() {
-            return Err(CliError::User(format!(
-                "{} has {} cues but {} has {} audio files; use --match name or fix the folder",
-                srt.display(),
-                cues.len(),
-                folder.display(),
-                files.len()
-            )));
-        }
-        cues.iter().zip(files).collect()
-    };
-    let mut tracks_used: Vec<TrackId> = Vec::new();
-    for (cue, file) in matched {
-        let info = media::probe(&file)?;
+    lines::check_cue_limit(&project, srt, &cues)?;
+    let files = lines::audio_files(folder)?;
+    let matched = lines::match_files(&cues, &files, by_name, srt, folder)?;
+    let report = lines::place_lines(&mut project, &cues, &matched, args.markers, |file| {
+        let info = media::probe(file).map_err(|e| e.to_string())?;
         if info.audio.is_none() {
-            return Err(CliError::User(format!("{}: has no audio stream", file.display())));
+            return Err(format!("{}: has no audio stream", file.display()));
         }
-        let media = project.add_media(&file, MediaKind::Audio, info.duration)?;
-        let name = cue.speaker.clone().unwrap_or_else(|| "Dub 1".to_string());
-        let track = match project.timeline.dub_tracks.iter().find(|t| t.name == name) {
-            Some(t) => t.id,
-            None => project.add_dub_track(name),
-        };
-        if !tracks_used.contains(&track) {
-            tracks_used.push(track);
-        }
-        let id = project.add_clip(track, media, cue.start)?;
-        let clip = project
-            .timeline
-            .dub_tracks
-            .iter_mut()
-            .flat_map(|t| t.clips.iter_mut())
-            .find(|c| c.id == id)
-            .ok_or_else(|| internal("imported clip vanished"))?;
-        clip.name = cue.text.lines().next().unwrap_or_default().to_string();
-        clip.cue = Some(ClipCue { start: cue.start, end: cue.end, text: cue.text.clone() });
-        let end = clip.end().max(cue.end);
-        project.timeline.duration = project.timeline.duration.max(end);
-    }
-    if args.markers {
-        for (k, cue) in cues.iter().enumerate() {
-            let first = cue.text.lines().next().unwrap_or_default();
-            project
-                .timeline
-                .markers
-                .push(Marker { time: cue.start, name: format!("{}: {first}", k + 1) });
-        }
-        project.timeline.markers.sort_by_key(|m| m.time);
-    }
+        Ok(info.duration)
+    })?;
+    let tracks_used = report.tracks;
     let out = args.output.unwrap_or(project_path);
     let mut inputs = media_inputs(&project, project_path);
     inputs.push(Input::new(srt, "the subtitle file being imported"));

@@ -32,6 +32,12 @@ impl From<crate::model::ProjectError> for CliError {
     }
 }
 
+impl From<crate::model::lines::LinesError> for CliError {
+    fn from(e: crate::model::lines::LinesError) -> Self {
+        CliError::User(e.to_string())
+    }
+}
+
 impl From<crate::model::output::OutputRefused> for CliError {
     fn from(e: crate::model::output::OutputRefused) -> Self {
         CliError::User(e.to_string())

@@ -42,6 +42,29 @@ pub struct Frame {
     pub format: PixelFormat,
 }
 
+impl Frame {
+    /// A black picture of the same size, format and colorimetry (for a sequence that runs
+    /// past the end of its picture).
+    pub fn black_like(&self) -> Frame {
+        let mut data = pool::take(self.data.len());
+        match &self.format {
+            PixelFormat::Rgba => {
+                data.clear();
+                data.extend(std::iter::repeat_n([0, 0, 0, 255], self.data.len() / 4).flatten());
+            }
+            PixelFormat::I420(caps) => {
+                let layout = super::yuv::I420Layout::new(self.width as usize, self.height as usize);
+                let y = if caps.colorimetry.full_range { 0 } else { 16 };
+                let luma = layout.u_offset.min(self.data.len());
+                data.clear();
+                data.resize(luma, y);
+                data.resize(self.data.len(), 128);
+            }
+        }
+        Frame { data, format: self.format.clone(), ..*self }
+    }
+}
+
 impl Drop for Frame {
     fn drop(&mut self) {
         pool::give(std::mem::take(&mut self.data));

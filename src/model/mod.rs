@@ -2,6 +2,7 @@
 //! and their history. The bottom layer: imports nothing else of the crate; no GStreamer, no UI.
 
 pub mod hash;
+pub mod lines;
 pub mod lip;
 pub mod lock;
 pub mod loudness;
@@ -15,8 +16,8 @@ pub mod warp;
 pub use loudness::LoudnessTarget;
 pub use project::ClipCue;
 pub use project::{
-    Clip, ClipId, DubTrack, Ducking, ExportSettings, Marker, MediaId, MediaKind, MediaRef, Preset,
-    Project, ProjectError, SCHEMA_VERSION, TrackId,
+    Clip, ClipId, DubTrack, Ducking, ExportSettings, Marker, MediaId, MediaKind, MediaRef,
+    PastPicture, Preset, Project, ProjectError, SCHEMA_VERSION, TrackId,
 };
 pub use time::{FrameRate, Time, Timecode};
 pub use warp::{AlignMode, Warp, WarpPoint};

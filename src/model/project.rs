@@ -337,11 +337,38 @@ pub struct ExportSettings {
     /// Normalise the mix to this loudness (with a true-peak ceiling); `None` leaves levels alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loudness: Option<LoudnessTarget>,
+    /// What the picture shows where the sequence runs past its end (a dub longer than the shot).
+    #[serde(default, skip_serializing_if = "PastPicture::is_hold")]
+    pub past_picture: PastPicture,
 }
 
 impl Default for ExportSettings {
     fn default() -> Self {
-        Self { preset: Preset::Mp4, range: None, output: None, loudness: None }
+        Self {
+            preset: Preset::Mp4,
+            range: None,
+            output: None,
+            loudness: None,
+            past_picture: PastPicture::Hold,
+        }
+    }
+}
+
+/// The picture between its own end and the end of the sequence (see [`Timeline::sequence_end`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PastPicture {
+    /// The shot's last frame, held.
+    #[default]
+    Hold,
+    /// Black.
+    Black,
+}
+
+impl PastPicture {
+    /// The default (left out of project files).
+    pub fn is_hold(&self) -> bool {
+        *self == Self::Hold
     }
 }
 
@@ -377,6 +404,22 @@ pub struct Timeline {
     /// a time past the limit is refused on load, save and import (see [`crate::model::validate`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_hours: Option<u32>,
+}
+
+impl Timeline {
+    /// Where the picture ends: the shot's length.
+    pub fn picture_end(&self) -> Time {
+        self.duration
+    }
+
+    /// Where the sequence ends: at its last clip, the shot or a dub line, whichever ends later.
+    /// The one length of the project: the header, the Project panel, the export dialog and the
+    /// export all use it; past [`Self::picture_end`] the picture holds its last frame or is
+    /// black ([`ExportSettings::past_picture`]).
+    pub fn sequence_end(&self) -> Time {
+        let clips = self.dub_tracks.iter().flat_map(|t| &t.clips).map(Clip::end);
+        clips.fold(self.duration, Time::max)
+    }
 }
 
 /// A Redub project.
@@ -713,6 +756,24 @@ mod tests {
         p.add_clip(t, a, Time::from_millis(2_000)).unwrap();
         p.timeline.markers.push(Marker { time: Time::from_millis(500), name: "start".into() });
         p
+    }
+
+    #[test]
+    fn the_sequence_ends_at_its_last_clip_and_past_picture_saves_only_when_black() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = sample(dir.path());
+        // The line ends at 3.5 s, inside the 10 s picture.
+        assert_eq!(p.timeline.sequence_end(), Time::from_millis(10_000));
+        p.timeline.dub_tracks[0].clips[0].position = Time::from_millis(9_000);
+        assert_eq!(p.timeline.picture_end(), Time::from_millis(10_000));
+        assert_eq!(p.timeline.sequence_end(), Time::from_millis(10_500), "the dub's end");
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(!json.contains("past_picture"), "the default is left out of the file");
+        p.export.past_picture = PastPicture::Black;
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(json.contains(r#""past_picture":"black""#), "{json}");
+        let back: Project = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.export.past_picture, PastPicture::Black);
     }
 
     #[test]

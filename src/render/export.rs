@@ -86,11 +86,21 @@ pub fn render_project(
     check_preset(opts.preset)?;
     let tl = &project.timeline;
     let rate = tl.frame_rate;
-    let (start, end) = opts.range.unwrap_or((Time::ZERO, tl.duration));
+    // The sequence ends at its last clip (a dub may run past the picture).
+    let sequence_end = tl.sequence_end();
+    let (start, end) = opts.range.unwrap_or((Time::ZERO, sequence_end));
     if end <= start || start < Time::ZERO {
         return Err(RenderError::Invalid(format!("empty or negative range {start}..{end}")));
     }
-    let end = end.min(tl.duration.max(start));
+    let end = end.min(sequence_end.max(start));
+    // Frames from here on are past the picture: its last frame held (the decoder's own
+    // behaviour past the end of the stream), or black.
+    let picture_frames = if tl.picture_end() > Time::ZERO {
+        rate.time_to_frame(tl.picture_end() - Time::from_ticks(1)) + 1
+    } else {
+        0
+    };
+    let black_past = project.export.past_picture == crate::model::PastPicture::Black;
     // In/out points snap to the nearest frame boundary, as in any editor.
     let half = Time::from_ticks(rate.frame_duration().ticks() / 2);
     let first = rate.time_to_frame(start + half);
@@ -176,6 +186,11 @@ pub fn render_project(
                              backend: Option<crate::render::compositor::Backend>|
              -> Result<(), RenderError> {
                 compositor = compositor.clone().or(backend);
+                let frame = if black_past && i >= picture_frames {
+                    std::sync::Arc::new(frame.black_like())
+                } else {
+                    frame
+                };
                 let buffer = if writer_rgba && frame.format != crate::media::PixelFormat::Rgba {
                     gstreamer::Buffer::from_mut_slice(crate::media::yuv::to_rgba(&frame)?)
                 } else {

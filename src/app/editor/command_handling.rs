@@ -49,6 +49,14 @@ impl RedubApp {
                     self.apply(C::Import { paths: Some(paths), target });
                 }
             }
+            C::ImportSubtitles(None) => {
+                if let Some(p) =
+                    self.browse(BrowsePurpose::Subtitles).and_then(|v| v.into_iter().next())
+                {
+                    self.apply(C::ImportSubtitles(Some(p)));
+                }
+            }
+            C::ImportSubtitles(Some(srt)) => self.import_subtitles(&srt),
             C::SelectMedia(m) => self.media_selection = m,
             C::PlaceMedia { media, track, at, mode } => self.place_media(media, track, at, mode),
             C::InsertAtPlayhead | C::OverwriteAtPlayhead => {
@@ -142,6 +150,29 @@ impl RedubApp {
                     self.edit(Edit::SetMarkers(m), "Add marker");
                 }
             }
+            C::DeleteMarker(index) => {
+                let mut m = self.project.timeline.markers.clone();
+                if index < m.len() {
+                    m.remove(index);
+                    self.edit(Edit::SetMarkers(m), "Delete marker");
+                }
+            }
+            C::DeleteMarkerAtPlayhead => {
+                // At the playhead: within half a frame of it (markers sit on frames).
+                let half =
+                    Time::from_ticks(self.project.timeline.frame_rate.frame_duration().ticks() / 2);
+                let at = self.playhead;
+                let found = self
+                    .project
+                    .timeline
+                    .markers
+                    .iter()
+                    .position(|m| (m.time - at).ticks().abs() <= half.ticks());
+                match found {
+                    Some(i) => self.apply(C::DeleteMarker(i)),
+                    None => self.info("No marker at the playhead"),
+                }
+            }
             C::Split => self.split(),
             C::Delete => {
                 let edits: Vec<Edit> = self
@@ -218,7 +249,9 @@ impl RedubApp {
                     self.export.open = false;
                 }
             }
-            C::StartExport { preset, range, output } => self.start_export(preset, range, output),
+            C::StartExport { preset, range, output, past_picture } => {
+                self.start_export(preset, range, output, past_picture)
+            }
             C::CancelExport => {
                 if let Some(r) = &self.export.running {
                     r.job.cancel();
@@ -306,7 +339,15 @@ impl RedubApp {
                 }
             }
             // Handled by the lip panels above.
-            C::SelectLipSegment(s) => self.lip_ui.select_segment(s),
+            C::SelectLipSegment(s) => {
+                self.lip_ui.select_segment(s);
+                // The inspector's clip follows: the segment's own clip is the selection, so
+                // the lip section and the clip section never show different clips.
+                if let Some(seg) = s {
+                    let clip = crate::app::lip_ui::LipUi::clip_of_segment(&self.project, &seg);
+                    self.selection = clip.into_iter().collect();
+                }
+            }
             C::PaintLipMask(seg) => {
                 if let Err(e) = self.lip_ui.open_painter(seg, &self.project) {
                     self.error(format!("lip edit: {e}"));
@@ -468,17 +509,10 @@ impl RedubApp {
         self.timeline.reveal(t);
     }
 
+    /// The end of the sequence (its last clip): the one length the header, the Project panel
+    /// and the export show.
     pub(super) fn end_time(&self) -> Time {
-        let clips_end = self
-            .project
-            .timeline
-            .dub_tracks
-            .iter()
-            .flat_map(|t| &t.clips)
-            .map(|c| c.end())
-            .max()
-            .unwrap_or(Time::ZERO);
-        self.project.timeline.duration.max(clips_end)
+        self.project.timeline.sequence_end()
     }
 
     // ----- playback -----

@@ -259,3 +259,85 @@ fn looks_like_project(path: &Path) -> bool {
     let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
     head[..n].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
+
+impl RedubApp {
+    /// File ▸ Import subtitles…: the lines of `srt` with the recordings beside it, as
+    /// `redub lines import` places them (the same code), as one undoable edit; a failure is a
+    /// dialog saying why.
+    pub(super) fn import_subtitles(&mut self, srt: &Path) {
+        match subtitle_lines_edit(&self.project, srt) {
+            Ok((edit, lines, tracks, note)) => {
+                self.edit(edit, "Import subtitles");
+                self.missing_checked = None;
+                let name = srt.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+                self.info(format!(
+                    "Imported {lines} line(s) from {name} onto {tracks} dub track(s){note}"
+                ));
+            }
+            Err(e) => self.fail("Cannot import the subtitles", e),
+        }
+    }
+}
+
+/// The edit that adds the lines of `srt` to `project`: the recordings are the audio files in
+/// the subtitle file's folder, matched in name order when there are as many as cues, else by
+/// the number in their names. Returns the edit, the lines, the dub tracks used and a note on
+/// the text encoding.
+fn subtitle_lines_edit(
+    project: &Project,
+    srt: &Path,
+) -> Result<(Edit, usize, usize, &'static str), String> {
+    use crate::model::lines;
+    let (cues, encoding) = lines::read_cues(srt).map_err(|e| e.to_string())?;
+    if cues.is_empty() {
+        return Err(format!("{}: no cues", srt.display()));
+    }
+    lines::check_cue_limit(project, srt, &cues).map_err(|e| e.to_string())?;
+    let folder = srt.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let files = lines::audio_files(folder).map_err(|e| e.to_string())?;
+    if files.is_empty() {
+        return Err(format!(
+            "{}: no audio files beside the subtitles for their {} line(s)",
+            folder.display(),
+            cues.len()
+        ));
+    }
+    let by_name = files.len() != cues.len();
+    let matched =
+        lines::match_files(&cues, &files, by_name, srt, folder).map_err(|e| e.to_string())?;
+    let mut scratch = project.clone();
+    let report = lines::place_lines(&mut scratch, &cues, &matched, false, |file| {
+        let info = crate::media::probe(file).map_err(|e| e.to_string())?;
+        if info.audio.is_none() {
+            return Err(format!("{}: has no audio stream", file.display()));
+        }
+        Ok(info.duration)
+    })
+    .map_err(|e| e.to_string())?;
+    // The difference as edits, applied together: one undo step.
+    let mut edits = Vec::new();
+    for m in &scratch.media {
+        if project.media(m.id).is_none() {
+            edits.push(Edit::InsertMedia { index: usize::MAX, media: m.clone() });
+        }
+    }
+    for t in &scratch.timeline.dub_tracks {
+        match project.timeline.dub_tracks.iter().find(|o| o.id == t.id) {
+            None => edits.push(Edit::AddTrack { index: usize::MAX, track: t.clone() }),
+            Some(o) => {
+                for c in t.clips.iter().filter(|c| !o.clips.iter().any(|x| x.id == c.id)) {
+                    edits.push(Edit::AddClip { track: t.id, clip: c.clone() });
+                }
+            }
+        }
+    }
+    if scratch.timeline.duration != project.timeline.duration {
+        edits.push(Edit::SetDuration(scratch.timeline.duration));
+    }
+    let note = if encoding == crate::model::subtitles::TextEncoding::Latin1 {
+        " (not UTF-8: read as Latin-1)"
+    } else {
+        ""
+    };
+    Ok((Edit::Batch(edits), report.lines, report.tracks.len(), note))
+}

@@ -443,6 +443,7 @@ impl RedubApp {
                 .save_file()
                 .map(|p| vec![p]),
             B::RelinkFolder => d.pick_folder().map(|p| vec![p]),
+            B::Subtitles => d.add_filter("Subtitles", &["srt", "vtt"]).pick_file().map(|p| vec![p]),
             B::ExportOutput => {
                 let name = PathBuf::from(&self.export.output)
                     .file_name()
@@ -488,7 +489,13 @@ impl RedubApp {
         self.selection = ids;
     }
 
-    fn start_export(&mut self, preset: crate::model::Preset, range: ExportRange, output: PathBuf) {
+    fn start_export(
+        &mut self,
+        preset: crate::model::Preset,
+        range: ExportRange,
+        output: PathBuf,
+        past_picture: crate::model::PastPicture,
+    ) {
         if output.as_os_str().is_empty() {
             self.error("choose an output file");
             return;
@@ -505,6 +512,7 @@ impl RedubApp {
         settings.preset = preset;
         settings.output = Some(output.clone());
         settings.range = range;
+        settings.past_picture = past_picture;
         if settings != self.project.export {
             self.edit(Edit::SetExport(settings), "Export settings");
         }
@@ -572,6 +580,10 @@ impl RedubApp {
     /// undo step) and says so; done once per track in a session, so an undo stays unbound.
     fn auto_bind(&mut self) {
         let Some(a) = self.lip_preview.analysis.as_ref() else { return };
+        if a.tracks.len() > 1 {
+            self.auto_bind_speakers();
+            return;
+        }
         let [face] = a.tracks.as_slice() else { return };
         let face = crate::model::lip::FaceId(face.id);
         let [t] = self.project.timeline.dub_tracks.as_slice() else { return };
@@ -591,6 +603,49 @@ impl RedubApp {
         self.info(format!(
             "{name} now drives face {}: the shot has one face (Undo unbinds it)",
             face.0
+        ));
+    }
+
+    /// With several faces in the shot: binds each dub track that drives none (and was never
+    /// bound or unbound) to the face proposed as the speaker of every one of its lines
+    /// ([`crate::app::speakers::unanimous_speakers`]), as one undo step, and says so. Ambiguous
+    /// tracks are left to the Faces panel's call to action.
+    fn auto_bind_speakers(&mut self) {
+        if self.history.in_gesture() {
+            return;
+        }
+        let found =
+            crate::app::speakers::unanimous_speakers(&self.project, &self.speakers.proposals);
+        let taken: Vec<_> =
+            self.project.timeline.dub_tracks.iter().filter_map(|t| t.face).collect();
+        let mut edits = Vec::new();
+        let mut said = Vec::new();
+        for (track, face) in found {
+            let Some(t) = self.project.timeline.dub_tracks.iter().find(|t| t.id == track) else {
+                continue;
+            };
+            if t.face.is_some() || !t.auto_bind || taken.contains(&face) {
+                continue;
+            }
+            if !self.auto_bound.insert(track) {
+                continue;
+            }
+            edits.push(Edit::SetTrackFace { track, face: Some(face) });
+            said.push((t.name.clone(), face.0));
+        }
+        if edits.is_empty() {
+            return;
+        }
+        let label = match said.as_slice() {
+            [(name, face)] => format!("Bind {name} to face {face}"),
+            _ => "Bind dub tracks to their speakers".to_string(),
+        };
+        self.edit(Edit::Batch(edits), &label);
+        let which: Vec<String> =
+            said.iter().map(|(name, face)| format!("{name} now drives face {face}")).collect();
+        self.info(format!(
+            "{}: the proposed speaker of every one of its lines (Undo unbinds)",
+            which.join("; ")
         ));
     }
 

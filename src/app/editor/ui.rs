@@ -69,6 +69,17 @@ impl RedubApp {
                 item(ui, "Save as…", AppCommand::SaveAs(None), out);
                 ui.separator();
                 item(ui, "Import…", AppCommand::Import { paths: None, target: None }, out);
+                if ui
+                    .button("Import subtitles…")
+                    .on_hover_text(
+                        "Dub lines from a .srt or .vtt file and the line recordings beside it: one \
+                         clip per cue, on the speaker's dub track",
+                    )
+                    .clicked()
+                {
+                    out.push(AppCommand::ImportSubtitles(None));
+                    ui.close();
+                }
                 if ui.button("Relink missing media…").clicked() {
                     out.push(AppCommand::RelinkFolder(None));
                 }
@@ -390,6 +401,7 @@ impl RedubApp {
                         B::Open => Some(AppCommand::Open(Some(p))),
                         B::SaveAs => Some(AppCommand::SaveAs(Some(p))),
                         B::RelinkFolder => Some(AppCommand::RelinkFolder(Some(p))),
+                        B::Subtitles => Some(AppCommand::ImportSubtitles(Some(p))),
                         B::ExportOutput => {
                             self.export.output = p.display().to_string();
                             None
@@ -417,10 +429,9 @@ impl RedubApp {
             self.show_log = open;
         }
         let in_out = self.in_point.zip(self.out_point);
-        let clips_end = self.end_time();
         let length = crate::app::export_dialog::ExportLength {
-            picture_end: self.project.timeline.duration,
-            dub_end: clips_end,
+            picture_end: self.project.timeline.picture_end(),
+            sequence_end: self.end_time(),
             rate: self.project.timeline.frame_rate,
         };
         export_dialog_ui(ctx, &mut self.export, in_out, length, &mut self.pending);

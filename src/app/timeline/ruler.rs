@@ -102,6 +102,74 @@ pub(super) fn ruler_ui(
     {
         out.push(AppCommand::Seek(quantize_floor(view.time_at(p.x).max(Time::ZERO), rate)));
     }
+    ruler_markers_ui(ui, input, view, ruler, rate, out);
+}
+
+/// The markers on the ruler as widgets over it (added after the ruler, so they take the
+/// pointer): a click goes to the marker; a right-click offers Rename (typed in the menu, Enter
+/// commits one undoable edit), Go to and Delete.
+fn ruler_markers_ui(
+    ui: &mut egui::Ui,
+    input: &TimelineInput<'_>,
+    view: &TimelineView,
+    ruler: Rect,
+    rate: FrameRate,
+    out: &mut Vec<AppCommand>,
+) {
+    let project = input.project;
+    for (i, m) in project.timeline.markers.iter().enumerate() {
+        let x = view.x_of(m.time);
+        if x < ruler.left() - 6.0 || x > ruler.right() + 6.0 {
+            continue;
+        }
+        let hit =
+            Rect::from_x_y_ranges((x - 6.0)..=(x + 6.0), (ruler.bottom() - 12.0)..=ruler.bottom());
+        let resp = ui.interact(hit, Id::unique(("timeline-marker", i)), Sense::click());
+        let name = format!("Marker {}", m.name);
+        resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
+        let tc = format_timecode(m.time, rate, rate.is_drop_frame_rate());
+        let resp = resp.on_hover_text(format!(
+            "{} at {tc}: click to go there, right-click to rename or delete",
+            m.name
+        ));
+        if resp.clicked() {
+            out.push(AppCommand::Seek(m.time));
+        }
+        let typed = Id::unique(("marker-rename", i));
+        if resp.secondary_clicked() {
+            // A fresh menu starts from the marker's name, not what was typed last time.
+            ui.data_mut(|d| d.remove::<String>(typed));
+        }
+        resp.context_menu(|ui| {
+            ui.label(egui::RichText::new(format!("{} · {tc}", m.name)).weak());
+            ui.horizontal(|ui| {
+                let l = ui.label("Rename");
+                let mut text =
+                    ui.data_mut(|d| d.get_temp::<String>(typed)).unwrap_or_else(|| m.name.clone());
+                let r = ui
+                    .add(egui::TextEdit::singleline(&mut text).desired_width(140.0))
+                    .labelled_by(l.id)
+                    .on_hover_text("Type a name; Enter renames the marker");
+                if r.lost_focus() && ui.input(|k| k.key_pressed(egui::Key::Enter)) {
+                    if let Some(edit) =
+                        crate::app::markers_ui::rename_marker_edit(project, i, &text)
+                    {
+                        out.push(AppCommand::Edit { edit, label: "Rename marker".into() });
+                    }
+                    ui.data_mut(|d| d.remove::<String>(typed));
+                    ui.close();
+                } else {
+                    ui.data_mut(|d| d.insert_temp(typed, text));
+                }
+            });
+            let item =
+                |ui: &mut egui::Ui, label: &str, cmd: AppCommand, out: &mut Vec<AppCommand>| {
+                    crate::app::keys::menu_item(ui, label, cmd, input.preset, out);
+                };
+            item(ui, "Go to", AppCommand::Seek(m.time), out);
+            item(ui, "Delete", AppCommand::DeleteMarker(i), out);
+        });
+    }
 }
 
 pub(super) fn quantize_floor(t: Time, rate: FrameRate) -> Time {
