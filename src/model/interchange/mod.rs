@@ -267,7 +267,12 @@ fn file_name(path: &Path) -> String {
 
 /// A clip over the whole of a pool file (the shot on the picture or original audio track).
 fn whole_media_clip(m: &MediaRef, length: Time) -> CutClip {
-    let duration = if m.duration > Time::ZERO { m.duration } else { length };
+    // The shot plays for the timeline's length (its file may run longer, e.g. its sound).
+    let duration = match (m.duration > Time::ZERO, length > Time::ZERO) {
+        (true, true) => m.duration.min(length),
+        (true, false) => m.duration,
+        _ => length,
+    };
     CutClip {
         name: file_name(&m.absolute_path),
         position: Time::ZERO,
@@ -410,12 +415,14 @@ impl Cut {
                 Some(StartTimecode { frame: self.start_frame.max(0), drop_frame });
         }
         let mut linker = Linker::new(import_dir);
+        // The end of everything, and of the dub clips alone (the shot's file may run past the
+        // timeline's end, which Redub's own metadata states).
         let mut end = Time::ZERO;
+        let mut dub_end = Time::ZERO;
 
         let (videos, audios): (Vec<CutTrack>, Vec<CutTrack>) =
             self.tracks.into_iter().partition(|t| t.kind == TrackKind::Video);
         let mut shot_url = None;
-        let mut extra_video = 0;
         for (i, t) in videos.iter().enumerate() {
             for (k, c) in t.clips.iter().enumerate() {
                 end = end.max(c.end());
@@ -424,14 +431,20 @@ impl Cut {
                     project.timeline.video.media = id;
                     shot_url = c.url.clone();
                 } else {
-                    extra_video += 1;
+                    let file = c.url.as_deref().and_then(url_to_path);
+                    let file = file.as_deref().map(file_name).unwrap_or_default();
+                    warnings.push(format!(
+                        "picture clip {:?} ({file}) on {} (Redub keeps the first picture clip \
+                         as its shot)",
+                        c.name,
+                        if t.name.is_empty() {
+                            format!("video track {}", i + 1)
+                        } else {
+                            t.name.clone()
+                        }
+                    ));
                 }
             }
-        }
-        if extra_video > 0 {
-            warnings.push(format!(
-                "{extra_video} picture clip(s) after the first (Redub keeps one shot)"
-            ));
         }
 
         let mut lane_owner: Vec<(Value, usize)> = Vec::new();
@@ -494,6 +507,7 @@ impl Cut {
             };
             for c in &t.clips {
                 end = end.max(c.end());
+                dub_end = dub_end.max(c.end());
                 let Some(media) = linker.link(&mut project, c, MediaKind::Audio, &mut warnings)
                 else {
                     continue;
@@ -522,7 +536,7 @@ impl Cut {
                 project.timeline.max_hours = h;
             }
             if let Ok(d) = serde_json::from_value::<Time>(r["duration"].clone()) {
-                end = end.max(d);
+                end = d.max(dub_end);
             }
         }
         project.timeline.duration = end;
@@ -657,5 +671,5 @@ impl Linker {
 
 /// One warning line for everything an import left out.
 pub fn warning_line(warnings: &[String]) -> Option<String> {
-    (!warnings.is_empty()).then(|| format!("not imported: {}", warnings.join("; ")))
+    (!warnings.is_empty()).then(|| format!("not taken over or not found: {}", warnings.join("; ")))
 }
