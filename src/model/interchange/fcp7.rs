@@ -350,10 +350,8 @@ struct Files<'a> {
 impl<'a> Files<'a> {
     fn collect(node: &'a Node, out: &mut Vec<(String, &'a Node)>) {
         for c in &node.children {
-            if c.name == "file" && !c.children.is_empty() {
-                if let Some(id) = c.attr("id") {
-                    out.push((id.to_string(), c));
-                }
+            if let Some(id) = c.attr("id").filter(|_| c.name == "file" && !c.children.is_empty()) {
+                out.push((id.to_string(), c));
             }
             Self::collect(c, out);
         }
