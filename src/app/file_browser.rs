@@ -22,7 +22,14 @@ pub enum BrowsePurpose {
     RelinkFolder,
     /// The export's output file.
     ExportOutput,
+    /// Where to write the timeline (.otio, .xml, .edl).
+    ExportTimeline,
+    /// A timeline to import (.otio, .xml, .edl).
+    ImportTimeline,
 }
+
+/// Timeline files the interchange reads and writes.
+pub const TIMELINE_EXTENSIONS: &[&str] = &["otio", "xml", "edl"];
 
 impl BrowsePurpose {
     fn title(&self) -> &'static str {
@@ -32,6 +39,8 @@ impl BrowsePurpose {
             BrowsePurpose::SaveAs => "Save project as",
             BrowsePurpose::RelinkFolder => "Relink media from a folder",
             BrowsePurpose::ExportOutput => "Export to",
+            BrowsePurpose::ExportTimeline => "Export timeline",
+            BrowsePurpose::ImportTimeline => "Import timeline",
         }
     }
 
@@ -42,6 +51,8 @@ impl BrowsePurpose {
             BrowsePurpose::SaveAs => "Save",
             BrowsePurpose::RelinkFolder => "Choose folder",
             BrowsePurpose::ExportOutput => "Choose",
+            BrowsePurpose::ExportTimeline => "Export",
+            BrowsePurpose::ImportTimeline => "Import",
         }
     }
 
@@ -56,6 +67,9 @@ impl BrowsePurpose {
             BrowsePurpose::Open | BrowsePurpose::SaveAs => ext == "redub",
             BrowsePurpose::RelinkFolder => false,
             BrowsePurpose::ExportOutput => true,
+            BrowsePurpose::ExportTimeline | BrowsePurpose::ImportTimeline => {
+                TIMELINE_EXTENSIONS.contains(&ext.as_str())
+            }
         }
     }
 }
@@ -123,6 +137,9 @@ impl FileBrowser {
         }
         if purpose == BrowsePurpose::SaveAs {
             path.push_str("project.redub");
+        }
+        if purpose == BrowsePurpose::ExportTimeline {
+            path.push_str("timeline.otio");
         }
         Self { purpose, path, reason: reason.into(), problem: None, listing: None }
     }
@@ -213,7 +230,7 @@ impl FileBrowser {
         let p = PathBuf::from(text.trim_end_matches('/'));
         let p = if p.as_os_str().is_empty() { PathBuf::from("/") } else { p };
         match &self.purpose {
-            BrowsePurpose::Import(_) | BrowsePurpose::Open => {
+            BrowsePurpose::Import(_) | BrowsePurpose::Open | BrowsePurpose::ImportTimeline => {
                 if p.is_file() {
                     Ok(p)
                 } else if p.is_dir() {
@@ -222,7 +239,7 @@ impl FileBrowser {
                     Err(format!("{} does not exist", p.display()))
                 }
             }
-            BrowsePurpose::SaveAs | BrowsePurpose::ExportOutput => {
+            BrowsePurpose::SaveAs | BrowsePurpose::ExportOutput | BrowsePurpose::ExportTimeline => {
                 if p.is_dir() || text.ends_with('/') {
                     return Err("type a file name after the folder".into());
                 }

@@ -2,12 +2,11 @@
 //! EDL, and a project from such a file (see [`crate::model::interchange`]).
 
 use super::CliError;
-use crate::model::interchange::{self, Cut, Format, edl};
+use crate::model::interchange::{self, Cut, Format};
 use crate::model::output::{check_output, project_inputs};
 use crate::model::project::project_dir;
 use crate::model::{FrameRate, Project};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn format_of(path: &Path, given: Option<&str>) -> Result<Format, CliError> {
     match given {
@@ -24,23 +23,9 @@ fn format_of(path: &Path, given: Option<&str>) -> Result<Format, CliError> {
     }
 }
 
-/// Writes `text` to `path` through a temp file in the same folder and a rename, so a reader
-/// never sees half a file.
 fn write_atomic(path: &Path, text: &str) -> Result<(), CliError> {
-    let fail = |e: std::io::Error| CliError::User(format!("{}: cannot write: {e}", path.display()));
-    let dir = project_dir(path);
-    let mut tmp =
-        tempfile::Builder::new().prefix(".redub-timeline").tempfile_in(&dir).map_err(fail)?;
-    tmp.write_all(text.as_bytes()).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    Ok(())
-}
-
-/// `OUT.edl` for one track, `OUT.V1.edl`… for each of several.
-fn edl_path(output: &Path, label: &str) -> PathBuf {
-    let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    output.with_file_name(format!("{stem}.{label}.edl"))
+    interchange::write_atomic(path, text)
+        .map_err(|e| CliError::User(format!("{}: cannot write: {e}", path.display())))
 }
 
 /// Arguments of `redub timeline export`.
@@ -57,44 +42,15 @@ pub(super) fn export(a: &ExportArgs) -> Result<(), CliError> {
     let inputs = project_inputs(&project, a.project);
     let cut = Cut::from_project(&project, &project_dir(a.project));
     let clips: usize = cut.tracks.iter().map(|t| t.clips.len()).sum();
+    let files = interchange::export_files(&cut, a.output, format, a.track)
+        .map_err(|e| CliError::User(e.to_string()))?;
+    for (path, _) in &files {
+        check_output(path, &inputs)?;
+    }
     let mut written = Vec::new();
-    match format {
-        Format::Otio => {
-            check_output(a.output, &inputs)?;
-            write_atomic(a.output, &interchange::otio::write(&cut))?;
-            written.push(a.output.to_path_buf());
-        }
-        Format::Fcp7Xml => {
-            check_output(a.output, &inputs)?;
-            let text = interchange::fcp7::write(&cut).map_err(|e| CliError::User(e.to_string()))?;
-            write_atomic(a.output, &text)?;
-            written.push(a.output.to_path_buf());
-        }
-        Format::Edl => {
-            let labels = edl::track_labels(&cut);
-            let chosen: Vec<usize> = match a.track {
-                Some(t) => {
-                    let i =
-                        labels.iter().position(|l| l.eq_ignore_ascii_case(t)).ok_or_else(|| {
-                            CliError::User(format!(
-                                "no track {t:?}; the timeline has {}",
-                                labels.join(", ")
-                            ))
-                        })?;
-                    vec![i]
-                }
-                None => (0..labels.len()).collect(),
-            };
-            let single = chosen.len() == 1;
-            for i in chosen {
-                let path =
-                    if single { a.output.to_path_buf() } else { edl_path(a.output, &labels[i]) };
-                check_output(&path, &inputs)?;
-                let text = edl::write(&cut, i).map_err(|e| CliError::User(e.to_string()))?;
-                write_atomic(&path, &text)?;
-                written.push(path);
-            }
-        }
+    for (path, text) in files {
+        write_atomic(&path, &text)?;
+        written.push(path);
     }
     for p in &written {
         println!("wrote {}", p.display());
@@ -129,24 +85,19 @@ pub(super) fn import(a: &ImportArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::User(format!("{}: cannot read: {e}", a.input.display())))?;
     let named =
         |e: interchange::InterchangeError| CliError::User(format!("{}: {e}", a.input.display()));
-    let cut = match format {
-        Format::Otio => interchange::otio::read(&text).map_err(named)?,
-        Format::Fcp7Xml => interchange::fcp7::read(&text).map_err(named)?,
-        Format::Edl => {
-            let rate = a.rate.ok_or_else(|| {
-                CliError::User(
-                    "an EDL does not state its frame rate: give --rate (e.g. 29.97)".into(),
-                )
-            })?;
-            let fps: f64 = rate
-                .parse()
-                .map_err(|_| CliError::User(format!("--rate {rate:?} is not a number")))?;
-            let rate = FrameRate::from_f64_guess(fps)
-                .ok_or_else(|| CliError::User(format!("--rate {fps} is not a frame rate")))?;
-            let name = a.input.file_stem().map(|s| s.to_string_lossy().into_owned());
-            edl::read(&text, rate, &name.unwrap_or_default()).map_err(named)?
+    let rate = match a.rate {
+        Some(r) => {
+            let fps: f64 =
+                r.parse().map_err(|_| CliError::User(format!("--rate {r:?} is not a number")))?;
+            Some(
+                FrameRate::from_f64_guess(fps)
+                    .ok_or_else(|| CliError::User(format!("--rate {fps} is not a frame rate")))?,
+            )
         }
+        None => None,
     };
+    let name = a.input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let cut = interchange::read(&text, format, rate, &name).map_err(named)?;
     let imported = cut.into_project(&project_dir(a.input)).map_err(named)?;
     let p = &imported.project;
     imported.project.save(a.output)?;

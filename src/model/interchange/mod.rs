@@ -669,6 +669,77 @@ impl Linker {
     }
 }
 
+/// The files an export of `cut` to `output` writes, as `(path, text)`: one for OTIO and FCP7
+/// XML; for an EDL one per track (`OUT.V1.edl`, `OUT.A1.edl`…, see [`edl::track_labels`]), or
+/// only `track`'s (at `output` itself).
+pub fn export_files(
+    cut: &Cut,
+    output: &Path,
+    format: Format,
+    track: Option<&str>,
+) -> Result<Vec<(PathBuf, String)>, InterchangeError> {
+    match format {
+        Format::Otio => Ok(vec![(output.to_path_buf(), otio::write(cut))]),
+        Format::Fcp7Xml => Ok(vec![(output.to_path_buf(), fcp7::write(cut)?)]),
+        Format::Edl => {
+            let labels = edl::track_labels(cut);
+            if let Some(t) = track {
+                let i = labels.iter().position(|l| l.eq_ignore_ascii_case(t)).ok_or_else(|| {
+                    InterchangeError::Unsupported(format!(
+                        "no track {t:?}; the timeline has {}",
+                        labels.join(", ")
+                    ))
+                })?;
+                return Ok(vec![(output.to_path_buf(), edl::write(cut, i)?)]);
+            }
+            let stem =
+                output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            labels
+                .iter()
+                .enumerate()
+                .map(|(i, label)| {
+                    let path = output.with_file_name(format!("{stem}.{label}.edl"));
+                    Ok((path, edl::write(cut, i)?))
+                })
+                .collect()
+        }
+    }
+}
+
+/// Reads an interchange file's text. An EDL does not state its rate: `edl_rate` gives it (an
+/// error without it); `name` names an EDL's timeline when it has no title.
+pub fn read(
+    text: &str,
+    format: Format,
+    edl_rate: Option<FrameRate>,
+    name: &str,
+) -> Result<Cut, InterchangeError> {
+    match format {
+        Format::Otio => otio::read(text),
+        Format::Fcp7Xml => fcp7::read(text),
+        Format::Edl => {
+            let rate = edl_rate.ok_or_else(|| {
+                InterchangeError::Unsupported(
+                    "an EDL does not state its frame rate: give it (e.g. --rate 29.97)".into(),
+                )
+            })?;
+            edl::read(text, rate, name)
+        }
+    }
+}
+
+/// Writes `text` to `path` through a temp file in the same folder, fsync and a rename, so a
+/// reader never sees half a file.
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = crate::model::project::project_dir(path);
+    let mut tmp = tempfile::Builder::new().prefix(".redub-timeline").tempfile_in(&dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// One warning line for everything an import left out.
 pub fn warning_line(warnings: &[String]) -> Option<String> {
     (!warnings.is_empty()).then(|| format!("not taken over or not found: {}", warnings.join("; ")))
