@@ -401,6 +401,8 @@ for i, tr in enumerate(tl.tracks):
               round(s.start_time.rescaled_to(rate).value))
 for m in tl.tracks.markers:
     print("marker", round(m.marked_range.start_time.rescaled_to(rate).value), m.name)
+for v in [c for c in tl.find_clips() if c.parent().kind == "Video"][:1]:
+    print("refs", " ".join(sorted(v.media_references().keys())))
 for tr in tl.tracks:
     for m in tr.markers:
         print("marker", round(m.marked_range.start_time.rescaled_to(rate).value), m.name)
@@ -412,7 +414,11 @@ fn opentimelineio_reads_our_otio_fcp7_xml_and_edl_with_the_same_clips() {
     let Some(_) = otio_python(test) else { return };
     let dir = tempfile::tempdir().unwrap();
     let rate = FrameRate::FPS_29_97;
-    let p = sample_project(dir.path(), rate, true);
+    let mut p = sample_project(dir.path(), rate, true);
+    // A render on disk: OTIO offers it as the picture clip's alternative reference.
+    let render = dir.path().join("dubbed.mp4");
+    std::fs::write(&render, b"rendered").unwrap();
+    p.export.output = Some(render);
     let cut = Cut::from_project(&p, dir.path());
     let files = [
         ("cut.otio", "otio_json", otio::write(&cut)),
@@ -455,6 +461,9 @@ fn opentimelineio_reads_our_otio_fcp7_xml_and_edl_with_the_same_clips() {
                     c.name
                 );
             }
+        }
+        if adapter == "otio_json" {
+            assert!(out.contains("refs DEFAULT_MEDIA REDUB_RENDERED"), "{out}");
         }
         if adapter != "cmx_3600" {
             assert!(out.contains(&format!("start {}", cut.start_frame)), "{adapter}: {out}");

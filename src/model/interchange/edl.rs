@@ -94,6 +94,7 @@ pub fn read(text: &str, rate: FrameRate, name: &str) -> Result<Cut, InterchangeE
         markers: Vec::new(),
         redub: None,
         unsupported: Vec::new(),
+        rendered: None,
     };
     let mut kind = None;
     let mut clips: Vec<(CutClip, i64)> = Vec::new();

@@ -470,6 +470,7 @@ pub fn read(text: &str) -> Result<Cut, InterchangeError> {
         markers: Vec::new(),
         redub: None,
         unsupported: Vec::new(),
+        rendered: None,
     };
     let media = seq.child("media");
     for (kind, el) in [(TrackKind::Video, "video"), (TrackKind::Audio, "audio")] {

@@ -150,6 +150,9 @@ pub struct Cut {
     pub redub: Option<Value>,
     /// What the reader found but a project cannot hold (effects, transitions...).
     pub unsupported: Vec<String>,
+    /// The project's last render (its export output, when that file exists): OTIO offers it as
+    /// an alternative media reference of the picture clip (`REDUB_RENDERED`).
+    pub rendered: Option<PathBuf>,
 }
 
 /// A project made from an interchange file, and what it could not take over.
@@ -398,6 +401,12 @@ impl Cut {
                 "max_hours": tl.max_hours,
             })),
             unsupported: Vec::new(),
+            rendered: project
+                .export
+                .output
+                .as_ref()
+                .map(|o| if o.is_absolute() { o.clone() } else { project_dir.join(o) })
+                .filter(|o| o.is_file()),
         }
     }
 
@@ -743,4 +752,72 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
 /// One warning line for everything an import left out.
 pub fn warning_line(warnings: &[String]) -> Option<String> {
     (!warnings.is_empty()).then(|| format!("not taken over or not found: {}", warnings.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_urls_round_trip_with_spaces_and_non_ascii() {
+        let p = Path::new("/media/takes/Anna é 100%.wav");
+        let url = path_to_url(p);
+        assert_eq!(url, "file:///media/takes/Anna%20%C3%A9%20100%25.wav");
+        assert_eq!(url_to_path(&url).unwrap(), p);
+        assert_eq!(url_to_path("file://localhost/a%20b.wav").unwrap(), Path::new("/a b.wav"));
+        assert_eq!(url_to_path("relative/x.wav").unwrap(), Path::new("relative/x.wav"));
+        assert_eq!(url_to_path("https://example.com/x.wav"), None);
+    }
+
+    #[test]
+    fn fractional_frames_give_back_the_same_tick_at_every_rate() {
+        let rates = [
+            FrameRate::FPS_23_976,
+            FrameRate::FPS_24,
+            FrameRate::FPS_25,
+            FrameRate::FPS_29_97,
+            FrameRate::FPS_30,
+            FrameRate::FPS_50,
+            FrameRate::FPS_59_94,
+        ];
+        for rate in rates {
+            // Frame starts, a millisecond grid and odd tick counts, up to 23 hours.
+            let mut t = 0i64;
+            while t < 23 * 3600 * TICKS_PER_SECOND {
+                for time in [Time::from_ticks(t), rate.frame_to_time(t / 1_000_000)] {
+                    let back = frames_to_time(time_to_frames(time, rate), rate);
+                    assert_eq!(back, time, "{rate}");
+                }
+                t += 7_919 * 104_729 * 13;
+            }
+            assert_eq!(nearest_frame(rate.frame_to_time(1000), rate), 1000);
+            let just_before = rate.frame_to_time(1000) - Time::from_ticks(1);
+            assert_eq!(nearest_frame(just_before, rate), 1000);
+        }
+    }
+
+    #[test]
+    fn the_last_render_is_an_alternative_reference_of_the_picture_clip() {
+        let dir = tempfile::tempdir().unwrap();
+        let shot = dir.path().join("shot.mp4");
+        std::fs::write(&shot, b"picture").unwrap();
+        let render = dir.path().join("dubbed.mp4");
+        let mut p = Project::new("r", FrameRate::FPS_25);
+        let v = p.add_media(&shot, MediaKind::Video, Time::from_millis(2000)).unwrap();
+        p.timeline.video.media = Some(v);
+        p.export.output = Some(render.clone());
+        // No render on disk: no reference to it.
+        let text = otio::write(&Cut::from_project(&p, dir.path()));
+        assert!(!text.contains(otio::RENDERED_KEY));
+        std::fs::write(&render, b"rendered").unwrap();
+        let text = otio::write(&Cut::from_project(&p, dir.path()));
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        let clip = &doc["tracks"]["children"][0]["children"][0];
+        assert_eq!(clip["active_media_reference_key"], "DEFAULT_MEDIA");
+        let url = clip["media_references"][otio::RENDERED_KEY]["target_url"].as_str().unwrap();
+        assert_eq!(url_to_path(url).unwrap(), render);
+        // Reading it back keeps the shot as the shot.
+        let back = otio::read(&text).unwrap().into_project(dir.path()).unwrap().project;
+        assert_eq!(back.media(back.timeline.video.media.unwrap()).unwrap().path, shot);
+    }
 }

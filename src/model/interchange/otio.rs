@@ -41,16 +41,24 @@ fn gap(duration: Time, rate: FrameRate) -> Value {
     })
 }
 
-fn clip(c: &CutClip, rate: FrameRate) -> Value {
+/// The media reference of a file.
+fn external(url: &str, duration: Option<Time>, rate: FrameRate) -> Value {
+    json!({
+        "OTIO_SCHEMA": "ExternalReference.1",
+        "name": "",
+        "target_url": url,
+        "available_range": duration.map(|d| range(Time::ZERO, d, rate)),
+        "available_image_bounds": null,
+        "metadata": {},
+    })
+}
+
+/// The key of the rendered (lip-edited) picture among a picture clip's media references.
+pub const RENDERED_KEY: &str = "REDUB_RENDERED";
+
+fn clip(c: &CutClip, rate: FrameRate, rendered: Option<&str>) -> Value {
     let reference = match &c.url {
-        Some(url) => json!({
-            "OTIO_SCHEMA": "ExternalReference.1",
-            "name": "",
-            "target_url": url,
-            "available_range": c.media_duration.map(|d| range(Time::ZERO, d, rate)),
-            "available_image_bounds": null,
-            "metadata": {},
-        }),
+        Some(url) => external(url, c.media_duration, rate),
         None => json!({
             "OTIO_SCHEMA": "MissingReference.1",
             "name": "",
@@ -59,6 +67,10 @@ fn clip(c: &CutClip, rate: FrameRate) -> Value {
             "metadata": {},
         }),
     };
+    let mut references = json!({ "DEFAULT_MEDIA": reference });
+    if let Some(url) = rendered {
+        references[RENDERED_KEY] = external(url, None, rate);
+    }
     json!({
         "OTIO_SCHEMA": "Clip.2",
         "name": c.name,
@@ -67,19 +79,21 @@ fn clip(c: &CutClip, rate: FrameRate) -> Value {
         "markers": [],
         "enabled": true,
         "metadata": metadata(&c.redub),
-        "media_references": { "DEFAULT_MEDIA": reference },
+        "media_references": references,
         "active_media_reference_key": "DEFAULT_MEDIA",
     })
 }
 
-fn track(t: &CutTrack, rate: FrameRate) -> Value {
+/// `rendered`: the render's URL, offered on the track's first clip (the picture track's shot).
+fn track(t: &CutTrack, rate: FrameRate, rendered: Option<&str>) -> Value {
     let mut children = Vec::new();
     let mut at = Time::ZERO;
     for c in &t.clips {
         if c.position > at {
             children.push(gap(c.position - at, rate));
         }
-        children.push(clip(c, rate));
+        let first = children.iter().all(|v| v["OTIO_SCHEMA"] != "Clip.2");
+        children.push(clip(c, rate, rendered.filter(|_| first)));
         at = c.end().max(at);
     }
     json!({
@@ -112,6 +126,7 @@ pub fn write(cut: &Cut) -> String {
             })
         })
         .collect();
+    let rendered = cut.rendered.as_deref().map(super::path_to_url);
     let mut redub = cut.redub.clone().unwrap_or_else(|| json!({}));
     if let (Some(obj), Some(df)) = (redub.as_object_mut(), cut.drop_frame) {
         obj.insert("drop_frame".into(), json!(df));
@@ -133,7 +148,15 @@ pub fn write(cut: &Cut) -> String {
             "markers": markers,
             "enabled": true,
             "metadata": {},
-            "children": cut.tracks.iter().map(|t| track(t, rate)).collect::<Vec<_>>(),
+            "children": cut
+                .tracks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let picture = i == 0 && t.kind == TrackKind::Video;
+                    track(t, rate, rendered.as_deref().filter(|_| picture))
+                })
+                .collect::<Vec<_>>(),
         },
     });
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
@@ -329,6 +352,7 @@ pub fn read(text: &str) -> Result<Cut, InterchangeError> {
         markers: Vec::new(),
         redub,
         unsupported: Vec::new(),
+        rendered: None,
     };
     count_effects(stack, "the timeline", &mut cut.unsupported);
     read_markers(stack, Time::ZERO, Time::ZERO, &mut cut.markers)?;
