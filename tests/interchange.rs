@@ -544,3 +544,31 @@ fn a_cut_written_by_opentimelineio_imports_as_the_expected_project() {
     assert_eq!(tl.markers, [Marker { time: f(40), name: "check lips".into() }]);
     assert_eq!(tl.duration, f(120));
 }
+
+#[test]
+fn the_shots_sound_on_two_tracks_is_one_original_and_a_clip_without_media_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = FrameRate::FPS_25;
+    let p = sample_project(dir.path(), rate, false);
+    let mut cut = Cut::from_project(&p, dir.path());
+    // As an editor writes a stereo shot: its sound on A1 and A2, no Redub metadata.
+    for t in &mut cut.tracks {
+        t.redub = None;
+        for c in &mut t.clips {
+            c.redub = None;
+        }
+    }
+    let mut right = cut.tracks[1].clone();
+    right.name = "A2".into();
+    cut.tracks.insert(2, right);
+    cut.tracks[3].clips[0].url = None;
+    let back = import(cut, dir.path());
+    let tl = &back.project.timeline;
+    assert_eq!(tl.original_audio.media, tl.video.media);
+    let names: Vec<&str> = tl.dub_tracks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["Anna", "Ben"]);
+    assert_eq!(tl.dub_tracks[0].clips.len(), 1, "the clip without media is not on the track");
+    assert_eq!(back.warnings.len(), 2, "{:?}", back.warnings);
+    assert!(back.warnings[0].contains("\"A2\""), "{:?}", back.warnings);
+    assert!(back.warnings[1].contains("Anna line 1"), "{:?}", back.warnings);
+}

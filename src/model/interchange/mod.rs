@@ -465,6 +465,23 @@ impl Cut {
                     && project.timeline.original_audio.media.is_none()
                     && !t.clips.is_empty()
                     && t.clips.iter().all(same_as_shot));
+            // Editors often carry the shot's sound as one track per channel (A1 left, A2
+            // right): the second and later ones are the original audio already taken.
+            if role.is_empty()
+                && !is_original
+                && !t.clips.is_empty()
+                && t.clips.iter().all(same_as_shot)
+            {
+                for c in &t.clips {
+                    end = end.max(c.end());
+                }
+                warnings.push(format!(
+                    "audio track {:?} (more of the shot's own sound: the original audio is \
+                     taken from the first such track)",
+                    t.name
+                ));
+                continue;
+            }
             if is_original {
                 for c in &t.clips {
                     end = end.max(c.end());
@@ -648,7 +665,10 @@ impl Linker {
         kind: MediaKind,
         warnings: &mut Vec<String>,
     ) -> Option<MediaId> {
-        let url = c.url.clone()?;
+        let Some(url) = c.url.clone() else {
+            warnings.push(format!("clip {:?} (it has no media file)", c.name));
+            return None;
+        };
         if let Some((_, id)) = self.seen.iter().find(|(u, _)| *u == url) {
             return Some(*id);
         }
