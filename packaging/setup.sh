@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # redub developer / CI setup.
 #
-#   packaging/setup.sh deps   system packages, ONNX Runtime, MTCNN and Face Mesh models, test fixtures
+#   packaging/setup.sh deps   system packages, ONNX Runtime, MTCNN and Face Mesh models, test fixtures,
+#                             OpenTimelineIO for the interchange tests (packaging/otio-requirements.txt)
 #   packaging/setup.sh demo   generate the demo clip, dub lines and demo.redub project
 #   packaging/setup.sh run    deps + release build + demo + run the editor on the demo
 #   packaging/setup.sh test   deps + fmt + clippy + build + demo + tests + quick bench
 #
 # Idempotent: a second run downloads nothing and only prints one line per step.
 # Every downloaded or extracted file is checked against the sha256 pinned in
-# models/*.toml (the only place where the hashes live).
+# models/*.toml; the test-only Python packages against packaging/otio-requirements.txt.
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,6 +17,7 @@ cd "$ROOT"
 
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/redub-setup"
 MODELS_DIR="$ROOT/models"
+OTIO_REQUIREMENTS="$ROOT/packaging/otio-requirements.txt"
 DEMO_DIR="assets/demo/generated"
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 RELEASE_BIN="$TARGET_DIR/release/redub"
@@ -397,9 +399,44 @@ export_model_env() {
     [[ -f "$ORT_DYLIB_PATH" ]] || die "$ORT_DYLIB_PATH missing (run: packaging/setup.sh deps)"
 }
 
+# OpenTimelineIO with its fcp_xml and cmx_3600 adapters, for tests/interchange.rs: the pinned
+# wheels (hash-checked) in a folder of the setup cache named after the pins and the python
+# version; sets OTIO_DIR.
+deps_otio() {
+    local key
+    need_python
+    key="$(sha256_of "$OTIO_REQUIREMENTS" | cut -c1-16)-py$(python3 -c 'import sys; print("%d%d" % sys.version_info[:2])')"
+    OTIO_DIR="$CACHE_DIR/opentimelineio-$key"
+    if [[ -f "$OTIO_DIR/.complete" ]]; then
+        log "opentimelineio: ok"
+        return 0
+    fi
+    log "opentimelineio: installing the pinned wheels into $OTIO_DIR"
+    rm -rf "$OTIO_DIR"
+    mkdir -p "$OTIO_DIR"
+    quietly python3 -m pip install --disable-pip-version-check --no-deps --require-hashes \
+        --only-binary=:all: --target "$OTIO_DIR" -r "$OTIO_REQUIREMENTS" || {
+        rm -rf "$OTIO_DIR"
+        die "opentimelineio: pip could not install the pinned wheels ($OTIO_REQUIREMENTS)"
+    }
+    PYTHONNOUSERSITE=1 PYTHONPATH="$OTIO_DIR" quietly python3 -c \
+        "import opentimelineio as o; n = o.adapters.available_adapter_names(); assert 'fcp_xml' in n and 'cmx_3600' in n, n" || {
+        rm -rf "$OTIO_DIR"
+        die "opentimelineio: installed but its fcp_xml/cmx_3600 adapters do not load"
+    }
+    touch "$OTIO_DIR/.complete"
+}
+
+# Points tests/interchange.rs at the pinned OpenTimelineIO.
+export_otio_env() {
+    deps_otio
+    export REDUB_OTIO_PYTHONPATH="$OTIO_DIR"
+}
+
 cmd_deps() {
     deps_apt
     deps_models
+    deps_otio
 }
 
 # ---------------------------------------------------------------- demo
@@ -494,6 +531,7 @@ run_editor() {
 cmd_run() {
     cmd_deps
     export_model_env
+    export_otio_env
     log "cargo build --release"
     cargo build --release
     cmd_demo "$RELEASE_BIN"

@@ -1101,3 +1101,69 @@ fn import_subtitles_from_the_file_menu_places_one_clip_per_cue_as_one_undo_step(
     shot(&mut h, "4_import_subtitles_error");
     assert_eq!(h.state().project, before, "nothing imported");
 }
+
+#[test]
+fn file_menu_exports_the_timeline_and_imports_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (video, line) = media(dir.path());
+    let mut p = Project::new("Interchange", FrameRate::FPS_25);
+    let v = p.add_media(&video, MediaKind::Video, Time::from_millis(4000)).unwrap();
+    p.timeline.video.media = Some(v);
+    p.timeline.original_audio.media = Some(v);
+    p.timeline.duration = Time::from_millis(4000);
+    let a = p.add_media(&line, MediaKind::Audio, Time::from_millis(2000)).unwrap();
+    let t = p.add_dub_track("Anna");
+    p.add_clip(t, a, Time::from_millis(1000)).unwrap();
+    p.timeline
+        .markers
+        .push(redub::model::Marker { time: Time::from_millis(2000), name: "cue".into() });
+    let proj = dir.path().join("p.redub");
+    p.save(&proj).unwrap();
+
+    let mut h = harness(&dir.path().join("appdata"), Some(proj));
+    h.state_mut().builtin_file_dialog = true;
+    h.run_ok();
+    let type_path = |h: &mut Harness<'_, RedubApp>, path: &Path| {
+        h.get_by_role_and_label(Role::TextInput, "Path").focus();
+        h.run_ok();
+        h.key_press_modifiers(Modifiers::COMMAND, egui::Key::A);
+        h.get_by_role_and_label(Role::TextInput, "Path").type_text(&path.display().to_string());
+        h.run_ok();
+    };
+
+    // File ▸ Export timeline… → the browser → cut.xml (FCP7 XML, by the extension).
+    h.get_by_label("File").click();
+    h.run_ok();
+    h.get_by_label("Export timeline…").click();
+    h.run_ok();
+    assert!(h.query_by_label("Export timeline").is_some(), "the browser's window");
+    let out = dir.path().join("cut.xml");
+    type_path(&mut h, &out);
+    h.get_by_role_and_label(Role::Button, "Export").click();
+    h.run_ok();
+    let xml = std::fs::read_to_string(&out).expect("the timeline was written");
+    assert!(xml.contains("<xmeml version=\"5\">") && xml.contains("<name>line</name>"), "{xml}");
+    let said = h.state().log.iter().any(|l| l.text.contains("Exported the timeline"));
+    assert!(said, "{:?}", h.state().log);
+
+    // File ▸ Import timeline… of that file: a new (unsaved) project with the same clip and marker.
+    h.get_by_label("File").click();
+    h.run_ok();
+    h.get_by_label("Import timeline…").click();
+    h.run_ok();
+    assert!(h.query_by_label("Import timeline").is_some(), "the browser's window");
+    type_path(&mut h, &out);
+    h.get_by_role_and_label(Role::Button, "Import").click();
+    h.run_ok();
+    let app = h.state();
+    assert_eq!(app.project.name, "Interchange", "log {:?}", app.log);
+    let tl = &app.project.timeline;
+    assert_eq!(tl.dub_tracks.len(), 1);
+    assert_eq!(tl.dub_tracks[0].name, "Anna");
+    assert_eq!(tl.dub_tracks[0].clips.len(), 1);
+    assert_eq!(tl.dub_tracks[0].clips[0].position, Time::from_millis(1000));
+    assert_eq!(app.project.media(tl.dub_tracks[0].clips[0].media).unwrap().path, line);
+    assert_eq!(tl.markers.len(), 1);
+    assert_eq!(tl.markers[0].name, "cue");
+    assert!(!app.log.iter().any(|l| l.error), "{:?}", app.log);
+}

@@ -195,6 +195,11 @@ pub enum AppCommand {
     BrowseExportOutput,
     /// Relink missing media from a folder; `None` shows a folder dialog.
     RelinkFolder(Option<PathBuf>),
+    /// Write the timeline as OTIO, FCP7 XML or EDL (by the extension); `None` shows a dialog.
+    ExportTimeline(Option<PathBuf>),
+    /// Replace the project with one made from an OTIO, FCP7 XML or EDL timeline (asks about
+    /// unsaved changes first); `None` shows a dialog.
+    ImportTimeline(Option<PathBuf>),
     /// Load the autosave found at start.
     RecoverAutosave,
     /// Throw away the autosave found at start.

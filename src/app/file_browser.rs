@@ -24,7 +24,14 @@ pub enum BrowsePurpose {
     ExportOutput,
     /// A subtitle file whose lines to import.
     Subtitles,
+    /// Where to write the timeline (.otio, .xml, .edl).
+    ExportTimeline,
+    /// A timeline to import (.otio, .xml, .edl).
+    ImportTimeline,
 }
+
+/// Timeline files the interchange reads and writes.
+pub const TIMELINE_EXTENSIONS: &[&str] = &["otio", "xml", "edl"];
 
 impl BrowsePurpose {
     fn title(&self) -> &'static str {
@@ -35,6 +42,8 @@ impl BrowsePurpose {
             BrowsePurpose::RelinkFolder => "Relink media from a folder",
             BrowsePurpose::ExportOutput => "Export to",
             BrowsePurpose::Subtitles => "Import subtitles",
+            BrowsePurpose::ExportTimeline => "Export timeline",
+            BrowsePurpose::ImportTimeline => "Import timeline",
         }
     }
 
@@ -46,6 +55,8 @@ impl BrowsePurpose {
             BrowsePurpose::RelinkFolder => "Choose folder",
             BrowsePurpose::ExportOutput => "Choose",
             BrowsePurpose::Subtitles => "Import",
+            BrowsePurpose::ExportTimeline => "Export",
+            BrowsePurpose::ImportTimeline => "Import",
         }
     }
 
@@ -61,6 +72,9 @@ impl BrowsePurpose {
             BrowsePurpose::RelinkFolder => false,
             BrowsePurpose::ExportOutput => true,
             BrowsePurpose::Subtitles => ext == "srt" || ext == "vtt",
+            BrowsePurpose::ExportTimeline | BrowsePurpose::ImportTimeline => {
+                TIMELINE_EXTENSIONS.contains(&ext.as_str())
+            }
         }
     }
 }
@@ -128,6 +142,9 @@ impl FileBrowser {
         }
         if purpose == BrowsePurpose::SaveAs {
             path.push_str("project.redub");
+        }
+        if purpose == BrowsePurpose::ExportTimeline {
+            path.push_str("timeline.otio");
         }
         Self { purpose, path, reason: reason.into(), problem: None, listing: None }
     }
@@ -218,7 +235,10 @@ impl FileBrowser {
         let p = PathBuf::from(text.trim_end_matches('/'));
         let p = if p.as_os_str().is_empty() { PathBuf::from("/") } else { p };
         match &self.purpose {
-            BrowsePurpose::Import(_) | BrowsePurpose::Open | BrowsePurpose::Subtitles => {
+            BrowsePurpose::Import(_)
+            | BrowsePurpose::Open
+            | BrowsePurpose::Subtitles
+            | BrowsePurpose::ImportTimeline => {
                 if p.is_file() {
                     Ok(p)
                 } else if p.is_dir() {
@@ -227,7 +247,7 @@ impl FileBrowser {
                     Err(format!("{} does not exist", p.display()))
                 }
             }
-            BrowsePurpose::SaveAs | BrowsePurpose::ExportOutput => {
+            BrowsePurpose::SaveAs | BrowsePurpose::ExportOutput | BrowsePurpose::ExportTimeline => {
                 if p.is_dir() || text.ends_with('/') {
                     return Err("type a file name after the folder".into());
                 }

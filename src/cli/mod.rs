@@ -11,6 +11,7 @@ mod eval;
 mod eval_occlusion;
 mod lipmesh;
 mod lips;
+mod timeline;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -221,6 +222,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Timelines to and from editing applications: OpenTimelineIO, FCP7 XML, CMX 3600 EDL.
+    Timeline {
+        #[command(subcommand)]
+        command: TimelineCommand,
+    },
     /// Dub lines from and to subtitles.
     Lines {
         #[command(subcommand)]
@@ -334,6 +340,47 @@ enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+enum TimelineCommand {
+    /// Write the project's timeline for an editing application: OpenTimelineIO (.otio), FCP7
+    /// XML (.xml, for Premiere, Resolve, Kdenlive) or CMX 3600 EDL (.edl, one list per track).
+    Export {
+        /// The project file (.redub).
+        project: PathBuf,
+        /// Output .otio, .xml or .edl. An EDL of several tracks is written as OUT.V1.edl,
+        /// OUT.A1.edl… unless --track names one.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// otio, xml or edl (default: from the output's extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// EDL only: the one track to write, as V1, A1, A2… (the picture, then the audio tracks:
+        /// original audio, M&E, dub tracks).
+        #[arg(long, value_name = "LABEL")]
+        track: Option<String>,
+    },
+    /// Make a project from an OpenTimelineIO, FCP7 XML or EDL timeline: the picture track
+    /// becomes the shot, audio tracks dub tracks (or the original audio), markers stay; media is
+    /// found by path, then by name (or content hash) in the file's folder. What a project cannot
+    /// hold is listed in one warning.
+    Import {
+        /// The timeline (.otio, .xml or .edl).
+        input: PathBuf,
+        /// The project to write (.redub).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// otio, xml or edl (default: from the input's extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// EDL only: its frame rate (e.g. 25, 29.97), which the list does not state.
+        #[arg(long)]
+        rate: Option<String>,
+        /// Overwrite an existing project file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum LinesCommand {
     /// One clip per cue from an SRT/VTT and a folder of audio files, on the dub track named by
     /// the cue's speaker.
@@ -436,6 +483,23 @@ pub fn main() -> ExitCode {
             markers,
             output: output.as_deref(),
             max_hours,
+        }),
+        Command::Timeline {
+            command: TimelineCommand::Export { project, output, format, track },
+        } => timeline::export(&timeline::ExportArgs {
+            project: &project,
+            output: &output,
+            format: format.as_deref(),
+            track: track.as_deref(),
+        }),
+        Command::Timeline {
+            command: TimelineCommand::Import { input, output, format, rate, force },
+        } => timeline::import(&timeline::ImportArgs {
+            input: &input,
+            output: &output,
+            format: format.as_deref(),
+            rate: rate.as_deref(),
+            force,
         }),
         Command::Lines { command: LinesCommand::Export { project, output } } => {
             dialogue::lines_export(&project, &output)

@@ -2,6 +2,7 @@
 //! and their history. The bottom layer: imports nothing else of the crate; no GStreamer, no UI.
 
 pub mod hash;
+pub mod interchange;
 pub mod lines;
 pub mod lip;
 pub mod lock;
@@ -17,7 +18,7 @@ pub use loudness::LoudnessTarget;
 pub use project::ClipCue;
 pub use project::{
     Clip, ClipId, DubTrack, Ducking, ExportSettings, Marker, MediaId, MediaKind, MediaRef,
-    PastPicture, Preset, Project, ProjectError, SCHEMA_VERSION, TrackId,
+    PastPicture, Preset, Project, ProjectError, SCHEMA_VERSION, StartTimecode, TrackId,
 };
 pub use time::{FrameRate, Time, Timecode};
 pub use warp::{AlignMode, Warp, WarpPoint};

@@ -404,6 +404,19 @@ pub struct Timeline {
     /// a time past the limit is refused on load, save and import (see [`crate::model::validate`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_hours: Option<u32>,
+    /// The timecode of the timeline's first frame, when not 00:00:00:00 (kept from and written
+    /// to interchange files: OTIO, FCP7 XML, EDL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_timecode: Option<StartTimecode>,
+}
+
+/// The timecode label of a timeline's first frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartTimecode {
+    /// The label as a frame count at the timeline's rate (drop-frame labels skipped), ≥ 0.
+    pub frame: i64,
+    /// Drop-frame counting (29.97 and 59.94 only).
+    pub drop_frame: bool,
 }
 
 impl Timeline {
@@ -456,6 +469,7 @@ impl Project {
                 me_mute: false,
                 faces_off: Vec::new(),
                 max_hours: None,
+                start_timecode: None,
             },
             export: ExportSettings::default(),
         }

@@ -112,6 +112,20 @@ impl Project {
         }
         let limit = Limit(tl.max_hours.unwrap_or(24));
         in_range("timeline duration", tl.duration, limit)?;
+        if let Some(tc) = tl.start_timecode {
+            // A label a week past midnight is absurd; a negative one has no timecode.
+            let max = tl.frame_rate.time_to_frame(MAX_TIMELINE_ANY);
+            if !(0..=max).contains(&tc.frame) {
+                return Err(invalid("timeline start_timecode frame", tc.frame, "out of range"));
+            }
+            if tc.drop_frame && !tl.frame_rate.is_drop_frame_rate() {
+                return Err(invalid(
+                    "timeline start_timecode drop_frame",
+                    tc.drop_frame,
+                    "drop-frame timecode exists only at 29.97 and 59.94 fps",
+                ));
+            }
+        }
         for m in &self.media {
             if m.duration < Time::ZERO {
                 return Err(invalid(&format!("media {} duration", m.id.0), m.duration, "negative"));

@@ -281,6 +281,22 @@ impl RedubApp {
                 self.missing_checked = None;
                 self.info(format!("Relinked {n} file(s); {left} still missing"));
             }
+            C::ExportTimeline(Some(p)) => self.export_timeline(&p),
+            C::ExportTimeline(None) => {
+                if let Some(p) =
+                    self.browse(BrowsePurpose::ExportTimeline).and_then(|v| v.into_iter().next())
+                {
+                    self.export_timeline(&p);
+                }
+            }
+            C::ImportTimeline(Some(p)) => self.guard_unsaved(AfterPrompt::ImportTimeline(p)),
+            C::ImportTimeline(None) => {
+                if let Some(p) =
+                    self.browse(BrowsePurpose::ImportTimeline).and_then(|v| v.into_iter().next())
+                {
+                    self.guard_unsaved(AfterPrompt::ImportTimeline(p));
+                }
+            }
             C::RelinkFolder(None) => {
                 if let Some(f) =
                     self.browse(BrowsePurpose::RelinkFolder).and_then(|v| v.into_iter().next())

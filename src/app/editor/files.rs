@@ -41,6 +41,73 @@ impl RedubApp {
                 self.drop_autosave();
                 self.open_now(&p);
             }
+            AfterPrompt::ImportTimeline(p) => self.import_timeline_now(&p),
+        }
+    }
+
+    /// Writes the timeline to `path` as OTIO, FCP7 XML or EDL (one list per track), by its
+    /// extension (OTIO when it has none).
+    pub(super) fn export_timeline(&mut self, path: &Path) {
+        use crate::model::interchange::{self, Cut, Format};
+        let path = if path.extension().is_none() {
+            path.with_extension("otio")
+        } else {
+            path.to_path_buf()
+        };
+        let Some(format) = Format::from_path(&path) else {
+            self.fail(
+                "Cannot export the timeline",
+                format!("{}: use .otio, .xml (FCP7) or .edl", path.display()),
+            );
+            return;
+        };
+        let cut = Cut::from_project(&self.project, &self.project_dir());
+        let written = interchange::export_files(&cut, &path, format, None)
+            .map_err(|e| e.to_string())
+            .and_then(|files| {
+                files
+                    .into_iter()
+                    .map(|(p, text)| {
+                        interchange::write_atomic(&p, &text)
+                            .map(|()| p.display().to_string())
+                            .map_err(|e| format!("{}: {e}", p.display()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            });
+        match written {
+            Ok(files) => self.info(format!("Exported the timeline to {}", files.join(", "))),
+            Err(e) => self.fail("Cannot export the timeline", e),
+        }
+    }
+
+    /// Replaces the project with one made of the timeline at `path` (not saved yet); what it
+    /// could not take over is said in the log.
+    pub(super) fn import_timeline_now(&mut self, path: &Path) {
+        use crate::model::interchange::{self, Format};
+        let read = || -> Result<interchange::Imported, String> {
+            let format = Format::from_path(path)
+                .ok_or_else(|| format!("{}: use .otio, .xml (FCP7) or .edl", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let name =
+                path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            // An EDL does not state its rate: the open project's is the best guess.
+            let rate = Some(self.project.timeline.frame_rate);
+            let cut = interchange::read(&text, format, rate, &name)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            cut.into_project(&crate::model::project::project_dir(path))
+                .map_err(|e| format!("{}: {e}", path.display()))
+        };
+        match read() {
+            Ok(imported) => {
+                self.drop_autosave();
+                self.replace_project(imported.project, None);
+                self.info(format!("Imported the timeline {}", path.display()));
+                if let Some(line) = interchange::warning_line(&imported.warnings) {
+                    self.error(format!("Timeline import: {line}"));
+                }
+            }
+            Err(e) => self.fail("Cannot import the timeline", e),
         }
     }
 

@@ -92,6 +92,8 @@ pub enum AfterPrompt {
     New,
     /// Open this project.
     Open(PathBuf),
+    /// Make a project of this timeline file.
+    ImportTimeline(PathBuf),
 }
 
 struct PlayState {
@@ -406,7 +408,9 @@ impl RedubApp {
     /// zenity), or when the built-in browser is chosen, opens the built-in browser instead and
     /// says why (its choice arrives later as a command). `None`: nothing chosen now.
     fn browse(&mut self, purpose: super::file_browser::BrowsePurpose) -> Option<Vec<PathBuf>> {
-        use super::file_browser::{BrowsePurpose as B, FileBrowser, MEDIA_EXTENSIONS};
+        use super::file_browser::{
+            BrowsePurpose as B, FileBrowser, MEDIA_EXTENSIONS, TIMELINE_EXTENSIONS,
+        };
         let why = if self.builtin_file_dialog {
             Some("chosen instead of the system's file dialog".to_string())
         } else {
@@ -444,6 +448,15 @@ impl RedubApp {
                 .map(|p| vec![p]),
             B::RelinkFolder => d.pick_folder().map(|p| vec![p]),
             B::Subtitles => d.add_filter("Subtitles", &["srt", "vtt"]).pick_file().map(|p| vec![p]),
+            B::ExportTimeline => d
+                .add_filter("Timeline (OTIO, FCP7 XML, EDL)", TIMELINE_EXTENSIONS)
+                .set_file_name("timeline.otio")
+                .save_file()
+                .map(|p| vec![p]),
+            B::ImportTimeline => d
+                .add_filter("Timeline (OTIO, FCP7 XML, EDL)", TIMELINE_EXTENSIONS)
+                .pick_file()
+                .map(|p| vec![p]),
             B::ExportOutput => {
                 let name = PathBuf::from(&self.export.output)
                     .file_name()

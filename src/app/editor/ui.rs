@@ -85,6 +85,9 @@ impl RedubApp {
                 }
                 item(ui, "Export…", AppCommand::ShowExport, out);
                 ui.separator();
+                item(ui, "Import timeline…", AppCommand::ImportTimeline(None), out);
+                item(ui, "Export timeline…", AppCommand::ExportTimeline(None), out);
+                ui.separator();
                 if ui.button("Quit").clicked() {
                     out.push(AppCommand::Quit);
                 }
@@ -402,6 +405,8 @@ impl RedubApp {
                         B::SaveAs => Some(AppCommand::SaveAs(Some(p))),
                         B::RelinkFolder => Some(AppCommand::RelinkFolder(Some(p))),
                         B::Subtitles => Some(AppCommand::ImportSubtitles(Some(p))),
+                        B::ExportTimeline => Some(AppCommand::ExportTimeline(Some(p))),
+                        B::ImportTimeline => Some(AppCommand::ImportTimeline(Some(p))),
                         B::ExportOutput => {
                             self.export.output = p.display().to_string();
                             None

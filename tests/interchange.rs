@@ -1,0 +1,574 @@
+//! Timeline interchange (OTIO JSON, FCP7 XML, CMX 3600 EDL): round trips through each format at
+//! every broadcast rate with a non-zero start timecode, relinking, the one warning line of an
+//! import, and (where the pinned OpenTimelineIO is installed by `packaging/setup.sh deps`; a
+//! failure under CI=true) our files read by OpenTimelineIO and a cut written by it imported.
+
+mod common;
+
+use redub::media::{self, testsrc};
+use redub::model::interchange::{Cut, Imported, edl, fcp7, otio};
+use redub::model::lip::FaceId;
+use redub::model::{
+    Clip, FrameRate, Marker, MediaKind, Project, StartTimecode, Time, Timecode, TrackId,
+};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// (rate, drop-frame, label).
+const RATES: [(FrameRate, bool, &str); 8] = [
+    (FrameRate::FPS_23_976, false, "23.976"),
+    (FrameRate::FPS_24, false, "24"),
+    (FrameRate::FPS_25, false, "25"),
+    (FrameRate::FPS_29_97, true, "29.97 DF"),
+    (FrameRate::FPS_29_97, false, "29.97 NDF"),
+    (FrameRate::FPS_30, false, "30"),
+    (FrameRate::FPS_50, false, "50"),
+    (FrameRate::FPS_59_94, true, "59.94 DF"),
+];
+
+/// A stereo 48 kHz sine of `secs` seconds.
+fn tone(path: &Path, secs: f32, hz: f32) {
+    let n = (secs * 48_000.0) as usize;
+    let samples: Vec<f32> = (0..n)
+        .flat_map(|i| {
+            let v = 0.1 * (i as f32 * hz * std::f32::consts::TAU / 48_000.0).sin();
+            [v, v]
+        })
+        .collect();
+    testsrc::write_wav(path, &samples).unwrap();
+}
+
+fn probe_duration(path: &Path) -> Time {
+    media::probe(path).unwrap().duration
+}
+
+/// A project at `rate`: the shot (videotestsrc) with its audio, two dub tracks (the first bound
+/// to face 0 with its own lip settings, holding two trimmed clips with gains and fades; the
+/// second one clip), three markers, and the start timecode 01:00:00:00 (;00 drop-frame).
+fn sample_project(dir: &Path, rate: FrameRate, drop_frame: bool) -> Project {
+    let shot = dir.join("shot.mp4");
+    testsrc::write_bars_clip(&shot, 120, 128, 96, rate, 440.0).unwrap();
+    let (line1, line2) = (dir.join("line one.wav"), dir.join("line2.wav"));
+    tone(&line1, 1.5, 300.0);
+    tone(&line2, 1.0, 500.0);
+    let mut p = Project::new("Interchange test", rate);
+    let v = p.add_media(&shot, MediaKind::Video, probe_duration(&shot)).unwrap();
+    p.timeline.video.media = Some(v);
+    p.timeline.original_audio.media = Some(v);
+    p.timeline.original_audio.gain_db = -4.0;
+    p.timeline.duration = rate.frame_to_time(120);
+    let start = Timecode { hours: 1, minutes: 0, seconds: 0, frames: 0, drop_frame };
+    p.timeline.start_timecode =
+        Some(StartTimecode { frame: start.to_frame(rate).unwrap(), drop_frame });
+    let a1 = p.add_media(&line1, MediaKind::Audio, probe_duration(&line1)).unwrap();
+    let a2 = p.add_media(&line2, MediaKind::Audio, probe_duration(&line2)).unwrap();
+    let f = |n: i64| rate.frame_to_time(n);
+    let t1 = p.add_dub_track("Anna");
+    let t2 = p.add_dub_track("Ben");
+    let mut clip = |track: TrackId, media, at: i64, src: (i64, i64), gain: f32, name: &str| {
+        let id = p.next_clip_id();
+        let mut c = Clip::whole(id, name.into(), media, f(src.1), f(at));
+        c.source_in = f(src.0);
+        c.gain_db = gain;
+        c.fade_in = Time::from_millis(20);
+        c.fade_out = Time::from_millis(35);
+        let t = p.timeline.dub_tracks.iter_mut().find(|t| t.id == track).unwrap();
+        t.clips.push(c);
+        t.clips.sort_by_key(|c| c.position);
+    };
+    clip(t1, a1, 12, (0, 30), -3.5, "Anna line 1");
+    clip(t1, a1, 70, (5, 25), 2.0, "Anna line 2");
+    clip(t2, a2, 30, (3, 20), -6.0, "Ben line 1");
+    let tr = &mut p.timeline.dub_tracks[0];
+    tr.face = Some(FaceId(0));
+    tr.auto_bind = false;
+    tr.lip.intensity = 0.75;
+    tr.lip.feather = 9.0;
+    tr.gain_db = -1.5;
+    for (at, name) in [(0, "head"), (47, "line <one> & \"two\""), (101, "tail")] {
+        p.timeline.markers.push(Marker { time: f(at), name: name.into() });
+    }
+    p
+}
+
+fn import(cut: Cut, dir: &Path) -> Imported {
+    cut.into_project(dir).unwrap()
+}
+
+/// What every format must carry: rate, start timecode, the shot and original audio, each dub
+/// clip's name, position, source range and gain, and the markers.
+fn assert_same_cut(a: &Project, b: &Project, what: &str) {
+    let tl = (&a.timeline, &b.timeline);
+    assert_eq!(tl.0.frame_rate, tl.1.frame_rate, "{what}: rate");
+    assert_eq!(tl.0.start_timecode, tl.1.start_timecode, "{what}: start timecode");
+    assert_eq!(tl.0.markers, tl.1.markers, "{what}: markers");
+    let path = |p: &Project, id| p.media(id).unwrap().absolute_path.clone();
+    assert_eq!(path(a, tl.0.video.media.unwrap()), path(b, tl.1.video.media.unwrap()), "{what}");
+    assert_eq!(
+        path(a, tl.0.original_audio.media.unwrap()),
+        path(b, tl.1.original_audio.media.unwrap()),
+        "{what}: original audio"
+    );
+    assert!((tl.0.original_audio.gain_db - tl.1.original_audio.gain_db).abs() < 1e-3, "{what}");
+    assert_eq!(tl.0.dub_tracks.len(), tl.1.dub_tracks.len(), "{what}: dub tracks");
+    for (x, y) in tl.0.dub_tracks.iter().zip(&tl.1.dub_tracks) {
+        assert_eq!(x.clips.len(), y.clips.len(), "{what}: clips of {}", x.name);
+        for (c, d) in x.clips.iter().zip(&y.clips) {
+            assert_eq!(c.name, d.name, "{what}");
+            assert_eq!(c.position, d.position, "{what}: position of {}", c.name);
+            assert_eq!(c.source_in, d.source_in, "{what}: source in of {}", c.name);
+            assert_eq!(c.source_out, d.source_out, "{what}: source out of {}", c.name);
+            assert!((c.gain_db - d.gain_db).abs() < 1e-3, "{what}: gain of {}", c.name);
+            assert_eq!(path(a, c.media), path(b, d.media), "{what}: media of {}", c.name);
+        }
+    }
+}
+
+#[test]
+fn otio_and_fcp7_round_trips_keep_clips_positions_gains_and_markers_at_every_rate() {
+    for (rate, df, label) in RATES {
+        let dir = tempfile::tempdir().unwrap();
+        let p = sample_project(dir.path(), rate, df);
+        let cut = Cut::from_project(&p, dir.path());
+
+        let text = otio::write(&cut);
+        let back = import(otio::read(&text).unwrap(), dir.path());
+        assert!(back.warnings.is_empty(), "{label}: {:?}", back.warnings);
+        assert_same_cut(&p, &back.project, &format!("OTIO {label}"));
+        // OTIO carries Redub's own data too: the whole tracks (face, lip settings, fades).
+        let mut renumbered = p.timeline.dub_tracks.clone();
+        for (t, u) in renumbered.iter_mut().zip(&back.project.timeline.dub_tracks) {
+            for (c, d) in t.clips.iter_mut().zip(&u.clips) {
+                c.id = d.id;
+                c.media = d.media;
+            }
+        }
+        assert_eq!(renumbered, back.project.timeline.dub_tracks, "OTIO {label}: dub tracks");
+        assert_eq!(back.project.timeline.duration, p.timeline.duration, "{label}");
+
+        let xml = fcp7::write(&cut).unwrap();
+        let back = import(fcp7::read(&xml).unwrap(), dir.path());
+        assert!(back.warnings.is_empty(), "{label}: {:?}", back.warnings);
+        assert_same_cut(&p, &back.project, &format!("FCP7 {label}"));
+        let names: Vec<&str> =
+            back.project.timeline.dub_tracks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["Anna", "Ben"], "FCP7 {label}");
+        println!("{label}: OTIO and FCP7 XML round trips exact");
+    }
+}
+
+#[test]
+fn fcp7_xml_states_rate_timecode_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = sample_project(dir.path(), FrameRate::FPS_29_97, true);
+    let xml = fcp7::write(&Cut::from_project(&p, dir.path())).unwrap();
+    for needle in [
+        "<xmeml version=\"5\">",
+        "<timebase>30</timebase>",
+        "<ntsc>TRUE</ntsc>",
+        "<string>01:00:00;00</string>",
+        "<displayformat>DF</displayformat>",
+        "<pathurl>file://",
+        "line%20one.wav</pathurl>",
+        "<name>line &lt;one&gt; &amp; ",
+        "<effectid>audiolevels</effectid>",
+    ] {
+        assert!(xml.contains(needle), "{needle} missing in\n{xml}");
+    }
+}
+
+#[test]
+fn edl_per_track_has_drop_frame_timecode_and_clip_names_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = FrameRate::FPS_29_97;
+    let p = sample_project(dir.path(), rate, true);
+    let cut = Cut::from_project(&p, dir.path());
+    assert_eq!(edl::track_labels(&cut), ["V1", "A1", "A2", "A3"]);
+    let text = edl::write(&cut, 2).unwrap();
+    println!("{text}");
+    assert!(text.contains("FCM: DROP FRAME"), "{text}");
+    // Anna line 1: frame 12 after 01:00:00;00, 30 frames long.
+    assert!(
+        text.contains(
+            "001  AX       A     C        00:00:00;00 00:00:01;00 01:00:00;12 01:00:01;12"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("* FROM CLIP NAME: Anna line 1"), "{text}");
+    assert!(text.contains("* FROM FILE: "), "{text}");
+    let back = edl::read(&text, rate, "x").unwrap();
+    assert_eq!(back.start_frame, cut.start_frame);
+    assert_eq!(back.drop_frame, Some(true));
+    let (a, b) = (&cut.tracks[2].clips, &back.tracks[0].clips);
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(
+            (&x.name, x.position, x.source_in, x.duration),
+            (&y.name, y.position, y.source_in, y.duration)
+        );
+    }
+    // Non-drop 29.97 says so and uses ':'.
+    let ndf = sample_project(dir.path(), rate, false);
+    let text = edl::write(&Cut::from_project(&ndf, dir.path()), 2).unwrap();
+    assert!(text.contains("FCM: NON-DROP FRAME") && text.contains("01:00:00:12"), "{text}");
+}
+
+#[test]
+fn overlapping_clips_travel_as_lanes_and_come_back_on_one_track() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = FrameRate::FPS_25;
+    let mut p = sample_project(dir.path(), rate, false);
+    let mut extra = p.timeline.dub_tracks[1].clips[0].clone();
+    extra.id = p.next_clip_id();
+    extra.name = "Ben overlap".into();
+    extra.position = rate.frame_to_time(35);
+    p.timeline.dub_tracks[1].clips.push(extra);
+    let cut = Cut::from_project(&p, dir.path());
+    let names: Vec<&str> = cut.tracks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["Picture", "Original audio", "Anna", "Ben", "Ben (overlap 1)"]);
+    let back = import(otio::read(&otio::write(&cut)).unwrap(), dir.path()).project;
+    assert_eq!(back.timeline.dub_tracks.len(), 2);
+    let clips: Vec<&str> =
+        back.timeline.dub_tracks[1].clips.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(clips, ["Ben line 1", "Ben overlap"]);
+}
+
+#[test]
+fn import_relinks_media_by_name_then_by_content_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    let p = sample_project(&a, FrameRate::FPS_24, false);
+    let text = otio::write(&Cut::from_project(&p, &a));
+    // The cut and its media move to another machine's folder; one file is renamed there.
+    let b = dir.path().join("b");
+    std::fs::rename(&a, &b).unwrap();
+    std::fs::rename(b.join("line2.wav"), b.join("renamed.wav")).unwrap();
+    let back = import(otio::read(&text).unwrap(), &b);
+    assert!(back.warnings.is_empty(), "{:?}", back.warnings);
+    let paths: Vec<PathBuf> = back.project.media.iter().map(|m| m.absolute_path.clone()).collect();
+    assert!(paths.contains(&b.join("shot.mp4")), "{paths:?}");
+    assert!(paths.contains(&b.join("line one.wav")), "{paths:?}");
+    assert!(paths.contains(&b.join("renamed.wav")), "{paths:?}");
+    // A file that is nowhere is named in the warnings and kept at the path the cut gave.
+    std::fs::remove_file(b.join("renamed.wav")).unwrap();
+    let back = import(otio::read(&text).unwrap(), &b);
+    assert_eq!(back.warnings.len(), 1, "{:?}", back.warnings);
+    assert!(back.warnings[0].contains("line2.wav"), "{:?}", back.warnings);
+}
+
+/// An OTIO file with what a project cannot hold: a second picture track, a transition, an effect.
+const FOREIGN_OTIO: &str = r#"{
+  "OTIO_SCHEMA": "Timeline.1", "name": "foreign", "metadata": {},
+  "global_start_time": {"OTIO_SCHEMA": "RationalTime.1", "rate": 25.0, "value": 90000.0},
+  "tracks": {"OTIO_SCHEMA": "Stack.1", "name": "tracks", "children": [
+    {"OTIO_SCHEMA": "Track.1", "name": "V1", "kind": "Video", "children": [
+      {"OTIO_SCHEMA": "Clip.2", "name": "shot", "source_range": {"OTIO_SCHEMA": "TimeRange.1",
+        "start_time": {"OTIO_SCHEMA": "RationalTime.1", "rate": 25.0, "value": 0.0},
+        "duration": {"OTIO_SCHEMA": "RationalTime.1", "rate": 25.0, "value": 100.0}},
+       "media_references": {"DEFAULT_MEDIA": {"OTIO_SCHEMA": "ExternalReference.1",
+         "target_url": "shot.mp4", "available_range": null}},
+       "active_media_reference_key": "DEFAULT_MEDIA",
+       "effects": [{"OTIO_SCHEMA": "Effect.1", "effect_name": "Blur", "name": "", "metadata": {}}]},
+      {"OTIO_SCHEMA": "Transition.1", "name": "dissolve", "transition_type": "SMPTE_Dissolve"}]},
+    {"OTIO_SCHEMA": "Track.1", "name": "V2", "kind": "Video", "children": [
+      {"OTIO_SCHEMA": "Clip.2", "name": "title", "source_range": {"OTIO_SCHEMA": "TimeRange.1",
+        "start_time": {"OTIO_SCHEMA": "RationalTime.1", "rate": 25.0, "value": 0.0},
+        "duration": {"OTIO_SCHEMA": "RationalTime.1", "rate": 25.0, "value": 10.0}},
+       "media_references": {"DEFAULT_MEDIA": {"OTIO_SCHEMA": "ExternalReference.1",
+         "target_url": "title.png", "available_range": null}},
+       "active_media_reference_key": "DEFAULT_MEDIA"}]}]}
+}"#;
+
+#[test]
+fn cli_import_lists_what_it_left_out_in_one_warning_line() {
+    let dir = tempfile::tempdir().unwrap();
+    testsrc::write_bars_clip(&dir.path().join("shot.mp4"), 25, 64, 48, FrameRate::FPS_25, 440.0)
+        .unwrap();
+    let input = dir.path().join("foreign.otio");
+    std::fs::write(&input, FOREIGN_OTIO).unwrap();
+    let out = dir.path().join("p.redub");
+    let o = common::redub(&["timeline", "import", s(&input), "-o", s(&out)]);
+    let err = common::stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    for needle in ["Blur", "dissolve", "picture clip", "title.png"] {
+        assert!(lines[0].contains(needle), "{needle} not in {err}");
+    }
+    let p = Project::load(&out).unwrap();
+    assert_eq!(p.timeline.frame_rate, FrameRate::FPS_25);
+    assert_eq!(p.timeline.start_timecode, Some(StartTimecode { frame: 90_000, drop_frame: false }));
+    assert_eq!(p.media(p.timeline.video.media.unwrap()).unwrap().path, dir.path().join("shot.mp4"));
+    // An existing project is not overwritten without --force.
+    let o = common::redub(&["timeline", "import", s(&input), "-o", s(&out)]);
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn cli_exports_each_format_and_imports_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = sample_project(dir.path(), FrameRate::FPS_23_976, false);
+    let proj = dir.path().join("p.redub");
+    p.save(&proj).unwrap();
+    for ext in ["otio", "xml"] {
+        let out = dir.path().join(format!("cut.{ext}"));
+        let o = common::redub(&["timeline", "export", s(&proj), "-o", s(&out)]);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        let back = dir.path().join(format!("back-{ext}.redub"));
+        let o = common::redub(&["timeline", "import", s(&out), "-o", s(&back)]);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        assert!(common::stderr(&o).is_empty(), "{}", common::stderr(&o));
+        assert_same_cut(&p, &Project::load(&back).unwrap(), ext);
+    }
+    let o = common::redub(&["timeline", "export", s(&proj), "-o", s(&dir.path().join("cut.edl"))]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    for label in ["V1", "A1", "A2", "A3"] {
+        assert!(dir.path().join(format!("cut.{label}.edl")).is_file(), "{label}");
+    }
+    let one = dir.path().join("anna.edl");
+    let o = common::redub(&["timeline", "export", s(&proj), "-o", s(&one), "--track", "a2"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(std::fs::read_to_string(&one).unwrap().contains("Anna line 2"));
+    let o = common::redub(&["timeline", "export", s(&proj), "-o", s(&one), "--track", "A9"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(common::stderr(&o).contains("V1, A1, A2, A3"), "{}", common::stderr(&o));
+    let o = common::redub(&["timeline", "export", s(&proj), "-o", s(&dir.path().join("x.txt"))]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+// ---------------------------------------------------------------- the real OpenTimelineIO
+
+/// `python3` with OpenTimelineIO and its FCP7 XML and CMX 3600 adapters importable (from
+/// `REDUB_OTIO_PYTHONPATH`, which `packaging/setup.sh` exports, or the user's own install), or
+/// `None` after skipping (a failure under CI).
+fn otio_python(test: &str) -> Option<Command> {
+    let make = || {
+        let mut c = Command::new("python3");
+        if let Ok(p) = std::env::var("REDUB_OTIO_PYTHONPATH") {
+            c.env("PYTHONPATH", p).env("PYTHONNOUSERSITE", "1");
+        }
+        c
+    };
+    let probe = make()
+        .args([
+            "-c",
+            "import opentimelineio as o; n = o.adapters.available_adapter_names(); \
+             assert 'fcp_xml' in n and 'cmx_3600' in n, n",
+        ])
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => Some(make()),
+        Ok(o) => {
+            let why = String::from_utf8_lossy(&o.stderr);
+            let last = why.lines().last().unwrap_or("").to_string();
+            common::skip(
+                test,
+                &format!(
+                    "OpenTimelineIO with the fcp_xml and cmx_3600 adapters is not importable \
+                     ({last}); run packaging/setup.sh deps and export REDUB_OTIO_PYTHONPATH"
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            common::skip(test, &format!("python3 cannot run: {e}"));
+            None
+        }
+    }
+}
+
+/// Reads our files with OpenTimelineIO and prints one line per clip: kind, track, name, range in
+/// the track and source range, in frames.
+const READ_OURS: &str = r#"
+import sys
+import opentimelineio as otio
+path, adapter, rate = sys.argv[1], sys.argv[2], float(sys.argv[3])
+kw = {"rate": rate} if adapter == "cmx_3600" else {}
+tl = otio.adapters.read_from_file(path, adapter_name=adapter, **kw)
+if tl.global_start_time is not None:
+    print("start", round(tl.global_start_time.rescaled_to(rate).value))
+for i, tr in enumerate(tl.tracks):
+    for c in tr.find_clips():
+        r = c.range_in_parent()
+        s = c.source_range
+        print("clip", tr.kind, i, c.name, round(r.start_time.rescaled_to(rate).value),
+              round(r.duration.rescaled_to(rate).value),
+              round(s.start_time.rescaled_to(rate).value))
+for m in tl.tracks.markers:
+    print("marker", round(m.marked_range.start_time.rescaled_to(rate).value), m.name)
+for v in [c for c in tl.find_clips() if c.parent().kind == "Video"][:1]:
+    print("refs", " ".join(sorted(v.media_references().keys())))
+for tr in tl.tracks:
+    for m in tr.markers:
+        print("marker", round(m.marked_range.start_time.rescaled_to(rate).value), m.name)
+"#;
+
+#[test]
+fn opentimelineio_reads_our_otio_fcp7_xml_and_edl_with_the_same_clips() {
+    let test = "opentimelineio_reads_our_otio_fcp7_xml_and_edl_with_the_same_clips";
+    let Some(_) = otio_python(test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let rate = FrameRate::FPS_29_97;
+    let mut p = sample_project(dir.path(), rate, true);
+    // A render on disk: OTIO offers it as the picture clip's alternative reference.
+    let render = dir.path().join("dubbed.mp4");
+    std::fs::write(&render, b"rendered").unwrap();
+    p.export.output = Some(render);
+    let cut = Cut::from_project(&p, dir.path());
+    let files = [
+        ("cut.otio", "otio_json", otio::write(&cut)),
+        ("cut.xml", "fcp_xml", fcp7::write(&cut).unwrap()),
+        ("cut.edl", "cmx_3600", edl::write(&cut, 2).unwrap()),
+    ];
+    let f = |t: Time| redub::model::interchange::nearest_frame(t, rate);
+    for (name, adapter, text) in files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let o = otio_python(test)
+            .unwrap()
+            .args(["-c", READ_OURS, s(&path), adapter, &rate.as_f64().to_string()])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "{adapter}: {}\n{out}", String::from_utf8_lossy(&o.stderr));
+        println!("{adapter}:\n{out}");
+        let clips: Vec<Vec<&str>> = out
+            .lines()
+            .filter(|l| l.starts_with("clip "))
+            .map(|l| l.split(' ').collect())
+            .collect();
+        // Every dub clip, by name, at its position with its length and source in.
+        let tracks: Vec<&redub::model::interchange::CutTrack> =
+            if adapter == "cmx_3600" { vec![&cut.tracks[2]] } else { cut.tracks.iter().collect() };
+        // The CMX 3600 reader starts its track at the first event.
+        let origin = if adapter == "cmx_3600" { f(cut.tracks[2].clips[0].position) } else { 0 };
+        for t in tracks {
+            for c in &t.clips {
+                let words = c.name.split(' ').count();
+                let hit = clips.iter().find(|l| l[3..3 + words].join(" ") == c.name);
+                let hit =
+                    hit.unwrap_or_else(|| panic!("{adapter}: no clip {:?} in\n{out}", c.name));
+                let nums: Vec<i64> = hit[3 + words..].iter().map(|n| n.parse().unwrap()).collect();
+                assert_eq!(
+                    nums,
+                    [f(c.position) - origin, f(c.duration), f(c.source_in)],
+                    "{adapter}: {}",
+                    c.name
+                );
+            }
+        }
+        if adapter == "otio_json" {
+            assert!(out.contains("refs DEFAULT_MEDIA REDUB_RENDERED"), "{out}");
+        }
+        if adapter != "cmx_3600" {
+            assert!(out.contains(&format!("start {}", cut.start_frame)), "{adapter}: {out}");
+            for m in &p.timeline.markers {
+                assert!(
+                    out.contains(&format!("marker {} {}", f(m.time), m.name)),
+                    "{adapter}: marker {} in\n{out}",
+                    m.name
+                );
+            }
+        }
+    }
+}
+
+/// Writes with OpenTimelineIO a cut at 29.97 DF starting 01:00:00;00: a picture track with the
+/// shot, two audio tracks (the shot's own sound; two dub lines with a gap), a marker.
+const WRITE_CUT: &str = r#"
+import sys
+import opentimelineio as otio
+out, shot, line1, line2 = sys.argv[1:5]
+rate = 30000 / 1001
+rt = lambda f: otio.opentime.RationalTime(f, rate)
+tr = lambda s, d: otio.opentime.TimeRange(rt(s), rt(d))
+ref = lambda p, d: otio.schema.ExternalReference(target_url="file://" + p, available_range=tr(0, d))
+tl = otio.schema.Timeline(name="from otio")
+tl.global_start_time = otio.opentime.from_timecode("01:00:00;00", rate)
+v = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+v.append(otio.schema.Clip(name="shot", media_reference=ref(shot, 120), source_range=tr(0, 120)))
+a1 = otio.schema.Track(name="Original", kind=otio.schema.TrackKind.Audio)
+a1.append(otio.schema.Clip(name="shot audio", media_reference=ref(shot, 120), source_range=tr(0, 120)))
+a2 = otio.schema.Track(name="ADR", kind=otio.schema.TrackKind.Audio)
+a2.append(otio.schema.Gap(source_range=tr(0, 15)))
+a2.append(otio.schema.Clip(name="adr 1", media_reference=ref(line1, 45), source_range=tr(3, 30)))
+a2.append(otio.schema.Gap(source_range=tr(0, 10)))
+a2.append(otio.schema.Clip(name="adr 2", media_reference=ref(line2, 30), source_range=tr(0, 24)))
+tl.tracks.extend([v, a1, a2])
+tl.tracks.markers.append(otio.schema.Marker(name="check lips", marked_range=tr(40, 0)))
+otio.adapters.write_to_file(tl, out)
+"#;
+
+#[test]
+fn a_cut_written_by_opentimelineio_imports_as_the_expected_project() {
+    let test = "a_cut_written_by_opentimelineio_imports_as_the_expected_project";
+    let Some(mut py) = otio_python(test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let rate = FrameRate::FPS_29_97;
+    let shot = dir.path().join("shot.mp4");
+    testsrc::write_bars_clip(&shot, 120, 128, 96, rate, 440.0).unwrap();
+    let (line1, line2) = (dir.path().join("adr1.wav"), dir.path().join("adr2.wav"));
+    tone(&line1, 1.5, 300.0);
+    tone(&line2, 1.0, 500.0);
+    let cut = dir.path().join("cut.otio");
+    let o = py.args(["-c", WRITE_CUT, s(&cut), s(&shot), s(&line1), s(&line2)]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.path().join("p.redub");
+    let o = common::redub(&["timeline", "import", s(&cut), "-o", s(&out)]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(common::stderr(&o).is_empty(), "{}", common::stderr(&o));
+    let p = Project::load(&out).unwrap();
+    let tl = &p.timeline;
+    assert_eq!(tl.frame_rate, rate);
+    // 01:00:00;00 drop-frame is frame 107 892.
+    assert_eq!(tl.start_timecode, Some(StartTimecode { frame: 107_892, drop_frame: true }));
+    assert_eq!(p.media(tl.video.media.unwrap()).unwrap().path, shot);
+    assert_eq!(tl.original_audio.media, tl.video.media);
+    assert_eq!(tl.dub_tracks.len(), 1);
+    assert_eq!(tl.dub_tracks[0].name, "ADR");
+    let f = |n: i64| rate.frame_to_time(n);
+    let got: Vec<(&str, Time, Time, Time)> = tl.dub_tracks[0]
+        .clips
+        .iter()
+        .map(|c| (c.name.as_str(), c.position, c.source_in, c.source_out))
+        .collect();
+    assert_eq!(got, [("adr 1", f(15), f(3), f(33)), ("adr 2", f(55), f(0), f(24))]);
+    let paths: Vec<&Path> =
+        tl.dub_tracks[0].clips.iter().map(|c| p.media(c.media).unwrap().path.as_path()).collect();
+    assert_eq!(paths, [line1.as_path(), line2.as_path()]);
+    assert_eq!(tl.markers, [Marker { time: f(40), name: "check lips".into() }]);
+    assert_eq!(tl.duration, f(120));
+}
+
+#[test]
+fn the_shots_sound_on_two_tracks_is_one_original_and_a_clip_without_media_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = FrameRate::FPS_25;
+    let p = sample_project(dir.path(), rate, false);
+    let mut cut = Cut::from_project(&p, dir.path());
+    // As an editor writes a stereo shot: its sound on A1 and A2, no Redub metadata.
+    for t in &mut cut.tracks {
+        t.redub = None;
+        for c in &mut t.clips {
+            c.redub = None;
+        }
+    }
+    let mut right = cut.tracks[1].clone();
+    right.name = "A2".into();
+    cut.tracks.insert(2, right);
+    cut.tracks[3].clips[0].url = None;
+    let back = import(cut, dir.path());
+    let tl = &back.project.timeline;
+    assert_eq!(tl.original_audio.media, tl.video.media);
+    let names: Vec<&str> = tl.dub_tracks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["Anna", "Ben"]);
+    assert_eq!(tl.dub_tracks[0].clips.len(), 1, "the clip without media is not on the track");
+    assert_eq!(back.warnings.len(), 2, "{:?}", back.warnings);
+    assert!(back.warnings[0].contains("\"A2\""), "{:?}", back.warnings);
+    assert!(back.warnings[1].contains("Anna line 1"), "{:?}", back.warnings);
+}
