@@ -531,7 +531,6 @@ run_editor() {
 cmd_run() {
     cmd_deps
     export_model_env
-    export_otio_env
     log "cargo build --release"
     cargo build --release
     cmd_demo "$RELEASE_BIN"
@@ -551,6 +550,7 @@ step() {
 cmd_test() {
     cmd_deps
     export_model_env
+    export_otio_env
     step cargo fmt --check
     step cargo clippy --all-targets -- -D warnings
     step cargo build --release

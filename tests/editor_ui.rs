@@ -944,6 +944,7 @@ fn saving_over_a_project_another_program_changed_asks_first() {
     h.key_press_modifiers(Modifiers::COMMAND, egui::Key::S);
     h.run_ok();
     h.get_by_label("The project changed on disk");
+    shot(&mut h, "changed_on_disk");
     assert_eq!(std::fs::read(&file).unwrap(), on_disk, "the other program's change is kept");
     h.get_by_role_and_label(Role::Button, "Don't save").click();
     h.run_ok();
@@ -1166,4 +1167,22 @@ fn file_menu_exports_the_timeline_and_imports_it_back() {
     assert_eq!(tl.markers.len(), 1);
     assert_eq!(tl.markers[0].name, "cue");
     assert!(!app.log.iter().any(|l| l.error), "{:?}", app.log);
+}
+
+#[test]
+fn help_system_check_shows_the_doctor_report() {
+    if !common::models_or_skip("help_system_check_shows_the_doctor_report") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(&dir.path().join("appdata"), None);
+    h.run_ok();
+    h.get_by_label("Help").click();
+    h.run_ok();
+    h.get_by_label("System check…").click();
+    h.run_ok();
+    let report = h.state().system_report.clone().expect("a report");
+    assert!(h.query_by_label_contains("Everything Redub needs is here").is_some());
+    assert!(report.checks.iter().any(|c| c.name == "x264enc"));
+    shot(&mut h, "help_system_check");
 }

@@ -21,19 +21,8 @@ pub struct Dirs {
 impl Dirs {
     /// From `REDUB_DATA_DIR`, else the platform's folders, else a folder in the temp dir.
     pub fn from_env() -> Self {
-        if let Some(d) = std::env::var_os("REDUB_DATA_DIR") {
-            let d = PathBuf::from(d);
-            return Self { data: d.join("data"), config: d.join("config") };
-        }
-        match directories::ProjectDirs::from("", "", "redub") {
-            Some(p) => {
-                Self { data: p.data_dir().to_path_buf(), config: p.config_dir().to_path_buf() }
-            }
-            None => {
-                let d = std::env::temp_dir().join("redub");
-                Self { data: d.join("data"), config: d.join("config") }
-            }
-        }
+        let (data, config) = crate::render::system::app_dirs();
+        Self { data, config }
     }
 
     /// Both folders under one root (tests).

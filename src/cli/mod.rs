@@ -273,6 +273,15 @@ enum Command {
         #[arg(long)]
         face: u32,
     },
+    /// Check what this machine gives Redub: GStreamer and every element the presets need (with
+    /// the Debian package of each missing one), ONNX Runtime, the models and their sha256, the
+    /// compositor that will draw lip edits and why, the audio output, the data and cache folders
+    /// and their sizes. Exits 1 when something needed is missing.
+    Doctor {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure lip sync: A/V offset, confidence and a verdict from the main face's inner-lip
     /// opening (Face Mesh) vs the speech-band envelope; with --against, rank several audios.
     ///
@@ -430,6 +439,23 @@ fn remove_temp_files_on_signal() {
     });
 }
 
+/// `redub doctor`: the system report; exit 1 when something needed is missing.
+fn doctor(json: bool) -> ExitCode {
+    let report = crate::render::system::gather(None);
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("redub: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     remove_temp_files_on_signal();
@@ -442,6 +468,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Probe { file, json } => commands::probe(&file, json),
+        Command::Doctor { json } => return doctor(json),
         Command::Render { project, output, preset, range, json, loudness } => commands::render(
             &project,
             &output,

@@ -11,6 +11,7 @@
 //! - [`stream`]: export's sound mixed chunk by chunk, the original streamed from its file,
 //!   loudness normalisation as passes over the stream;
 //! - [`warp_cache`]: stretched samples of warped dub clips;
+//! - [`system`]: what this machine gives Redub (`redub doctor`, Help ▸ System check);
 //! - [`export`]: the writer side ([`render_project`]).
 
 pub mod compositor;
@@ -20,6 +21,7 @@ pub mod lips;
 pub mod pixels;
 pub mod sources;
 pub mod stream;
+pub mod system;
 pub mod warp_cache;
 
 use crate::lipsync::plan::PlanError;

@@ -191,6 +191,8 @@ pub struct RedubApp {
     pub key_preset: KeyPreset,
     /// Show the log window.
     pub show_log: bool,
+    /// Help ▸ System check: the report shown (`redub doctor`'s).
+    pub system_report: Option<crate::render::system::SystemReport>,
     /// Thumbnails of the shot.
     pub thumbnails: Thumbnails,
     /// Lip lanes, the lip section of the inspector, the faces list and the mask painter.
@@ -260,6 +262,7 @@ impl RedubApp {
             after_save: None,
             key_preset: settings.key_preset,
             show_log: false,
+            system_report: None,
             thumbnails: Thumbnails::default(),
             lip_ui: Default::default(),
             speakers: Default::default(),

@@ -167,6 +167,12 @@ impl RedubApp {
                     }
                 }
             });
+            ui.menu_button("Help", |ui| {
+                if ui.button("System check…").clicked() {
+                    // What `redub doctor` prints: a second or so (the models' checksums).
+                    self.system_report = Some(crate::render::system::gather(None));
+                }
+            });
         });
     }
 
@@ -417,6 +423,26 @@ impl RedubApp {
             }
         }
         self.toasts_ui(ctx);
+        if let Some(report) = &self.system_report {
+            let mut open = true;
+            egui::Window::new("System check").open(&mut open).default_size([720.0, 480.0]).show(
+                ctx,
+                |ui| {
+                    let verdict = if report.failed() {
+                        "Something Redub needs is missing (FAIL below); `redub doctor` prints the same."
+                    } else {
+                        "Everything Redub needs is here; `redub doctor` prints the same."
+                    };
+                    ui.label(verdict);
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        ui.monospace(report.to_text());
+                    });
+                },
+            );
+            if !open {
+                self.system_report = None;
+            }
+        }
         if self.show_log {
             let mut open = true;
             egui::Window::new("Log").open(&mut open).default_size([520.0, 260.0]).show(ctx, |ui| {
