@@ -715,13 +715,9 @@ fn a_project_that_cannot_be_opened_shows_a_dialog_with_the_reason() {
     assert!(h.query_by_label("Cannot open the project").is_some());
 }
 
-#[test]
-fn export_dialog_warns_about_a_dub_past_the_picture_and_asks_before_replacing_a_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = two_track_project(dir.path());
-    let mut h = harness(&dir.path().join("appdata"), Some(file));
-    step_until(&mut h, "background work", |a| a.background_idle());
-    // A 2 s line on Bob at 3 s runs 1 s past the 4 s picture.
+/// Places [`two_track_project`]'s 2 s line on Bob at 3 s (1 s past the 4 s picture) and opens
+/// the export dialog.
+fn line_on_bob_at_3s_then_export_dialog(h: &mut Harness<'_, RedubApp>) {
     let (media, bob) = {
         let p = &h.state().project;
         (p.media[1].id, p.timeline.dub_tracks[1].id)
@@ -731,6 +727,16 @@ fn export_dialog_warns_about_a_dub_past_the_picture_and_asks_before_replacing_a_
     h.state_mut().queue(AppCommand::PlaceMedia { media, track: bob, at, mode });
     h.state_mut().queue(AppCommand::ShowExport);
     h.run_ok();
+}
+
+#[test]
+fn export_dialog_warns_about_a_dub_past_the_picture_and_asks_before_replacing_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    step_until(&mut h, "background work", |a| a.background_idle());
+    // A 2 s line on Bob at 3 s runs 1 s past the 4 s picture.
+    line_on_bob_at_3s_then_export_dialog(&mut h);
     let out = dir.path().join("mix.wav");
     std::fs::write(&out, "an older export").unwrap();
     h.state_mut().export.preset = redub::model::Preset::WavStems;
@@ -793,15 +799,7 @@ fn the_sequence_ends_at_its_last_clip_and_exports_held_or_black_picture_past_the
     let mut h = harness(&dir.path().join("appdata"), Some(file.clone()));
     step_until(&mut h, "background work", |a| a.background_idle());
     // A 2 s line on Bob at 3 s: the sequence ends at 5 s, the 4 s picture 1 s before.
-    let (media, bob) = {
-        let p = &h.state().project;
-        (p.media[1].id, p.timeline.dub_tracks[1].id)
-    };
-    let at = Time::from_millis(3000);
-    let mode = redub::model::edit::PlaceMode::Overwrite;
-    h.state_mut().queue(AppCommand::PlaceMedia { media, track: bob, at, mode });
-    h.state_mut().queue(AppCommand::ShowExport);
-    h.run_ok();
+    line_on_bob_at_3s_then_export_dialog(&mut h);
     assert_eq!(h.state().project.timeline.sequence_end(), Time::from_millis(5000));
     // One length everywhere: the header, the Project panel and the export dialog.
     assert!(h.query_by_label("00:00:05:00").is_some(), "the header's end");

@@ -55,14 +55,7 @@ pub fn for_each_track_lips(
         let Some(tf) = track.frames.get((i - start) as usize).filter(|tf| tf.frame == i) else {
             return Ok(());
         };
-        if !matches!(frame.format, PixelFormat::Rgba) {
-            return Err(AnalysisError::Model(format!(
-                "{}: the decoder gave a non-RGBA frame",
-                path.display()
-            )));
-        }
-        let image = RgbImage::from_rgba(frame.width as usize, frame.height as usize, &frame.data);
-        let lips = mesh.lips(&image, &tf.landmarks)?;
+        let (image, lips) = lips_in(path, &frame, tf, mesh)?;
         f(TrackLips { frame: tf, image: &image, lips })
     })
 }
@@ -85,15 +78,26 @@ pub fn for_each_track_lips_where(
             None => decoder.insert(VideoDecoder::open_with_cache(path, 0)?),
         };
         let frame = decoder.frame(tf.frame)?;
-        if !matches!(frame.format, PixelFormat::Rgba) {
-            return Err(AnalysisError::Model(format!(
-                "{}: the decoder gave a non-RGBA frame",
-                path.display()
-            )));
-        }
-        let image = RgbImage::from_rgba(frame.width as usize, frame.height as usize, &frame.data);
-        let lips = mesh.lips(&image, &tf.landmarks)?;
+        let (image, lips) = lips_in(path, &frame, tf, mesh)?;
         f(TrackLips { frame: tf, image: &image, lips })?;
     }
     Ok(())
+}
+
+/// The picture of a decoded RGBA `frame` and the lips Face Mesh finds there at `tf`'s landmarks.
+fn lips_in(
+    path: &Path,
+    frame: &crate::media::Frame,
+    tf: &TrackFrame,
+    mesh: &mut FaceMesh,
+) -> Result<(RgbImage, Option<LipLandmarks>), AnalysisError> {
+    if !matches!(frame.format, PixelFormat::Rgba) {
+        return Err(AnalysisError::Model(format!(
+            "{}: the decoder gave a non-RGBA frame",
+            path.display()
+        )));
+    }
+    let image = RgbImage::from_rgba(frame.width as usize, frame.height as usize, &frame.data);
+    let lips = mesh.lips(&image, &tf.landmarks)?;
+    Ok((image, lips))
 }
