@@ -55,7 +55,7 @@ pub fn for_each_track_lips(
         let Some(tf) = track.frames.get((i - start) as usize).filter(|tf| tf.frame == i) else {
             return Ok(());
         };
-        let (image, lips) = lips_in(path, &frame, tf, mesh)?;
+        let (image, lips) = lips_in(path, frame, tf, mesh)?;
         f(TrackLips { frame: tf, image: &image, lips })
     })
 }
