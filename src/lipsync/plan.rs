@@ -248,12 +248,6 @@ fn bound_tracks(project: &Project) -> Vec<(TrackId, crate::model::lip::FaceId)> 
 /// them while the plan is still being made.
 pub fn first_edited_frame(project: &Project, rate: FrameRate) -> Option<i64> {
     let bound = bound_tracks(project);
-    let clips = project
-        .timeline
-        .dub_tracks
-        .iter()
-        .filter(|t| bound.iter().any(|(id, _)| *id == t.id))
-        .flat_map(|t| t.clips.iter());
     if bound.is_empty() {
         return None;
     }
@@ -261,7 +255,14 @@ pub fn first_edited_frame(project: &Project, rate: FrameRate) -> Option<i64> {
         return Some(0);
     }
     // A frame starts at its time; the frame holding a clip's start is edited at most.
-    clips.map(|c| rate.time_to_frame(c.position)).min()
+    project
+        .timeline
+        .dub_tracks
+        .iter()
+        .filter(|t| bound.iter().any(|(id, _)| *id == t.id))
+        .flat_map(|t| t.clips.iter())
+        .map(|c| rate.time_to_frame(c.position))
+        .min()
 }
 
 /// Plans every bound, enabled dub track. `dialogue_of(project)` returns the interleaved
@@ -423,11 +424,13 @@ pub fn plan_lips(
                 Some(Look { pose: Look::pose(&tf.landmarks)?, light: l.light, jaw: l.jaw })
             })
             .collect();
-        // Frames the edit may draw on that the bank did not learn from (a long shot's frames
-        // between its learned stretches) have their own look measured: only those under the
-        // track's clips, so the cost follows the dub's length.
+        // Usable frames the edit may draw on that the bank did not learn from (a long shot's
+        // frames between its learned stretches) have their own look measured: only those under
+        // the track's clips, so the cost follows the dub's length. Frames the bank would not
+        // learn from either (low scores, filled in) borrow the nearest clean look, as before.
         let replaced = replaced_frames(project, dub_track, rate, frames);
-        let own_looks = measure_looks(video, &track, |i| replaced[i] && !learn[i], job)?;
+        let unlearned = |i: usize| !learn[i] && engine::usable(track[i]).is_some();
+        let own_looks = measure_looks(video, &track, |i| replaced[i] && unlearned(i), job)?;
         let target_looks: Vec<Option<Look>> = (0..frames)
             .map(|i| {
                 let tf = track[i as usize]?;

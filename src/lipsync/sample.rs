@@ -5,7 +5,7 @@
 //! ten-minute shot as for a two-minute one (issue 22, item 7); shorter shots are learned whole,
 //! exactly as before.
 
-use super::engine::{MIN_BANK_SCORE, TrackFrame};
+use super::engine::{TrackFrame, usable};
 
 /// Seconds of usable face the plan learns from at most (`REDUB_LEARN_SECONDS` overrides it for
 /// comparisons). Two minutes is several times the footage the sample clips' figures were
@@ -28,20 +28,15 @@ pub fn learn_seconds() -> f64 {
         .unwrap_or(LEARN_SECONDS)
 }
 
-/// Whether frame `i` of a track is usable for learning (a confident detection).
-fn usable(tf: &Option<TrackFrame>) -> bool {
-    tf.is_some_and(|t| t.score >= MIN_BANK_SCORE)
-}
-
 /// Per frame of `track`: whether the plan learns from it. All usable frames when they fit in
 /// `budget_s` seconds at `fps`; else stretches of [`STRETCH_SECONDS`] of consecutive usable
 /// frames, one from the middle of each of equal parts of the usable frames, together within the
 /// budget (stretches of face-less footage are skipped, not counted).
 pub fn learning_frames(track: &[Option<TrackFrame>], fps: f64, budget_s: f64) -> Vec<bool> {
-    let usable_at: Vec<usize> = (0..track.len()).filter(|&i| usable(&track[i])).collect();
+    let usable_at: Vec<usize> = (0..track.len()).filter(|&i| usable(track[i]).is_some()).collect();
     let budget = (budget_s * fps).round().max(1.0) as usize;
     if usable_at.len() <= budget {
-        return track.iter().map(usable).collect();
+        return track.iter().map(|t| usable(*t).is_some()).collect();
     }
     let n = usable_at.len();
     let stretch = ((STRETCH_SECONDS * fps).round() as usize).clamp(1, budget);

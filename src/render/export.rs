@@ -232,13 +232,7 @@ pub fn render_project(
                 }
                 let lips = planner
                     .join()
-                    .map_err(|_| RenderError::Invalid("the lip planner panicked".into()))?
-                    .map_err(|e| match e {
-                        RenderError::Media(MediaError::Cancelled) if job.is_cancelled() => {
-                            RenderError::Media(MediaError::Cancelled)
-                        }
-                        other => other,
-                    })?;
+                    .map_err(|_| RenderError::Invalid("the lip planner panicked".into()))??;
                 timing.wait += t0.elapsed().as_secs_f64();
                 frames.set_lips(lips);
             }

@@ -42,6 +42,12 @@ use crate::model::lip::PaintedMask;
 /// Frames with a detection score below this do not enter the bank.
 pub const MIN_BANK_SCORE: f32 = 0.9;
 
+/// The frame of a face track the bank may learn from: a confident detection (at least
+/// [`MIN_BANK_SCORE`]; filled-in frames score 0).
+pub fn usable(tf: Option<TrackFrame>) -> Option<TrackFrame> {
+    tf.filter(|t| t.score >= MIN_BANK_SCORE)
+}
+
 /// Frames over which an edit fades in and out at the edges of dub speech.
 pub const RAMP_FRAMES: usize = 3;
 
@@ -210,7 +216,7 @@ pub fn build_bank(
         if cancelled(i) {
             break;
         }
-        let Some(tf) = tf.filter(|t| t.score >= MIN_BANK_SCORE) else { continue };
+        let Some(tf) = usable(*tf) else { continue };
         let Some(f) = features.get(i) else { continue };
         let Some(rgba) = frame_rgba(i) else { continue };
         let Some(p) = extract_patch_at(&rgba, width, height, &tf.landmarks, detail) else {
