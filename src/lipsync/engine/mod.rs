@@ -409,6 +409,18 @@ mod tests {
         assert_eq!(w[0], 0.25);
         assert_eq!(w[3], 1.0);
         assert_eq!(w[11], 0.25);
+        // Speech that runs into the first or last frame is edited at full weight there (nothing
+        // is seen before or after it to fade from) and still ramps at its silent edge.
+        let mut edge: Vec<Option<Vec<f32>>> = vec![None; 12];
+        for (i, d) in edge.iter_mut().enumerate().take(8) {
+            *d = Some(vec![i as f32]);
+        }
+        let at_start = plan(&bank, &edge, SelectParams::default());
+        let ws: Vec<f32> = at_start[..8].iter().map(|x| x.unwrap().weight).collect();
+        assert_eq!(ws[..4], [1.0; 4]);
+        assert_eq!(ws[7], 0.25);
+        let all = plan(&bank, &vec![Some(vec![3.0]); 5], SelectParams::default());
+        assert!(all.iter().all(|x| x.unwrap().weight == 1.0));
         // A filmed run is not blended with its neighbours.
         assert!(p[4..16].iter().all(|x| x.unwrap().mix == [None, None]));
         // Jumps are: the middle frame of 2 → 20 → 3 is blended with both neighbours.

@@ -14,9 +14,14 @@ pub fn plan(bank: &Bank, dub: &[Option<Vec<f32>>], params: SelectParams) -> Vec<
 pub fn finish_plan(bank: &Bank, chosen: Vec<Option<usize>>) -> Vec<Option<Planned>> {
     let n = chosen.len();
     let active: Vec<bool> = chosen.iter().map(Option::is_some).collect();
+    // Frames to the nearest frame the edit is off. The ends of the planned span are no such
+    // edge: nothing is seen before the first frame or after the last, so an edit that runs into
+    // them starts (ends) at full weight instead of showing the original mouth under the dub.
     let edge_distance = |i: usize| -> usize {
         let before = (0..=i).rev().take_while(|&j| active[j]).count();
         let after = (i..n).take_while(|&j| active[j]).count();
+        let before = if before > i { usize::MAX } else { before };
+        let after = if i + after >= n { usize::MAX } else { after };
         before.min(after)
     };
     chosen
