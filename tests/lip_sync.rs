@@ -71,8 +71,9 @@ fn sync_check(cache: &Path, file: &Path, audio: &Path) -> Check {
     }
 }
 
-/// A project with `video` and `dub` placed at 0 bound to face 0, rendered to `out`.
-fn render_with_dub(cache: &Path, dir: &Path, video: &Path, dub: &Path, out: &Path) {
+/// A project with `video` and `dub` placed at 0 bound to face 0, rendered to `out`; the
+/// render's JSON events.
+fn render_with_dub(cache: &Path, dir: &Path, video: &Path, dub: &Path, out: &Path) -> Vec<Value> {
     let project = dir.join("p.redub");
     let dub_arg = format!("{}@0", dub.display());
     redub(
@@ -95,7 +96,11 @@ fn render_with_dub(cache: &Path, dir: &Path, video: &Path, dub: &Path, out: &Pat
         cache,
         &["bind", &project.to_string_lossy(), "--track", &track.to_string(), "--face", "0"],
     );
-    redub(cache, &["render", &project.to_string_lossy(), "-o", &out.to_string_lossy()]);
+    let events = redub(
+        cache,
+        &["render", &project.to_string_lossy(), "-o", &out.to_string_lossy(), "--json"],
+    );
+    events.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
 #[test]
@@ -178,7 +183,20 @@ fn edited_mouths_follow_the_dub() {
         for (dub, human) in [(&espeak, false), (&a2, true)] {
             let label = dub.file_name().unwrap_or_default().to_string_lossy().into_owned();
             let out = dir.path().join(format!("{clip}-{label}.mp4"));
-            render_with_dub(&cache, dir.path(), &video, dub, &out);
+            let events = render_with_dub(&cache, dir.path(), &video, dub, &out);
+            // The first render of a clip builds its mouth bank while the export waits at the
+            // first edited frame: that wait reports the plan's stage, not a frozen frame count.
+            if !human {
+                let stages: Vec<&str> = events
+                    .iter()
+                    .filter(|e| e["event"] == "planning")
+                    .filter_map(|e| e["stage"].as_str())
+                    .collect();
+                assert!(
+                    stages.contains(&"building the mouth bank"),
+                    "{clip}: planning events while the export waited: {stages:?}"
+                );
+            }
             let edited = sync_check(&cache, &out, dub);
             let (o, c, flicker) = (edited.offset, edited.confidence, edited.flicker);
             let vs_original = sync_check(&cache, &out, &video);

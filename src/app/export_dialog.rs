@@ -19,6 +19,8 @@ pub struct RunningExport {
     pub started: Instant,
     /// The time-left estimate.
     pub eta: Eta,
+    /// While the render waits for the lip plan: the plan's stage and progress.
+    pub planning: Arc<std::sync::Mutex<Option<(String, f64)>>>,
     /// The render (dropping it cancels the render); its one result is the outcome.
     task: Task<Result<Vec<PathBuf>, String>>,
 }
@@ -118,9 +120,14 @@ impl ExportDialog {
         let dir = project_path
             .map(project_dir)
             .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+        let planning = Arc::new(std::sync::Mutex::new(None));
+        let plan_state = Arc::clone(&planning);
         let task = Task::spawn("export", 1, move |job, out| {
             let mut last = Instant::now();
-            let r = render_project(&project, &dir, &opts, job, |_| {
+            let r = render_project(&project, &dir, &opts, job, |p| {
+                if let Ok(mut s) = plan_state.lock() {
+                    *s = p.planning;
+                }
                 // The UI polls the job; wake it a few times a second.
                 if last.elapsed().as_millis() > 200 {
                     ctx.request_repaint();
@@ -132,8 +139,13 @@ impl ExportDialog {
         })?;
         self.finished = None;
         let job = Arc::clone(task.job());
-        self.running =
-            Some(RunningExport { job, started: Instant::now(), eta: Eta::default(), task });
+        self.running = Some(RunningExport {
+            job,
+            started: Instant::now(),
+            eta: Eta::default(),
+            planning,
+            task,
+        });
         Ok(())
     }
 
@@ -269,6 +281,15 @@ pub fn export_dialog_ui(
                         .show_percentage()
                         .text(format!("{:.0} % · {eta}", f * 100.0)),
                 );
+                let planning = r.planning.lock().ok().and_then(|p| p.clone());
+                if let Some((stage, f)) = planning {
+                    // The frames before the first lip edit are written; the rest wait for the plan.
+                    let stage = if stage.is_empty() { "planning".into() } else { stage };
+                    ui.add(
+                        egui::ProgressBar::new(f as f32)
+                            .text(format!("Lip edit: {stage}… {:.0} %", f * 100.0)),
+                    );
+                }
                 if ui.button("Cancel").on_hover_text("Cancel the export").clicked() {
                     out.push(AppCommand::CancelExport);
                 }

@@ -109,12 +109,18 @@ impl LipPreview {
     }
 
     /// Progress (0..1) and label of the running job, for the status bar.
-    pub fn progress(&self) -> Option<(f64, &'static str)> {
+    pub fn progress(&self) -> Option<(f64, String)> {
         if let Some(task) = &self.analysis_job {
-            return Some((task.progress(), "Analysing faces"));
+            return Some((task.progress(), "Analysing faces".into()));
         }
         if let Some(p) = &self.planning {
-            return Some((p.task.progress(), "Lip plan updating"));
+            let stage = p.task.job().stage();
+            let what = if stage.is_empty() {
+                "Lip plan updating".into()
+            } else {
+                format!("Lip plan: {stage}")
+            };
+            return Some((p.task.progress(), what));
         }
         None
     }
@@ -323,7 +329,7 @@ pub fn status_ui(
         ui.separator();
         ui.add(
             egui::ProgressBar::new(p as f32)
-                .desired_width(110.0)
+                .desired_width(220.0)
                 .text(format!("{what} {:.0} %", p * 100.0)),
         );
         if ui.small_button("Cancel").on_hover_text("Stop the face analysis / lip plan").clicked() {

@@ -115,16 +115,32 @@ pub(super) fn render(
     let bar = (!json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} frames, ETA {eta}")
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} frames, ETA {eta} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
     });
     let mut last_percent = -1i64;
+    let mut last_planning = -1i64;
     let report = render_project(&project, &project_dir(project_path), &opts, &job, |p| {
         if let Some(bar) = &bar {
             bar.set_length(p.total as u64);
             bar.set_position(p.done as u64);
+            match &p.planning {
+                Some((stage, f)) => {
+                    bar.set_message(format!("· lip edit: {stage} {:.0} %", f * 100.0));
+                }
+                None => bar.set_message(""),
+            }
+        }
+        if let Some((stage, f)) = p.planning.as_ref().filter(|_| json) {
+            let percent = (f * 100.0) as i64;
+            if percent != last_planning {
+                last_planning = percent;
+                let stage = serde_json::to_string(stage).unwrap_or_default();
+                println!("{{\"event\":\"planning\",\"stage\":{stage},\"fraction\":{f:.4}}}");
+            }
+            return;
         }
         let percent = p.done * 100 / p.total.max(1);
         if json && percent != last_percent {

@@ -10,6 +10,7 @@ pub use latest::LatestWorker;
 pub use task::{Results, Task};
 
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Progress (0..=1) and a cancel flag shared between a worker and whoever watches it.
@@ -18,6 +19,8 @@ pub struct Job {
     /// Fraction done, stored as `f64` bits so it can be read without a lock.
     fraction_bits: AtomicU64,
     cancelled: AtomicBool,
+    /// What the work is doing now, for work of several stages (see [`Job::set_stage`]).
+    stage: Mutex<String>,
 }
 
 impl Job {
@@ -35,6 +38,20 @@ impl Job {
     /// The last recorded progress, 0..=1.
     pub fn progress(&self) -> f64 {
         f64::from_bits(self.fraction_bits.load(Ordering::Relaxed))
+    }
+
+    /// Names the stage the work has entered ("measuring lip shapes") and restarts its progress
+    /// at 0: a stage's progress is its own.
+    pub fn set_stage(&self, stage: &str) {
+        if let Ok(mut s) = self.stage.lock() {
+            stage.clone_into(&mut s);
+        }
+        self.set_progress(0.0);
+    }
+
+    /// The stage last named by [`Job::set_stage`] (empty when none).
+    pub fn stage(&self) -> String {
+        self.stage.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// Asks the worker to stop at its next check.
@@ -64,5 +81,8 @@ mod tests {
         assert!(!job.is_cancelled());
         job.cancel();
         assert!(job.is_cancelled());
+        assert_eq!(job.stage(), "");
+        job.set_stage("measuring lip shapes");
+        assert_eq!((job.stage().as_str(), job.progress()), ("measuring lip shapes", 0.0));
     }
 }

@@ -291,6 +291,7 @@ pub fn plan_lips(
         crate::analysis::AnalysisError::Media(m) => PlanError::Media(m),
         other => PlanError::Invalid(format!("face analysis of {}: {other}", video.display())),
     };
+    job.set_stage("analysing faces");
     let (analysis, _) =
         analyze_file(video, &AnalysisOptions::default(), job, true).map_err(analysis_err)?;
     let extractor = MfccExtractor::new(MfccConfig::speech(SAMPLE_RATE));
@@ -358,6 +359,7 @@ pub fn plan_lips(
         let key = bank_cache::key(&bank_media, face.id, &learned, budget);
         let mut open_err = None;
         let built = bank_cache::load_or_build(bank_cache::cache_dir().as_deref(), &key, || {
+            job.set_stage("building the mouth bank");
             let mut decoder = match VideoDecoder::open_with_cache(video, 0) {
                 Ok(d) => d,
                 Err(e) => {

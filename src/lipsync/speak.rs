@@ -120,6 +120,7 @@ fn smooth_spoken(
 /// lip-landmark model is missing, or too few frames show the face): the caller falls back to
 /// the loudness-driven plan.
 pub fn plan_by_shape(inp: &ShapeInputs<'_>) -> Option<Shaped> {
+    inp.job.set_stage("measuring lip shapes");
     let shapes = match track_shapes_where(inp.video, inp.face, inp.job, Some(inp.learn)) {
         Ok(s) => s,
         Err(e) => {

@@ -26,12 +26,15 @@ pub struct RenderOptions {
 }
 
 /// Progress of a render, reported once per frame (or per second of audio for stems).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RenderProgress {
     /// Frames (or audio seconds) done.
     pub done: i64,
     /// Total.
     pub total: i64,
+    /// While the export waits for the lip plan (at the first frame it edits): the plan's stage
+    /// and how far that stage is (0..1). `None` while frames are written.
+    pub planning: Option<(String, f64)>,
 }
 
 /// What a finished render produced.
@@ -120,6 +123,8 @@ pub fn render_project(
         let edited_from = crate::lipsync::plan::first_edited_frame(project, rate);
         let plan_job = Job::new();
         let plan_failed = std::sync::atomic::AtomicBool::new(false);
+        // Called from the frame writer and while waiting for the plan.
+        let on_progress = std::cell::RefCell::new(on_progress);
         return std::thread::scope(|scope| {
             let planner = match edited_from {
                 Some(_) => Some(
@@ -201,7 +206,7 @@ pub fn render_project(
                 writer.push_audio(&audio.next((s1 - s0) as usize)?.mix)?;
                 let done = i - first + 1;
                 job.set_progress(done as f64 / total as f64);
-                on_progress(RenderProgress { done, total });
+                (on_progress.borrow_mut())(RenderProgress { done, total, planning: None });
                 Ok(())
             };
             let split = edited_from.map_or(last, |f| f.clamp(first, last));
@@ -222,11 +227,21 @@ pub fn render_project(
                 other => other?,
             };
             if let Some(planner) = planner {
-                // Waiting for the plan: the user's cancel reaches the planner.
+                // Waiting for the plan: the user's cancel reaches the planner, and the plan's
+                // progress is reported (the frame count stands still meanwhile).
                 let t0 = std::time::Instant::now();
+                let mut reported = None::<std::time::Instant>;
                 while !planner.is_finished() {
                     if job.is_cancelled() {
                         plan_job.cancel();
+                    }
+                    if reported.is_none_or(|r| r.elapsed().as_millis() >= 100) {
+                        reported = Some(std::time::Instant::now());
+                        (on_progress.borrow_mut())(RenderProgress {
+                            done: split - first,
+                            total: last - first,
+                            planning: Some((plan_job.stage(), plan_job.progress())),
+                        });
                     }
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
@@ -285,7 +300,7 @@ pub fn render_project(
         s += n;
         let done = (s - s_start + chunk - 1) / chunk;
         job.set_progress(done as f64 / total as f64);
-        on_progress(RenderProgress { done, total });
+        on_progress(RenderProgress { done, total, planning: None });
     }
     let mut written = Vec::new();
     for w in writers {
