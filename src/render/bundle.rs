@@ -257,15 +257,21 @@ pub fn collect_project(
     crate::model::output::check_output(out, &inputs)
         .map_err(|e| BundleError::Project(e.to_string()))?;
 
+    // `.NAME.redub-PID.part.tmp`, as every write names its temp file: a later write removes it
+    // when this process was killed outright, SIGINT/SIGTERM remove it now.
     let out_dir = project_dir(out);
-    let mut prefix = crate::model::output::part_stem(out);
-    prefix.push(format!("{}.", std::process::id()));
-    let tmp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".part.tmp")
-        .tempfile_in(&out_dir)
-        .map_err(io_at(&out_dir))?;
-    crate::model::output::register_part(tmp.path());
+    crate::model::output::remove_stale_parts(out);
+    let mut name = crate::model::output::part_stem(out);
+    name.push(format!("{}.part.tmp", std::process::id()));
+    let _ = std::fs::remove_file(out_dir.join(&name));
+    crate::model::output::register_part(&out_dir.join(&name));
+    let tmp = match tempfile::Builder::new().prefix(&name).rand_bytes(0).tempfile_in(&out_dir) {
+        Ok(t) => t,
+        Err(e) => {
+            crate::model::output::unregister_part(&out_dir.join(&name));
+            return Err(io_at(&out_dir)(e));
+        }
+    };
     let written = (|| {
         let total = (media_bytes + cache_bytes).max(1);
         let mut done = 0u64;
@@ -355,18 +361,46 @@ pub fn unpack_folder(bundle: &Path) -> PathBuf {
 /// the manifest in a temp folder first: a corrupt, truncated, unsafe or cancelled bundle leaves
 /// nothing behind.
 pub fn open(bundle: &Path, job: &Job) -> Result<Opened, BundleError> {
-    let corrupt = |reason: String| BundleError::Corrupt { path: bundle.to_path_buf(), reason };
     let io_at = |path: &Path| {
         let path = path.to_path_buf();
         move |source| BundleError::Io { path, source }
     };
     let file = std::fs::File::open(bundle).map_err(io_at(bundle))?;
     let total = file.metadata().map_err(io_at(bundle))?.len().max(1);
+    // `.NAME.redub-PID.part.unpack`, removed on a signal now or by a later open after a kill.
     let parent = project_dir(bundle);
-    let mut prefix = crate::model::output::part_stem(bundle);
-    prefix.push("unpack-");
-    let tmp =
-        tempfile::Builder::new().prefix(&prefix).tempdir_in(&parent).map_err(io_at(&parent))?;
+    crate::model::output::remove_stale_parts(bundle);
+    let mut name = crate::model::output::part_stem(bundle);
+    name.push(format!("{}.part.unpack", std::process::id()));
+    let tmp_path = parent.join(&name);
+    if tmp_path.is_dir() {
+        std::fs::remove_dir_all(&tmp_path).map_err(io_at(&tmp_path))?;
+    }
+    crate::model::output::register_part(&tmp_path);
+    let unpacked = unpack_checked(bundle, total, file, &tmp_path, job);
+    // Renamed into place when it worked; else (a failure, or an earlier unpack reused) removed.
+    if tmp_path.exists() {
+        let _ = std::fs::remove_dir_all(&tmp_path);
+    }
+    crate::model::output::unregister_part(&tmp_path);
+    unpacked
+}
+
+/// [`open`]'s work, unpacking into the folder `tmp` (made here; the caller removes what is left
+/// of it).
+fn unpack_checked(
+    bundle: &Path,
+    total: u64,
+    file: std::fs::File,
+    tmp: &Path,
+    job: &Job,
+) -> Result<Opened, BundleError> {
+    let corrupt = |reason: String| BundleError::Corrupt { path: bundle.to_path_buf(), reason };
+    let io_at = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BundleError::Io { path, source }
+    };
+    std::fs::create_dir(tmp).map_err(io_at(tmp))?;
     let mut reader = Hashing::new(BufReader::with_capacity(1 << 20, file), job, 0, total, false);
     let mut found: BTreeMap<String, (u64, String)> = BTreeMap::new();
     {
@@ -391,7 +425,7 @@ pub fn open(bundle: &Path, job: &Job) -> Result<Opened, BundleError> {
             if found.contains_key(&rel) {
                 return Err(corrupt(format!("entry {rel} appears twice")));
             }
-            let dest = tmp.path().join(&rel);
+            let dest = tmp.join(&rel);
             if let Some(p) = dest.parent() {
                 std::fs::create_dir_all(p).map_err(io_at(p))?;
             }
@@ -414,12 +448,12 @@ pub fn open(bundle: &Path, job: &Job) -> Result<Opened, BundleError> {
     let (Some((_, manifest_sha)), Some(_)) = (found.get(MANIFEST), found.get(MANIFEST_HASH)) else {
         return Err(corrupt("truncated: the manifest at its end is missing".into()));
     };
-    let stated = std::fs::read_to_string(tmp.path().join(MANIFEST_HASH))
-        .map_err(io_at(&tmp.path().join(MANIFEST_HASH)))?;
+    let stated = std::fs::read_to_string(tmp.join(MANIFEST_HASH))
+        .map_err(io_at(&tmp.join(MANIFEST_HASH)))?;
     if stated.trim() != manifest_sha {
         return Err(corrupt("the manifest does not match its checksum (damaged)".into()));
     }
-    let text = std::fs::read_to_string(tmp.path().join(MANIFEST))
+    let text = std::fs::read_to_string(tmp.join(MANIFEST))
         .map_err(|e| corrupt(format!("manifest unreadable: {e}")))?;
     let manifest: Manifest =
         serde_json::from_str(&text).map_err(|e| corrupt(format!("manifest unreadable: {e}")))?;
@@ -478,14 +512,9 @@ pub fn open(bundle: &Path, job: &Job) -> Result<Opened, BundleError> {
     if job.is_cancelled() {
         return Err(BundleError::Cancelled);
     }
-    std::fs::write(tmp.path().join(UNPACKED_MARK), &mark)
-        .map_err(io_at(&tmp.path().join(UNPACKED_MARK)))?;
-    let caches_installed = install_caches(tmp.path());
-    let kept = tmp.keep();
-    if let Err(e) = std::fs::rename(&kept, &folder) {
-        let _ = std::fs::remove_dir_all(&kept);
-        return Err(io_at(&folder)(e));
-    }
+    std::fs::write(tmp.join(UNPACKED_MARK), &mark).map_err(io_at(&tmp.join(UNPACKED_MARK)))?;
+    let caches_installed = install_caches(tmp);
+    std::fs::rename(tmp, &folder).map_err(io_at(&folder))?;
     job.set_progress(1.0);
     Ok(Opened {
         project: folder.join(&manifest.project),
