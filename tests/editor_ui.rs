@@ -1219,7 +1219,9 @@ fn file_menu_collects_a_bundle_that_opens_by_drop_and_as_the_argument_elsewhere(
     h.run_ok();
     shot(&mut h, "collect_project_dialog");
     h.get_by_role_and_label(Role::Button, "Collect").click();
-    step_until(&mut h, "the bundle", |a| a.bundle_job.is_none());
+    step_until(&mut h, "the bundle", |a| {
+        a.failure.is_some() || a.log.iter().any(|l| l.text.contains("Collected the project"))
+    });
     assert!(out.is_file(), "{:?}", h.state().log);
     let said = h.state().log.iter().any(|l| l.text.contains("Collected the project into"));
     assert!(said, "{:?}", h.state().log);
