@@ -742,6 +742,7 @@ mod bundle {
             let (e, left) = open_bytes(&good[..cut]);
             println!("cut at {cut}: {e}");
             assert!(matches!(e, BundleError::Corrupt { .. }), "{e}");
+            assert!(e.to_string().contains("truncated"), "{e}");
             assert_eq!(left, ["b.redubz"], "nothing unpacked");
         }
         let (e, left) = open_bytes(b"not a bundle at all");

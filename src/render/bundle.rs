@@ -527,7 +527,8 @@ fn unpack_checked(
 
 /// What a read error of the archive means to the user.
 fn damage(e: &io::Error) -> String {
-    if e.kind() == io::ErrorKind::UnexpectedEof {
+    // The tar reader says "unexpected EOF …" with another error kind when a header is cut.
+    if e.kind() == io::ErrorKind::UnexpectedEof || e.to_string().contains("unexpected EOF") {
         "truncated: the file ends early (an unfinished copy or download?)".into()
     } else {
         format!("damaged: {e}")
