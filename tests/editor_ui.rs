@@ -1184,3 +1184,77 @@ fn help_system_check_shows_the_doctor_report() {
     assert!(report.checks.iter().any(|c| c.name == "x264enc"));
     shot(&mut h, "help_system_check");
 }
+
+#[test]
+fn file_menu_collects_a_bundle_that_opens_by_drop_and_as_the_argument_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let (video, line) = media(&src);
+    let mut p = Project::new("Bundle", FrameRate::FPS_25);
+    let v = p.add_media(&video, MediaKind::Video, Time::from_millis(4000)).unwrap();
+    p.timeline.video.media = Some(v);
+    p.timeline.original_audio.media = Some(v);
+    p.timeline.duration = Time::from_millis(4000);
+    let a = p.add_media(&line, MediaKind::Audio, Time::from_millis(2000)).unwrap();
+    let t = p.add_dub_track("Anna");
+    p.add_clip(t, a, Time::from_millis(1000)).unwrap();
+    let proj = dir.path().join("scene.redub");
+    p.save(&proj).unwrap();
+
+    let mut h = harness(&dir.path().join("appdata"), Some(proj));
+    h.state_mut().builtin_file_dialog = true;
+    h.run_ok();
+    // File ▸ Collect project… → the browser, offering scene.redubz → Collect.
+    h.get_by_label("File").click();
+    h.run_ok();
+    h.get_by_label("Collect project…").click();
+    h.run_ok();
+    assert!(h.query_by_label("Collect project").is_some(), "the browser's window");
+    let out = dir.path().join("scene.redubz");
+    h.get_by_role_and_label(Role::TextInput, "Path").focus();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Path").type_text(&out.display().to_string());
+    h.run_ok();
+    shot(&mut h, "collect_project_dialog");
+    h.get_by_role_and_label(Role::Button, "Collect").click();
+    step_until(&mut h, "the bundle", |a| {
+        a.failure.is_some() || a.log.iter().any(|l| l.text.contains("Collected the project"))
+    });
+    assert!(out.is_file(), "{:?}", h.state().log);
+    let said = h.state().log.iter().any(|l| l.text.contains("Collected the project into"));
+    assert!(said, "{:?}", h.state().log);
+    drop(h);
+
+    // Elsewhere, the original media renamed away: a drop of the bundle opens it, relinked.
+    let there = dir.path().join("there");
+    std::fs::create_dir_all(&there).unwrap();
+    let moved = there.join("scene.redubz");
+    std::fs::rename(&out, &moved).unwrap();
+    std::fs::rename(&src, dir.path().join("src-gone")).unwrap();
+    let mut h = harness(&dir.path().join("appdata2"), None);
+    h.run_ok();
+    drop_file(&mut h, Pos2::new(700.0, 300.0), &moved);
+    step_until(&mut h, "the bundle open", |a| a.bundle_job.is_none() && a.path.is_some());
+    let unpacked = there.join("scene/scene.redub");
+    assert_eq!(h.state().path.as_deref(), Some(unpacked.as_path()), "{:?}", h.state().log);
+    let app = h.state();
+    assert_eq!(app.project.timeline.dub_tracks[0].clips.len(), 1);
+    for m in &app.project.media {
+        assert!(m.path.starts_with(there.join("scene/media")) && m.path.is_file(), "{m:?}");
+    }
+    assert!(!app.log.iter().any(|l| l.error && !l.text.contains("model")), "{:?}", app.log);
+    drop(h);
+
+    // As the editor's argument: the same unpacked folder again, nothing unpacked twice.
+    let mut h = harness(&dir.path().join("appdata3"), Some(moved.clone()));
+    step_until(&mut h, "the bundle open", |a| a.bundle_job.is_none() && a.path.is_some());
+    assert_eq!(h.state().path.as_deref(), Some(unpacked.as_path()));
+    let said = h.state().log.iter().any(|l| l.text.contains("unpacked before"));
+    assert!(said, "{:?}", h.state().log);
+    let mut left: Vec<_> =
+        std::fs::read_dir(&there).unwrap().map(|e| e.unwrap().file_name()).collect();
+    left.sort();
+    assert_eq!(left, ["scene", "scene.redubz"]);
+}

@@ -195,6 +195,11 @@ pub enum AppCommand {
     BrowseExportOutput,
     /// Relink missing media from a folder; `None` shows a folder dialog.
     RelinkFolder(Option<PathBuf>),
+    /// Collect the project, its media, caches and models list into one `.redubz` bundle; `None`
+    /// shows a dialog.
+    CollectProject(Option<PathBuf>),
+    /// Cancel the running collect or bundle open.
+    CancelBundle,
     /// Write the timeline as OTIO, FCP7 XML or EDL (by the extension); `None` shows a dialog.
     ExportTimeline(Option<PathBuf>),
     /// Replace the project with one made from an OTIO, FCP7 XML or EDL timeline (asks about

@@ -28,6 +28,8 @@ pub enum BrowsePurpose {
     ExportTimeline,
     /// A timeline to import (.otio, .xml, .edl).
     ImportTimeline,
+    /// Where to write the project bundle (.redubz).
+    CollectProject,
 }
 
 /// Timeline files the interchange reads and writes.
@@ -44,6 +46,7 @@ impl BrowsePurpose {
             BrowsePurpose::Subtitles => "Import subtitles",
             BrowsePurpose::ExportTimeline => "Export timeline",
             BrowsePurpose::ImportTimeline => "Import timeline",
+            BrowsePurpose::CollectProject => "Collect project",
         }
     }
 
@@ -57,6 +60,7 @@ impl BrowsePurpose {
             BrowsePurpose::Subtitles => "Import",
             BrowsePurpose::ExportTimeline => "Export",
             BrowsePurpose::ImportTimeline => "Import",
+            BrowsePurpose::CollectProject => "Collect",
         }
     }
 
@@ -68,7 +72,9 @@ impl BrowsePurpose {
             .unwrap_or_default();
         match self {
             BrowsePurpose::Import(_) => MEDIA_EXTENSIONS.contains(&ext.as_str()),
-            BrowsePurpose::Open | BrowsePurpose::SaveAs => ext == "redub",
+            BrowsePurpose::Open => ext == "redub" || ext == "redubz",
+            BrowsePurpose::SaveAs => ext == "redub",
+            BrowsePurpose::CollectProject => ext == "redubz",
             BrowsePurpose::RelinkFolder => false,
             BrowsePurpose::ExportOutput => true,
             BrowsePurpose::Subtitles => ext == "srt" || ext == "vtt",
@@ -145,6 +151,9 @@ impl FileBrowser {
         }
         if purpose == BrowsePurpose::ExportTimeline {
             path.push_str("timeline.otio");
+        }
+        if purpose == BrowsePurpose::CollectProject {
+            path.push_str("project.redubz");
         }
         Self { purpose, path, reason: reason.into(), problem: None, listing: None }
     }
@@ -247,7 +256,10 @@ impl FileBrowser {
                     Err(format!("{} does not exist", p.display()))
                 }
             }
-            BrowsePurpose::SaveAs | BrowsePurpose::ExportOutput | BrowsePurpose::ExportTimeline => {
+            BrowsePurpose::SaveAs
+            | BrowsePurpose::ExportOutput
+            | BrowsePurpose::ExportTimeline
+            | BrowsePurpose::CollectProject => {
                 if p.is_dir() || text.ends_with('/') {
                     return Err("type a file name after the folder".into());
                 }

@@ -4,6 +4,7 @@
 
 pub mod align_ui;
 pub mod bench;
+pub mod bundle_ui;
 pub mod command;
 mod editor;
 pub mod export_dialog;

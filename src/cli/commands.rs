@@ -82,6 +82,14 @@ pub(super) fn render(
     json: bool,
     loudness: Option<&str>,
 ) -> Result<(), CliError> {
+    // A bundle renders as the project it holds, unpacked beside it.
+    let unpacked;
+    let project_path = if crate::render::bundle::is_bundle(project_path) {
+        unpacked = super::bundle::open(project_path)?;
+        unpacked.as_path()
+    } else {
+        project_path
+    };
     let mut project = Project::load(project_path)?;
     let inputs = project_inputs(&project, project_path);
     check_output(output, &inputs)?;

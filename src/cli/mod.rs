@@ -5,6 +5,7 @@ mod analyze;
 mod bench;
 mod bench_lips;
 mod bench_playback;
+mod bundle;
 mod commands;
 mod dialogue;
 mod eval;
@@ -147,7 +148,7 @@ enum Command {
     },
     /// Render a project to a file.
     Render {
-        /// The project file (.redub).
+        /// The project file (.redub), or a bundle (.redubz), unpacked beside it first.
         project: PathBuf,
         /// Output file. For the wav preset, the mix; `_dialogue` and `_background` stems go beside it.
         #[arg(short, long)]
@@ -221,6 +222,25 @@ enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Collect a project into one self-contained file (.redubz): the project, its media, the
+    /// face analyses and mouth banks, and the list of models it needs (not the weights).
+    Bundle {
+        /// The project file (.redub).
+        project: PathBuf,
+        /// The bundle to write (.redubz).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Replace the output if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Unpack a bundle (.redubz) into a folder beside it (an earlier unpack of the same bundle is
+    /// reused) and print the project file's path. `redub render` and the editor open bundles
+    /// this way by themselves.
+    Unbundle {
+        /// The bundle.
+        bundle: PathBuf,
     },
     /// Timelines to and from editing applications: OpenTimelineIO, FCP7 XML, CMX 3600 EDL.
     Timeline {
@@ -511,6 +531,8 @@ pub fn main() -> ExitCode {
             output: output.as_deref(),
             max_hours,
         }),
+        Command::Bundle { project, output, force } => bundle::collect(&project, &output, force),
+        Command::Unbundle { bundle: b } => bundle::unbundle(&b),
         Command::Timeline {
             command: TimelineCommand::Export { project, output, format, track },
         } => timeline::export(&timeline::ExportArgs {

@@ -168,15 +168,19 @@ pub fn unregister_part(path: &Path) {
     }
 }
 
-/// Removes the temp files of every write in progress. For a signal handler about to end the
-/// process: the files a writer would remove when dropped.
+/// Removes the temp files (and temp folders: a bundle being unpacked) of every write in
+/// progress. For a signal handler about to end the process: what a writer would remove when
+/// dropped.
 pub fn remove_part_files() {
     let parts = match PARTS.lock() {
         Ok(parts) => parts.clone(),
         Err(poisoned) => poisoned.into_inner().clone(),
     };
     for p in parts {
-        let _ = std::fs::remove_file(p);
+        // A file first, as fast as before; a folder (a bundle being unpacked) only then.
+        if std::fs::remove_file(&p).is_err() {
+            let _ = std::fs::remove_dir_all(p);
+        }
     }
 }
 
@@ -197,7 +201,8 @@ pub fn process_alive(pid: u32) -> bool {
 }
 
 /// Removes temp files of earlier writes to `target` whose process is gone (killed with -9, a
-/// power cut): `.NAME.redub-PID.part.*` beside it. Returns how many were removed.
+/// power cut): `.NAME.redub-PID.part.*` beside it (files, and the folders of a bundle being
+/// unpacked). Returns how many were removed.
 pub fn remove_stale_parts(target: &Path) -> usize {
     let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let stem = part_stem(target);
@@ -211,13 +216,15 @@ pub fn remove_stale_parts(target: &Path) -> usize {
         let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
         let pid = std::str::from_utf8(&rest[..digits]).ok().and_then(|d| d.parse::<u32>().ok());
         let Some(pid) = pid.filter(|_| rest[digits..].starts_with(b".part.")) else { continue };
-        if pid != std::process::id()
-            && !process_alive(pid)
-            && e.file_type().is_ok_and(|t| t.is_file())
-            && std::fs::remove_file(e.path()).is_ok()
-        {
-            removed += 1;
+        if pid == std::process::id() || process_alive(pid) {
+            continue;
         }
+        let gone = match e.file_type() {
+            Ok(t) if t.is_file() => std::fs::remove_file(e.path()).is_ok(),
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(e.path()).is_ok(),
+            _ => false,
+        };
+        removed += usize::from(gone);
     }
     removed
 }

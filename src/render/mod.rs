@@ -12,8 +12,10 @@
 //!   loudness normalisation as passes over the stream;
 //! - [`warp_cache`]: stretched samples of warped dub clips;
 //! - [`system`]: what this machine gives Redub (`redub doctor`, Help ▸ System check);
+//! - [`bundle`]: the self-contained project bundle (`.redubz`): collect and open;
 //! - [`export`]: the writer side ([`render_project`]).
 
+pub mod bundle;
 pub mod compositor;
 pub mod export;
 pub mod graph;

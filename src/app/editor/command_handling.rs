@@ -281,6 +281,19 @@ impl RedubApp {
                 self.missing_checked = None;
                 self.info(format!("Relinked {n} file(s); {left} still missing"));
             }
+            C::CollectProject(Some(p)) => self.collect_project(p),
+            C::CollectProject(None) => {
+                if let Some(p) =
+                    self.browse(BrowsePurpose::CollectProject).and_then(|v| v.into_iter().next())
+                {
+                    self.collect_project(p);
+                }
+            }
+            C::CancelBundle => {
+                if let Some(j) = &self.bundle_job {
+                    j.cancel();
+                }
+            }
             C::ExportTimeline(Some(p)) => self.export_timeline(&p),
             C::ExportTimeline(None) => {
                 if let Some(p) =

@@ -111,6 +111,82 @@ impl RedubApp {
         }
     }
 
+    /// The name a bundle of this project gets: the project file's, else the project's title.
+    pub(super) fn bundle_name(&self) -> String {
+        self.path
+            .as_deref()
+            .and_then(Path::file_stem)
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.project.name.clone())
+    }
+
+    /// File ▸ Collect project…: writes the project as it is in the editor (saved or not) with
+    /// its media and caches into the bundle `out` on a background task.
+    pub(super) fn collect_project(&mut self, out: PathBuf) {
+        let out = if crate::render::bundle::is_bundle(&out) {
+            out
+        } else {
+            out.with_extension(crate::render::bundle::BUNDLE_EXTENSION)
+        };
+        let job = crate::app::bundle_ui::BundleJob::collect(
+            self.project.clone(),
+            self.project_dir(),
+            Some(self.bundle_name()),
+            out,
+        );
+        self.start_bundle(job);
+    }
+
+    fn start_bundle(&mut self, job: std::io::Result<crate::app::bundle_ui::BundleJob>) {
+        if self.bundle_job.is_some() {
+            self.error("a bundle is being written or opened already: wait for it or cancel it");
+            return;
+        }
+        match job {
+            Ok(j) => self.bundle_job = Some(j),
+            Err(e) => self.error(format!("cannot start the bundle work: {e}")),
+        }
+    }
+
+    /// Takes the result of a finished collect or bundle open.
+    pub(super) fn poll_bundle(&mut self) {
+        use crate::app::bundle_ui::{BundleDone, size_text};
+        let Some(job) = self.bundle_job.as_mut() else { return };
+        let Some(result) = job.poll() else { return };
+        let (title, path) = (job.title, job.path.clone());
+        self.bundle_job = None;
+        match result {
+            Ok(BundleDone::Collected(r)) => self.info(format!(
+                "Collected the project into {} ({}: {} media file(s), {} cache file(s), {} \
+                 model(s) listed)",
+                r.path.display(),
+                size_text(r.size),
+                r.media_files,
+                r.cache_files,
+                r.models
+            )),
+            Ok(BundleDone::Opened(o)) => {
+                self.open_now(&o.project);
+                let how = if o.reused { "unpacked before, in" } else { "unpacked into" };
+                self.info(format!(
+                    "Opened the bundle {} ({how} {})",
+                    path.display(),
+                    o.folder.display()
+                ));
+                for w in o.warnings {
+                    self.error(format!("Bundle: {w}"));
+                }
+            }
+            Err(e) if e.is_cancelled() => {
+                self.info(format!("{title} cancelled: nothing was left behind"))
+            }
+            Err(e) if title == "Collect project" => {
+                self.fail("Cannot collect the project", e.to_string())
+            }
+            Err(e) => self.fail("Cannot open the bundle", e.to_string()),
+        }
+    }
+
     /// Removes this project's autosave (its changes were saved or thrown away).
     pub(super) fn drop_autosave(&mut self) {
         if let Some(w) = self.autosave_worker.take() {
@@ -122,6 +198,10 @@ impl RedubApp {
     }
 
     pub(super) fn open_now(&mut self, path: &Path) {
+        if crate::render::bundle::is_bundle(path) && path.is_file() {
+            self.start_bundle(crate::app::bundle_ui::BundleJob::open(path));
+            return;
+        }
         if !looks_like_project(path) {
             // A video or a sound (`redub edit clip.mp4`, File ▸ Open on a clip): a new project
             // with the file imported, as a drop on an empty editor.

@@ -191,6 +191,8 @@ pub struct RedubApp {
     pub key_preset: KeyPreset,
     /// Show the log window.
     pub show_log: bool,
+    /// File ▸ Collect project… or a bundle being opened, while it runs.
+    pub bundle_job: Option<super::bundle_ui::BundleJob>,
     /// Help ▸ System check: the report shown (`redub doctor`'s).
     pub system_report: Option<crate::render::system::SystemReport>,
     /// Thumbnails of the shot.
@@ -262,6 +264,7 @@ impl RedubApp {
             after_save: None,
             key_preset: settings.key_preset,
             show_log: false,
+            bundle_job: None,
             system_report: None,
             thumbnails: Thumbnails::default(),
             lip_ui: Default::default(),
@@ -443,7 +446,15 @@ impl RedubApp {
         let d = rfd::FileDialog::new().set_directory(&dir);
         let chosen = match &purpose {
             B::Import(_) => d.add_filter("Media", MEDIA_EXTENSIONS).pick_files(),
-            B::Open => d.add_filter("Redub project", &["redub"]).pick_file().map(|p| vec![p]),
+            B::Open => d
+                .add_filter("Redub project or bundle", &["redub", "redubz"])
+                .pick_file()
+                .map(|p| vec![p]),
+            B::CollectProject => d
+                .add_filter("Redub bundle", &[crate::render::bundle::BUNDLE_EXTENSION])
+                .set_file_name(format!("{}.redubz", self.bundle_name()))
+                .save_file()
+                .map(|p| vec![p]),
             B::SaveAs => d
                 .add_filter("Redub project", &["redub"])
                 .set_file_name("project.redub")

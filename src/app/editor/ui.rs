@@ -35,6 +35,11 @@ impl RedubApp {
         if files.is_empty() {
             return;
         }
+        // A bundle dropped on the editor opens (as File ▸ Open would).
+        if let Some(b) = files.iter().find(|f| crate::render::bundle::is_bundle(f)) {
+            self.pending.push(AppCommand::Open(Some(b.clone())));
+            return;
+        }
         let rate = self.project.timeline.frame_rate;
         // Drops land on a frame boundary, like every other edit.
         let target = pos.and_then(|p| self.timeline.drop_target(p)).map(|(t, at)| {
@@ -87,6 +92,18 @@ impl RedubApp {
                 ui.separator();
                 item(ui, "Import timeline…", AppCommand::ImportTimeline(None), out);
                 item(ui, "Export timeline…", AppCommand::ExportTimeline(None), out);
+                if ui
+                    .button("Collect project…")
+                    .on_hover_text(
+                        "One .redubz file with the project, its media, the face analyses and \
+                         mouth banks, and the list of models it needs: opens on another machine \
+                         with everything relinked",
+                    )
+                    .clicked()
+                {
+                    out.push(AppCommand::CollectProject(None));
+                    ui.close();
+                }
                 ui.separator();
                 if ui.button("Quit").clicked() {
                     out.push(AppCommand::Quit);
@@ -413,6 +430,7 @@ impl RedubApp {
                         B::Subtitles => Some(AppCommand::ImportSubtitles(Some(p))),
                         B::ExportTimeline => Some(AppCommand::ExportTimeline(Some(p))),
                         B::ImportTimeline => Some(AppCommand::ImportTimeline(Some(p))),
+                        B::CollectProject => Some(AppCommand::CollectProject(Some(p))),
                         B::ExportOutput => {
                             self.export.output = p.display().to_string();
                             None
@@ -423,6 +441,9 @@ impl RedubApp {
             }
         }
         self.toasts_ui(ctx);
+        if let Some(job) = &self.bundle_job {
+            crate::app::bundle_ui::bundle_window(ctx, job, &mut self.pending);
+        }
         if let Some(report) = &self.system_report {
             let mut open = true;
             egui::Window::new("System check").open(&mut open).default_size([720.0, 480.0]).show(
@@ -557,6 +578,7 @@ impl RedubApp {
 
         self.keys(&ctx);
         self.dropped_files(&ctx);
+        self.poll_bundle();
         if ctx.input(|i| i.viewport().close_requested()) && !self.allow_close && self.is_dirty() {
             ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
             self.unsaved_prompt = Some(AfterPrompt::Quit);
