@@ -193,6 +193,8 @@ pub struct RedubApp {
     pub show_log: bool,
     /// Help ▸ System check: the report shown (`redub doctor`'s).
     pub system_report: Option<crate::render::system::SystemReport>,
+    /// Help ▸ Models…: the models window, with its fetch task while one runs.
+    pub models: Option<crate::app::models_ui::ModelsWindow>,
     /// Thumbnails of the shot.
     pub thumbnails: Thumbnails,
     /// Lip lanes, the lip section of the inspector, the faces list and the mask painter.
@@ -263,6 +265,7 @@ impl RedubApp {
             key_preset: settings.key_preset,
             show_log: false,
             system_report: None,
+            models: None,
             thumbnails: Thumbnails::default(),
             lip_ui: Default::default(),
             speakers: Default::default(),

@@ -172,6 +172,10 @@ impl RedubApp {
                     // What `redub doctor` prints: a second or so (the models' checksums).
                     self.system_report = Some(crate::render::system::gather(None));
                 }
+                if ui.button("Models…").clicked() {
+                    // Reads the manifests and checks each file's sha256 (a second or so).
+                    self.models = Some(crate::app::models_ui::ModelsWindow::new());
+                }
             });
         });
     }
@@ -442,6 +446,12 @@ impl RedubApp {
             if !open {
                 self.system_report = None;
             }
+        }
+        if let Some(models) = &mut self.models
+            && !models.ui(ctx)
+        {
+            // Dropping the window drops its fetch task, which cancels it.
+            self.models = None;
         }
         if self.show_log {
             let mut open = true;
