@@ -315,20 +315,26 @@ deb_check() {
         [[ -f "$work/data/redub/models/onnxruntime/libonnxruntime.so.1.32.0" ]] ||
             die "deb: the models are not in the user data folder ($work/data/redub/models)"
         log "deb: models fetch filled $work/data/redub/models (7 files, sha256 verified)"
-        quietly /usr/bin/redub models verify
-        quietly /usr/bin/redub doctor
+        quietly /usr/bin/redub models verify || die "deb: redub models verify failed"
+        quietly /usr/bin/redub doctor || die "deb: redub doctor failed"
         log "deb: redub doctor: exit 0"
         quietly /usr/bin/redub new --video "$ROOT/$DEMO_DIR/demo_shot.mp4" \
-            --dub "$ROOT/$DEMO_DIR/dub_line1.wav@1.0" -o "$work/x.redub"
-        quietly /usr/bin/redub render "$work/x.redub" -o "$work/x.mp4" --range 0.5..2.5
+            --dub "$ROOT/$DEMO_DIR/dub_line1.wav@1.0" -o "$work/x.redub" ||
+            die "deb: redub new failed"
+        quietly /usr/bin/redub render "$work/x.redub" -o "$work/x.mp4" --range 0.5..2.5 ||
+            die "deb: redub render failed"
         [[ -s "$work/x.mp4" ]] || die "deb: redub render wrote nothing"
         log "deb: redub new + render: $(du -h "$work/x.mp4" | cut -f1) written"
-        deb_editor_shot "$work"
+        deb_editor_shot "$work" || exit 1
         local type
-        type="$(xdg-mime query filetype "$work/x.redub")"
+        type="$(xdg-mime query filetype "$work/x.redub" || true)"
         [[ "$type" == "application/x-redub" ]] || die "deb: xdg-mime says $type for a .redub"
         log "deb: xdg-mime query filetype x.redub: $type"
-    )
+    ) || {
+        # Every step above ends in die (errexit does not hold in this context): leave no package.
+        quietly apt-get remove -y redub || true
+        die "deb: the installed package's checks failed (package removed; $work kept)"
+    }
     quietly apt-get remove -y redub
     local left=()
     while IFS= read -r f; do
@@ -363,7 +369,7 @@ deb_editor_shot() {
         sleep 1
         kill -0 "$app" 2>/dev/null || break
         DISPLAY="$display" import -window root "$work/editor.png" 2>/dev/null || continue
-        colours="$(identify -format '%k' "$work/editor.png")"
+        colours="$(identify -format '%k' "$work/editor.png" 2>/dev/null || echo 0)"
         ((colours <= 16)) || break
     done
     kill "$app" 2>/dev/null || true

@@ -68,6 +68,9 @@ pub struct ManagedFile {
     pub path: PathBuf,
 }
 
+/// Each file with what is on disk for it.
+pub type States = Vec<(ManagedFile, FileState)>;
+
 /// What is on disk for one file.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "state", rename_all = "lowercase")]
@@ -259,7 +262,7 @@ impl Store {
     }
 
     /// Each file with what is on disk for it.
-    pub fn check(&self) -> Result<Vec<(ManagedFile, FileState)>, StoreError> {
+    pub fn check(&self) -> Result<States, StoreError> {
         Ok(self.files()?.into_iter().map(|f| (f.clone(), state_of(&f))).collect())
     }
 
@@ -267,10 +270,7 @@ impl Store {
     /// each is hash-checked before it is copied (temp file + rename) and never replaces a
     /// verified file. Returns each file's state afterwards and one line per file that could not
     /// be taken (wrong hash in `dir`).
-    pub fn install_from(
-        &self,
-        dir: &Path,
-    ) -> Result<(Vec<(ManagedFile, FileState)>, Vec<String>), StoreError> {
+    pub fn install_from(&self, dir: &Path) -> Result<(States, Vec<String>), StoreError> {
         if !dir.is_dir() {
             return Err(io_err(dir, "not a folder"));
         }
@@ -330,7 +330,7 @@ impl Store {
         on_line: &mut dyn FnMut(&str),
         on_progress: &mut dyn FnMut(f64),
         cancelled: &dyn Fn() -> bool,
-    ) -> Result<Vec<(ManagedFile, FileState)>, StoreError> {
+    ) -> Result<States, StoreError> {
         let script = self.fetch_script()?;
         let files = self.files()?;
         let mut groups: Vec<String> = files.iter().map(|f| f.group.clone()).collect();
