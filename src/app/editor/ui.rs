@@ -540,6 +540,11 @@ impl RedubApp {
         if let Some(plan) = self.lip_preview.update(&self.project, &dir, &ctx) {
             self.viewer.set_plan(plan);
         }
+        if std::mem::take(&mut self.lip_preview.models_needed) && self.models.is_none() {
+            // The first use of a feature that needs a model found one (or ONNX Runtime) missing
+            // or damaged: the Models window says which and offers to fetch it.
+            self.models = Some(crate::app::models_ui::ModelsWindow::new());
+        }
         let shot_len = self
             .project
             .timeline
