@@ -360,7 +360,7 @@ impl Store {
         })
         .collect();
         drop(tx);
-        let mut last = Vec::new();
+        let mut last: Vec<String> = Vec::new();
         loop {
             if cancelled() {
                 let pid = i32::try_from(child.id()).ok().and_then(rustix::process::Pid::from_raw);
@@ -392,7 +392,15 @@ impl Store {
         }
         let status = child.wait().map_err(|e| io_err(&script, e))?;
         if !status.success() {
-            return Err(StoreError::FetchFailed { reason: last.join("\n") });
+            // The lines were passed on already: the reason is the script's own error line.
+            let reason = last
+                .iter()
+                .rev()
+                .find(|l| l.contains("error:"))
+                .or(last.last())
+                .cloned()
+                .unwrap_or_else(|| format!("the fetch script ended with {status}"));
+            return Err(StoreError::FetchFailed { reason });
         }
         on_progress(1.0);
         self.check()
