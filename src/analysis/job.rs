@@ -4,14 +4,14 @@ use super::AnalysisError;
 use super::cache;
 use super::mtcnn::Mtcnn;
 use super::pipeline::{Analysis, AnalysisOptions, Analyzer};
-use crate::inference::{Registry, models_dir};
+use crate::inference::Registry;
 use crate::jobs::{Job, Task};
 use crate::media::VideoDecoder;
 use std::path::{Path, PathBuf};
 
 /// Loads the detector from the default models folder.
 pub fn load_detector() -> Result<Mtcnn, AnalysisError> {
-    let registry = Registry::load(&models_dir())?;
+    let registry = Registry::installed()?;
     Mtcnn::load(&registry)
 }
 

@@ -11,7 +11,7 @@
 use super::AnalysisError;
 use super::geometry::Similarity;
 use super::image::RgbImage;
-use crate::inference::{Model, Registry, models_dir};
+use crate::inference::{Model, Registry};
 use ndarray::Array4;
 use serde::Serialize;
 
@@ -257,9 +257,9 @@ impl FaceMesh {
         })
     }
 
-    /// Opens it from the models folder the detector uses ([`models_dir`]).
+    /// Opens it from the models folder the detector uses ([`Registry::installed`]).
     pub fn load_default() -> Result<Self, AnalysisError> {
-        Self::load(&Registry::load(&models_dir())?)
+        Self::load(&Registry::installed()?)
     }
 
     /// Whether [`FaceMesh::lips`] runs the second pass (re-crop from the first mesh); on by

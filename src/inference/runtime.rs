@@ -111,29 +111,17 @@ fn library_in(dir: &Path) -> Option<PathBuf> {
     found.pop()
 }
 
-/// The folder holding `*.toml` model manifests and the fetched files: `REDUB_MODELS_DIR`, else a
-/// `models/` folder next to the executable or one of its parents (an installed or `cargo run`
-/// layout), else `./models`, else the source tree's `models/` (development builds).
+/// The folder holding the fetched files, as `<dir>/<manifest stem>/<name>`: `REDUB_MODELS_DIR`,
+/// else a source checkout's `models/`, else (installed) the user data folder's `models/`; see
+/// [`super::store::Store::locate`].
 pub fn models_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("REDUB_MODELS_DIR").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let is_models = |d: &Path| d.join("mtcnn.toml").is_file();
-    if let Ok(exe) = std::env::current_exe() {
-        for dir in exe.ancestors().skip(1) {
-            let cand = dir.join("models");
-            if is_models(&cand) {
-                return cand;
-            }
-        }
-    }
-    if let Ok(cwd) = std::env::current_dir() {
-        let cand = cwd.join("models");
-        if is_models(&cand) {
-            return cand;
-        }
-    }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models"))
+    super::store::Store::locate().files
+}
+
+/// The folder holding the `*.toml` model manifests: the same as [`models_dir`] except for an
+/// installed package (`<prefix>/share/redub/models`).
+pub fn manifests_dir() -> PathBuf {
+    super::store::Store::locate().manifests
 }
 
 impl Runtime {

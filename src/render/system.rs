@@ -215,18 +215,20 @@ pub fn gather(compositor: Option<Backend>) -> SystemReport {
             "onnxruntime",
             "library".into(),
             Status::Fail,
-            format!("{e}; run packaging/setup.sh deps"),
+            format!("{e}; run `redub models fetch`"),
         ),
     }
     let models = crate::inference::models_dir();
-    match Registry::load(&models) {
+    match Registry::installed() {
         Ok(reg) if reg.entries().is_empty() => add(
             "models",
             models.display().to_string(),
             Status::Fail,
-            "no model manifests (*.toml) here: REDUB_MODELS_DIR points elsewhere, or run \
-             packaging/setup.sh deps"
-                .into(),
+            format!(
+                "no model manifests (*.toml) in {}: REDUB_MODELS_DIR points elsewhere, or \
+                 reinstall redub",
+                crate::inference::manifests_dir().display()
+            ),
         ),
         Ok(reg) => {
             for m in reg.entries() {
@@ -237,10 +239,7 @@ pub fn gather(compositor: Option<Backend>) -> SystemReport {
                 let (status, detail) = if !m.path.is_file() {
                     (
                         Status::Fail,
-                        format!(
-                            "missing: {} (packaging/setup.sh deps fetches it)",
-                            m.path.display()
-                        ),
+                        format!("missing: {} (`redub models fetch` fetches it)", m.path.display()),
                     )
                 } else {
                     match file_sha256(&m.path) {

@@ -195,6 +195,8 @@ pub struct RedubApp {
     pub bundle_job: Option<super::bundle_ui::BundleJob>,
     /// Help ▸ System check: the report shown (`redub doctor`'s).
     pub system_report: Option<crate::render::system::SystemReport>,
+    /// Help ▸ Models…: the models window, with its fetch task while one runs.
+    pub models: Option<crate::app::models_ui::ModelsWindow>,
     /// Thumbnails of the shot.
     pub thumbnails: Thumbnails,
     /// Lip lanes, the lip section of the inspector, the faces list and the mask painter.
@@ -266,6 +268,7 @@ impl RedubApp {
             show_log: false,
             bundle_job: None,
             system_report: None,
+            models: None,
             thumbnails: Thumbnails::default(),
             lip_ui: Default::default(),
             speakers: Default::default(),

@@ -189,6 +189,10 @@ impl RedubApp {
                     // What `redub doctor` prints: a second or so (the models' checksums).
                     self.system_report = Some(crate::render::system::gather(None));
                 }
+                if ui.button("Models…").clicked() {
+                    // Reads the manifests and checks each file's sha256 (a second or so).
+                    self.models = Some(crate::app::models_ui::ModelsWindow::new());
+                }
             });
         });
     }
@@ -464,6 +468,12 @@ impl RedubApp {
                 self.system_report = None;
             }
         }
+        if let Some(models) = &mut self.models
+            && !models.ui(ctx)
+        {
+            // Dropping the window drops its fetch task, which cancels it.
+            self.models = None;
+        }
         if self.show_log {
             let mut open = true;
             egui::Window::new("Log").open(&mut open).default_size([520.0, 260.0]).show(ctx, |ui| {
@@ -550,6 +560,11 @@ impl RedubApp {
         self.lip_preview.set_source(video_path.as_deref(), &ctx);
         if let Some(plan) = self.lip_preview.update(&self.project, &dir, &ctx) {
             self.viewer.set_plan(plan);
+        }
+        if std::mem::take(&mut self.lip_preview.models_needed) && self.models.is_none() {
+            // The first use of a feature that needs a model found one (or ONNX Runtime) missing
+            // or damaged: the Models window says which and offers to fetch it.
+            self.models = Some(crate::app::models_ui::ModelsWindow::new());
         }
         let shot_len = self
             .project
