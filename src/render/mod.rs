@@ -16,6 +16,7 @@
 
 pub mod compositor;
 pub mod export;
+pub mod farm;
 pub mod graph;
 pub mod lips;
 pub mod pixels;
