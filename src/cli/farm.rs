@@ -232,6 +232,21 @@ pub(super) fn farm(args: &FarmArgs<'_>) -> Result<(), CliError> {
     let text = job_file(&job, format);
     crate::media::encode::check_writable(args.output)?;
     crate::render::farm::plan_file::write_atomic_text(args.output, &text)?;
+    if format == JobFormat::OpenJd {
+        let params = crate::render::farm::jobs::params_path(args.output);
+        crate::render::farm::plan_file::write_atomic_text(
+            &params,
+            &crate::render::farm::jobs::params_json(&job),
+        )?;
+        if !crate::render::farm::jobs::defaults_complete(&job) {
+            println!(
+                "some paths lie outside the job file's folder, where a template cannot name them: \
+                 run it with `openjd run {} --job-param file://{}`",
+                args.output.display(),
+                params.display()
+            );
+        }
+    }
     println!(
         "wrote {} ({} pieces of {frames} frames; the result goes to {})",
         args.output.display(),

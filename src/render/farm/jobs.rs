@@ -137,6 +137,32 @@ pub fn job_file(job: &FarmJob, format: JobFormat) -> String {
     }
 }
 
+/// The job parameters of an Open Job Description template as `openjd run --job-param
+/// file://PARAMS.json` and Deadline Cloud take them: absolute paths, for the defaults a template
+/// cannot hold (outside its folder).
+pub fn params_json(job: &FarmJob) -> String {
+    let v = serde_json::json!({
+        "Redub": path_str(&job.redub),
+        "ProjectFile": path_str(&job.project),
+        "PiecesDir": path_str(&job.pieces_dir),
+        "OutputFile": path_str(&job.output),
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+/// The parameter file written beside a template: `JOB.params.json`.
+pub fn params_path(job_file: &Path) -> PathBuf {
+    job_file.with_extension("params.json")
+}
+
+/// Whether every path of the job lies inside the job file's folder (then the template's
+/// defaults hold them all).
+pub fn defaults_complete(job: &FarmJob) -> bool {
+    [&job.project, &job.pieces_dir, &job.output]
+        .iter()
+        .all(|p| !relative_to(p, &job.job_dir).starts_with(".."))
+}
+
 /// A YAML single-quoted scalar.
 fn yq(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -170,7 +196,12 @@ fn openjd(job: &FarmJob) -> String {
         for (k, v) in extra {
             s += &format!("  {k}: {v}\n");
         }
-        s += &format!("  description: {}\n  default: {}\n", yq(about), yq(default));
+        s += &format!("  description: {}\n", yq(about));
+        // A default path must stay inside the template's folder (the format's rule); one that
+        // does not is given with `--job-param` (see `params_json`).
+        if kind != "PATH" || !(default.starts_with("..") || default.starts_with('/')) {
+            s += &format!("  default: {}\n", yq(default));
+        }
         s
     };
     y += &param("Redub", "STRING", &[], &path_str(&job.redub), "The redub program on the workers.");
