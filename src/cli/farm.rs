@@ -5,7 +5,9 @@ use super::CliError;
 use crate::jobs::Job;
 use crate::model::project::project_dir;
 use crate::model::{Preset, Project};
-use crate::render::farm::jobs::{FarmJob, JobFormat, job_file, piece_range};
+use crate::render::farm::jobs::{
+    FarmJob, JobFormat, JobSpec, defaults_complete, piece_range, write_job,
+};
 use crate::render::farm::{join, piece, plan_file};
 use std::path::{Path, PathBuf};
 
@@ -221,71 +223,31 @@ pub(super) fn farm(args: &FarmArgs<'_>) -> Result<(), CliError> {
     if args.sshlogin.is_some() && format != JobFormat::Parallel {
         return Err(CliError::User("--sshlogin is for --format parallel".into()));
     }
-    let frames = plan_file::timeline_frames(&project);
-    if args.pieces == 0 || i64::from(args.pieces) > frames {
-        return Err(CliError::User(format!(
-            "--pieces {}: from 1 to the timeline's {frames} frames",
-            args.pieces
-        )));
-    }
-    let job = farm_job(&project, args, frames)?;
-    let text = job_file(&job, format);
-    crate::media::encode::check_writable(args.output)?;
-    crate::render::farm::plan_file::write_atomic_text(args.output, &text)?;
-    if format == JobFormat::OpenJd {
-        let params = crate::render::farm::jobs::params_path(args.output);
-        crate::render::farm::plan_file::write_atomic_text(
-            &params,
-            &crate::render::farm::jobs::params_json(&job),
-        )?;
-        if !crate::render::farm::jobs::defaults_complete(&job) {
-            println!(
-                "some paths lie outside the job file's folder, where a template cannot name them: \
-                 run it with `openjd run {} --job-param file://{}`",
-                args.output.display(),
-                params.display()
-            );
-        }
+    let preset = preset_for(args.preset, args.render_to.unwrap_or(Path::new("")), &project)?;
+    let spec = JobSpec {
+        pieces: args.pieces,
+        preset: Some(preset),
+        render_to: args.render_to.map(Path::to_path_buf),
+        pieces_dir: args.pieces_dir.map(Path::to_path_buf),
+        sshlogin: args.sshlogin.map(str::to_string),
+    };
+    let job = FarmJob::new(&project, args.project, args.output, &spec)
+        .map_err(|e| CliError::User(format!("--{e}")))?;
+    let written = write_job(&job, args.output, format).map_err(CliError::User)?;
+    if format == JobFormat::OpenJd && !defaults_complete(&job) {
+        println!(
+            "some paths lie outside the job file's folder, where a template cannot name them: \
+             run it with `openjd run {} --job-param file://{}`",
+            args.output.display(),
+            written.last().map(|p| p.display().to_string()).unwrap_or_default()
+        );
     }
     println!(
-        "wrote {} ({} pieces of {frames} frames; the result goes to {})",
+        "wrote {} ({} pieces of {} frames; the result goes to {})",
         args.output.display(),
         job.pieces,
+        plan_file::timeline_frames(&project),
         job.output.display()
     );
     Ok(())
-}
-
-fn absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
-fn farm_job(project: &Project, args: &FarmArgs<'_>, _frames: i64) -> Result<FarmJob, CliError> {
-    let project_path = absolute(args.project);
-    let dir = project_path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let stem =
-        project_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let preset = match args.render_to {
-        Some(r) => preset_for(args.preset, r, project)?,
-        None => preset_for(args.preset, Path::new(""), project)?,
-    };
-    let ext = match preset {
-        Preset::Webm => "webm",
-        Preset::Mov => "mov",
-        _ => "mp4",
-    };
-    let output = args.render_to.map(absolute).unwrap_or_else(|| dir.join(format!("{stem}.{ext}")));
-    let pieces_dir =
-        args.pieces_dir.map(absolute).unwrap_or_else(|| dir.join(format!("{stem}-pieces")));
-    let redub = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("redub"));
-    Ok(FarmJob {
-        redub,
-        project: project_path,
-        pieces_dir,
-        output,
-        pieces: args.pieces,
-        preset,
-        sshlogin: args.sshlogin.map(str::to_string),
-        job_dir: absolute(args.output).parent().map(Path::to_path_buf).unwrap_or_default(),
-    })
 }

@@ -87,6 +87,91 @@ pub fn relative_to(path: &Path, base: &Path) -> PathBuf {
     if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
 }
 
+/// The choices of a job file beyond the project: what `redub farm` and File ▸ Export for render
+/// farm… ask.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JobSpec {
+    /// Pieces of the picture.
+    pub pieces: u32,
+    /// Video preset (`None`: the project's).
+    pub preset: Option<Preset>,
+    /// Where the joined film goes (`None`: beside the project, named after it).
+    pub render_to: Option<PathBuf>,
+    /// Folder for the pieces and the sound (`None`: `NAME-pieces` beside the project).
+    pub pieces_dir: Option<PathBuf>,
+    /// GNU parallel's `--sshlogin`.
+    pub sshlogin: Option<String>,
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+impl FarmJob {
+    /// The job of `project` (saved at `project_path`) written to `job_file`, run by this program.
+    pub fn new(
+        project: &crate::model::Project,
+        project_path: &Path,
+        job_file: &Path,
+        spec: &JobSpec,
+    ) -> Result<Self, String> {
+        let frames = super::plan_file::timeline_frames(project);
+        if spec.pieces == 0 || i64::from(spec.pieces) > frames {
+            return Err(format!("pieces: from 1 to the timeline's {frames} frames"));
+        }
+        let preset = spec.preset.unwrap_or(project.export.preset);
+        if preset == Preset::WavStems {
+            return Err("farm renders are mp4, webm or mov; render WAV stems in one go".into());
+        }
+        let project_path = absolute(project_path);
+        let dir = project_path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let stem =
+            project_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let output = spec
+            .render_to
+            .as_deref()
+            .map(absolute)
+            .unwrap_or_else(|| dir.join(format!("{stem}.{}", extension(preset))));
+        let pieces_dir = spec
+            .pieces_dir
+            .as_deref()
+            .map(absolute)
+            .unwrap_or_else(|| dir.join(format!("{stem}-pieces")));
+        Ok(Self {
+            redub: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("redub")),
+            project: project_path,
+            pieces_dir,
+            output,
+            pieces: spec.pieces,
+            preset,
+            sshlogin: spec.sshlogin.clone(),
+            job_dir: absolute(job_file).parent().map(Path::to_path_buf).unwrap_or_default(),
+        })
+    }
+}
+
+/// Writes the job file (atomically) and, for an Open Job Description template, its parameter
+/// file ([`params_path`]); returns the files written.
+pub fn write_job(
+    job: &FarmJob,
+    job_file: &Path,
+    format: JobFormat,
+) -> Result<Vec<PathBuf>, String> {
+    let write = |path: &Path, text: &str| {
+        crate::media::encode::check_writable(path).map_err(|e| e.to_string()).and_then(|()| {
+            super::plan_file::write_atomic_text(path, text).map_err(|e| e.to_string())
+        })
+    };
+    write(job_file, &job_file_text(job, format))?;
+    let mut out = vec![job_file.to_path_buf()];
+    if format == JobFormat::OpenJd {
+        let params = params_path(job_file);
+        write(&params, &params_json(job))?;
+        out.push(params);
+    }
+    Ok(out)
+}
+
 /// Frames `[first, last)` of piece `k` of `n` over `frames` frames: even shares, the remainder
 /// spread over the first pieces' ends.
 pub fn piece_range(frames: i64, k: u32, n: u32) -> (i64, i64) {
@@ -129,7 +214,7 @@ fn preset_name(preset: Preset) -> &'static str {
 }
 
 /// The job file's text.
-pub fn job_file(job: &FarmJob, format: JobFormat) -> String {
+pub fn job_file_text(job: &FarmJob, format: JobFormat) -> String {
     match format {
         JobFormat::OpenJd => openjd(job),
         JobFormat::Slurm => slurm(job),
