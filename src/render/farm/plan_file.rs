@@ -78,12 +78,15 @@ struct Header {
     tracks: Vec<TrackHeader>,
 }
 
+/// A planned frame as stored: bank entry, weight, and the jumped-to neighbours.
+type StoredFrame = (usize, f32, Option<usize>, Option<usize>);
+
 #[derive(Serialize, Deserialize)]
 struct TrackHeader {
     dub_track: TrackId,
     face: FaceTrack,
     /// Per frame: entry, weight, and the jumped-to neighbours.
-    plan: Vec<Option<(usize, f32, Option<usize>, Option<usize>)>>,
+    plan: Vec<Option<StoredFrame>>,
     segments: Vec<SegmentHeader>,
     rate: FrameRate,
 }
