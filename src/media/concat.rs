@@ -31,6 +31,13 @@ impl Drop for Parts {
     }
 }
 
+/// Whether a new pad carries a stream of `prefix` ("video/", "audio/"): its caps when set, else
+/// what it can carry (a demuxer may add the pad before its caps).
+fn pad_kind(pad: &gst::Pad, prefix: &str) -> bool {
+    let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+    caps.structure(0).is_some_and(|s| s.name().starts_with(prefix))
+}
+
 /// Joins the video streams of `pieces` (in order) and muxes the sound stream of `audio` beside
 /// them into `target` in `preset`'s container, copying the encoded data. `job` cancels.
 pub fn concat_files(
@@ -88,10 +95,7 @@ pub fn concat_files(
             .request_pad_simple("sink_%u")
             .ok_or_else(|| MediaError::Internal("concat without a sink pad".into()))?;
         parse.connect_pad_added(move |_, pad| {
-            let video = pad
-                .current_caps()
-                .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
-                .unwrap_or(false);
+            let video = pad_kind(pad, "video/");
             if video && !cpad.is_linked() {
                 let _ = pad.link(&cpad);
             }
@@ -119,10 +123,7 @@ pub fn concat_files(
         let qsink =
             aqueue.static_pad("sink").ok_or_else(|| MediaError::Internal("queue".into()))?;
         parse.connect_pad_added(move |_, pad| {
-            let sound = pad
-                .current_caps()
-                .and_then(|c| c.structure(0).map(|s| s.name().starts_with("audio/")))
-                .unwrap_or(false);
+            let sound = pad_kind(pad, "audio/");
             if sound && !qsink.is_linked() {
                 let _ = pad.link(&qsink);
             }

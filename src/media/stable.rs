@@ -81,21 +81,42 @@ fn zero_iso_times(bytes: &mut [u8], start: usize, end: usize, depth: u32) -> boo
     changed
 }
 
-/// Sets the `SegmentUID` (element 0x73A4, 16 bytes) of a Matroska file to the first 16 bytes of
-/// the SHA-256 of the file with the id zeroed: stable, and still unique to the content.
+/// Sets the `SegmentUID` (element 0x73A4, 16 bytes) and every `TrackUID` (0x73C5, 8 bytes)
+/// of a Matroska file, random as the muxer writes them, to values derived from the SHA-256 of the
+/// file with them zeroed: stable, and still unique to the content. Only the header, before the
+/// first Cluster, is searched (the ids live there; the media data could hold the same bytes).
 fn fix_segment_uid(bytes: &mut [u8]) -> bool {
-    // The id sits in the segment's Info, near the start.
-    let head = bytes.len().min(64 << 10);
-    let Some(k) = bytes[..head].windows(3).position(|w| w == [0x73, 0xa4, 0x90]) else {
-        return false;
+    let head = bytes
+        .windows(4)
+        .position(|w| w == [0x1f, 0x43, 0xb6, 0x75])
+        .unwrap_or(bytes.len().min(64 << 10));
+    let find = |bytes: &[u8], id: [u8; 3], len: usize| -> Vec<std::ops::Range<usize>> {
+        bytes[..head]
+            .windows(3)
+            .enumerate()
+            .filter(|(_, w)| *w == id)
+            .map(|(k, _)| k + 3..k + 3 + len)
+            .filter(|r| r.end <= head)
+            .collect()
     };
-    let uid = k + 3..k + 19;
-    if uid.end > bytes.len() {
+    let segment = find(bytes, [0x73, 0xa4, 0x90], 16);
+    let tracks = find(bytes, [0x73, 0xc5, 0x88], 8);
+    if segment.is_empty() && tracks.is_empty() {
         return false;
     }
-    bytes[uid.clone()].fill(0);
+    for r in segment.iter().chain(&tracks) {
+        bytes[r.clone()].fill(0);
+    }
     let digest = Sha256::digest(&*bytes);
-    bytes[uid].copy_from_slice(&digest[..16]);
+    for r in &segment {
+        bytes[r.clone()].copy_from_slice(&digest[..16]);
+    }
+    for (k, r) in tracks.iter().enumerate() {
+        let mut h = Sha256::new();
+        h.update(digest);
+        h.update((k as u64).to_le_bytes());
+        bytes[r.clone()].copy_from_slice(&h.finalize()[..8]);
+    }
     true
 }
 
