@@ -2,7 +2,8 @@
 # redub developer / CI setup.
 #
 #   packaging/setup.sh deps   system packages, ONNX Runtime, MTCNN and Face Mesh models, test fixtures,
-#                             OpenTimelineIO for the interchange tests (packaging/otio-requirements.txt)
+#                             OpenTimelineIO for the interchange tests (packaging/otio-requirements.txt),
+#                             openjd-cli for the render-farm test (packaging/openjd-requirements.txt)
 #   packaging/setup.sh demo   generate the demo clip, dub lines and demo.redub project
 #   packaging/setup.sh run    deps + release build + demo + run the editor on the demo
 #   packaging/setup.sh test   deps + fmt + clippy + build + demo + tests + quick bench + the .deb
@@ -12,7 +13,8 @@
 #
 # Idempotent: a second run downloads nothing and only prints one line per step.
 # Every downloaded or extracted file is checked against the sha256 pinned in
-# models/*.toml; the test-only Python packages against packaging/otio-requirements.txt.
+# models/*.toml; the test-only Python packages against packaging/otio-requirements.txt and
+# packaging/openjd-requirements.txt.
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +23,7 @@ cd "$ROOT"
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/redub-setup"
 MODELS_DIR="$ROOT/models"
 OTIO_REQUIREMENTS="$ROOT/packaging/otio-requirements.txt"
+OPENJD_REQUIREMENTS="$ROOT/packaging/openjd-requirements.txt"
 DEMO_DIR="assets/demo/generated"
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 RELEASE_BIN="$TARGET_DIR/release/redub"
@@ -40,6 +43,7 @@ APT_PACKAGES=(
     mesa-vulkan-drivers libegl1 libgl1-mesa-dri xvfb
     imagemagick espeak-ng sox
     lintian librsvg2-bin xdg-utils shared-mime-info desktop-file-utils libfile-mimeinfo-perl
+    parallel
 )
 
 # cargo-deb builds the .deb; installed once into the setup cache at this version.
@@ -140,10 +144,43 @@ export_otio_env() {
     export REDUB_OTIO_PYTHONPATH="$OTIO_DIR"
 }
 
+# openjd-cli (Open Job Description's runner) for tests/farm.rs: the pinned wheels (hash-checked)
+# in a folder of the setup cache named after the pins and the python version; sets OPENJD_DIR.
+deps_openjd() {
+    local key
+    need_python
+    key="$(sha256_of "$OPENJD_REQUIREMENTS" | cut -c1-16)-py$(python3 -c 'import sys; print("%d%d" % sys.version_info[:2])')"
+    OPENJD_DIR="$CACHE_DIR/openjd-$key"
+    if [[ -f "$OPENJD_DIR/.complete" ]]; then
+        log "openjd-cli: ok"
+        return 0
+    fi
+    log "openjd-cli: installing the pinned wheels into $OPENJD_DIR"
+    rm -rf "$OPENJD_DIR"
+    mkdir -p "$OPENJD_DIR"
+    quietly python3 -m pip install --disable-pip-version-check --no-deps --require-hashes \
+        --only-binary=:all: --target "$OPENJD_DIR" -r "$OPENJD_REQUIREMENTS" || {
+        rm -rf "$OPENJD_DIR"
+        die "openjd-cli: pip could not install the pinned wheels ($OPENJD_REQUIREMENTS)"
+    }
+    PYTHONNOUSERSITE=1 PYTHONPATH="$OPENJD_DIR" quietly python3 -m openjd --version || {
+        rm -rf "$OPENJD_DIR"
+        die "openjd-cli: installed but \`python3 -m openjd\` does not run"
+    }
+    touch "$OPENJD_DIR/.complete"
+}
+
+# Points tests/farm.rs at the pinned openjd-cli.
+export_openjd_env() {
+    deps_openjd
+    export REDUB_OPENJD_PYTHONPATH="$OPENJD_DIR"
+}
+
 cmd_deps() {
     deps_apt
     deps_models
     deps_otio
+    deps_openjd
 }
 
 # ---------------------------------------------------------------- demo
@@ -415,6 +452,7 @@ cmd_test() {
     cmd_deps
     export_model_env
     export_otio_env
+    export_openjd_env
     step cargo fmt --check
     step cargo clippy --all-targets -- -D warnings
     step cargo build --release

@@ -1295,3 +1295,38 @@ fn help_models_lists_each_model_and_fetch_runs_the_script_in_the_background() {
     assert!(h.query_by_label("all 7 files present, sha256 verified").is_some());
     shot(&mut h, "help_models_fetched");
 }
+
+#[test]
+fn file_menu_writes_render_farm_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_track_project(dir.path());
+    let mut h = harness(&dir.path().join("appdata"), Some(file));
+    h.run_ok();
+    h.get_by_role_and_label(Role::Button, "File").click();
+    h.run_ok();
+    h.get_by_role_and_label(Role::Button, "Export for render farm…").click();
+    h.run_ok();
+    assert!(h.query_by_label("Export for render farm").is_some(), "the dialog");
+    let job = dir.path().join("two-farm.yaml");
+    assert_eq!(h.state().farm.output, job.display().to_string(), "a job file beside the project");
+    assert!(h.query_by_label("Pieces").is_some());
+    assert!(h.query_by_label("Format").is_some());
+    shot(&mut h, "farm_dialog");
+    h.get_by_role_and_label(Role::Button, "Write job file").click();
+    h.run_ok();
+    let text = std::fs::read_to_string(&job).unwrap_or_else(|e| panic!("{e}: {:?}", h.state().log));
+    assert!(text.contains("specificationVersion: 'jobtemplate-2023-09'"));
+    assert!(text.contains("range: '0-3'"), "4 pieces by default");
+    assert!(dir.path().join("two-farm.params.json").is_file());
+    assert!(!h.state().farm.open, "closed once written");
+
+    // The same dialog writes the GNU parallel script.
+    h.state_mut().queue(AppCommand::WriteFarmJob {
+        pieces: 2,
+        format: redub::render::farm::jobs::JobFormat::Parallel,
+        output: dir.path().join("two-farm.sh"),
+    });
+    h.run_ok();
+    let script = std::fs::read_to_string(dir.path().join("two-farm.sh")).unwrap();
+    assert!(script.contains("parallel --will-cite"), "{script}");
+}

@@ -174,6 +174,17 @@ pub enum AppCommand {
     RetryLipJob,
     /// Open the export dialog.
     ShowExport,
+    /// Open the render-farm job dialog (File ▸ Export for render farm…).
+    ShowFarmExport,
+    /// Write render-farm job files for the saved project.
+    WriteFarmJob {
+        /// Pieces of the picture.
+        pieces: u32,
+        /// Job file format.
+        format: crate::render::farm::jobs::JobFormat,
+        /// The job file.
+        output: PathBuf,
+    },
     /// Close the export dialog.
     HideExport,
     /// Start exporting.

@@ -9,6 +9,7 @@ pub mod command;
 mod editor;
 pub mod export_dialog;
 pub mod faces;
+pub mod farm_dialog;
 pub mod file_browser;
 pub mod inspector;
 pub mod keys;

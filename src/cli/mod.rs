@@ -10,6 +10,7 @@ mod commands;
 mod dialogue;
 mod eval;
 mod eval_occlusion;
+mod farm;
 mod lipmesh;
 mod lips;
 mod models;
@@ -157,9 +158,22 @@ enum Command {
         /// mp4, webm, mov or wav (default: from the output's extension, else the project's).
         #[arg(long)]
         preset: Option<String>,
-        /// Timeline range `a..b` in seconds or h:mm:ss.fff (e.g. `2.5..7`).
+        /// Timeline range `a..b` in seconds or h:mm:ss.fff (e.g. `2.5..7`); with `--piece`, frames
+        /// `FIRST..END` (END not included).
         #[arg(long)]
         range: Option<String>,
+        /// Render-farm piece: the picture alone, frames of `--range` or `--part`, with the lip
+        /// edits of the stored plan (`redub plan`), reproducible bytes and a sidecar
+        /// `OUTPUT.json` for `redub concat`.
+        #[arg(long, conflicts_with_all = ["audio_only", "loudness"])]
+        piece: bool,
+        /// With `--piece`: part K of N equal parts of the timeline (K from 0), e.g. `2/4`.
+        #[arg(long, value_name = "K/N", requires = "piece")]
+        part: Option<String>,
+        /// Render-farm sound: the whole mix alone in the preset's sound codec (mp4: AAC, e.g.
+        /// `sound.m4a`; webm: Opus; mov: PCM), with a sidecar `OUTPUT.json` for `redub concat`.
+        #[arg(long, conflicts_with_all = ["range", "loudness"])]
+        audio_only: bool,
         /// Print progress as JSON lines on stdout.
         #[arg(long)]
         json: bool,
@@ -167,6 +181,62 @@ enum Command {
         /// number; overrides the project's setting.
         #[arg(long, allow_hyphen_values = true)]
         loudness: Option<String>,
+    },
+    /// Compute what spans the whole timeline once for a render farm (face analysis, the lip
+    /// plan of every bound dub track) and store it beside the project as `PROJECT.plan`, named
+    /// by a hash of the project; every `render --piece` reads it.
+    Plan {
+        /// The project file (.redub).
+        project: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Join render-farm pieces (`render --piece`) without re-encoding and mux the sound
+    /// (`render --audio-only`); refuses pieces of another project or plan, gaps and overlaps.
+    Concat {
+        /// The project file (.redub).
+        project: PathBuf,
+        /// The pieces, in any order.
+        #[arg(required = true)]
+        pieces: Vec<PathBuf>,
+        /// The sound (`render --audio-only`).
+        #[arg(long)]
+        audio: Option<PathBuf>,
+        /// The joined film.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// mp4, webm or mov (default: from the output's extension).
+        #[arg(long)]
+        preset: Option<String>,
+    },
+    /// Write a render-farm job: an Open Job Description template (default), a Slurm script or a
+    /// GNU parallel script that plans, renders N pieces and the sound, and joins them.
+    Farm {
+        /// The project file (.redub).
+        project: PathBuf,
+        /// Pieces of the picture.
+        #[arg(long, default_value_t = 4)]
+        pieces: u32,
+        /// The job file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// openjd, slurm or parallel (default: openjd; parallel for a `.sh` output).
+        #[arg(long)]
+        format: Option<String>,
+        /// GNU parallel's `--sshlogin` (e.g. `4/render1,4/render2`): machines that share the
+        /// project's storage at the same paths.
+        #[arg(long)]
+        sshlogin: Option<String>,
+        /// Where the joined film goes (default: beside the project, named after it).
+        #[arg(long)]
+        render_to: Option<PathBuf>,
+        /// Folder for the pieces and the sound (default: `NAME-pieces` beside the project).
+        #[arg(long)]
+        pieces_dir: Option<PathBuf>,
+        /// mp4, webm or mov (default: from --render-to, else the project's).
+        #[arg(long)]
+        preset: Option<String>,
     },
     /// Make a project from a video and dub clips, without the GUI.
     New {
@@ -592,7 +662,43 @@ pub fn main() -> ExitCode {
             };
         }
         Command::GenDocs { dir } => gen_docs(&dir),
-        Command::Render { project, output, preset, range, json, loudness } => commands::render(
+        Command::Render { project, output, preset, range, piece: true, part, json, .. } => {
+            farm::render_piece(
+                &project,
+                &output,
+                preset.as_deref(),
+                range.as_deref(),
+                part.as_deref(),
+                json,
+            )
+        }
+        Command::Render { project, output, preset, audio_only: true, json, .. } => {
+            farm::render_audio(&project, &output, preset.as_deref(), json)
+        }
+        Command::Plan { project, json } => farm::plan(&project, json),
+        Command::Concat { project, pieces, audio, output, preset } => {
+            farm::concat(&project, &pieces, audio.as_deref(), &output, preset.as_deref())
+        }
+        Command::Farm {
+            project,
+            pieces,
+            output,
+            format,
+            sshlogin,
+            render_to,
+            pieces_dir,
+            preset,
+        } => farm::farm(&farm::FarmArgs {
+            project: &project,
+            pieces,
+            output: &output,
+            format: format.as_deref(),
+            sshlogin: sshlogin.as_deref(),
+            render_to: render_to.as_deref(),
+            pieces_dir: pieces_dir.as_deref(),
+            preset: preset.as_deref(),
+        }),
+        Command::Render { project, output, preset, range, json, loudness, .. } => commands::render(
             &project,
             &output,
             preset.as_deref(),

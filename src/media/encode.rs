@@ -57,7 +57,10 @@ pub const WRITER_CHANNELS: usize = 2;
 pub struct Writer {
     pipeline: gst::Pipeline,
     video_src: Option<gst_app::AppSrc>,
-    audio_src: gst_app::AppSrc,
+    /// `None` for a picture-only writer (a render-farm piece).
+    audio_src: Option<gst_app::AppSrc>,
+    /// Whether the file is made reproducible before the rename (see [`WriterMode::stable`]).
+    stable: bool,
     rate: Option<FrameRate>,
     frames: i64,
     samples: i64,
@@ -203,13 +206,36 @@ pub fn aac_encoder_name() -> Result<&'static str, MediaError> {
     })
 }
 
-fn video_chain(preset: Preset, keyint: Option<u32>) -> Result<Vec<gst::Element>, MediaError> {
+/// How a [`Writer`] differs from a plain export's (see [`Writer::create_with`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterMode {
+    /// Pictures only: no sound stream (a render-farm piece; its sound is rendered once).
+    pub picture_only: bool,
+    /// Reproducible bytes: the encoders run on a fixed number of threads, and the muxers'
+    /// creation times and random ids are replaced by fixed values, so the same input written
+    /// twice (on any machine) gives the same file.
+    pub stable: bool,
+}
+
+/// x264 threads of a reproducible encoding: x264's output depends on its thread count, so it
+/// must not follow the machine's cores.
+pub const STABLE_X264_THREADS: u32 = 4;
+
+fn video_chain(
+    preset: Preset,
+    keyint: Option<u32>,
+    stable: bool,
+) -> Result<Vec<gst::Element>, MediaError> {
     let raw =
         |fmt: &str| caps_filter(gst::Caps::builder("video/x-raw").field("format", fmt).build());
     Ok(match preset {
         Preset::Mp4 => {
             let enc = make("x264enc")?;
             set_props(&enc, X264_PROPS);
+            if stable {
+                enc.set_property("threads", STABLE_X264_THREADS);
+                enc.set_property("sliced-threads", false);
+            }
             if let Some(k) = keyint {
                 enc.set_property("key-int-max", k);
             }
@@ -265,7 +291,7 @@ fn audio_chain(preset: Preset) -> Result<Vec<gst::Element>, MediaError> {
     })
 }
 
-fn muxer(preset: Preset, spool: &Path) -> Result<gst::Element, MediaError> {
+pub(crate) fn muxer(preset: Preset, spool: &Path) -> Result<gst::Element, MediaError> {
     Ok(match preset {
         Preset::Mp4 => {
             let m = make("mp4mux")?;
@@ -283,7 +309,7 @@ fn muxer(preset: Preset, spool: &Path) -> Result<gst::Element, MediaError> {
 
 /// A temp path beside `target` (same filesystem, so the final rename is atomic):
 /// `.NAME.redub-PID.part.EXT`.
-fn temp_path(target: &Path) -> PathBuf {
+pub(crate) fn temp_path(target: &Path) -> PathBuf {
     let mut name = part_stem(target);
     name.push(format!("{}.part.", std::process::id()));
     name.push(target.extension().unwrap_or_default());
@@ -292,7 +318,7 @@ fn temp_path(target: &Path) -> PathBuf {
 
 /// Where the MP4 muxer spools the media data until it writes the index first (faststart):
 /// beside the target, `.NAME.redub-PID.part.spool.EXT`, not in `$TMPDIR`.
-fn spool_path(target: &Path) -> PathBuf {
+pub(crate) fn spool_path(target: &Path) -> PathBuf {
     let mut name = part_stem(target);
     name.push(format!("{}.part.spool.", std::process::id()));
     name.push(target.extension().unwrap_or_default());
@@ -338,7 +364,11 @@ pub fn estimate_bytes(preset: Preset, video: Option<(u32, u32, FrameRate)>, dura
 
 /// A failed write: [`MediaError::DiskFull`] when GStreamer says there is no space left or the
 /// disk is (nearly) full, else [`MediaError::Encode`] with its message.
-fn write_failure(target: &Path, err: Option<gst::glib::Error>, fallback: &str) -> MediaError {
+pub(crate) fn write_failure(
+    target: &Path,
+    err: Option<gst::glib::Error>,
+    fallback: &str,
+) -> MediaError {
     let free = free_bytes(target);
     let nearly_full = free.is_some_and(|f| f < (1 << 20));
     match err {
@@ -354,7 +384,7 @@ fn write_failure(target: &Path, err: Option<gst::glib::Error>, fallback: &str) -
 }
 
 /// The first error message waiting on a pipeline's bus.
-fn pending_error(pipeline: &gst::Pipeline) -> Option<gst::glib::Error> {
+pub(crate) fn pending_error(pipeline: &gst::Pipeline) -> Option<gst::glib::Error> {
     let bus = pipeline.bus()?;
     while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
         if let gst::MessageView::Error(err) = msg.view() {
@@ -432,6 +462,19 @@ impl Writer {
         cfg: &WriterConfig,
         format: &PixelFormat,
     ) -> Result<Self, MediaError> {
+        Self::create_with(target, cfg, format, WriterMode::default())
+    }
+
+    /// [`Writer::create_for`] in another [`WriterMode`]: pictures only, reproducible bytes.
+    pub fn create_with(
+        target: &Path,
+        cfg: &WriterConfig,
+        format: &PixelFormat,
+        mode: WriterMode,
+    ) -> Result<Self, MediaError> {
+        if mode.picture_only && cfg.video.is_none() {
+            return Err(MediaError::Internal("a picture-only writer without pictures".into()));
+        }
         check_writable(target)?;
         check_preset(cfg.preset)?;
         if let Some((w, h, _)) = cfg.video {
@@ -443,22 +486,14 @@ impl Writer {
         let spool = (cfg.preset == Preset::Mp4).then(|| spool_path(target));
         let pipeline = gst::Pipeline::new();
         let mux = muxer(cfg.preset, spool.as_deref().unwrap_or(&tmp))?;
+        if mode.stable {
+            super::stable::fix_muxer(&mux);
+        }
         let sink = make("filesink")?;
         sink.set_property("location", &tmp);
         pipeline.add_many([&mux, &sink]).map_err(internal)?;
         mux.link(&sink).map_err(internal)?;
-        if let Some(setter) = mux.dynamic_cast_ref::<gst::TagSetter>() {
-            let mut tags = gst::TagList::new();
-            {
-                let t = tags.make_mut();
-                t.add::<gst::tags::Title>(&cfg.tags.title.as_str(), gst::TagMergeMode::Replace);
-                let encoder = format!("Redub {}", crate::VERSION);
-                t.add::<gst::tags::Encoder>(&encoder.as_str(), gst::TagMergeMode::Replace);
-                t.add::<gst::tags::ApplicationName>(&encoder.as_str(), gst::TagMergeMode::Replace);
-                t.add::<gst::tags::Comment>(&cfg.tags.comment.as_str(), gst::TagMergeMode::Replace);
-            }
-            setter.merge_tags(&tags, gst::TagMergeMode::Replace);
-        }
+        set_tags(&mux, &cfg.tags);
 
         let mut video_src = None;
         let mut rate = None;
@@ -496,7 +531,7 @@ impl Writer {
                 .max_bytes((u64::from(w) * u64::from(h) * 4 * 4).max(1 << 20))
                 .build();
             let mut chain = vec![src.clone().upcast::<gst::Element>()];
-            chain.extend(video_chain(cfg.preset, cfg.keyframe_interval)?);
+            chain.extend(video_chain(cfg.preset, cfg.keyframe_interval, mode.stable)?);
             chain.push(bounded_queue(VIDEO_QUEUE)?);
             pipeline.add_many(&chain).map_err(internal)?;
             gst::Element::link_many(&chain).map_err(internal)?;
@@ -504,35 +539,42 @@ impl Writer {
             video_src = Some(src);
             rate = Some(fr);
         }
-        let acaps = gst::Caps::builder("audio/x-raw")
-            .field("format", "F32LE")
-            .field("layout", "interleaved")
-            .field("rate", SAMPLE_RATE as i32)
-            .field("channels", WRITER_CHANNELS as i32)
-            .field("channel-mask", gst::Bitmask::new(0x3))
-            .build();
-        let audio_src = gst_app::AppSrc::builder()
-            .caps(&acaps)
-            .format(gst::Format::Time)
-            .block(false)
-            .max_bytes(AUDIO_INPUT_BYTES)
-            .build();
-        let mut chain = vec![audio_src.clone().upcast::<gst::Element>()];
-        chain.extend(audio_chain(cfg.preset)?);
-        chain.push(bounded_queue(audio_queue_limit(rate))?);
-        pipeline.add_many(&chain).map_err(internal)?;
-        gst::Element::link_many(&chain).map_err(internal)?;
-        link_to_mux(
-            &chain,
-            &mux,
-            if cfg.preset == Preset::WavStems { "sink" } else { "audio_%u" },
-        )?;
+        let audio_src = if mode.picture_only {
+            None
+        } else {
+            let acaps = gst::Caps::builder("audio/x-raw")
+                .field("format", "F32LE")
+                .field("layout", "interleaved")
+                .field("rate", SAMPLE_RATE as i32)
+                .field("channels", WRITER_CHANNELS as i32)
+                .field("channel-mask", gst::Bitmask::new(0x3))
+                .build();
+            let audio_src = gst_app::AppSrc::builder()
+                .caps(&acaps)
+                .format(gst::Format::Time)
+                .block(false)
+                .max_bytes(AUDIO_INPUT_BYTES)
+                .build();
+            let mut chain = vec![audio_src.clone().upcast::<gst::Element>()];
+            chain.extend(audio_chain(cfg.preset)?);
+            chain.push(bounded_queue(audio_queue_limit(rate))?);
+            pipeline.add_many(&chain).map_err(internal)?;
+            gst::Element::link_many(&chain).map_err(internal)?;
+            link_to_mux(
+                &chain,
+                &mux,
+                if cfg.preset == Preset::WavStems { "sink" } else { "audio_%u" },
+            )?;
+            Some(audio_src)
+        };
 
         let (video_drain, audio_drain) = (Arc::new(Drain::default()), Arc::new(Drain::default()));
         if let Some(v) = &video_src {
             video_drain.watch(v);
         }
-        audio_drain.watch(&audio_src);
+        if let Some(a) = &audio_src {
+            audio_drain.watch(a);
+        }
         register_part(&tmp);
         if let Some(sp) = &spool {
             register_part(sp);
@@ -541,11 +583,12 @@ impl Writer {
             pipeline,
             video_src,
             audio_src,
+            stable: mode.stable,
             rate,
             frames: 0,
             samples: 0,
-            skip: priming(cfg.preset),
-            pad: priming(cfg.preset),
+            skip: if mode.picture_only { 0 } else { priming(cfg.preset) },
+            pad: if mode.picture_only { 0 } else { priming(cfg.preset) },
             video_drain,
             audio_drain,
             tmp,
@@ -611,7 +654,7 @@ impl Writer {
         let next = rate.frame_to_time(self.frames + 1);
         let sound = Time::from_samples(self.samples, SAMPLE_RATE);
         let ahead = (pts - sound).as_seconds_f64();
-        if ahead > MAX_VIDEO_AHEAD.as_secs_f64() {
+        if self.audio_src.is_some() && ahead > MAX_VIDEO_AHEAD.as_secs_f64() {
             return Err(MediaError::Internal(format!(
                 "the pictures were pushed {ahead:.1} s ahead of the sound (frame {}): push each \
                  frame's sound right after it (the writer's queues are bounded)",
@@ -642,13 +685,16 @@ impl Writer {
         }
         let pts = Time::from_samples(self.samples, SAMPLE_RATE);
         let end = Time::from_samples(self.samples + n, SAMPLE_RATE);
+        let Some(src) = &self.audio_src else {
+            return Err(MediaError::Internal("sound pushed to a picture-only writer".into()));
+        };
         let bytes: Vec<u8> = interleaved.iter().flat_map(|s| s.to_le_bytes()).collect();
         let mut buffer = gst::Buffer::from_slice(bytes);
         if let Some(b) = buffer.get_mut() {
             b.set_pts(super::clock(pts));
             b.set_duration(super::clock(end - pts));
         }
-        self.push_to(&self.audio_src, &self.audio_drain, buffer, "the audio encoder stopped")?;
+        self.push_to(src, &self.audio_drain, buffer, "the audio encoder stopped")?;
         self.samples += n;
         Ok(())
     }
@@ -673,7 +719,9 @@ impl Writer {
             let pad = vec![0.0; self.pad * WRITER_CHANNELS];
             self.push_audio_now(&pad)?;
         }
-        let _ = self.audio_src.end_of_stream();
+        if let Some(a) = &self.audio_src {
+            let _ = a.end_of_stream();
+        }
         let bus = self
             .pipeline
             .bus()
@@ -689,11 +737,31 @@ impl Writer {
         };
         let _ = self.pipeline.set_state(gst::State::Null);
         outcome.map_err(|e| write_failure(&self.target, e, "timed out waiting for the encoder"))?;
+        if self.stable {
+            super::stable::fix_file(&self.tmp)
+                .map_err(|e| MediaError::Write { path: self.tmp.clone(), reason: e.to_string() })?;
+        }
         std::fs::rename(&self.tmp, &self.target)
             .map_err(|e| MediaError::Write { path: self.target.clone(), reason: e.to_string() })?;
         self.finished = true;
         self.remove_temp_files();
         Ok(self.target.clone())
+    }
+}
+
+/// Sets the title, encoder and comment tags on a muxer that takes tags.
+pub(crate) fn set_tags(mux: &gst::Element, tags: &Tags) {
+    if let Some(setter) = mux.dynamic_cast_ref::<gst::TagSetter>() {
+        let mut list = gst::TagList::new();
+        {
+            let t = list.make_mut();
+            t.add::<gst::tags::Title>(&tags.title.as_str(), gst::TagMergeMode::Replace);
+            let encoder = format!("Redub {}", crate::VERSION);
+            t.add::<gst::tags::Encoder>(&encoder.as_str(), gst::TagMergeMode::Replace);
+            t.add::<gst::tags::ApplicationName>(&encoder.as_str(), gst::TagMergeMode::Replace);
+            t.add::<gst::tags::Comment>(&tags.comment.as_str(), gst::TagMergeMode::Replace);
+        }
+        setter.merge_tags(&list, gst::TagMergeMode::Replace);
     }
 }
 

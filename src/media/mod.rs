@@ -4,8 +4,10 @@
 
 pub mod audio;
 pub mod cache;
+pub mod concat;
 pub mod encode;
 pub mod probe;
+pub mod stable;
 pub mod testsrc;
 pub mod video;
 pub mod yuv;

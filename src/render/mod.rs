@@ -18,6 +18,7 @@
 pub mod bundle;
 pub mod compositor;
 pub mod export;
+pub mod farm;
 pub mod graph;
 pub mod lips;
 pub mod pixels;

@@ -244,6 +244,10 @@ impl RedubApp {
             C::PlaybackStats { reset: false } => println!("{}", self.playback_stats()),
             C::RetryLipJob => self.lip_preview.retry(&self.ctx.clone()),
             C::ShowExport => self.export.show(&self.project, self.path.as_deref()),
+            C::ShowFarmExport => self.farm.show(self.path.as_deref()),
+            C::WriteFarmJob { pieces, format, output } => {
+                self.write_farm_job(pieces, format, &output)
+            }
             C::HideExport => {
                 if self.export.running.is_none() {
                     self.export.open = false;

@@ -47,6 +47,35 @@ impl RedubApp {
 
     /// Writes the timeline to `path` as OTIO, FCP7 XML or EDL (one list per track), by its
     /// extension (OTIO when it has none).
+    /// Writes render-farm job files for the saved project (File ▸ Export for render farm…).
+    pub(super) fn write_farm_job(
+        &mut self,
+        pieces: u32,
+        format: crate::render::farm::jobs::JobFormat,
+        output: &Path,
+    ) {
+        use crate::render::farm::jobs::{FarmJob, JobSpec, write_job};
+        let Some(project_path) = self.path.clone() else {
+            self.error("Save the project before writing render-farm jobs");
+            return;
+        };
+        if self.is_dirty() {
+            self.error("Save the project first: the render machines read it from its file");
+            return;
+        }
+        let spec = JobSpec { pieces, ..JobSpec::default() };
+        let written = FarmJob::new(&self.project, &project_path, output, &spec)
+            .and_then(|job| write_job(&job, output, format));
+        match written {
+            Ok(files) => {
+                let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+                self.info(format!("Wrote the render-farm job {}", names.join(", ")));
+                self.farm.open = false;
+            }
+            Err(e) => self.fail("Cannot write the render-farm job", e),
+        }
+    }
+
     pub(super) fn export_timeline(&mut self, path: &Path) {
         use crate::model::interchange::{self, Cut, Format};
         let path = if path.extension().is_none() {

@@ -157,6 +157,8 @@ pub struct RedubApp {
     stats_since: Option<Instant>,
     /// Export dialog.
     pub export: ExportDialog,
+    /// File ▸ Export for render farm….
+    pub farm: crate::app::farm_dialog::FarmDialog,
     /// Every message for the user, kept for the log window.
     pub log: Vec<LogEntry>,
     /// Recent messages shown as toasts.
@@ -250,6 +252,7 @@ impl RedubApp {
             lip_preview: LipPreview::default(),
             stats_since: None,
             export: ExportDialog::default(),
+            farm: crate::app::farm_dialog::FarmDialog::default(),
             log: Vec::new(),
             toasts: Vec::new(),
             failure: None,

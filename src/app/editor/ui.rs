@@ -89,6 +89,17 @@ impl RedubApp {
                     out.push(AppCommand::RelinkFolder(None));
                 }
                 item(ui, "Export…", AppCommand::ShowExport, out);
+                if ui
+                    .button("Export for render farm…")
+                    .on_hover_text(
+                        "Job files that render the project in pieces on several machines: Open \
+                         Job Description, Slurm or GNU parallel",
+                    )
+                    .clicked()
+                {
+                    out.push(AppCommand::ShowFarmExport);
+                    ui.close();
+                }
                 ui.separator();
                 item(ui, "Import timeline…", AppCommand::ImportTimeline(None), out);
                 item(ui, "Export timeline…", AppCommand::ExportTimeline(None), out);
@@ -497,6 +508,12 @@ impl RedubApp {
             rate: self.project.timeline.frame_rate,
         };
         export_dialog_ui(ctx, &mut self.export, in_out, length, &mut self.pending);
+        crate::app::farm_dialog::farm_dialog_ui(
+            ctx,
+            &mut self.farm,
+            self.path.is_some(),
+            &mut self.pending,
+        );
         self.loudness.ui(ctx);
     }
 
