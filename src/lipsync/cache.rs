@@ -92,10 +92,13 @@ pub fn encode(bank: &Bank, model: Option<&FaceModel>) -> Vec<u8> {
 }
 
 /// Reads a byte buffer front to back.
-struct Reader<'a>(&'a [u8]);
+/// Reads a little-endian binary file front to back (the bank cache's, the farm's stored plan):
+/// each read is `None` past the end.
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
+impl<'a> Reader<'a> {
+    /// The next `n` bytes.
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if self.0.len() < n {
             return None;
         }
@@ -103,7 +106,8 @@ impl Reader<'_> {
         self.0 = b;
         Some(a)
     }
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+    /// The next `N` bytes as an array.
+    pub(crate) fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
         self.take(N)?.try_into().ok()
     }
     fn u32(&mut self) -> Option<u32> {

@@ -17,6 +17,7 @@ use super::super::sources::{load_sources_streamed, video_path};
 use crate::analysis::track::FaceTrack;
 use crate::jobs::Job;
 use crate::lipsync::bank::DecodedCache;
+use crate::lipsync::cache::Reader;
 use crate::lipsync::engine::{EditMasks, Planned};
 use crate::lipsync::kept::Kept;
 use crate::lipsync::plan::{LipSegmentPlan, LipTrack, SegmentDraw, TARGETS_KEPT};
@@ -273,23 +274,6 @@ pub fn load_plan(path: &Path, project: &Project) -> Result<StoredPlan, RenderErr
         });
     }
     Ok(StoredPlan { key: header.key, frames: header.frames, lips: LipRenderer::new(tracks) })
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
-    }
-
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
-    }
 }
 
 /// Writes a text file (a job file) atomically.
