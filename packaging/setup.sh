@@ -338,9 +338,10 @@ deb_check() {
     dpkg -L redub >"$work/files"
     (
         cd "$work"
-        # A user's environment: no checkout, no overrides, an empty data folder.
-        unset REDUB_MODELS_DIR ORT_DYLIB_PATH REDUB_DATA_DIR REDUB_FETCH_SCRIPT
-        export XDG_DATA_HOME="$work/data" XDG_CONFIG_HOME="$work/config"
+        # A user's environment: no checkout, no overrides, an empty data folder and an empty
+        # cache (so the fetch downloads from PyPI as it would for a new user).
+        unset REDUB_MODELS_DIR ORT_DYLIB_PATH REDUB_DATA_DIR REDUB_FETCH_SCRIPT CACHE_DIR
+        export XDG_DATA_HOME="$work/data" XDG_CONFIG_HOME="$work/config" XDG_CACHE_HOME="$work/cache"
         /usr/bin/redub models fetch >"$work/fetch.log" 2>&1 || {
             cat "$work/fetch.log" >&2
             die "deb: redub models fetch failed"
@@ -351,7 +352,7 @@ deb_check() {
         }
         [[ -f "$work/data/redub/models/onnxruntime/libonnxruntime.so.1.32.0" ]] ||
             die "deb: the models are not in the user data folder ($work/data/redub/models)"
-        log "deb: models fetch filled $work/data/redub/models (7 files, sha256 verified)"
+        log "deb: models fetch downloaded from PyPI into $work/data/redub/models (7 files, sha256 verified)"
         quietly /usr/bin/redub models verify || die "deb: redub models verify failed"
         quietly /usr/bin/redub doctor || die "deb: redub doctor failed"
         log "deb: redub doctor: exit 0"
