@@ -460,7 +460,7 @@ cmd_test() {
     log "== demo"
     cmd_demo "$RELEASE_BIN"
     # Tests run in release so they share the build above and run media work at full speed.
-    step cargo test --release --all-targets
+    step cargo test --release --all-targets --no-fail-fast
     step "$RELEASE_BIN" bench --quick
     step "$RELEASE_BIN" bench-timeline --frames 50
     log "== deb"

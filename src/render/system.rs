@@ -6,7 +6,7 @@
 use crate::inference::registry::{Registry, file_sha256};
 use crate::render::compositor::{Backend, Compositor};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// How one check came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -103,21 +103,7 @@ const PRESET_ELEMENTS: &[(&str, &str)] = &[
     ("qtmux", "MOV (ProRes) preset"),
 ];
 
-/// The folders the app keeps its files in: `REDUB_DATA_DIR`'s `data` and `config`, else the
-/// platform's, else a folder in the temp dir. The editor's settings and autosaves live there.
-pub fn app_dirs() -> (PathBuf, PathBuf) {
-    if let Some(d) = std::env::var_os("REDUB_DATA_DIR") {
-        let d = PathBuf::from(d);
-        return (d.join("data"), d.join("config"));
-    }
-    match directories::ProjectDirs::from("", "", "redub") {
-        Some(p) => (p.data_dir().to_path_buf(), p.config_dir().to_path_buf()),
-        None => {
-            let d = std::env::temp_dir().join("redub");
-            (d.join("data"), d.join("config"))
-        }
-    }
-}
+pub use crate::model::dirs::app_dirs;
 
 /// Bytes in the files under `dir` (0 when it does not exist).
 fn folder_size(dir: &Path) -> u64 {
