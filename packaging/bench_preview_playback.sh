@@ -14,5 +14,5 @@ project=$1
 display=${2:-:91}
 wait_ms=${3:-60000}
 redub=${REDUB:-${CARGO_TARGET_DIR:-target}/release/redub}
-script="wait:$wait_ms;reset-stats;play;wait:4900;stats;pause;seek:0;play;wait:4900;stats;quit"
+script="wait:$wait_ms;reset-stats;play;wait:4900;stats;pause;seek:0;play;wait:4900;stats;quit;discard"
 DISPLAY=$display "$redub" edit "$project" --script "$script" 2>/dev/null | grep '^playback:'

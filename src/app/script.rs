@@ -31,6 +31,9 @@ fn parse_step(word: &str) -> Option<Step> {
         "recover" => Step::Run(AppCommand::RecoverAutosave),
         "save" => Step::Run(AppCommand::Save),
         "quit" => Step::Run(AppCommand::Quit),
+        // Answers a "Save changes?" prompt (after `quit`, say): a benchmark that changed the
+        // project (auto-bind) still exits.
+        "discard" => Step::Run(AppCommand::Unsaved(super::command::UnsavedChoice::Discard)),
         "export" => Step::Run(AppCommand::ShowExport),
         "import" => Step::Run(AppCommand::Import { paths: None, target: None }),
         "before" => Step::Run(AppCommand::ToggleBeforeAfter),
@@ -86,10 +89,17 @@ mod tests {
 
     #[test]
     fn waits_split_the_script() {
-        let mut s = ScriptRunner::new("play;wait:50;add-track;bogus");
+        let mut s = ScriptRunner::new("play;wait:50;add-track;bogus;quit;discard");
         assert_eq!(s.due(), vec![AppCommand::TogglePlay]);
         assert_eq!(s.due(), vec![]);
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(s.due(), vec![AppCommand::AddTrack]);
+        assert_eq!(
+            s.due(),
+            vec![
+                AppCommand::AddTrack,
+                AppCommand::Quit,
+                AppCommand::Unsaved(crate::app::command::UnsavedChoice::Discard)
+            ]
+        );
     }
 }

@@ -45,8 +45,6 @@ impl RedubApp {
         }
     }
 
-    /// Writes the timeline to `path` as OTIO, FCP7 XML or EDL (one list per track), by its
-    /// extension (OTIO when it has none).
     /// Writes render-farm job files for the saved project (File ▸ Export for render farm…).
     pub(super) fn write_farm_job(
         &mut self,
@@ -76,6 +74,8 @@ impl RedubApp {
         }
     }
 
+    /// Writes the timeline to `path` as OTIO, FCP7 XML or EDL (one list per track), by its
+    /// extension (OTIO when it has none).
     pub(super) fn export_timeline(&mut self, path: &Path) {
         use crate::model::interchange::{self, Cut, Format};
         let path = if path.extension().is_none() {
