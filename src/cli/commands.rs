@@ -74,6 +74,21 @@ fn parse_range(text: &str) -> Result<(Time, Time), CliError> {
     Ok((a, b))
 }
 
+/// Prints a render's `{"event":"progress",…}` JSON line when its whole percent changed since
+/// `last` (which it updates).
+pub(super) fn json_progress(p: &crate::render::RenderProgress, last: &mut i64) {
+    let percent = p.done * 100 / p.total.max(1);
+    if percent != *last {
+        *last = percent;
+        println!(
+            "{{\"event\":\"progress\",\"done\":{},\"total\":{},\"fraction\":{:.4}}}",
+            p.done,
+            p.total,
+            p.done as f64 / p.total.max(1) as f64
+        );
+    }
+}
+
 pub(super) fn render(
     project_path: &Path,
     output: &Path,
@@ -150,15 +165,8 @@ pub(super) fn render(
             }
             return;
         }
-        let percent = p.done * 100 / p.total.max(1);
-        if json && percent != last_percent {
-            last_percent = percent;
-            println!(
-                "{{\"event\":\"progress\",\"done\":{},\"total\":{},\"fraction\":{:.4}}}",
-                p.done,
-                p.total,
-                p.done as f64 / p.total.max(1) as f64
-            );
+        if json {
+            json_progress(&p, &mut last_percent);
         }
     })?;
     if let Some(bar) = bar {

@@ -15,15 +15,8 @@ use std::path::{Path, PathBuf};
 fn progress(json: bool) -> impl FnMut(crate::render::RenderProgress) {
     let mut last = -1i64;
     move |p| {
-        let percent = p.done * 100 / p.total.max(1);
-        if json && percent != last {
-            last = percent;
-            println!(
-                "{{\"event\":\"progress\",\"done\":{},\"total\":{},\"fraction\":{:.4}}}",
-                p.done,
-                p.total,
-                p.done as f64 / p.total.max(1) as f64
-            );
+        if json {
+            super::commands::json_progress(&p, &mut last);
         }
     }
 }

@@ -25,6 +25,28 @@ pub struct RenderOptions {
     pub range: Option<(Time, Time)>,
 }
 
+/// A rendered frame as the writer takes it: black instead where the timeline runs past the
+/// picture and the export asks for black (`black`), converted to RGBA where the writer takes RGBA
+/// (`rgba`: the MOV/ProRes preset) and the frame is not, else the frame's own buffer.
+pub(crate) fn writer_buffer(
+    frame: &std::sync::Arc<crate::media::Frame>,
+    black: bool,
+    rgba: bool,
+) -> Result<gstreamer::Buffer, RenderError> {
+    let blacked;
+    let frame = if black {
+        blacked = std::sync::Arc::new(frame.black_like());
+        &blacked
+    } else {
+        frame
+    };
+    Ok(if rgba && frame.format != crate::media::PixelFormat::Rgba {
+        gstreamer::Buffer::from_mut_slice(crate::media::yuv::to_rgba(frame)?)
+    } else {
+        crate::media::yuv::frame_buffer(frame)
+    })
+}
+
 /// Progress of a render, reported once per frame (or per second of audio for stems).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RenderProgress {
@@ -191,17 +213,8 @@ pub fn render_project(
                              backend: Option<crate::render::compositor::Backend>|
              -> Result<(), RenderError> {
                 compositor = compositor.clone().or(backend);
-                let frame = if black_past && i >= picture_frames {
-                    std::sync::Arc::new(frame.black_like())
-                } else {
-                    frame
-                };
-                let buffer = if writer_rgba && frame.format != crate::media::PixelFormat::Rgba {
-                    gstreamer::Buffer::from_mut_slice(crate::media::yuv::to_rgba(&frame)?)
-                } else {
-                    crate::media::yuv::frame_buffer(&frame)
-                };
-                writer.push_frame_buffer(buffer)?;
+                let black = black_past && i >= picture_frames;
+                writer.push_frame_buffer(writer_buffer(&frame, black, writer_rgba)?)?;
                 let (s0, s1) = (sample_at(i), sample_at(i + 1));
                 writer.push_audio(&audio.next((s1 - s0) as usize)?.mix)?;
                 let done = i - first + 1;

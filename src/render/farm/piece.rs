@@ -21,7 +21,6 @@ use crate::media::encode::{Tags, Writer, WriterConfig, WriterMode, check_preset}
 use crate::model::{Preset, Project, Time};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// What a piece holds, written beside it as `PIECE.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -173,33 +172,19 @@ pub fn render_piece(
     let mut compositor = None;
     let timing = frames.render_range(first, last, job, |i, frame, backend| {
         compositor = compositor.clone().or(backend);
-        let frame =
-            if black_past && i >= picture_frames { Arc::new(frame.black_like()) } else { frame };
-        let buffer = if writer_rgba && frame.format != crate::media::PixelFormat::Rgba {
-            gstreamer::Buffer::from_mut_slice(crate::media::yuv::to_rgba(&frame)?)
-        } else {
-            crate::media::yuv::frame_buffer(&frame)
-        };
-        writer.push_frame_buffer(buffer)?;
+        let black = black_past && i >= picture_frames;
+        writer.push_frame_buffer(super::super::export::writer_buffer(
+            &frame,
+            black,
+            writer_rgba,
+        )?)?;
         let done = i - first + 1;
         job.set_progress(done as f64 / total as f64);
         on_progress(RenderProgress { done, total, planning: None });
         Ok(())
     })?;
     let out = writer.finish()?;
-    let info = PieceInfo {
-        kind: "video".into(),
-        key: plan.key.clone(),
-        title: project.name.clone(),
-        preset: preset_name(preset).into(),
-        first,
-        last,
-        frames: plan.frames,
-        bytes: std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0),
-        sha256: file_sha256(&out).map_err(|e| RenderError::Invalid(e.to_string()))?,
-        redub: crate::VERSION.into(),
-    };
-    write_info(&out, &info)?;
+    write_sidecar(&out, "video", &plan.key, project, preset, (first, last, plan.frames))?;
     Ok(RenderReport {
         outputs: vec![out],
         frames: total,
@@ -207,6 +192,32 @@ pub fn render_piece(
         compositor: compositor.map(|b| b.to_string()),
         timing: Some(timing),
     })
+}
+
+/// Writes the sidecar of a finished piece `out` of `kind` ("video" or "audio"): the plan's
+/// `key`, the project's title, the preset, its frames `first..last` of `frames`, and the
+/// file's size and sha256.
+fn write_sidecar(
+    out: &Path,
+    kind: &str,
+    key: &str,
+    project: &Project,
+    preset: Preset,
+    (first, last, frames): (i64, i64, i64),
+) -> Result<(), RenderError> {
+    let info = PieceInfo {
+        kind: kind.into(),
+        key: key.to_string(),
+        title: project.name.clone(),
+        preset: preset_name(preset).into(),
+        first,
+        last,
+        frames,
+        bytes: std::fs::metadata(out).map(|m| m.len()).unwrap_or(0),
+        sha256: file_sha256(out).map_err(|e| RenderError::Invalid(e.to_string()))?,
+        redub: crate::VERSION.into(),
+    };
+    write_info(out, &info)
 }
 
 /// Renders the whole sound of `project` (the mix, loudness-normalised as the export does) in
@@ -250,19 +261,7 @@ pub fn render_audio(
         on_progress(RenderProgress { done: i + 1, total: last, planning: None });
     }
     let out = writer.finish()?;
-    let info = PieceInfo {
-        kind: "audio".into(),
-        key: key.to_string(),
-        title: project.name.clone(),
-        preset: preset_name(preset).into(),
-        first: 0,
-        last,
-        frames: last,
-        bytes: std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0),
-        sha256: file_sha256(&out).map_err(|e| RenderError::Invalid(e.to_string()))?,
-        redub: crate::VERSION.into(),
-    };
-    write_info(&out, &info)?;
+    write_sidecar(&out, "audio", key, project, preset, (0, last, last))?;
     Ok(RenderReport {
         outputs: vec![out],
         frames: 0,
