@@ -110,32 +110,41 @@ export_model_env() {
     [[ -f "$ORT_DYLIB_PATH" ]] || die "$ORT_DYLIB_PATH missing (run: packaging/setup.sh deps)"
 }
 
-# OpenTimelineIO with its fcp_xml and cmx_3600 adapters, for tests/interchange.rs: the pinned
-# wheels (hash-checked) in a folder of the setup cache named after the pins and the python
-# version; sets OTIO_DIR.
-deps_otio() {
-    local key
+# Installs the hash-pinned wheels of requirements file $3 into a folder of the setup cache named
+# $2-KEY (KEY: the file's hash and the python version), once: sets WHEELS_DIR. $1 names them in the
+# log; the rest of the arguments are a command that must run with them on PYTHONPATH (a check that
+# the install works) and $CHECK_WHAT says what it checks.
+deps_pinned_wheels() {
+    local label="$1" prefix="$2" requirements="$3" key
+    shift 3
     need_python
-    key="$(sha256_of "$OTIO_REQUIREMENTS" | cut -c1-16)-py$(python3 -c 'import sys; print("%d%d" % sys.version_info[:2])')"
-    OTIO_DIR="$CACHE_DIR/opentimelineio-$key"
-    if [[ -f "$OTIO_DIR/.complete" ]]; then
-        log "opentimelineio: ok"
+    key="$(sha256_of "$requirements" | cut -c1-16)-py$(python3 -c 'import sys; print("%d%d" % sys.version_info[:2])')"
+    WHEELS_DIR="$CACHE_DIR/$prefix-$key"
+    if [[ -f "$WHEELS_DIR/.complete" ]]; then
+        log "$label: ok"
         return 0
     fi
-    log "opentimelineio: installing the pinned wheels into $OTIO_DIR"
-    rm -rf "$OTIO_DIR"
-    mkdir -p "$OTIO_DIR"
+    log "$label: installing the pinned wheels into $WHEELS_DIR"
+    rm -rf "$WHEELS_DIR"
+    mkdir -p "$WHEELS_DIR"
     quietly python3 -m pip install --disable-pip-version-check --no-deps --require-hashes \
-        --only-binary=:all: --target "$OTIO_DIR" -r "$OTIO_REQUIREMENTS" || {
-        rm -rf "$OTIO_DIR"
-        die "opentimelineio: pip could not install the pinned wheels ($OTIO_REQUIREMENTS)"
+        --only-binary=:all: --target "$WHEELS_DIR" -r "$requirements" || {
+        rm -rf "$WHEELS_DIR"
+        die "$label: pip could not install the pinned wheels ($requirements)"
     }
-    PYTHONNOUSERSITE=1 PYTHONPATH="$OTIO_DIR" quietly python3 -c \
-        "import opentimelineio as o; n = o.adapters.available_adapter_names(); assert 'fcp_xml' in n and 'cmx_3600' in n, n" || {
-        rm -rf "$OTIO_DIR"
-        die "opentimelineio: installed but its fcp_xml/cmx_3600 adapters do not load"
+    PYTHONNOUSERSITE=1 PYTHONPATH="$WHEELS_DIR" quietly "$@" || {
+        rm -rf "$WHEELS_DIR"
+        die "$label: installed but $CHECK_WHAT"
     }
-    touch "$OTIO_DIR/.complete"
+    touch "$WHEELS_DIR/.complete"
+}
+
+# OpenTimelineIO with its fcp_xml and cmx_3600 adapters, for tests/interchange.rs; sets OTIO_DIR.
+deps_otio() {
+    CHECK_WHAT="its fcp_xml/cmx_3600 adapters do not load" deps_pinned_wheels opentimelineio \
+        opentimelineio "$OTIO_REQUIREMENTS" python3 -c \
+        "import opentimelineio as o; n = o.adapters.available_adapter_names(); assert 'fcp_xml' in n and 'cmx_3600' in n, n"
+    OTIO_DIR="$WHEELS_DIR"
 }
 
 # Points tests/interchange.rs at the pinned OpenTimelineIO.
@@ -144,30 +153,11 @@ export_otio_env() {
     export REDUB_OTIO_PYTHONPATH="$OTIO_DIR"
 }
 
-# openjd-cli (Open Job Description's runner) for tests/farm.rs: the pinned wheels (hash-checked)
-# in a folder of the setup cache named after the pins and the python version; sets OPENJD_DIR.
+# openjd-cli (Open Job Description's runner) for tests/farm.rs; sets OPENJD_DIR.
 deps_openjd() {
-    local key
-    need_python
-    key="$(sha256_of "$OPENJD_REQUIREMENTS" | cut -c1-16)-py$(python3 -c 'import sys; print("%d%d" % sys.version_info[:2])')"
-    OPENJD_DIR="$CACHE_DIR/openjd-$key"
-    if [[ -f "$OPENJD_DIR/.complete" ]]; then
-        log "openjd-cli: ok"
-        return 0
-    fi
-    log "openjd-cli: installing the pinned wheels into $OPENJD_DIR"
-    rm -rf "$OPENJD_DIR"
-    mkdir -p "$OPENJD_DIR"
-    quietly python3 -m pip install --disable-pip-version-check --no-deps --require-hashes \
-        --only-binary=:all: --target "$OPENJD_DIR" -r "$OPENJD_REQUIREMENTS" || {
-        rm -rf "$OPENJD_DIR"
-        die "openjd-cli: pip could not install the pinned wheels ($OPENJD_REQUIREMENTS)"
-    }
-    PYTHONNOUSERSITE=1 PYTHONPATH="$OPENJD_DIR" quietly python3 -m openjd --version || {
-        rm -rf "$OPENJD_DIR"
-        die "openjd-cli: installed but \`python3 -m openjd\` does not run"
-    }
-    touch "$OPENJD_DIR/.complete"
+    CHECK_WHAT="\`python3 -m openjd\` does not run" deps_pinned_wheels openjd-cli openjd \
+        "$OPENJD_REQUIREMENTS" python3 -m openjd --version
+    OPENJD_DIR="$WHEELS_DIR"
 }
 
 # Points tests/farm.rs at the pinned openjd-cli.
