@@ -51,34 +51,62 @@ fn frame_accurate_seek_at_29_97() {
     check_seeks(&path, 100);
 }
 
+/// Runs `desc` to its end, letting through the element named `gate` only the buffers whose
+/// running count `keep` accepts: a variable-rate clip with the same gaps on every run.
+fn run_gated(desc: &str, keep: fn(u64) -> bool) {
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    redub::media::init().unwrap();
+    let pipeline = gst::parse::launch(desc).unwrap().downcast::<gst::Pipeline>().unwrap();
+    let pad = pipeline.by_name("gate").unwrap().static_pad("src").unwrap();
+    let n = std::sync::atomic::AtomicU64::new(0);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if keep(i) { gst::PadProbeReturn::Ok } else { gst::PadProbeReturn::Drop }
+    });
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(120),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("pipeline ends");
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
+}
+
 #[test]
 fn frame_accurate_seek_on_vfr_input() {
     // A variable-frame-rate MP4 made here (the shared set has no VFR clip): a 25 fps test
-    // picture with about a third of its frames dropped at random, so frame lengths vary
-    // (40, 80, 120 ms…) and the container's rate is only an average.
+    // picture that keeps 3 frames of every 6 in a fixed pattern (gaps of 40, 80 and 120 ms),
+    // so frame lengths vary and the container's rate is only an average. The pattern is fixed
+    // rather than random so the count of real pictures is known: 150 frames, 75 kept.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vfr.mp4");
     let desc = format!(
         "videotestsrc num-buffers=150 pattern=ball ! video/x-raw,width=192,height=144,framerate=25/1 \
-         ! timeoverlay ! identity drop-probability=0.35 ! videoconvert ! video/x-raw,format=I420 \
+         ! timeoverlay ! identity name=gate ! videoconvert ! video/x-raw,format=I420 \
          ! x264enc speed-preset=ultrafast key-int-max=30 ! h264parse ! mp4mux ! filesink location=\"{}\"",
         path.display()
     );
-    run_to_eos(&desc, &path).unwrap();
+    run_gated(&desc, |n| matches!(n % 6, 0 | 1 | 3));
     let info = probe(&path).unwrap();
     let frames = common::all_frames(&path);
     // The decoder conforms it to the container's rate: a dropped frame's slot holds the frame
     // before it (every real frame differs from the last: the ball moves, the clock runs).
     let held = frames.windows(2).filter(|w| w[0].data == w[1].data).count();
-    println!("{} frames at the container's rate, {held} of them held", frames.len());
-    assert!(held >= 15 && held * 2 < frames.len(), "a variable-rate clip: {held} held frames");
+    let rate = info.video.as_ref().unwrap().frame_rate;
+    println!("{} frames at the container's rate {rate:?}, {held} of them held", frames.len());
+    // Every kept picture is shown once; the rest are the held slots of the dropped ones.
+    assert_eq!(frames.len() - held, 75, "{held} held of {} at {rate:?}", frames.len());
     // `redub probe` reads the pictures' own timestamps and flags the clip.
     let out = common::redub(&["probe", "--json", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let v = &json["video"];
     assert_eq!(v["variable_frame_rate"], true, "{v}");
-    assert_eq!(v["timing"]["frames"], (frames.len() - held) as u64, "{v}");
+    assert_eq!(v["timing"]["frames"], 75, "{v}");
     let mean = v["timing"]["mean_fps"].as_f64().unwrap();
     assert!(mean < 22.0 && mean > 10.0, "{v}");
     // A steady clip is not flagged, and counts every picture.
