@@ -31,9 +31,21 @@ use crate::analysis::mouth::CANONICAL_LANDMARKS;
 use wide::f32x4;
 
 /// Transform from image pixels to the canonical face frame for these landmarks.
+///
+/// Fitted to the eyes and the nose tip only: they move with the skull, while the mouth
+/// corners move with the mouth. A frame placed by the corners too follows the lips a little
+/// (an opening mouth drops its corners, and the fit drops and shrinks the frame with them), so
+/// every mouth cut out in it is partly re-closed and every mouth drawn in it partly follows the
+/// filmed one underneath. `redub eval reconstruct` (halves, six clips): the edit's opening
+/// correlation with the true frames went from 0.377 to 0.433 with this change, 5 clips of 6
+/// better, both real-footage clips among them.
 pub fn image_to_canonical(landmarks: &Landmarks5) -> Option<Similarity> {
-    Similarity::fit(landmarks, &canonical())
+    Similarity::fit(&landmarks[..RIGID_POINTS], &canonical()[..RIGID_POINTS])
 }
+
+/// The landmarks that place the canonical frame: eyes and nose tip (the MTCNN order puts them
+/// first).
+const RIGID_POINTS: usize = 3;
 
 /// Transform from patch pixel coordinates to canonical coordinates.
 pub fn patch_to_canonical() -> Similarity {

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 
 /// Version of everything a cached bank holds (patches in 4:2:0 and their detail, run
 /// continuity, descriptors, audio features with their loudness weights, mouth openings, the
-/// frame looks with their jaw profiles, the occlusion model).
-pub const BANK_VERSION: u32 = 22;
+/// frame looks with their jaw profiles, the occlusion model), and the canonical frame they
+/// are cut in (23: placed by the eyes and nose only).
+pub const BANK_VERSION: u32 = 23;
 
 const MAGIC: &[u8; 8] = b"RDBANK\0\0";
 
