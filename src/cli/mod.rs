@@ -305,6 +305,10 @@ enum Command {
         /// Replace the output if it exists.
         #[arg(long)]
         force: bool,
+        /// Collect only the used ranges of each media file (with a 1 s margin), cut without
+        /// re-encoding where the format allows (PCM WAV); the others go whole, with a note.
+        #[arg(long)]
+        trim: bool,
     },
     /// Unpack a bundle (.redubz) into a folder beside it (an earlier unpack of the same bundle is
     /// reused) and print the project file's path. `redub render` and the editor open bundles
@@ -740,7 +744,9 @@ pub fn main() -> ExitCode {
             output: output.as_deref(),
             max_hours,
         }),
-        Command::Bundle { project, output, force } => bundle::collect(&project, &output, force),
+        Command::Bundle { project, output, force, trim } => {
+            bundle::collect(&project, &output, force, trim)
+        }
         Command::Unbundle { bundle: b } => bundle::unbundle(&b),
         Command::Timeline {
             command: TimelineCommand::Export { project, output, format, track },
