@@ -344,6 +344,15 @@ enum Command {
         /// real-time factor and where the time went (decode, downscale, detection).
         #[arg(long, value_name = "N")]
         bench: Option<u32>,
+        /// Analyse only the parts that frames FIRST..END touch, into the analysis cache (shared
+        /// between machines through REDUB_CACHE_DIR): once every part is there, they are merged
+        /// into the whole analysis. Spreads the analysis of a long programme over machines.
+        #[arg(long, value_name = "FIRST..END", conflicts_with_all = ["bench", "no_cache", "json"])]
+        range: Option<String>,
+        /// Frames per part of the analysis (each part is stored as it finishes, so a killed
+        /// analysis resumes where it stopped). Default 1500.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        part_frames: Option<u32>,
     },
     /// Lip contours of the main face (Face Mesh): per frame the inner-lip opening and the mouth
     /// width over the eye distance.
@@ -828,8 +837,11 @@ pub fn main() -> ExitCode {
         Command::Analyze { file, bench: Some(runs), every, .. } => {
             analyze::bench(&file, runs, every)
         }
-        Command::Analyze { file, json, every, no_cache, bench: None } => {
-            analyze::run(&file, json, every, no_cache)
+        Command::Analyze { file, every, range: Some(r), part_frames, .. } => {
+            analyze::range(&file, &r, every, part_frames)
+        }
+        Command::Analyze { file, json, every, no_cache, bench: None, range: None, part_frames } => {
+            analyze::run(&file, json, every, no_cache, part_frames)
         }
     };
     match result {
