@@ -461,6 +461,13 @@ enum Command {
         /// export of the same shot.
         #[arg(long, requires = "lips")]
         long_shot: Option<f64>,
+        /// The CPU time of a farm render of this project (plan, the pieces, the sound, the
+        /// join: each a redub process) against one export of it, and their ratio.
+        #[arg(long, value_name = "PROJECT")]
+        farm: Option<PathBuf>,
+        /// Pieces for `--farm`.
+        #[arg(long, default_value_t = 4, requires = "farm")]
+        pieces: u32,
     },
 }
 
@@ -777,7 +784,19 @@ pub fn main() -> ExitCode {
         Command::Lines { command: LinesCommand::Export { project, output } } => {
             dialogue::lines_export(&project, &output)
         }
-        Command::Bench { quick, composite, lips, dub, engine, playback, size, long_shot } => {
+        Command::Bench { farm: Some(project), pieces, .. } => farm::bench(&project, pieces),
+        Command::Bench {
+            quick,
+            composite,
+            lips,
+            dub,
+            engine,
+            playback,
+            size,
+            long_shot,
+            farm: None,
+            ..
+        } => {
             let runs = if quick { 1 } else { 3 };
             match (composite, engine, lips, playback, dub) {
                 (_, _, Some(video), None, Some(dub)) if long_shot.is_some() => {
