@@ -388,7 +388,7 @@ pub fn collect_project(
 /// What [`cut_media`] did; its temp folder lives as long as this.
 #[derive(Default)]
 struct Cuts {
-    _folder: Option<tempfile::TempDir>,
+    folder: Option<tempfile::TempDir>,
     trimmed: usize,
     saved: u64,
     notes: Vec<String>,
@@ -439,7 +439,7 @@ fn cut_media(
         if from == 0 && to == layout.frames() {
             continue;
         }
-        let folder = match &cuts._folder {
+        let folder = match &cuts.folder {
             Some(f) => f.path().to_path_buf(),
             None => {
                 let f = tempfile::Builder::new()
@@ -447,7 +447,7 @@ fn cut_media(
                     .tempdir_in(&out_dir)
                     .map_err(io_at(&out_dir))?;
                 let p = f.path().to_path_buf();
-                cuts._folder = Some(f);
+                cuts.folder = Some(f);
                 p
             }
         };
