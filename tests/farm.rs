@@ -279,3 +279,133 @@ fn parallel_script_matches_and_slurm_script_is_sound() {
     let frames = VideoDecoder::open(&dir.join("film-pieces/piece-0.mp4")).unwrap().frame_count();
     assert_eq!(frames, 75 / 4);
 }
+
+/// Runs `redub ARGS` with its caches under `cache`; stdout and stderr.
+fn redub_in(cache: &Path, args: &[&str]) -> (String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_redub"))
+        .args(args)
+        .env("REDUB_CACHE_DIR", cache)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "redub {args:?}: {}", common::stderr(&o));
+    (common::stdout(&o), common::stderr(&o))
+}
+
+/// The parts of a clip's analysis (`analysis/*-partA-B.json`) stored under `cache`.
+fn stored_parts(cache: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(cache.join("analysis"))
+        .map(|r| {
+            r.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains("-part") && n.ends_with(".json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// What of an analysis must not depend on how it was run: the tracks, cuts and frame count.
+fn analysis_result(json: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    serde_json::json!([v["frame_count"], v["shot_cuts"], v["tracks"]])
+}
+
+#[test]
+fn analysis_in_parts_resumes_after_a_kill_and_spreads_by_range() {
+    let Some(media) = common::media_and_models("analysis_in_parts") else { return };
+    // 132 frames of 224×224: parts of 20 frames (7 parts), then of 40 (4 parts).
+    let video = media.join("v8_voxceleb_00086.mp4");
+    let tmp = tempfile::tempdir().unwrap();
+    let v = s(&video);
+    let t0 = std::time::Instant::now();
+    let (fresh, _) = redub_in(
+        &tmp.path().join("unused"),
+        &["analyze", v, "--json", "--no-cache", "--part-frames", "20"],
+    );
+    let fresh = analysis_result(&fresh);
+    println!("uncached analysis: {:.2} s", t0.elapsed().as_secs_f64());
+
+    // Killed once its first part is stored.
+    let cache = tmp.path().join("cache");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_redub"))
+        .args(["analyze", v, "--part-frames", "20"])
+        .env("REDUB_CACHE_DIR", &cache)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while stored_parts(&cache).is_empty() && t0.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let kept = stored_parts(&cache);
+    println!("killed with {} part(s) stored: {kept:?}", kept.len());
+    assert!(!kept.is_empty() && kept.len() < 7, "{kept:?}");
+    let (said, _) = redub_in(&cache, &["analyze", v, "--part-frames", "20"]);
+    println!("{said}");
+    assert!(
+        said.contains(&format!("7 parts, {} resumed from the cache", kept.len())),
+        "the finished parts are not redone: {said}"
+    );
+    assert!(stored_parts(&cache).is_empty(), "the parts go once the whole is stored");
+    let (resumed, _) = redub_in(&cache, &["analyze", v, "--json", "--part-frames", "20"]);
+    assert_eq!(analysis_result(&resumed), fresh, "the resumed analysis is the same");
+
+    // Spread by range over two runs sharing one cache folder.
+    let (fresh40, _) = redub_in(
+        &tmp.path().join("unused"),
+        &["analyze", v, "--json", "--no-cache", "--part-frames", "40"],
+    );
+    let shared = tmp.path().join("shared");
+    let (said, _) = redub_in(&shared, &["analyze", v, "--part-frames", "40", "--range", "0..60"]);
+    println!("{said}");
+    assert!(said.contains("2 computed, 0 already in the cache; 2 of 4 part(s)"), "{said}");
+    assert!(!said.contains("whole analysis"), "{said}");
+    let (said, _) = redub_in(&shared, &["analyze", v, "--part-frames", "40", "--range", "60..132"]);
+    println!("{said}");
+    assert!(said.contains("2 computed, 1 already in the cache; 4 of 4 part(s)"), "{said}");
+    assert!(said.contains("the whole analysis is in the cache"), "{said}");
+    let (merged, _) = redub_in(&shared, &["analyze", v, "--json", "--part-frames", "40"]);
+    assert_eq!(analysis_result(&merged), analysis_result(&fresh40));
+}
+
+#[test]
+fn a_piece_shows_its_eta_and_the_farm_bench_prints_the_cpu_ratio() {
+    if !common::models_or_skip("farm_bench") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // A generated 2 s shot with a dub line: no face, so no lip edit (cheap).
+    let video = dir.join("shot.mp4");
+    media::testsrc::write_bars_clip(&video, 50, 160, 90, redub::model::FrameRate::FPS_25, 440.0)
+        .unwrap();
+    let dub = dir.join("dub.wav");
+    media::testsrc::write_wav(&dub, &vec![0.05f32; 48_000 * 2]).unwrap();
+    let p = common::dub_project(&video, &dub, None);
+    let proj = dir.join("p.redub");
+    p.save(&proj).unwrap();
+    let cache = dir.join("cache");
+    redub_in(&cache, &["plan", s(&proj)]);
+    let piece = dir.join("piece.mp4");
+    let (_, err) =
+        redub_in(&cache, &["render", s(&proj), "--piece", "--range", "0..25", "-o", s(&piece)]);
+    println!("{err}");
+    assert!(err.contains("frames 0..25: 100% (25/25)"), "{err}");
+    assert!(err.contains(", ETA "), "{err}");
+
+    let t0 = std::time::Instant::now();
+    let (said, _) = redub_in(&cache, &["bench", "--farm", s(&proj), "--pieces", "2"]);
+    println!("bench --farm: {:.2} s\n{said}", t0.elapsed().as_secs_f64());
+    let ratio: f64 = said
+        .split("CPU ratio farm/single: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no ratio: {said}"));
+    assert!(ratio.is_finite() && ratio > 0.0, "{said}");
+    assert!(said.contains("pieces") && said.contains("single export: CPU"), "{said}");
+}

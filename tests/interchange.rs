@@ -682,6 +682,93 @@ mod bundle {
         assert_eq!(names(&there), ["after.mp4", "scene", "scene.redubz"]);
     }
 
+    #[test]
+    fn a_bundle_of_the_used_ranges_is_smaller_and_renders_the_same() {
+        let root = tempfile::tempdir().unwrap();
+        let (src, there) = (root.path().join("src"), root.path().join("there"));
+        for d in [&src, &there] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        // A 2 s shot with its sound, and 30 s of takes (a sweep: every sample differs, so a
+        // cut off by one sample would show) of which two clips use 1.3 s.
+        let video = src.join("shot.mp4");
+        write_bars_clip(&video, 50, 160, 90, FrameRate::FPS_25, 440.0).unwrap();
+        let takes = src.join("takes.wav");
+        let sweep: Vec<f32> = (0..48_000 * 30)
+            .flat_map(|i| {
+                let t = i as f32 / 48_000.0;
+                let v = 0.2 * (std::f32::consts::TAU * (200.0 + 15.0 * t) * t).sin();
+                [v, -0.5 * v]
+            })
+            .collect();
+        write_wav(&takes, &sweep).unwrap();
+        let mut p = Project::new("trim", FrameRate::FPS_25);
+        let v = p.add_media(&video, MediaKind::Video, Time::from_millis(2000)).unwrap();
+        p.timeline.video.media = Some(v);
+        p.timeline.original_audio.media = Some(v);
+        p.timeline.duration = Time::from_millis(2000);
+        let a = p.add_media(&takes, MediaKind::Audio, Time::from_millis(30_000)).unwrap();
+        let t = p.add_dub_track("Dub");
+        for (at, from, to) in [(100, 12_340, 12_940), (1000, 20_050, 20_750)] {
+            p.add_clip(t, a, Time::from_millis(at)).unwrap();
+            let c = p.timeline.dub_tracks[0].clips.last_mut().unwrap();
+            c.source_in = Time::from_millis(from);
+            c.source_out = Time::from_millis(to);
+        }
+        p.timeline.dub_tracks[0].clips.sort_by_key(|c| c.position);
+        let proj = src.join("p.redub");
+        p.save(&proj).unwrap();
+        let s = |p: &Path| p.to_str().unwrap().to_string();
+        let cache = root.path().join("cache");
+
+        let before = src.join("before.mp4");
+        redub_in(&cache, &["render", &s(&proj), "-o", &s(&before)]);
+        let whole = src.join("whole.redubz");
+        redub_in(&cache, &["bundle", &s(&proj), "-o", &s(&whole)]);
+        let cut = src.join("cut.redubz");
+        let t0 = std::time::Instant::now();
+        let said = redub_in(&cache, &["bundle", &s(&proj), "-o", &s(&cut), "--trim"]);
+        println!("collect --trim: {:.2} s: {}", t0.elapsed().as_secs_f64(), common::stdout(&said));
+        assert!(common::stdout(&said).contains("cut 1 media file(s)"), "{}", common::stdout(&said));
+        assert!(
+            common::stderr(&said).contains("shot.mp4 kept whole: the picture"),
+            "{}",
+            common::stderr(&said)
+        );
+        let (w, c) =
+            (std::fs::metadata(&whole).unwrap().len(), std::fs::metadata(&cut).unwrap().len());
+        println!("bundle sizes: whole {w} bytes, used ranges {c} bytes");
+        // 30 s of stereo takes against (8.7 - 11.3) + 2 s of margins.
+        assert!(c + 4_000_000 < w, "{c} vs {w}");
+
+        // Elsewhere, with the originals renamed away.
+        let moved = there.join("cut.redubz");
+        std::fs::rename(&cut, &moved).unwrap();
+        std::fs::rename(&takes, src.join("takes.gone")).unwrap();
+        std::fs::rename(&video, src.join("shot.gone")).unwrap();
+        let after = there.join("after.mp4");
+        redub_in(&cache, &["render", &s(&moved), "-o", &s(&after)]);
+        let inside = Project::load(&there.join("cut/p.redub")).unwrap();
+        let m = inside.media.iter().find(|m| m.kind == MediaKind::Audio).unwrap();
+        assert!(m.duration < Time::from_millis(11_000), "{:?}", m.duration);
+        let first = inside.timeline.dub_tracks[0].clips[0].source_in;
+        assert_eq!(first, Time::from_millis(1_000), "the clip's source moved with the cut");
+
+        let (x, y) = (common::all_frames(&before), common::all_frames(&after));
+        assert_eq!(x.len(), y.len());
+        assert!(x.len() >= 50, "{}", x.len());
+        for (i, (f, g)) in x.iter().zip(&y).enumerate() {
+            assert!(f.data == g.data, "frame {i} differs");
+        }
+        let (x, y) = (
+            redub::media::decode_audio(&before, None).unwrap(),
+            redub::media::decode_audio(&after, None).unwrap(),
+        );
+        assert_eq!(x.samples.len(), y.samples.len());
+        assert!(x.samples.iter().any(|v| v.abs() > 0.05), "the mix is not silent");
+        assert!(x.samples == y.samples, "the mixed sound differs");
+    }
+
     /// A small project of generated media (no models needed), collected into `dir/p.redubz`.
     fn small_bundle(dir: &Path) -> PathBuf {
         let video = dir.join("shot.mp4");

@@ -31,15 +31,21 @@ pub fn load(dir: &Path, media_hash: &str, opts: &AnalysisOptions) -> Option<Anal
 /// Writes an analysis atomically (temp file in the same folder, then rename), so a crash never
 /// leaves a half-written entry that later reads as valid.
 pub fn store(dir: &Path, analysis: &Analysis) -> Result<PathBuf, AnalysisError> {
+    let path = cache_path(dir, &analysis.media_hash, &analysis.options);
+    store_at(dir, &path, analysis)?;
+    Ok(path)
+}
+
+/// Writes an analysis (or a part of one) to `path` in `dir` atomically.
+pub(crate) fn store_at(dir: &Path, path: &Path, analysis: &Analysis) -> Result<(), AnalysisError> {
     let err = |path: &Path, e: &dyn std::fmt::Display| AnalysisError::Cache {
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
     std::fs::create_dir_all(dir).map_err(|e| err(dir, &e))?;
-    let path = cache_path(dir, &analysis.media_hash, &analysis.options);
-    let text = serde_json::to_string(analysis).map_err(|e| err(&path, &e))?;
+    let text = serde_json::to_string(analysis).map_err(|e| err(path, &e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| err(dir, &e))?;
-    tmp.write_all(text.as_bytes()).map_err(|e| err(&path, &e))?;
-    tmp.persist(&path).map_err(|e| err(&path, &e.error))?;
-    Ok(path)
+    tmp.write_all(text.as_bytes()).map_err(|e| err(path, &e))?;
+    tmp.persist(path).map_err(|e| err(path, &e.error))?;
+    Ok(())
 }

@@ -14,6 +14,7 @@ pub mod mouth;
 pub mod mouth_patch;
 pub mod mtcnn;
 pub mod oneeuro;
+pub mod parts;
 pub mod pipeline;
 pub mod shotcut;
 pub mod speech;
@@ -24,7 +25,9 @@ pub use image::RgbImage;
 pub use job::{AnalysisWorker, Source, analyze_file, load_detector, spawn_analysis};
 pub use lipmesh::{FaceMesh, LipLandmarks};
 pub use mtcnn::{Detection, Mtcnn, MtcnnParams};
-pub use pipeline::{ANALYSIS_VERSION, Analysis, AnalysisOptions, AnalysisStats, Analyzer};
+pub use pipeline::{
+    ANALYSIS_VERSION, Analysis, AnalysisOptions, AnalysisStats, Analyzer, PART_FRAMES,
+};
 pub use speech::{SpeakerProposal, propose_speaker};
 pub use track::{FaceTrack, Segment, TrackFrame};
 

@@ -25,11 +25,23 @@ pub struct AnalysisOptions {
     pub detect_every: u32,
     /// Smallest face searched for, in working-resolution pixels.
     pub min_face: f32,
+    /// Frames per part of a long analysis (see [`super::parts`]): each part is stored as it
+    /// finishes, so a killed analysis resumes, and parts can run on different machines.
+    #[serde(default = "default_part_frames")]
+    pub part_frames: u32,
+}
+
+/// [`AnalysisOptions::part_frames`]' default: a minute of 25 fps footage, a few seconds of
+/// work to redo after a kill.
+pub const PART_FRAMES: u32 = 1500;
+
+fn default_part_frames() -> u32 {
+    PART_FRAMES
 }
 
 impl Default for AnalysisOptions {
     fn default() -> Self {
-        Self { work_size: 360, detect_every: 5, min_face: 20.0 }
+        Self { work_size: 360, detect_every: 5, min_face: 20.0, part_frames: PART_FRAMES }
     }
 }
 
@@ -47,7 +59,12 @@ impl AnalysisOptions {
 
     /// A short tag naming these options in cache file names.
     pub fn fingerprint(&self) -> String {
-        format!("w{}-k{}-m{}", self.work_size, self.detect_every, self.min_face)
+        let part = if self.part_frames == PART_FRAMES {
+            String::new()
+        } else {
+            format!("-p{}", self.part_frames)
+        };
+        format!("w{}-k{}-m{}{part}", self.work_size, self.detect_every, self.min_face)
     }
 }
 
@@ -68,6 +85,13 @@ pub struct AnalysisStats {
     pub detect_seconds: f64,
     /// Seconds spent in the whole loop including decode, downscale and tracking.
     pub total_seconds: f64,
+    /// Parts the analysis was made of (see [`super::parts`]; 0 in an analysis of one piece).
+    #[serde(default)]
+    pub parts: u32,
+    /// Of those, parts read back from the cache (finished by an earlier, interrupted run or
+    /// another machine) rather than computed.
+    #[serde(default)]
+    pub parts_reused: u32,
 }
 
 /// The result of analysing one media file.
@@ -226,6 +250,15 @@ impl Analyzer {
 
     /// [`Analyzer::finish`], recording how long the caller spent decoding the frames.
     pub fn finish_with_decode_time(self, media_hash: String, decode: Duration) -> Analysis {
+        self.finish_keeping_detector(media_hash, decode).0
+    }
+
+    /// [`Analyzer::finish_with_decode_time`], giving the detector back for the next part.
+    pub fn finish_keeping_detector(
+        self,
+        media_hash: String,
+        decode: Duration,
+    ) -> (Analysis, Mtcnn) {
         let fps = self.rate.as_f64() as f32;
         let provider = self.mtcnn.provider().to_string();
         let params = ActivityParams::default();
@@ -243,7 +276,7 @@ impl Analyzer {
         stats.prepare_seconds = self.prepare_time.as_secs_f64();
         stats.decode_seconds = decode.as_secs_f64();
         stats.total_seconds = self.started.elapsed().as_secs_f64();
-        Analysis {
+        let analysis = Analysis {
             version: ANALYSIS_VERSION,
             media_hash,
             frame_rate: self.rate,
@@ -255,6 +288,7 @@ impl Analyzer {
             shot_cuts: self.shot_cuts,
             tracks,
             stats,
-        }
+        };
+        (analysis, self.mtcnn)
     }
 }

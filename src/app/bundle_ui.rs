@@ -5,7 +5,7 @@
 use super::command::AppCommand;
 use crate::jobs::Task;
 use crate::model::Project;
-use crate::render::bundle::{self, BundleError, CollectReport, Opened};
+use crate::render::bundle::{self, BundleError, CollectOptions, CollectReport, Opened};
 use std::path::{Path, PathBuf};
 
 /// What a bundle job gave.
@@ -33,10 +33,11 @@ impl BundleJob {
         dir: PathBuf,
         name: Option<String>,
         out: PathBuf,
+        opts: CollectOptions,
     ) -> std::io::Result<Self> {
         let to = out.clone();
         let task = Task::spawn_one("redub-collect", move |job| {
-            bundle::collect_project(&project, &dir, name.as_deref(), &to, job)
+            bundle::collect_project(&project, &dir, name.as_deref(), &to, opts, job)
                 .map(BundleDone::Collected)
         })?;
         Ok(Self { title: "Collect project", path: out, task })

@@ -44,6 +44,10 @@ pub struct Settings {
     /// built-in file browser lists them).
     #[serde(default)]
     pub recent_folders: Vec<PathBuf>,
+    /// File ▸ Collect project… takes only the used ranges of the media (cut losslessly where
+    /// the format allows).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub collect_trimmed: bool,
 }
 
 /// How many recent projects are remembered.

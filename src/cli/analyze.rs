@@ -18,23 +18,32 @@ impl From<AnalysisError> for CliError {
     }
 }
 
-pub(super) fn run(
-    file: &Path,
-    json: bool,
-    every: Option<u32>,
-    no_cache: bool,
-) -> Result<(), CliError> {
+fn options(every: Option<u32>, part_frames: Option<u32>) -> AnalysisOptions {
     let mut opts = AnalysisOptions::default();
     if let Some(k) = every {
         opts.detect_every = k.max(1);
     }
-    let job = Job::new();
-    // A progress bar on a terminal only; the work runs here, the bar on a small watcher task.
-    let watcher = (!json && std::io::stderr().is_terminal())
+    if let Some(n) = part_frames {
+        opts.part_frames = n.max(1);
+    }
+    opts
+}
+
+/// A progress bar on a terminal for `job`, on a small watcher task (the work runs on the
+/// caller's thread); receive from it to wait until the bar is cleared.
+fn watch(job: &Arc<Job>) -> Option<Task<()>> {
+    std::io::stderr()
+        .is_terminal()
         .then(|| {
-            let job = Arc::clone(&job);
+            let job = Arc::clone(job);
             Task::spawn_one("analyze-progress", move |_| {
                 let bar = indicatif::ProgressBar::new(1000);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "analysing {bar:40} {percent}% (ETA {eta})",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
                 while job.progress() < 1.0 && !job.is_cancelled() {
                     bar.set_position((job.progress() * 1000.0) as u64);
                     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -43,7 +52,71 @@ pub(super) fn run(
             })
             .ok()
         })
-        .flatten();
+        .flatten()
+}
+
+/// `redub analyze FILE --range FIRST..END`.
+pub(super) fn range(
+    file: &Path,
+    range: &str,
+    every: Option<u32>,
+    part_frames: Option<u32>,
+) -> Result<(), CliError> {
+    let bad = || CliError::User(format!("--range {range:?}: frames FIRST..END, e.g. 0..1500"));
+    let (a, b) = range.split_once("..").ok_or_else(bad)?;
+    let a: i64 = a.trim().parse().map_err(|_| bad())?;
+    let b: i64 = b.trim().parse().map_err(|_| bad())?;
+    if a < 0 || b <= a {
+        return Err(bad());
+    }
+    let opts = options(every, part_frames);
+    let job = Job::new();
+    let watcher = watch(&job);
+    let result = crate::analysis::job::analyze_range(file, &opts, &job, (a, b));
+    job.set_progress(1.0);
+    if let Some(mut w) = watcher {
+        w.recv();
+    }
+    let r = result?;
+    let parts = match (r.parts.first(), r.parts.last()) {
+        (Some(f), Some(l)) => format!("frames {}..{}", f.0, l.1),
+        _ => "no frames (past the end)".into(),
+    };
+    let mut out = format!(
+        "{}: {} part(s) of {} frames for {parts}: {} computed, {} already in the cache; {} of {} \
+         part(s) of the file done\n",
+        file.display(),
+        r.parts.len(),
+        opts.part_frames,
+        r.computed,
+        r.parts.len() - r.computed,
+        r.done,
+        r.total
+    );
+    if let Some(w) = &r.whole {
+        let _ = writeln!(
+            out,
+            "the whole analysis is in the cache: {} frames, {} face track(s), {} shot cut(s)",
+            w.frame_count,
+            w.tracks.len(),
+            w.shot_cuts.len()
+        );
+    }
+    emit(&out);
+    Ok(())
+}
+
+pub(super) fn run(
+    file: &Path,
+    json: bool,
+    every: Option<u32>,
+    no_cache: bool,
+    part_frames: Option<u32>,
+) -> Result<(), CliError> {
+    let opts = options(every, part_frames);
+    let job = Job::new();
+    // A progress bar on a terminal only; the work runs here, the bar on a small watcher task.
+    let watcher = if json { None } else { watch(&job) };
     let result = analyze_file(file, &opts, &job, !no_cache);
     job.set_progress(1.0);
     if let Some(mut w) = watcher {
@@ -74,14 +147,22 @@ pub(super) fn run(
             Source::Cache => "cached".to_string(),
             Source::Computed => format!(
                 "{:.1} fps on {}, full detection every {} frame(s); seconds: decode {:.2}, \
-                 downscale {:.2}, detect {:.2}, total {:.2}",
+                 downscale {:.2}, detect {:.2}, total {:.2}{}",
                 a.stats.frames as f64 / a.stats.total_seconds.max(1e-9),
                 a.provider,
                 a.options.detect_every,
                 a.stats.decode_seconds,
                 a.stats.prepare_seconds,
                 a.stats.detect_seconds,
-                a.stats.total_seconds
+                a.stats.total_seconds,
+                if a.stats.parts > 1 {
+                    format!(
+                        "; {} parts, {} resumed from the cache",
+                        a.stats.parts, a.stats.parts_reused
+                    )
+                } else {
+                    String::new()
+                }
             ),
         }
     );

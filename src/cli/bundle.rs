@@ -4,7 +4,7 @@
 
 use super::CliError;
 use crate::jobs::{Job, Task};
-use crate::render::bundle::{self, BundleError, CollectReport, Opened};
+use crate::render::bundle::{self, BundleError, CollectOptions, CollectReport, Opened};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -66,7 +66,12 @@ fn size_text(bytes: u64) -> String {
 }
 
 /// `redub bundle P -o OUT.redubz`.
-pub(super) fn collect(project: &Path, output: &Path, force: bool) -> Result<(), CliError> {
+pub(super) fn collect(
+    project: &Path,
+    output: &Path,
+    force: bool,
+    trim: bool,
+) -> Result<(), CliError> {
     if !bundle::is_bundle(output) {
         return Err(CliError::User(format!(
             "{}: a bundle ends in .{}",
@@ -82,7 +87,9 @@ pub(super) fn collect(project: &Path, output: &Path, force: bool) -> Result<(), 
     }
     let started = std::time::Instant::now();
     let (p, o) = (project.to_path_buf(), output.to_path_buf());
-    let r: CollectReport = with_progress("collecting", move |job| bundle::collect(&p, &o, job))??;
+    let opts = CollectOptions { trim };
+    let r: CollectReport =
+        with_progress("collecting", move |job| bundle::collect_with(&p, &o, opts, job))??;
     println!(
         "wrote {}: {} ({} media file(s), {}; {} cache file(s), {}; {} model(s) listed) in {:.1} s",
         r.path.display(),
@@ -94,6 +101,16 @@ pub(super) fn collect(project: &Path, output: &Path, force: bool) -> Result<(), 
         r.models,
         started.elapsed().as_secs_f64()
     );
+    if trim {
+        println!(
+            "cut {} media file(s) to their used ranges ({} left out)",
+            r.trimmed,
+            size_text(r.trimmed_away)
+        );
+        for n in &r.notes {
+            eprintln!("redub: note: {n}");
+        }
+    }
     Ok(())
 }
 

@@ -11,13 +11,85 @@ use crate::render::farm::jobs::{
 use crate::render::farm::{join, piece, plan_file};
 use std::path::{Path, PathBuf};
 
-/// Progress on stderr for a terminal, or JSON lines on stdout.
-fn progress(json: bool) -> impl FnMut(crate::render::RenderProgress) {
-    let mut last = -1i64;
-    move |p| {
-        if json {
-            super::commands::json_progress(&p, &mut last);
+/// Progress of a farm render: JSON lines on stdout with `--json`; else on stderr a bar with the
+/// ETA on a terminal, or (a farm worker's log) a line per tenth with the ETA.
+struct Progress {
+    json: bool,
+    what: String,
+    bar: Option<indicatif::ProgressBar>,
+    last: i64,
+    tenth: i64,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    fn new(json: bool, what: String) -> Self {
+        use std::io::IsTerminal;
+        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(&format!(
+                    "{what} {{bar:40}} {{pos}}/{{len}}, ETA {{eta}} {{msg}}"
+                ))
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Self { json, what, bar, last: -1, tenth: -1, started: std::time::Instant::now() }
+    }
+
+    fn update(&mut self, p: crate::render::RenderProgress) {
+        if self.json {
+            super::commands::json_progress(&p, &mut self.last);
+            return;
         }
+        if let Some(bar) = &self.bar {
+            bar.set_length(p.total.max(0) as u64);
+            bar.set_position(p.done.max(0) as u64);
+            match &p.planning {
+                Some((stage, f)) => bar.set_message(format!("· {stage} {:.0} %", f * 100.0)),
+                None => bar.set_message(""),
+            }
+            return;
+        }
+        let tenth = p.done * 10 / p.total.max(1);
+        if p.planning.is_some() || tenth <= self.tenth {
+            return;
+        }
+        self.tenth = tenth;
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let left = p.total - p.done;
+        let eta = if p.done > 0 && left > 0 {
+            format!(", ETA {}", eta_text(elapsed * left as f64 / p.done as f64))
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "{}: {}% ({}/{}) after {}{eta}",
+            self.what,
+            tenth * 10,
+            p.done,
+            p.total,
+            eta_text(elapsed)
+        );
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Seconds as `42 s`, `3 min 05 s` or `1 h 02 min`.
+fn eta_text(secs: f64) -> String {
+    let s = secs.round().max(0.0) as u64;
+    if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{} min {:02} s", s / 60, s % 60)
+    } else {
+        format!("{} h {:02} min", s / 3600, s / 60 % 60)
     }
 }
 
@@ -124,6 +196,7 @@ pub(super) fn render_piece(
     let plan = plan_file::load_plan(&plan_file::plan_path(project_path), &project)?;
     let (first, last) = piece_frames(range, part, plan.frames)?;
     create_parent(output)?;
+    let mut shown = Progress::new(json, format!("frames {first}..{last}"));
     let report = piece::render_piece(
         &project,
         &project_dir(project_path),
@@ -132,8 +205,9 @@ pub(super) fn render_piece(
         output,
         (first, last),
         &Job::new(),
-        progress(json),
+        |p| shown.update(p),
     )?;
+    shown.finish();
     done(json, &report.outputs, format!("frames {first}..{last}"))
 }
 
@@ -148,6 +222,7 @@ pub(super) fn render_audio(
     let preset = preset_for(preset, output, &project)?;
     create_parent(output)?;
     let key = plan_file::project_key(&project);
+    let mut shown = Progress::new(json, "sound".into());
     let report = piece::render_audio(
         &project,
         &project_dir(project_path),
@@ -155,8 +230,9 @@ pub(super) fn render_audio(
         preset,
         output,
         &Job::new(),
-        progress(json),
+        |p| shown.update(p),
     )?;
+    shown.finish();
     done(json, &report.outputs, "the whole sound".into())
 }
 
@@ -242,5 +318,101 @@ pub(super) fn farm(args: &FarmArgs<'_>) -> Result<(), CliError> {
         plan_file::timeline_frames(&project),
         job.output.display()
     );
+    Ok(())
+}
+
+/// `redub bench --farm P --pieces N`: the CPU time of a farm render (plan, N pieces, the sound,
+/// the join; each a `redub` process, run one after the other) against one export of the same
+/// project, each side with its own empty analysis cache, and their ratio.
+pub(super) fn bench(project_path: &Path, pieces: u32) -> Result<(), CliError> {
+    let internal = |e: std::io::Error| CliError::Internal(e.to_string());
+    let exe = std::env::current_exe().map_err(internal)?;
+    let dir = tempfile::tempdir().map_err(internal)?;
+    let project = Project::load(project_path)?;
+    // A copy of the project, so the plan is written into the temp folder, not beside it.
+    let p = dir.path().join("bench.redub");
+    let mut copy = project.clone();
+    let from = project_dir(project_path);
+    for m in &mut copy.media {
+        if let Some(found) = crate::model::project::resolve_media_path(m, &from) {
+            m.path = std::path::absolute(&found).map_err(internal)?;
+            m.absolute_path = m.path.clone();
+        }
+    }
+    copy.save(&p)?;
+    let frames = plan_file::timeline_frames(&copy);
+    let pieces = pieces.clamp(1, frames.clamp(1, i64::from(u32::MAX)) as u32);
+    // Runs `redub ARGS` with its caches under `cache`: (CPU seconds, wall seconds).
+    let run = |args: &[String], cache: &Path| -> Result<(f64, f64), CliError> {
+        let cpu0 = super::bench_lips::cpu_seconds().map(|c| c.1);
+        let t0 = std::time::Instant::now();
+        let out = std::process::Command::new(&exe)
+            .args(args)
+            .env("REDUB_CACHE_DIR", cache)
+            .output()
+            .map_err(internal)?;
+        let wall = t0.elapsed().as_secs_f64();
+        if !out.status.success() {
+            return Err(CliError::Internal(format!(
+                "redub {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let cpu = super::bench_lips::cpu_seconds().map(|c| c.1).zip(cpu0).map(|(b, a)| b - a);
+        Ok((cpu.unwrap_or(f64::NAN), wall))
+    };
+    let arg = |p: &Path| p.display().to_string();
+    let ps = arg(&p);
+    let d = dir.path();
+    let single = run(
+        &["render".into(), ps.clone(), "-o".into(), arg(&d.join("single.mp4"))],
+        &d.join("cache-single"),
+    )?;
+    let cache = d.join("cache-farm");
+    let plan = run(&["plan".into(), ps.clone()], &cache)?;
+    let mut piece_times = Vec::new();
+    let mut piece_files = Vec::new();
+    for k in 0..pieces {
+        let out = d.join(format!("piece{k}.mp4"));
+        let part = format!("{k}/{pieces}");
+        let args = ["render".into(), ps.clone(), "--piece".into(), "--part".into(), part]
+            .into_iter()
+            .chain(["-o".into(), arg(&out)])
+            .collect::<Vec<String>>();
+        piece_times.push(run(&args, &cache)?);
+        piece_files.push(arg(&out));
+    }
+    let sound = d.join("sound.m4a");
+    let audio = run(
+        &["render".into(), ps.clone(), "--audio-only".into(), "-o".into(), arg(&sound)],
+        &cache,
+    )?;
+    let mut args = vec!["concat".to_string(), ps.clone()];
+    args.extend(piece_files);
+    args.extend(["--audio".into(), arg(&sound), "-o".into(), arg(&d.join("joined.mp4"))]);
+    let join = run(&args, &cache)?;
+    let pieces_cpu: f64 = piece_times.iter().map(|t| t.0).sum();
+    let slowest = piece_times.iter().map(|t| t.1).fold(0.0, f64::max);
+    let total = plan.0 + pieces_cpu + audio.0 + join.0;
+    let per: Vec<String> = piece_times.iter().map(|t| format!("{:.2}", t.0)).collect();
+    println!(
+        "farm bench {}: {frames} frames in {pieces} piece(s), each step a redub process",
+        project_path.display()
+    );
+    println!("  single export: CPU {:.2} s (wall {:.2} s)", single.0, single.1);
+    println!(
+        "  farm: plan {:.2} + pieces {:.2} ({}) + sound {:.2} + join {:.2} = CPU {total:.2} s \
+         (wall: plan {:.2}, slowest piece {slowest:.2}, sound {:.2}, join {:.2})",
+        plan.0,
+        pieces_cpu,
+        per.join(" + "),
+        audio.0,
+        join.0,
+        plan.1,
+        audio.1,
+        join.1
+    );
+    println!("  CPU ratio farm/single: {:.3} (goal <= 1.1)", total / single.0.max(1e-9));
     Ok(())
 }

@@ -305,6 +305,10 @@ enum Command {
         /// Replace the output if it exists.
         #[arg(long)]
         force: bool,
+        /// Collect only the used ranges of each media file (with a 1 s margin), cut without
+        /// re-encoding where the format allows (PCM WAV); the others go whole, with a note.
+        #[arg(long)]
+        trim: bool,
     },
     /// Unpack a bundle (.redubz) into a folder beside it (an earlier unpack of the same bundle is
     /// reused) and print the project file's path. `redub render` and the editor open bundles
@@ -340,6 +344,15 @@ enum Command {
         /// real-time factor and where the time went (decode, downscale, detection).
         #[arg(long, value_name = "N")]
         bench: Option<u32>,
+        /// Analyse only the parts that frames FIRST..END touch, into the analysis cache (shared
+        /// between machines through REDUB_CACHE_DIR): once every part is there, they are merged
+        /// into the whole analysis. Spreads the analysis of a long programme over machines.
+        #[arg(long, value_name = "FIRST..END", conflicts_with_all = ["bench", "no_cache", "json"])]
+        range: Option<String>,
+        /// Frames per part of the analysis (each part is stored as it finishes, so a killed
+        /// analysis resumes where it stopped). Default 1500.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        part_frames: Option<u32>,
     },
     /// Lip contours of the main face (Face Mesh): per frame the inner-lip opening and the mouth
     /// width over the eye distance.
@@ -448,6 +461,13 @@ enum Command {
         /// export of the same shot.
         #[arg(long, requires = "lips")]
         long_shot: Option<f64>,
+        /// The CPU time of a farm render of this project (plan, the pieces, the sound, the
+        /// join: each a redub process) against one export of it, and their ratio.
+        #[arg(long, value_name = "PROJECT")]
+        farm: Option<PathBuf>,
+        /// Pieces for `--farm`.
+        #[arg(long, default_value_t = 4, requires = "farm")]
+        pieces: u32,
     },
 }
 
@@ -740,7 +760,9 @@ pub fn main() -> ExitCode {
             output: output.as_deref(),
             max_hours,
         }),
-        Command::Bundle { project, output, force } => bundle::collect(&project, &output, force),
+        Command::Bundle { project, output, force, trim } => {
+            bundle::collect(&project, &output, force, trim)
+        }
         Command::Unbundle { bundle: b } => bundle::unbundle(&b),
         Command::Timeline {
             command: TimelineCommand::Export { project, output, format, track },
@@ -762,7 +784,19 @@ pub fn main() -> ExitCode {
         Command::Lines { command: LinesCommand::Export { project, output } } => {
             dialogue::lines_export(&project, &output)
         }
-        Command::Bench { quick, composite, lips, dub, engine, playback, size, long_shot } => {
+        Command::Bench { farm: Some(project), pieces, .. } => farm::bench(&project, pieces),
+        Command::Bench {
+            quick,
+            composite,
+            lips,
+            dub,
+            engine,
+            playback,
+            size,
+            long_shot,
+            farm: None,
+            ..
+        } => {
             let runs = if quick { 1 } else { 3 };
             match (composite, engine, lips, playback, dub) {
                 (_, _, Some(video), None, Some(dub)) if long_shot.is_some() => {
@@ -822,8 +856,11 @@ pub fn main() -> ExitCode {
         Command::Analyze { file, bench: Some(runs), every, .. } => {
             analyze::bench(&file, runs, every)
         }
-        Command::Analyze { file, json, every, no_cache, bench: None } => {
-            analyze::run(&file, json, every, no_cache)
+        Command::Analyze { file, every, range: Some(r), part_frames, .. } => {
+            analyze::range(&file, &r, every, part_frames)
+        }
+        Command::Analyze { file, json, every, no_cache, bench: None, range: None, part_frames } => {
+            analyze::run(&file, json, every, no_cache, part_frames)
         }
     };
     match result {

@@ -19,12 +19,14 @@
 use crate::inference::{Registry, models_dir};
 use crate::jobs::Job;
 use crate::model::project::{SCHEMA_VERSION, project_dir, resolve_media_path};
-use crate::model::{MediaKind, Project};
+use crate::model::{MediaKind, Project, Time};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
+
+pub mod trim;
 
 /// The bundle file extension.
 pub const BUNDLE_EXTENSION: &str = "redubz";
@@ -115,6 +117,16 @@ pub struct Manifest {
     pub models: Vec<ModelNeed>,
 }
 
+/// How [`collect_project`] takes the media.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CollectOptions {
+    /// Only the used ranges of each media file (with a margin), cut losslessly where the
+    /// container allows (see [`trim`]); the project inside points at the cut files with its
+    /// source times shifted, so it renders the same. Files that cannot be cut go whole, with a
+    /// note in [`CollectReport::notes`].
+    pub trim: bool,
+}
+
 /// What [`collect`] wrote.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CollectReport {
@@ -132,6 +144,12 @@ pub struct CollectReport {
     pub cache_bytes: u64,
     /// The models listed in the manifest.
     pub models: usize,
+    /// Media files cut to their used ranges ([`CollectOptions::trim`]).
+    pub trimmed: usize,
+    /// Bytes the cuts left out.
+    pub trimmed_away: u64,
+    /// Why files were collected whole although cutting was asked for, one line each.
+    pub notes: Vec<String>,
 }
 
 /// What [`open`] gave.
@@ -158,9 +176,19 @@ struct Source {
 
 /// Collects the project at `project_path` into the bundle `out`; see [`collect_project`].
 pub fn collect(project_path: &Path, out: &Path, job: &Job) -> Result<CollectReport, BundleError> {
+    collect_with(project_path, out, CollectOptions::default(), job)
+}
+
+/// [`collect`] with options.
+pub fn collect_with(
+    project_path: &Path,
+    out: &Path,
+    opts: CollectOptions,
+    job: &Job,
+) -> Result<CollectReport, BundleError> {
     let project = Project::load(project_path).map_err(|e| BundleError::Project(e.to_string()))?;
     let name = project_path.file_stem().map(|s| s.to_string_lossy().into_owned());
-    collect_project(&project, &project_dir(project_path), name.as_deref(), out, job)
+    collect_project(&project, &project_dir(project_path), name.as_deref(), out, opts, job)
 }
 
 /// Writes `project` (whose relative media paths resolve against `dir`) with its media, the
@@ -172,6 +200,7 @@ pub fn collect_project(
     dir: &Path,
     name: Option<&str>,
     out: &Path,
+    opts: CollectOptions,
     job: &Job,
 ) -> Result<CollectReport, BundleError> {
     let io_at = |path: &Path| {
@@ -206,6 +235,12 @@ pub fn collect_project(
             "cannot collect the project: media missing ({}); relink or restore it first",
             missing.join(", ")
         )));
+    }
+    // The used ranges only: cut files are written to a temp folder beside the bundle (removed
+    // when this returns) and collected in place of the originals.
+    let mut cuts = Cuts::default();
+    if opts.trim {
+        cuts = cut_media(&mut project, &mut sources, out, job)?;
     }
     let media_files = sources.len();
     let media_bytes: u64 = sources.iter().map(|s| s.size).sum();
@@ -344,7 +379,101 @@ pub fn collect_project(
         cache_files,
         cache_bytes,
         models: models.len(),
+        trimmed: cuts.trimmed,
+        trimmed_away: cuts.saved,
+        notes: cuts.notes,
     })
+}
+
+/// What [`cut_media`] did; its temp folder lives as long as this.
+#[derive(Default)]
+struct Cuts {
+    folder: Option<tempfile::TempDir>,
+    trimmed: usize,
+    saved: u64,
+    notes: Vec<String>,
+}
+
+/// Cuts each media file of `project` (its `sources`, in pool order) to the range the project
+/// uses where that is lossless, pointing the source and the project's media at the cut file
+/// and shifting the clips' source times by where the cut starts.
+fn cut_media(
+    project: &mut Project,
+    sources: &mut [Source],
+    out: &Path,
+    job: &Job,
+) -> Result<Cuts, BundleError> {
+    let io_at = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BundleError::Io { path, source }
+    };
+    let uses = trim::uses(project);
+    let mut cuts = Cuts::default();
+    let out_dir = project_dir(out);
+    for (i, m) in project.media.clone().iter().enumerate() {
+        if job.is_cancelled() {
+            return Err(BundleError::Cancelled);
+        }
+        let source = &mut sources[i];
+        let name = source.to.trim_start_matches("media/").to_string();
+        let (a, b) = match uses.get(&m.id) {
+            Some(trim::Use::Span(a, b)) => (*a, *b),
+            Some(trim::Use::Whole(why)) => {
+                cuts.notes.push(format!("{name} kept whole: {why}"));
+                continue;
+            }
+            // In the pool but not on the timeline: kept, so the media bin stays as it was.
+            None => {
+                cuts.notes.push(format!("{name} kept whole: it is in the media pool but unused"));
+                continue;
+            }
+        };
+        let Some(layout) = trim::wav_layout(&source.from).map_err(io_at(&source.from))? else {
+            cuts.notes.push(format!(
+                "{name} kept whole: only PCM WAV is cut losslessly (a compressed stream cannot \
+                 be cut without changing its first samples)"
+            ));
+            continue;
+        };
+        let (from, to) = trim::kept_frames(layout.rate, layout.frames(), a, b);
+        if from == 0 && to == layout.frames() {
+            continue;
+        }
+        let folder = match &cuts.folder {
+            Some(f) => f.path().to_path_buf(),
+            None => {
+                let f = tempfile::Builder::new()
+                    .prefix(".redub-bundle-cuts-")
+                    .tempdir_in(&out_dir)
+                    .map_err(io_at(&out_dir))?;
+                let p = f.path().to_path_buf();
+                cuts.folder = Some(f);
+                p
+            }
+        };
+        let cut = folder.join(format!("{i}.wav"));
+        trim::write_wav_part(&source.from, &layout, (from, to), &cut)
+            .map_err(io_at(&source.from))?;
+        let size = std::fs::metadata(&cut).map_err(io_at(&cut))?.len();
+        let offset = Time::from_samples(from as i64, layout.rate);
+        let duration = Time::from_samples((to - from) as i64, layout.rate);
+        let hash = crate::model::hash::content_hash(&cut).map_err(io_at(&cut))?;
+        for c in project.timeline.dub_tracks.iter_mut().flat_map(|t| &mut t.clips) {
+            if c.media == m.id {
+                c.source_in -= offset;
+                c.source_out -= offset;
+            }
+        }
+        let pm = &mut project.media[i];
+        pm.content_hash = hash;
+        pm.size = size;
+        pm.duration = duration;
+        cuts.trimmed += 1;
+        cuts.saved += source.size.saturating_sub(size);
+        source.from = cut;
+        source.size = size;
+    }
+    Ok(cuts)
 }
 
 /// The folder [`open`] unpacks `bundle` into when nothing is there yet: beside it, named by its

@@ -162,6 +162,7 @@ impl RedubApp {
             self.project_dir(),
             Some(self.bundle_name()),
             out,
+            crate::render::bundle::CollectOptions { trim: self.settings.collect_trimmed },
         );
         self.start_bundle(job);
     }
@@ -185,17 +186,37 @@ impl RedubApp {
         let (title, path) = (job.title, job.path.clone());
         self.bundle_job = None;
         match result {
-            Ok(BundleDone::Collected(r)) => self.info(format!(
-                "Collected the project into {} ({}: {} media file(s), {} cache file(s), {} \
-                 model(s) listed)",
-                r.path.display(),
-                size_text(r.size),
-                r.media_files,
-                r.cache_files,
-                r.models
-            )),
+            Ok(BundleDone::Collected(r)) => {
+                let cut = if r.trimmed > 0 {
+                    format!(
+                        "; {} cut to the used ranges, {} left out",
+                        r.trimmed,
+                        size_text(r.trimmed_away)
+                    )
+                } else {
+                    String::new()
+                };
+                self.info(format!(
+                    "Collected the project into {} ({}: {} media file(s), {} cache file(s), {} \
+                     model(s) listed{cut})",
+                    r.path.display(),
+                    size_text(r.size),
+                    r.media_files,
+                    r.cache_files,
+                    r.models
+                ));
+                for n in r.notes {
+                    self.info(format!("Collect: {n}"));
+                }
+            }
             Ok(BundleDone::Opened(o)) => {
                 self.open_now(&o.project);
+                // The bundle itself goes on File ▸ Open recent (opening it again reuses the
+                // unpacked folder), above the project unpacked from it.
+                self.settings.add_recent(&path);
+                if let Err(e) = self.settings.save(&self.dirs) {
+                    self.error(format!("{e:#}"));
+                }
                 let how = if o.reused { "unpacked before, in" } else { "unpacked into" };
                 self.info(format!(
                     "Opened the bundle {} ({how} {})",

@@ -115,6 +115,18 @@ impl RedubApp {
                     out.push(AppCommand::CollectProject(None));
                     ui.close();
                 }
+                let trimmed = ui
+                    .checkbox(&mut self.settings.collect_trimmed, "Collect used ranges only")
+                    .on_hover_text(
+                        "Collect project… takes only the part of each sound file the timeline \
+                         uses (with a 1 s margin), cut without re-encoding (PCM WAV); the \
+                         picture and compressed files go whole",
+                    );
+                if trimmed.changed()
+                    && let Err(e) = self.settings.save(&self.dirs)
+                {
+                    tracing::warn!("settings not saved: {e:#}");
+                }
                 ui.separator();
                 if ui.button("Quit").clicked() {
                     out.push(AppCommand::Quit);
