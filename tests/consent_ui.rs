@@ -5,6 +5,7 @@
 
 mod common;
 
+use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use redub::analysis::geometry::BBox;
@@ -128,15 +129,15 @@ fn the_export_dialog_refuses_unconsented_lip_edits_until_confirmed() {
     );
     h.run();
     h.get_by_label_contains("edits the lips of face 2 without recorded consent");
-    let export = h.get_by_label("Export");
+    let export = h.get_by_role_and_label(Role::Button, "Export");
     assert!(export.accesskit_node().is_disabled(), "refused until confirmed");
     export.click();
     h.run();
     assert!(h.state().out.is_empty(), "nothing starts: {:?}", h.state().out);
     h.get_by_label_contains("Export anyway").click();
     h.run();
-    assert!(!h.get_by_label("Export").accesskit_node().is_disabled());
-    h.get_by_label("Export").click();
+    assert!(!h.get_by_role_and_label(Role::Button, "Export").accesskit_node().is_disabled());
+    h.get_by_role_and_label(Role::Button, "Export").click();
     h.run();
     assert_eq!(
         h.state().out,

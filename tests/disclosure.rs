@@ -30,7 +30,8 @@ fn diff_in(a: &Frame, b: &Frame, (x0, y0, w, h): (u32, u32, u32, u32)) -> f64 {
 }
 
 /// Per frame of `out`, whether the label box at `corner` differs from `source` (mean > 20) and
-/// the largest mean difference in the other three corners' boxes.
+/// the largest mean difference in the other corners' boxes (those clear of it: in a small
+/// picture the two labels of one edge overlap).
 pub fn label_frames(source: &Path, out: &Path, corner: Corner, frames: i64) -> Vec<(bool, f64)> {
     let (mut src, mut dst) =
         (VideoDecoder::open(source).unwrap(), VideoDecoder::open(out).unwrap());
@@ -43,10 +44,16 @@ pub fn label_frames(source: &Path, out: &Path, corner: Corner, frames: i64) -> V
                 (x, y, bw, bh)
             };
             let here = diff_in(&a, &b, rect(corner));
+            let (x, y, w, h) = rect(corner);
+            let clear = |&(ox, oy, ow, oh): &(u32, u32, u32, u32)| {
+                ox >= x + w || x >= ox + ow || oy >= y + h || y >= oy + oh
+            };
             let others = Corner::ALL
                 .into_iter()
                 .filter(|c| *c != corner)
-                .map(|c| diff_in(&a, &b, rect(c)))
+                .map(rect)
+                .filter(clear)
+                .map(|r| diff_in(&a, &b, r))
                 .fold(0.0, f64::max);
             (here > 20.0, others)
         })

@@ -315,12 +315,10 @@ fn consent_line_ui(
     let on_record = project.consent(face);
     ui.horizontal(|ui| {
         match on_record {
-            Some(c) if c.given => ui.colored_label(
-                egui::Color32::from_rgb(120, 200, 120),
-                format!("✔ {}", c.describe()),
-            ),
-            Some(c) => ui
-                .colored_label(egui::Color32::from_rgb(240, 90, 80), format!("✖ {}", c.describe())),
+            Some(c) if c.given => {
+                ui.colored_label(egui::Color32::from_rgb(120, 200, 120), c.describe())
+            }
+            Some(c) => ui.colored_label(egui::Color32::from_rgb(240, 90, 80), c.describe()),
             None => ui.colored_label(
                 egui::Color32::from_rgb(240, 190, 80),
                 "No consent to a lip edit recorded",
