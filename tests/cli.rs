@@ -49,7 +49,7 @@ fn bad_inputs_are_user_errors_naming_the_file() {
     std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
     assert_user_error(&redub(&["probe", cut.to_str().unwrap()]), "cut.mp4");
     let fs = d.join("faststart.mp4");
-    let opts = RenderOptions { preset: Preset::Mp4, output: fs.clone(), range: None };
+    let opts = RenderOptions::new(Preset::Mp4, fs.clone(), None);
     render_project(&Project::load(&project).unwrap(), d, &opts, &Job::new(), |_| {}).unwrap();
     let whole = std::fs::read(&fs).unwrap();
     let cut_fs = d.join("cut_faststart.mp4");

@@ -340,7 +340,7 @@ fn normalised_export_hits_minus_16_lufs_under_the_true_peak_ceiling() {
         line[..line.len().min(5 * RATE as usize)].iter().map(|v| v * 0.1 / peak).collect();
     let (mut project, file) = mix_project(dir.path(), &stereo(&orig), &stereo(&line));
     let before_out = dir.path().join("plain.wav");
-    let opts = RenderOptions { preset: Preset::WavStems, output: before_out.clone(), range: None };
+    let opts = RenderOptions::new(Preset::WavStems, before_out.clone(), None);
     render_project(&project, dir.path(), &opts, &Job::new(), |_| {}).unwrap();
     let before = decode_audio(&before_out, Some(2)).unwrap();
     let rb = measure(&before.samples, 2, RATE).unwrap();
@@ -379,7 +379,7 @@ fn normalised_export_hits_minus_16_lufs_under_the_true_peak_ceiling() {
         .unwrap();
     project.timeline.video.media = Some(v);
     let mp4 = dir.path().join("web.mp4");
-    let opts = RenderOptions { preset: Preset::Mp4, output: mp4.clone(), range: None };
+    let opts = RenderOptions::new(Preset::Mp4, mp4.clone(), None);
     render_project(&project, dir.path(), &opts, &Job::new(), |_| {}).unwrap();
     let m = decode_audio(&mp4, Some(2)).unwrap();
     let r = measure(&m.samples, 2, RATE).unwrap();
@@ -405,7 +405,7 @@ fn render_applies_warp_clip_ducking_and_me_stem() {
     clip.ducking = Some(redub::model::Ducking { depth_db: 6.0, attack_ms: 0.0, release_ms: 0.0 });
     assert_eq!(clip.end(), Time::from_millis(4000));
     let out = dir.path().join("stems.wav");
-    let opts = RenderOptions { preset: Preset::WavStems, output: out.clone(), range: None };
+    let opts = RenderOptions::new(Preset::WavStems, out.clone(), None);
     render_project(&project, dir.path(), &opts, &Job::new(), |_| {}).unwrap();
     let stems = redub::render::export::stem_paths(&out);
     let dialogue = to_mono(&decode_audio(&stems[0], Some(2)).unwrap().samples, 2);

@@ -344,6 +344,8 @@ fn loudness_meter_reads_playback_and_the_export() {
         range: ExportRange::Whole,
         output: out.clone(),
         past_picture: redub::model::PastPicture::Hold,
+        allow_unconsented: false,
+        disclosure: None,
     });
     step_until(&mut h, "export and its measurement", |a| {
         !a.exporting() && !a.loudness.measuring() && a.loudness.export.is_some()

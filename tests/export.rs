@@ -117,7 +117,7 @@ fn av_sync_survives_export_for_every_preset() {
     let tolerance = 0.001 + 1.0 / 25.0;
     for preset in Preset::ALL {
         let out = dir.path().join(format!("sync_out.{}", preset.extension()));
-        let opts = RenderOptions { preset, output: out.clone(), range: None };
+        let opts = RenderOptions::new(preset, out.clone(), None);
         render_project(&p, dir.path(), &opts, &Job::new(), |_| {}).unwrap();
         let (flash, beep) = flash_and_beep(&out, preset != Preset::WavStems);
         let flash = flash.unwrap_or(2.0); // stems: the flash is at frame 50 of the timeline
@@ -148,11 +148,11 @@ fn range_render_cancel_and_stems() {
     p.timeline.duration = Time::from_millis(4000);
 
     let out = dir.path().join("range.mp4");
-    let opts = RenderOptions {
-        preset: Preset::Mp4,
-        output: out.clone(),
-        range: Some((Time::from_millis(1000), Time::from_millis(2000))),
-    };
+    let opts = RenderOptions::new(
+        Preset::Mp4,
+        out.clone(),
+        Some((Time::from_millis(1000), Time::from_millis(2000))),
+    );
     let report = render_project(&p, dir.path(), &opts, &Job::new(), |_| {}).unwrap();
     assert_eq!(report.frames, 25);
     assert_eq!(common::all_frames(&out).len(), 25);
@@ -160,7 +160,7 @@ fn range_render_cancel_and_stems() {
     // Cancel half-way: an error, no file at the target, no temp file left behind.
     let target = dir.path().join("cancelled.webm");
     let job = Job::new();
-    let opts = RenderOptions { preset: Preset::Webm, output: target.clone(), range: None };
+    let opts = RenderOptions::new(Preset::Webm, target.clone(), None);
     let err = render_project(&p, dir.path(), &opts, &job, |pr| {
         if pr.done == 40 {
             job.cancel();
@@ -178,7 +178,7 @@ fn range_render_cancel_and_stems() {
 
     // Stems: dialogue, background and mix, each as long as the timeline.
     let mix = dir.path().join("stems.wav");
-    let opts = RenderOptions { preset: Preset::WavStems, output: mix.clone(), range: None };
+    let opts = RenderOptions::new(Preset::WavStems, mix.clone(), None);
     let report = render_project(&p, dir.path(), &opts, &Job::new(), |_| {}).unwrap();
     assert_eq!(report.outputs.len(), 3);
     for path in stem_paths(&mix) {
@@ -204,7 +204,7 @@ fn output_tags_say_made_with_redub() {
     p.timeline.video.media = Some(id);
     p.timeline.duration = Time::from_millis(400);
     let out = dir.path().join("tagged.mp4");
-    let opts = RenderOptions { preset: Preset::Mp4, output: out.clone(), range: None };
+    let opts = RenderOptions::new(Preset::Mp4, out.clone(), None);
     render_project(&p, dir.path(), &opts, &Job::new(), |_| {}).unwrap();
     let bytes = std::fs::read(&out).unwrap();
     let text = String::from_utf8_lossy(&bytes);

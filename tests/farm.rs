@@ -110,7 +110,7 @@ fn openjd_job_matches_a_single_export_and_pieces_are_reproducible() {
     let dir = tmp.path();
     let proj = project(&media, dir);
     let single = dir.join("single.mp4");
-    run_ok(&["render", s(&proj), "-o", s(&single)]);
+    run_ok(&["render", s(&proj), "-o", s(&single), "--allow-unconsented"]);
 
     // A template's default paths must stay in its folder: the job file beside the project holds
     // them all; one elsewhere is run with its parameter file.
@@ -207,7 +207,7 @@ fn prores_pieces_join_bit_identical() {
     let dir = tmp.path();
     let proj = project(&media, dir);
     let single = dir.join("single.mov");
-    run_ok(&["render", s(&proj), "-o", s(&single)]);
+    run_ok(&["render", s(&proj), "-o", s(&single), "--allow-unconsented"]);
     run_ok(&["plan", s(&proj)]);
     let mut pieces = Vec::new();
     for k in 0..3 {
@@ -237,7 +237,7 @@ fn parallel_script_matches_and_slurm_script_is_sound() {
     let dir = tmp.path();
     let proj = project(&media, dir);
     let single = dir.join("single.mp4");
-    run_ok(&["render", s(&proj), "-o", s(&single)]);
+    run_ok(&["render", s(&proj), "-o", s(&single), "--allow-unconsented"]);
 
     let slurm = dir.join("job-slurm.sh");
     run_ok(&["farm", s(&proj), "--pieces", "4", "--format", "slurm", "-o", s(&slurm)]);

@@ -635,7 +635,10 @@ mod bundle {
         // Before: rendered with this machine's caches (the analysis and bank are made here).
         let cache1 = root.path().join("cache1");
         let before = here.join("before.mp4");
-        redub_in(&cache1, &["render", &p(&proj), "-o", &p(&before), "--range", "0..2"]);
+        redub_in(
+            &cache1,
+            &["render", &p(&proj), "-o", &p(&before), "--range", "0..2", "--allow-unconsented"],
+        );
 
         let out = here.join("scene.redubz");
         let t = std::time::Instant::now();
@@ -654,7 +657,10 @@ mod bundle {
         let cache2 = root.path().join("cache2");
         let after = there.join("after.mp4");
         let t = std::time::Instant::now();
-        let said = redub_in(&cache2, &["render", &p(&moved), "-o", &p(&after), "--range", "0..2"]);
+        let said = redub_in(
+            &cache2,
+            &["render", &p(&moved), "-o", &p(&after), "--range", "0..2", "--allow-unconsented"],
+        );
         println!("open + render: {:.2} s: {}", t.elapsed().as_secs_f64(), common::stderr(&said));
         assert!(common::stderr(&said).contains("unpacked"), "{}", common::stderr(&said));
         assert!(there.join("scene/scene.redub").is_file());

@@ -98,7 +98,14 @@ fn render_with_dub(cache: &Path, dir: &Path, video: &Path, dub: &Path, out: &Pat
     );
     let events = redub(
         cache,
-        &["render", &project.to_string_lossy(), "-o", &out.to_string_lossy(), "--json"],
+        &[
+            "render",
+            &project.to_string_lossy(),
+            "-o",
+            &out.to_string_lossy(),
+            "--json",
+            "--allow-unconsented",
+        ],
     );
     events.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }

@@ -17,6 +17,7 @@ fn render(cache: &Path, project: &Path, out: &Path) -> Output {
         .env("REDUB_CACHE_DIR", cache)
         .env("REDUB_LEARN_SECONDS", "4")
         .args(["render", &project.to_string_lossy(), "-o", &out.to_string_lossy()])
+        .arg("--allow-unconsented")
         .output()
         .expect("run redub")
 }

@@ -191,11 +191,11 @@ fn seed_project(dir: &Path) -> PathBuf {
 /// never panic.
 fn render_first_frame(p: &Project, dir: &Path) -> Result<(), String> {
     let rate = p.timeline.frame_rate;
-    let opts = RenderOptions {
-        preset: Preset::Mp4,
-        output: dir.join("first.mp4"),
-        range: Some((Time::ZERO, rate.frame_to_time(1))),
-    };
+    let opts = RenderOptions::new(
+        Preset::Mp4,
+        dir.join("first.mp4"),
+        Some((Time::ZERO, rate.frame_to_time(1))),
+    );
     render_project(p, dir, &opts, &Job::new(), |_| {}).map(|_| ()).map_err(|e| e.to_string())
 }
 

@@ -184,7 +184,7 @@ fn export_psnr(
     positions: &[i64],
 ) -> f64 {
     let out = dir.join(format!("out.{}", preset.extension()));
-    let opts = RenderOptions { preset, output: out.clone(), range: None };
+    let opts = RenderOptions::new(preset, out.clone(), None);
     render_project(project, dir, &opts, &Job::new(), |_| {}).unwrap();
     let mut dec = VideoDecoder::open(&out).unwrap();
     let mut worst = f64::INFINITY;

@@ -197,6 +197,10 @@ pub enum AppCommand {
         output: PathBuf,
         /// What the picture shows past its end.
         past_picture: crate::model::PastPicture,
+        /// The user confirmed lip edits of faces without recorded consent.
+        allow_unconsented: bool,
+        /// The burned-in "Lips edited" label, if asked for.
+        disclosure: Option<crate::model::disclosure::Disclosure>,
     },
     /// Cancel the running export.
     CancelExport,
@@ -224,6 +228,8 @@ pub enum AppCommand {
     Quit,
     /// The answer to "save changes?".
     Unsaved(UnsavedChoice),
+    /// The answer to "no consent on record: bind anyway?" (true binds).
+    ConsentPrompt(bool),
     /// Switch the key preset.
     SetKeyPreset(super::keys::KeyPreset),
     /// Selects a lip segment (or clears the lip selection) for the inspector.

@@ -4,6 +4,8 @@
 use super::command::{AppCommand, ExportRange};
 use crate::jobs::{Job, Task};
 use crate::model::Preset;
+use crate::model::consent::ConsentSummary;
+use crate::model::disclosure::{Corner, Disclosure, LABEL_TEXT, LabelWhen};
 use crate::model::project::project_dir;
 use crate::model::{PastPicture, Project, Time};
 use crate::render::{RenderOptions, render_project};
@@ -43,6 +45,11 @@ pub struct ExportDialog {
     pub confirm_overwrite: Option<PathBuf>,
     /// What the picture shows past its end (saved with the project's export settings).
     pub past_picture: PastPicture,
+    /// The user confirmed lip edits of faces without recorded consent (written into the
+    /// file's metadata); cleared each time the dialog opens.
+    pub allow_unconsented: bool,
+    /// The burned-in "Lips edited — Redub" label (saved with the project's export settings).
+    pub disclosure: Option<Disclosure>,
 }
 
 /// What the dialog says about the length of the export.
@@ -68,6 +75,8 @@ impl Default for ExportDialog {
             finished: None,
             confirm_overwrite: None,
             past_picture: PastPicture::Hold,
+            allow_unconsented: false,
+            disclosure: None,
         }
     }
 }
@@ -76,8 +85,10 @@ impl ExportDialog {
     /// Opens the dialog with the project's saved settings.
     pub fn show(&mut self, project: &Project, project_path: Option<&Path>) {
         self.open = true;
+        self.allow_unconsented = false;
         self.preset = project.export.preset;
         self.past_picture = project.export.past_picture;
+        self.disclosure = project.export.disclosure;
         if self.output.is_empty() {
             self.output = match &project.export.output {
                 Some(p) => p.display().to_string(),
@@ -184,12 +195,14 @@ impl Eta {
     }
 }
 
-/// Draws the export dialog (a window) when open.
+/// Draws the export dialog (a window) when open. `consent` is the consent status of the faces
+/// the export edits: without recorded consent, Export stays off until the user confirms.
 pub fn export_dialog_ui(
     ctx: &egui::Context,
     d: &mut ExportDialog,
     in_out: Option<(Time, Time)>,
     length: ExportLength,
+    consent: &ConsentSummary,
     out: &mut Vec<AppCommand>,
 ) {
     if !d.open {
@@ -268,6 +281,30 @@ pub fn export_dialog_ui(
                     });
                 });
             }
+            if d.preset != Preset::WavStems {
+                ui.add_enabled_ui(!busy, |ui| disclosure_ui(ui, &mut d.disclosure));
+            }
+            // Lip edits of people without consent on record: refused unless confirmed.
+            let missing = consent.missing();
+            let refused = d.preset != Preset::WavStems && !missing.is_empty();
+            if refused {
+                let names: Vec<String> = missing.iter().map(|f| consent.name_of(*f)).collect();
+                ui.colored_label(
+                    egui::Color32::from_rgb(240, 90, 80),
+                    format!(
+                        "This export edits the lips of {} without recorded consent (Faces \
+                         panel: Consent…).",
+                        names.join(" and ")
+                    ),
+                );
+                ui.add_enabled_ui(!busy, |ui| {
+                    ui.checkbox(
+                        &mut d.allow_unconsented,
+                        "Export anyway: I confirm the edit is allowed (written into the file)",
+                    );
+                });
+            }
+            let blocked = refused && !d.allow_unconsented;
             ui.separator();
             if let Some(r) = &mut d.running {
                 let f = r.job.progress();
@@ -317,6 +354,8 @@ pub fn export_dialog_ui(
                     range: d.range,
                     output: output.clone(),
                     past_picture: d.past_picture,
+                    allow_unconsented: refused && d.allow_unconsented,
+                    disclosure: d.disclosure,
                 };
                 if d.confirm_overwrite.as_ref().is_some_and(|p| *p != output) {
                     d.confirm_overwrite = None;
@@ -337,7 +376,13 @@ pub fn export_dialog_ui(
                     });
                 }
                 ui.horizontal(|ui| {
-                    if ui.button("Export").on_hover_text("Start the export").clicked() {
+                    let export = ui
+                        .add_enabled(!blocked, egui::Button::new("Export"))
+                        .on_hover_text("Start the export")
+                        .on_disabled_hover_text(
+                            "Record the consent of each edited face, or confirm the export above",
+                        );
+                    if export.clicked() {
                         if output.is_file() {
                             d.confirm_overwrite = Some(output.clone());
                         } else {
@@ -352,6 +397,43 @@ pub fn export_dialog_ui(
         });
     if !open {
         out.push(AppCommand::HideExport);
+    }
+}
+
+/// The visible disclosure: a burned-in label, its corner, and when it shows.
+fn disclosure_ui(ui: &mut egui::Ui, disclosure: &mut Option<Disclosure>) {
+    let mut on = disclosure.is_some();
+    if ui
+        .checkbox(&mut on, format!("Burn in a label \u{201c}{LABEL_TEXT}\u{201d}"))
+        .on_hover_text("A small visible notice that the lips were edited, in the picture itself")
+        .changed()
+    {
+        *disclosure = on.then(Disclosure::default);
+    }
+    let Some(d) = disclosure else { return };
+    ui.horizontal(|ui| {
+        ui.add_space(24.0);
+        let l = ui.label("Corner");
+        let _ = egui::ComboBox::from_id_salt("export-label-corner")
+            .selected_text(corner_label(d.corner))
+            .show_ui(ui, |ui| {
+                for c in Corner::ALL {
+                    ui.selectable_value(&mut d.corner, c, corner_label(c));
+                }
+            })
+            .response
+            .labelled_by(l.id);
+        ui.radio_value(&mut d.when, LabelWhen::Edited, "On the lip-edited ranges");
+        ui.radio_value(&mut d.when, LabelWhen::Always, "Throughout");
+    });
+}
+
+fn corner_label(c: Corner) -> &'static str {
+    match c {
+        Corner::TopLeft => "Top left",
+        Corner::TopRight => "Top right",
+        Corner::BottomLeft => "Bottom left",
+        Corner::BottomRight => "Bottom right",
     }
 }
 

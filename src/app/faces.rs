@@ -2,6 +2,9 @@
 //! covers, which dub tracks drive it, and a button that binds the selected dub track to it
 //! (an undoable [`Edit::SetTrackFace`]).
 //!
+//! Each face also shows what is on record about the person's consent to a lip edit, and a
+//! form that records it (an undoable [`Edit::SetConsent`]; see [`crate::model::consent`]).
+//!
 //! The panel is a function of the analysis tracks and their thumbnails; [`FacesPanel`] gets the
 //! analysis from the app's background analysis job (see [`FacesPanel::set_analysis`]) and cuts
 //! the thumbnails on its own thread.
@@ -11,6 +14,7 @@ use crate::analysis::pipeline::Analysis;
 use crate::analysis::track::FaceTrack;
 use crate::jobs::Task;
 use crate::media::VideoDecoder;
+use crate::model::consent::{FaceConsent, now_utc};
 use crate::model::edit::Edit;
 use crate::model::lip::FaceId;
 use crate::model::{Project, TrackId};
@@ -64,6 +68,60 @@ pub fn face_thumbnail(
 
 type Loaded = Vec<(u32, ColorImage)>;
 
+/// The consent form of one face, as typed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConsentForm {
+    /// The face it records.
+    pub face: u32,
+    /// Who the person is.
+    pub person: String,
+    /// Who records it.
+    pub recorded_by: String,
+    /// Languages, uses.
+    pub scope: String,
+    /// Document id or file hash.
+    pub reference: String,
+    /// Consent given (else refused).
+    pub given: bool,
+}
+
+impl ConsentForm {
+    /// The form of `face`, filled with what is on record.
+    pub fn of(face: u32, on_record: Option<&FaceConsent>) -> Self {
+        match on_record {
+            Some(c) => Self {
+                face,
+                person: c.person.clone(),
+                recorded_by: c.recorded_by.clone(),
+                scope: c.scope.clone(),
+                reference: c.reference.clone().unwrap_or_default(),
+                given: c.given,
+            },
+            None => Self { face, given: true, ..Self::default() },
+        }
+    }
+
+    /// The entry to record, or why not.
+    pub fn entry(&self) -> Result<FaceConsent, &'static str> {
+        if self.person.trim().is_empty() {
+            return Err("Say who the person is (a name or a role)");
+        }
+        if self.recorded_by.trim().is_empty() {
+            return Err("Say who records the consent");
+        }
+        let reference = self.reference.trim();
+        Ok(FaceConsent {
+            face: FaceId(self.face),
+            person: self.person.trim().into(),
+            given: self.given,
+            recorded_by: self.recorded_by.trim().into(),
+            recorded_at: now_utc(),
+            scope: self.scope.trim().into(),
+            reference: (!reference.is_empty()).then(|| reference.into()),
+        })
+    }
+}
+
 /// The faces of the shot and their thumbnails.
 #[derive(Default)]
 pub struct FacesPanel {
@@ -72,12 +130,26 @@ pub struct FacesPanel {
     /// Thumbnails by face track id.
     pub thumbs: HashMap<u32, TextureHandle>,
     loading: Option<Task<Loaded>>,
+    /// The consent form being filled in, if any.
+    pub consent_form: Option<ConsentForm>,
 }
 
 impl FacesPanel {
     /// The face tracks shown.
     pub fn tracks(&self) -> &[FaceTrack] {
         self.analysis.as_deref().map_or(&[], |a| a.tracks.as_slice())
+    }
+
+    /// Draws the list (see [`faces_ui`]) with this panel's tracks, thumbnails and form.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        project: &Project,
+        target: Option<TrackId>,
+        out: &mut Vec<AppCommand>,
+    ) {
+        let tracks = self.analysis.as_deref().map_or(&[][..], |a| a.tracks.as_slice());
+        faces_ui(ui, project, tracks, &self.thumbs, target, &mut self.consent_form, out);
     }
 
     /// The analysis shown.
@@ -144,13 +216,15 @@ impl FacesPanel {
     }
 }
 
-/// Draws the faces list. `target` is the dub track a "Bind" click binds (the selected one).
+/// Draws the faces list. `target` is the dub track a "Bind" click binds (the selected one);
+/// `form` is the consent form being filled in.
 pub fn faces_ui(
     ui: &mut egui::Ui,
     project: &Project,
     tracks: &[FaceTrack],
     thumbs: &HashMap<u32, TextureHandle>,
     target: Option<TrackId>,
+    form: &mut Option<ConsentForm>,
     out: &mut Vec<AppCommand>,
 ) {
     ui.label(egui::RichText::new("Faces").strong());
@@ -193,6 +267,7 @@ pub fn faces_ui(
                 if !bound.is_empty() {
                     ui.label(format!("driven by {}", bound.join(", ")));
                 }
+                consent_line_ui(ui, project, face, form);
                 let already = target_track.is_some_and(|d| d.face == Some(face));
                 let hint = match target_track {
                     Some(d) if already => format!("{} is bound to this face", d.name),
@@ -216,6 +291,9 @@ pub fn faces_ui(
                 }
             });
         });
+        if form.as_ref().is_some_and(|f| f.face == t.id) {
+            consent_form_ui(ui, project, form, out);
+        }
     }
     if let Some(d) = target_track.filter(|d| d.face.is_some())
         && ui.button(format!("Unbind {}", d.name)).clicked()
@@ -224,5 +302,97 @@ pub fn faces_ui(
             edit: Edit::SetTrackFace { track: d.id, face: None },
             label: format!("Unbind {}", d.name),
         });
+    }
+}
+
+/// Consent to a lip edit as a line under the face, and the button that opens its form.
+fn consent_line_ui(
+    ui: &mut egui::Ui,
+    project: &Project,
+    face: FaceId,
+    form: &mut Option<ConsentForm>,
+) {
+    let on_record = project.consent(face);
+    ui.horizontal(|ui| {
+        match on_record {
+            Some(c) if c.given => {
+                ui.colored_label(egui::Color32::from_rgb(120, 200, 120), c.describe())
+            }
+            Some(c) => ui.colored_label(egui::Color32::from_rgb(240, 90, 80), c.describe()),
+            None => ui.colored_label(
+                egui::Color32::from_rgb(240, 190, 80),
+                "No consent to a lip edit recorded",
+            ),
+        };
+        let open = form.as_ref().is_some_and(|f| f.face == face.0);
+        let label = format!("Consent of face {}…", face.0);
+        if ui
+            .add_enabled(!open, egui::Button::new(label))
+            .on_hover_text("Record who this is and whether they consented to a lip edit")
+            .clicked()
+        {
+            *form = Some(ConsentForm::of(face.0, on_record));
+        }
+    });
+}
+
+/// The consent form of one face: who, by whom, scope, reference; Record, Remove, Cancel.
+fn consent_form_ui(
+    ui: &mut egui::Ui,
+    project: &Project,
+    form: &mut Option<ConsentForm>,
+    out: &mut Vec<AppCommand>,
+) {
+    let Some(f) = form.as_mut() else { return };
+    let face = FaceId(f.face);
+    let mut close = false;
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.label(egui::RichText::new(format!("Consent of face {}", f.face)).strong());
+        egui::Grid::new(("consent-grid", f.face)).num_columns(2).show(ui, |ui| {
+            for (label, value, hint) in [
+                ("Person", &mut f.person, "name or role"),
+                ("Recorded by", &mut f.recorded_by, "who records it"),
+                ("Scope", &mut f.scope, "languages, uses"),
+                ("Reference", &mut f.reference, "release document id or hash"),
+            ] {
+                let l = ui.label(label);
+                ui.add(egui::TextEdit::singleline(value).hint_text(hint).desired_width(130.0))
+                    .labelled_by(l.id);
+                ui.end_row();
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut f.given, true, "Consent given");
+            ui.radio_value(&mut f.given, false, "Refused or withdrawn");
+        });
+        let entry = f.entry();
+        if let Err(why) = entry {
+            ui.label(why);
+        }
+        ui.horizontal(|ui| {
+            let record = ui.add_enabled(entry.is_ok(), egui::Button::new("Record consent"));
+            if record.clicked()
+                && let Ok(c) = entry
+            {
+                out.push(AppCommand::Edit {
+                    edit: Edit::SetConsent { face, consent: Some(c) },
+                    label: format!("Record consent of face {}", face.0),
+                });
+                close = true;
+            }
+            if project.consent(face).is_some() && ui.button("Remove record").clicked() {
+                out.push(AppCommand::Edit {
+                    edit: Edit::SetConsent { face, consent: None },
+                    label: format!("Remove consent record of face {}", face.0),
+                });
+                close = true;
+            }
+            if ui.button("Cancel").clicked() {
+                close = true;
+            }
+        });
+    });
+    if close {
+        *form = None;
     }
 }

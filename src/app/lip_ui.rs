@@ -2,7 +2,7 @@
 //! lip section, the faces list and the painted-mask window (so the editor calls a few methods).
 
 use super::command::AppCommand;
-use super::faces::{FacesPanel, faces_ui};
+use super::faces::FacesPanel;
 use super::inspector::lip_segment_ui;
 use super::lip_lane::{LipLanes, LipSegmentRef, find_segment};
 use super::mask_paint::{MaskPainter, mask_painter_ui};
@@ -104,14 +104,14 @@ impl LipUi {
 
     /// The faces list.
     pub fn faces_ui(
-        &self,
+        &mut self,
         ui: &mut egui::Ui,
         project: &Project,
         selection: &[ClipId],
         out: &mut Vec<AppCommand>,
     ) {
         let target = self.target_track(project, selection);
-        faces_ui(ui, project, self.faces.tracks(), &self.faces.thumbs, target, out);
+        self.faces.ui(ui, project, target, out);
     }
 
     /// Windows (the painted-mask panel).

@@ -72,7 +72,7 @@ pub(super) fn run(quick: bool) -> Result<(), CliError> {
     let (mut export_cpu, mut launch_cpu) = (f64::MAX, f64::MAX);
     for _ in 0..runs {
         let out = dir.path().join("export.mp4");
-        let opts = RenderOptions { preset: Preset::Mp4, output: out, range: None };
+        let opts = RenderOptions::new(Preset::Mp4, out, None);
         let (c0, _) = super::bench_lips::cpu_seconds().unwrap_or_default();
         let t0 = Instant::now();
         render_project(&project, dir.path(), &opts, &Job::new(), |_| {})?;

@@ -234,11 +234,7 @@ pub(super) fn lips_export(
             let lips = crate::render::lips::plan_project_lips(&project, dir.path(), &Job::new())?;
             plan_s = plan_s.min(t0.elapsed().as_secs_f64());
             drop(lips);
-            let opts = RenderOptions {
-                preset: Preset::Mp4,
-                output: dir.path().join("export.mp4"),
-                range: None,
-            };
+            let opts = RenderOptions::new(Preset::Mp4, dir.path().join("export.mp4"), None);
             let (c0, _) = cpu_seconds().unwrap_or_default();
             let t0 = Instant::now();
             let report = render_project(&project, dir.path(), &opts, &Job::new(), |_| {})?;
@@ -372,8 +368,7 @@ pub(super) fn long_shot(video: &Path, dub: &Path, minutes: f64) -> Result<(), Cl
         }
     }
     let run = |project: &Project, name: &str| -> Result<(f64, f64, Option<f64>), CliError> {
-        let opts =
-            RenderOptions { preset: Preset::Mp4, output: dir.path().join(name), range: None };
+        let opts = RenderOptions::new(Preset::Mp4, dir.path().join(name), None);
         let reset = reset_peak_rss();
         let t0 = Instant::now();
         let mut first = None;

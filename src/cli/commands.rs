@@ -89,14 +89,31 @@ pub(super) fn json_progress(p: &crate::render::RenderProgress, last: &mut i64) {
     }
 }
 
-pub(super) fn render(
-    project_path: &Path,
-    output: &Path,
-    preset: Option<&str>,
-    range: Option<&str>,
-    json: bool,
-    loudness: Option<&str>,
-) -> Result<(), CliError> {
+/// What `redub render` (whole exports) is asked.
+#[derive(Clone, Copy)]
+pub(super) struct RenderArgs<'a> {
+    pub project_path: &'a Path,
+    pub output: &'a Path,
+    pub preset: Option<&'a str>,
+    pub range: Option<&'a str>,
+    pub json: bool,
+    pub loudness: Option<&'a str>,
+    pub allow_unconsented: bool,
+    /// `--label`/`--label-on`; `None`: the project's setting.
+    pub label: Option<crate::model::disclosure::Disclosure>,
+}
+
+pub(super) fn render(args: &RenderArgs) -> Result<(), CliError> {
+    let RenderArgs {
+        project_path,
+        output,
+        preset,
+        range,
+        json,
+        loudness,
+        allow_unconsented,
+        label,
+    } = *args;
     // A bundle renders as the project it holds, unpacked beside it.
     let unpacked;
     let project_path = if crate::render::bundle::is_bundle(project_path) {
@@ -130,10 +147,23 @@ pub(super) fn render(
             check_output(&stem, &inputs)?;
         }
     }
+    // Lip edits of a face without recorded consent: refused before anything is written.
+    let consent = crate::model::consent::ConsentSummary::of(&project, allow_unconsented);
+    if preset != Preset::WavStems
+        && let Some(why) = consent.refusal()
+    {
+        return Err(CliError::User(why));
+    }
     let range = range.map(parse_range).transpose()?;
     media::encode::check_writable(output)?;
     check_space(&project, project_path, output, preset, range)?;
-    let opts = RenderOptions { preset, output: output.to_path_buf(), range };
+    let opts = RenderOptions {
+        preset,
+        output: output.to_path_buf(),
+        range,
+        allow_unconsented,
+        disclosure: label.or(project.export.disclosure),
+    };
     let job = Job::new();
     let bar = (!json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);

@@ -7,6 +7,7 @@ mod bench_lips;
 mod bench_playback;
 mod bundle;
 mod commands;
+mod consent;
 mod dialogue;
 mod eval;
 mod eval_occlusion;
@@ -181,6 +182,19 @@ enum Command {
         /// number; overrides the project's setting.
         #[arg(long, allow_hyphen_values = true)]
         loudness: Option<String>,
+        /// Export lip edits of faces without recorded consent (`redub faces consent`); the
+        /// choice is written into the file's metadata. Without it such an export is refused.
+        #[arg(long)]
+        allow_unconsented: bool,
+        /// Burn a small "Lips edited — Redub" label into the picture at this corner: top-left,
+        /// top-right, bottom-left or bottom-right (default: the project's export setting).
+        #[arg(long, value_name = "CORNER",
+              value_parser = ["top-left", "top-right", "bottom-left", "bottom-right"])]
+        label: Option<String>,
+        /// With `--label`: on the lip-edited ranges only (`edited`) or on every frame (`always`).
+        #[arg(long, value_name = "WHEN", default_value = "edited", requires = "label",
+              value_parser = ["edited", "always"])]
+        label_on: String,
     },
     /// Compute what spans the whole timeline once for a render farm (face analysis, the lip
     /// plan of every bound dub track) and store it beside the project as `PROJECT.plan`, named
@@ -366,6 +380,11 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 1)]
         every: u32,
     },
+    /// Consent per face to a lip edit: record it, or list what is on record.
+    Faces {
+        #[command(subcommand)]
+        command: FacesCommand,
+    },
     /// Bind a dub track to a face of the shot (ids from `redub analyze`).
     Bind {
         /// The project file (.redub).
@@ -468,6 +487,47 @@ enum Command {
         /// Pieces for `--farm`.
         #[arg(long, default_value_t = 4, requires = "farm")]
         pieces: u32,
+    },
+}
+
+/// `redub faces` subcommands.
+#[derive(Subcommand, Debug)]
+enum FacesCommand {
+    /// Record whether the person shown as a face of the shot consented to a lip edit (replaces
+    /// what was on record for that face).
+    Consent {
+        /// The project file (.redub).
+        project: PathBuf,
+        /// Face track id (from `redub analyze` or the editor's Faces list).
+        #[arg(long)]
+        face: u32,
+        /// Who the person is: a name or a role.
+        #[arg(long)]
+        name: String,
+        /// Who records the consent.
+        #[arg(long)]
+        by: String,
+        /// What it covers: languages, uses (e.g. "es, fr; web").
+        #[arg(long, default_value = "")]
+        scope: String,
+        /// A document id or file hash of the signed release.
+        #[arg(long)]
+        reference: Option<String>,
+        /// Record that consent was refused or withdrawn (exports of the face are then refused
+        /// unless allowed explicitly).
+        #[arg(long)]
+        refused: bool,
+        /// Remove what is on record for the face instead.
+        #[arg(long, conflicts_with_all = ["refused"])]
+        clear: bool,
+    },
+    /// List the faces the project's dub tracks drive and the consent on record for each.
+    List {
+        /// The project file (.redub).
+        project: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -718,14 +778,52 @@ pub fn main() -> ExitCode {
             pieces_dir: pieces_dir.as_deref(),
             preset: preset.as_deref(),
         }),
-        Command::Render { project, output, preset, range, json, loudness, .. } => commands::render(
-            &project,
-            &output,
-            preset.as_deref(),
-            range.as_deref(),
+        Command::Render {
+            project,
+            output,
+            preset,
+            range,
             json,
-            loudness.as_deref(),
-        ),
+            loudness,
+            allow_unconsented,
+            label,
+            label_on,
+            ..
+        } => commands::render(&commands::RenderArgs {
+            label: label.as_deref().and_then(crate::model::disclosure::Corner::from_name).map(
+                |corner| crate::model::disclosure::Disclosure {
+                    corner,
+                    when: if label_on == "always" {
+                        crate::model::disclosure::LabelWhen::Always
+                    } else {
+                        crate::model::disclosure::LabelWhen::Edited
+                    },
+                },
+            ),
+            project_path: &project,
+            output: &output,
+            preset: preset.as_deref(),
+            range: range.as_deref(),
+            json,
+            loudness: loudness.as_deref(),
+            allow_unconsented,
+        }),
+        Command::Faces {
+            command:
+                FacesCommand::Consent { project, face, name, by, scope, reference, refused, clear },
+        } => consent::record(&consent::ConsentArgs {
+            project: &project,
+            face,
+            name: &name,
+            by: &by,
+            scope: &scope,
+            reference: reference.as_deref(),
+            refused,
+            clear,
+        }),
+        Command::Faces { command: FacesCommand::List { project, json } } => {
+            consent::list(&project, json)
+        }
         Command::New { video, dubs, name, output, force, no_bind, max_hours } => {
             commands::new(&commands::NewArgs {
                 video: &video,

@@ -231,15 +231,7 @@ fn measure_looks(
 
 /// The dub tracks the lip plan edits: enabled, audible, bound to a face whose edit is on.
 fn bound_tracks(project: &Project) -> Vec<(TrackId, crate::model::lip::FaceId)> {
-    project
-        .timeline
-        .dub_tracks
-        .iter()
-        .filter(|t| t.lip.enabled && project.is_audible(t))
-        .filter_map(|t| t.face.map(|f| (t.id, f)))
-        // A face whose edit is switched off keeps its own mouth.
-        .filter(|(_, f)| project.face_edit_on(*f))
-        .collect()
+    project.lip_edit_tracks()
 }
 
 /// The first video frame [`plan_lips`] can edit (`None`: it edits none): the start of the

@@ -136,6 +136,13 @@ pub enum Edit {
         /// Edit on.
         on: bool,
     },
+    /// Records (or with `None` removes) what is on record about a face's consent to a lip edit.
+    SetConsent {
+        /// The face.
+        face: crate::model::lip::FaceId,
+        /// The entry; its `face` is set to `face`.
+        consent: Option<crate::model::consent::FaceConsent>,
+    },
     /// Replaces the marker list (kept sorted by time).
     SetMarkers(Vec<Marker>),
     /// Sets the ducking of the original.
@@ -285,6 +292,15 @@ impl Edit {
                 }
                 Edit::SetFaceEdit { face: *face, on: was_on }
             }
+            Edit::SetConsent { face, consent } => {
+                let list = &mut tl.consent;
+                let old = list.iter().position(|c| c.face == *face).map(|i| list.remove(i));
+                if let Some(c) = consent {
+                    list.push(crate::model::consent::FaceConsent { face: *face, ..c.clone() });
+                    list.sort_by_key(|c| c.face.0);
+                }
+                Edit::SetConsent { face: *face, consent: old }
+            }
             Edit::SetMarkers(markers) => {
                 let mut m = markers.clone();
                 m.sort_by_key(|m| m.time);
@@ -368,7 +384,9 @@ impl Edit {
             | Edit::InsertMedia { .. }
             | Edit::RemoveMedia(_)
             | Edit::SetMeTrack { .. }
-            | Edit::SetVideo(_) => true,
+            | Edit::SetVideo(_)
+            // Consent is kept at once (autosave), not only at the next save.
+            | Edit::SetConsent { .. } => true,
             Edit::Batch(v) => v.iter().any(Edit::is_structural),
             _ => false,
         }

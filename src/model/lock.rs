@@ -69,7 +69,7 @@ fn still_at(_: &std::fs::File, path: &Path) -> bool {
 }
 
 /// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC`.
-fn utc(secs: u64) -> String {
+pub(crate) fn utc(secs: u64) -> String {
     let (days, rest) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;

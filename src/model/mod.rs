@@ -1,7 +1,9 @@
 //! The project model: rational time, the project file and its timeline, lip settings, edits
 //! and their history. The bottom layer: imports nothing else of the crate; no GStreamer, no UI.
 
+pub mod consent;
 pub mod dirs;
+pub mod disclosure;
 pub mod hash;
 pub mod interchange;
 pub mod lines;

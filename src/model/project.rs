@@ -340,6 +340,9 @@ pub struct ExportSettings {
     /// What the picture shows where the sequence runs past its end (a dub longer than the shot).
     #[serde(default, skip_serializing_if = "PastPicture::is_hold")]
     pub past_picture: PastPicture,
+    /// The burned-in "Lips edited" label, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosure: Option<crate::model::disclosure::Disclosure>,
 }
 
 impl Default for ExportSettings {
@@ -350,6 +353,7 @@ impl Default for ExportSettings {
             output: None,
             loudness: None,
             past_picture: PastPicture::Hold,
+            disclosure: None,
         }
     }
 }
@@ -400,6 +404,9 @@ pub struct Timeline {
     /// a dub track is bound to them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faces_off: Vec<crate::model::lip::FaceId>,
+    /// What is on record about each face's consent to a lip edit (see [`crate::model::consent`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consent: Vec<crate::model::consent::FaceConsent>,
     /// The user's limit on the timeline's length in hours, when not the default 24 (1 to 168):
     /// a time past the limit is refused on load, save and import (see [`crate::model::validate`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -468,6 +475,7 @@ impl Project {
                 me_track: None,
                 me_mute: false,
                 faces_off: Vec::new(),
+                consent: Vec::new(),
                 max_hours: None,
                 start_timecode: None,
             },

@@ -23,6 +23,21 @@ pub struct RenderOptions {
     pub output: PathBuf,
     /// Timeline range; the whole timeline when `None`.
     pub range: Option<(Time, Time)>,
+    /// The user allowed lip edits of faces without recorded consent (the CLI's
+    /// `--allow-unconsented`, the export dialog's confirmation): written into the file's
+    /// comment tag with each edited face's consent (see [`crate::model::consent`]). The refusal
+    /// itself is the caller's (the CLI and the editor ask before they render).
+    pub allow_unconsented: bool,
+    /// The burned-in "Lips edited" label (video presets), when asked for.
+    pub disclosure: Option<crate::model::disclosure::Disclosure>,
+}
+
+impl RenderOptions {
+    /// The whole timeline (or `range`) as `preset` into `output`: no label, nothing allowed
+    /// beyond.
+    pub fn new(preset: Preset, output: PathBuf, range: Option<(Time, Time)>) -> Self {
+        Self { preset, output, range, allow_unconsented: false, disclosure: None }
+    }
 }
 
 /// A rendered frame as the writer takes it: black instead where the timeline runs past the
@@ -81,14 +96,19 @@ pub fn stem_paths(target: &Path) -> [PathBuf; 3] {
     [with("dialogue"), with("background"), target.to_path_buf()]
 }
 
-fn tags(project: &Project) -> Tags {
-    Tags {
-        title: project.name.clone(),
-        comment: format!(
-            "Made with Redub {}: dialogue replaced; lip movements may have been edited.",
-            crate::VERSION
-        ),
+fn tags(project: &Project, opts: &RenderOptions) -> Tags {
+    let mut comment = format!(
+        "Made with Redub {}: dialogue replaced; lip movements may have been edited.",
+        crate::VERSION
+    );
+    if opts.preset != Preset::WavStems {
+        let consent = crate::model::consent::ConsentSummary::of(project, opts.allow_unconsented);
+        let text = consent.tag_text();
+        if !text.is_empty() {
+            comment = format!("{comment} {text}");
+        }
     }
+    Tags { title: project.name.clone(), comment }
 }
 
 /// Renders the project (relative media paths resolve against `project_dir`). Progress goes to
@@ -131,7 +151,7 @@ pub fn render_project(
     let first = rate.time_to_frame(start + half);
     let last = rate.time_to_frame(end + half).max(first + 1);
     let need_video = opts.preset != Preset::WavStems;
-    let tags = tags(project);
+    let tags = tags(project, opts);
     let video = if need_video { Some(video_path(project, project_dir)?) } else { None };
     let sources = load_sources_streamed(project, project_dir, need_video)?;
     let input = mix_input(project, &sources);
@@ -208,11 +228,27 @@ pub fn render_project(
             let total = last - first;
             let mut compositor = None;
             let start_s = began.elapsed().as_secs_f64();
+            // The disclosure label: its corner and the frames it is on.
+            let edited = project.lip_edit_frames(rate);
+            let label_at = |i: i64| {
+                opts.disclosure.filter(|d| match d.when {
+                    crate::model::disclosure::LabelWhen::Always => true,
+                    crate::model::disclosure::LabelWhen::Edited => {
+                        edited.iter().any(|r| r.contains(&i))
+                    }
+                })
+            };
             let mut write = |i: i64,
                              frame: std::sync::Arc<crate::media::Frame>,
                              backend: Option<crate::render::compositor::Backend>|
              -> Result<(), RenderError> {
                 compositor = compositor.clone().or(backend);
+                let frame = match label_at(i) {
+                    Some(d) => {
+                        std::sync::Arc::new(crate::render::label::burn_label(&frame, d.corner))
+                    }
+                    None => frame,
+                };
                 let black = black_past && i >= picture_frames;
                 writer.push_frame_buffer(writer_buffer(&frame, black, writer_rgba)?)?;
                 let (s0, s1) = (sample_at(i), sample_at(i + 1));

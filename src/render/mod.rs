@@ -6,6 +6,7 @@
 //!   picking (and saying why the CPU when it is the CPU);
 //! - [`pixels`]: rectangles, Y'CbCr ↔ RGB of a frame's region (pure maths, typed colorimetry);
 //! - [`graph`]: [`graph::FrameRenderer`], decoded frame → edited frame, for preview and export;
+//! - [`label`]: the burned-in "Lips edited — Redub" disclosure label;
 //! - [`lips`]: the per-frame lip layers of a planned project ([`lips::LipRenderer`]);
 //! - [`sources`]: decoded sound of the project and the mixer input built from it;
 //! - [`stream`]: export's sound mixed chunk by chunk, the original streamed from its file,
@@ -20,6 +21,7 @@ pub mod compositor;
 pub mod export;
 pub mod farm;
 pub mod graph;
+pub mod label;
 pub mod lips;
 pub mod pixels;
 pub mod sources;

@@ -73,6 +73,23 @@ impl RedubApp {
                     self.place_media(media, track, self.playhead, mode);
                 }
             }
+            C::Edit { edit: Edit::SetTrackFace { track, face: Some(face) }, label }
+                if !self.project.has_consent(face) && !self.consent_asked.contains(&face) =>
+            {
+                // Binding edits the mouth of a person without consent on record: ask, until
+                // the user binds the face anyway.
+                self.consent_prompt = Some((Edit::SetTrackFace { track, face: Some(face) }, label));
+            }
+            C::ConsentPrompt(bind) => {
+                if let Some((edit, label)) = self.consent_prompt.take()
+                    && bind
+                {
+                    if let Edit::SetTrackFace { face: Some(face), .. } = &edit {
+                        self.consent_asked.insert(*face);
+                    }
+                    self.edit(edit, &label);
+                }
+            }
             C::Edit { edit, label } => self.edit(edit, &label),
             C::BeginGesture(label) => self.history.begin_gesture(&label),
             C::EndGesture => {
@@ -253,9 +270,21 @@ impl RedubApp {
                     self.export.open = false;
                 }
             }
-            C::StartExport { preset, range, output, past_picture } => {
-                self.start_export(preset, range, output, past_picture)
-            }
+            C::StartExport {
+                preset,
+                range,
+                output,
+                past_picture,
+                allow_unconsented,
+                disclosure,
+            } => self.start_export(
+                preset,
+                range,
+                output,
+                past_picture,
+                allow_unconsented,
+                disclosure,
+            ),
             C::CancelExport => {
                 if let Some(r) = &self.export.running {
                     r.job.cancel();

@@ -182,6 +182,10 @@ pub struct RedubApp {
     pub recovery: Option<AutosaveSlot>,
     /// "Save changes?" is showing; what follows the answer.
     pub unsaved_prompt: Option<AfterPrompt>,
+    /// "No consent on record" is showing: the binding edit waiting for the answer.
+    pub consent_prompt: Option<(Edit, String)>,
+    /// Faces asked about once already (this session): binding them again does not ask.
+    consent_asked: std::collections::HashSet<crate::model::lip::FaceId>,
     /// The project file's content hash as this editor last read or wrote it: a save finds out
     /// whether another program (a `redub` command, another editor) changed it since.
     disk_version: Option<String>,
@@ -264,6 +268,8 @@ impl RedubApp {
             auto_bound: Default::default(),
             recovery: None,
             unsaved_prompt: None,
+            consent_prompt: None,
+            consent_asked: Default::default(),
             disk_version: None,
             changed_on_disk: None,
             after_save: None,
@@ -528,6 +534,8 @@ impl RedubApp {
         range: ExportRange,
         output: PathBuf,
         past_picture: crate::model::PastPicture,
+        allow_unconsented: bool,
+        disclosure: Option<crate::model::disclosure::Disclosure>,
     ) {
         if output.as_os_str().is_empty() {
             self.error("choose an output file");
@@ -546,10 +554,18 @@ impl RedubApp {
         settings.output = Some(output.clone());
         settings.range = range;
         settings.past_picture = past_picture;
+        settings.disclosure = disclosure;
         if settings != self.project.export {
             self.edit(Edit::SetExport(settings), "Export settings");
         }
-        let opts = RenderOptions { preset, output, range };
+        let consent = crate::model::consent::ConsentSummary::of(&self.project, allow_unconsented);
+        if let Some(why) = consent.refusal() {
+            self.error(format!("export refused: {why}"));
+            return;
+        }
+        let mut opts = RenderOptions::new(preset, output, range);
+        opts.allow_unconsented = allow_unconsented;
+        opts.disclosure = disclosure;
         if let Err(e) =
             self.export.start(self.project.clone(), self.path.as_deref(), opts, self.ctx.clone())
         {

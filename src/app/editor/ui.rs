@@ -381,6 +381,27 @@ impl RedubApp {
                 });
             });
         }
+        if let Some((Edit::SetTrackFace { face: Some(face), .. }, _)) = &self.consent_prompt {
+            let face = *face;
+            egui::Modal::new(egui::Id::unique("consent prompt")).show(ctx, |ui| {
+                ui.heading("No consent on record");
+                ui.label(format!(
+                    "Face {} has no recorded consent to a lip edit. Binding a dub track to it \
+                     changes what the person appears to say. Record their consent in the Faces \
+                     panel; an export of the edit is refused until it is recorded or you \
+                     confirm the export (which is written into the file).",
+                    face.0
+                ));
+                ui.horizontal(|ui| {
+                    if ui.button("Bind anyway").clicked() {
+                        self.pending.push(AppCommand::ConsentPrompt(true));
+                    }
+                    if ui.button("Don't bind").clicked() {
+                        self.pending.push(AppCommand::ConsentPrompt(false));
+                    }
+                });
+            });
+        }
         if self.unsaved_prompt.is_some() {
             egui::Modal::new(egui::Id::unique("unsaved")).show(ctx, |ui| {
                 ui.heading("Save changes?");
@@ -519,7 +540,8 @@ impl RedubApp {
             sequence_end: self.end_time(),
             rate: self.project.timeline.frame_rate,
         };
-        export_dialog_ui(ctx, &mut self.export, in_out, length, &mut self.pending);
+        let consent = crate::model::consent::ConsentSummary::of(&self.project, false);
+        export_dialog_ui(ctx, &mut self.export, in_out, length, &consent, &mut self.pending);
         crate::app::farm_dialog::farm_dialog_ui(
             ctx,
             &mut self.farm,
