@@ -19,6 +19,13 @@ pub struct FaceModel {
     /// Per colour bin (see [`colour_bin`]): whether the mouth zone shows colours there in the
     /// clean frames (with one bin of tolerance each way).
     mouth_colours: Vec<bool>,
+    /// The face's usual skin colour around the mouth (YCbCr): the per-channel median of the
+    /// model over the mouth zone, most of which is skin.
+    skin: [f32; 3],
+    /// Pixels whose usual colour is not skin (lips, the line between them): where skin shows
+    /// instead, something skin-coloured covers them (see
+    /// [`FaceModel::shows_skin_over_lips`]).
+    not_skin: Vec<bool>,
 }
 
 /// Luma bins of the mouth colour table (16 levels each).
@@ -79,6 +86,28 @@ fn median(v: &mut [f32]) -> f32 {
 /// Distance (in standard deviations, chroma weighted) past which a pixel is unlikely.
 const UNLIKELY: f32 = 4.0;
 
+/// Chroma distance from the skin past which a pixel's usual colour is not skin.
+const NOT_SKIN_CHROMA: f32 = 7.0;
+/// Luma below the skin's past which a pixel's usual colour is a dark line, not skin.
+const NOT_SKIN_LUMA: f32 = 45.0;
+/// A pixel shows skin when its chroma is this close to the skin's (or closer than
+/// [`SKIN_SHARE`] of its usual distance from it) ...
+const SKIN_CHROMA: f32 = 5.0;
+/// ... see [`SKIN_CHROMA`].
+const SKIN_SHARE: f32 = 0.4;
+/// ... and its luma within this of the skin's (a shaded finger is darker than the cheek).
+const SKIN_LUMA: f32 = 45.0;
+/// Radius of the opening that keeps only solid pieces of hidden lips (thin bands along the
+/// lip outline, where lips press or stretch, are up to twice this wide).
+const HIDDEN_OPENING: isize = 2;
+/// An inner piece with at least this many pixels of hidden lips is an occluder.
+const MIN_HIDDEN_PIXELS: usize = PATCH_W * PATCH_H / 100;
+
+/// Chroma distance of two YCbCr colours.
+fn chroma_dist(a: [f32; 3], b: [f32; 3]) -> f32 {
+    ((a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
 fn ycc(p: [f32; 3]) -> [f32; 3] {
     let y = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
     [y, 0.564 * (p[2] - y), 0.713 * (p[0] - y)]
@@ -105,7 +134,26 @@ impl FaceModel {
         (mean.len() == PATCH_W * PATCH_H
             && std.len() == mean.len()
             && mouth_colours.len() == COLOUR_BINS)
-            .then_some(Self { mean, std, mouth_colours })
+            .then(|| Self::with_derived(mean, std, mouth_colours))
+    }
+
+    /// A model with its skin colour and non-skin pixels found from the per-pixel means.
+    fn with_derived(mean: Vec<[f32; 3]>, std: Vec<[f32; 3]>, mouth_colours: Vec<bool>) -> Self {
+        let zone = mouth_zone();
+        let mut skin = [0.0f32; 3];
+        for (c, s) in skin.iter_mut().enumerate() {
+            let mut v: Vec<f32> =
+                mean.iter().zip(&zone).filter(|(_, z)| **z).map(|(m, _)| m[c]).collect();
+            *s = if v.is_empty() { 0.0 } else { median(&mut v) };
+        }
+        let not_skin = mean
+            .iter()
+            .zip(&zone)
+            .map(|(m, &z)| {
+                z && (chroma_dist(*m, skin) > NOT_SKIN_CHROMA || m[0] < skin[0] - NOT_SKIN_LUMA)
+            })
+            .collect();
+        Self { mean, std, mouth_colours, skin, not_skin }
     }
 
     /// Whether a colour is one the mouth shows (see [`FaceModel::mouth_colours`]); a dark
@@ -113,6 +161,21 @@ impl FaceModel {
     fn is_mouth_colour(&self, p: [f32; 3]) -> bool {
         let q = ycc(p);
         q[0] < DARK_INTERIOR || self.mouth_colours[colour_bin(q)]
+    }
+
+    /// Whether patch pixel `i`, usually not skin (lips, the line between them), shows the
+    /// face's skin colour in `px`: the lip contour has vanished there under something
+    /// skin-coloured (a finger, a hand). Lips open onto a dark interior, teeth or tongue,
+    /// none of them skin.
+    fn shows_skin_over_lips(&self, i: usize, px: [f32; 3]) -> bool {
+        if !self.not_skin[i] {
+            return false;
+        }
+        let q = ycc(px);
+        let usual = chroma_dist(self.mean[i], self.skin);
+        chroma_dist(q, self.skin) <= SKIN_CHROMA.max(SKIN_SHARE * usual)
+            && (q[0] - self.skin[0]).abs() <= SKIN_LUMA
+            && q[0] >= DARK_INTERIOR
     }
 
     /// Learns the model from patches of the face. Median and median absolute deviation rather
@@ -149,7 +212,7 @@ impl FaceModel {
             mean.push(m);
             std.push(d);
         }
-        let mut model = Self { mean, std, mouth_colours: vec![true; COLOUR_BINS] };
+        let mut model = Self::with_derived(mean, std, vec![true; COLOUR_BINS]);
         model.mouth_colours = model.learn_mouth_colours(&used);
         Some(model)
     }
@@ -249,23 +312,32 @@ fn dilate_and_soften(hard: &[bool], radius: isize) -> Vec<f32> {
 }
 
 /// The 4-connected pieces of `seeds` kept as occluders: those of at least `min` pixels that
-/// also reach the patch border (within 2 pixels) or cover at least `min_inner` pixels.
-fn occluder_pieces(seeds: &[bool], min: usize, min_inner: usize) -> Vec<bool> {
+/// also reach the patch border (within 2 pixels), cover at least `min_inner` pixels, or hold at
+/// least `min_strong` pixels of `strong` evidence (hidden lips). Each kept piece is a list of
+/// its pixels.
+fn occluder_pieces(
+    seeds: &[bool],
+    strong: &[bool],
+    min: usize,
+    min_inner: usize,
+    min_strong: usize,
+) -> Vec<Vec<usize>> {
     let (w, h) = (PATCH_W, PATCH_H);
-    let mut kept = vec![false; seeds.len()];
+    let mut kept = Vec::new();
     let mut seen = vec![false; seeds.len()];
     let mut stack = Vec::new();
-    let mut piece = Vec::new();
     for start in 0..seeds.len() {
         if !seeds[start] || seen[start] {
             continue;
         }
         seen[start] = true;
         stack.push(start);
-        piece.clear();
+        let mut piece = Vec::new();
         let mut border = false;
+        let mut strong_count = 0;
         while let Some(i) = stack.pop() {
             piece.push(i);
+            strong_count += usize::from(strong.get(i).copied().unwrap_or(false));
             let (x, y) = (i % w, i / w);
             border |= x < 2 || y < 2 || x + 2 >= w || y + 2 >= h;
             for j in neighbours4(i) {
@@ -275,13 +347,96 @@ fn occluder_pieces(seeds: &[bool], min: usize, min_inner: usize) -> Vec<bool> {
                 }
             }
         }
-        if piece.len() >= min && (border || piece.len() >= min_inner) {
-            for &i in &piece {
-                kept[i] = true;
-            }
+        if piece.len() >= min && (border || piece.len() >= min_inner || strong_count >= min_strong)
+        {
+            kept.push(piece);
         }
     }
     kept
+}
+
+/// The pixels of `pieces` as a map.
+fn paint(pieces: &[Vec<usize>]) -> Vec<bool> {
+    let mut out = vec![false; PATCH_W * PATCH_H];
+    for &i in pieces.iter().flatten() {
+        out[i] = true;
+    }
+    out
+}
+
+/// `hard` eroded then dilated by a `(2r+1)²` square (a morphological opening): pieces thinner
+/// than `2r + 1` pixels vanish, solid ones keep their shape.
+fn opening(hard: &[bool], r: isize) -> Vec<bool> {
+    let (w, h) = (PATCH_W as isize, PATCH_H as isize);
+    // One 1-D pass: `all` (erosion; past the patch edge counts as set, a piece may run off
+    // it) or any (dilation), along rows or columns.
+    let pass = |src: &[bool], all: bool, horizontal: bool| -> Vec<bool> {
+        let mut out = vec![false; src.len()];
+        for v in 0..h {
+            for u in 0..w {
+                let mut at = (-r..=r).map(|d| {
+                    let (x, y) = if horizontal { (u + d, v) } else { (u, v + d) };
+                    if x < 0 || y < 0 || x >= w || y >= h { all } else { src[(y * w + x) as usize] }
+                });
+                out[(v * w + u) as usize] = if all { at.all(|b| b) } else { at.any(|b| b) };
+            }
+        }
+        out
+    };
+    let eroded = pass(&pass(hard, true, true), true, false);
+    pass(&pass(&eroded, false, true), false, false)
+}
+
+/// Per-channel median and spread (1.4826 × MAD, floored at [`LIKE_FLOOR`]) of the YCbCr
+/// colours of `pixels` in `patch`.
+fn colour_stats(patch: &Patch, pixels: &[usize]) -> ([f32; 3], [f32; 3]) {
+    let mut m = [0.0f32; 3];
+    let mut d = [0.0f32; 3];
+    let q: Vec<[f32; 3]> = pixels.iter().map(|&i| ycc(patch.rgb[i])).collect();
+    for c in 0..3 {
+        let mut col: Vec<f32> = q.iter().map(|p| p[c]).collect();
+        if col.is_empty() {
+            continue;
+        }
+        m[c] = median(&mut col);
+        let mut dev: Vec<f32> = q.iter().map(|p| (p[c] - m[c]).abs()).collect();
+        d[c] = (1.4826 * median(&mut dev)).max(LIKE_FLOOR[c]);
+    }
+    (m, d)
+}
+
+/// Smallest spread per channel of an occluder's own colour (see [`colour_stats`]).
+const LIKE_FLOOR: [f32; 3] = [8.0, 4.0, 4.0];
+/// Distance (in spreads, luma half weighted) within which a pixel has an occluder's colour.
+const LIKE: f32 = 3.0;
+
+/// `out` grown from each kept piece through connected `candidates` that have the piece's own
+/// colour (see [`colour_stats`]), as far as they go: the part of a dark microphone over the
+/// open mouth, or of a white card over the teeth, belongs to the piece that reaches in from
+/// outside the mouth, while the lips beside it (another colour) do not.
+fn grow_alike(out: &mut [bool], pieces: &[Vec<usize>], candidates: &[bool], patch: &Patch) {
+    for piece in pieces {
+        let (m, d) = colour_stats(patch, piece);
+        let alike = |i: usize| {
+            let q = ycc(patch.rgb[i]);
+            let dist: f32 = (0..3)
+                .map(|c| {
+                    let z = (q[c] - m[c]) / d[c];
+                    if c == 0 { 0.5 * z * z } else { z * z }
+                })
+                .sum();
+            dist.sqrt() <= LIKE
+        };
+        let mut stack: Vec<usize> = piece.clone();
+        while let Some(i) = stack.pop() {
+            for j in neighbours4(i) {
+                if candidates[j] && !out[j] && alike(j) {
+                    out[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+    }
 }
 
 /// The 4-neighbours of patch pixel `i` inside the patch.
@@ -363,18 +518,34 @@ fn mask_at<U: AsRef<[bool]>>(
             let now = unlikely[t].as_ref()[i];
             let prev = t > 0 && unlikely[t - 1].as_ref()[i];
             let next = t + 1 < unlikely.len() && unlikely[t + 1].as_ref()[i];
-            now && (prev || next || unlikely.len() == 1)
+            // In two of the three frames: a single odd frame is noise, and a single frame
+            // where an occluder looked like the face (a flicker of the test) is filled in.
+            (now && (prev || next || unlikely.len() == 1)) || (prev && next)
         })
         .collect();
+    // Lips that show skin: solid pieces only.
+    let hidden: Vec<bool> = stable
+        .iter()
+        .zip(&centre.rgb)
+        .enumerate()
+        .map(|(i, (&s, &px))| s && model.shows_skin_over_lips(i, px))
+        .collect();
+    let hidden = opening(&hidden, HIDDEN_OPENING);
     let seeds: Vec<bool> = stable
         .iter()
         .zip(&centre.rgb)
         .zip(&zone)
-        .map(|((&s, &px), &z)| s && !(z && model.is_mouth_colour(px)))
+        .zip(&hidden)
+        .map(|(((&s, &px), &z), &hid)| hid || (s && !(z && model.is_mouth_colour(px))))
         .collect();
-    let kept = occluder_pieces(&seeds, MIN_SEED_PIXELS, MIN_INNER_PIECE);
-    let kept = if kept.iter().any(|&b| b) { grow_into(&kept, &stable, GROW_STEPS) } else { kept };
-    if kept.iter().any(|&b| b) { dilate_and_soften(&kept, 3) } else { vec![0.0; PATCH_W * PATCH_H] }
+    let pieces =
+        occluder_pieces(&seeds, &hidden, MIN_SEED_PIXELS, MIN_INNER_PIECE, MIN_HIDDEN_PIXELS);
+    if pieces.is_empty() {
+        return vec![0.0; PATCH_W * PATCH_H];
+    }
+    let mut kept = grow_into(&paint(&pieces), &stable, GROW_STEPS);
+    grow_alike(&mut kept, &pieces, &stable, centre);
+    dilate_and_soften(&kept, 3)
 }
 
 /// Combines automatic and painted occlusion: the larger wins.
@@ -420,7 +591,10 @@ mod tests {
     #[test]
     fn specks_and_small_inner_pieces_are_not_occluders_but_border_and_large_pieces_are() {
         let n = PATCH_W * PATCH_H;
-        let pieces = |hard: &[bool]| occluder_pieces(hard, MIN_SEED_PIXELS, MIN_INNER_PIECE);
+        let none = vec![false; n];
+        let pieces = |hard: &[bool]| {
+            paint(&occluder_pieces(hard, &none, MIN_SEED_PIXELS, MIN_INNER_PIECE, usize::MAX))
+        };
         let mut hard = vec![false; n];
         // 80 single-pixel specks: more than 0.5 % of the patch in all, none a piece.
         for k in 0..80 {
@@ -509,5 +683,56 @@ mod tests {
         let painted = PaintedMask { keyframe: 0, values: vec![0.5; PATCH_W * PATCH_H] };
         let c = combine(&masks[4], Some(&painted));
         assert!(c.iter().all(|&v| v == 0.5));
+    }
+
+    /// Learns from clean frames, then masks `n` frames each changed by `draw`.
+    fn masks_with(draw: impl Fn(&mut Patch)) -> Vec<Vec<f32>> {
+        let train: Vec<Patch> = (0..20).map(face).collect();
+        let model = FaceModel::learn(&train.iter().collect::<Vec<_>>()).unwrap();
+        let frames: Vec<Patch> = (0..3)
+            .map(|s| {
+                let mut f = face(300 + s);
+                draw(&mut f);
+                f
+            })
+            .collect();
+        occlusion_masks(&model, &frames)
+    }
+
+    fn fill(f: &mut Patch, ys: std::ops::Range<usize>, xs: std::ops::Range<usize>, c: [f32; 3]) {
+        for v in ys {
+            for u in xs.clone() {
+                f.rgb[v * PATCH_W + u] = c;
+            }
+        }
+    }
+
+    #[test]
+    fn a_dark_bar_that_looks_like_the_mouth_interior_is_kept_all_the_way_up() {
+        // A dark grey bar rising from below the chin over the lips: inside the mouth zone its
+        // colour is one the open mouth shows, but it is the same colour as the part that
+        // reaches in from the border, so the whole bar is kept, and the lips beside it are not.
+        let masks = masks_with(|f| fill(f, 28..PATCH_H, 70..86, [30.0, 30.0, 32.0]));
+        let at = |v: usize, u: usize| masks[1][v * PATCH_W + u];
+        assert_eq!(at(32, 78), 1.0, "the bar's top, far above where it enters");
+        assert_eq!(at(46, 78), 1.0, "the bar over the lips");
+        assert_eq!(at(46, 40), 0.0, "the lips beside it");
+        assert_eq!(at(15, 20), 0.0, "clean skin");
+    }
+
+    #[test]
+    fn a_skin_coloured_finger_hides_the_lips_but_pressed_lips_do_not() {
+        // A finger in the face's own skin colour across the lips: like the face everywhere but
+        // where the lips should be, and there it shows skin: the lip contour vanished.
+        let skin = [200.0, 160.0, 140.0];
+        let masks = masks_with(|f| fill(f, 25..PATCH_H, 50..63, skin));
+        assert_eq!(masks[1][46 * PATCH_W + 56], 1.0, "the finger over the lips");
+        assert_eq!(masks[1][46 * PATCH_W + 85], 0.0, "the lips beside it");
+        // Lips pressed thin: a band of skin along their outline is no occluder.
+        let masks = masks_with(|f| {
+            fill(f, 40..42, 30..98, skin);
+            fill(f, 50..52, 30..98, skin);
+        });
+        assert!(masks[1].iter().all(|&v| v == 0.0), "thin lips are not an occluder");
     }
 }
