@@ -251,6 +251,10 @@ cmd_demo() {
         -o assets/demo/generated/demo.redub
     # The dub track drives the one face of the shot, so the viewer shows the lip pipeline at once.
     "$bin" bind --track 1 --face 0 assets/demo/generated/demo.redub
+    # The demo's face is a generated test picture, not a person: its consent record says so, so
+    # the demo exports without the unconsented-face refusal.
+    "$bin" faces consent assets/demo/generated/demo.redub --face 0 \
+        --name "Demo face (generated test picture, not a person)" --by "Redub set-up"
     log "demo: wrote $project"
 }
 
@@ -349,6 +353,12 @@ deb_check() {
         quietly /usr/bin/redub new --video "$ROOT/$DEMO_DIR/demo_shot.mp4" \
             --dub "$ROOT/$DEMO_DIR/dub_line1.wav@1.0" -o "$work/x.redub" ||
             die "deb: redub new failed"
+        # A lip edit of a face without recorded consent is refused; recorded, it renders.
+        if /usr/bin/redub render "$work/x.redub" -o "$work/x.mp4" --range 0.5..2.5 >/dev/null 2>&1; then
+            die "deb: redub render of an unconsented face was not refused"
+        fi
+        quietly /usr/bin/redub faces consent "$work/x.redub" --face 0 --name "Demo face" --by "deb check" ||
+            die "deb: redub faces consent failed"
         quietly /usr/bin/redub render "$work/x.redub" -o "$work/x.mp4" --range 0.5..2.5 ||
             die "deb: redub render failed"
         [[ -s "$work/x.mp4" ]] || die "deb: redub render wrote nothing"
