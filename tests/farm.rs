@@ -19,6 +19,22 @@ fn project(media: &Path, dir: &Path) -> PathBuf {
     p.timeline.duration = Time::from_millis(3000);
     let path = dir.join("film.redub");
     p.save(&path).unwrap();
+    // Unattended farm steps edit only faces with recorded consent.
+    let o = common::redub(&["plan", s(&path)]);
+    assert!(!o.status.success(), "a plan of an unconsented face is refused");
+    let why = common::stderr(&o);
+    assert!(why.contains("face 0") && why.contains("redub faces consent"), "{why}");
+    run_ok(&[
+        "faces",
+        "consent",
+        s(&path),
+        "--face",
+        "0",
+        "--name",
+        "Test face",
+        "--by",
+        "farm test",
+    ]);
     path
 }
 

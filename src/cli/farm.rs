@@ -94,8 +94,22 @@ fn eta_text(secs: f64) -> String {
 }
 
 /// `redub plan P`.
+/// A render farm's job draws lip edits only of faces with recorded consent: every step runs
+/// unattended on other machines, so there is no one to confirm an exception
+/// (`--allow-unconsented` is for a single export).
+fn require_consent(project: &Project) -> Result<(), CliError> {
+    match crate::model::consent::ConsentSummary::of(project, false).refusal() {
+        Some(why) => Err(CliError::User(format!(
+            "{}; a render farm needs the consent recorded (redub faces consent)",
+            why.split(';').next().unwrap_or(&why)
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub(super) fn plan(project_path: &Path, json: bool) -> Result<(), CliError> {
     let project = Project::load(project_path)?;
+    require_consent(&project)?;
     let target = plan_file::plan_path(project_path);
     crate::media::encode::check_writable(&target)?;
     let key = plan_file::make_plan(&project, &project_dir(project_path), &target, &Job::new())?;
@@ -280,6 +294,7 @@ pub(super) struct FarmArgs<'a> {
 /// `redub farm P --pieces N -o job.yaml`.
 pub(super) fn farm(args: &FarmArgs<'_>) -> Result<(), CliError> {
     let project = Project::load(args.project)?;
+    require_consent(&project)?;
     let format = match args.format {
         Some(f) => JobFormat::from_name(f).ok_or_else(|| {
             CliError::User(format!("--format {f:?}: choose openjd, slurm or parallel"))
