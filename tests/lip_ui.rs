@@ -177,6 +177,7 @@ fn faces_list_shows_thumbnails_binds_the_selected_track_and_paints_a_mask() {
     p.add_dub_track("Alice");
     let bob = p.add_dub_track("Bob");
     let clip = p.add_clip(bob, l, Time::from_millis(300)).unwrap();
+    common::record_consent(&mut p, 0);
     let file = dir.path().join("faces.redub");
     p.save(&file).unwrap();
 

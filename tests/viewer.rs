@@ -58,7 +58,9 @@ fn viewer_before_after_click_to_bind_undo_face_toggle_and_mask_snapshot() {
         &dub,
     );
     let file = dir.path().join("two.redub");
-    dub_project(&shot, &dub, None).save(&file).unwrap();
+    let mut project = dub_project(&shot, &dub, None);
+    common::record_consent(&mut project, 0);
+    project.save(&file).unwrap();
     let mut h = harness(&dir.path().join("appdata"), Some(file));
 
     step_until_secs(&mut h, "the face analysis", 240, |a| a.lip_preview.analysis.is_some());

@@ -708,19 +708,6 @@ mod tests {
     }
 
     #[test]
-    fn a_dark_bar_that_looks_like_the_mouth_interior_is_kept_all_the_way_up() {
-        // A dark grey bar rising from below the chin over the lips: inside the mouth zone its
-        // colour is one the open mouth shows, but it is the same colour as the part that
-        // reaches in from the border, so the whole bar is kept, and the lips beside it are not.
-        let masks = masks_with(|f| fill(f, 28..PATCH_H, 70..86, [30.0, 30.0, 32.0]));
-        let at = |v: usize, u: usize| masks[1][v * PATCH_W + u];
-        assert_eq!(at(32, 78), 1.0, "the bar's top, far above where it enters");
-        assert_eq!(at(46, 78), 1.0, "the bar over the lips");
-        assert_eq!(at(46, 40), 0.0, "the lips beside it");
-        assert_eq!(at(15, 20), 0.0, "clean skin");
-    }
-
-    #[test]
     fn a_skin_coloured_finger_hides_the_lips_but_pressed_lips_do_not() {
         // A finger in the face's own skin colour across the lips: like the face everywhere but
         // where the lips should be, and there it shows skin: the lip contour vanished.

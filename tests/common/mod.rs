@@ -379,3 +379,17 @@ impl Rng {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// Records consent to a lip edit of `face` in `project` (for tests about binding and drawing, not
+/// about the consent prompt: binding an unconsented face asks first).
+pub fn record_consent(project: &mut redub::model::Project, face: u32) {
+    project.timeline.consent.push(redub::model::consent::FaceConsent {
+        face: redub::model::lip::FaceId(face),
+        person: "Test face".into(),
+        given: true,
+        recorded_by: "test".into(),
+        recorded_at: redub::model::consent::now_utc(),
+        scope: String::new(),
+        reference: None,
+    });
+}
