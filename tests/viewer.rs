@@ -59,7 +59,9 @@ fn viewer_before_after_click_to_bind_undo_face_toggle_and_mask_snapshot() {
     );
     let file = dir.path().join("two.redub");
     let mut project = dub_project(&shot, &dub, None);
+    // Both faces of the shot: the test binds each of them (binding an unconsented face asks).
     common::record_consent(&mut project, 0);
+    common::record_consent(&mut project, 1);
     project.save(&file).unwrap();
     let mut h = harness(&dir.path().join("appdata"), Some(file));
 
