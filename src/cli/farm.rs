@@ -98,10 +98,9 @@ fn eta_text(secs: f64) -> String {
 /// unattended on other machines, so there is no one to confirm an exception
 /// (`--allow-unconsented` is for a single export).
 fn require_consent(project: &Project) -> Result<(), CliError> {
-    match crate::model::consent::ConsentSummary::of(project, false).refusal() {
+    match crate::model::consent::ConsentSummary::of(project, false).unconsented() {
         Some(why) => Err(CliError::User(format!(
-            "{}; a render farm needs the consent recorded (redub faces consent)",
-            why.split(';').next().unwrap_or(&why)
+            "{why}; a render farm needs the consent recorded (redub faces consent)"
         ))),
         None => Ok(()),
     }

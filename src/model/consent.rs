@@ -84,15 +84,23 @@ impl ConsentSummary {
 
     /// `None` when the export may go ahead; else why not, in one line.
     pub fn refusal(&self) -> Option<String> {
+        Some(format!(
+            "{}; record it (redub faces consent) or allow the export explicitly \
+             (--allow-unconsented, written into the file's metadata)",
+            self.unconsented()?
+        ))
+    }
+
+    /// `None` when the export may go ahead; else what stops it, without the way out ("the
+    /// export edits the lips of face 0 without recorded consent").
+    pub fn unconsented(&self) -> Option<String> {
         let missing = self.missing();
         if missing.is_empty() || self.allowed_without {
             return None;
         }
         let names: Vec<String> = missing.iter().map(|f| self.name_of(*f)).collect();
         Some(format!(
-            "the export edits the lips of {} without recorded consent; record it (redub faces \
-             consent) or allow the export explicitly (--allow-unconsented, written into the \
-             file's metadata)",
+            "the export edits the lips of {} without recorded consent",
             names.join(" and ")
         ))
     }
